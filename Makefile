@@ -1,0 +1,117 @@
+# libgpt2 - GNU Make build. `make` builds the libraries, programs and tools;
+# `make check` runs the whole test suite; see README.md.
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define GPT2_VERSION_MAJOR \([0-9]*\)/\1/p' include/gpt2.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define GPT2_VERSION_MINOR \([0-9]*\)/\1/p' include/gpt2.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define GPT2_VERSION_PATCH \([0-9]*\)/\1/p' include/gpt2.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+
+CC ?= cc
+OPENMP ?= 1
+BUILD ?= build
+OPT ?= -O2
+SANITIZE ?=
+
+WARN := -Wall -Wextra -Wpedantic -Werror
+CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -fvisibility=hidden -fPIC \
+  -D_GNU_SOURCE -Iinclude -Ilib $(CFLAGS)
+LDLIBS_ALL := -lm -lpthread
+ifeq ($(OPENMP),1)
+  CFLAGS_ALL += -fopenmp
+  LDLIBS_ALL += -fopenmp
+endif
+ifneq ($(NATIVE),)
+  CFLAGS_ALL += -march=native
+endif
+ifneq ($(SANITIZE),)
+  CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDLIBS_ALL += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRC := $(sort $(shell find lib -name '*.c'))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SONAME := libgpt2.so.$(VERSION_MAJOR)
+SHARED := $(BUILD)/libgpt2.so.$(VERSION)
+STATIC := $(BUILD)/libgpt2.a
+
+# Programs: examples/NAME.c -> build/NAME (linked to the shared library).
+PROGRAMS := $(patsubst examples/%.c,$(BUILD)/%,$(wildcard examples/*.c))
+# Tools: tools/NAME.c -> build/tools/NAME (static library).
+TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
+# Tests: tests/unit/NAME.c -> build/tests/NAME (static library, internals).
+TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
+
+INSTALLED_PROGRAMS := $(filter $(BUILD)/gpt2-%,$(PROGRAMS))
+
+.PHONY: all check demo install uninstall clean fuzz
+all: $(SHARED) $(BUILD)/libgpt2.so $(STATIC) $(PROGRAMS) $(TOOLS) $(BUILD)/gpt2.pc
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(SHARED): $(LIB_OBJ) lib/libgpt2.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libgpt2.map \
+	  -Wl,--no-undefined -o $@ $(LIB_OBJ) $(LDFLAGS) $(LDLIBS_ALL)
+
+$(BUILD)/libgpt2.so: $(SHARED)
+	ln -sf libgpt2.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(STATIC): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%: examples/%.c $(BUILD)/libgpt2.so
+	$(CC) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lgpt2 -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(LDLIBS_ALL)
+
+$(BUILD)/tools/%: tools/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
+
+$(BUILD)/gpt2.pc: pkgconfig/gpt2.pc.in include/gpt2.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	  -e 's|@LIBS_PRIVATE@|$(LDLIBS_ALL)|' $< > $@
+
+# The whole test suite; the last line it prints is "N passed, N failed".
+check: all $(TESTS)
+	BUILD=$(BUILD) tests/run.sh
+
+# The main job: generate text from a checkpoint (MODEL=dir or .gguf; by
+# default a random-weight 124M-shape model that the repo's generator makes).
+demo: all
+	BUILD=$(BUILD) tests/demo.sh $(MODEL)
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/gpt2.h $(DESTDIR)$(INCLUDEDIR)/gpt2.h
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf libgpt2.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgpt2.so
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(BUILD)/gpt2.pc $(DESTDIR)$(LIBDIR)/pkgconfig/gpt2.pc
+	for p in $(INSTALLED_PROGRAMS); do \
+	  $(CC) $(CFLAGS_ALL) -o $(DESTDIR)$(BINDIR)/$$(basename $$p) examples/$$(basename $$p).c \
+	    $(STATIC) $(LDFLAGS) $(LDLIBS_ALL) || exit 1; done
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/gpt2.h $(DESTDIR)$(LIBDIR)/libgpt2.* \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/gpt2.pc \
+	  $(patsubst $(BUILD)/%,$(DESTDIR)$(BINDIR)/%,$(INSTALLED_PROGRAMS))
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d)

@@ -1,0 +1,20 @@
+/* Every allocation of the library goes through here, so that tests can make
+   the Nth one fail (allocation-failure injection) and walk every error path. */
+#ifndef G2_ALLOC_H
+#define G2_ALLOC_H
+
+#include <stddef.h>
+
+void *g2_malloc(size_t size);
+void *g2_calloc(size_t count, size_t size); /* overflow-checked */
+void *g2_realloc(void *ptr, size_t size);
+/* count * size bytes, NULL on overflow or failure. */
+void *g2_malloc_array(size_t count, size_t size);
+void g2_free(void *ptr);
+
+/* Test hook (static library only): the `n`-th allocation from now in this
+   thread fails (n = 1: the next one); n = 0 disables. Returns how many
+   allocations were made since the last call, so a test can count them. */
+size_t g2_alloc_fail_at(size_t n);
+
+#endif

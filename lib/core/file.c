@@ -1,0 +1,56 @@
+#include "core/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "gpt2.h"
+
+int g2_map_file(const char *path, g2_mapping *out) {
+  out->data = NULL;
+  out->size = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return g2_fail(GPT2_E_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return g2_fail(GPT2_E_IO, "%s: cannot stat: %s", path, strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return g2_fail(GPT2_E_IO, "%s: not a regular file", path);
+  }
+  if (st.st_size == 0) {
+    close(fd);
+    return GPT2_OK;
+  }
+  void *addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  int err = errno;
+  close(fd);
+  if (addr == MAP_FAILED) return g2_fail(GPT2_E_IO, "%s: cannot map: %s", path, strerror(err));
+  out->data = addr;
+  out->size = (size_t)st.st_size;
+  return GPT2_OK;
+}
+
+void g2_unmap_file(g2_mapping *map) {
+  if (map->data) munmap((void *)map->data, map->size);
+  map->data = NULL;
+  map->size = 0;
+}
+
+char *g2_path_join(const char *dir, const char *name) {
+  size_t dir_len = strlen(dir), name_len = strlen(name);
+  char *path = g2_malloc(dir_len + 1 + name_len + 1);
+  if (!path) return NULL;
+  memcpy(path, dir, dir_len);
+  path[dir_len] = '/';
+  memcpy(path + dir_len + 1, name, name_len + 1);
+  return path;
+}

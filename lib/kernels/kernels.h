@@ -1,0 +1,60 @@
+/* The kernel table: every numeric inner loop of the forward pass, in one
+   struct per instruction set. `ref` (kernels/ref.c) is the scalar oracle
+   that every SIMD table is tested against. A table is chosen once per model
+   (kernels/dispatch.c) and stored in it; there is no global state.
+
+   Determinism rule for every implementation: the value of an output element
+   must not depend on how the caller splits the work (column ranges, token
+   counts, thread counts). Reductions run in an order fixed by the element's
+   own index only. */
+#ifndef G2_KERNELS_H
+#define G2_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/matrix.h"
+
+typedef struct g2_kernels {
+  const char *name; /* "scalar", "avx2", "avx512", "neon" */
+
+  /* out[t*out_stride + j] = bias[j] + sum_k x[t*x_stride + k] * W(j, k)
+     for t in [0, n_tok), j in [col_begin, col_end). bias may be NULL.
+     Any dtype/layout of g2_matrix; a SIMD table may forward combinations it
+     does not accelerate to the scalar one. */
+  void (*matmul)(const g2_matrix *w, const float *x, size_t n_tok,
+                 size_t x_stride, const float *bias, float *out,
+                 size_t out_stride, size_t col_begin, size_t col_end);
+
+  /* out[0..n) = (x - mean) / sqrt(var + eps) * gamma + beta, mean and
+     variance over x[0..n). */
+  void (*layernorm)(const float *x, size_t n, const float *gamma,
+                    const float *beta, float eps, float *out);
+
+  /* x = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in place. */
+  void (*gelu)(float *x, size_t n);
+
+  /* dst[i] += src[i]. */
+  void (*add)(float *dst, const float *src, size_t n);
+
+  /* One head, one query: out[0..head_dim) = softmax(q . k_p * scale) . v_p
+     over cached positions p in [0, n_kv). k and v point at the head's first
+     element of position 0, with positions kv_stride elements apart, in
+     kv_type (GPT2_KV_F32 or GPT2_KV_F16). scratch holds n_kv floats. */
+  void (*attention)(const float *q, const void *k, const void *v,
+                    uint32_t kv_type, size_t n_kv, size_t head_dim,
+                    size_t kv_stride, float scale, float *scratch, float *out);
+
+  /* Row `row` of an NK matrix, dequantized to n_in floats (embeddings). */
+  void (*get_row)(const g2_matrix *w, int64_t row, float *out);
+} g2_kernels;
+
+/* The scalar oracle. Always available. */
+extern const g2_kernels g2_kernels_ref;
+
+/* Picks the fastest table this CPU runs, or the one named by `forced`
+   (e.g. getenv("GPT2_ISA")). Returns NULL if `forced` names an unknown
+   table or one this CPU cannot run. */
+const g2_kernels *g2_kernels_select(const char *forced);
+
+#endif

@@ -1,0 +1,51 @@
+/* One sequence on a model: KV cache, logits, scratch, sampler state. */
+#ifndef G2_CONTEXT_H
+#define G2_CONTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpt2.h"
+#include "model/model.h"
+
+/* Scratch activations for a batch of up to `cap_tokens` tokens. */
+typedef struct g2_scratch {
+  size_t cap_tokens;
+  float *x;       /* [T][n_embd] residual stream */
+  float *xn;      /* [T][n_embd] layer-normed input */
+  float *qkv;     /* [T][3 n_embd] */
+  float *attn;    /* [T][n_embd] attention output (heads concatenated) */
+  float *ff;      /* [T][n_ff] */
+  float *scores;  /* [n_threads][n_ctx] attention weights */
+} g2_scratch;
+
+struct gpt2_context {
+  struct gpt2_model *model; /* holds a reference */
+  size_t n_ctx;
+  uint32_t n_threads;
+  uint32_t logits_all;
+  uint32_t kv_type;
+  size_t kv_elem_bytes;
+
+  void *k_cache; /* [n_layer][n_ctx][n_embd] in kv_type */
+  void *v_cache;
+  size_t pos;        /* tokens in the cache */
+  gpt2_token *history; /* [n_ctx] the tokens in the cache */
+
+  float *logits;        /* [logits_cap][n_vocab] */
+  size_t logits_cap;    /* rows allocated */
+  size_t logits_rows;   /* rows valid from the last eval (0: none) */
+  size_t logits_first;  /* batch index of logits row 0 */
+  size_t last_batch;    /* tokens in the last eval batch */
+
+  g2_scratch scratch;
+
+  uint64_t rng_state[4]; /* sampler RNG (lib/sample), seeded at creation */
+  uint64_t seed;
+};
+
+/* Forward pass of `n` tokens starting at ctx->pos (already validated);
+   fills the KV cache and the logits. Cannot fail: buffers are ready. */
+void g2_forward(struct gpt2_context *ctx, const gpt2_token *tokens, size_t n);
+
+#endif

@@ -1,0 +1,44 @@
+/* How a weight matrix is stored: element type and layout. The kernels read
+   matrices in place (mmap'd files) in the layout the file has. */
+#ifndef G2_MATRIX_H
+#define G2_MATRIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum g2_dtype {
+  G2_DT_F32 = 0,
+  G2_DT_F16,
+  G2_DT_BF16,
+  G2_DT_Q8_0, /* GGUF block: F16 scale + 32 x int8 (34 bytes) */
+  G2_DT_Q4_0, /* GGUF block: F16 scale + 16 bytes of 4-bit values (18 bytes) */
+  G2_DT_Q6_K, /* GGUF super-block of 256 values (210 bytes) */
+  G2_DT_COUNT
+} g2_dtype;
+
+#define G2_QK8_0 32
+#define G2_QK4_0 32
+#define G2_QK_K 256
+
+typedef enum g2_layout {
+  /* [n_out][n_in]: each output's weights contiguous (nn.Linear, GGUF, wte).
+     Block-quantized types exist only in this layout (blocks run along n_in). */
+  G2_LAYOUT_NK = 0,
+  /* [n_in][n_out]: each input's weights contiguous (Hugging Face Conv1D). */
+  G2_LAYOUT_KN = 1
+} g2_layout;
+
+typedef struct g2_matrix {
+  const void *data;
+  g2_dtype dtype;
+  g2_layout layout;
+  int64_t n_out; /* output features (rows of NK) */
+  int64_t n_in;  /* input features */
+} g2_matrix;
+
+/* Bytes of one row of `n` elements of `dtype`, or 0 if n does not fit the
+   type's block size. */
+size_t g2_dtype_row_bytes(g2_dtype dtype, int64_t n);
+const char *g2_dtype_name(g2_dtype dtype);
+
+#endif

@@ -1,0 +1,74 @@
+/* The loaded model: hyper-parameters, weights (mostly pointers into mapped
+   files), tokenizer and the chosen kernel table. Immutable after load. */
+#ifndef G2_MODEL_H
+#define G2_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/file.h"
+#include "kernels/kernels.h"
+#include "model/matrix.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct g2_hparams {
+  int32_t n_vocab;
+  int32_t n_ctx; /* n_positions: rows of wpe */
+  int32_t n_embd;
+  int32_t n_layer;
+  int32_t n_head;
+  int32_t n_ff; /* 4 * n_embd in every GPT-2 */
+  float ln_eps;
+} g2_hparams;
+
+typedef struct g2_layer {
+  const float *ln1_gamma, *ln1_beta;             /* [n_embd] */
+  g2_matrix attn_qkv; const float *attn_qkv_bias;   /* n_embd -> 3 n_embd (q,k,v) */
+  g2_matrix attn_proj; const float *attn_proj_bias; /* n_embd -> n_embd */
+  const float *ln2_gamma, *ln2_beta;             /* [n_embd] */
+  g2_matrix mlp_up; const float *mlp_up_bias;       /* n_embd -> n_ff */
+  g2_matrix mlp_down; const float *mlp_down_bias;   /* n_ff -> n_embd */
+} g2_layer;
+
+struct gpt2_model {
+  g2_hparams hp;
+  g2_matrix wte;     /* NK [n_vocab][n_embd] token embeddings */
+  g2_matrix wpe;     /* NK [n_ctx][n_embd] position embeddings */
+  g2_matrix lm_head; /* NK [n_vocab][n_embd]: wte itself when tied */
+  const float *lnf_gamma, *lnf_beta; /* [n_embd] */
+  g2_layer *layers;                  /* [n_layer] */
+  g2_tokenizer *tokenizer;
+  const g2_kernels *kernels;
+
+  /* Owned resources, released by gpt2_model_free. */
+  g2_mapping mappings[4];
+  size_t n_mappings;
+  void **owned; /* g2_malloc'd blocks (converted weights, layers, ...) */
+  size_t n_owned, cap_owned;
+  int refcount; /* atomically updated: caller + live contexts */
+};
+
+/* An empty model with refcount 1 and the kernel table chosen (GPT2_ISA). */
+int g2_model_new(struct gpt2_model **out);
+/* Drops one reference; frees everything at zero. NULL accepted. */
+void g2_model_release(struct gpt2_model *model);
+void g2_model_retain(struct gpt2_model *model);
+
+/* A g2_malloc'd block of `bytes` owned by the model (freed with it). */
+void *g2_model_alloc(struct gpt2_model *model, size_t bytes);
+/* Keeps a mapping alive for the model's lifetime (at most 4). */
+int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map);
+
+/* Checks hyper-parameters and that every matrix and vector is set with the
+   right shape. GPT2_E_FORMAT naming `source` and the tensor otherwise. */
+int g2_model_validate(const struct gpt2_model *model, const char *source);
+
+/* Converts every layer matrix to `dtype` (GPT2_WTYPE_* load parameter),
+   in new model-owned memory. */
+int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type);
+
+/* Loaders, one per format; they fill an empty model. */
+int g2_load_hf_dir(struct gpt2_model *model, const char *dir);
+int g2_load_gguf(struct gpt2_model *model, const char *path);
+
+#endif

@@ -1,0 +1,37 @@
+/* The GPT-2 byte-level BPE tokenizer, built from a vocabulary and a merge
+   list in GPT-2's mapped form (bytes shown as printable code points, space
+   as U+0120 'Ġ'), whether they come from vocab.json/merges.txt or from GGUF
+   metadata. Immutable once built; safe to use from many threads. */
+#ifndef G2_TOKENIZER_H
+#define G2_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct g2_str {
+  const char *ptr;
+  size_t len;
+} g2_str;
+
+typedef struct g2_tokenizer g2_tokenizer;
+
+/* Builds a tokenizer. tokens[i] is the mapped-form string of token id i
+   (n_tokens of them); merges[r] is the "A B" pair of rank r. Strings are
+   copied. Returns GPT2_OK, GPT2_E_NOMEM, or GPT2_E_FORMAT (with
+   g2_fail message naming `source`, e.g. "vocab.json") for a token that is
+   not valid mapped form, a duplicate token, or a malformed merge. */
+int g2_tokenizer_new(const g2_str *tokens, size_t n_tokens,
+                     const g2_str *merges, size_t n_merges,
+                     const char *source, g2_tokenizer **out);
+void g2_tokenizer_free(g2_tokenizer *tok);
+
+size_t g2_tokenizer_n_tokens(const g2_tokenizer *tok);
+/* Id of "<|endoftext|>", or -1. */
+int32_t g2_tokenizer_eot(const g2_tokenizer *tok);
+
+/* Same contracts as gpt2_tokenize / gpt2_token_bytes / gpt2_detokenize. */
+int g2_tokenize(const g2_tokenizer *tok, const char *text, size_t len,
+                unsigned flags, int32_t *out, size_t cap, size_t *n_out);
+const char *g2_token_bytes(const g2_tokenizer *tok, int32_t id, size_t *len);
+
+#endif
