@@ -1,5 +1,6 @@
 #include "format/safetensors.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,12 +118,15 @@ static int read_offsets(const g2_json *entry, const char *source, const unsigned
                    source, NAME_MAX_SHOWN, t->name, (long long)end,
                    (unsigned long long)buffer_size);
   uint64_t n = (uint64_t)t->n_elements;
-  if (n > UINT64_MAX / bits || (n * bits) % 8 != 0 || n * bits / 8 != (uint64_t)(end - begin))
+  if (n > UINT64_MAX / bits || (n * bits) % 8 != 0)
+    return g2_fail(GPT2_E_FORMAT, "%s: tensor '%.*s': %lld %s elements do not make whole bytes",
+                   source, NAME_MAX_SHOWN, t->name, (long long)t->n_elements, t->dtype_name);
+  if (n * bits / 8 != (uint64_t)(end - begin))
     return g2_fail(GPT2_E_FORMAT,
-                   "%s: tensor '%.*s': data_offsets span %lld bytes but %s shape holds %lld "
-                   "elements",
-                   source, NAME_MAX_SHOWN, t->name, (long long)(end - begin), t->dtype_name,
-                   (long long)t->n_elements);
+                   "%s: tensor '%.*s': data_offsets span %lld bytes, but %lld %s elements need "
+                   "%llu",
+                   source, NAME_MAX_SHOWN, t->name, (long long)(end - begin),
+                   (long long)t->n_elements, t->dtype_name, (unsigned long long)(n * bits / 8));
   t->data = buffer + begin;
   t->nbytes = (size_t)(end - begin);
   return GPT2_OK;
@@ -187,7 +191,10 @@ static int parse_header(g2_safetensors *st, const unsigned char *data, size_t si
   if (header_len > size - 8)
     return g2_fail(GPT2_E_FORMAT, "%s: header length %llu past the end of the file (%zu bytes)",
                    source, (unsigned long long)header_len, size);
-  int status = g2_json_parse((const char *)data + 8, (size_t)header_len, source, &st->header);
+  char header_source[320];
+  snprintf(header_source, sizeof header_source, "%.300s header", source);
+  int status =
+      g2_json_parse((const char *)data + 8, (size_t)header_len, header_source, &st->header);
   if (status) return status;
   const g2_json *root = st->header;
   if (g2_json_type_of(root) != G2_JSON_OBJECT)
