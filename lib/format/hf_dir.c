@@ -52,7 +52,7 @@ static int open_json(const char *dir, const char *name, hf_file *file, g2_json *
   status = g2_json_parse((const char *)file->map.data, file->map.size, file->path, root);
   if (status) return status;
   if (g2_json_type_of(*root) != G2_JSON_OBJECT)
-    return g2_fail(GPT2_E_FORMAT, "%s: expected a JSON object, found a %s", file->path,
+    return g2_fail(GPT2_E_FORMAT, "%s: the top-level value is a JSON %s, expected an object", file->path,
                    g2_json_type_name(g2_json_type_of(*root)));
   return GPT2_OK;
 }
@@ -117,7 +117,7 @@ static int config_epsilon(const g2_json *config, const char *path, float *out) {
   }
   double eps = g2_json_number(value);
   if (g2_json_type_of(value) != G2_JSON_NUMBER || !(eps > 0.0 && eps <= 1.0) || (float)eps == 0.0f)
-    return g2_fail(GPT2_E_FORMAT, "%s: \"layer_norm_epsilon\" must be a number in (0, 1]", path);
+    return g2_fail(GPT2_E_FORMAT, "%s: \"layer_norm_epsilon\" must be a float in (0, 1]", path);
   *out = (float)eps;
   return GPT2_OK;
 }
