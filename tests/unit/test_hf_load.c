@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/half.h"
 #include "gpt2.h"
 #include "harness.h"
@@ -19,6 +21,8 @@
 enum { N_LAYER = 2, N_EMBD = 8, N_HEAD = 2, N_CTX = 16, N_VOCAB = 259, N_FF = 32 };
 
 static char dir[64];
+/* Rows of wte (and lm_head) written: N_VOCAB, or the real GPT-2's 50257. */
+static int64_t vocab_rows = N_VOCAB;
 
 /* ---- writing a model -------------------------------------------------------- */
 
@@ -58,7 +62,7 @@ static int model_tensors(const spec *s, tensor_def *defs) {
   const char *p = s->prefix;
   int n = 0;
   char name[96];
-  n = add_def(defs, n, p, "wte.weight", 2, N_VOCAB, N_EMBD);
+  n = add_def(defs, n, p, "wte.weight", 2, vocab_rows, N_EMBD);
   n = add_def(defs, n, p, "wpe.weight", 2, N_CTX, N_EMBD);
   for (int l = 0; l < s->n_layer; l++) {
     static const struct {
@@ -87,7 +91,7 @@ static int model_tensors(const spec *s, tensor_def *defs) {
   n = add_def(defs, n, p, "ln_f.weight", 1, N_EMBD, 0);
   n = add_def(defs, n, p, "ln_f.bias", 1, N_EMBD, 0);
   if (s->extras) {
-    n = add_def(defs, n, "", "lm_head.weight", 2, N_VOCAB, N_EMBD);
+    n = add_def(defs, n, "", "lm_head.weight", 2, vocab_rows, N_EMBD);
     n = add_def(defs, n, "", "score.unknown", 1, 3, 0);
   }
   return n;
@@ -698,6 +702,45 @@ static void test_hostile_vocabulary(void) {
   }
 }
 
+static void copy_file(const char *from, const char *to) {
+  g2_mapping map;
+  if (g2_map_file(from, &map) != GPT2_OK) return;
+  write_bytes(to, map.data, map.size);
+  g2_unmap_file(&map);
+}
+
+/* The real GPT-2 vocab.json and merges.txt (50,257 tokens, 50,000 merges)
+   with tiny F16 weights. */
+static void test_real_vocabulary(void) {
+  const char *data = harness_path("GPT2_TEST_DATA", "tests/data");
+  char from[4096];
+  spec s = default_spec();
+  s.dtype = "F16";
+  vocab_rows = 50257;
+  write_model(&s);
+  vocab_rows = N_VOCAB;
+  write_config("vocab_size", "50257");
+  snprintf(from, sizeof from, "%s/gpt2/vocab.json", data);
+  copy_file(from, file_path("vocab.json"));
+  snprintf(from, sizeof from, "%s/gpt2/merges.txt", data);
+  copy_file(from, file_path("merges.txt"));
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  struct gpt2_model *model;
+  int status = load(&model);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  CHECK(status == GPT2_OK, "real GPT-2 vocabulary loads (%s)", gpt2_last_error());
+  if (status) return;
+  size_t len = 0;
+  const char *the = g2_token_bytes(model->tokenizer, 262, &len);
+  CHECK(g2_tokenizer_n_tokens(model->tokenizer) == 50257 && g2_tokenizer_eot(model->tokenizer) == 50256 &&
+            the && len == 4 && memcmp(the, " the", 4) == 0,
+        "50257 tokens, EOT 50256, token 262 is \" the\"");
+  printf("# load with the real vocabulary: %.1f ms\n",
+         (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6);
+  g2_model_release(model);
+}
+
 /* Every allocation of a load (misaligned F16: copies and conversions
    included) failing in turn gives GPT2_E_NOMEM and leaks nothing. */
 static void test_allocation_failures(void) {
@@ -758,6 +801,7 @@ int main(void) {
   test_hostile_weights();
   test_hostile_config();
   test_hostile_vocabulary();
+  test_real_vocabulary();
   test_allocation_failures();
   test_no_mapping_left();
   remove_dir();
