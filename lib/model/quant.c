@@ -1,5 +1,6 @@
 #include "model/quant.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "core/half.h"
@@ -74,6 +75,66 @@ void g2_dequantize(g2_dtype dtype, const void *row, int64_t begin, int64_t n,
       for (int64_t i = 0; i < n; i += G2_QK_K)
         dequantize_q6_k(bytes + (begin + i) / G2_QK_K * 210, out + i);
       return;
+    case G2_DT_COUNT:
+      break;
+  }
+}
+
+static void write_u16(unsigned char *p, uint16_t v) {
+  p[0] = (unsigned char)(v & 0xff);
+  p[1] = (unsigned char)(v >> 8);
+}
+
+/* d = max|x| / 127, q = round(x / d). */
+static void quantize_q8_0(const float *in, unsigned char *block) {
+  float amax = 0.0f;
+  for (int i = 0; i < G2_QK8_0; i++) amax = fmaxf(amax, fabsf(in[i]));
+  float d = amax / 127.0f;
+  float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
+  write_u16(block, g2_f32_to_f16(d));
+  for (int i = 0; i < G2_QK8_0; i++) block[2 + i] = (unsigned char)(int8_t)roundf(in[i] * inv_d);
+}
+
+/* d = (the value of largest magnitude) / -8, q = clamp(trunc(x / d + 8.5), 0, 15). */
+static void quantize_q4_0(const float *in, unsigned char *block) {
+  float amax = 0.0f, max = 0.0f;
+  for (int i = 0; i < G2_QK4_0; i++) {
+    if (fabsf(in[i]) > amax) {
+      amax = fabsf(in[i]);
+      max = in[i];
+    }
+  }
+  float d = max / -8.0f;
+  float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
+  write_u16(block, g2_f32_to_f16(d));
+  for (int i = 0; i < G2_QK4_0 / 2; i++) {
+    int lo = (int)(int8_t)(in[i] * inv_d + 8.5f);
+    int hi = (int)(int8_t)(in[i + 16] * inv_d + 8.5f);
+    lo = lo < 15 ? lo : 15;
+    hi = hi < 15 ? hi : 15;
+    block[2 + i] = (unsigned char)(lo | (hi << 4));
+  }
+}
+
+void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
+  unsigned char *bytes = row;
+  switch (dtype) {
+    case G2_DT_F32:
+      memcpy(bytes, in, (size_t)n * sizeof(float));
+      return;
+    case G2_DT_F16:
+      for (int64_t i = 0; i < n; i++) write_u16(bytes + i * 2, g2_f32_to_f16(in[i]));
+      return;
+    case G2_DT_BF16:
+      for (int64_t i = 0; i < n; i++) write_u16(bytes + i * 2, g2_f32_to_bf16(in[i]));
+      return;
+    case G2_DT_Q8_0:
+      for (int64_t i = 0; i < n; i += G2_QK8_0) quantize_q8_0(in + i, bytes + i / G2_QK8_0 * 34);
+      return;
+    case G2_DT_Q4_0:
+      for (int64_t i = 0; i < n; i += G2_QK4_0) quantize_q4_0(in + i, bytes + i / G2_QK4_0 * 18);
+      return;
+    case G2_DT_Q6_K: /* not produced by this library */
     case G2_DT_COUNT:
       break;
   }

@@ -12,4 +12,9 @@
 void g2_dequantize(g2_dtype dtype, const void *row, int64_t begin, int64_t n,
                    float *out);
 
+/* Converts n floats (a multiple of the block size for block types) to
+   `dtype`, writing g2_dtype_row_bytes(dtype, n) bytes. Q8_0 and Q4_0 round
+   as the GGUF reference quantizer does, so files are interchangeable. */
+void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row);
+
 #endif
