@@ -262,11 +262,38 @@ static void test_mapped_source(void) {
   g2_model_release(model);
 }
 
+/* gpt2_model_size / _n_params / _size_per_token follow the stored types. */
+static void test_sizes(void) {
+  struct gpt2_model *model = make_model(N_EMBD);
+  uint64_t E = N_EMBD, F = 4 * N_EMBD;
+  uint64_t matrix_params = N_LAYER * (3 * E * E + E * E + 2 * E * F);
+  uint64_t vector_params = N_LAYER * (9 * E + F) + 2 * E;
+  uint64_t params = matrix_params + (N_VOCAB + N_CTX) * E + vector_params;
+  CHECK(gpt2_model_n_params(model) == params, "n_params %llu = %llu counted by hand",
+        (unsigned long long)gpt2_model_n_params(model), (unsigned long long)params);
+  g2_model_convert_weights(model, GPT2_WTYPE_F32);
+  CHECK(gpt2_model_size(model) == 4 * params, "all F32: size is 4 bytes per parameter");
+  g2_model_convert_weights(model, GPT2_WTYPE_Q8_0);
+  uint64_t q8_bytes = (matrix_params + N_VOCAB * E) / 32 * 34;
+  uint64_t size = q8_bytes + (N_CTX * E + vector_params) * 4;
+  CHECK(gpt2_model_size(model) == size, "Q8_0: size %llu = %llu (34 bytes per 32 weights)",
+        (unsigned long long)gpt2_model_size(model), (unsigned long long)size);
+  uint64_t per_token = q8_bytes + vector_params * 4 + E / 32 * 34 + E * 4;
+  CHECK(gpt2_model_size_per_token(model) == per_token,
+        "Q8_0: one token reads %llu bytes: matrices, vectors, one row of wte and of wpe",
+        (unsigned long long)per_token);
+  CHECK(gpt2_model_size(NULL) == 0 && gpt2_model_n_params(NULL) == 0 &&
+            gpt2_model_size_per_token(NULL) == 0,
+        "size queries accept NULL");
+  g2_model_release(model);
+}
+
 int main(void) {
   test_every_type();
   test_auto_and_invalid();
   test_block_misfit();
   test_allocation_failures();
   test_mapped_source();
+  test_sizes();
   HARNESS_EXIT();
 }
