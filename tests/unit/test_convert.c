@@ -288,6 +288,126 @@ static void test_sizes(void) {
   g2_model_release(model);
 }
 
+/* ---- whole models: logits after conversion ------------------------------- */
+
+enum { N_TOKENS = 48 };
+
+typedef struct logits_run {
+  float *logits; /* [N_TOKENS][n_vocab] */
+  int n_vocab;
+} logits_run;
+
+/* Logits of every position of a fixed random sequence, the model loaded
+   with `weight_type`. */
+static int model_logits(const char *path, uint32_t weight_type, logits_run *out) {
+  gpt2_load_params load_params = GPT2_LOAD_PARAMS_INIT;
+  load_params.weight_type = weight_type;
+  gpt2_model *model;
+  out->logits = NULL;
+  if (gpt2_load(path, &load_params, &model) != GPT2_OK) return 0;
+  gpt2_context_params ctx_params = GPT2_CONTEXT_PARAMS_INIT;
+  ctx_params.logits_all = 1;
+  ctx_params.n_threads = 1;
+  gpt2_context *ctx = NULL;
+  int ok = gpt2_context_new(model, &ctx_params, &ctx) == GPT2_OK;
+  out->n_vocab = gpt2_n_vocab(model);
+  gpt2_token tokens[N_TOKENS];
+  uint64_t state = 12345;
+  for (int i = 0; i < N_TOKENS; i++) {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    tokens[i] = (gpt2_token)((state >> 33) % (uint64_t)out->n_vocab);
+  }
+  ok = ok && gpt2_eval(ctx, tokens, N_TOKENS) == GPT2_OK;
+  out->logits = ok ? malloc((size_t)N_TOKENS * (size_t)out->n_vocab * sizeof(float)) : NULL;
+  for (int i = 0; ok && i < N_TOKENS; i++)
+    memcpy(out->logits + (size_t)i * (size_t)out->n_vocab, gpt2_logits(ctx, i),
+           (size_t)out->n_vocab * sizeof(float));
+  gpt2_context_free(ctx);
+  gpt2_model_free(model);
+  return ok;
+}
+
+typedef struct logits_error {
+  double max_abs_error; /* over every logit, divided by the largest |logit| */
+  double top1_agreement;  /* fraction of positions with the same argmax */
+} logits_error;
+
+static logits_error compare_logits(const logits_run *reference, const logits_run *other) {
+  logits_error error = {0, 0};
+  double max_logit = 0;
+  int agree = 0;
+  for (int i = 0; i < N_TOKENS; i++) {
+    const float *a = reference->logits + (size_t)i * (size_t)reference->n_vocab;
+    const float *b = other->logits + (size_t)i * (size_t)reference->n_vocab;
+    int best_a = 0, best_b = 0;
+    for (int v = 0; v < reference->n_vocab; v++) {
+      max_logit = fmax(max_logit, fabs(a[v]));
+      error.max_abs_error = fmax(error.max_abs_error, fabs((double)a[v] - b[v]));
+      if (a[v] > a[best_a]) best_a = v;
+      if (b[v] > b[best_b]) best_b = v;
+    }
+    agree += best_a == best_b;
+  }
+  error.max_abs_error /= max_logit;
+  error.top1_agreement = (double)agree / N_TOKENS;
+  return error;
+}
+
+/* Bounds on the largest logit error, relative to the largest logit. A
+   weight's relative rounding error is 2^-11 in F16 and 2^-8 in BF16; in
+   Q8_0 a block's step is max|w|/127 and in Q4_0 max|w|/8, i.e. about
+   0.5% and 8% of a Gaussian block's spread (uniform error of step/sqrt 12,
+   max|w| about 2.1 sigma for 32 values). Through the layers, errors of
+   independent weights add in quadrature and the residual stream keeps them
+   from compounding, so each bound is some 10x the per-weight error: loose
+   enough for any kernel's summation order, tight enough to catch a wrong
+   row, a transposition or a misplaced scale (all of which give errors of
+   order 1). The top-1 agreement is measured on random-weight models, whose
+   logits are much flatter than a trained model's, so near-ties flip more:
+   the required rates are what the quantization noise allows there. */
+typedef struct type_bound {
+  uint32_t weight_type;
+  double max_error;
+  double min_top1;
+} type_bound;
+
+static const type_bound type_bounds[] = {
+    {GPT2_WTYPE_F32, 1e-5, 1.0},  {GPT2_WTYPE_F16, 5e-3, 0.95}, {GPT2_WTYPE_BF16, 4e-2, 0.9},
+    {GPT2_WTYPE_Q8_0, 5e-2, 0.9}, {GPT2_WTYPE_Q4_0, 0.5, 0.5},
+};
+
+static void test_model_logits(const char *name) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", harness_path("GPT2_TEST_MODELS", "build/models"), name);
+  logits_run reference;
+  int loaded = model_logits(path, GPT2_WTYPE_AUTO, &reference);
+  CHECK(loaded, "%s: loaded and evaluated as stored (%s)", name, gpt2_last_error());
+  if (!loaded) return;
+  for (size_t i = 0; i < sizeof type_bounds / sizeof type_bounds[0]; i++) {
+    const type_bound *bound = &type_bounds[i];
+    logits_run converted, again;
+    int ok = model_logits(path, bound->weight_type, &converted);
+    CHECK(ok, "%s as %s: loaded and evaluated (%s)", name, type_names[bound->weight_type],
+          gpt2_last_error());
+    if (!ok) continue;
+    logits_error error = compare_logits(&reference, &converted);
+    CHECK(error.max_abs_error <= bound->max_error,
+          "%s as %s: largest logit error %.2e of the largest logit (bound %.0e)", name,
+          type_names[bound->weight_type], error.max_abs_error, bound->max_error);
+    CHECK(error.top1_agreement >= bound->min_top1,
+          "%s as %s: top-1 agreement %.1f%% over %d positions (bound %.0f%%)", name,
+          type_names[bound->weight_type], 100 * error.top1_agreement, N_TOKENS,
+          100 * bound->min_top1);
+    ok = model_logits(path, bound->weight_type, &again);
+    CHECK(ok && memcmp(again.logits, converted.logits, (size_t)N_TOKENS *
+                       (size_t)converted.n_vocab * sizeof(float)) == 0,
+          "%s as %s: a second load gives identical logits", name, type_names[bound->weight_type]);
+    free(again.logits);
+    free(converted.logits);
+  }
+  free(reference.logits);
+}
+
 int main(void) {
   test_every_type();
   test_auto_and_invalid();
@@ -295,5 +415,8 @@ int main(void) {
   test_allocation_failures();
   test_mapped_source();
   test_sizes();
+  test_model_logits("tiny-f32");
+  test_model_logits("mid-f32");
+  test_model_logits("odd-f32");
   HARNESS_EXIT();
 }
