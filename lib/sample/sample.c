@@ -14,15 +14,22 @@
    be drawn; a NaN or +inf logit means the logits are broken. */
 static int scan_logits(const float *logits, size_t n_vocab, size_t *argmax,
                        size_t *n_finite) {
+  float max_logit = -INFINITY;
   size_t best = 0, finite = 0;
+  int broken = 0;
   for (size_t i = 0; i < n_vocab; i++) {
-    if (isnan(logits[i]) || logits[i] == INFINITY)
+    float logit = logits[i];
+    broken |= !(logit < INFINITY);
+    finite += logit > -INFINITY;
+    if (logit > max_logit) { /* strict: the lowest id wins a tie */
+      max_logit = logit;
+      best = i;
+    }
+  }
+  for (size_t i = 0; broken && i < n_vocab; i++)
+    if (!(logits[i] < INFINITY))
       return g2_fail(GPT2_E_INVALID, "sampling: the logit of token %zu is %g",
                      i, logits[i]);
-    if (logits[i] == -INFINITY) continue;
-    if (finite == 0 || logits[i] > logits[best]) best = i;
-    finite++;
-  }
   if (finite == 0)
     return g2_fail(GPT2_E_INVALID,
                    "sampling: every token is banned (all logits are -inf)");
