@@ -1,5 +1,7 @@
 #include "tokenizer/bpe.h"
 
+#include <stdio.h>
+
 #include "core/alloc.h"
 #include "core/error.h"
 #include "gpt2.h"
@@ -71,7 +73,7 @@ static int work_reserve(g2_bpe_work *work, size_t len) {
   if (len <= work->cap_nodes) return GPT2_OK;
   size_t cap = work->cap_nodes ? work->cap_nodes : 256;
   while (cap < len) cap = cap > SIZE_MAX / 2 ? len : cap * 2;
-  g2_bpe_work grown = {0};
+  g2_bpe_work grown = {.cap_nodes = 0};
   grown.ids = g2_malloc_array(cap, sizeof *grown.ids);
   grown.prev = g2_malloc_array(cap, sizeof *grown.prev);
   grown.next = g2_malloc_array(cap, sizeof *grown.next);
@@ -86,7 +88,9 @@ static int work_reserve(g2_bpe_work *work, size_t len) {
                    len);
   }
   g2_bpe_work_free(work);
-  *work = grown;
+  work->ids = grown.ids, work->prev = grown.prev, work->next = grown.next;
+  work->heap = grown.heap, work->pending = grown.pending;
+  work->cap_nodes = cap;
   return GPT2_OK;
 }
 
@@ -96,7 +100,9 @@ void g2_bpe_work_free(g2_bpe_work *work) {
   g2_free(work->next);
   g2_free(work->heap);
   g2_free(work->pending);
-  *work = (g2_bpe_work){0};
+  work->ids = work->prev = work->next = NULL;
+  work->heap = work->pending = NULL;
+  work->cap_nodes = 0;
 }
 
 static uint64_t entry(int32_t rank, int32_t position) {
@@ -110,7 +116,7 @@ static uint64_t entry(int32_t rank, int32_t position) {
    for the next lowest pair (GPT-2's own merges never need this: a merge's
    rank is above those of the merges making its parts). */
 int g2_bpe_heap(const g2_tokenizer *tok, const unsigned char *piece,
-                size_t len, g2_bpe_work *work, int32_t *out, size_t *n_out) {
+                size_t len, g2_bpe_work *work, size_t *n_ids) {
   if (len >= INT32_MAX)
     return g2_fail(GPT2_E_INVALID,
                    "tokenize: a %zu-byte pre-token is too long (limit 2^31)",
@@ -160,45 +166,42 @@ int g2_bpe_heap(const g2_tokenizer *tok, const unsigned char *piece,
         heap_push(heap, &heap_size, entry(new_rank, a));
     }
   }
-  size_t count = 0;
-  for (int32_t i = 0; i >= 0; i = next[i]) out[count++] = ids[i];
-  *n_out = count;
+  size_t count = 0; /* compacting in place: count <= i */
+  for (int32_t i = 0; i >= 0; i = next[i]) ids[count++] = ids[i];
+  *n_ids = count;
   return GPT2_OK;
 }
 
 int g2_bpe(const g2_tokenizer *tok, const unsigned char *piece, size_t len,
-           g2_bpe_work *work, int32_t *out, size_t *n_out) {
+           g2_bpe_work *work, const int32_t **ids, size_t *n_ids) {
   if (len <= G2_BPE_SHORT) {
-    *n_out = g2_bpe_short(tok, piece, len, out);
+    *n_ids = g2_bpe_short(tok, piece, len, work->short_ids);
+    *ids = work->short_ids;
     return GPT2_OK;
   }
-  return g2_bpe_heap(tok, piece, len, work, out, n_out);
+  int status = g2_bpe_heap(tok, piece, len, work, n_ids);
+  *ids = work->ids; /* after the heap may have grown it */
+  return status;
 }
 
 int g2_bpe_mark_self(g2_tokenizer *tok, const char *source) {
-  g2_bpe_work work = {0};
-  int32_t *ids = NULL;
-  size_t cap_ids = 0;
+  g2_bpe_work work = {.cap_nodes = 0};
   int status = GPT2_OK;
   for (size_t i = 0; i < tok->n_tokens && status == GPT2_OK; i++) {
     g2_str bytes = tok->token_bytes[i];
     if (tok->token_flags[i] & G2_TOKEN_RAW) continue;
-    if (bytes.len > cap_ids) {
-      g2_free(ids);
-      cap_ids = bytes.len < 64 ? 64 : bytes.len;
-      ids = g2_malloc_array(cap_ids, sizeof *ids);
-      if (!ids) {
-        status = g2_fail(GPT2_E_NOMEM, "%s: out of memory", source);
-        break;
-      }
-    }
+    const int32_t *ids;
     size_t count;
     status = g2_bpe(tok, (const unsigned char *)bytes.ptr, bytes.len, &work,
-                    ids, &count);
+                    &ids, &count);
     if (status == GPT2_OK && count == 1 && ids[0] == (int32_t)i)
       tok->token_flags[i] |= G2_TOKEN_SELF;
   }
-  g2_free(ids);
   g2_bpe_work_free(&work);
-  return status;
+  if (status != GPT2_OK) {
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s", gpt2_last_error());
+    return g2_fail(status, "%s: %s", source, detail);
+  }
+  return GPT2_OK;
 }
