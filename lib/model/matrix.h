@@ -39,6 +39,8 @@ typedef struct g2_matrix {
 /* Bytes of one row of `n` elements of `dtype`, or 0 if n does not fit the
    type's block size. */
 size_t g2_dtype_row_bytes(g2_dtype dtype, int64_t n);
+/* Elements per block (1 for float types). */
+int64_t g2_dtype_block_size(g2_dtype dtype);
 const char *g2_dtype_name(g2_dtype dtype);
 
 #endif

@@ -58,7 +58,7 @@ static void check_number(const char *text, double value, int is_integer, int64_t
   int64_t got_integer = 0;
   int got_is_integer = status == GPT2_OK ? g2_json_int64(root, &got_integer) : -1;
   CHECK(status == GPT2_OK && g2_json_type_of(root) == G2_JSON_NUMBER &&
-            g2_json_number(root) == value && signbit(g2_json_number(root)) == signbit(value) &&
+            g2_json_number(root) == value && !signbit(g2_json_number(root)) == !signbit(value) &&
             got_is_integer == is_integer && (!is_integer || got_integer == integer),
         "number %s", text);
   g2_json_free(root);
