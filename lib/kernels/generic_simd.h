@@ -321,17 +321,31 @@ static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const fl
     size_t n_cols = col_end - j0 < KN_DECODE_COLS ? col_end - j0 : KN_DECODE_COLS;
     size_t n_full = n_cols / VLEN * VLEN;
     memset(acc, 0, n_cols * sizeof(float));
-    for (size_t k = 0; k < n_in; k++) {
+    size_t k = 0;
+    for (; k + 8 <= n_in; k += 8) { /* eight rows per pass over the sums */
+      const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
+      vf xs[8];
+#pragma GCC unroll 8
+      for (size_t i = 0; i < 8; i++) xs[i] = vf_set1(x[k + i]);
+      for (size_t c = 0; c < n_full; c += VLEN) {
+        vf sum = vf_load(acc + c);
+#pragma GCC unroll 8
+        for (size_t i = 0; i < 8; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
+        vf_store(acc + c, sum);
+      }
+    }
+    for (; k < n_in; k++) {
       const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
       vf xk = vf_set1(x[k]);
       for (size_t c = 0; c < n_full; c += VLEN)
         vf_store(acc + c, vf_fma(xk, load_weights(dtype, row, j0 + c), vf_load(acc + c)));
-      for (size_t c = n_full; c < n_cols; c++) {
+    }
+    for (size_t c = n_full; c < n_cols; c++) /* columns left of a vector */
+      for (k = 0; k < n_in; k++) {
         float weight;
-        g2_dequantize(dtype, row, (int64_t)(j0 + c), 1, &weight);
+        g2_dequantize(dtype, (const unsigned char *)w->data + k * row_bytes, (int64_t)(j0 + c), 1, &weight);
         acc[c] = fmaf(x[k], weight, acc[c]);
       }
-    }
     for (size_t c = 0; c < n_cols; c++) out[j0 + c] = acc[c] + (bias ? bias[j0 + c] : 0.0f);
   }
 }
