@@ -12,6 +12,9 @@
      vf_round, vf_exp2i          round to nearest; 2^n for integral n in
                                  [-126, 127]
      half_to_float               one F16 value
+     HAVE_NIBBLE_TABLE (optional) nibble_table(scale): scale * (i - 8) for
+                                 i < 16; nibble_lookup(table, p, high): the
+                                 VLEN nibbles' entries (Q4_0 in 3 ops)
      NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
      KN_VECS, KN_TOKS            KN register tile: column vectors x tokens
      TABLE, TABLE_NAME           the g2_kernels object and its name
@@ -129,6 +132,42 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
 #pragma GCC unroll 8
     for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_zero();
   size_t k = 0;
+  if (dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0) { /* a block at a time: one scale per row */
+    size_t block_bytes = dtype == G2_DT_Q8_0 ? 34 : 18;
+    for (; k < n_in; k += 32) {
+      const unsigned char *blocks[TILE_MAX];
+      vf scales[TILE_MAX];
+#pragma GCC unroll 8
+      for (size_t r = 0; r < NK_ROWS; r++) {
+        blocks[r] = rows[r] + k / 32 * block_bytes;
+        scales[r] = vf_set1(half_to_float(load_u16(blocks[r])));
+#if defined(HAVE_NIBBLE_TABLE)
+        if (dtype == G2_DT_Q4_0) scales[r] = nibble_table(scales[r]);
+#endif
+      }
+#pragma GCC unroll 8
+      for (size_t c = 0; c < 32; c += VLEN) {
+        vf weights[TILE_MAX];
+#pragma GCC unroll 8
+        for (size_t r = 0; r < NK_ROWS; r++) {
+#if defined(HAVE_NIBBLE_TABLE)
+          if (dtype == G2_DT_Q4_0) {
+            weights[r] = nibble_lookup(scales[r], blocks[r] + 2 + c % 16, c >= 16);
+            continue;
+          }
+#endif
+          weights[r] = vf_mul(scales[r], dtype == G2_DT_Q8_0 ? vf_from_i8(blocks[r] + 2 + c)
+                                                             : vf_from_nibbles(blocks[r] + 2 + c % 16, c >= 16));
+        }
+#pragma GCC unroll 8
+        for (size_t t = 0; t < nt; t++) {
+          vf xt = vf_load(x + t * x_stride + k + c);
+#pragma GCC unroll 8
+          for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+        }
+      }
+    }
+  }
   for (; k + VLEN <= n_in; k += VLEN) {
     vf weights[TILE_MAX];
 #pragma GCC unroll 8
