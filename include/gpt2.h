@@ -135,6 +135,15 @@ GPT2_API int gpt2_n_layer(const gpt2_model *model);
 GPT2_API int gpt2_n_head(const gpt2_model *model);
 /* <|endoftext|>, or -1 if the vocabulary has none. */
 GPT2_API gpt2_token gpt2_token_eot(const gpt2_model *model);
+/* Bytes of the weights as held in memory (after any conversion at load; a
+   tied output matrix counted once), and the number of weights. */
+GPT2_API uint64_t gpt2_model_size(const gpt2_model *model);
+GPT2_API uint64_t gpt2_model_n_params(const gpt2_model *model);
+/* Bytes of weights that evaluating one token reads: every matrix and vector,
+   the output matrix whole, and one row of each embedding table. With the
+   KV cache traffic, what bounds generation speed by memory bandwidth
+   (gpt2-bench, docs/performance.md). */
+GPT2_API uint64_t gpt2_model_size_per_token(const gpt2_model *model);
 /* Name of the kernel set chosen for this model ("scalar", "avx2", "avx512",
    "neon"). GPT2_ISA=name in the environment forces one at load. Static. */
 GPT2_API const char *gpt2_model_isa(const gpt2_model *model);
