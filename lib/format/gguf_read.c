@@ -189,7 +189,7 @@ static int claim_tensor(const loader *ld, const char *name, int required, int64_
   }
   int type = g2_ggml_to_dtype(t->type);
   if (type < 0)
-    return g2_fail(GPT2_E_UNSUPPORTED, "%s: tensor %s has type %s, which libgpt2 does not run (it runs F32, F16, BF16, Q8_0, Q4_0 and Q6_K)",
+    return g2_fail(GPT2_E_UNSUPPORTED, "%s: tensor %s has type %s, which libgpt2 does not run (it runs F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K)",
                    ld->path, name, g2_ggml_type_name(t->type));
   ld->used[t - ld->gguf->tensors] = 1;
   *dtype = (g2_dtype)type;
