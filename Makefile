@@ -69,7 +69,7 @@ $(STATIC): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/%: examples/%.c $(BUILD)/libgpt2.so
-	$(CC) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lgpt2 -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lgpt2 -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib' $(LDFLAGS) $(LDLIBS_ALL)
 
 $(BUILD)/tools/%: tools/%.c $(STATIC)
 	@mkdir -p $(dir $@)
@@ -102,9 +102,7 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgpt2.so
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(BUILD)/gpt2.pc $(DESTDIR)$(LIBDIR)/pkgconfig/gpt2.pc
-	for p in $(INSTALLED_PROGRAMS); do \
-	  $(CC) $(CFLAGS_ALL) -o $(DESTDIR)$(BINDIR)/$$(basename $$p) examples/$$(basename $$p).c \
-	    $(STATIC) $(LDFLAGS) $(LDLIBS_ALL) || exit 1; done
+	for p in $(INSTALLED_PROGRAMS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/gpt2.h $(DESTDIR)$(LIBDIR)/libgpt2.* \

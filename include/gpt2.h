@@ -135,6 +135,15 @@ GPT2_API int gpt2_n_layer(const gpt2_model *model);
 GPT2_API int gpt2_n_head(const gpt2_model *model);
 /* <|endoftext|>, or -1 if the vocabulary has none. */
 GPT2_API gpt2_token gpt2_token_eot(const gpt2_model *model);
+/* Bytes of the weights as held in memory (after any conversion at load; a
+   tied output matrix counted once), and the number of weights. */
+GPT2_API uint64_t gpt2_model_size(const gpt2_model *model);
+GPT2_API uint64_t gpt2_model_n_params(const gpt2_model *model);
+/* Bytes of weights that evaluating one token reads: every matrix and vector,
+   the output matrix whole, and one row of each embedding table. With the
+   KV cache traffic, what bounds generation speed by memory bandwidth
+   (gpt2-bench, docs/performance.md). */
+GPT2_API uint64_t gpt2_model_size_per_token(const gpt2_model *model);
 /* Name of the kernel set chosen for this model ("scalar", "avx2", "avx512",
    "neon"). GPT2_ISA=name in the environment forces one at load. Static. */
 GPT2_API const char *gpt2_model_isa(const gpt2_model *model);
@@ -193,6 +202,75 @@ GPT2_API int gpt2_detok_push(gpt2_detok *detok, gpt2_token t, char *out,
 /* Writes what is held back (raw bytes) and resets the state. */
 GPT2_API int gpt2_detok_flush(gpt2_detok *detok, char *out, size_t cap,
                               size_t *n_out);
+
+/* ---- sampling ----------------------------------------------------------- */
+/* A per-token additive bias, as OpenAI's `logit_bias`. */
+typedef struct gpt2_logit_bias {
+  gpt2_token token; /* 0 <= token < gpt2_n_vocab() */
+  float bias;       /* added to the logit; -INFINITY bans the token. Must not
+                       be NaN or +INFINITY. */
+} gpt2_logit_bias;
+
+/* How gpt2_sample() picks the next token. Names and meanings follow Hugging
+   Face generate(); the defaults are those of GPT2_SAMPLE_PARAMS_INIT (also
+   used for NULL params and for fields beyond `size`).
+
+   Order of operations on the last logits (docs/sampling.md):
+     1. repetition_penalty, presence_penalty and frequency_penalty, for the
+        tokens among the last repeat_last_n tokens of the context's history
+        (the prompt included);
+     2. logit_bias is added;
+     3. temperature == 0: the highest logit wins (greedy; no random number
+        is drawn). Otherwise the logits are divided by the temperature and
+        turned into probabilities, then
+     4. top_k keeps the k most probable tokens,
+     5. top_p keeps, of those, the smallest set of most probable tokens whose
+        probability (renormalised over the top-k set) sums to at least top_p,
+     6. min_p keeps, of those, the tokens whose probability is at least
+        min_p times that of the most probable token,
+     7. one token is drawn from what is left, in proportion to probability.
+   Ties (equal logits) are ordered by lower token id first, so top_k = 1 and
+   greedy pick the lowest id among equal maxima.
+
+   Determinism: the random numbers come from the context's xoshiro256**
+   generator (seeded from gpt2_context_params.seed with splitmix64; each
+   sampled token draws exactly one 53-bit uniform). Sampling runs on one
+   thread. Same logits + same params + same RNG state give the same token,
+   whatever n_threads. Logits themselves are bitwise identical across thread
+   counts but not across kernel sets (GPT2_ISA): scalar, AVX2 and AVX-512
+   round differently, so a forced ISA may give a different sequence. */
+typedef struct gpt2_sample_params {
+  uint32_t size;            /* sizeof(gpt2_sample_params) */
+  float temperature;        /* 1.0; 0 = greedy; must be finite and >= 0 */
+  int32_t top_k;            /* 50 (as Hugging Face); 0 = off; >= 0 */
+  float top_p;              /* 1.0 = off; in [0, 1] (0 keeps one token) */
+  float min_p;              /* 0 = off; in [0, 1] */
+  float repetition_penalty; /* 1.0 = off; > 0. A penalised logit is divided
+                               by it if positive, multiplied if negative */
+  int32_t repeat_last_n;    /* tokens of history the penalties look at:
+                               -1 (default) = all, 0 = none */
+  float presence_penalty;   /* 0; subtracted once from each seen token */
+  float frequency_penalty;  /* 0; subtracted once per occurrence */
+  uint32_t n_logit_bias;    /* entries in logit_bias (0) */
+  const gpt2_logit_bias *logit_bias; /* caller's array, read during the call
+                                        only; NULL if n_logit_bias is 0 */
+} gpt2_sample_params;
+#define GPT2_SAMPLE_PARAMS_INIT                                           \
+  { (uint32_t)sizeof(gpt2_sample_params), 1.0f, 50, 1.0f, 0.0f, 1.0f, -1, \
+    0.0f, 0.0f, 0u, NULL }
+
+/* Draws the next token from the logits of the last evaluated token
+   (gpt2_logits(ctx, -1)) and stores it in *out. It does not evaluate the
+   token: pass it to gpt2_eval() to continue. `params` may be NULL
+   (defaults). Advances the context's RNG by one draw unless greedy.
+   Errors: GPT2_E_INVALID for a bad parameter (NaN, out of range, NULL
+   logit_bias with a count), a NaN logit, or when every token is banned;
+   GPT2_E_RANGE for a logit_bias token out of the vocabulary; GPT2_E_STATE
+   when no logits are available (before the first gpt2_eval, after
+   gpt2_truncate); GPT2_E_NOMEM. On failure *out and the RNG state are
+   unchanged. The context's thread. */
+GPT2_API int gpt2_sample(gpt2_context *ctx, const gpt2_sample_params *params,
+                         gpt2_token *out);
 
 #ifdef __cplusplus
 }

@@ -3,13 +3,21 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* Test hooks: a per-thread countdown to an injected failure, and a count of
+   live blocks (all threads) so tests can check that nothing leaks. */
 static _Thread_local size_t fail_countdown; /* 0: never fail */
 static _Thread_local size_t allocations_made;
+static long live_blocks;
 
 static int should_fail(void) {
   allocations_made++;
   if (fail_countdown == 0) return 0;
   return --fail_countdown == 0;
+}
+
+static void *counted(void *block) {
+  if (block) __atomic_fetch_add(&live_blocks, 1, __ATOMIC_RELAXED);
+  return block;
 }
 
 size_t g2_alloc_fail_at(size_t n) {
@@ -19,9 +27,11 @@ size_t g2_alloc_fail_at(size_t n) {
   return made;
 }
 
+long g2_alloc_live_blocks(void) { return __atomic_load_n(&live_blocks, __ATOMIC_RELAXED); }
+
 void *g2_malloc(size_t size) {
   if (should_fail()) return NULL;
-  return malloc(size ? size : 1);
+  return counted(malloc(size ? size : 1));
 }
 
 void *g2_malloc_array(size_t count, size_t size) {
@@ -32,12 +42,16 @@ void *g2_malloc_array(size_t count, size_t size) {
 void *g2_calloc(size_t count, size_t size) {
   if (size != 0 && count > SIZE_MAX / size) return NULL;
   if (should_fail()) return NULL;
-  return calloc(count ? count : 1, size ? size : 1);
+  return counted(calloc(count ? count : 1, size ? size : 1));
 }
 
 void *g2_realloc(void *ptr, size_t size) {
   if (should_fail()) return NULL;
-  return realloc(ptr, size ? size : 1);
+  void *block = realloc(ptr, size ? size : 1);
+  return ptr ? block : counted(block);
 }
 
-void g2_free(void *ptr) { free(ptr); }
+void g2_free(void *ptr) {
+  if (ptr) __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
+  free(ptr);
+}

@@ -16,5 +16,7 @@ void g2_free(void *ptr);
    thread fails (n = 1: the next one); n = 0 disables. Returns how many
    allocations were made since the last call, so a test can count them. */
 size_t g2_alloc_fail_at(size_t n);
+/* Blocks allocated and not yet freed, across all threads (leak checks). */
+long g2_alloc_live_blocks(void);
 
 #endif

@@ -2,25 +2,45 @@
    unless GPT2_ISA names one. */
 #include <string.h>
 
+#include "core/cpu.h"
 #include "kernels/kernels.h"
 
 typedef struct candidate {
   const g2_kernels *table;
-  int (*supported)(void);
+  int (*supported)(const g2_cpu_features *cpu);
 } candidate;
 
-static int always(void) { return 1; }
+static int always(const g2_cpu_features *cpu) {
+  (void)cpu;
+  return 1;
+}
+
+#if defined(__x86_64__)
+static int has_avx512(const g2_cpu_features *cpu) { return cpu->avx512; }
+static int has_avx2(const g2_cpu_features *cpu) { return cpu->avx2_fma_f16c; }
+#endif
+#if defined(__aarch64__)
+static int has_neon(const g2_cpu_features *cpu) { return cpu->neon; }
+#endif
 
 /* Fastest first. */
 static const candidate candidates[] = {
+#if defined(__x86_64__)
+    {&g2_kernels_avx512, has_avx512},
+    {&g2_kernels_avx2, has_avx2},
+#endif
+#if defined(__aarch64__)
+    {&g2_kernels_neon, has_neon},
+#endif
     {&g2_kernels_ref, always},
 };
 
 const g2_kernels *g2_kernels_select(const char *forced) {
+  g2_cpu_features cpu = g2_cpu_detect();
   size_t n = sizeof candidates / sizeof candidates[0];
   for (size_t i = 0; i < n; i++) {
     if (forced && *forced && strcmp(forced, candidates[i].table->name) != 0) continue;
-    if (candidates[i].supported()) return candidates[i].table;
+    if (candidates[i].supported(&cpu)) return candidates[i].table;
     if (forced && *forced) return NULL;
   }
   return NULL;

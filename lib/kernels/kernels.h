@@ -51,6 +51,14 @@ typedef struct g2_kernels {
 
 /* The scalar oracle. Always available. */
 extern const g2_kernels g2_kernels_ref;
+/* SIMD tables, each defined only where its architecture is compiled. */
+#if defined(__x86_64__)
+extern const g2_kernels g2_kernels_avx2;
+extern const g2_kernels g2_kernels_avx512;
+#endif
+#if defined(__aarch64__)
+extern const g2_kernels g2_kernels_neon;
+#endif
 
 /* Picks the fastest table this CPU runs, or the one named by `forced`
    (e.g. getenv("GPT2_ISA")). Returns NULL if `forced` names an unknown

@@ -35,17 +35,22 @@ struct gpt2_context {
   float *logits;        /* [logits_cap][n_vocab] */
   size_t logits_cap;    /* rows allocated */
   size_t logits_rows;   /* rows valid from the last eval (0: none) */
-  size_t logits_first;  /* batch index of logits row 0 */
   size_t last_batch;    /* tokens in the last eval batch */
 
   g2_scratch scratch;
 
   uint64_t rng_state[4]; /* sampler RNG (lib/sample), seeded at creation */
-  uint64_t seed;
 };
 
-/* Forward pass of `n` tokens starting at ctx->pos (already validated);
-   fills the KV cache and the logits. Cannot fail: buffers are ready. */
-void g2_forward(struct gpt2_context *ctx, const gpt2_token *tokens, size_t n);
+/* Largest batch the forward pass runs at once; gpt2_eval splits longer
+   ones (the results do not depend on the split). */
+#define G2_MAX_BATCH 512
+
+/* Forward pass of n <= G2_MAX_BATCH tokens at positions ctx->pos.., already
+   validated, with scratch for n tokens ready. Fills the KV cache, advances
+   pos and history, and writes logits: n rows if all_logits, else the last
+   token's row. Cannot fail. */
+void g2_forward(struct gpt2_context *ctx, const gpt2_token *tokens, size_t n,
+                float *logits, int all_logits);
 
 #endif

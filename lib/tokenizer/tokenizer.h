@@ -33,5 +33,24 @@ int32_t g2_tokenizer_eot(const g2_tokenizer *tok);
 int g2_tokenize(const g2_tokenizer *tok, const char *text, size_t len,
                 unsigned flags, int32_t *out, size_t cap, size_t *n_out);
 const char *g2_token_bytes(const g2_tokenizer *tok, int32_t id, size_t *len);
+int g2_detokenize(const g2_tokenizer *tok, const int32_t *ids, size_t n,
+                  char *out, size_t cap, size_t *n_out);
+
+/* Streaming detokenizer state: the bytes of an unfinished UTF-8 sequence
+   (at most 3) held back between pushes. */
+typedef struct g2_detok {
+  const g2_tokenizer *tok;
+  unsigned char held[3];
+  size_t n_held;
+} g2_detok;
+
+void g2_detok_init(g2_detok *detok, const g2_tokenizer *tok);
+/* Same contracts as gpt2_detok_push / gpt2_detok_flush. A failed push
+   (GPT2_E_RANGE, GPT2_E_BUFFER) leaves the state as it was, so the push can
+   be repeated with a larger buffer; one push never needs more than the
+   token's length + 3 bytes. */
+int g2_detok_push(g2_detok *detok, int32_t id, char *out, size_t cap,
+                  size_t *n_out);
+int g2_detok_flush(g2_detok *detok, char *out, size_t cap, size_t *n_out);
 
 #endif

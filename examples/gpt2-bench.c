@@ -1,0 +1,697 @@
+/* gpt2-bench: prompt-processing (pp) and generation (tg) speed of libgpt2,
+   in the manner of llama-bench, next to the limits of this machine measured
+   in the same run: the memory read bandwidth bounds generation, the FP32
+   FMA peak bounds prompt processing. Every figure thus says how far it is
+   from the hardware (docs/performance.md).
+
+     gpt2-bench -m MODEL [-m MODEL ...] [-t 1,2] [-p 128,512] [-n 128] [-r 5]
+                [--type f32,f16,bf16,q8_0,q4_0] [--kv f32|f16] [--json]
+
+   pp<P>: one gpt2_eval of P tokens on an empty cache. Work counted per
+     prompt, in FLOPs: 24 L E^2 P (the layer matrices, 12 E^2 weights per
+     layer, 2 FLOPs each), + 2 V E (the output matrix, for the last position
+     only), + 2 L E P (P + 1) (attention: q.k and a.v, 2 x 2 E FLOPs per
+     cached position, per layer, per token). LayerNorm, GELU and softmax are
+     left out (under 1%).
+   tg<N>: after a one-token prompt, N gpt2_eval calls of one token each.
+     Bytes counted per token: gpt2_model_size_per_token (every matrix at its
+     stored type, the output matrix whole, one row of each embedding table)
+     + the K and V rows read by attention (2 L E (pos + 1) elements of the
+     KV cache type).
+   Tokens are random valid ids from a fixed seed; a warm-up run precedes the
+   timed repetitions of each test. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gpt2.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BENCH_X86 1
+#endif
+
+enum { MAX_LIST = 16, MAX_REPS = 100, MACHINE_PASSES = 5, TG_PROMPT = 1 };
+
+/* ---- options -------------------------------------------------------------- */
+
+typedef struct type_option {
+  const char *name;
+  uint32_t weight_type;
+} type_option;
+
+static const type_option type_options[] = {
+    {"auto", GPT2_WTYPE_AUTO}, {"f32", GPT2_WTYPE_F32},   {"f16", GPT2_WTYPE_F16},
+    {"bf16", GPT2_WTYPE_BF16}, {"q8_0", GPT2_WTYPE_Q8_0}, {"q4_0", GPT2_WTYPE_Q4_0},
+};
+
+typedef struct options {
+  const char *models[MAX_LIST];
+  int n_models;
+  int threads[MAX_LIST], n_threads;
+  int prompts[MAX_LIST], n_prompts;
+  int gens[MAX_LIST], n_gens;
+  const type_option *types[MAX_LIST];
+  int n_types;
+  int reps;
+  uint32_t kv_type;
+  int json;
+} options;
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: gpt2-bench -m MODEL [-m MODEL ...] [options]\n"
+          "  -m PATH        Hugging Face directory or .gguf file (repeatable)\n"
+          "  -t N,...       thread counts (default: all online CPUs)\n"
+          "  -p N,...       prompt lengths for pp tests, 0 for none (default 512)\n"
+          "  -n N,...       generated tokens for tg tests, 0 for none (default 128)\n"
+          "  -r N           repetitions of each test (default 5)\n"
+          "  --type T,...   convert weights at load: auto (as stored), f32, f16, bf16,\n"
+          "                 q8_0, q4_0 (default auto)\n"
+          "  --kv f32|f16   KV cache type (default f32)\n"
+          "  --json         JSON instead of a table\n");
+}
+
+/* Parses "a,b,c" of integers in [min, max]. */
+static int parse_ints(const char *text, int min, int max, int *out, int *count) {
+  *count = 0;
+  const char *cursor = text;
+  while (*cursor) {
+    if (*count == MAX_LIST) return 0;
+    char *end;
+    errno = 0;
+    long value = strtol(cursor, &end, 10);
+    if (end == cursor || errno || value < min || value > max) return 0;
+    out[(*count)++] = (int)value;
+    if (*end == ',') end++;
+    else if (*end) return 0;
+    cursor = end;
+  }
+  return *count > 0;
+}
+
+static int parse_types(const char *text, options *opts) {
+  opts->n_types = 0;
+  const char *cursor = text;
+  while (*cursor) {
+    size_t len = strcspn(cursor, ",");
+    const type_option *found = NULL;
+    for (size_t i = 0; i < sizeof type_options / sizeof type_options[0]; i++)
+      if (strlen(type_options[i].name) == len && strncmp(cursor, type_options[i].name, len) == 0)
+        found = &type_options[i];
+    if (!found || opts->n_types == MAX_LIST) return 0;
+    opts->types[opts->n_types++] = found;
+    cursor += len;
+    if (*cursor == ',') cursor++;
+  }
+  return opts->n_types > 0;
+}
+
+static int parse_options(int argc, char **argv, options *opts) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  *opts = (options){.n_threads = 1, .n_prompts = 1, .n_gens = 1, .n_types = 1, .reps = 5};
+  opts->threads[0] = cpus > 0 ? (int)cpus : 1;
+  opts->prompts[0] = 512;
+  opts->gens[0] = 128;
+  opts->types[0] = &type_options[0];
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+    int ok = 1;
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+      usage(stdout);
+      exit(0);
+    } else if (strcmp(arg, "--json") == 0) {
+      opts->json = 1;
+      continue;
+    } else if (!value) {
+      ok = 0;
+    } else if (strcmp(arg, "-m") == 0) {
+      ok = opts->n_models < MAX_LIST;
+      if (ok) opts->models[opts->n_models++] = value;
+    } else if (strcmp(arg, "-t") == 0) {
+      ok = parse_ints(value, 1, 1024, opts->threads, &opts->n_threads);
+    } else if (strcmp(arg, "-p") == 0) {
+      ok = parse_ints(value, 0, 1 << 20, opts->prompts, &opts->n_prompts);
+    } else if (strcmp(arg, "-n") == 0) {
+      ok = parse_ints(value, 0, 1 << 20, opts->gens, &opts->n_gens);
+    } else if (strcmp(arg, "-r") == 0) {
+      int count;
+      ok = parse_ints(value, 1, MAX_REPS, &opts->reps, &count) && count == 1;
+    } else if (strcmp(arg, "--type") == 0) {
+      ok = parse_types(value, opts);
+    } else if (strcmp(arg, "--kv") == 0) {
+      ok = strcmp(value, "f32") == 0 || strcmp(value, "f16") == 0;
+      opts->kv_type = strcmp(value, "f16") == 0 ? GPT2_KV_F16 : GPT2_KV_F32;
+    } else {
+      ok = 0;
+    }
+    if (!ok) {
+      fprintf(stderr, "gpt2-bench: bad or incomplete option %s%s%s\n", arg, value ? " " : "",
+              value ? value : "");
+      return 0;
+    }
+    i++;
+  }
+  if (opts->n_models == 0) fprintf(stderr, "gpt2-bench: no model given (-m)\n");
+  return opts->n_models > 0;
+}
+
+/* ---- measurement helpers --------------------------------------------------- */
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef struct stats {
+  double mean, sd, median;
+} stats;
+
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Mean, sample standard deviation and median of n values. */
+static stats summarize(const double *values, int n) {
+  double sorted[MAX_REPS > MACHINE_PASSES ? MAX_REPS : MACHINE_PASSES], sum = 0, sum_sq = 0;
+  memcpy(sorted, values, (size_t)n * sizeof *values);
+  qsort(sorted, (size_t)n, sizeof *sorted, compare_doubles);
+  for (int i = 0; i < n; i++) sum += values[i];
+  stats s = {sum / n, 0, n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2};
+  for (int i = 0; i < n; i++) sum_sq += (values[i] - s.mean) * (values[i] - s.mean);
+  s.sd = n > 1 ? sqrt(sum_sq / (n - 1)) : 0;
+  return s;
+}
+
+/* Peak resident memory since the last reset, in bytes: VmHWM, which Linux
+   lets a process reset (clear_refs 5); elsewhere ru_maxrss since start. */
+static void reset_peak_rss(void) {
+  FILE *file = fopen("/proc/self/clear_refs", "w");
+  if (!file) return;
+  fputs("5", file);
+  fclose(file);
+}
+
+static uint64_t peak_rss(void) {
+  FILE *file = fopen("/proc/self/status", "r");
+  if (!file) return 0;
+  char line[256];
+  uint64_t kib = 0;
+  while (fgets(line, sizeof line, file))
+    if (strncmp(line, "VmHWM:", 6) == 0) kib = strtoull(line + 6, NULL, 10);
+  fclose(file);
+  return kib * 1024;
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+/* ---- machine limits: memory read bandwidth and FP32 FMA peak -------------- */
+
+typedef enum isa { ISA_C, ISA_AVX2, ISA_AVX512 } isa;
+static const char *const isa_names[] = {"c", "avx2+fma", "avx512"};
+
+static isa widest_isa(void) {
+#ifdef BENCH_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return ISA_AVX512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
+#endif
+  return ISA_C;
+}
+
+/* Sums n floats (a multiple of 64) with independent accumulators, so that
+   only the memory system limits the speed. */
+static float sum_c(const float *data, size_t n) {
+  float lanes[16] = {0};
+  for (size_t i = 0; i < n; i += 16)
+    for (int j = 0; j < 16; j++) lanes[j] += data[i + j];
+  float sum = 0;
+  for (int j = 0; j < 16; j++) sum += lanes[j];
+  return sum;
+}
+
+#ifdef BENCH_X86
+__attribute__((target("avx2"))) static float sum_avx2(const float *data, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (size_t i = 0; i < n; i += 32) {
+    s0 = _mm256_add_ps(s0, _mm256_load_ps(data + i));
+    s1 = _mm256_add_ps(s1, _mm256_load_ps(data + i + 8));
+    s2 = _mm256_add_ps(s2, _mm256_load_ps(data + i + 16));
+    s3 = _mm256_add_ps(s3, _mm256_load_ps(data + i + 24));
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7];
+}
+
+__attribute__((target("avx512f"))) static float sum_avx512(const float *data, size_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (size_t i = 0; i < n; i += 64) {
+    s0 = _mm512_add_ps(s0, _mm512_load_ps(data + i));
+    s1 = _mm512_add_ps(s1, _mm512_load_ps(data + i + 16));
+    s2 = _mm512_add_ps(s2, _mm512_load_ps(data + i + 32));
+    s3 = _mm512_add_ps(s3, _mm512_load_ps(data + i + 48));
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+#endif
+
+static float sum_floats(isa level, const float *data, size_t n) {
+#ifdef BENCH_X86
+  if (level == ISA_AVX512) return sum_avx512(data, n);
+  if (level == ISA_AVX2) return sum_avx2(data, n);
+#endif
+  (void)level;
+  return sum_c(data, n);
+}
+
+/* FLOPs of `iters` rounds of 12 independent chains of multiply-adds (enough
+   to cover the FMA latency times the issue width of current cores). */
+static double fma_c(long iters, float *sink) {
+  float acc[12][16];
+  for (int a = 0; a < 12; a++)
+    for (int j = 0; j < 16; j++) acc[a][j] = 1.0f + 0.001f * (float)(a + j);
+  for (long i = 0; i < iters; i++)
+    for (int a = 0; a < 12; a++)
+      for (int j = 0; j < 16; j++) acc[a][j] = acc[a][j] * 0.999999f + 1e-6f;
+  for (int a = 0; a < 12; a++)
+    for (int j = 0; j < 16; j++) *sink += acc[a][j];
+  return (double)iters * 12 * 16 * 2;
+}
+
+#ifdef BENCH_X86
+__attribute__((target("avx2,fma"))) static double fma_avx2(long iters, float *sink) {
+  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+  __m256 a0 = _mm256_set1_ps(1.0f), a1 = _mm256_set1_ps(1.01f), a2 = _mm256_set1_ps(1.02f),
+         a3 = _mm256_set1_ps(1.03f), a4 = _mm256_set1_ps(1.04f), a5 = _mm256_set1_ps(1.05f),
+         a6 = _mm256_set1_ps(1.06f), a7 = _mm256_set1_ps(1.07f), a8 = _mm256_set1_ps(1.08f),
+         a9 = _mm256_set1_ps(1.09f), a10 = _mm256_set1_ps(1.10f), a11 = _mm256_set1_ps(1.11f);
+  for (long i = 0; i < iters; i++) {
+    a0 = _mm256_fmadd_ps(a0, m, c), a1 = _mm256_fmadd_ps(a1, m, c);
+    a2 = _mm256_fmadd_ps(a2, m, c), a3 = _mm256_fmadd_ps(a3, m, c);
+    a4 = _mm256_fmadd_ps(a4, m, c), a5 = _mm256_fmadd_ps(a5, m, c);
+    a6 = _mm256_fmadd_ps(a6, m, c), a7 = _mm256_fmadd_ps(a7, m, c);
+    a8 = _mm256_fmadd_ps(a8, m, c), a9 = _mm256_fmadd_ps(a9, m, c);
+    a10 = _mm256_fmadd_ps(a10, m, c), a11 = _mm256_fmadd_ps(a11, m, c);
+  }
+  __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+  sum = _mm256_add_ps(sum, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+  float lanes[8];
+  _mm256_storeu_ps(lanes, sum);
+  *sink += lanes[0];
+  return (double)iters * 12 * 8 * 2;
+}
+
+__attribute__((target("avx512f"))) static double fma_avx512(long iters, float *sink) {
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+  __m512 a0 = _mm512_set1_ps(1.0f), a1 = _mm512_set1_ps(1.01f), a2 = _mm512_set1_ps(1.02f),
+         a3 = _mm512_set1_ps(1.03f), a4 = _mm512_set1_ps(1.04f), a5 = _mm512_set1_ps(1.05f),
+         a6 = _mm512_set1_ps(1.06f), a7 = _mm512_set1_ps(1.07f), a8 = _mm512_set1_ps(1.08f),
+         a9 = _mm512_set1_ps(1.09f), a10 = _mm512_set1_ps(1.10f), a11 = _mm512_set1_ps(1.11f);
+  for (long i = 0; i < iters; i++) {
+    a0 = _mm512_fmadd_ps(a0, m, c), a1 = _mm512_fmadd_ps(a1, m, c);
+    a2 = _mm512_fmadd_ps(a2, m, c), a3 = _mm512_fmadd_ps(a3, m, c);
+    a4 = _mm512_fmadd_ps(a4, m, c), a5 = _mm512_fmadd_ps(a5, m, c);
+    a6 = _mm512_fmadd_ps(a6, m, c), a7 = _mm512_fmadd_ps(a7, m, c);
+    a8 = _mm512_fmadd_ps(a8, m, c), a9 = _mm512_fmadd_ps(a9, m, c);
+    a10 = _mm512_fmadd_ps(a10, m, c), a11 = _mm512_fmadd_ps(a11, m, c);
+  }
+  __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+  sum = _mm512_add_ps(sum, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+  *sink += _mm512_reduce_add_ps(sum);
+  return (double)iters * 12 * 16 * 2;
+}
+#endif
+
+static double fma_loop(isa level, long iters, float *sink) {
+#ifdef BENCH_X86
+  if (level == ISA_AVX512) return fma_avx512(iters, sink);
+  if (level == ISA_AVX2) return fma_avx2(iters, sink);
+#endif
+  (void)level;
+  return fma_c(iters, sink);
+}
+
+typedef struct machine {
+  isa level;
+  size_t buffer_bytes;
+  int threads[MAX_LIST], n_threads;
+  double read_gbs[MAX_LIST];   /* median of MACHINE_PASSES */
+  double fma_gflops[MAX_LIST]; /* median of MACHINE_PASSES */
+} machine;
+
+static volatile float machine_sink; /* keeps the measured loops alive */
+
+/* GB/s of a streaming read of `n` floats by `threads` threads, each taking
+   one contiguous share, as the matrix kernels split rows. */
+static double read_bandwidth(isa level, const float *data, size_t n, int threads) {
+  double start = now_seconds();
+  float total = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+#endif
+  {
+    size_t share = n / 64 / (size_t)threads * 64, begin = (size_t)thread_id() * share;
+    total += sum_floats(level, data + begin, share);
+  }
+  double seconds = now_seconds() - start;
+  machine_sink = total;
+  return (double)(n / 64 / (size_t)threads * 64 * (size_t)threads) * sizeof(float) / seconds / 1e9;
+}
+
+static double fma_peak(isa level, int threads) {
+  const long iters = 20000000;
+  double start = now_seconds(), flops = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+#endif
+  {
+    float sink = 0;
+    flops += fma_loop(level, iters, &sink);
+    machine_sink = sink;
+  }
+  return flops / (now_seconds() - start) / 1e9;
+}
+
+/* Measures both limits for every thread count. The buffer (1 GiB, less if
+   memory is short) is far larger than any cache. */
+static int measure_machine(const options *opts, machine *out) {
+  out->level = widest_isa();
+  size_t bytes = (size_t)1 << 30;
+  float *data = NULL;
+  while (bytes >= ((size_t)64 << 20) && !(data = aligned_alloc(64, bytes))) bytes /= 2;
+  if (!data) return 0;
+  size_t n = bytes / sizeof(float);
+  out->buffer_bytes = bytes;
+  for (size_t i = 0; i < n; i++) data[i] = (float)(i & 1023) * 1e-3f;
+  out->n_threads = opts->n_threads;
+  for (int t = 0; t < opts->n_threads; t++) {
+    int threads = opts->threads[t];
+#ifndef _OPENMP
+    threads = 1; /* built without OpenMP: the library runs one thread too */
+#endif
+    double read[MACHINE_PASSES], fma[MACHINE_PASSES];
+    read_bandwidth(out->level, data, n, threads); /* warm-up */
+    for (int pass = 0; pass < MACHINE_PASSES; pass++)
+      read[pass] = read_bandwidth(out->level, data, n, threads);
+    fma_peak(out->level, threads);
+    for (int pass = 0; pass < MACHINE_PASSES; pass++) fma[pass] = fma_peak(out->level, threads);
+    out->threads[t] = threads;
+    out->read_gbs[t] = summarize(read, MACHINE_PASSES).median;
+    out->fma_gflops[t] = summarize(fma, MACHINE_PASSES).median;
+  }
+  free(data);
+  return 1;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+static void json_string(const char *text) {
+  putchar('"');
+  for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+    if (*c == '"' || *c == '\\') printf("\\%c", *c);
+    else if (*c < 0x20) printf("\\u%04x", *c);
+    else putchar(*c);
+  }
+  putchar('"');
+}
+
+static void print_machine(const options *opts, const machine *m) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (opts->json) {
+    printf("{\n  \"library\": \"%s\",\n  \"cpus\": %ld,\n  \"machine\": {\"isa\": \"%s\", "
+           "\"read_buffer_bytes\": %zu, \"passes\": %d, \"limits\": [",
+           gpt2_version(), cpus, isa_names[m->level], m->buffer_bytes, MACHINE_PASSES);
+    for (int t = 0; t < m->n_threads; t++)
+      printf("%s{\"threads\": %d, \"read_gbs\": %.2f, \"fma_gflops\": %.1f}", t ? ", " : "",
+             m->threads[t], m->read_gbs[t], m->fma_gflops[t]);
+    printf("]},\n  \"results\": [");
+    return;
+  }
+  printf("libgpt2 %s, %ld CPUs\n", gpt2_version(), cpus);
+  printf("machine limits (median of %d passes):\n", MACHINE_PASSES);
+  for (int t = 0; t < m->n_threads; t++)
+    printf("  %d thread%s: read bandwidth %.1f GB/s (%zu MiB streaming read), "
+           "FP32 FMA peak %.1f GFLOP/s (%s)\n",
+           m->threads[t], m->threads[t] > 1 ? "s" : " ", m->read_gbs[t], m->buffer_bytes >> 20,
+           m->fma_gflops[t], isa_names[m->level]);
+  printf("pp: FLOPs per prompt of P tokens = 24 L E^2 P + 2 V E + 2 L E P (P+1); "
+         "%% of the FMA peak\n");
+  printf("tg: bytes per token = gpt2_model_size_per_token + KV rows 2 L E (pos+1) x kv size; "
+         "%% of the read bandwidth\n");
+}
+
+typedef struct model_info {
+  const char *name; /* path as given */
+  const char *type;
+  const char *isa;
+  uint64_t size, n_params, size_per_token;
+  int n_vocab, n_ctx, n_embd, n_layer;
+  double load_seconds;
+  uint64_t load_rss;
+} model_info;
+
+typedef struct result {
+  const model_info *model;
+  int threads;
+  int n_prompt, n_gen;
+  stats tokens_per_second;
+  double samples[MAX_REPS];
+  int reps;
+  double rate;  /* GFLOP/s (pp) or GB/s (tg) at the mean speed */
+  double limit; /* the machine's peak for that rate */
+  uint64_t peak_rss;
+} result;
+
+static void print_table_header(void) {
+  printf("\n| %-24s | %-5s | %-8s | %9s | %7s | %7s | %-18s | %8s | %-16s | %7s | %9s |\n", "model",
+         "type", "kernels", "size MiB", "threads", "test", "t/s (mean +- sd)", "median",
+         "rate", "% limit", "RSS MiB");
+  printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "--------------------------", "-------",
+         "----------", "----------:", "--------:", "--------:", "--------------------",
+         "---------:", "------------------", "--------:", "----------:");
+}
+
+static void print_model(const options *opts, const model_info *info) {
+  if (opts->json) return;
+  printf("\nmodel %s as %s: kernels %s, %.2f MiB, %.2f M params, %.2f MiB read per token, "
+         "load %.3f s, peak RSS at load %.1f MiB\n",
+         info->name, info->type, info->isa, (double)info->size / 1048576.0,
+         (double)info->n_params / 1e6, (double)info->size_per_token / 1048576.0,
+         info->load_seconds, (double)info->load_rss / 1048576.0);
+  print_table_header();
+}
+
+static void print_result(const options *opts, const result *r, int *first_json) {
+  const model_info *m = r->model;
+  char test[32];
+  if (r->n_gen) snprintf(test, sizeof test, "tg%d", r->n_gen);
+  else snprintf(test, sizeof test, "pp%d", r->n_prompt);
+  if (opts->json) {
+    printf("%s\n    {\"model\": ", *first_json ? "" : ",");
+    *first_json = 0;
+    json_string(m->name);
+    printf(", \"type\": \"%s\", \"kernels\": \"%s\", \"kv_type\": \"%s\", \"size_bytes\": %llu, "
+           "\"n_params\": %llu, \"bytes_per_token_weights\": %llu, \"load_seconds\": %.4f, "
+           "\"load_peak_rss_bytes\": %llu,\n     \"threads\": %d, \"test\": \"%s\", "
+           "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"samples_ts\": [",
+           m->type, m->isa, opts->kv_type == GPT2_KV_F16 ? "f16" : "f32",
+           (unsigned long long)m->size, (unsigned long long)m->n_params,
+           (unsigned long long)m->size_per_token, m->load_seconds,
+           (unsigned long long)m->load_rss, r->threads, test, r->n_prompt, r->n_gen, r->reps);
+    for (int i = 0; i < r->reps; i++) printf("%s%.3f", i ? ", " : "", r->samples[i]);
+    printf("],\n     \"avg_ts\": %.3f, \"stddev_ts\": %.3f, \"median_ts\": %.3f, \"%s\": %.2f, "
+           "\"%s\": %.2f, \"fraction_of_limit\": %.4f, \"peak_rss_bytes\": %llu}",
+           r->tokens_per_second.mean, r->tokens_per_second.sd, r->tokens_per_second.median,
+           r->n_gen ? "gbs" : "gflops", r->rate, r->n_gen ? "limit_gbs" : "limit_gflops",
+           r->limit, r->rate / r->limit, (unsigned long long)r->peak_rss);
+    return;
+  }
+  char speed[40], rate[32];
+  snprintf(speed, sizeof speed, "%.2f +- %.2f", r->tokens_per_second.mean,
+           r->tokens_per_second.sd);
+  snprintf(rate, sizeof rate, r->n_gen ? "%.2f GB/s" : "%.1f GFLOP/s", r->rate);
+  const char *base = strrchr(m->name, '/');
+  base = base && base[1] ? base + 1 : m->name;
+  printf("| %-24.24s | %-5s | %-8s | %9.2f | %7d | %7s | %18s | %8.2f | %16s | %6.1f%% | %9.1f |\n",
+         base, m->type, m->isa, (double)m->size / 1048576.0, r->threads, test, speed,
+         r->tokens_per_second.median, rate, 100.0 * r->rate / r->limit,
+         (double)r->peak_rss / 1048576.0);
+  fflush(stdout);
+}
+
+/* ---- the tests ------------------------------------------------------------- */
+
+static void random_tokens(gpt2_token *tokens, size_t n, int n_vocab) {
+  uint64_t state = 0x853c49e6748fea9bu;
+  for (size_t i = 0; i < n; i++) {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    tokens[i] = (gpt2_token)((state >> 33) % (uint64_t)n_vocab);
+  }
+}
+
+/* Seconds of one pp run: a prompt of n tokens on an empty cache. */
+static int run_prompt(gpt2_context *ctx, const gpt2_token *tokens, int n, double *seconds) {
+  if (gpt2_truncate(ctx, 0) != GPT2_OK) return 0;
+  double start = now_seconds();
+  int status = gpt2_eval(ctx, tokens, (size_t)n);
+  *seconds = now_seconds() - start;
+  return status == GPT2_OK;
+}
+
+/* Seconds of one tg run: n single-token evaluations after a short prompt. */
+static int run_generation(gpt2_context *ctx, const gpt2_token *tokens, int n, double *seconds) {
+  if (gpt2_truncate(ctx, 0) != GPT2_OK || gpt2_eval(ctx, tokens, TG_PROMPT) != GPT2_OK) return 0;
+  double start = now_seconds();
+  for (int i = 0; i < n; i++)
+    if (gpt2_eval(ctx, tokens + TG_PROMPT + i, 1) != GPT2_OK) return 0;
+  *seconds = now_seconds() - start;
+  return 1;
+}
+
+static double prompt_flops(const model_info *m, int n) {
+  double L = m->n_layer, E = m->n_embd, V = m->n_vocab, P = n;
+  return 24 * L * E * E * P + 2 * V * E + 2 * L * E * P * (P + 1);
+}
+
+static double generation_bytes(const model_info *m, int n, uint32_t kv_type) {
+  double kv_elem = kv_type == GPT2_KV_F16 ? 2 : 4, bytes = 0;
+  for (int i = 0; i < n; i++) {
+    double cached = TG_PROMPT + i + 1; /* positions attended to, itself included */
+    bytes += (double)m->size_per_token + 2.0 * m->n_layer * m->n_embd * cached * kv_elem;
+  }
+  return bytes;
+}
+
+/* Runs one test (pp when n_gen is 0) with a warm-up; 0 on failure. */
+static int run_test(const options *opts, gpt2_context *ctx, const gpt2_token *tokens,
+                    result *r) {
+  double seconds;
+  int n = r->n_gen ? r->n_gen : r->n_prompt;
+  int ok = r->n_gen ? run_generation(ctx, tokens, n, &seconds) : run_prompt(ctx, tokens, n, &seconds);
+  for (int rep = 0; ok && rep < opts->reps; rep++) {
+    ok = r->n_gen ? run_generation(ctx, tokens, n, &seconds) : run_prompt(ctx, tokens, n, &seconds);
+    r->samples[rep] = n / seconds;
+  }
+  if (!ok) return 0;
+  r->reps = opts->reps;
+  r->tokens_per_second = summarize(r->samples, r->reps);
+  double runs_per_second = r->tokens_per_second.mean / n;
+  r->rate = runs_per_second *
+            (r->n_gen ? generation_bytes(r->model, n, opts->kv_type) : prompt_flops(r->model, n)) /
+            1e9;
+  r->peak_rss = peak_rss();
+  return 1;
+}
+
+static int largest(const int *values, int n) {
+  int max = 0;
+  for (int i = 0; i < n; i++) max = values[i] > max ? values[i] : max;
+  return max;
+}
+
+/* Loads one model with one weight type and runs every test on it. */
+static int bench_model(const options *opts, const machine *mach, const char *path,
+                       const type_option *type, int *first_json) {
+  gpt2_load_params load_params = GPT2_LOAD_PARAMS_INIT;
+  load_params.weight_type = type->weight_type;
+  gpt2_model *model;
+  reset_peak_rss();
+  double start = now_seconds();
+  int status = gpt2_load(path, &load_params, &model);
+  if (status != GPT2_OK) {
+    fprintf(stderr, "gpt2-bench: cannot load %s as %s: %s: %s\n", path, type->name,
+            gpt2_strerror(status), gpt2_last_error());
+    return 0;
+  }
+  model_info info = {path, type->name, gpt2_model_isa(model), gpt2_model_size(model),
+                     gpt2_model_n_params(model), gpt2_model_size_per_token(model),
+                     gpt2_n_vocab(model), gpt2_n_ctx_train(model), gpt2_n_embd(model),
+                     gpt2_n_layer(model), now_seconds() - start, peak_rss()};
+  print_model(opts, &info);
+
+  int max_prompt = largest(opts->prompts, opts->n_prompts);
+  int max_gen = largest(opts->gens, opts->n_gens);
+  int n_ctx = max_prompt > TG_PROMPT + max_gen ? max_prompt : TG_PROMPT + max_gen;
+  if (n_ctx > info.n_ctx) n_ctx = info.n_ctx;
+  gpt2_token *tokens = malloc((size_t)(max_prompt > n_ctx ? max_prompt : n_ctx) * sizeof *tokens);
+  int ok = tokens != NULL;
+  if (ok) random_tokens(tokens, (size_t)(max_prompt > n_ctx ? max_prompt : n_ctx), info.n_vocab);
+  for (int t = 0; ok && t < opts->n_threads; t++) {
+    gpt2_context_params ctx_params = GPT2_CONTEXT_PARAMS_INIT;
+    ctx_params.n_ctx = (uint32_t)n_ctx;
+    ctx_params.n_threads = (uint32_t)opts->threads[t];
+    ctx_params.kv_type = opts->kv_type;
+    gpt2_context *ctx;
+    status = gpt2_context_new(model, &ctx_params, &ctx);
+    if (status != GPT2_OK) {
+      fprintf(stderr, "gpt2-bench: context for %s: %s: %s\n", path, gpt2_strerror(status),
+              gpt2_last_error());
+      ok = 0;
+      break;
+    }
+    /* The pp tests, then the tg tests. */
+    for (int i = 0; ok && i < opts->n_prompts + opts->n_gens; i++) {
+      int is_gen = i >= opts->n_prompts;
+      result r = {.model = &info, .threads = opts->threads[t]};
+      r.n_prompt = is_gen ? 0 : opts->prompts[i];
+      r.n_gen = is_gen ? opts->gens[i - opts->n_prompts] : 0;
+      int needed = is_gen ? TG_PROMPT + r.n_gen : r.n_prompt;
+      if (r.n_prompt == 0 && r.n_gen == 0) continue;
+      if (needed > info.n_ctx) {
+        fprintf(stderr, "gpt2-bench: %s%d needs %d positions, the model has %d: skipped\n",
+                is_gen ? "tg" : "pp", is_gen ? r.n_gen : r.n_prompt, needed, info.n_ctx);
+        continue;
+      }
+      r.limit = is_gen ? mach->read_gbs[t] : mach->fma_gflops[t];
+      if (!run_test(opts, ctx, tokens, &r)) {
+        fprintf(stderr, "gpt2-bench: %s failed: %s\n", path, gpt2_last_error());
+        ok = 0;
+      } else {
+        print_result(opts, &r, first_json);
+      }
+    }
+    gpt2_context_free(ctx);
+  }
+  free(tokens);
+  gpt2_model_free(model);
+  return ok;
+}
+
+int main(int argc, char **argv) {
+  options opts;
+  if (!parse_options(argc, argv, &opts)) {
+    usage(stderr);
+    return 2;
+  }
+  machine mach;
+  if (!measure_machine(&opts, &mach)) {
+    fprintf(stderr, "gpt2-bench: no memory for the bandwidth buffer\n");
+    return 1;
+  }
+  print_machine(&opts, &mach);
+  int ok = 1, first_json = 1;
+  for (int m = 0; m < opts.n_models; m++)
+    for (int t = 0; t < opts.n_types; t++)
+      ok &= bench_model(&opts, &mach, opts.models[m], opts.types[t], &first_json);
+  if (opts.json) printf("\n  ]\n}\n");
+  return ok ? 0 : 1;
+}

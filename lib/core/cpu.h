@@ -1,0 +1,20 @@
+/* What the CPU we run on can execute, asked of the CPU itself (cpuid and the
+   OS's saved-state mask on x86-64; NEON is part of the aarch64 baseline).
+   Detected on each call: the model stores the kernel table it leads to, so
+   there is no global state. */
+#ifndef G2_CPU_H
+#define G2_CPU_H
+
+typedef struct g2_cpu_features {
+  /* x86-64 */
+  unsigned avx2_fma_f16c : 1; /* AVX2 + FMA3 + F16C, with OS support for ymm */
+  unsigned avx512 : 1;        /* AVX-512 F+BW+DQ+VL, with OS support for zmm */
+  unsigned avx512_bf16 : 1;   /* vdpbf16ps */
+  unsigned avx512_vnni : 1;   /* vpdpbusd */
+  /* aarch64 */
+  unsigned neon : 1;
+} g2_cpu_features;
+
+g2_cpu_features g2_cpu_detect(void);
+
+#endif

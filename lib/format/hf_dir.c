@@ -1,0 +1,469 @@
+/* Hugging Face GPT-2 directory: config.json, model.safetensors, vocab.json,
+   merges.txt. Weights are used in place in the mapped safetensors file:
+   Conv1D matrices as stored ([in][out], G2_LAYOUT_KN), embeddings as
+   [rows][n_embd]. Only misaligned data and non-F32 vectors are copied.
+   What is accepted and checked: docs/formats.md. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "core/half.h"
+#include "core/json.h"
+#include "format/safetensors.h"
+#include "gpt2.h"
+#include "model/model.h"
+
+/* Upper bounds on config.json values (docs/formats.md). They keep every
+   later size computation far from overflow; real GPT-2 models are well
+   inside them (1.5B: 48 layers, 1600 wide, 25 heads, 1024 positions). */
+#define MAX_LAYERS 1024
+#define MAX_EMBD 65536
+#define MAX_VOCAB (1 << 24)
+#define MAX_POSITIONS (1 << 20)
+#define MAX_FF (4 * MAX_EMBD)
+
+/* A file of the directory, mapped read-only. */
+typedef struct hf_file {
+  char *path;
+  g2_mapping map;
+} hf_file;
+
+static int open_file(const char *dir, const char *name, hf_file *file) {
+  file->map.data = NULL;
+  file->map.size = 0;
+  file->path = g2_path_join(dir, name);
+  if (!file->path) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", dir);
+  return g2_map_file(file->path, &file->map);
+}
+
+static void close_file(hf_file *file) {
+  g2_unmap_file(&file->map);
+  g2_free(file->path);
+  file->path = NULL;
+}
+
+/* Maps and parses a JSON file that must hold an object. */
+static int open_json(const char *dir, const char *name, hf_file *file, g2_json **root) {
+  *root = NULL;
+  int status = open_file(dir, name, file);
+  if (status) return status;
+  status = g2_json_parse((const char *)file->map.data, file->map.size, file->path, root);
+  if (status) return status;
+  if (g2_json_type_of(*root) != G2_JSON_OBJECT)
+    return g2_fail(GPT2_E_FORMAT, "%s: the top-level value is a JSON %s, expected an object", file->path,
+                   g2_json_type_name(g2_json_type_of(*root)));
+  return GPT2_OK;
+}
+
+/* ---- config.json ----------------------------------------------------------- */
+
+/* The integer `key` (or, if absent, `fallback_key` when not NULL) in
+   [min, max]. */
+static int config_int(const g2_json *config, const char *path, const char *key,
+                      const char *fallback_key, int64_t min, int64_t max, int32_t *out) {
+  const g2_json *value = g2_json_get(config, key);
+  if (!value && fallback_key) {
+    key = fallback_key;
+    value = g2_json_get(config, key);
+  }
+  if (!value) return g2_fail(GPT2_E_FORMAT, "%s: missing \"%s\"", path, key);
+  int64_t number;
+  if (!g2_json_int64(value, &number))
+    return g2_fail(GPT2_E_FORMAT, "%s: \"%s\" is not an integer (found a %s)", path, key,
+                   g2_json_type_name(g2_json_type_of(value)));
+  if (number < min || number > max)
+    return g2_fail(GPT2_E_FORMAT, "%s: \"%s\" = %lld is outside [%lld, %lld]", path, key,
+                   (long long)number, (long long)min, (long long)max);
+  *out = (int32_t)number;
+  return GPT2_OK;
+}
+
+/* A boolean option that GPT-2 as we run it requires to be `expected`
+   when present (other values change the architecture). */
+static int config_flag(const g2_json *config, const char *path, const char *key, int expected) {
+  const g2_json *value = g2_json_get(config, key);
+  if (!value) return GPT2_OK;
+  g2_json_type type = g2_json_type_of(value);
+  if (type != G2_JSON_TRUE && type != G2_JSON_FALSE)
+    return g2_fail(GPT2_E_FORMAT, "%s: \"%s\" is not a boolean", path, key);
+  if ((type == G2_JSON_TRUE) != expected)
+    return g2_fail(GPT2_E_UNSUPPORTED, "%s: \"%s\": %s is not supported", path, key,
+                   expected ? "false" : "true");
+  return GPT2_OK;
+}
+
+/* A string option that must be absent or one of the NULL-terminated
+   `accepted` values. */
+static int config_choice(const g2_json *config, const char *path, const char *key,
+                         const char *const *accepted) {
+  const g2_json *value = g2_json_get(config, key);
+  if (!value) return GPT2_OK;
+  size_t len;
+  const char *text = g2_json_string(value, &len);
+  if (!text) return g2_fail(GPT2_E_FORMAT, "%s: \"%s\" is not a string", path, key);
+  for (size_t i = 0; accepted[i]; i++)
+    if (strlen(accepted[i]) == len && memcmp(accepted[i], text, len) == 0) return GPT2_OK;
+  return g2_fail(GPT2_E_UNSUPPORTED, "%s: \"%s\": \"%.64s\" is not supported (expected \"%s\")",
+                 path, key, text, accepted[0]);
+}
+
+static int config_epsilon(const g2_json *config, const char *path, float *out) {
+  const g2_json *value = g2_json_get(config, "layer_norm_epsilon");
+  if (!value) {
+    *out = 1e-5f;
+    return GPT2_OK;
+  }
+  double eps = g2_json_number(value);
+  if (g2_json_type_of(value) != G2_JSON_NUMBER || !(eps > 0.0 && eps <= 1.0) || (float)eps == 0.0f)
+    return g2_fail(GPT2_E_FORMAT, "%s: \"layer_norm_epsilon\" must be a float in (0, 1]", path);
+  *out = (float)eps;
+  return GPT2_OK;
+}
+
+/* n_inner: null or absent means 4 * n_embd. */
+static int config_n_ff(const g2_json *config, const char *path, int32_t n_embd, int32_t *out) {
+  const g2_json *value = g2_json_get(config, "n_inner");
+  if (!value || g2_json_type_of(value) == G2_JSON_NULL) {
+    *out = 4 * n_embd;
+    return GPT2_OK;
+  }
+  return config_int(config, path, "n_inner", NULL, 1, MAX_FF, out);
+}
+
+static int read_config_object(const g2_json *config, const char *path, g2_hparams *hp,
+                              int *tied) {
+  static const char *const model_types[] = {"gpt2", NULL};
+  /* gelu_pytorch_tanh is the same tanh approximation under another name */
+  static const char *const activations[] = {"gelu_new", "gelu_pytorch_tanh", NULL};
+  int status;
+  if ((status = config_choice(config, path, "model_type", model_types)) ||
+      (status = config_choice(config, path, "activation_function", activations)) ||
+      (status = config_flag(config, path, "scale_attn_weights", 1)) ||
+      (status = config_flag(config, path, "scale_attn_by_inverse_layer_idx", 0)) ||
+      (status = config_flag(config, path, "add_cross_attention", 0)) ||
+      (status = config_int(config, path, "n_layer", NULL, 1, MAX_LAYERS, &hp->n_layer)) ||
+      (status = config_int(config, path, "n_embd", NULL, 1, MAX_EMBD, &hp->n_embd)) ||
+      (status = config_int(config, path, "n_head", NULL, 1, hp->n_embd, &hp->n_head)) ||
+      (status = config_int(config, path, "n_positions", "n_ctx", 1, MAX_POSITIONS, &hp->n_ctx)) ||
+      (status = config_int(config, path, "vocab_size", NULL, 1, MAX_VOCAB, &hp->n_vocab)) ||
+      (status = config_n_ff(config, path, hp->n_embd, &hp->n_ff)) ||
+      (status = config_epsilon(config, path, &hp->ln_eps)))
+    return status;
+  if (hp->n_embd % hp->n_head != 0)
+    return g2_fail(GPT2_E_FORMAT, "%s: n_embd %d is not a multiple of n_head %d", path,
+                   (int)hp->n_embd, (int)hp->n_head);
+  const g2_json *tie = g2_json_get(config, "tie_word_embeddings");
+  *tied = !tie || g2_json_type_of(tie) != G2_JSON_FALSE;
+  return GPT2_OK;
+}
+
+static int load_config(struct gpt2_model *model, const char *dir, int *tied) {
+  hf_file file;
+  g2_json *config;
+  int status = open_json(dir, "config.json", &file, &config);
+  if (!status) status = read_config_object(config, file.path, &model->hp, tied);
+  g2_json_free(config);
+  close_file(&file);
+  return status;
+}
+
+/* ---- model.safetensors ----------------------------------------------------- */
+
+typedef struct weights {
+  struct gpt2_model *model;
+  const g2_safetensors *st;
+  const char *path;
+  const char *prefix; /* "transformer." or "" */
+} weights;
+
+/* The tensor `name` (after the prefix) with the expected shape and a
+   supported dtype. */
+static int find_tensor(const weights *w, const char *name, int ndim, const int64_t *shape,
+                       const g2_st_tensor **out) {
+  char full[128];
+  snprintf(full, sizeof full, "%s%s", w->prefix, name);
+  const g2_st_tensor *t = g2_safetensors_find(w->st, full);
+  if (!t) return g2_fail(GPT2_E_FORMAT, "%s: missing tensor '%s'", w->path, full);
+  if (!t->supported)
+    return g2_fail(GPT2_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s (supported: F32, F16, BF16)",
+                   w->path, full, t->dtype_name);
+  int same = t->ndim == ndim;
+  for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+  if (!same) {
+    char found[160] = "[", expected[64];
+    for (int i = 0; i < t->ndim; i++) {
+      size_t used = strlen(found);
+      snprintf(found + used, sizeof found - used, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    }
+    strncat(found, "]", sizeof found - strlen(found) - 1);
+    if (ndim == 1) snprintf(expected, sizeof expected, "[%lld]", (long long)shape[0]);
+    else snprintf(expected, sizeof expected, "[%lld, %lld]", (long long)shape[0], (long long)shape[1]);
+    return g2_fail(GPT2_E_FORMAT, "%s: tensor '%s' has shape %s, expected %s", w->path, full, found,
+                   expected);
+  }
+  *out = t;
+  return GPT2_OK;
+}
+
+static size_t dtype_size(g2_dtype dtype) { return dtype == G2_DT_F32 ? 4 : 2; }
+
+/* A [rows][cols] matrix used in place, or copied when its data is not
+   aligned to its element size. */
+static int load_matrix(const weights *w, const char *name, int64_t rows, int64_t cols,
+                       g2_layout layout, g2_matrix *out) {
+  const int64_t shape[2] = {rows, cols};
+  const g2_st_tensor *t;
+  int status = find_tensor(w, name, 2, shape, &t);
+  if (status) return status;
+  const void *data = t->data;
+  if ((uintptr_t)data % dtype_size(t->dtype) != 0) {
+    void *copy = g2_model_alloc(w->model, t->nbytes);
+    if (!copy) return g2_fail(GPT2_E_NOMEM, "%s: out of memory copying '%s'", w->path, name);
+    memcpy(copy, data, t->nbytes);
+    data = copy;
+  }
+  out->data = data;
+  out->dtype = t->dtype;
+  out->layout = layout;
+  /* NK is [n_out][n_in]; KN (Conv1D) is [n_in][n_out] */
+  out->n_out = layout == G2_LAYOUT_NK ? rows : cols;
+  out->n_in = layout == G2_LAYOUT_NK ? cols : rows;
+  return GPT2_OK;
+}
+
+/* A vector of n floats: in place when F32 and aligned, else converted. */
+static int load_vector(const weights *w, const char *name, int64_t n, const float **out) {
+  const g2_st_tensor *t;
+  int status = find_tensor(w, name, 1, &n, &t);
+  if (status) return status;
+  if (t->dtype == G2_DT_F32 && (uintptr_t)t->data % sizeof(float) == 0) {
+    *out = (const float *)t->data;
+    return GPT2_OK;
+  }
+  float *converted = g2_model_alloc(w->model, (size_t)n * sizeof(float));
+  if (!converted) return g2_fail(GPT2_E_NOMEM, "%s: out of memory converting '%s'", w->path, name);
+  for (int64_t i = 0; i < n; i++) {
+    const unsigned char *element = t->data + (size_t)i * dtype_size(t->dtype);
+    uint16_t half;
+    if (t->dtype == G2_DT_F32) {
+      memcpy(&converted[i], element, sizeof(float));
+      continue;
+    }
+    memcpy(&half, element, sizeof half);
+    converted[i] = t->dtype == G2_DT_F16 ? g2_f16_to_f32(half) : g2_bf16_to_f32(half);
+  }
+  *out = converted;
+  return GPT2_OK;
+}
+
+/* "h.INDEX.SUFFIX" in `buffer`. */
+static const char *layer_name(char *buffer, size_t size, int32_t index, const char *suffix) {
+  snprintf(buffer, size, "h.%d.%s", (int)index, suffix);
+  return buffer;
+}
+
+static int load_layer(const weights *w, int32_t i, g2_layer *layer) {
+  const g2_hparams *hp = &w->model->hp;
+  int64_t n_embd = hp->n_embd, n_ff = hp->n_ff;
+  char name[96];
+  const size_t size = sizeof name;
+  int status;
+  if ((status = load_vector(w, layer_name(name, size, i, "ln_1.weight"), n_embd, &layer->ln1_gamma)) ||
+      (status = load_vector(w, layer_name(name, size, i, "ln_1.bias"), n_embd, &layer->ln1_beta)) ||
+      (status = load_matrix(w, layer_name(name, size, i, "attn.c_attn.weight"), n_embd, 3 * n_embd,
+                            G2_LAYOUT_KN, &layer->attn_qkv)) ||
+      (status = load_vector(w, layer_name(name, size, i, "attn.c_attn.bias"), 3 * n_embd,
+                            &layer->attn_qkv_bias)) ||
+      (status = load_matrix(w, layer_name(name, size, i, "attn.c_proj.weight"), n_embd, n_embd,
+                            G2_LAYOUT_KN, &layer->attn_proj)) ||
+      (status = load_vector(w, layer_name(name, size, i, "attn.c_proj.bias"), n_embd,
+                            &layer->attn_proj_bias)) ||
+      (status = load_vector(w, layer_name(name, size, i, "ln_2.weight"), n_embd, &layer->ln2_gamma)) ||
+      (status = load_vector(w, layer_name(name, size, i, "ln_2.bias"), n_embd, &layer->ln2_beta)) ||
+      (status = load_matrix(w, layer_name(name, size, i, "mlp.c_fc.weight"), n_embd, n_ff,
+                            G2_LAYOUT_KN, &layer->mlp_up)) ||
+      (status = load_vector(w, layer_name(name, size, i, "mlp.c_fc.bias"), n_ff, &layer->mlp_up_bias)) ||
+      (status = load_matrix(w, layer_name(name, size, i, "mlp.c_proj.weight"), n_ff, n_embd,
+                            G2_LAYOUT_KN, &layer->mlp_down)) ||
+      (status = load_vector(w, layer_name(name, size, i, "mlp.c_proj.bias"), n_embd,
+                            &layer->mlp_down_bias)))
+    return status;
+  return GPT2_OK;
+}
+
+/* Tensors of blocks past n_layer mean config.json and the weights
+   disagree; anything else not used is ignored (docs/formats.md). */
+static int check_layer_names(const weights *w) {
+  size_t prefix_len = strlen(w->prefix);
+  for (size_t i = 0; i < w->st->n_tensors; i++) {
+    const char *name = w->st->tensors[i].name;
+    if (strncmp(name, w->prefix, prefix_len) != 0 || strncmp(name + prefix_len, "h.", 2) != 0)
+      continue;
+    const char *digits = name + prefix_len + 2;
+    long long layer = 0;
+    size_t n_digits = 0;
+    for (; digits[n_digits] >= '0' && digits[n_digits] <= '9'; n_digits++)
+      if (layer <= MAX_LAYERS) layer = layer * 10 + (digits[n_digits] - '0');
+    if (n_digits > 0 && digits[n_digits] == '.' && layer >= w->model->hp.n_layer)
+      return g2_fail(GPT2_E_FORMAT, "%s: tensor '%.200s' is past the %d layers of config.json",
+                     w->path, name, (int)w->model->hp.n_layer);
+  }
+  return GPT2_OK;
+}
+
+static int load_tensors(weights *w, int tied) {
+  struct gpt2_model *model = w->model;
+  const g2_hparams *hp = &model->hp;
+  w->prefix = g2_safetensors_find(w->st, "transformer.wte.weight") ? "transformer." : "";
+  int status;
+  if ((status = check_layer_names(w)) ||
+      (status = load_matrix(w, "wte.weight", hp->n_vocab, hp->n_embd, G2_LAYOUT_NK, &model->wte)) ||
+      (status = load_matrix(w, "wpe.weight", hp->n_ctx, hp->n_embd, G2_LAYOUT_NK, &model->wpe)) ||
+      (status = load_vector(w, "ln_f.weight", hp->n_embd, &model->lnf_gamma)) ||
+      (status = load_vector(w, "ln_f.bias", hp->n_embd, &model->lnf_beta)))
+    return status;
+  /* lm_head.weight is never prefixed. Tied, it is at most a saved copy of
+     wte: its shape is checked and wte is used (one matrix in cache). */
+  const char *saved_prefix = w->prefix;
+  w->prefix = "";
+  if (!tied) {
+    status = load_matrix(w, "lm_head.weight", hp->n_vocab, hp->n_embd, G2_LAYOUT_NK,
+                         &model->lm_head);
+  } else if (g2_safetensors_find(w->st, "lm_head.weight")) {
+    const int64_t shape[2] = {hp->n_vocab, hp->n_embd};
+    const g2_st_tensor *lm_head;
+    status = find_tensor(w, "lm_head.weight", 2, shape, &lm_head);
+  }
+  w->prefix = saved_prefix;
+  if (status) return status;
+  if (tied) model->lm_head = model->wte;
+
+  g2_layer *layers = g2_model_alloc(model, (size_t)hp->n_layer * sizeof *layers);
+  if (!layers) return g2_fail(GPT2_E_NOMEM, "%s: out of memory for the layers", w->path);
+  memset(layers, 0, (size_t)hp->n_layer * sizeof *layers);
+  model->layers = layers;
+  for (int32_t i = 0; i < hp->n_layer && !status; i++) status = load_layer(w, i, &layers[i]);
+  return status;
+}
+
+static int load_weights(struct gpt2_model *model, const char *dir, int tied) {
+  hf_file file;
+  int status = open_file(dir, "model.safetensors", &file);
+  g2_safetensors *st = NULL;
+  if (!status) status = g2_safetensors_open(file.map.data, file.map.size, file.path, &st);
+  if (!status) {
+    weights w = {model, st, file.path, ""};
+    status = load_tensors(&w, tied);
+  }
+  /* The weights point into the mapping: the model keeps it. (On failure
+     the caller discards the model without reading them.) */
+  if (!status) status = g2_model_keep_mapping(model, &file.map);
+  g2_safetensors_free(st);
+  close_file(&file);
+  return status;
+}
+
+/* ---- vocab.json and merges.txt --------------------------------------------- */
+
+/* tokens[id] = key, for ids that must be exactly 0 .. n_vocab-1. */
+static int read_vocab(const g2_json *vocab, const char *path, int32_t n_vocab, g2_str *tokens) {
+  size_t count = g2_json_count(vocab);
+  if (count != (size_t)n_vocab)
+    return g2_fail(GPT2_E_FORMAT, "%s: %zu tokens, but config.json has vocab_size %d", path, count,
+                   (int)n_vocab);
+  for (size_t i = 0; i < count; i++) tokens[i].ptr = NULL;
+  for (size_t i = 0; i < count; i++) {
+    size_t key_len;
+    const char *key = g2_json_key_at(vocab, i, &key_len);
+    int64_t id;
+    if (!g2_json_int64(g2_json_at(vocab, i), &id) || id < 0 || id >= n_vocab)
+      return g2_fail(GPT2_E_FORMAT,
+                     "%s: token '%.100s' has id that is not an integer in [0, %d] (ids must be "
+                     "dense)",
+                     path, key, (int)n_vocab - 1);
+    if (tokens[id].ptr)
+      return g2_fail(GPT2_E_FORMAT, "%s: id %lld is used twice ('%.100s' and '%.100s')", path,
+                     (long long)id, tokens[id].ptr, key);
+    tokens[id].ptr = key;
+    tokens[id].len = key_len;
+  }
+  return GPT2_OK; /* count == n_vocab distinct ids in range: all are set */
+}
+
+/* merges[r] = "A B" of line r (after an optional "#version" line). Lines
+   end in \n or \r\n; a final empty line is ignored. The strings point into
+   `text`. */
+static int read_merges(const char *text, size_t size, const char *path, g2_str **out,
+                       size_t *n_out) {
+  *out = NULL;
+  *n_out = 0;
+  size_t n_lines = 1;
+  for (size_t i = 0; i < size; i++) n_lines += text[i] == '\n';
+  g2_str *merges = g2_malloc_array(n_lines, sizeof *merges);
+  if (!merges) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", path);
+  size_t n = 0, line_number = 0, pos = 0;
+  while (pos < size) {
+    const char *line = text + pos;
+    const char *newline = memchr(line, '\n', size - pos);
+    size_t len = newline ? (size_t)(newline - line) : size - pos;
+    pos += len + (newline ? 1 : 0);
+    line_number++;
+    if (len > 0 && line[len - 1] == '\r') len--;
+    if (line_number == 1 && len >= 8 && memcmp(line, "#version", 8) == 0) continue;
+    const char *space = memchr(line, ' ', len);
+    if (!space || space == line || space == line + len - 1 ||
+        memchr(space + 1, ' ', (size_t)(line + len - space - 1))) {
+      g2_free(merges);
+      return g2_fail(GPT2_E_FORMAT, "%s: line %zu: expected two tokens separated by one space",
+                     path, line_number);
+    }
+    merges[n].ptr = line;
+    merges[n].len = len;
+    n++;
+  }
+  *out = merges;
+  *n_out = n;
+  return GPT2_OK;
+}
+
+static int load_vocabulary(struct gpt2_model *model, const char *dir) {
+  hf_file vocab_file, merges_file = {NULL, {NULL, 0}};
+  g2_json *vocab = NULL;
+  g2_str *tokens = NULL, *merges = NULL;
+  size_t n_merges = 0;
+  char *source = NULL;
+  int status = open_json(dir, "vocab.json", &vocab_file, &vocab);
+  if (!status) {
+    tokens = g2_malloc_array(g2_json_count(vocab) ? g2_json_count(vocab) : 1, sizeof *tokens);
+    if (!tokens) status = g2_fail(GPT2_E_NOMEM, "%s: out of memory", vocab_file.path);
+  }
+  if (!status) status = read_vocab(vocab, vocab_file.path, model->hp.n_vocab, tokens);
+  if (!status) status = open_file(dir, "merges.txt", &merges_file);
+  if (!status)
+    status = read_merges((const char *)merges_file.map.data, merges_file.map.size,
+                         merges_file.path, &merges, &n_merges);
+  if (!status) {
+    source = g2_path_join(dir, "{vocab.json,merges.txt}");
+    if (!source) status = g2_fail(GPT2_E_NOMEM, "%s: out of memory", dir);
+  }
+  if (!status)
+    status = g2_tokenizer_new(tokens, (size_t)model->hp.n_vocab, merges, n_merges, source,
+                              &model->tokenizer);
+  g2_free(source);
+  g2_free(merges);
+  g2_free(tokens);
+  g2_json_free(vocab);
+  close_file(&merges_file);
+  close_file(&vocab_file);
+  return status;
+}
+
+int g2_load_hf_dir(struct gpt2_model *model, const char *dir) {
+  int tied = 1;
+  int status = load_config(model, dir, &tied);
+  if (!status) status = load_weights(model, dir, tied);
+  if (!status) status = load_vocabulary(model, dir);
+  return status;
+}

@@ -1,0 +1,91 @@
+/* The AVX2 table (AVX2+FMA+F16C, 8 floats a vector): the vector interface
+   of generic_simd.h in 256-bit intrinsics, compiled for that target only. */
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef __m256 vf;
+#define VLEN 8
+/* 16 ymm registers: 9 or 12 accumulators, the rest for weights and x. */
+#define NK_ROWS 3
+#define NK_TOKS 3
+#define KN_VECS 2
+#define KN_TOKS 6
+#define TABLE g2_kernels_avx2
+#define TABLE_NAME "avx2"
+
+static inline vf vf_zero(void) { return _mm256_setzero_ps(); }
+static inline vf vf_set1(float v) { return _mm256_set1_ps(v); }
+static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
+static inline vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+
+/* Halves, then pairs: a fixed tree. */
+static inline float vf_sum(vf v) {
+  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+  return _mm_cvtss_f32(s1);
+}
+
+static inline vf vf_load_f16(const void *p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+static inline vf vf_load_bf16(const void *p) {
+  __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+static inline __m128i load_8_bytes(const void *p) {
+  long long bytes;
+  memcpy(&bytes, p, sizeof bytes);
+  return _mm_cvtsi64_si128(bytes);
+}
+
+static inline vf vf_from_i8(const void *p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(load_8_bytes(p)));
+}
+
+static inline vf vf_from_nibbles(const void *p, int high) {
+  __m128i bytes = load_8_bytes(p);
+  if (high) bytes = _mm_srli_epi16(bytes, 4);
+  bytes = _mm_and_si128(bytes, _mm_set1_epi8(0x0f));
+  __m256i values = _mm256_sub_epi32(_mm256_cvtepu8_epi32(bytes), _mm256_set1_epi32(8));
+  return _mm256_cvtepi32_ps(values);
+}
+
+static inline vf vf_round(vf v) {
+  return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+static inline vf vf_exp2i(vf n) {
+  __m256i biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23));
+}
+
+static inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+#include "kernels/generic_simd.h"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+#else
+typedef int g2_avx2_not_built; /* ISO C wants a declaration in every file */
+#endif

@@ -1,0 +1,87 @@
+/* The AVX-512 table (F+BW+DQ+VL, 16 floats a vector): the vector interface
+   of generic_simd.h in 512-bit intrinsics, compiled for that target only;
+   dispatch.c selects it when cpuid and the OS say zmm state is usable. */
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")
+#endif
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef __m512 vf;
+#define VLEN 16
+/* 24 of the 32 zmm registers accumulate; the rest hold weights and x. */
+#define NK_ROWS 4
+#define NK_TOKS 6
+#define KN_VECS 4
+#define KN_TOKS 6
+#define TABLE g2_kernels_avx512
+#define TABLE_NAME "avx512"
+
+static inline vf vf_zero(void) { return _mm512_setzero_ps(); }
+static inline vf vf_set1(float v) { return _mm512_set1_ps(v); }
+static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
+static inline vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+static inline vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
+static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
+static inline vf vf_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+
+/* Halves, then quarters, then pairs: a fixed tree. */
+static inline float vf_sum(vf v) {
+  __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+  return _mm_cvtss_f32(s1);
+}
+
+static inline vf vf_load_f16(const void *p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+static inline vf vf_load_bf16(const void *p) {
+  __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+
+static inline vf vf_from_i8(const void *p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+
+static inline vf vf_from_nibbles(const void *p, int high) {
+  __m128i bytes = _mm_loadu_si128((const __m128i *)p);
+  if (high) bytes = _mm_srli_epi16(bytes, 4);
+  bytes = _mm_and_si128(bytes, _mm_set1_epi8(0x0f));
+  __m512i values = _mm512_sub_epi32(_mm512_cvtepu8_epi32(bytes), _mm512_set1_epi32(8));
+  return _mm512_cvtepi32_ps(values);
+}
+
+static inline vf vf_round(vf v) {
+  return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+static inline vf vf_exp2i(vf n) {
+  __m512i biased = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(biased, 23));
+}
+
+static inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+#include "kernels/generic_simd.h"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+#else
+typedef int g2_avx512_not_built; /* ISO C wants a declaration in every file */
+#endif

@@ -1,0 +1,522 @@
+/* The SIMD kernels, written once over a small vector interface that each
+   instruction-set file (avx2.c, avx512.c, neon.c) defines before including
+   this file, under its own target attributes:
+
+     vf, VLEN                    vector of VLEN floats
+     vf_zero, vf_set1, vf_load, vf_store (unaligned), vf_add, vf_sub, vf_mul,
+     vf_div, vf_max, vf_min, vf_fma(a, b, c) = a * b + c (fused)
+     vf_sum, vf_max_lanes        horizontal sum / max, in a fixed order
+     vf_load_f16, vf_load_bf16   VLEN 16-bit floats -> floats (exact)
+     vf_from_i8(p)               VLEN int8 -> floats
+     vf_from_nibbles(p, high)    VLEN bytes' low or high nibbles, minus 8
+     vf_round, vf_exp2i          round to nearest; 2^n for integral n in
+                                 [-126, 127]
+     half_to_float               one F16 value
+     NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
+     KN_VECS, KN_TOKS            KN register tile: column vectors x tokens
+     TABLE, TABLE_NAME           the g2_kernels object and its name
+
+   Determinism: every output element of a matrix product is one chain of
+   fused multiply-adds in k order (KN: one lane per element; NK: VLEN
+   lane partial sums, then vf_sum), started from zero, with the bias added
+   last. Tiles, tails, packing and the column or token split only decide
+   which elements run side by side, never an element's own chain, so the
+   value does not depend on how the caller splits the work. A partial sum
+   kept in memory between blocks of k is stored exactly, and a scalar tail
+   uses fmaf, which rounds as one vector lane does. */
+#include <math.h>
+#include <string.h>
+
+#include "core/half.h"
+#include "gpt2.h"
+#include "kernels/kernels.h"
+#include "model/quant.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define TILE_MAX 8 /* bound on NK_ROWS, NK_TOKS, KN_VECS, KN_TOKS */
+
+enum {
+  /* NK batches convert rows of non-F32 weights to floats once per block of
+     tokens (the panel), if a row fits. */
+  NK_PANEL_MAX_IN = 4096,
+  /* Tokens per NK block: their activations stay in the L2 cache while the
+     block of weight rows streams past them. */
+  NK_X_BLOCK_BYTES = 256 * 1024,
+  /* KN batches pack KN_KC rows x (KN_VECS * VLEN) columns of weights as
+     floats (32 KiB, the L1 cache) and reuse them for every token. */
+  KN_PANEL_FLOATS = 8192,
+  KN_COLS = KN_VECS * VLEN,
+  KN_KC = KN_PANEL_FLOATS / KN_COLS,
+  /* Decode (one token, KN): columns accumulated in an L1-resident buffer
+     while each weight row streams through once. */
+  KN_DECODE_COLS = 2048
+};
+
+/* ---- weight access ---- */
+
+static ALWAYS_INLINE uint16_t load_u16(const unsigned char *p) {
+  uint16_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* Weights k .. k+VLEN-1 of a row: the same float values g2_dequantize gives
+   (block types: d * q, rounded once). Block types need k % 32 + VLEN <= 32,
+   which VLEN dividing 32 guarantees for k a multiple of VLEN. */
+static ALWAYS_INLINE vf load_weights(g2_dtype dtype, const unsigned char *row, size_t k) {
+  switch (dtype) {
+    case G2_DT_F16:
+      return vf_load_f16(row + 2 * k);
+    case G2_DT_BF16:
+      return vf_load_bf16(row + 2 * k);
+    case G2_DT_Q8_0: {
+      const unsigned char *block = row + k / G2_QK8_0 * 34;
+      vf scale = vf_set1(half_to_float(load_u16(block)));
+      return vf_mul(scale, vf_from_i8(block + 2 + k % G2_QK8_0));
+    }
+    case G2_DT_Q4_0: {
+      const unsigned char *block = row + k / G2_QK4_0 * 18;
+      size_t element = k % G2_QK4_0;
+      vf scale = vf_set1(half_to_float(load_u16(block)));
+      return vf_mul(scale, vf_from_nibbles(block + 2 + element % 16, element >= 16));
+    }
+    default:
+      return vf_load((const float *)(const void *)(row + 4 * k));
+  }
+}
+
+/* n < VLEN floats, zeros after them. */
+static inline vf load_partial(const float *p, size_t n) {
+  float lanes[VLEN] = {0};
+  memcpy(lanes, p, n * sizeof(float));
+  return vf_load(lanes);
+}
+
+static inline void store_partial(float *p, vf v, size_t n) {
+  float lanes[VLEN];
+  vf_store(lanes, v);
+  memcpy(p, lanes, n * sizeof(float));
+}
+
+/* Weights k .. k+n-1 (n < VLEN, float types), zeros after them. */
+static inline vf load_weights_partial(g2_dtype dtype, const unsigned char *row, size_t k, size_t n) {
+  float lanes[VLEN] = {0};
+  g2_dequantize(dtype, row, (int64_t)k, (int64_t)n, lanes);
+  return vf_load(lanes);
+}
+
+static ALWAYS_INLINE vf load_cols(const float *p, size_t n) {
+  return n >= VLEN ? vf_load(p) : load_partial(p, n);
+}
+
+static ALWAYS_INLINE void store_cols(float *p, vf v, size_t n) {
+  if (n >= VLEN)
+    vf_store(p, v);
+  else
+    store_partial(p, v, n);
+}
+
+/* ---- NK: out[t][j] = x[t] . row j ---- */
+
+/* nt tokens x NK_ROWS rows: sums[t][r] = x[t][0..n_in) . rows[r][0..n_in).
+   dtype and nt are constants after inlining. */
+static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char *const *rows,
+                                  size_t n_in, const float *x, size_t x_stride,
+                                  float sums[TILE_MAX][TILE_MAX]) {
+  vf acc[TILE_MAX][TILE_MAX];
+#pragma GCC unroll 8
+  for (size_t t = 0; t < nt; t++)
+#pragma GCC unroll 8
+    for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_zero();
+  size_t k = 0;
+  for (; k + VLEN <= n_in; k += VLEN) {
+    vf weights[TILE_MAX];
+#pragma GCC unroll 8
+    for (size_t r = 0; r < NK_ROWS; r++) weights[r] = load_weights(dtype, rows[r], k);
+#pragma GCC unroll 8
+    for (size_t t = 0; t < nt; t++) {
+      vf xt = vf_load(x + t * x_stride + k);
+#pragma GCC unroll 8
+      for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+    }
+  }
+  if (k < n_in) { /* float types only: blocks are multiples of VLEN */
+    vf weights[TILE_MAX];
+    for (size_t r = 0; r < NK_ROWS; r++) weights[r] = load_weights_partial(dtype, rows[r], k, n_in - k);
+    for (size_t t = 0; t < nt; t++) {
+      vf xt = load_partial(x + t * x_stride + k, n_in - k);
+      for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+    }
+  }
+  for (size_t t = 0; t < nt; t++)
+    for (size_t r = 0; r < NK_ROWS; r++) sums[t][r] = vf_sum(acc[t][r]);
+}
+
+static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, const unsigned char *const *rows,
+                                         size_t n_in, const float *x, size_t x_stride,
+                                         float sums[TILE_MAX][TILE_MAX]) {
+  switch (nt) {
+    case 1: nk_tile(dtype, 1, rows, n_in, x, x_stride, sums); break;
+    case 2: if (NK_TOKS >= 2) nk_tile(dtype, 2, rows, n_in, x, x_stride, sums); break;
+    case 3: if (NK_TOKS >= 3) nk_tile(dtype, 3, rows, n_in, x, x_stride, sums); break;
+    case 4: if (NK_TOKS >= 4) nk_tile(dtype, 4, rows, n_in, x, x_stride, sums); break;
+    case 5: if (NK_TOKS >= 5) nk_tile(dtype, 5, rows, n_in, x, x_stride, sums); break;
+    case 6: if (NK_TOKS >= 6) nk_tile(dtype, 6, rows, n_in, x, x_stride, sums); break;
+    case 7: if (NK_TOKS >= 7) nk_tile(dtype, 7, rows, n_in, x, x_stride, sums); break;
+    default: if (NK_TOKS >= 8) nk_tile(dtype, 8, rows, n_in, x, x_stride, sums); break;
+  }
+}
+
+static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t n_in,
+                        const float *x, size_t x_stride, float sums[TILE_MAX][TILE_MAX]) {
+  switch (dtype) {
+    case G2_DT_F16: nk_tile_tokens(G2_DT_F16, nt, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_BF16: nk_tile_tokens(G2_DT_BF16, nt, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_Q8_0: nk_tile_tokens(G2_DT_Q8_0, nt, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_Q4_0: nk_tile_tokens(G2_DT_Q4_0, nt, rows, n_in, x, x_stride, sums); break;
+    default: nk_tile_tokens(G2_DT_F32, nt, rows, n_in, x, x_stride, sums); break;
+  }
+}
+
+static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
+                      const float *bias, float *out, size_t out_stride, size_t col_begin,
+                      size_t col_end) {
+  size_t n_in = (size_t)w->n_in;
+  size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
+  int use_panel = n_tok > 1 && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
+  size_t token_block = NK_X_BLOCK_BYTES / (n_in * sizeof(float) + 1) / NK_TOKS * NK_TOKS;
+  if (token_block < NK_TOKS) token_block = NK_TOKS;
+  _Alignas(64) float panel[NK_ROWS * NK_PANEL_MAX_IN];
+  float sums[TILE_MAX][TILE_MAX];
+  for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
+    size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
+    for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
+      size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
+      const unsigned char *rows[TILE_MAX];
+      g2_dtype dtype = w->dtype;
+      for (size_t r = 0; r < NK_ROWS; r++) /* missing rows repeat the first */
+        rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
+      if (use_panel) {
+        for (size_t r = 0; r < n_rows; r++) {
+          float *panel_row = panel + r * n_in;
+          size_t k = 0;
+          for (; k + VLEN <= n_in; k += VLEN) vf_store(panel_row + k, load_weights(dtype, rows[r], k));
+          if (k < n_in) g2_dequantize(dtype, rows[r], (int64_t)k, (int64_t)(n_in - k), panel_row + k);
+        }
+        for (size_t r = 0; r < NK_ROWS; r++)
+          rows[r] = (const unsigned char *)(panel + (r < n_rows ? r : 0) * n_in);
+        dtype = G2_DT_F32;
+      }
+      for (size_t t = t0; t < t_end; t += NK_TOKS) {
+        size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS;
+        nk_tile_any(dtype, nt, rows, n_in, x + t * x_stride, x_stride, sums);
+        for (size_t i = 0; i < nt; i++)
+          for (size_t r = 0; r < n_rows; r++)
+            out[(t + i) * out_stride + j0 + r] = sums[i][r] + (bias ? bias[j0 + r] : 0.0f);
+      }
+    }
+  }
+}
+
+/* ---- KN: out[t][j] = sum_k x[t][k] W[k][j] ---- */
+
+/* nt tokens x KN_VECS vectors of a packed panel (rows KN_COLS floats apart):
+   continues the partial sums in `out` (or starts from zero), over n_k rows;
+   adds the bias after the last block. Stores n_cols columns. */
+static ALWAYS_INLINE void kn_tile(size_t nt, const float *panel, size_t n_k, const float *x,
+                                  size_t x_stride, float *out, size_t out_stride, size_t n_cols,
+                                  int first, const float *bias) {
+  vf acc[TILE_MAX][TILE_MAX];
+#pragma GCC unroll 8
+  for (size_t t = 0; t < nt; t++)
+#pragma GCC unroll 8
+    for (size_t v = 0; v < KN_VECS; v++) {
+      size_t col = v * VLEN;
+      acc[t][v] = first || col >= n_cols ? vf_zero() : load_cols(out + t * out_stride + col, n_cols - col);
+    }
+  for (size_t k = 0; k < n_k; k++) {
+    vf weights[TILE_MAX];
+#pragma GCC unroll 8
+    for (size_t v = 0; v < KN_VECS; v++) weights[v] = vf_load(panel + k * KN_COLS + v * VLEN);
+#pragma GCC unroll 8
+    for (size_t t = 0; t < nt; t++) {
+      vf xk = vf_set1(x[t * x_stride + k]);
+#pragma GCC unroll 8
+      for (size_t v = 0; v < KN_VECS; v++) acc[t][v] = vf_fma(xk, weights[v], acc[t][v]);
+    }
+  }
+  for (size_t t = 0; t < nt; t++)
+    for (size_t v = 0; v < KN_VECS; v++) {
+      size_t col = v * VLEN;
+      if (col >= n_cols) break;
+      vf sum = bias ? vf_add(acc[t][v], load_cols(bias + col, n_cols - col)) : acc[t][v];
+      store_cols(out + t * out_stride + col, sum, n_cols - col);
+    }
+}
+
+static void kn_tile_any(size_t nt, const float *panel, size_t n_k, const float *x, size_t x_stride,
+                        float *out, size_t out_stride, size_t n_cols, int first, const float *bias) {
+  switch (nt) {
+    case 1: kn_tile(1, panel, n_k, x, x_stride, out, out_stride, n_cols, first, bias); break;
+    case 2: if (KN_TOKS >= 2) kn_tile(2, panel, n_k, x, x_stride, out, out_stride, n_cols, first, bias); break;
+    case 3: if (KN_TOKS >= 3) kn_tile(3, panel, n_k, x, x_stride, out, out_stride, n_cols, first, bias); break;
+    case 4: if (KN_TOKS >= 4) kn_tile(4, panel, n_k, x, x_stride, out, out_stride, n_cols, first, bias); break;
+    case 5: if (KN_TOKS >= 5) kn_tile(5, panel, n_k, x, x_stride, out, out_stride, n_cols, first, bias); break;
+    case 6: if (KN_TOKS >= 6) kn_tile(6, panel, n_k, x, x_stride, out, out_stride, n_cols, first, bias); break;
+    case 7: if (KN_TOKS >= 7) kn_tile(7, panel, n_k, x, x_stride, out, out_stride, n_cols, first, bias); break;
+    default: if (KN_TOKS >= 8) kn_tile(8, panel, n_k, x, x_stride, out, out_stride, n_cols, first, bias); break;
+  }
+}
+
+/* Rows k0 .. k0+n_k-1, columns j0 .. j0+n_cols-1 of W as floats, KN_COLS
+   per row, zero-padded on the right. */
+static void kn_pack(const g2_matrix *w, size_t row_bytes, size_t k0, size_t n_k, size_t j0,
+                    size_t n_cols, float *panel) {
+  for (size_t k = 0; k < n_k; k++) {
+    const unsigned char *row = (const unsigned char *)w->data + (k0 + k) * row_bytes;
+    float *dst = panel + k * KN_COLS;
+    size_t c = 0;
+    if (w->dtype == G2_DT_F32) {
+      memcpy(dst, row + 4 * j0, n_cols * sizeof(float));
+      c = n_cols;
+    } else if (w->dtype == G2_DT_BF16) {
+      for (; c + VLEN <= n_cols; c += VLEN) vf_store(dst + c, load_weights(G2_DT_BF16, row, j0 + c));
+    } else {
+      for (; c + VLEN <= n_cols; c += VLEN) vf_store(dst + c, load_weights(G2_DT_F16, row, j0 + c));
+    }
+    if (c < n_cols) g2_dequantize(w->dtype, row, (int64_t)(j0 + c), (int64_t)(n_cols - c), dst + c);
+    memset(dst + n_cols, 0, (KN_COLS - n_cols) * sizeof(float));
+  }
+}
+
+static void matmul_kn_batch(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
+                            const float *bias, float *out, size_t out_stride, size_t col_begin,
+                            size_t col_end) {
+  size_t n_in = (size_t)w->n_in;
+  size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_out);
+  _Alignas(64) float panel[KN_KC * KN_COLS];
+  for (size_t j0 = col_begin; j0 < col_end; j0 += KN_COLS) {
+    size_t n_cols = col_end - j0 < KN_COLS ? col_end - j0 : KN_COLS;
+    for (size_t k0 = 0; k0 < n_in; k0 += KN_KC) {
+      size_t n_k = n_in - k0 < KN_KC ? n_in - k0 : KN_KC;
+      int last = k0 + n_k == n_in;
+      kn_pack(w, row_bytes, k0, n_k, j0, n_cols, panel);
+      for (size_t t = 0; t < n_tok; t += KN_TOKS) {
+        size_t nt = n_tok - t < KN_TOKS ? n_tok - t : KN_TOKS;
+        kn_tile_any(nt, panel, n_k, x + t * x_stride + k0, x_stride, out + t * out_stride + j0,
+                    out_stride, n_cols, k0 == 0, last && bias ? bias + j0 : NULL);
+      }
+    }
+  }
+}
+
+/* One token: each weight row streams through once, into sums kept in L1. */
+static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const float *x,
+                                    const float *bias, float *out, size_t col_begin,
+                                    size_t col_end) {
+  size_t n_in = (size_t)w->n_in;
+  size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_out);
+  _Alignas(64) float acc[KN_DECODE_COLS];
+  for (size_t j0 = col_begin; j0 < col_end; j0 += KN_DECODE_COLS) {
+    size_t n_cols = col_end - j0 < KN_DECODE_COLS ? col_end - j0 : KN_DECODE_COLS;
+    size_t n_full = n_cols / VLEN * VLEN;
+    memset(acc, 0, n_cols * sizeof(float));
+    for (size_t k = 0; k < n_in; k++) {
+      const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
+      vf xk = vf_set1(x[k]);
+      for (size_t c = 0; c < n_full; c += VLEN)
+        vf_store(acc + c, vf_fma(xk, load_weights(dtype, row, j0 + c), vf_load(acc + c)));
+      for (size_t c = n_full; c < n_cols; c++) {
+        float weight;
+        g2_dequantize(dtype, row, (int64_t)(j0 + c), 1, &weight);
+        acc[c] = fmaf(x[k], weight, acc[c]);
+      }
+    }
+    for (size_t c = 0; c < n_cols; c++) out[j0 + c] = acc[c] + (bias ? bias[j0 + c] : 0.0f);
+  }
+}
+
+static void matmul_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
+                      const float *bias, float *out, size_t out_stride, size_t col_begin,
+                      size_t col_end) {
+  if (w->n_in == 0 || n_tok > 1) {
+    if (w->n_in == 0) /* no rows: the bias alone (the panel loop would not run) */
+      for (size_t t = 0; t < n_tok; t++)
+        for (size_t j = col_begin; j < col_end; j++) out[t * out_stride + j] = bias ? bias[j] : 0.0f;
+    else
+      matmul_kn_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+    return;
+  }
+  if (n_tok == 0) return;
+  switch (w->dtype) {
+    case G2_DT_F16: kn_decode(G2_DT_F16, w, x, bias, out, col_begin, col_end); break;
+    case G2_DT_BF16: kn_decode(G2_DT_BF16, w, x, bias, out, col_begin, col_end); break;
+    default: kn_decode(G2_DT_F32, w, x, bias, out, col_begin, col_end); break;
+  }
+}
+
+static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
+                   const float *bias, float *out, size_t out_stride, size_t col_begin,
+                   size_t col_end) {
+  int kn_supported = w->dtype == G2_DT_F32 || w->dtype == G2_DT_F16 || w->dtype == G2_DT_BF16;
+  if (w->layout == G2_LAYOUT_KN && kn_supported)
+    matmul_kn(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+  else if (w->layout == G2_LAYOUT_NK && w->dtype != G2_DT_Q6_K)
+    matmul_nk(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+  else
+    g2_kernels_ref.matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+}
+
+/* ---- element-wise kernels ---- */
+
+/* e^x with a relative error of about 2 ulp: x = n ln2 + r, |r| <= ln2/2,
+   e^r by its Taylor polynomial to degree 7 (next term < 6e-9). Inputs are
+   clamped to [-87, 88], where 2^n stays a normal float. */
+static ALWAYS_INLINE vf vf_exp(vf x) {
+  x = vf_min(vf_max(x, vf_set1(-87.0f)), vf_set1(88.0f));
+  vf n = vf_round(vf_mul(x, vf_set1(1.44269504088896341f)));
+  vf r = vf_fma(n, vf_set1(-0.693359375f), x); /* ln2 split: high part exact in n */
+  r = vf_fma(n, vf_set1(2.12194440e-4f), r);
+  vf p = vf_set1(1.0f / 5040.0f);
+  p = vf_fma(p, r, vf_set1(1.0f / 720.0f));
+  p = vf_fma(p, r, vf_set1(1.0f / 120.0f));
+  p = vf_fma(p, r, vf_set1(1.0f / 24.0f));
+  p = vf_fma(p, r, vf_set1(1.0f / 6.0f));
+  p = vf_fma(p, r, vf_set1(0.5f));
+  p = vf_fma(p, r, vf_set1(1.0f));
+  p = vf_fma(p, r, vf_set1(1.0f));
+  return vf_mul(p, vf_exp2i(n));
+}
+
+static void layernorm(const float *x, size_t n, const float *gamma, const float *beta, float eps,
+                      float *out) {
+  size_t n_full = n / VLEN * VLEN;
+  vf acc = vf_zero();
+  for (size_t i = 0; i < n_full; i += VLEN) acc = vf_add(acc, vf_load(x + i));
+  if (n_full < n) acc = vf_add(acc, load_partial(x + n_full, n - n_full));
+  float mean = vf_sum(acc) / (float)n;
+  vf mean_v = vf_set1(mean);
+  acc = vf_zero();
+  for (size_t i = 0; i < n_full; i += VLEN) {
+    vf d = vf_sub(vf_load(x + i), mean_v);
+    acc = vf_fma(d, d, acc);
+  }
+  float sum_sq = vf_sum(acc);
+  for (size_t i = n_full; i < n; i++) sum_sq = fmaf(x[i] - mean, x[i] - mean, sum_sq);
+  float inv_std_scalar = 1.0f / sqrtf(sum_sq / (float)n + eps);
+  vf inv_std = vf_set1(inv_std_scalar);
+  for (size_t i = 0; i < n_full; i += VLEN) {
+    vf normed = vf_mul(vf_sub(vf_load(x + i), mean_v), inv_std);
+    vf_store(out + i, vf_fma(normed, vf_load(gamma + i), vf_load(beta + i)));
+  }
+  for (size_t i = n_full; i < n; i++) out[i] = fmaf((x[i] - mean) * inv_std_scalar, gamma[i], beta[i]);
+}
+
+/* 0.5 x (1 + tanh(u)) = x / (1 + e^(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3). */
+static ALWAYS_INLINE vf gelu_vec(vf x) {
+  vf x3 = vf_mul(vf_mul(x, x), x);
+  vf u = vf_mul(vf_set1(0.7978845608028654f), vf_fma(vf_set1(0.044715f), x3, x));
+  vf e = vf_exp(vf_mul(vf_set1(-2.0f), u));
+  return vf_div(x, vf_add(vf_set1(1.0f), e));
+}
+
+static void gelu(float *x, size_t n) {
+  size_t i = 0;
+  for (; i + VLEN <= n; i += VLEN) vf_store(x + i, gelu_vec(vf_load(x + i)));
+  if (i < n) store_partial(x + i, gelu_vec(load_partial(x + i, n - i)), n - i);
+}
+
+static void add(float *dst, const float *src, size_t n) {
+  size_t i = 0;
+  for (; i + VLEN <= n; i += VLEN) vf_store(dst + i, vf_add(vf_load(dst + i), vf_load(src + i)));
+  for (; i < n; i++) dst[i] += src[i];
+}
+
+/* ---- attention ---- */
+
+static ALWAYS_INLINE vf load_kv(uint32_t kv_type, const void *base, size_t index) {
+  if (kv_type == GPT2_KV_F16) return vf_load_f16((const unsigned char *)base + 2 * index);
+  return vf_load((const float *)base + index);
+}
+
+static inline vf load_kv_partial(uint32_t kv_type, const void *base, size_t index, size_t n) {
+  float lanes[VLEN] = {0};
+  for (size_t i = 0; i < n; i++)
+    lanes[i] = kv_type == GPT2_KV_F16 ? g2_f16_to_f32(((const uint16_t *)base)[index + i])
+                                      : ((const float *)base)[index + i];
+  return vf_load(lanes);
+}
+
+static ALWAYS_INLINE void attention_kv(uint32_t kv_type, const float *q, const void *k,
+                                       const void *v, size_t n_kv, size_t head_dim,
+                                       size_t kv_stride, float scale, float *scores, float *out) {
+  size_t d_full = head_dim / VLEN * VLEN;
+  float max_score = -INFINITY;
+  for (size_t p = 0; p < n_kv; p++) {
+    vf acc = vf_zero();
+    for (size_t d = 0; d < d_full; d += VLEN)
+      acc = vf_fma(vf_load(q + d), load_kv(kv_type, k, p * kv_stride + d), acc);
+    if (d_full < head_dim)
+      acc = vf_fma(load_partial(q + d_full, head_dim - d_full),
+                   load_kv_partial(kv_type, k, p * kv_stride + d_full, head_dim - d_full), acc);
+    scores[p] = vf_sum(acc) * scale;
+    if (scores[p] > max_score) max_score = scores[p];
+  }
+  vf max_v = vf_set1(max_score);
+  vf sum_v = vf_zero();
+  size_t p = 0;
+  for (; p + VLEN <= n_kv; p += VLEN) {
+    vf e = vf_exp(vf_sub(vf_load(scores + p), max_v));
+    vf_store(scores + p, e);
+    sum_v = vf_add(sum_v, e);
+  }
+  if (p < n_kv) { /* padding lanes hold e^-87 or so; they are not added */
+    vf e = vf_exp(vf_sub(load_partial(scores + p, n_kv - p), max_v));
+    store_partial(scores + p, e, n_kv - p);
+  }
+  float sum = vf_sum(sum_v);
+  for (; p < n_kv; p++) sum += scores[p];
+  float inv_sum = 1.0f / sum;
+  for (size_t d = 0; d < head_dim; d++) out[d] = 0.0f;
+  for (p = 0; p < n_kv; p++) {
+    vf weight = vf_set1(scores[p] * inv_sum);
+    for (size_t d = 0; d < d_full; d += VLEN)
+      vf_store(out + d, vf_fma(weight, load_kv(kv_type, v, p * kv_stride + d), vf_load(out + d)));
+    if (d_full < head_dim) {
+      vf values = load_kv_partial(kv_type, v, p * kv_stride + d_full, head_dim - d_full);
+      store_partial(out + d_full,
+                    vf_fma(weight, values, load_partial(out + d_full, head_dim - d_full)),
+                    head_dim - d_full);
+    }
+  }
+}
+
+static void attention(const float *q, const void *k, const void *v, uint32_t kv_type, size_t n_kv,
+                      size_t head_dim, size_t kv_stride, float scale, float *scratch, float *out) {
+  if (kv_type == GPT2_KV_F16)
+    attention_kv(GPT2_KV_F16, q, k, v, n_kv, head_dim, kv_stride, scale, scratch, out);
+  else
+    attention_kv(GPT2_KV_F32, q, k, v, n_kv, head_dim, kv_stride, scale, scratch, out);
+}
+
+static void get_row(const g2_matrix *w, int64_t row, float *out) {
+  size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
+  const unsigned char *data = (const unsigned char *)w->data + (size_t)row * row_bytes;
+  size_t n = (size_t)w->n_in, k = 0;
+  if (w->dtype == G2_DT_Q6_K || w->dtype == G2_DT_F32) {
+    g2_dequantize(w->dtype, data, 0, (int64_t)n, out);
+    return;
+  }
+  for (; k + VLEN <= n; k += VLEN) vf_store(out + k, load_weights(w->dtype, data, k));
+  if (k < n) g2_dequantize(w->dtype, data, (int64_t)k, (int64_t)(n - k), out + k);
+}
+
+const g2_kernels TABLE = {
+    .name = TABLE_NAME,
+    .matmul = matmul,
+    .layernorm = layernorm,
+    .gelu = gelu,
+    .add = add,
+    .attention = attention,
+    .get_row = get_row,
+};

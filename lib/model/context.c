@@ -1,0 +1,164 @@
+/* Contexts: creation, the KV cache, gpt2_eval's checks and batching, logits. */
+#include "model/context.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/params.h"
+#include "core/threads.h"
+#include "sample/sample.h"
+
+/* Upper bound on n_threads, against absurd values. */
+enum { MAX_THREADS = 1024 };
+
+static void scratch_free(g2_scratch *s) {
+  g2_free(s->x);
+  g2_free(s->xn);
+  g2_free(s->qkv);
+  g2_free(s->attn);
+  g2_free(s->ff);
+  g2_free(s->scores);
+  memset(s, 0, sizeof *s);
+}
+
+/* Makes room for batches of n_tok tokens; on failure the old scratch stays. */
+static int scratch_reserve(struct gpt2_context *ctx, size_t n_tok) {
+  if (ctx->scratch.cap_tokens >= n_tok) return GPT2_OK;
+  const g2_hparams *hp = &ctx->model->hp;
+  size_t n_embd = (size_t)hp->n_embd;
+  g2_scratch s = {n_tok, NULL, NULL, NULL, NULL, NULL, NULL};
+  s.x = g2_malloc_array(n_tok * n_embd, sizeof(float));
+  s.xn = g2_malloc_array(n_tok * n_embd, sizeof(float));
+  s.qkv = g2_malloc_array(n_tok * 3 * n_embd, sizeof(float));
+  s.attn = g2_malloc_array(n_tok * n_embd, sizeof(float));
+  s.ff = g2_malloc_array(n_tok * (size_t)hp->n_ff, sizeof(float));
+  s.scores = g2_malloc_array((size_t)ctx->n_threads * ctx->n_ctx, sizeof(float));
+  if (!s.x || !s.xn || !s.qkv || !s.attn || !s.ff || !s.scores) {
+    scratch_free(&s);
+    return g2_fail(GPT2_E_NOMEM, "out of memory for a batch of %zu tokens", n_tok);
+  }
+  scratch_free(&ctx->scratch);
+  ctx->scratch = s;
+  return GPT2_OK;
+}
+
+static int logits_reserve(struct gpt2_context *ctx, size_t rows) {
+  if (ctx->logits_cap >= rows) return GPT2_OK;
+  float *logits = g2_malloc_array(rows * (size_t)ctx->model->hp.n_vocab, sizeof(float));
+  if (!logits) return g2_fail(GPT2_E_NOMEM, "out of memory for %zu rows of logits", rows);
+  g2_free(ctx->logits);
+  ctx->logits = logits;
+  ctx->logits_cap = rows;
+  ctx->logits_rows = 0;
+  return GPT2_OK;
+}
+
+GPT2_API int gpt2_context_new(const gpt2_model *model, const gpt2_context_params *params,
+                              gpt2_context **out) {
+  g2_clear_error();
+  if (!out) return g2_fail(GPT2_E_INVALID, "gpt2_context_new: out is NULL");
+  *out = NULL;
+  if (!model) return g2_fail(GPT2_E_INVALID, "gpt2_context_new: model is NULL");
+  gpt2_context_params p = GPT2_CONTEXT_PARAMS_INIT;
+  int status = g2_read_params(&p, sizeof p, params, "gpt2_context_params");
+  if (status) return status;
+  if (p.n_ctx > (uint32_t)model->hp.n_ctx)
+    return g2_fail(GPT2_E_RANGE, "n_ctx %u exceeds the model's %d positions", (unsigned)p.n_ctx,
+                   (int)model->hp.n_ctx);
+  if (p.kv_type != GPT2_KV_F32 && p.kv_type != GPT2_KV_F16)
+    return g2_fail(GPT2_E_INVALID, "kv_type %u is not a GPT2_KV_*", (unsigned)p.kv_type);
+  if (p.n_threads > MAX_THREADS)
+    return g2_fail(GPT2_E_INVALID, "n_threads %u exceeds %d", (unsigned)p.n_threads, MAX_THREADS);
+
+  struct gpt2_context *ctx = g2_calloc(1, sizeof *ctx);
+  if (!ctx) return g2_fail(GPT2_E_NOMEM, "out of memory allocating a context");
+  ctx->model = (struct gpt2_model *)model; /* only the atomic refcount changes */
+  ctx->n_ctx = p.n_ctx ? p.n_ctx : (size_t)model->hp.n_ctx;
+  ctx->n_threads = p.n_threads ? p.n_threads : g2_cpu_count();
+  ctx->logits_all = p.logits_all != 0;
+  ctx->kv_type = p.kv_type;
+  ctx->kv_elem_bytes = p.kv_type == GPT2_KV_F16 ? 2 : 4;
+  g2_rng_seed(ctx->rng_state, p.seed);
+
+  size_t cache_elems = (size_t)model->hp.n_layer * ctx->n_ctx * (size_t)model->hp.n_embd;
+  ctx->k_cache = g2_calloc(cache_elems, ctx->kv_elem_bytes);
+  ctx->v_cache = g2_calloc(cache_elems, ctx->kv_elem_bytes);
+  ctx->history = g2_malloc_array(ctx->n_ctx, sizeof(gpt2_token));
+  if (!ctx->k_cache || !ctx->v_cache || !ctx->history) {
+    g2_free(ctx->k_cache);
+    g2_free(ctx->v_cache);
+    g2_free(ctx->history);
+    g2_free(ctx);
+    return g2_fail(GPT2_E_NOMEM, "out of memory for a KV cache of %zu positions", (size_t)p.n_ctx);
+  }
+  g2_model_retain(ctx->model);
+  *out = ctx;
+  return GPT2_OK;
+}
+
+GPT2_API void gpt2_context_free(gpt2_context *ctx) {
+  if (!ctx) return;
+  scratch_free(&ctx->scratch);
+  g2_free(ctx->logits);
+  g2_free(ctx->k_cache);
+  g2_free(ctx->v_cache);
+  g2_free(ctx->history);
+  g2_model_release(ctx->model);
+  g2_free(ctx);
+}
+
+GPT2_API size_t gpt2_n_ctx(const gpt2_context *ctx) { return ctx ? ctx->n_ctx : 0; }
+GPT2_API size_t gpt2_pos(const gpt2_context *ctx) { return ctx ? ctx->pos : 0; }
+
+GPT2_API int gpt2_eval(gpt2_context *ctx, const gpt2_token *tokens, size_t n) {
+  g2_clear_error();
+  if (!ctx || (!tokens && n)) return g2_fail(GPT2_E_INVALID, "gpt2_eval: NULL argument");
+  if (n == 0) return g2_fail(GPT2_E_INVALID, "gpt2_eval: no tokens");
+  if (n > ctx->n_ctx - ctx->pos)
+    return g2_fail(GPT2_E_RANGE, "gpt2_eval: %zu tokens at position %zu exceed n_ctx %zu", n,
+                   ctx->pos, ctx->n_ctx);
+  int32_t n_vocab = ctx->model->hp.n_vocab;
+  for (size_t i = 0; i < n; i++)
+    if (tokens[i] < 0 || tokens[i] >= n_vocab)
+      return g2_fail(GPT2_E_RANGE, "gpt2_eval: token %zu has id %d, outside [0, %d)", i,
+                     (int)tokens[i], (int)n_vocab);
+  size_t batch = n < G2_MAX_BATCH ? n : G2_MAX_BATCH;
+  int status = scratch_reserve(ctx, batch);
+  if (!status) status = logits_reserve(ctx, ctx->logits_all ? n : 1);
+  if (status) return status;
+
+  /* From here nothing can fail. */
+  size_t n_vocab_rows = (size_t)n_vocab;
+  for (size_t done = 0; done < n; done += batch) {
+    size_t chunk = n - done < batch ? n - done : batch;
+    if (ctx->logits_all)
+      g2_forward(ctx, tokens + done, chunk, ctx->logits + done * n_vocab_rows, 1);
+    else
+      /* earlier chunks' last rows are overwritten by the final one */
+      g2_forward(ctx, tokens + done, chunk, ctx->logits, 0);
+  }
+  ctx->last_batch = n;
+  ctx->logits_rows = ctx->logits_all ? n : 1;
+  return GPT2_OK;
+}
+
+GPT2_API const float *gpt2_logits(const gpt2_context *ctx, int32_t i) {
+  if (!ctx || ctx->logits_rows == 0) return NULL;
+  if (i == -1) i = (int32_t)ctx->last_batch - 1;
+  if (i < 0 || (size_t)i >= ctx->last_batch) return NULL;
+  size_t row = ctx->logits_all ? (size_t)i : ((size_t)i == ctx->last_batch - 1 ? 0 : SIZE_MAX);
+  if (row == SIZE_MAX) return NULL;
+  return ctx->logits + row * (size_t)ctx->model->hp.n_vocab;
+}
+
+GPT2_API int gpt2_truncate(gpt2_context *ctx, size_t pos) {
+  g2_clear_error();
+  if (!ctx) return g2_fail(GPT2_E_INVALID, "gpt2_truncate: context is NULL");
+  if (pos > ctx->pos)
+    return g2_fail(GPT2_E_RANGE, "gpt2_truncate: position %zu is past the %zu cached tokens", pos,
+                   ctx->pos);
+  ctx->pos = pos;
+  ctx->logits_rows = 0;
+  return GPT2_OK;
+}

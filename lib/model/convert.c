@@ -1,0 +1,213 @@
+/* Load-time conversion of the weight matrices to one type
+   (gpt2_load_params.weight_type), as llama.cpp's quantizer does offline.
+
+   Every layer matrix and the token embedding (which is also the output
+   matrix when tied) becomes NK in the target type: block types need their
+   blocks along n_in, and one layout for every type keeps the kernels simple
+   (docs/performance.md). The position embedding stays as loaded: one row
+   of it is read per token. With Q4_0 the token embedding becomes Q8_0, as
+   llama.cpp keeps its output matrix at a higher precision than Q4_0: the
+   logits are the most quantization-sensitive product of the model.
+
+   Rows are converted a tile at a time through a small F32 scratch, so no
+   F32 copy of a matrix is ever materialised; the pages of a source matrix
+   that lie in a file mapping are released once it is converted, so the peak
+   resident memory stays near the converted model's size. */
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "gpt2.h"
+#include "model/model.h"
+#include "model/quant.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+enum { TILE_ROWS = 16 }; /* output rows converted per step */
+
+/* A matrix to convert, with its name for messages. */
+typedef struct named_matrix {
+  g2_matrix *matrix;
+  const char *name;
+  int32_t layer; /* -1: not a layer matrix */
+  g2_dtype dtype; /* the target */
+  size_t bytes;   /* converted size */
+} named_matrix;
+
+static int dtype_for(uint32_t weight_type, g2_dtype *out) {
+  switch (weight_type) {
+    case GPT2_WTYPE_F32: *out = G2_DT_F32; return 1;
+    case GPT2_WTYPE_F16: *out = G2_DT_F16; return 1;
+    case GPT2_WTYPE_BF16: *out = G2_DT_BF16; return 1;
+    case GPT2_WTYPE_Q8_0: *out = G2_DT_Q8_0; return 1;
+    case GPT2_WTYPE_Q4_0: *out = G2_DT_Q4_0; return 1;
+    default: return 0;
+  }
+}
+
+static int needs_conversion(const named_matrix *item) {
+  return item->matrix->dtype != item->dtype || item->matrix->layout != G2_LAYOUT_NK;
+}
+
+/* Checks that `item` can be converted and sets its converted size. */
+static int check_matrix(named_matrix *item) {
+  const g2_matrix *m = item->matrix;
+  char where[32] = "";
+  if (item->layer >= 0) snprintf(where, sizeof where, "layer %d ", (int)item->layer);
+  size_t row_bytes = g2_dtype_row_bytes(item->dtype, m->n_in);
+  if (row_bytes == 0 || m->n_out <= 0)
+    return g2_fail(GPT2_E_UNSUPPORTED,
+                   "%s%s: %lld inputs per row cannot be stored as %s (blocks of %lld)",
+                   where, item->name, (long long)m->n_in, g2_dtype_name(item->dtype),
+                   (long long)g2_dtype_block_size(item->dtype));
+  if (m->layout == G2_LAYOUT_KN && g2_dtype_block_size(m->dtype) != 1)
+    return g2_fail(GPT2_E_UNSUPPORTED, "%s%s: %s is not readable in KN layout", where,
+                   item->name, g2_dtype_name(m->dtype));
+  if ((uint64_t)m->n_out > SIZE_MAX / row_bytes)
+    return g2_fail(GPT2_E_NOMEM, "%s%s: %lld rows of %zu bytes overflow the address space",
+                   where, item->name, (long long)m->n_out, row_bytes);
+  item->bytes = row_bytes * (size_t)m->n_out;
+  return GPT2_OK;
+}
+
+/* tile[r][0..n_in) = row `first + r` of W as floats, for r < count. */
+static void gather_rows(const g2_matrix *m, int64_t first, int64_t count, float *tile,
+                        float *line) {
+  int64_t n_in = m->n_in;
+  if (m->layout == G2_LAYOUT_NK) {
+    size_t row_bytes = g2_dtype_row_bytes(m->dtype, n_in);
+    for (int64_t r = 0; r < count; r++)
+      g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)(first + r) * row_bytes,
+                    0, n_in, tile + r * n_in);
+    return;
+  }
+  /* KN: input k's weights for every output are contiguous: take the
+     `count` outputs of each input row and scatter them into the tile. */
+  size_t row_bytes = g2_dtype_row_bytes(m->dtype, m->n_out);
+  for (int64_t k = 0; k < n_in; k++) {
+    g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)k * row_bytes, first,
+                  count, line);
+    for (int64_t r = 0; r < count; r++) tile[r * n_in + k] = line[r];
+  }
+}
+
+/* Drops the resident pages of a converted source that lie in a file
+   mapping: they would otherwise count towards the process's memory until
+   the model is freed, though nothing reads them again. Pages shared with a
+   neighbouring tensor are kept. */
+static void release_source(const struct gpt2_model *model, const g2_matrix *m) {
+  size_t row_bytes = m->layout == G2_LAYOUT_NK ? g2_dtype_row_bytes(m->dtype, m->n_in)
+                                                : g2_dtype_row_bytes(m->dtype, m->n_out);
+  size_t rows = (size_t)(m->layout == G2_LAYOUT_NK ? m->n_out : m->n_in);
+  uintptr_t begin = (uintptr_t)m->data, end = begin + row_bytes * rows;
+  long page_size = sysconf(_SC_PAGESIZE);
+  if (page_size <= 0) return;
+  uintptr_t page = (uintptr_t)page_size;
+  for (size_t i = 0; i < model->n_mappings; i++) {
+    uintptr_t map_begin = (uintptr_t)model->mappings[i].data;
+    uintptr_t map_end = map_begin + model->mappings[i].size;
+    if (begin < map_begin || end > map_end) continue;
+    uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    if (first < last) madvise((void *)first, last - first, MADV_DONTNEED);
+    return;
+  }
+}
+
+/* Converts one matrix into `out` (n_out rows of `dtype`), tiles spread over
+   `n_workers` threads, each with its scratch of TILE_ROWS x n_in floats
+   plus a line of TILE_ROWS. */
+static void convert_rows(const g2_matrix *m, g2_dtype dtype, unsigned char *out,
+                         float *scratch, int n_workers) {
+  int64_t n_in = m->n_in, n_out = m->n_out;
+  size_t row_bytes = g2_dtype_row_bytes(dtype, n_in);
+  size_t scratch_floats = (size_t)TILE_ROWS * (size_t)n_in + TILE_ROWS;
+  int64_t n_tiles = (n_out + TILE_ROWS - 1) / TILE_ROWS;
+  (void)n_workers;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(n_workers) schedule(static)
+#endif
+  for (int64_t tile_index = 0; tile_index < n_tiles; tile_index++) {
+    int worker = 0;
+#ifdef _OPENMP
+    worker = omp_get_thread_num();
+#endif
+    float *tile = scratch + (size_t)worker * scratch_floats;
+    int64_t first = tile_index * TILE_ROWS;
+    int64_t count = n_out - first < TILE_ROWS ? n_out - first : TILE_ROWS;
+    gather_rows(m, first, count, tile, tile + (size_t)TILE_ROWS * (size_t)n_in);
+    for (int64_t r = 0; r < count; r++)
+      g2_quantize(dtype, tile + r * n_in, n_in, out + (size_t)(first + r) * row_bytes);
+  }
+}
+
+int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
+  if (weight_type == GPT2_WTYPE_AUTO) return GPT2_OK;
+  g2_dtype dtype;
+  if (!dtype_for(weight_type, &dtype))
+    return g2_fail(GPT2_E_INVALID, "weight_type %u is not a GPT2_WTYPE_* value", weight_type);
+  g2_dtype embd_dtype = dtype == G2_DT_Q4_0 ? G2_DT_Q8_0 : dtype;
+
+  int32_t n_layer = model->hp.n_layer;
+  size_t n_items = (size_t)n_layer * 4 + 2;
+  named_matrix *items = g2_malloc_array(n_items, sizeof *items);
+  if (!items) return g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %zu entries", n_items);
+  int tied = model->lm_head.data == model->wte.data;
+  size_t count = 0;
+  items[count++] = (named_matrix){&model->wte, "wte", -1, embd_dtype, 0};
+  if (!tied) items[count++] = (named_matrix){&model->lm_head, "lm_head", -1, embd_dtype, 0};
+  for (int32_t l = 0; l < n_layer; l++) {
+    g2_layer *layer = &model->layers[l];
+    items[count++] = (named_matrix){&layer->attn_qkv, "attn_qkv", l, dtype, 0};
+    items[count++] = (named_matrix){&layer->attn_proj, "attn_proj", l, dtype, 0};
+    items[count++] = (named_matrix){&layer->mlp_up, "mlp_up", l, dtype, 0};
+    items[count++] = (named_matrix){&layer->mlp_down, "mlp_down", l, dtype, 0};
+  }
+
+  /* Everything is checked before anything changes. */
+  int64_t max_n_in = 0;
+  int status = GPT2_OK;
+  for (size_t i = 0; i < count && status == GPT2_OK; i++) {
+    status = check_matrix(&items[i]);
+    if (items[i].matrix->n_in > max_n_in) max_n_in = items[i].matrix->n_in;
+  }
+
+  int n_workers = 1;
+#ifdef _OPENMP
+  n_workers = omp_get_max_threads();
+#endif
+  float *scratch = NULL;
+  if (status == GPT2_OK) {
+    size_t scratch_floats = (size_t)TILE_ROWS * (size_t)max_n_in + TILE_ROWS;
+    scratch = g2_malloc_array((size_t)n_workers, scratch_floats * sizeof(float));
+    if (!scratch)
+      status = g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %d scratch tiles",
+                       n_workers);
+  }
+
+  /* Each matrix is switched to its converted copy only once complete, so a
+     failure leaves a consistent (partly converted) model. */
+  for (size_t i = 0; i < count && status == GPT2_OK; i++) {
+    named_matrix *item = &items[i];
+    if (!needs_conversion(item)) continue;
+    unsigned char *out = g2_model_alloc(model, item->bytes);
+    if (!out) {
+      status = g2_fail(GPT2_E_NOMEM, "converting %s to %s: no memory for %zu bytes", item->name,
+                       g2_dtype_name(item->dtype), item->bytes);
+      break;
+    }
+    convert_rows(item->matrix, item->dtype, out, scratch, n_workers);
+    release_source(model, item->matrix);
+    item->matrix->data = out;
+    item->matrix->dtype = item->dtype;
+    item->matrix->layout = G2_LAYOUT_NK;
+  }
+  if (tied) model->lm_head = model->wte;
+  g2_free(scratch);
+  g2_free(items);
+  return status;
+}

@@ -1,0 +1,155 @@
+/* The GPT-2 forward pass, top-down:
+     x = wte[token] + wpe[pos]
+     per layer:  x += proj(attention(qkv(layernorm_1(x))))
+                 x += down(gelu(up(layernorm_2(x))))
+     logits = layernorm_f(x) . wte^T
+   Every numeric loop goes through the model's kernel table; work is split
+   across threads by output columns or by (token, head), never inside one
+   output element's reduction, so results do not depend on the thread count. */
+#include <math.h>
+#include <string.h>
+
+#include "core/half.h"
+#include "core/threads.h"
+#include "model/context.h"
+
+/* Column slices handed to threads are multiples of this (whole vectors). */
+enum { COLUMN_ALIGN = 64 };
+
+typedef struct matmul_job {
+  const g2_kernels *kernels;
+  const g2_matrix *w;
+  const float *x, *bias;
+  float *out;
+  size_t n_tok, x_stride, out_stride, slice;
+} matmul_job;
+
+static void matmul_task(void *arg, size_t task, uint32_t thread) {
+  const matmul_job *job = arg;
+  size_t n_out = (size_t)job->w->n_out;
+  size_t begin = task * job->slice;
+  size_t end = begin + job->slice < n_out ? begin + job->slice : n_out;
+  (void)thread;
+  if (begin < end)
+    job->kernels->matmul(job->w, job->x, job->n_tok, job->x_stride, job->bias, job->out,
+                         job->out_stride, begin, end);
+}
+
+/* out[t][0..n_out) = x[t] . W + bias, columns split into one slice per thread. */
+static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, const float *x,
+                   size_t n_tok, size_t x_stride, const float *bias, float *out,
+                   size_t out_stride) {
+  size_t n_out = (size_t)w->n_out;
+  size_t slice = (n_out + ctx->n_threads - 1) / ctx->n_threads;
+  slice = (slice + COLUMN_ALIGN - 1) / COLUMN_ALIGN * COLUMN_ALIGN;
+  matmul_job job = {ctx->model->kernels, w, x, bias, out, n_tok, x_stride, out_stride, slice};
+  g2_parallel_for(ctx->n_threads, (n_out + slice - 1) / slice, matmul_task, &job);
+}
+
+static void layernorm_rows(const g2_kernels *k, const float *x, size_t n_tok, size_t n_embd,
+                           const float *gamma, const float *beta, float eps, float *out) {
+  for (size_t t = 0; t < n_tok; t++) k->layernorm(x + t * n_embd, n_embd, gamma, beta, eps, out + t * n_embd);
+}
+
+/* x[t] = wte[token[t]] + wpe[pos + t] */
+static void embed(struct gpt2_context *ctx, const gpt2_token *tokens, size_t n_tok) {
+  const struct gpt2_model *model = ctx->model;
+  const g2_kernels *k = model->kernels;
+  size_t n_embd = (size_t)model->hp.n_embd;
+  float *x = ctx->scratch.x, *position = ctx->scratch.xn;
+  for (size_t t = 0; t < n_tok; t++) {
+    k->get_row(&model->wte, tokens[t], x + t * n_embd);
+    k->get_row(&model->wpe, (int64_t)(ctx->pos + t), position);
+    k->add(x + t * n_embd, position, n_embd);
+  }
+}
+
+/* Appends the keys and values of the batch to layer `layer` of the cache. */
+static void store_kv(struct gpt2_context *ctx, size_t layer, const float *qkv, size_t n_tok) {
+  size_t n_embd = (size_t)ctx->model->hp.n_embd;
+  size_t first = (layer * ctx->n_ctx + ctx->pos) * n_embd;
+  for (size_t t = 0; t < n_tok; t++) {
+    const float *key = qkv + t * 3 * n_embd + n_embd, *value = key + n_embd;
+    size_t at = first + t * n_embd;
+    if (ctx->kv_type == GPT2_KV_F16) {
+      uint16_t *k16 = (uint16_t *)ctx->k_cache + at, *v16 = (uint16_t *)ctx->v_cache + at;
+      for (size_t i = 0; i < n_embd; i++) {
+        k16[i] = g2_f32_to_f16(key[i]);
+        v16[i] = g2_f32_to_f16(value[i]);
+      }
+    } else {
+      memcpy((float *)ctx->k_cache + at, key, n_embd * sizeof(float));
+      memcpy((float *)ctx->v_cache + at, value, n_embd * sizeof(float));
+    }
+  }
+}
+
+typedef struct attention_job {
+  struct gpt2_context *ctx;
+  size_t layer;
+  const float *qkv;
+  float *out;
+} attention_job;
+
+/* One (token, head): causal attention of the token's query over the cache
+   up to and including its own position. */
+static void attention_task(void *arg, size_t task, uint32_t thread) {
+  const attention_job *job = arg;
+  const struct gpt2_context *ctx = job->ctx;
+  size_t n_embd = (size_t)ctx->model->hp.n_embd, n_head = (size_t)ctx->model->hp.n_head;
+  size_t head_dim = n_embd / n_head;
+  size_t t = task / n_head, h = task % n_head;
+  size_t offset = (job->layer * ctx->n_ctx * n_embd + h * head_dim) * ctx->kv_elem_bytes;
+  ctx->model->kernels->attention(job->qkv + t * 3 * n_embd + h * head_dim,
+                                 (const char *)ctx->k_cache + offset,
+                                 (const char *)ctx->v_cache + offset, ctx->kv_type,
+                                 ctx->pos + t + 1, head_dim, n_embd,
+                                 1.0f / sqrtf((float)head_dim),
+                                 ctx->scratch.scores + thread * ctx->n_ctx,
+                                 job->out + t * n_embd + h * head_dim);
+}
+
+static void transformer_block(struct gpt2_context *ctx, size_t layer_index, size_t n_tok) {
+  const struct gpt2_model *model = ctx->model;
+  const g2_layer *layer = &model->layers[layer_index];
+  const g2_kernels *k = model->kernels;
+  size_t n_embd = (size_t)model->hp.n_embd, n_ff = (size_t)model->hp.n_ff;
+  g2_scratch *s = &ctx->scratch;
+
+  /* attention: x += proj(attn(qkv(ln_1(x)))) */
+  layernorm_rows(k, s->x, n_tok, n_embd, layer->ln1_gamma, layer->ln1_beta, model->hp.ln_eps, s->xn);
+  matmul(ctx, &layer->attn_qkv, s->xn, n_tok, n_embd, layer->attn_qkv_bias, s->qkv, 3 * n_embd);
+  store_kv(ctx, layer_index, s->qkv, n_tok);
+  attention_job job = {ctx, layer_index, s->qkv, s->attn};
+  g2_parallel_for(ctx->n_threads, n_tok * (size_t)model->hp.n_head, attention_task, &job);
+  matmul(ctx, &layer->attn_proj, s->attn, n_tok, n_embd, layer->attn_proj_bias, s->xn, n_embd);
+  k->add(s->x, s->xn, n_tok * n_embd);
+
+  /* MLP: x += down(gelu(up(ln_2(x)))) */
+  layernorm_rows(k, s->x, n_tok, n_embd, layer->ln2_gamma, layer->ln2_beta, model->hp.ln_eps, s->xn);
+  matmul(ctx, &layer->mlp_up, s->xn, n_tok, n_embd, layer->mlp_up_bias, s->ff, n_ff);
+  k->gelu(s->ff, n_tok * n_ff);
+  matmul(ctx, &layer->mlp_down, s->ff, n_tok, n_ff, layer->mlp_down_bias, s->xn, n_embd);
+  k->add(s->x, s->xn, n_tok * n_embd);
+}
+
+void g2_forward(struct gpt2_context *ctx, const gpt2_token *tokens, size_t n_tok,
+                float *logits, int all_logits) {
+  const struct gpt2_model *model = ctx->model;
+  size_t n_embd = (size_t)model->hp.n_embd;
+  g2_scratch *s = &ctx->scratch;
+
+  embed(ctx, tokens, n_tok);
+  for (size_t layer = 0; layer < (size_t)model->hp.n_layer; layer++)
+    transformer_block(ctx, layer, n_tok);
+
+  /* Only the rows whose logits are wanted go through the final norm and the
+     unembedding (tied to wte). */
+  size_t first = all_logits ? 0 : n_tok - 1, rows = n_tok - first;
+  layernorm_rows(model->kernels, s->x + first * n_embd, rows, n_embd, model->lnf_gamma,
+                 model->lnf_beta, model->hp.ln_eps, s->xn);
+  matmul(ctx, &model->lm_head, s->xn, rows, n_embd, NULL, logits, (size_t)model->hp.n_vocab);
+
+  memcpy(ctx->history + ctx->pos, tokens, n_tok * sizeof *tokens);
+  ctx->pos += n_tok;
+}

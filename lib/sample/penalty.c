@@ -1,0 +1,61 @@
+/* Step 1 and 2 of sampling: penalties for recently seen tokens and the
+   caller's logit bias, applied to a copy of the logits. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "sample/sample.h"
+
+static int compare_tokens(const void *a, const void *b) {
+  gpt2_token x = *(const gpt2_token *)a, y = *(const gpt2_token *)b;
+  return (x > y) - (x < y);
+}
+
+/* Hugging Face's rule: shrink a positive logit, grow a negative one, so the
+   token always becomes less likely. */
+static float repetition_penalized(float logit, float penalty) {
+  return logit < 0.0f ? logit * penalty : logit / penalty;
+}
+
+static int penalize_history(float *work, const gpt2_token *history,
+                            size_t n_history, const gpt2_sample_params *p) {
+  size_t n_window = n_history;
+  if (p->repeat_last_n >= 0 && (size_t)p->repeat_last_n < n_window)
+    n_window = (size_t)p->repeat_last_n;
+  if (n_window == 0) return GPT2_OK;
+
+  /* Sorting the window groups each token's occurrences, giving both the
+     set of seen tokens and their counts without a vocabulary-sized table. */
+  gpt2_token *window = g2_malloc_array(n_window, sizeof *window);
+  if (!window)
+    return g2_fail(GPT2_E_NOMEM, "sampling: no memory for %zu history tokens",
+                   n_window);
+  memcpy(window, history + (n_history - n_window), n_window * sizeof *window);
+  qsort(window, n_window, sizeof *window, compare_tokens);
+
+  for (size_t i = 0; i < n_window;) {
+    size_t run_end = i + 1;
+    while (run_end < n_window && window[run_end] == window[i]) run_end++;
+    float *logit = &work[window[i]];
+    *logit = repetition_penalized(*logit, p->repetition_penalty);
+    *logit -= p->presence_penalty +
+              (float)(run_end - i) * p->frequency_penalty;
+    i = run_end;
+  }
+  g2_free(window);
+  return GPT2_OK;
+}
+
+int g2_sample_penalize(float *work, const gpt2_token *history,
+                       size_t n_history, const gpt2_sample_params *p) {
+  int any_penalty = p->repetition_penalty != 1.0f ||
+                    p->presence_penalty != 0.0f || p->frequency_penalty != 0.0f;
+  if (any_penalty) {
+    int status = penalize_history(work, history, n_history, p);
+    if (status != GPT2_OK) return status;
+  }
+  for (uint32_t i = 0; i < p->n_logit_bias; i++)
+    work[p->logit_bias[i].token] += p->logit_bias[i].bias;
+  return GPT2_OK;
+}

@@ -1,0 +1,44 @@
+/* Byte-pair encoding of one pre-token, exactly as GPT-2's encoder.py: while
+   some adjacent pair has a merge, take the pair of lowest rank and merge all
+   its non-overlapping occurrences, left to right. */
+#ifndef G2_BPE_H
+#define G2_BPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenizer/vocab.h"
+
+#define G2_BPE_SHORT 64 /* longest piece merged by the quadratic scan */
+
+/* Working memory, grown on demand: one per call (or per thread), so that
+   the tokenizer itself stays read-only. */
+typedef struct g2_bpe_work {
+  int32_t short_ids[G2_BPE_SHORT];
+  int32_t *ids, *prev, *next; /* one node per byte of a long piece */
+  uint64_t *heap, *pending;   /* entries rank << 32 | position */
+  size_t cap_nodes;
+} g2_bpe_work;
+
+void g2_bpe_work_free(g2_bpe_work *work);
+
+/* Encodes piece[0..len) (len >= 1); *ids points into `work` (valid until
+   its next use) and *n_ids is the count. GPT2_E_NOMEM when the work area
+   cannot grow; GPT2_E_INVALID for a piece of 2^31 bytes or more. */
+int g2_bpe(const g2_tokenizer *tok, const unsigned char *piece, size_t len,
+           g2_bpe_work *work, const int32_t **ids, size_t *n_ids);
+
+/* The two strategies g2_bpe picks between by length, exposed so that the
+   tests can check that they agree: a quadratic scan for short pieces
+   (len <= G2_BPE_SHORT; out has room for len ids), and an O(n log n) heap
+   that leaves its result in work->ids. */
+size_t g2_bpe_short(const g2_tokenizer *tok, const unsigned char *piece,
+                    size_t len, int32_t *out);
+int g2_bpe_heap(const g2_tokenizer *tok, const unsigned char *piece,
+                size_t len, g2_bpe_work *work, size_t *n_ids);
+
+/* Sets G2_TOKEN_SELF on each token that BPE of its own bytes yields, so the
+   tokenizer can take a whole pre-token that is such a token at once. */
+int g2_bpe_mark_self(g2_tokenizer *tok, const char *source);
+
+#endif

@@ -1,0 +1,78 @@
+/* Text to token ids: special-token split, pre-tokenizer, then BPE of each
+   piece (or a single lookup when the piece is a token BPE would keep). */
+#include <string.h>
+
+#include "core/error.h"
+#include "gpt2.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/pretokenize.h"
+#include "tokenizer/vocab.h"
+
+typedef struct emitter {
+  int32_t *out;
+  size_t cap, count;
+} emitter;
+
+static inline void emit(emitter *e, int32_t id) {
+  if (e->count < e->cap) e->out[e->count] = id;
+  e->count++;
+}
+
+static int encode_piece(const g2_tokenizer *tok, const unsigned char *piece,
+                        size_t len, g2_bpe_work *work, emitter *e) {
+  int32_t id = g2_tokenizer_find(tok, (const char *)piece, len);
+  if (id >= 0 && (tok->token_flags[id] & G2_TOKEN_SELF)) {
+    emit(e, id);
+    return GPT2_OK;
+  }
+  const int32_t *ids;
+  size_t n;
+  int status = g2_bpe(tok, piece, len, work, &ids, &n);
+  if (status != GPT2_OK) return status;
+  for (size_t i = 0; i < n; i++) emit(e, ids[i]);
+  return GPT2_OK;
+}
+
+static int encode_text(const g2_tokenizer *tok, const unsigned char *text,
+                       size_t len, g2_bpe_work *work, emitter *e) {
+  for (size_t pos = 0; pos < len;) {
+    size_t end = g2_pretokenize_next(text, len, pos);
+    int status = encode_piece(tok, text + pos, end - pos, work, e);
+    if (status != GPT2_OK) return status;
+    pos = end;
+  }
+  return GPT2_OK;
+}
+
+int g2_tokenize(const g2_tokenizer *tok, const char *text, size_t len,
+                unsigned flags, int32_t *out, size_t cap, size_t *n_out) {
+  if (n_out) *n_out = 0;
+  if (!tok || (!text && len) || !n_out || (!out && cap))
+    return g2_fail(GPT2_E_INVALID, "tokenize: NULL argument");
+  const unsigned char *bytes = (const unsigned char *)text;
+  emitter e = {out, cap, 0};
+  g2_bpe_work work = {.cap_nodes = 0};
+  int status = GPT2_OK;
+  size_t pos = 0;
+  if ((flags & GPT2_TOKENIZE_SPECIAL) && tok->eot >= 0) {
+    /* As tiktoken does: the text between special tokens is encoded alone. */
+    g2_str eot = tok->token_bytes[tok->eot];
+    const char *found;
+    while (status == GPT2_OK &&
+           (found = memmem(text + pos, len - pos, eot.ptr, eot.len)) != NULL) {
+      size_t at = (size_t)(found - text);
+      status = encode_text(tok, bytes + pos, at - pos, &work, &e);
+      emit(&e, tok->eot);
+      pos = at + eot.len;
+    }
+  }
+  if (status == GPT2_OK)
+    status = encode_text(tok, bytes + pos, len - pos, &work, &e);
+  g2_bpe_work_free(&work);
+  if (status != GPT2_OK) return status;
+  *n_out = e.count;
+  if (e.count > cap)
+    return g2_fail(GPT2_E_BUFFER, "tokenize: %zu tokens, room for %zu",
+                   e.count, cap);
+  return GPT2_OK;
+}

@@ -1,0 +1,71 @@
+/* The tokenizer's tables, shared by the files of lib/tokenizer/. */
+#ifndef G2_VOCAB_H
+#define G2_VOCAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenizer/strtab.h"
+#include "tokenizer/tokenizer.h"
+
+/* token_flags bits */
+#define G2_TOKEN_RAW 1u  /* not in mapped form: its text is stored as is */
+#define G2_TOKEN_SELF 2u /* BPE of the token's own bytes gives this token */
+
+typedef struct g2_merge {
+  int32_t left, right, result;
+} g2_merge;
+
+/* One slot of the (left, right) -> rank table. */
+typedef struct g2_pair_slot {
+  uint64_t key; /* (uint64)left << 32 | right; G2_PAIR_EMPTY when free */
+  int32_t rank;
+  int32_t result;
+} g2_pair_slot;
+#define G2_PAIR_EMPTY UINT64_MAX
+
+struct g2_tokenizer {
+  size_t n_tokens;
+  g2_str *token_bytes;  /* [n_tokens] raw bytes of each token, into blob */
+  char *blob;
+  uint8_t *token_flags; /* [n_tokens] G2_TOKEN_* */
+  int32_t byte_token[256];
+  int32_t eot;          /* "<|endoftext|>" or -1 */
+  g2_strtab by_bytes;   /* bytes -> id; a mapped-form token wins over a raw one */
+  size_t n_merges;
+  g2_merge *merges;     /* [n_merges] by rank (a repeated pair keeps the last) */
+  g2_pair_slot *pairs;  /* (left, right) -> rank, open addressing */
+  size_t pair_mask;
+};
+
+static inline uint64_t g2_pair_key(int32_t left, int32_t right) {
+  return (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+}
+
+static inline size_t g2_pair_hash(uint64_t key) {
+  key *= 0x9E3779B97F4A7C15ull;
+  return (size_t)(key ^ (key >> 29));
+}
+
+/* The merge of (left, right), or NULL when they do not merge. */
+static inline const g2_pair_slot *g2_pair_find(const g2_tokenizer *tok,
+                                               int32_t left, int32_t right) {
+  uint64_t key = g2_pair_key(left, right);
+  for (size_t i = g2_pair_hash(key) & tok->pair_mask;;
+       i = (i + 1) & tok->pair_mask) {
+    const g2_pair_slot *slot = &tok->pairs[i];
+    if (slot->key == key) return slot;
+    if (slot->key == G2_PAIR_EMPTY) return NULL;
+  }
+}
+
+/* The id of the token with these raw bytes, or -1. */
+int32_t g2_tokenizer_find(const g2_tokenizer *tok, const char *bytes,
+                          size_t len);
+
+/* GPT-2's byte <-> printable code point map. */
+uint32_t g2_byte_to_cp(unsigned char byte);
+/* The byte mapped to cp, or -1 when cp is not in the map. */
+int g2_cp_to_byte(uint32_t cp);
+
+#endif

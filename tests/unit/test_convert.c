@@ -1,0 +1,422 @@
+/* Load-time weight conversion (lib/model/convert.c): on a small in-memory
+   model, every converted row equals the reference quantizer's output on the
+   original row (so conversion adds no error beyond quantization itself), the
+   conversion is deterministic, ties and failures behave as documented; on
+   generated test models, the logits stay within stated bounds. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/file.h"
+#include "gpt2.h"
+#include "harness.h"
+#include "model/model.h"
+#include "model/quant.h"
+
+enum { N_VOCAB = 100, N_CTX = 16, N_EMBD = 64, N_LAYER = 2, N_FF = 4 * N_EMBD };
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static float random_weight(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (float)((double)(rng_state >> 11) / 9007199254740992.0 - 0.5) * 0.2f;
+}
+
+/* A matrix of random values: F32 KN (the Hugging Face layout) or F32/F16 NK. */
+static g2_matrix random_matrix(struct gpt2_model *model, int64_t n_out, int64_t n_in,
+                               g2_dtype dtype, g2_layout layout) {
+  size_t n = (size_t)(n_out * n_in);
+  float *values = malloc(n * sizeof *values);
+  for (size_t i = 0; i < n; i++) values[i] = random_weight();
+  int64_t rows = layout == G2_LAYOUT_NK ? n_out : n_in, row_len = n / (size_t)rows;
+  size_t row_bytes = g2_dtype_row_bytes(dtype, row_len);
+  unsigned char *data = g2_model_alloc(model, row_bytes * (size_t)rows);
+  for (int64_t r = 0; r < rows; r++)
+    g2_quantize(dtype, values + r * row_len, row_len, data + (size_t)r * row_bytes);
+  free(values);
+  return (g2_matrix){data, dtype, layout, n_out, n_in};
+}
+
+static const float *random_vector(struct gpt2_model *model, size_t n) {
+  float *v = g2_model_alloc(model, n * sizeof *v);
+  for (size_t i = 0; i < n; i++) v[i] = random_weight();
+  return v;
+}
+
+/* Layer 0 in the Hugging Face layout (F32 KN), layer 1 as in a GGUF file
+   (F16 NK). Same seed, same model. */
+static struct gpt2_model *make_model(int64_t n_embd) {
+  rng_state = 0x9e3779b97f4a7c15u;
+  struct gpt2_model *model;
+  if (g2_model_new(&model) != GPT2_OK) return NULL;
+  int64_t n_ff = 4 * n_embd;
+  model->hp = (g2_hparams){N_VOCAB, N_CTX, (int32_t)n_embd, N_LAYER, 4, (int32_t)n_ff, 1e-5f};
+  model->wte = random_matrix(model, N_VOCAB, n_embd, G2_DT_F32, G2_LAYOUT_NK);
+  model->wpe = random_matrix(model, N_CTX, n_embd, G2_DT_F32, G2_LAYOUT_NK);
+  model->lm_head = model->wte;
+  model->lnf_gamma = random_vector(model, (size_t)n_embd);
+  model->lnf_beta = random_vector(model, (size_t)n_embd);
+  model->layers = g2_model_alloc(model, N_LAYER * sizeof *model->layers);
+  for (int l = 0; l < N_LAYER; l++) {
+    g2_dtype dtype = l == 0 ? G2_DT_F32 : G2_DT_F16;
+    g2_layout layout = l == 0 ? G2_LAYOUT_KN : G2_LAYOUT_NK;
+    g2_layer *layer = &model->layers[l];
+    layer->attn_qkv = random_matrix(model, 3 * n_embd, n_embd, dtype, layout);
+    layer->attn_proj = random_matrix(model, n_embd, n_embd, dtype, layout);
+    layer->mlp_up = random_matrix(model, n_ff, n_embd, dtype, layout);
+    layer->mlp_down = random_matrix(model, n_embd, n_ff, dtype, layout);
+  }
+  return model;
+}
+
+/* W(j, k) of any float-typed matrix, either layout. */
+static float element(const g2_matrix *m, int64_t j, int64_t k) {
+  float value;
+  if (m->layout == G2_LAYOUT_NK) {
+    size_t row_bytes = g2_dtype_row_bytes(m->dtype, m->n_in);
+    g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)j * row_bytes, k, 1, &value);
+  } else {
+    size_t row_bytes = g2_dtype_row_bytes(m->dtype, m->n_out);
+    g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)k * row_bytes, j, 1, &value);
+  }
+  return value;
+}
+
+/* Every row of `converted` holds exactly the bytes g2_quantize makes of the
+   original row: conversion adds no error of its own. */
+static int rows_match_reference(const g2_matrix *original, const g2_matrix *converted,
+                                g2_dtype dtype) {
+  if (converted->dtype != dtype || converted->layout != G2_LAYOUT_NK ||
+      converted->n_out != original->n_out || converted->n_in != original->n_in)
+    return 0;
+  int64_t n_in = original->n_in;
+  size_t row_bytes = g2_dtype_row_bytes(dtype, n_in);
+  float *row = malloc((size_t)n_in * sizeof *row);
+  unsigned char *expected = malloc(row_bytes);
+  int same = 1;
+  for (int64_t j = 0; j < original->n_out && same; j++) {
+    for (int64_t k = 0; k < n_in; k++) row[k] = element(original, j, k);
+    g2_quantize(dtype, row, n_in, expected);
+    same = memcmp(expected, (const unsigned char *)converted->data + (size_t)j * row_bytes,
+                  row_bytes) == 0;
+  }
+  free(row);
+  free(expected);
+  return same;
+}
+
+static size_t matrix_bytes(const g2_matrix *m) {
+  return g2_dtype_row_bytes(m->dtype, m->n_in) * (size_t)m->n_out;
+}
+
+static const char *const type_names[] = {"auto", "f32", "f16", "bf16", "q8_0", "q4_0"};
+static const g2_dtype layer_dtypes[] = {G2_DT_F32, G2_DT_F32, G2_DT_F16, G2_DT_BF16, G2_DT_Q8_0,
+                                        G2_DT_Q4_0};
+
+static void test_every_type(void) {
+  for (uint32_t type = GPT2_WTYPE_F32; type <= GPT2_WTYPE_Q4_0; type++) {
+    struct gpt2_model *original = make_model(N_EMBD), *model = make_model(N_EMBD);
+    int status = g2_model_convert_weights(model, type);
+    CHECK(status == GPT2_OK, "convert to %s: status %d (%s)", type_names[type], status,
+          gpt2_last_error());
+    g2_dtype dtype = layer_dtypes[type];
+    g2_dtype embd_dtype = type == GPT2_WTYPE_Q4_0 ? G2_DT_Q8_0 : dtype;
+    int all_rows = 1;
+    for (int l = 0; l < N_LAYER; l++) {
+      const g2_layer *a = &original->layers[l], *b = &model->layers[l];
+      all_rows &= rows_match_reference(&a->attn_qkv, &b->attn_qkv, dtype);
+      all_rows &= rows_match_reference(&a->attn_proj, &b->attn_proj, dtype);
+      all_rows &= rows_match_reference(&a->mlp_up, &b->mlp_up, dtype);
+      all_rows &= rows_match_reference(&a->mlp_down, &b->mlp_down, dtype);
+    }
+    CHECK(all_rows, "convert to %s: every layer matrix (KN F32 and NK F16 sources) is NK and "
+          "row for row what g2_quantize makes of the original", type_names[type]);
+    CHECK(rows_match_reference(&original->wte, &model->wte, embd_dtype),
+          "convert to %s: wte is %s, row for row the reference quantizer's", type_names[type],
+          g2_dtype_name(embd_dtype));
+    CHECK(model->lm_head.data == model->wte.data && model->lm_head.dtype == model->wte.dtype,
+          "convert to %s: lm_head stays tied to wte", type_names[type]);
+    CHECK(model->wpe.dtype == G2_DT_F32 &&
+              memcmp(model->wpe.data, original->wpe.data, matrix_bytes(&model->wpe)) == 0,
+          "convert to %s: wpe is kept as it was", type_names[type]);
+
+    /* A second model converted the same way is byte for byte the same. */
+    struct gpt2_model *again = make_model(N_EMBD);
+    g2_model_convert_weights(again, type);
+    int same = memcmp(again->wte.data, model->wte.data, matrix_bytes(&model->wte)) == 0;
+    for (int l = 0; l < N_LAYER; l++) {
+      const g2_layer *a = &again->layers[l], *b = &model->layers[l];
+      same &= memcmp(a->attn_qkv.data, b->attn_qkv.data, matrix_bytes(&b->attn_qkv)) == 0;
+      same &= memcmp(a->attn_proj.data, b->attn_proj.data, matrix_bytes(&b->attn_proj)) == 0;
+      same &= memcmp(a->mlp_up.data, b->mlp_up.data, matrix_bytes(&b->mlp_up)) == 0;
+      same &= memcmp(a->mlp_down.data, b->mlp_down.data, matrix_bytes(&b->mlp_down)) == 0;
+    }
+    CHECK(same, "convert to %s: deterministic (two conversions are identical)", type_names[type]);
+
+    /* Converting again to the same type changes nothing and copies nothing. */
+    const void *qkv = model->layers[0].attn_qkv.data;
+    size_t owned = model->n_owned;
+    CHECK(g2_model_convert_weights(model, type) == GPT2_OK &&
+              model->layers[0].attn_qkv.data == qkv && model->n_owned == owned,
+          "convert to %s twice: the second is a no-op", type_names[type]);
+    g2_model_release(again);
+    g2_model_release(model);
+    g2_model_release(original);
+  }
+}
+
+static void test_auto_and_invalid(void) {
+  struct gpt2_model *model = make_model(N_EMBD);
+  g2_matrix qkv = model->layers[0].attn_qkv;
+  CHECK(g2_model_convert_weights(model, GPT2_WTYPE_AUTO) == GPT2_OK &&
+            memcmp(&qkv, &model->layers[0].attn_qkv, sizeof qkv) == 0,
+        "GPT2_WTYPE_AUTO keeps the weights as loaded");
+  int status = g2_model_convert_weights(model, 77);
+  CHECK(status == GPT2_E_INVALID && strstr(gpt2_last_error(), "77"),
+        "an unknown weight type is GPT2_E_INVALID naming it (%s)", gpt2_last_error());
+  g2_model_release(model);
+}
+
+/* n_embd = 48 is not a multiple of the 32-element blocks. */
+static void test_block_misfit(void) {
+  for (uint32_t type = GPT2_WTYPE_Q8_0; type <= GPT2_WTYPE_Q4_0; type++) {
+    struct gpt2_model *model = make_model(48);
+    g2_matrix wte = model->wte, up = model->layers[0].mlp_up;
+    int status = g2_model_convert_weights(model, type);
+    CHECK(status == GPT2_E_UNSUPPORTED && strstr(gpt2_last_error(), "wte") &&
+              strstr(gpt2_last_error(), "48"),
+          "%s with n_embd 48: GPT2_E_UNSUPPORTED naming the matrix (%s)", type_names[type],
+          gpt2_last_error());
+    CHECK(memcmp(&wte, &model->wte, sizeof wte) == 0 &&
+              memcmp(&up, &model->layers[0].mlp_up, sizeof up) == 0,
+          "%s with n_embd 48: the model is left unchanged", type_names[type]);
+    g2_model_release(model);
+  }
+  struct gpt2_model *model = make_model(48);
+  CHECK(g2_model_convert_weights(model, GPT2_WTYPE_BF16) == GPT2_OK &&
+            model->layers[1].mlp_down.dtype == G2_DT_BF16,
+        "bf16 with n_embd 48: float types take any row length");
+  g2_model_release(model);
+}
+
+/* Each allocation made by a conversion fails in turn: the status is
+   GPT2_E_NOMEM, nothing leaks (ASan/valgrind), and every matrix is either
+   fully converted or untouched. */
+static void test_allocation_failures(void) {
+  struct gpt2_model *probe = make_model(N_EMBD);
+  g2_alloc_fail_at(0);
+  g2_model_convert_weights(probe, GPT2_WTYPE_Q8_0);
+  size_t n_allocs = g2_alloc_fail_at(0);
+  g2_model_release(probe);
+  int all_nomem = 1, all_consistent = 1;
+  for (size_t n = 1; n <= n_allocs; n++) {
+    struct gpt2_model *model = make_model(N_EMBD), *original = make_model(N_EMBD);
+    g2_alloc_fail_at(n);
+    int status = g2_model_convert_weights(model, GPT2_WTYPE_Q8_0);
+    g2_alloc_fail_at(0);
+    all_nomem &= status == GPT2_E_NOMEM;
+    for (int l = 0; l < N_LAYER; l++) {
+      const g2_matrix *m = &model->layers[l].mlp_up, *o = &original->layers[l].mlp_up;
+      all_consistent &= m->dtype == G2_DT_Q8_0 ? rows_match_reference(o, m, G2_DT_Q8_0)
+                                               : m->dtype == o->dtype && m->layout == o->layout;
+    }
+    all_consistent &= model->lm_head.data == model->wte.data;
+    g2_model_release(model);
+    g2_model_release(original);
+  }
+  CHECK(n_allocs > 0 && all_nomem, "each of the %zu allocations failing gives GPT2_E_NOMEM",
+        n_allocs);
+  CHECK(all_consistent, "after a failed conversion each matrix is whole (converted or not)");
+}
+
+/* A source in a file mapping has its pages released after conversion;
+   they read back from the file unchanged. */
+static void test_mapped_source(void) {
+  struct gpt2_model *model = make_model(N_EMBD);
+  g2_matrix *up = &model->layers[0].mlp_up;
+  size_t bytes = g2_dtype_row_bytes(up->dtype, up->n_out) * (size_t)up->n_in;
+  char path[] = "/tmp/test_convert_XXXXXX";
+  int fd = mkstemp(path);
+  FILE *file = fdopen(fd, "wb");
+  fwrite(up->data, 1, bytes, file);
+  fclose(file);
+  g2_mapping map;
+  int status = g2_map_file(path, &map);
+  remove(path);
+  CHECK(status == GPT2_OK && g2_model_keep_mapping(model, &map) == GPT2_OK,
+        "mapped a %zu-byte source matrix", bytes);
+  up->data = model->mappings[model->n_mappings - 1].data;
+  g2_matrix source = *up;
+  void *copy = malloc(bytes);
+  memcpy(copy, source.data, bytes);
+  CHECK(g2_model_convert_weights(model, GPT2_WTYPE_F16) == GPT2_OK &&
+            rows_match_reference(&source, up, G2_DT_F16),
+        "a mapped KN source converts to F16 NK");
+  CHECK(memcmp(copy, source.data, bytes) == 0, "the released source pages read back unchanged");
+  free(copy);
+  g2_model_release(model);
+}
+
+/* gpt2_model_size / _n_params / _size_per_token follow the stored types. */
+static void test_sizes(void) {
+  struct gpt2_model *model = make_model(N_EMBD);
+  uint64_t E = N_EMBD, F = 4 * N_EMBD;
+  uint64_t matrix_params = N_LAYER * (3 * E * E + E * E + 2 * E * F);
+  uint64_t vector_params = N_LAYER * (9 * E + F) + 2 * E;
+  uint64_t params = matrix_params + (N_VOCAB + N_CTX) * E + vector_params;
+  CHECK(gpt2_model_n_params(model) == params, "n_params %llu = %llu counted by hand",
+        (unsigned long long)gpt2_model_n_params(model), (unsigned long long)params);
+  g2_model_convert_weights(model, GPT2_WTYPE_F32);
+  CHECK(gpt2_model_size(model) == 4 * params, "all F32: size is 4 bytes per parameter");
+  g2_model_convert_weights(model, GPT2_WTYPE_Q8_0);
+  uint64_t q8_bytes = (matrix_params + N_VOCAB * E) / 32 * 34;
+  uint64_t size = q8_bytes + (N_CTX * E + vector_params) * 4;
+  CHECK(gpt2_model_size(model) == size, "Q8_0: size %llu = %llu (34 bytes per 32 weights)",
+        (unsigned long long)gpt2_model_size(model), (unsigned long long)size);
+  uint64_t per_token = q8_bytes + vector_params * 4 + E / 32 * 34 + E * 4;
+  CHECK(gpt2_model_size_per_token(model) == per_token,
+        "Q8_0: one token reads %llu bytes: matrices, vectors, one row of wte and of wpe",
+        (unsigned long long)per_token);
+  CHECK(gpt2_model_size(NULL) == 0 && gpt2_model_n_params(NULL) == 0 &&
+            gpt2_model_size_per_token(NULL) == 0,
+        "size queries accept NULL");
+  g2_model_release(model);
+}
+
+/* ---- whole models: logits after conversion ------------------------------- */
+
+enum { N_TOKENS = 48 };
+
+typedef struct logits_run {
+  float *logits; /* [N_TOKENS][n_vocab] */
+  int n_vocab;
+} logits_run;
+
+/* Logits of every position of a fixed random sequence, the model loaded
+   with `weight_type`. */
+static int model_logits(const char *path, uint32_t weight_type, logits_run *out) {
+  gpt2_load_params load_params = GPT2_LOAD_PARAMS_INIT;
+  load_params.weight_type = weight_type;
+  gpt2_model *model;
+  out->logits = NULL;
+  if (gpt2_load(path, &load_params, &model) != GPT2_OK) return 0;
+  gpt2_context_params ctx_params = GPT2_CONTEXT_PARAMS_INIT;
+  ctx_params.logits_all = 1;
+  ctx_params.n_threads = 1;
+  gpt2_context *ctx = NULL;
+  int ok = gpt2_context_new(model, &ctx_params, &ctx) == GPT2_OK;
+  out->n_vocab = gpt2_n_vocab(model);
+  gpt2_token tokens[N_TOKENS];
+  uint64_t state = 12345;
+  for (int i = 0; i < N_TOKENS; i++) {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    tokens[i] = (gpt2_token)((state >> 33) % (uint64_t)out->n_vocab);
+  }
+  ok = ok && gpt2_eval(ctx, tokens, N_TOKENS) == GPT2_OK;
+  out->logits = ok ? malloc((size_t)N_TOKENS * (size_t)out->n_vocab * sizeof(float)) : NULL;
+  for (int i = 0; ok && i < N_TOKENS; i++)
+    memcpy(out->logits + (size_t)i * (size_t)out->n_vocab, gpt2_logits(ctx, i),
+           (size_t)out->n_vocab * sizeof(float));
+  gpt2_context_free(ctx);
+  gpt2_model_free(model);
+  return ok;
+}
+
+typedef struct logits_error {
+  double max_abs_error; /* over every logit, divided by the largest |logit| */
+  double top1_agreement;  /* fraction of positions with the same argmax */
+} logits_error;
+
+static logits_error compare_logits(const logits_run *reference, const logits_run *other) {
+  logits_error error = {0, 0};
+  double max_logit = 0;
+  int agree = 0;
+  for (int i = 0; i < N_TOKENS; i++) {
+    const float *a = reference->logits + (size_t)i * (size_t)reference->n_vocab;
+    const float *b = other->logits + (size_t)i * (size_t)reference->n_vocab;
+    int best_a = 0, best_b = 0;
+    for (int v = 0; v < reference->n_vocab; v++) {
+      max_logit = fmax(max_logit, fabs(a[v]));
+      error.max_abs_error = fmax(error.max_abs_error, fabs((double)a[v] - b[v]));
+      if (a[v] > a[best_a]) best_a = v;
+      if (b[v] > b[best_b]) best_b = v;
+    }
+    agree += best_a == best_b;
+  }
+  error.max_abs_error /= max_logit;
+  error.top1_agreement = (double)agree / N_TOKENS;
+  return error;
+}
+
+/* Bounds on the largest logit error, relative to the largest logit. A
+   weight's relative rounding error is 2^-11 in F16 and 2^-8 in BF16; in
+   Q8_0 a block's step is max|w|/127 and in Q4_0 max|w|/8, i.e. about
+   0.5% and 8% of a Gaussian block's spread (uniform error of step/sqrt 12,
+   max|w| about 2.1 sigma for 32 values). Through the layers, errors of
+   independent weights add in quadrature and the residual stream keeps them
+   from compounding, so each bound is some 10x the per-weight error: loose
+   enough for any kernel's summation order, tight enough to catch a wrong
+   row, a transposition or a misplaced scale (all of which give errors of
+   order 1). The top-1 agreement is measured on random-weight models, whose
+   logits are much flatter than a trained model's, so near-ties flip more:
+   the required rates are what the quantization noise allows there. */
+typedef struct type_bound {
+  uint32_t weight_type;
+  double max_error;
+  double min_top1;
+} type_bound;
+
+static const type_bound type_bounds[] = {
+    {GPT2_WTYPE_F32, 1e-5, 1.0},  {GPT2_WTYPE_F16, 5e-3, 0.95}, {GPT2_WTYPE_BF16, 4e-2, 0.9},
+    {GPT2_WTYPE_Q8_0, 5e-2, 0.9}, {GPT2_WTYPE_Q4_0, 0.5, 0.5},
+};
+
+static void test_model_logits(const char *name) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", harness_path("GPT2_TEST_MODELS", "build/models"), name);
+  logits_run reference;
+  int loaded = model_logits(path, GPT2_WTYPE_AUTO, &reference);
+  CHECK(loaded, "%s: loaded and evaluated as stored (%s)", name, gpt2_last_error());
+  if (!loaded) return;
+  for (size_t i = 0; i < sizeof type_bounds / sizeof type_bounds[0]; i++) {
+    const type_bound *bound = &type_bounds[i];
+    logits_run converted, again;
+    int ok = model_logits(path, bound->weight_type, &converted);
+    CHECK(ok, "%s as %s: loaded and evaluated (%s)", name, type_names[bound->weight_type],
+          gpt2_last_error());
+    if (!ok) continue;
+    logits_error error = compare_logits(&reference, &converted);
+    CHECK(error.max_abs_error <= bound->max_error,
+          "%s as %s: largest logit error %.2e of the largest logit (bound %.0e)", name,
+          type_names[bound->weight_type], error.max_abs_error, bound->max_error);
+    CHECK(error.top1_agreement >= bound->min_top1,
+          "%s as %s: top-1 agreement %.1f%% over %d positions (bound %.0f%%)", name,
+          type_names[bound->weight_type], 100 * error.top1_agreement, N_TOKENS,
+          100 * bound->min_top1);
+    ok = model_logits(path, bound->weight_type, &again);
+    CHECK(ok && memcmp(again.logits, converted.logits, (size_t)N_TOKENS *
+                       (size_t)converted.n_vocab * sizeof(float)) == 0,
+          "%s as %s: a second load gives identical logits", name, type_names[bound->weight_type]);
+    free(again.logits);
+    free(converted.logits);
+  }
+  free(reference.logits);
+}
+
+int main(void) {
+  test_every_type();
+  test_auto_and_invalid();
+  test_block_misfit();
+  test_allocation_failures();
+  test_mapped_source();
+  test_sizes();
+  test_model_logits("tiny-f32");
+  test_model_logits("mid-f32");
+  test_model_logits("odd-f32");
+  HARNESS_EXIT();
+}

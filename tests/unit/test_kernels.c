@@ -1,0 +1,412 @@
+/* Every SIMD kernel table this CPU runs, against the scalar oracle and a
+   float64 evaluation, on random inputs with odd sizes and tails; and the
+   determinism rule: an output element has the same bits however the work
+   is split into column ranges and token batches. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/half.h"
+#include "gpt2.h"
+#include "harness.h"
+#include "kernels/kernels.h"
+#include "model/matrix.h"
+#include "model/quant.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t next_u32(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state >> 16);
+}
+
+static float uniform(float lo, float hi) {
+  return lo + (hi - lo) * (float)(next_u32() & 0xffffff) / 16777216.0f;
+}
+
+static void fill(float *a, size_t n, float lo, float hi) {
+  for (size_t i = 0; i < n; i++) a[i] = uniform(lo, hi);
+}
+
+static const float sentinel = -12345.0f;
+
+/* A random matrix stored as dtype/layout, and its elements as the kernels
+   must see them (g2_dequantize of the stored rows). */
+typedef struct test_matrix {
+  g2_matrix m;
+  unsigned char *storage;
+  float *dense; /* [n_out][n_in] */
+} test_matrix;
+
+static test_matrix make_matrix(g2_dtype dtype, g2_layout layout, size_t n_out, size_t n_in) {
+  test_matrix t;
+  size_t rows = layout == G2_LAYOUT_NK ? n_out : n_in;
+  size_t cols = layout == G2_LAYOUT_NK ? n_in : n_out;
+  size_t row_bytes = g2_dtype_row_bytes(dtype, (int64_t)cols);
+  t.storage = malloc(rows * row_bytes + 64);
+  t.dense = malloc(n_out * n_in * sizeof(float) + 4);
+  float *row = malloc(cols * sizeof(float) + 4);
+  for (size_t r = 0; r < rows; r++) {
+    fill(row, cols, -1.0f, 1.0f);
+    g2_quantize(dtype, row, (int64_t)cols, t.storage + r * row_bytes);
+    g2_dequantize(dtype, t.storage + r * row_bytes, 0, (int64_t)cols, row);
+    for (size_t c = 0; c < cols; c++) {
+      size_t j = layout == G2_LAYOUT_NK ? r : c, k = layout == G2_LAYOUT_NK ? c : r;
+      t.dense[j * n_in + k] = row[c];
+    }
+  }
+  free(row);
+  t.m.data = t.storage;
+  t.m.dtype = dtype;
+  t.m.layout = layout;
+  t.m.n_out = (int64_t)n_out;
+  t.m.n_in = (int64_t)n_in;
+  return t;
+}
+
+static void free_matrix(test_matrix *t) {
+  free(t->storage);
+  free(t->dense);
+}
+
+/* Q6_K rows are not produced by g2_quantize: random bytes with a small
+   scale make valid blocks. */
+static test_matrix make_q6k_matrix(size_t n_out, size_t n_in) {
+  test_matrix t;
+  size_t row_bytes = g2_dtype_row_bytes(G2_DT_Q6_K, (int64_t)n_in);
+  t.storage = malloc(n_out * row_bytes);
+  t.dense = malloc(n_out * n_in * sizeof(float));
+  for (size_t i = 0; i < n_out * row_bytes; i++) t.storage[i] = (unsigned char)next_u32();
+  for (size_t b = 0; b < n_out * row_bytes / 210; b++) {
+    uint16_t d = g2_f32_to_f16(uniform(1e-4f, 1e-3f));
+    memcpy(t.storage + b * 210 + 208, &d, 2);
+  }
+  for (size_t j = 0; j < n_out; j++)
+    g2_dequantize(G2_DT_Q6_K, t.storage + j * row_bytes, 0, (int64_t)n_in, t.dense + j * n_in);
+  t.m.data = t.storage;
+  t.m.dtype = G2_DT_Q6_K;
+  t.m.layout = G2_LAYOUT_NK;
+  t.m.n_out = (int64_t)n_out;
+  t.m.n_in = (int64_t)n_in;
+  return t;
+}
+
+typedef struct shape {
+  size_t n_in, n_out, n_tok;
+} shape;
+
+/* Worst error of `out` against float64 sums, in units of the rounding
+   error bound: any float summation order (with or without fused
+   multiply-adds, plus the bias add) of n products is within
+   gamma_(n+2) * (sum |x_k w_k| + |bias|), gamma_m = m u / (1 - m u),
+   u = 2^-24 (Higham, Accuracy and Stability, section 3.1). A result <= 1
+   is within the bound; a dropped, repeated or misplaced term is far
+   outside it at these sizes. */
+static double error_vs_exact(const test_matrix *t, const float *x, size_t x_stride, const float *bias,
+                             const float *out, size_t out_stride, size_t n_tok, size_t col_begin,
+                             size_t col_end) {
+  size_t n_in = (size_t)t->m.n_in;
+  double u = ldexp(1.0, -24), worst = 0.0;
+  double gamma = (double)(n_in + 2) * u / (1.0 - (double)(n_in + 2) * u);
+  for (size_t tok = 0; tok < n_tok; tok++)
+    for (size_t j = col_begin; j < col_end; j++) {
+      double sum = bias ? bias[j] : 0.0, magnitude = bias ? fabs(bias[j]) : 0.0;
+      for (size_t k = 0; k < n_in; k++) {
+        double term = (double)x[tok * x_stride + k] * t->dense[j * n_in + k];
+        sum += term;
+        magnitude += fabs(term);
+      }
+      double err = fabs((double)out[tok * out_stride + j] - sum);
+      double bound = gamma * magnitude + 1e-30;
+      if (err / bound > worst) worst = err / bound;
+      if (isnan(out[tok * out_stride + j])) worst = INFINITY;
+    }
+  return worst;
+}
+
+static int outside_untouched(const float *out, size_t out_stride, size_t n_tok, size_t n_out,
+                             size_t col_begin, size_t col_end) {
+  for (size_t tok = 0; tok < n_tok; tok++)
+    for (size_t j = 0; j < out_stride; j++) {
+      int inside = j >= col_begin && j < col_end && j < n_out;
+      if (!inside && out[tok * out_stride + j] != sentinel) return 0;
+    }
+  return 1;
+}
+
+static void set_sentinel(float *out, size_t n) {
+  for (size_t i = 0; i < n; i++) out[i] = sentinel;
+}
+
+/* One table, one matrix: accuracy on a column sub-range with strides, and
+   the determinism rule against the same table's one-call result. */
+static void check_matmul(const g2_kernels *kt, const test_matrix *t, size_t n_tok, int with_bias) {
+  size_t n_in = (size_t)t->m.n_in, n_out = (size_t)t->m.n_out;
+  size_t x_stride = n_in + 3, out_stride = n_out + 5;
+  float *x = malloc((n_tok * x_stride + 1) * sizeof(float));
+  float *bias = malloc(n_out * sizeof(float));
+  float *whole = malloc(n_tok * out_stride * sizeof(float));
+  float *split = malloc(n_tok * out_stride * sizeof(float));
+  fill(x, n_tok * x_stride, -1.0f, 1.0f);
+  fill(bias, n_out, -1.0f, 1.0f);
+  const float *b = with_bias ? bias : NULL;
+  const char *dt = g2_dtype_name(t->m.dtype), *lay = t->m.layout == G2_LAYOUT_NK ? "NK" : "KN";
+
+  /* Accuracy on an odd sub-range [c0, c1). */
+  size_t c0 = n_out > 4 ? 3 : 0, c1 = n_out > 4 ? n_out - 1 : n_out;
+  set_sentinel(whole, n_tok * out_stride);
+  kt->matmul(&t->m, x, n_tok, x_stride, b, whole, out_stride, c0, c1);
+  double err = error_vs_exact(t, x, x_stride, b, whole, out_stride, n_tok, c0, c1);
+  CHECK(err <= 1.0, "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu cols [%zu,%zu) bias=%d: error %.3f of bound",
+        kt->name, dt, lay, n_in, n_out, n_tok, c0, c1, with_bias, err);
+  CHECK(outside_untouched(whole, out_stride, n_tok, n_out, c0, c1),
+        "%s matmul %s %s n_out=%zu writes only columns [%zu,%zu) of its rows", kt->name, dt, lay, n_out, c0, c1);
+
+  /* Determinism: all columns at once, then split three ways. */
+  set_sentinel(whole, n_tok * out_stride);
+  kt->matmul(&t->m, x, n_tok, x_stride, b, whole, out_stride, 0, n_out);
+
+  set_sentinel(split, n_tok * out_stride);
+  for (size_t j = 0; j < n_out;) { /* odd column ranges */
+    size_t width = 1 + next_u32() % 37;
+    size_t end = j + width < n_out ? j + width : n_out;
+    kt->matmul(&t->m, x, n_tok, x_stride, b, split, out_stride, j, end);
+    j = end;
+  }
+  CHECK(memcmp(whole, split, n_tok * out_stride * sizeof(float)) == 0,
+        "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu: same bits with odd column splits", kt->name, dt, lay,
+        n_in, n_out, n_tok);
+
+  set_sentinel(split, n_tok * out_stride);
+  for (size_t tok = 0; tok < n_tok; tok++)
+    kt->matmul(&t->m, x + tok * x_stride, 1, x_stride, b, split + tok * out_stride, out_stride, 0, n_out);
+  CHECK(memcmp(whole, split, n_tok * out_stride * sizeof(float)) == 0,
+        "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu: same bits one token at a time", kt->name, dt, lay, n_in,
+        n_out, n_tok);
+
+  set_sentinel(split, n_tok * out_stride);
+  for (size_t tok = 0; tok < n_tok;) { /* token batches of random sizes and column halves */
+    size_t count = 1 + next_u32() % 9;
+    if (tok + count > n_tok) count = n_tok - tok;
+    size_t mid = n_out / 2 + (next_u32() % 3);
+    if (mid > n_out) mid = n_out;
+    kt->matmul(&t->m, x + tok * x_stride, count, x_stride, b, split + tok * out_stride, out_stride, 0, mid);
+    kt->matmul(&t->m, x + tok * x_stride, count, x_stride, b, split + tok * out_stride, out_stride, mid, n_out);
+    tok += count;
+  }
+  CHECK(memcmp(whole, split, n_tok * out_stride * sizeof(float)) == 0,
+        "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu: same bits in random token batches", kt->name, dt, lay,
+        n_in, n_out, n_tok);
+
+  free(x);
+  free(bias);
+  free(whole);
+  free(split);
+}
+
+static void test_matmul(const g2_kernels *kt) {
+  static const shape float_shapes[] = {
+      {1, 1, 1},    {3, 17, 2},   {17, 3, 7},   {33, 97, 13}, {97, 33, 1},
+      {769, 130, 9}, {768, 70, 1}, {64, 257, 14}, {16, 48, 6},
+  };
+  static const shape block_shapes[] = {
+      {32, 1, 1}, {32, 17, 3}, {64, 33, 13}, {96, 97, 1}, {800, 21, 9}, {768, 40, 7},
+  };
+  static const g2_dtype float_types[] = {G2_DT_F32, G2_DT_F16, G2_DT_BF16};
+  static const g2_dtype block_types[] = {G2_DT_Q8_0, G2_DT_Q4_0};
+  size_t n_float_shapes = sizeof float_shapes / sizeof float_shapes[0];
+  size_t n_block_shapes = sizeof block_shapes / sizeof block_shapes[0];
+  for (size_t d = 0; d < 3; d++)
+    for (int layout = 0; layout < 2; layout++)
+      for (size_t s = 0; s < n_float_shapes; s++) {
+        const shape *sh = &float_shapes[s];
+        test_matrix t = make_matrix(float_types[d], (g2_layout)layout, sh->n_out, sh->n_in);
+        check_matmul(kt, &t, sh->n_tok, (int)(s % 2 == 0));
+        free_matrix(&t);
+      }
+  for (size_t d = 0; d < 2; d++)
+    for (size_t s = 0; s < n_block_shapes; s++) {
+      const shape *sh = &block_shapes[s];
+      test_matrix t = make_matrix(block_types[d], G2_LAYOUT_NK, sh->n_out, sh->n_in);
+      check_matmul(kt, &t, sh->n_tok, (int)(s % 2 == 0));
+      free_matrix(&t);
+    }
+  test_matrix q6 = make_q6k_matrix(19, 512);
+  check_matmul(kt, &q6, 5, 1);
+  free_matrix(&q6);
+}
+
+/* Attention against the oracle. Tolerance 2e-5 * max|v| + 1e-7: each
+   softmax weight is off by the score's rounding (2 * head_dim * u *
+   sum|q_d k_d| * scale <= 2e-6 here, |q|,|k| <= 1, head_dim <= 80, in the
+   exponent), the exp polynomial (2 ulp) and the sum of up to 300 weights
+   (300 u = 1.8e-5 relative, usually far less); the output is a convex
+   combination of v rows, so relative weight errors scale with max|v|. */
+static void test_attention(const g2_kernels *kt) {
+  static const size_t lengths[] = {1, 2, 3, 15, 16, 17, 33, 64, 100, 257, 300};
+  static const size_t head_dims[] = {1, 3, 8, 17, 64, 80};
+  for (uint32_t kv_type = GPT2_KV_F32; kv_type <= GPT2_KV_F16; kv_type++)
+    for (size_t h = 0; h < sizeof head_dims / sizeof head_dims[0]; h++) {
+      size_t head_dim = head_dims[h], kv_stride = head_dim * 3 + 1;
+      double worst = 0.0;
+      int deterministic = 1;
+      for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+        size_t n_kv = lengths[l], n = n_kv * kv_stride;
+        float *q = malloc(head_dim * sizeof(float));
+        float *kf = malloc(n * sizeof(float)), *vf = malloc(n * sizeof(float));
+        uint16_t *kh = malloc(n * 2), *vh = malloc(n * 2);
+        float *scratch = malloc(n_kv * sizeof(float));
+        float *want = malloc(head_dim * sizeof(float)), *got = malloc(head_dim * sizeof(float));
+        float *again = malloc(head_dim * sizeof(float));
+        fill(q, head_dim, -1.0f, 1.0f);
+        fill(kf, n, -1.0f, 1.0f);
+        fill(vf, n, -2.0f, 2.0f);
+        for (size_t i = 0; i < n; i++) { /* F16 cache: the same values, rounded */
+          kh[i] = g2_f32_to_f16(kf[i]);
+          vh[i] = g2_f32_to_f16(vf[i]);
+        }
+        const void *k = kv_type == GPT2_KV_F16 ? (const void *)kh : kf;
+        const void *v = kv_type == GPT2_KV_F16 ? (const void *)vh : vf;
+        /* a large scale too, so that most weights underflow towards 0 */
+        float scale = l % 2 ? 1.0f / sqrtf((float)head_dim) : 6.0f;
+        g2_kernels_ref.attention(q, k, v, kv_type, n_kv, head_dim, kv_stride, scale, scratch, want);
+        kt->attention(q, k, v, kv_type, n_kv, head_dim, kv_stride, scale, scratch, got);
+        kt->attention(q, k, v, kv_type, n_kv, head_dim, kv_stride, scale, scratch, again);
+        for (size_t d = 0; d < head_dim; d++) {
+          double err = fabs((double)got[d] - want[d]) / (2e-5 * 2.0 + 1e-7);
+          if (err > worst || isnan(got[d])) worst = isnan(got[d]) ? INFINITY : err;
+        }
+        deterministic &= memcmp(got, again, head_dim * sizeof(float)) == 0;
+        free(q); free(kf); free(vf); free(kh); free(vh); free(scratch); free(want); free(got); free(again);
+      }
+      CHECK(worst <= 1.0, "%s attention kv=%s head_dim=%zu n_kv 1..300: error %.3f of tolerance", kt->name,
+            kv_type == GPT2_KV_F16 ? "F16" : "F32", head_dim, worst);
+      CHECK(deterministic, "%s attention kv=%s head_dim=%zu: repeatable", kt->name,
+            kv_type == GPT2_KV_F16 ? "F16" : "F32", head_dim);
+    }
+}
+
+/* LayerNorm: tolerance 1e-5 * (|normalized| * |gamma| + |beta|) + 1e-6.
+   With |x| <= 2 and n <= 769 the mean and variance sums are within
+   n u of the oracle's (different order); that moves the normalized value
+   by a few 1e-6 at most; the rest is the same elementwise arithmetic. */
+static void test_layernorm(const g2_kernels *kt) {
+  static const size_t sizes[] = {1, 3, 8, 16, 17, 33, 768, 769};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    size_t n = sizes[s];
+    float *x = malloc(n * sizeof(float)), *gamma = malloc(n * sizeof(float)), *beta = malloc(n * sizeof(float));
+    float *want = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+    fill(x, n, -2.0f, 2.0f);
+    fill(gamma, n, 0.5f, 1.5f);
+    fill(beta, n, -0.5f, 0.5f);
+    g2_kernels_ref.layernorm(x, n, gamma, beta, 1e-5f, want);
+    kt->layernorm(x, n, gamma, beta, 1e-5f, got);
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+      double normalized = fabs(((double)want[i] - beta[i]) / gamma[i]);
+      double tol = 1e-5 * (normalized * fabs(gamma[i]) + fabs(beta[i])) + 1e-6;
+      double err = fabs((double)got[i] - want[i]) / tol;
+      if (err > worst || isnan(got[i])) worst = isnan(got[i]) ? INFINITY : err;
+    }
+    CHECK(worst <= 1.0, "%s layernorm n=%zu: error %.3f of tolerance", kt->name, n, worst);
+    free(x); free(gamma); free(beta); free(want); free(got);
+  }
+}
+
+/* GELU: tolerance 4e-6 |gelu(x)| + 2^-21 |x|. The SIMD form
+   x / (1 + e^-2u) is the same function; e^-2u is within 2 ulp, and the
+   division adds one ulp. The oracle's 1 + tanhf(u) cancels for u << 0:
+   its absolute error there is up to about ulp(1) |x| / 2 = 2^-24 |x|. */
+static void test_gelu(const g2_kernels *kt) {
+  static const size_t sizes[] = {1, 3, 15, 16, 17, 100, 3073};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    size_t n = sizes[s];
+    float *x = malloc(n * sizeof(float)), *want = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+    fill(x, n, -12.0f, 12.0f);
+    if (n > 4) {
+      x[0] = 0.0f;
+      x[1] = 100.0f;
+      x[2] = -100.0f;
+      x[3] = 1e-20f;
+    }
+    memcpy(want, x, n * sizeof(float));
+    memcpy(got, x, n * sizeof(float));
+    g2_kernels_ref.gelu(want, n);
+    kt->gelu(got, n);
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+      double bound = 4e-6 * fabs(want[i]) + ldexp(fabs(x[i]), -21) + 1e-30;
+      double err = fabs((double)got[i] - want[i]) / bound;
+      if (err > worst || isnan(got[i])) worst = isnan(got[i]) ? INFINITY : err;
+    }
+    CHECK(worst <= 1.0, "%s gelu n=%zu: error %.3f of tolerance", kt->name, n, worst);
+    free(x);
+    free(want);
+    free(got);
+  }
+}
+
+static void test_add_and_get_row(const g2_kernels *kt) {
+  static const size_t sizes[] = {1, 7, 16, 17, 769};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    size_t n = sizes[s];
+    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float)), *c = malloc(n * sizeof(float));
+    fill(a, n, -1.0f, 1.0f);
+    fill(b, n, -1.0f, 1.0f);
+    memcpy(c, a, n * sizeof(float));
+    g2_kernels_ref.add(a, b, n);
+    kt->add(c, b, n);
+    CHECK(memcmp(a, c, n * sizeof(float)) == 0, "%s add n=%zu: same bits as the oracle", kt->name, n);
+    free(a); free(b); free(c);
+  }
+  static const g2_dtype types[] = {G2_DT_F32, G2_DT_F16, G2_DT_BF16, G2_DT_Q8_0, G2_DT_Q4_0};
+  for (size_t d = 0; d < 5; d++) {
+    size_t n_in = types[d] >= G2_DT_Q8_0 ? 96 : 37;
+    test_matrix t = make_matrix(types[d], G2_LAYOUT_NK, 5, n_in);
+    int same = 1;
+    for (int64_t row = 0; row < 5; row++) {
+      float want[96], got[96];
+      g2_kernels_ref.get_row(&t.m, row, want);
+      kt->get_row(&t.m, row, got);
+      same &= memcmp(want, got, n_in * sizeof(float)) == 0;
+    }
+    CHECK(same, "%s get_row %s: same bits as the oracle", kt->name, g2_dtype_name(types[d]));
+    free_matrix(&t);
+  }
+}
+
+static void test_select(void) {
+  const g2_kernels *best = g2_kernels_select(NULL);
+  CHECK(best != NULL, "g2_kernels_select(NULL) picks a table (%s)", best ? best->name : "none");
+  CHECK(g2_kernels_select("") == best, "an empty GPT2_ISA means the default");
+  CHECK(g2_kernels_select("scalar") == &g2_kernels_ref, "GPT2_ISA=scalar forces the oracle");
+  CHECK(g2_kernels_select("sse9") == NULL, "an unknown GPT2_ISA is refused");
+#if defined(__x86_64__)
+  CHECK(g2_kernels_select("neon") == NULL, "GPT2_ISA=neon is refused on x86-64");
+#endif
+#if defined(__aarch64__)
+  CHECK(g2_kernels_select("avx2") == NULL, "GPT2_ISA=avx2 is refused on aarch64");
+  CHECK(best == g2_kernels_select("neon"), "aarch64 picks neon");
+#endif
+}
+
+int main(void) {
+  static const char *names[] = {"scalar", "avx2", "avx512", "neon"};
+  test_select();
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    const g2_kernels *kt = g2_kernels_select(names[i]);
+    if (!kt) {
+      printf("# %s: not run by this CPU\n", names[i]);
+      continue;
+    }
+    test_matmul(kt);
+    if (kt == &g2_kernels_ref) continue; /* the oracle is its own reference below */
+    test_attention(kt);
+    test_layernorm(kt);
+    test_gelu(kt);
+    test_add_and_get_row(kt);
+  }
+  HARNESS_EXIT();
+}
