@@ -1,5 +1,6 @@
 /* Reading gpt2_sample_params across struct versions, and checking values. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -26,6 +27,14 @@ int g2_sample_params_read(const gpt2_sample_params *user,
                        "library knows is set (size %u)",
                        sizeof *out, (unsigned)user->size);
   }
+  /* Every version of the struct ends at a field boundary; a size inside
+     the pointer would copy part of it and make a wild pointer. */
+  size_t bias_at = offsetof(gpt2_sample_params, logit_bias);
+  if (user->size > bias_at && user->size < bias_at + sizeof user->logit_bias)
+    return g2_fail(GPT2_E_INVALID,
+                   "gpt2_sample_params.size is %u, inside the logit_bias "
+                   "pointer; initialise the struct with GPT2_SAMPLE_PARAMS_INIT",
+                   (unsigned)user->size);
   memcpy(out, user, user->size < sizeof *out ? user->size : sizeof *out);
   out->size = (uint32_t)sizeof *out;
   return GPT2_OK;
