@@ -21,7 +21,7 @@ sanitize_pass() {
   (unset MAKEFLAGS MFLAGS MAKELEVEL; make -s -j"$(nproc)" BUILD="$dir" $vars "${targets[@]}") >"$log" 2>&1
   local status=$?
   check "$pass: build ${targets[*]} with $vars" test $status -eq 0
-  if [ $status -ne 0 ]; then tail -n 20 "$log"; rm -f "$log"; return 1; fi
+  if [ $status -ne 0 ]; then tail -n 20 "$log" | sed "s/^/    /"; rm -f "$log"; return 1; fi
   local i=0
   for program in "$@"; do
     local target=${targets[$i]} args=${program#* }
@@ -33,7 +33,7 @@ sanitize_pass() {
     sed -n -e "s/^ok /ok $pass: ${target##*/}: /p" -e "s/^FAIL /FAIL $pass: ${target##*/}: /p" "$log"
     local fails; fails=$(grep -c '^FAIL ' "$log")
     if [ $status -ne 0 ] && [ "$fails" -eq 0 ]; then
-      fail "$pass: ${target##*/} $args exited with status $status:"; tail -n 30 "$log"
+      fail "$pass: ${target##*/} $args exited with status $status:"; tail -n 30 "$log" | sed "s/^/    /"
     elif ! grep -q '^ok ' "$log"; then
       check "$pass: ${target##*/} $args runs clean" test $status -eq 0
     fi
