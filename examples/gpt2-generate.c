@@ -223,7 +223,7 @@ static void print_summary(const timings *t, const gpt2_model *model, uint64_t se
           t->stop_reason);
   fprintf(stderr, "sampling:  %9.3f ms/token", sample_ms);
   if (decode_ms > 0)
-    fprintf(stderr, " (%.1f%% of a %.2f ms decode step)", 100.0 * sample_ms / decode_ms,
+    fprintf(stderr, " (%.2g%% of a %.2f ms decode step)", 100.0 * sample_ms / decode_ms,
             decode_ms);
   fprintf(stderr, "\nseed:      %llu\n", (unsigned long long)seed);
 }
