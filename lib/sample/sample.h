@@ -16,8 +16,8 @@ uint64_t g2_rng_next(uint64_t state[4]);
 double g2_rng_uniform(uint64_t state[4]);
 
 /* Copies `user` (NULL: defaults; fields beyond user->size: defaults) into
-   *out as a full current-size struct. GPT2_E_INVALID for a size below 4,
-   GPT2_E_UNSUPPORTED for a larger struct whose unknown tail is not zero. */
+   *out as a full current-size struct (core/params.h rules: GPT2_E_INVALID
+   for a size below 4 or a larger struct whose unknown tail is not zero). */
 int g2_sample_params_read(const gpt2_sample_params *user,
                           gpt2_sample_params *out);
 
