@@ -79,10 +79,13 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
 
+# gpt2.pc for the current PREFIX; `make install` writes it again, so an
+# install to another PREFIX than the build's gets the right paths.
+PC_SED := sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+  -e 's|@LIBS_PRIVATE@|$(LDLIBS_ALL)|' pkgconfig/gpt2.pc.in
 $(BUILD)/gpt2.pc: pkgconfig/gpt2.pc.in include/gpt2.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	  -e 's|@LIBS_PRIVATE@|$(LDLIBS_ALL)|' $< > $@
+	$(PC_SED) > $@
 
 # The whole test suite; the last line it prints is "N passed, N failed".
 check: all $(TESTS)
@@ -101,7 +104,7 @@ install: all
 	ln -sf libgpt2.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgpt2.so
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
-	install -m 644 $(BUILD)/gpt2.pc $(DESTDIR)$(LIBDIR)/pkgconfig/gpt2.pc
+	$(PC_SED) > $(DESTDIR)$(LIBDIR)/pkgconfig/gpt2.pc
 	for p in $(INSTALLED_PROGRAMS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
 
 uninstall:

@@ -12,6 +12,9 @@
      vf_round, vf_exp2i          round to nearest; 2^n for integral n in
                                  [-126, 127]
      half_to_float               one F16 value
+     HAVE_NIBBLE_TABLE (optional) nibble_table(scale): scale * (i - 8) for
+                                 i < 16; nibble_lookup(table, p, high): the
+                                 VLEN nibbles' entries (Q4_0 in 3 ops)
      NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
      KN_VECS, KN_TOKS            KN register tile: column vectors x tokens
      TABLE, TABLE_NAME           the g2_kernels object and its name
@@ -129,6 +132,42 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
 #pragma GCC unroll 8
     for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_zero();
   size_t k = 0;
+  if (dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0) { /* a block at a time: one scale per row */
+    size_t block_bytes = dtype == G2_DT_Q8_0 ? 34 : 18;
+    for (; k < n_in; k += 32) {
+      const unsigned char *blocks[TILE_MAX];
+      vf scales[TILE_MAX];
+#pragma GCC unroll 8
+      for (size_t r = 0; r < NK_ROWS; r++) {
+        blocks[r] = rows[r] + k / 32 * block_bytes;
+        scales[r] = vf_set1(half_to_float(load_u16(blocks[r])));
+#if defined(HAVE_NIBBLE_TABLE)
+        if (dtype == G2_DT_Q4_0) scales[r] = nibble_table(scales[r]);
+#endif
+      }
+#pragma GCC unroll 8
+      for (size_t c = 0; c < 32; c += VLEN) {
+        vf weights[TILE_MAX];
+#pragma GCC unroll 8
+        for (size_t r = 0; r < NK_ROWS; r++) {
+#if defined(HAVE_NIBBLE_TABLE)
+          if (dtype == G2_DT_Q4_0) {
+            weights[r] = nibble_lookup(scales[r], blocks[r] + 2 + c % 16, c >= 16);
+            continue;
+          }
+#endif
+          weights[r] = vf_mul(scales[r], dtype == G2_DT_Q8_0 ? vf_from_i8(blocks[r] + 2 + c)
+                                                             : vf_from_nibbles(blocks[r] + 2 + c % 16, c >= 16));
+        }
+#pragma GCC unroll 8
+        for (size_t t = 0; t < nt; t++) {
+          vf xt = vf_load(x + t * x_stride + k + c);
+#pragma GCC unroll 8
+          for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+        }
+      }
+    }
+  }
   for (; k + VLEN <= n_in; k += VLEN) {
     vf weights[TILE_MAX];
 #pragma GCC unroll 8
@@ -321,17 +360,31 @@ static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const fl
     size_t n_cols = col_end - j0 < KN_DECODE_COLS ? col_end - j0 : KN_DECODE_COLS;
     size_t n_full = n_cols / VLEN * VLEN;
     memset(acc, 0, n_cols * sizeof(float));
-    for (size_t k = 0; k < n_in; k++) {
+    size_t k = 0;
+    for (; k + 8 <= n_in; k += 8) { /* eight rows per pass over the sums */
+      const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
+      vf xs[8];
+#pragma GCC unroll 8
+      for (size_t i = 0; i < 8; i++) xs[i] = vf_set1(x[k + i]);
+      for (size_t c = 0; c < n_full; c += VLEN) {
+        vf sum = vf_load(acc + c);
+#pragma GCC unroll 8
+        for (size_t i = 0; i < 8; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
+        vf_store(acc + c, sum);
+      }
+    }
+    for (; k < n_in; k++) {
       const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
       vf xk = vf_set1(x[k]);
       for (size_t c = 0; c < n_full; c += VLEN)
         vf_store(acc + c, vf_fma(xk, load_weights(dtype, row, j0 + c), vf_load(acc + c)));
-      for (size_t c = n_full; c < n_cols; c++) {
+    }
+    for (size_t c = n_full; c < n_cols; c++) /* columns left of a vector */
+      for (k = 0; k < n_in; k++) {
         float weight;
-        g2_dequantize(dtype, row, (int64_t)(j0 + c), 1, &weight);
+        g2_dequantize(dtype, (const unsigned char *)w->data + k * row_bytes, (int64_t)(j0 + c), 1, &weight);
         acc[c] = fmaf(x[k], weight, acc[c]);
       }
-    }
     for (size_t c = 0; c < n_cols; c++) out[j0 + c] = acc[c] + (bias ? bias[j0 + c] : 0.0f);
   }
 }

@@ -79,7 +79,6 @@ GPT2_API int gpt2_context_new(const gpt2_model *model, const gpt2_context_params
   ctx->logits_all = p.logits_all != 0;
   ctx->kv_type = p.kv_type;
   ctx->kv_elem_bytes = p.kv_type == GPT2_KV_F16 ? 2 : 4;
-  ctx->seed = p.seed;
   g2_rng_seed(ctx->rng_state, p.seed);
 
   size_t cache_elems = (size_t)model->hp.n_layer * ctx->n_ctx * (size_t)model->hp.n_embd;

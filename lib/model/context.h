@@ -40,7 +40,6 @@ struct gpt2_context {
   g2_scratch scratch;
 
   uint64_t rng_state[4]; /* sampler RNG (lib/sample), seeded at creation */
-  uint64_t seed;
 };
 
 /* Largest batch the forward pass runs at once; gpt2_eval splits longer
