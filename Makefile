@@ -68,7 +68,7 @@ $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%: examples/%.c $(BUILD)/libgpt2.so
+$(BUILD)/%: examples/%.c $(wildcard examples/*.h) $(BUILD)/libgpt2.so
 	$(CC) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lgpt2 -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib' $(LDFLAGS) $(LDLIBS_ALL)
 
 $(BUILD)/tools/%: tools/%.c $(STATIC)
