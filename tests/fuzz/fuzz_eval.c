@@ -110,7 +110,7 @@ static void call_sample(fuzz_input *in, gpt2_context *ctx, int32_t n_vocab) {
   int valid = size_kind == 4 || params_valid(&p, n_vocab);
   int have_logits = gpt2_logits(ctx, -1) != NULL;
   const char *rule = NULL;
-  if (size_kind == 3) rule = status == GPT2_E_UNSUPPORTED ? NULL : "a set unknown tail must be refused";
+  if (size_kind == 3) rule = status == GPT2_E_INVALID ? NULL : "a set unknown tail must be refused";
   else if (size_kind == 1 && (size < 4 || (size > offsetof(gpt2_sample_params, logit_bias) &&
                                             size < offsetof(gpt2_sample_params, logit_bias) + sizeof(void *))))
     rule = status == GPT2_E_INVALID ? NULL : "a size below 4 or inside the pointer must be refused";
