@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tokenizer/strtab.h"
+
 #define G2_CACHE_BITS 12    /* 4096 slots of 64 bytes */
 #define G2_CACHE_PIECE 22   /* longest piece cached, in bytes */
 #define G2_CACHE_IDS 8      /* most ids of a cached result */
@@ -32,7 +34,7 @@ static inline const g2_cache_slot *g2_cache_get(g2_cache_slot *cache,
                                                 uint64_t hash) {
   const g2_cache_slot *slot = g2_cache_slot_for(cache, hash);
   if (slot->len == len && slot->tag == (uint32_t)hash &&
-      memcmp(slot->bytes, piece, len) == 0)
+      g2_bytes_equal(slot->bytes, piece, len))
     return slot;
   return NULL;
 }
