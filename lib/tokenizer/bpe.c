@@ -1,32 +1,26 @@
 #include "tokenizer/bpe.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "gpt2.h"
 
-#define NO_RANK INT32_MAX
-
-static int32_t pair_rank(const g2_tokenizer *tok, int32_t left, int32_t right) {
-  const g2_pair_slot *slot = g2_pair_find(tok, left, right);
-  return slot ? slot->rank : NO_RANK;
-}
-
 /* Short pieces: a flat array, one pass per merge rank. Quadratic in the
-   length, which is faster than a heap up to a few dozen bytes. */
+   length, which beats the queue up to a few dozen bytes. */
 size_t g2_bpe_short(const g2_tokenizer *tok, const unsigned char *piece,
                     size_t len, int32_t *out) {
   int32_t *ids = out;
   int32_t ranks[G2_BPE_SHORT]; /* ranks[i]: the pair (ids[i], ids[i+1]) */
   size_t n = len;
   for (size_t i = 0; i < n; i++) ids[i] = tok->byte_token[piece[i]];
-  for (size_t i = 0; i + 1 < n; i++) ranks[i] = pair_rank(tok, ids[i], ids[i + 1]);
+  for (size_t i = 0; i + 1 < n; i++) ranks[i] = g2_pair_rank(tok, ids[i], ids[i + 1]);
   for (;;) {
-    int32_t best = NO_RANK;
+    int32_t best = G2_NO_RANK;
     for (size_t i = 0; i + 1 < n; i++)
       if (ranks[i] < best) best = ranks[i];
-    if (best == NO_RANK) break;
+    if (best == G2_NO_RANK) break;
     /* Every occurrence of the pair, left to right; a merged pair's new
        neighbours can never form the same pair again in this pass. */
     for (size_t i = 0; i + 1 < n; i++) {
@@ -35,135 +29,177 @@ size_t g2_bpe_short(const g2_tokenizer *tok, const unsigned char *piece,
       for (size_t j = i + 1; j + 1 < n; j++) ids[j] = ids[j + 1];
       for (size_t j = i + 1; j + 2 < n; j++) ranks[j] = ranks[j + 1];
       n--;
-      if (i > 0) ranks[i - 1] = pair_rank(tok, ids[i - 1], ids[i]);
-      if (i + 1 < n) ranks[i] = pair_rank(tok, ids[i], ids[i + 1]);
+      if (i > 0) ranks[i - 1] = g2_pair_rank(tok, ids[i - 1], ids[i]);
+      if (i + 1 < n) ranks[i] = g2_pair_rank(tok, ids[i], ids[i + 1]);
     }
   }
   return n;
 }
 
-/* A binary min-heap of rank << 32 | position: ties on rank go leftmost. */
-static void heap_push(uint64_t *heap, size_t *size, uint64_t entry) {
-  size_t i = (*size)++;
-  while (i > 0) {
-    size_t parent = (i - 1) / 2;
-    if (heap[parent] <= entry) break;
-    heap[i] = heap[parent];
-    i = parent;
-  }
-  heap[i] = entry;
+static int compare_positions(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
 }
 
-static uint64_t heap_pop(uint64_t *heap, size_t *size) {
-  uint64_t top = heap[0], last = heap[--*size];
-  size_t n = *size, i = 0;
-  for (;;) {
-    size_t child = 2 * i + 1;
-    if (child >= n) break;
-    if (child + 1 < n && heap[child + 1] < heap[child]) child++;
-    if (heap[child] >= last) break;
-    heap[i] = heap[child];
-    i = child;
-  }
-  if (n > 0) heap[i] = last;
-  return top;
+static int lowest_bit(uint64_t word) { /* word != 0 */
+#if defined(__GNUC__)
+  return __builtin_ctzll(word);
+#else
+  int bit = 0;
+  while (!(word & 1)) word >>= 1, bit++;
+  return bit;
+#endif
 }
 
-static int work_reserve(g2_bpe_work *work, size_t len) {
+static int work_reserve_ranks(g2_bpe_work *work, size_t n_ranks) {
+  if (work->rank_first) return GPT2_OK; /* one tokenizer per work area */
+  size_t n_words = n_ranks / 64 + 1, n_summary = n_words / 64 + 1;
+  work->rank_first = g2_malloc_array(n_ranks + 1, sizeof *work->rank_first);
+  work->rank_last = g2_malloc_array(n_ranks + 1, sizeof *work->rank_last);
+  work->rank_bits = g2_calloc(n_words, sizeof *work->rank_bits);
+  work->rank_summary = g2_calloc(n_summary, sizeof *work->rank_summary);
+  if (!work->rank_first || !work->rank_last || !work->rank_bits ||
+      !work->rank_summary) {
+    g2_free(work->rank_first), g2_free(work->rank_last);
+    g2_free(work->rank_bits), g2_free(work->rank_summary);
+    work->rank_first = work->rank_last = NULL;
+    work->rank_bits = work->rank_summary = NULL;
+    return g2_fail(GPT2_E_NOMEM, "tokenize: out of memory for %zu merge ranks",
+                   n_ranks);
+  }
+  for (size_t r = 0; r < n_ranks; r++) work->rank_first[r] = -1;
+  work->n_ranks = n_ranks;
+  return GPT2_OK;
+}
+
+static int work_reserve_nodes(g2_bpe_work *work, size_t len) {
   if (len <= work->cap_nodes) return GPT2_OK;
   size_t cap = work->cap_nodes ? work->cap_nodes : 256;
-  while (cap < len) cap = cap > SIZE_MAX / 2 ? len : cap * 2;
-  g2_bpe_work grown = {.cap_nodes = 0};
-  grown.ids = g2_malloc_array(cap, sizeof *grown.ids);
-  grown.prev = g2_malloc_array(cap, sizeof *grown.prev);
-  grown.next = g2_malloc_array(cap, sizeof *grown.next);
-  /* Each merge adds at most two pairs: n - 1 + 2 (n - 1) entries. */
-  grown.heap = g2_malloc_array(cap, 3 * sizeof *grown.heap);
-  grown.pending = g2_malloc_array(cap, 2 * sizeof *grown.pending);
-  grown.cap_nodes = cap;
-  if (!grown.ids || !grown.prev || !grown.next || !grown.heap ||
-      !grown.pending) {
-    g2_bpe_work_free(&grown);
+  while (cap < len) cap *= 2; /* len < 2^29 */
+  int32_t *arrays[4];
+  int ok = 1;
+  for (int i = 0; i < 4; i++) {
+    arrays[i] = g2_malloc_array(cap, sizeof(int32_t));
+    ok &= arrays[i] != NULL;
+  }
+  g2_bpe_entry *entries = g2_malloc_array(cap, 3 * sizeof *entries);
+  if (!ok || !entries) {
+    for (int i = 0; i < 4; i++) g2_free(arrays[i]);
+    g2_free(entries);
     return g2_fail(GPT2_E_NOMEM, "tokenize: out of memory for a %zu-byte piece",
                    len);
   }
-  g2_bpe_work_free(work);
-  work->ids = grown.ids, work->prev = grown.prev, work->next = grown.next;
-  work->heap = grown.heap, work->pending = grown.pending;
+  g2_free(work->ids), g2_free(work->prev), g2_free(work->next);
+  g2_free(work->batch), g2_free(work->entries);
+  work->ids = arrays[0], work->prev = arrays[1], work->next = arrays[2];
+  work->batch = arrays[3], work->entries = entries;
   work->cap_nodes = cap;
   return GPT2_OK;
 }
 
 void g2_bpe_work_free(g2_bpe_work *work) {
-  g2_free(work->ids);
-  g2_free(work->prev);
-  g2_free(work->next);
-  g2_free(work->heap);
-  g2_free(work->pending);
+  g2_free(work->ids), g2_free(work->prev), g2_free(work->next);
+  g2_free(work->batch), g2_free(work->entries);
+  g2_free(work->rank_first), g2_free(work->rank_last);
+  g2_free(work->rank_bits), g2_free(work->rank_summary);
   work->ids = work->prev = work->next = NULL;
-  work->heap = work->pending = NULL;
-  work->cap_nodes = 0;
+  work->batch = NULL;
+  work->entries = NULL;
+  work->rank_first = work->rank_last = NULL;
+  work->rank_bits = work->rank_summary = NULL;
+  work->cap_nodes = work->n_ranks = 0;
 }
 
-static uint64_t entry(int32_t rank, int32_t position) {
-  return (uint64_t)(uint32_t)rank << 32 | (uint32_t)position;
+static void queue_add(g2_bpe_work *work, int32_t *n_entries, int32_t rank,
+                      int32_t position) {
+  int32_t e = (*n_entries)++;
+  work->entries[e] = (g2_bpe_entry){position, -1};
+  if (work->rank_first[rank] < 0) {
+    work->rank_first[rank] = e;
+    work->rank_bits[rank / 64] |= 1ull << (rank % 64);
+    work->rank_summary[rank / 4096] |= 1ull << (rank / 64 % 64);
+  } else {
+    work->entries[work->rank_last[rank]].next = e;
+  }
+  work->rank_last[rank] = e;
 }
 
-/* Long pieces: a linked list of symbols and a heap of candidate pairs,
-   O(n log n). Stale heap entries are recognised by the ids they name. A
-   pair created while merging rank r with a rank below r waits in `pending`
-   until rank r is done, as encoder.py finishes a rank's pass before it looks
-   for the next lowest pair (GPT-2's own merges never need this: a merge's
-   rank is above those of the merges making its parts). */
-int g2_bpe_heap(const g2_tokenizer *tok, const unsigned char *piece,
+/* The lowest rank with queued pairs, or -1. */
+static int32_t queue_lowest(const g2_bpe_work *work) {
+  size_t n_summary = (work->n_ranks / 64 + 1) / 64 + 1;
+  for (size_t s = 0; s < n_summary; s++) {
+    if (!work->rank_summary[s]) continue;
+    size_t w = s * 64 + (size_t)lowest_bit(work->rank_summary[s]);
+    return (int32_t)(w * 64 + (size_t)lowest_bit(work->rank_bits[w]));
+  }
+  return -1;
+}
+
+/* Moves the positions queued for `rank` into work->batch, ascending. */
+static size_t queue_take(g2_bpe_work *work, int32_t rank) {
+  size_t n = 0;
+  int sorted = 1;
+  for (int32_t e = work->rank_first[rank]; e >= 0; e = work->entries[e].next) {
+    work->batch[n] = work->entries[e].position;
+    sorted &= n == 0 || work->batch[n - 1] < work->batch[n];
+    n++;
+  }
+  work->rank_first[rank] = -1;
+  work->rank_bits[rank / 64] &= ~(1ull << (rank % 64));
+  if (!work->rank_bits[rank / 64])
+    work->rank_summary[rank / 4096] &= ~(1ull << (rank / 64 % 64));
+  if (!sorted) qsort(work->batch, n, sizeof *work->batch, compare_positions);
+  return n;
+}
+
+/* Long pieces: a linked list of symbols and the candidate pairs queued by
+   rank. Each round takes every queued pair of the lowest rank, in position
+   order, as encoder.py's pass over the word does; a queued pair whose
+   symbols have changed since is skipped. Pairs created by merging join
+   their rank's queue, even one below the current rank, and so wait for the
+   next round, as in encoder.py (GPT-2's own merges never do that: a merge
+   ranks above the merges making its parts). Each merge queues at most two
+   pairs, so there are fewer than 3n entries; the cost is O(n) plus sorting
+   the positions of a rank that merges queued out of order. */
+int g2_bpe_long(const g2_tokenizer *tok, const unsigned char *piece,
                 size_t len, g2_bpe_work *work, size_t *n_ids) {
-  if (len >= INT32_MAX)
+  if (len >= (1u << 29))
     return g2_fail(GPT2_E_INVALID,
-                   "tokenize: a %zu-byte pre-token is too long (limit 2^31)",
+                   "tokenize: a %zu-byte pre-token is too long (limit 2^29)",
                    len);
-  int status = work_reserve(work, len);
+  int status = work_reserve_nodes(work, len);
+  if (status == GPT2_OK) status = work_reserve_ranks(work, tok->n_merges);
   if (status != GPT2_OK) return status;
   int32_t *ids = work->ids, *prev = work->prev, *next = work->next;
-  uint64_t *heap = work->heap, *pending = work->pending;
-  size_t heap_size = 0, n_pending = 0;
-  int32_t n = (int32_t)len;
+  int32_t n = (int32_t)len, n_entries = 0;
   for (int32_t i = 0; i < n; i++) {
     ids[i] = tok->byte_token[piece[i]];
     prev[i] = i - 1;
     next[i] = i + 1 < n ? i + 1 : -1;
   }
   for (int32_t i = 0; i + 1 < n; i++) {
-    int32_t rank = pair_rank(tok, ids[i], ids[i + 1]);
-    if (rank != NO_RANK) heap_push(heap, &heap_size, entry(rank, i));
+    int32_t rank = g2_pair_rank(tok, ids[i], ids[i + 1]);
+    if (rank != G2_NO_RANK) queue_add(work, &n_entries, rank, i);
   }
-  int32_t current = -1;
-  for (;;) {
-    if (n_pending > 0 &&
-        (heap_size == 0 || (int32_t)(heap[0] >> 32) != current)) {
-      while (n_pending > 0) heap_push(heap, &heap_size, pending[--n_pending]);
-    }
-    if (heap_size == 0) break;
-    uint64_t top = heap_pop(heap, &heap_size);
-    int32_t rank = (int32_t)(top >> 32), left = (int32_t)(uint32_t)top;
+  for (int32_t rank; (rank = queue_lowest(work)) >= 0;) {
     const g2_merge *merge = &tok->merges[rank];
-    int32_t right = next[left];
-    if (ids[left] != merge->left || right < 0 || ids[right] != merge->right)
-      continue; /* stale: one of the symbols has changed since */
-    current = rank;
-    ids[left] = merge->result;
-    ids[right] = -1;
-    next[left] = next[right];
-    if (next[right] >= 0) prev[next[right]] = left;
-    int32_t neighbours[2][2] = {{prev[left], left}, {left, next[left]}};
-    for (int k = 0; k < 2; k++) {
-      int32_t a = neighbours[k][0], b = neighbours[k][1];
-      if (a < 0 || b < 0) continue;
-      int32_t new_rank = pair_rank(tok, ids[a], ids[b]);
-      if (new_rank == NO_RANK) continue;
-      if (new_rank < current)
-        pending[n_pending++] = entry(new_rank, a);
-      else
-        heap_push(heap, &heap_size, entry(new_rank, a));
+    size_t n_batch = queue_take(work, rank);
+    for (size_t b = 0; b < n_batch; b++) {
+      int32_t left = work->batch[b], right = next[left];
+      if (ids[left] != merge->left || right < 0 || ids[right] != merge->right)
+        continue; /* stale: a symbol has changed since it was queued */
+      ids[left] = merge->result;
+      ids[right] = -1;
+      next[left] = next[right];
+      if (next[right] >= 0) prev[next[right]] = left;
+      if (prev[left] >= 0) {
+        int32_t new_rank = g2_pair_rank(tok, ids[prev[left]], ids[left]);
+        if (new_rank != G2_NO_RANK) queue_add(work, &n_entries, new_rank, prev[left]);
+      }
+      if (next[left] >= 0) {
+        int32_t new_rank = g2_pair_rank(tok, ids[left], ids[next[left]]);
+        if (new_rank != G2_NO_RANK) queue_add(work, &n_entries, new_rank, left);
+      }
     }
   }
   size_t count = 0; /* compacting in place: count <= i */
@@ -179,8 +215,8 @@ int g2_bpe(const g2_tokenizer *tok, const unsigned char *piece, size_t len,
     *ids = work->short_ids;
     return GPT2_OK;
   }
-  int status = g2_bpe_heap(tok, piece, len, work, n_ids);
-  *ids = work->ids; /* after the heap may have grown it */
+  int status = g2_bpe_long(tok, piece, len, work, n_ids);
+  *ids = work->ids; /* after the call may have grown it */
   return status;
 }
 

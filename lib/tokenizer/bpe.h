@@ -13,11 +13,23 @@
 
 /* Working memory, grown on demand: one per call (or per thread), so that
    the tokenizer itself stays read-only. */
+typedef struct g2_bpe_entry {
+  int32_t position, next; /* next: the rank's following entry, or -1 */
+} g2_bpe_entry;
+
 typedef struct g2_bpe_work {
   int32_t short_ids[G2_BPE_SHORT];
-  int32_t *ids, *prev, *next; /* one node per byte of a long piece */
-  uint64_t *heap, *pending;   /* entries rank << 32 | position */
+  /* Long pieces: a doubly linked list of symbols, one node per byte. */
+  int32_t *ids, *prev, *next;
   size_t cap_nodes;
+  /* Candidate pairs (the position of their left symbol), queued per rank:
+     a FIFO list of entries for each rank and a two-level bitmap of the
+     ranks whose list is not empty. Every list is empty between pieces. */
+  struct g2_bpe_entry *entries;    /* 3 * cap_nodes */
+  int32_t *batch;                  /* cap_nodes positions of one rank */
+  int32_t *rank_first, *rank_last; /* [n_ranks], -1 when empty */
+  uint64_t *rank_bits, *rank_summary;
+  size_t n_ranks;
 } g2_bpe_work;
 
 void g2_bpe_work_free(g2_bpe_work *work);
@@ -30,11 +42,11 @@ int g2_bpe(const g2_tokenizer *tok, const unsigned char *piece, size_t len,
 
 /* The two strategies g2_bpe picks between by length, exposed so that the
    tests can check that they agree: a quadratic scan for short pieces
-   (len <= G2_BPE_SHORT; out has room for len ids), and an O(n log n) heap
-   that leaves its result in work->ids. */
+   (len <= G2_BPE_SHORT; out has room for len ids), and a rank-bucket queue,
+   O(n log n) at worst, that leaves its result in work->ids. */
 size_t g2_bpe_short(const g2_tokenizer *tok, const unsigned char *piece,
                     size_t len, int32_t *out);
-int g2_bpe_heap(const g2_tokenizer *tok, const unsigned char *piece,
+int g2_bpe_long(const g2_tokenizer *tok, const unsigned char *piece,
                 size_t len, g2_bpe_work *work, size_t *n_ids);
 
 /* Sets G2_TOKEN_SELF on each token that BPE of its own bytes yields, so the
