@@ -355,13 +355,19 @@ static void matmul_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x
   }
 }
 
+/* The types load_weights decodes; the others (the K types) go to the oracle. */
+static int simd_decodes(g2_dtype dtype) {
+  return dtype == G2_DT_F32 || dtype == G2_DT_F16 || dtype == G2_DT_BF16 || dtype == G2_DT_Q8_0 ||
+         dtype == G2_DT_Q4_0;
+}
+
 static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                    const float *bias, float *out, size_t out_stride, size_t col_begin,
                    size_t col_end) {
   int kn_supported = w->dtype == G2_DT_F32 || w->dtype == G2_DT_F16 || w->dtype == G2_DT_BF16;
   if (w->layout == G2_LAYOUT_KN && kn_supported)
     matmul_kn(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-  else if (w->layout == G2_LAYOUT_NK && w->dtype != G2_DT_Q6_K)
+  else if (w->layout == G2_LAYOUT_NK && simd_decodes(w->dtype))
     matmul_nk(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
   else
     g2_kernels_ref.matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
@@ -503,7 +509,7 @@ static void get_row(const g2_matrix *w, int64_t row, float *out) {
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   const unsigned char *data = (const unsigned char *)w->data + (size_t)row * row_bytes;
   size_t n = (size_t)w->n_in, k = 0;
-  if (w->dtype == G2_DT_Q6_K || w->dtype == G2_DT_F32) {
+  if (!simd_decodes(w->dtype) || w->dtype == G2_DT_F32) {
     g2_dequantize(w->dtype, data, 0, (int64_t)n, out);
     return;
   }
