@@ -12,7 +12,8 @@
 #  2. llama.cpp's quantizer, run on the F32 file gpt2-quantize writes, gives
 #     tensors byte-identical to gpt2-quantize --type q8_0 / q4_0
 #  3. llama.cpp loads every file gpt2-quantize writes and tokenizes text to
-#     the ids libgpt2 gives; libgpt2 loads llama.cpp's Q4_0 file
+#     the ids libgpt2 gives; libgpt2 loads llama.cpp's Q4_0, Q4_K_M and
+#     Q5_K_M files
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -126,6 +127,8 @@ for type in f32 f16 bf16 q8_0 q4_0; do
 done
 "$WORK/quantize" "$WORK/ours-f32.gguf" "$WORK/llama-q8_0.gguf" 7 "$BINS" >/dev/null 2>&1
 "$WORK/quantize" "$WORK/ours-f32.gguf" "$WORK/llama-q4_0.gguf" 2 "$BINS" >/dev/null 2>&1
+"$WORK/quantize" "$WORK/ours-f32.gguf" "$WORK/llama-q4_k_m.gguf" 15 "$BINS" >/dev/null 2>&1
+"$WORK/quantize" "$WORK/ours-f32.gguf" "$WORK/llama-q5_k_m.gguf" 17 "$BINS" >/dev/null 2>&1
 same_tensors() {
   /usr/bin/python3 - "$1" "$2" "$SRC/gguf-py" <<'PY'
 import sys
@@ -149,6 +152,8 @@ for type in f32 f16 bf16 q8_0 q4_0; do
   theirs=$(cd "$WORK" && node tokens.mjs "$WORK/ours-$type.gguf" "$text" 2>/dev/null)
   check "llama.cpp loads and runs gpt2-quantize's $type file, with libgpt2's tokens" test "$theirs" = "$ours"
 done
-check "libgpt2 loads llama.cpp's Q4_0 file, with the same tokens" \
-  test "$("$BUILD/gpt2-tokenize" -m "$WORK/llama-q4_0.gguf" --ids "$text")" = "$ours"
+for mix in q4_0 q4_k_m q5_k_m; do
+  check "libgpt2 loads llama.cpp's $mix file (Q4_0, Q4_K, Q5_K, Q6_K matrices), with the same tokens" \
+    test "$("$BUILD/gpt2-tokenize" -m "$WORK/llama-$mix.gguf" --ids "$text")" = "$ours"
+done
 [ "$failures" -eq 0 ]
