@@ -213,10 +213,13 @@ GPT2_API int gpt2_detokenize(const gpt2_model *model, const gpt2_token *tokens,
 GPT2_API int gpt2_detok_new(const gpt2_model *model, gpt2_detok **out);
 GPT2_API void gpt2_detok_free(gpt2_detok *detok);
 /* Appends the bytes of `t`; writes the newly completed UTF-8 text to out.
-   Bytes that can never become valid UTF-8 are emitted as they are. */
+   Bytes that can never become valid UTF-8 are emitted as they are. At most
+   3 bytes are held, so one push writes at most the token's length + 3. On
+   failure (GPT2_E_BUFFER with *n_out set, GPT2_E_RANGE) the state is
+   unchanged and the push can be repeated. One thread at a time. */
 GPT2_API int gpt2_detok_push(gpt2_detok *detok, gpt2_token t, char *out,
                              size_t cap, size_t *n_out);
-/* Writes what is held back (raw bytes) and resets the state. */
+/* Writes what is held back (raw bytes, at most 3) and resets the state. */
 GPT2_API int gpt2_detok_flush(gpt2_detok *detok, char *out, size_t cap,
                               size_t *n_out);
 
