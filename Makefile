@@ -96,6 +96,17 @@ check: all $(TESTS)
 demo: all
 	BUILD=$(BUILD) tests/demo.sh $(MODEL)
 
+# Fuzzers (tests/fuzz/README.md): tests/fuzz/fuzz_NAME.c -> build-fuzz/fuzz/NAME,
+# libFuzzer with ASan and UBSan, the library built by clang with coverage.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPENMP=0 SANITIZE=address,undefined \
+	  CFLAGS=-fsanitize=fuzzer-no-link $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig

@@ -8,6 +8,8 @@ float32 arithmetic, element by element, from the GGUF block definitions):
   q8_0.bin, q4_0.bin the inputs quantized as ggml's reference quantizers
                     (quantize_row_q8_0_ref, quantize_row_q4_0_ref)
   q8_0.f32, q4_0.f32 the values of those blocks
+  q6_k_quant.bin    the inputs' first 2560 values (less the edge cases)
+                    quantized as quantize_row_q6_K_ref
   q6_k.bin, q4_k.bin, q5_k.bin   random super-blocks
   q6_k.f32, q4_k.f32, q5_k.f32   their values
 
@@ -98,6 +100,75 @@ def q4_0_block(x):
     out = struct.pack("<H", f16_bits(d))
     q = [min(15, math.trunc(float(f32(v * inv) + f32(8.5)))) for v in x]
     return out + bytes(q[i] | q[i + 16] << 4 for i in range(16))
+
+
+# ---- Q6_K quantization (quantize_row_q6_K_ref, make_qx_quants) -----------
+
+def nearest_int(v):
+    """ggml's rounding: add 1.5 * 2^23 in float32, read the mantissa."""
+    shifted = np.array([f32(v) + f32(12582912.0)], dtype=np.float32)
+    return int((int(shifted.view(np.int32)[0]) & 0x007FFFFF) - 0x00400000)
+
+
+def fit_group(x):
+    """Weighted (x^2) least-squares fit of 16 values to q in [-32, 31]."""
+    amax, largest = f32(0), f32(0)
+    for v in x:
+        if abs(v) > amax:
+            amax, largest = abs(v), v
+    if amax < f32(1e-15):
+        return f32(0), [0] * 16
+
+    def levels(iscale):
+        return [max(-32, min(31, nearest_int(iscale * v))) for v in x]
+
+    def sums(q):
+        sumlx = suml2 = f32(0)
+        for v, l in zip(x, q):
+            w = v * v
+            sumlx = sumlx + w * v * f32(l)
+            suml2 = suml2 + w * f32(l) * f32(l)
+        return sumlx, suml2
+
+    q = levels(f32(-32) / largest)
+    sumlx, suml2 = sums(q)
+    scale = sumlx / suml2 if suml2 != 0 else f32(0)
+    best = scale * sumlx
+    for step in [s for s in range(-9, 10) if s != 0]:
+        iscale = -(f32(32) + f32(0.1) * f32(step)) / largest
+        trial = levels(iscale)
+        sumlx, suml2 = sums(trial)
+        if suml2 > 0 and sumlx * sumlx > best * suml2:
+            q, scale = trial, sumlx / suml2
+            best = scale * sumlx
+    return scale, [l + 32 for l in q]
+
+
+def q6_k_block(x):
+    fits = [fit_group(x[16 * g:16 * g + 16]) for g in range(16)]
+    largest, amax = f32(0), f32(0)
+    for scale, _ in fits:
+        if abs(scale) > amax:
+            amax, largest = abs(scale), scale
+    if amax < f32(1e-15):
+        return bytes(210)
+    iscale = f32(-128) / largest
+    d_bits = f16_bits(f32(1) / iscale)
+    d = f16_value(d_bits)
+    group_scales = [min(127, nearest_int(iscale * scale)) for scale, _ in fits]
+    L = []
+    for g, (scale, levels) in enumerate(fits):
+        group_d = d * f32(group_scales[g])
+        if group_d != 0:
+            levels = [max(-32, min(31, nearest_int(v / group_d))) + 32 for v in x[16 * g:16 * g + 16]]
+        L += levels
+    ql, qh = bytearray(128), bytearray(64)
+    for i, q in enumerate(L):            # element i: see q6_k_values
+        half, within = divmod(i, 128)
+        run, l = divmod(within, 32)
+        ql[64 * half + l + 32 * (run % 2)] |= (q & 15) << (4 * (run // 2))
+        qh[32 * half + l] |= (q >> 4) << (2 * run)
+    return bytes(ql) + bytes(qh) + np.array(group_scales, np.int8).tobytes() + struct.pack("<H", d_bits)
 
 
 # ---- K super-blocks: values by element index ---------------------------
@@ -204,6 +275,9 @@ def main():
         with np.errstate(invalid="ignore"):  # an infinite scale times 0
             decoded = [v for i in range(0, len(data), size) for v in decode(data[i:i + size])]
         write(name + ".f32", np.array(decoded, "<f4").tobytes())
+    q6_input = np.concatenate(quantizable)[:2560]
+    with np.errstate(over="ignore"):  # huge inputs overflow the fit's sums, in C as here
+        write("q6_k_quant.bin", b"".join(q6_k_block(q6_input[i:i + 256]) for i in range(0, 2560, 256)))
     for name, size, scales, decode in (("q6_k", 210, (208,), q6_k_values),
                                        ("q4_k", 144, (0, 2), lambda b: qk_values(b, False)),
                                        ("q5_k", 176, (0, 2), lambda b: qk_values(b, True))):

@@ -3,13 +3,14 @@
 
   cases.txt      text (or bytes) -> GPT-2 token ids, one case a line:
                  TAG <tab> HEX(input bytes) <tab> comma-separated ids
-                 TAG is "all" (the Python reference and the three npm
-                 tokenizers agree), "py" (the npm tokenizers differ only
-                 because JavaScript's \\s counts U+FEFF and not U+0085; the
-                 Python `regex` answer is kept), "bytes" (invalid UTF-8:
-                 Python reference only, see below) or "special" (tokenized
-                 with GPT2_TOKENIZE_SPECIAL; Python and js-tiktoken agree: the other
-                 two have no working option for it).
+                 TAG is "all" (the Python reference and the four npm
+                 tokenizers agree), "py" (the Python reference and tiktoken
+                 agree; the three tokenizers built on V8's regex engine
+                 differ, only because JavaScript's \s counts U+FEFF and not
+                 U+0085), "bytes" (invalid UTF-8: Python reference only, see
+                 below) or "special" (tokenized with GPT2_TOKENIZE_SPECIAL;
+                 Python, tiktoken and js-tiktoken agree: the other two have
+                 no working option for it).
   roundtrip.txt  the token ids whose own bytes do not tokenize back to
                  themselves: id <tab> comma-separated ids.
 
@@ -21,11 +22,11 @@ the pattern treats as a character that is neither letter, number nor
 space: that is libgpt2's documented policy (each invalid byte is one
 "other" character, as U+FFFD would be).
 
-Second opinions: the npm packages gpt-3-encoder, js-tiktoken and
-gpt-tokenizer, run by tools/gen_tokenizer_cases.js. Install them outside
-the repository, then:
+Second opinions: the npm packages gpt-3-encoder, js-tiktoken,
+gpt-tokenizer and tiktoken (OpenAI's Rust code as WebAssembly), run by
+tools/gen_tokenizer_cases.js. Install them outside the repository, then:
 
-  mkdir -p /tmp/tokref && (cd /tmp/tokref && npm install gpt-3-encoder js-tiktoken gpt-tokenizer)
+  npm install --prefix /tmp/tokref gpt-3-encoder js-tiktoken gpt-tokenizer tiktoken
   NODE_PATH=/tmp/tokref/node_modules tools/gen_tokenizer_cases.py
 
 Deterministic (fixed seed). Run from the repository root.
@@ -255,7 +256,7 @@ def whitespace_cases(spaces):
 def contraction_cases():
     out = []
     for c in CONTRACTIONS:
-        for variant in {c, c.upper(), c.capitalize()}:
+        for variant in sorted({c, c.upper(), c.capitalize()}):
             for before in ["", "x", " ", "1", "!", "'", "  "]:
                 for after in ["", "x", " y", "'"]:
                     out.append(before + "'" + variant + after)
@@ -419,8 +420,8 @@ def main():
              script_cases(by_script, rng) + plane_cases(rng) +
              random_mix_cases(rng, 300) + document_cases(rng, reference))
     texts += [(t, False) for t in plain]
-    # With specials, js-tiktoken is the only second opinion: leave out the
-    # two characters where its \s differs.
+    # With specials, the V8-based second opinion is js-tiktoken alone: leave
+    # out the two characters where its \s differs.
     special_atoms = [a for a in ATOMS if a not in ("\u0085", "\ufeff")]
     texts += [(t, True) for t in random_mix_cases(rng, 30, special_atoms)]
     seen, unique = set(), []
@@ -435,8 +436,11 @@ def main():
     for (text, special), npm in zip(texts, answers):
         data = text.encode("utf-8")
         ours = reference.encode_bytes(data, special)
-        others = [a for a in (npm["gpt3"], npm["tiktoken"], npm["gpttok"]) if a is not None]
-        if all(a == ours for a in others):
+        v8_based = [a for a in (npm["gpt3"], npm["tiktoken"], npm["gpttok"]) if a is not None]
+        if npm["rust"] != ours:
+            dropped.append(text)
+            continue
+        if all(a == ours for a in v8_based):
             tag = "special" if special else "all"
         elif not special and ("\u0085" in text or "\ufeff" in text):
             tag = "py"

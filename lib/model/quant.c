@@ -212,6 +212,117 @@ static void quantize_q4_0(const float *in, unsigned char *block) {
   }
 }
 
+/* Round to nearest, ties to even, for |v| < 2^22 (ggml's nearest_int:
+   adding 1.5 * 2^23 leaves the integer in the low mantissa bits). */
+static int nearest_int(float v) {
+  float shifted = v + 12582912.0f;
+  int32_t bits;
+  memcpy(&bits, &shifted, sizeof bits);
+  return (bits & 0x007fffff) - 0x00400000;
+}
+
+static int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Magnitudes below this count as an all-zero group (ggml's GROUP_MAX_EPS). */
+#define GROUP_MAX_EPS 1e-15f
+
+/* Weighted least-squares fit of 16 values to q in [-32, 31] times a scale
+   (ggml's make_qx_quants with nmax 32, weights x^2): the scale of the
+   value of largest magnitude, then 18 nearby scales tried; L gets q + 32. */
+static float fit_q6_group(const float *x, int8_t *L) {
+  enum { N = 16, NMAX = 32 };
+  float max = 0.0f, amax = 0.0f;
+  for (int i = 0; i < N; i++) {
+    float ax = fabsf(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    memset(L, 0, N);
+    return 0.0f;
+  }
+  float iscale = (float)-NMAX / max;
+  float sumlx = 0.0f, suml2 = 0.0f;
+  for (int i = 0; i < N; i++) {
+    int l = clamp_int(nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
+    L[i] = (int8_t)(l + NMAX);
+    float w = x[i] * x[i];
+    float wx = w * x[i] * (float)l, wl = w * (float)l * (float)l;
+    sumlx += wx;
+    suml2 += wl;
+  }
+  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int step = -9; step <= 9; step++) {
+    if (step == 0) continue;
+    float tenth = 0.1f * (float)step;
+    float shifted = (float)NMAX + tenth;
+    iscale = -shifted / max;
+    sumlx = suml2 = 0.0f;
+    for (int i = 0; i < N; i++) {
+      int l = clamp_int(nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
+      float w = x[i] * x[i];
+      float wx = w * x[i] * (float)l, wl = w * (float)l * (float)l;
+      sumlx += wx;
+      suml2 += wl;
+    }
+    if (suml2 > 0.0f && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < N; i++)
+        L[i] = (int8_t)(NMAX + clamp_int(nearest_int(iscale * x[i]), -NMAX, NMAX - 1));
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+/* Q6_K as quantize_row_q6_K_ref: a scale per group of 16 fitted, the 16
+   scales quantized to int8 against the largest (d = largest / -128), then
+   every value requantized with its group's final scale. */
+static void quantize_q6_k(const float *x, unsigned char *block) {
+  int8_t L[G2_QK_K];
+  float scales[G2_QK_K / 16];
+  float max_scale = 0.0f, max_abs_scale = 0.0f;
+  for (int g = 0; g < G2_QK_K / 16; g++) {
+    scales[g] = fit_q6_group(x + 16 * g, L + 16 * g);
+    if (fabsf(scales[g]) > max_abs_scale) {
+      max_abs_scale = fabsf(scales[g]);
+      max_scale = scales[g];
+    }
+  }
+  memset(block, 0, 210);
+  if (max_abs_scale < GROUP_MAX_EPS) return; /* all zero: d = 0 */
+  unsigned char *ql = block, *qh = block + 128;
+  int8_t *group_scales = (int8_t *)(block + 192);
+  float iscale = -128.0f / max_scale;
+  write_u16(block + 208, g2_f32_to_f16(1.0f / iscale));
+  float d = g2_f16_to_f32(read_u16(block + 208));
+  for (int g = 0; g < G2_QK_K / 16; g++) {
+    int sc = nearest_int(iscale * scales[g]);
+    group_scales[g] = (int8_t)(sc < 127 ? sc : 127);
+  }
+  for (int g = 0; g < G2_QK_K / 16; g++) {
+    float group_d = d * (float)group_scales[g];
+    if (group_d == 0.0f) continue; /* keeps the first fit */
+    for (int i = 0; i < 16; i++)
+      L[16 * g + i] = (int8_t)(clamp_int(nearest_int(x[16 * g + i] / group_d), -32, 31) + 32);
+  }
+  /* Packing: the inverse of dequantize_q6_k. */
+  for (int half = 0; half < 2; half++) {
+    const int8_t *q = L + 128 * half;
+    for (int l = 0; l < 32; l++) {
+      ql[l] = (unsigned char)((q[l] & 0x0f) | (q[l + 64] & 0x0f) << 4);
+      ql[l + 32] = (unsigned char)((q[l + 32] & 0x0f) | (q[l + 96] & 0x0f) << 4);
+      qh[l] = (unsigned char)(q[l] >> 4 | (q[l + 32] >> 4) << 2 | (q[l + 64] >> 4) << 4 |
+                              (q[l + 96] >> 4) << 6);
+    }
+    ql += 64;
+    qh += 32;
+  }
+}
+
 void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
   unsigned char *bytes = row;
   switch (dtype) {
@@ -230,8 +341,10 @@ void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
     case G2_DT_Q4_0:
       for (int64_t i = 0; i < n; i += G2_QK4_0) quantize_q4_0(in + i, bytes + i / G2_QK4_0 * 18);
       return;
-    case G2_DT_Q6_K: /* K types are read, not produced, by this library */
-    case G2_DT_Q4_K:
+    case G2_DT_Q6_K:
+      for (int64_t i = 0; i < n; i += G2_QK_K) quantize_q6_k(in + i, bytes + i / G2_QK_K * 210);
+      return;
+    case G2_DT_Q4_K: /* read, not produced, by this library */
     case G2_DT_Q5_K:
     case G2_DT_COUNT:
       break;

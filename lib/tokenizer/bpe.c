@@ -7,13 +7,6 @@
 #include "core/error.h"
 #include "gpt2.h"
 
-#define NO_RANK INT32_MAX
-
-static int32_t pair_rank(const g2_tokenizer *tok, int32_t left, int32_t right) {
-  const g2_pair_slot *slot = g2_pair_find(tok, left, right);
-  return slot ? slot->rank : NO_RANK;
-}
-
 /* Short pieces: a flat array, one pass per merge rank. Quadratic in the
    length, which beats the queue up to a few dozen bytes. */
 size_t g2_bpe_short(const g2_tokenizer *tok, const unsigned char *piece,
@@ -22,12 +15,12 @@ size_t g2_bpe_short(const g2_tokenizer *tok, const unsigned char *piece,
   int32_t ranks[G2_BPE_SHORT]; /* ranks[i]: the pair (ids[i], ids[i+1]) */
   size_t n = len;
   for (size_t i = 0; i < n; i++) ids[i] = tok->byte_token[piece[i]];
-  for (size_t i = 0; i + 1 < n; i++) ranks[i] = pair_rank(tok, ids[i], ids[i + 1]);
+  for (size_t i = 0; i + 1 < n; i++) ranks[i] = g2_pair_rank(tok, ids[i], ids[i + 1]);
   for (;;) {
-    int32_t best = NO_RANK;
+    int32_t best = G2_NO_RANK;
     for (size_t i = 0; i + 1 < n; i++)
       if (ranks[i] < best) best = ranks[i];
-    if (best == NO_RANK) break;
+    if (best == G2_NO_RANK) break;
     /* Every occurrence of the pair, left to right; a merged pair's new
        neighbours can never form the same pair again in this pass. */
     for (size_t i = 0; i + 1 < n; i++) {
@@ -36,8 +29,8 @@ size_t g2_bpe_short(const g2_tokenizer *tok, const unsigned char *piece,
       for (size_t j = i + 1; j + 1 < n; j++) ids[j] = ids[j + 1];
       for (size_t j = i + 1; j + 2 < n; j++) ranks[j] = ranks[j + 1];
       n--;
-      if (i > 0) ranks[i - 1] = pair_rank(tok, ids[i - 1], ids[i]);
-      if (i + 1 < n) ranks[i] = pair_rank(tok, ids[i], ids[i + 1]);
+      if (i > 0) ranks[i - 1] = g2_pair_rank(tok, ids[i - 1], ids[i]);
+      if (i + 1 < n) ranks[i] = g2_pair_rank(tok, ids[i], ids[i + 1]);
     }
   }
   return n;
@@ -185,8 +178,8 @@ int g2_bpe_long(const g2_tokenizer *tok, const unsigned char *piece,
     next[i] = i + 1 < n ? i + 1 : -1;
   }
   for (int32_t i = 0; i + 1 < n; i++) {
-    int32_t rank = pair_rank(tok, ids[i], ids[i + 1]);
-    if (rank != NO_RANK) queue_add(work, &n_entries, rank, i);
+    int32_t rank = g2_pair_rank(tok, ids[i], ids[i + 1]);
+    if (rank != G2_NO_RANK) queue_add(work, &n_entries, rank, i);
   }
   for (int32_t rank; (rank = queue_lowest(work)) >= 0;) {
     const g2_merge *merge = &tok->merges[rank];
@@ -200,12 +193,12 @@ int g2_bpe_long(const g2_tokenizer *tok, const unsigned char *piece,
       next[left] = next[right];
       if (next[right] >= 0) prev[next[right]] = left;
       if (prev[left] >= 0) {
-        int32_t new_rank = pair_rank(tok, ids[prev[left]], ids[left]);
-        if (new_rank != NO_RANK) queue_add(work, &n_entries, new_rank, prev[left]);
+        int32_t new_rank = g2_pair_rank(tok, ids[prev[left]], ids[left]);
+        if (new_rank != G2_NO_RANK) queue_add(work, &n_entries, new_rank, prev[left]);
       }
       if (next[left] >= 0) {
-        int32_t new_rank = pair_rank(tok, ids[left], ids[next[left]]);
-        if (new_rank != NO_RANK) queue_add(work, &n_entries, new_rank, left);
+        int32_t new_rank = g2_pair_rank(tok, ids[left], ids[next[left]]);
+        if (new_rank != G2_NO_RANK) queue_add(work, &n_entries, new_rank, left);
       }
     }
   }

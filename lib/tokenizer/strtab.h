@@ -20,10 +20,10 @@ uint64_t g2_hash_bytes(const void *data, size_t len);
 int g2_strtab_init(g2_strtab *tab, size_t n);
 void g2_strtab_free(g2_strtab *tab);
 
-/* The id whose key equals (s, len), or -1. */
-static inline int32_t g2_strtab_find(const g2_strtab *tab, const g2_str *keys,
-                                     const char *s, size_t len) {
-  uint64_t hash = g2_hash_bytes(s, len);
+/* The id whose key equals (s, len), or -1; hash is g2_hash_bytes(s, len). */
+static inline int32_t g2_strtab_find_hashed(const g2_strtab *tab,
+                                            const g2_str *keys, const char *s,
+                                            size_t len, uint64_t hash) {
   uint64_t tag = hash >> 32;
   for (size_t i = (size_t)hash & tab->mask;; i = (i + 1) & tab->mask) {
     uint64_t slot = tab->slots[i];
@@ -33,6 +33,11 @@ static inline int32_t g2_strtab_find(const g2_strtab *tab, const g2_str *keys,
       if (keys[id].len == len && memcmp(keys[id].ptr, s, len) == 0) return id;
     }
   }
+}
+
+static inline int32_t g2_strtab_find(const g2_strtab *tab, const g2_str *keys,
+                                     const char *s, size_t len) {
+  return g2_strtab_find_hashed(tab, keys, s, len, g2_hash_bytes(s, len));
 }
 
 /* Adds id (keys[id] must not be in the table yet; the table has room). */

@@ -2,42 +2,64 @@
    piece (or a single lookup when the piece is a token BPE would keep). */
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "gpt2.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/piece_cache.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/vocab.h"
 
-typedef struct emitter {
+typedef struct encoder {
+  const g2_tokenizer *tok;
   int32_t *out;
   size_t cap, count;
-} emitter;
+  g2_bpe_work work;
+  g2_cache_slot *cache; /* NULL until the call has merged enough pieces */
+  size_t n_merged;
+} encoder;
 
-static inline void emit(emitter *e, int32_t id) {
+/* Short calls never pay for the cache. Failing to allocate it only costs
+   speed. */
+#define CACHE_AFTER 64
+
+static inline void emit(encoder *e, int32_t id) {
   if (e->count < e->cap) e->out[e->count] = id;
   e->count++;
 }
 
-static int encode_piece(const g2_tokenizer *tok, const unsigned char *piece,
-                        size_t len, g2_bpe_work *work, emitter *e) {
-  int32_t id = g2_tokenizer_find(tok, (const char *)piece, len);
+static int encode_piece(encoder *e, const unsigned char *piece, size_t len) {
+  const g2_tokenizer *tok = e->tok;
+  const char *text = (const char *)piece;
+  uint64_t hash = g2_hash_bytes(text, len);
+  int32_t id = g2_strtab_find_hashed(&tok->by_bytes, tok->token_bytes, text,
+                                     len, hash);
   if (id >= 0 && (tok->token_flags[id] & G2_TOKEN_SELF)) {
     emit(e, id);
     return GPT2_OK;
   }
+  if (e->cache) {
+    const g2_cache_slot *hit = g2_cache_get(e->cache, text, len, hash);
+    if (hit) {
+      for (size_t i = 0; i < hit->n_ids; i++) emit(e, hit->ids[i]);
+      return GPT2_OK;
+    }
+  } else if (++e->n_merged == CACHE_AFTER) {
+    e->cache = g2_calloc((size_t)1 << G2_CACHE_BITS, sizeof *e->cache);
+  }
   const int32_t *ids;
   size_t n;
-  int status = g2_bpe(tok, piece, len, work, &ids, &n);
+  int status = g2_bpe(tok, piece, len, &e->work, &ids, &n);
   if (status != GPT2_OK) return status;
   for (size_t i = 0; i < n; i++) emit(e, ids[i]);
+  if (e->cache) g2_cache_put(e->cache, text, len, hash, ids, n);
   return GPT2_OK;
 }
 
-static int encode_text(const g2_tokenizer *tok, const unsigned char *text,
-                       size_t len, g2_bpe_work *work, emitter *e) {
+static int encode_text(encoder *e, const unsigned char *text, size_t len) {
   for (size_t pos = 0; pos < len;) {
     size_t end = g2_pretokenize_next(text, len, pos);
-    int status = encode_piece(tok, text + pos, end - pos, work, e);
+    int status = encode_piece(e, text + pos, end - pos);
     if (status != GPT2_OK) return status;
     pos = end;
   }
@@ -50,8 +72,7 @@ int g2_tokenize(const g2_tokenizer *tok, const char *text, size_t len,
   if (!tok || (!text && len) || !n_out || (!out && cap))
     return g2_fail(GPT2_E_INVALID, "tokenize: NULL argument");
   const unsigned char *bytes = (const unsigned char *)text;
-  emitter e = {out, cap, 0};
-  g2_bpe_work work = {.cap_nodes = 0};
+  encoder e = {.tok = tok, .out = out, .cap = cap};
   int status = GPT2_OK;
   size_t pos = 0;
   if ((flags & GPT2_TOKENIZE_SPECIAL) && tok->eot >= 0) {
@@ -61,14 +82,15 @@ int g2_tokenize(const g2_tokenizer *tok, const char *text, size_t len,
     while (status == GPT2_OK &&
            (found = memmem(text + pos, len - pos, eot.ptr, eot.len)) != NULL) {
       size_t at = (size_t)(found - text);
-      status = encode_text(tok, bytes + pos, at - pos, &work, &e);
+      status = encode_text(&e, bytes + pos, at - pos);
       emit(&e, tok->eot);
       pos = at + eot.len;
     }
   }
   if (status == GPT2_OK)
-    status = encode_text(tok, bytes + pos, len - pos, &work, &e);
-  g2_bpe_work_free(&work);
+    status = encode_text(&e, bytes + pos, len - pos);
+  g2_bpe_work_free(&e.work);
+  g2_free(e.cache);
   if (status != GPT2_OK) return status;
   *n_out = e.count;
   if (e.count > cap)

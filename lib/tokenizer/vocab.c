@@ -98,15 +98,15 @@ static int build_byte_tokens(g2_tokenizer *tok, const g2_strtab *mapped,
   return GPT2_OK;
 }
 
-static int add_pair(g2_tokenizer *tok, int32_t left, int32_t right,
-                    int32_t rank, int32_t result) {
+static void add_pair(g2_tokenizer *tok, int32_t left, int32_t right,
+                     int32_t rank) {
   uint64_t key = g2_pair_key(left, right);
   size_t i = g2_pair_hash(key) & tok->pair_mask;
-  while (tok->pairs[i].key != G2_PAIR_EMPTY && tok->pairs[i].key != key)
+  while (tok->pair_keys[i] != G2_PAIR_EMPTY && tok->pair_keys[i] != key)
     i = (i + 1) & tok->pair_mask;
   /* A repeated pair takes its last rank, as encoder.py's dict does. */
-  tok->pairs[i] = (g2_pair_slot){key, rank, result};
-  return GPT2_OK;
+  tok->pair_keys[i] = key;
+  tok->pair_ranks[i] = rank;
 }
 
 static int build_merges(g2_tokenizer *tok, const g2_strtab *mapped,
@@ -117,15 +117,16 @@ static int build_merges(g2_tokenizer *tok, const g2_strtab *mapped,
   for (size_t r = 0; r < tok->n_merges; r++)
     if (merges[r].len > longest) longest = merges[r].len;
   tok->merges = g2_malloc_array(tok->n_merges, sizeof *tok->merges);
-  tok->pairs = g2_malloc_array(capacity, sizeof *tok->pairs);
+  tok->pair_keys = g2_malloc_array(capacity, sizeof *tok->pair_keys);
+  tok->pair_ranks = g2_malloc_array(capacity, sizeof *tok->pair_ranks);
   char *joined = g2_malloc(longest);
-  if (!tok->merges || !tok->pairs || !joined) {
+  if (!tok->merges || !tok->pair_keys || !tok->pair_ranks || !joined) {
     g2_free(joined);
     return g2_fail(GPT2_E_NOMEM, "%s: out of memory for %zu merges", source,
                    tok->n_merges);
   }
   tok->pair_mask = capacity - 1;
-  for (size_t i = 0; i < capacity; i++) tok->pairs[i].key = G2_PAIR_EMPTY;
+  for (size_t i = 0; i < capacity; i++) tok->pair_keys[i] = G2_PAIR_EMPTY;
 
   int status = GPT2_OK;
   for (size_t r = 0; r < tok->n_merges && status == GPT2_OK; r++) {
@@ -154,7 +155,7 @@ static int build_merges(g2_tokenizer *tok, const g2_strtab *mapped,
       break;
     }
     tok->merges[r] = (g2_merge){left, right, result};
-    status = add_pair(tok, left, right, (int32_t)r, result);
+    add_pair(tok, left, right, (int32_t)r);
   }
   g2_free(joined);
   return status;
@@ -223,7 +224,8 @@ void g2_tokenizer_free(g2_tokenizer *tok) {
   g2_free(tok->token_flags);
   g2_strtab_free(&tok->by_bytes);
   g2_free(tok->merges);
-  g2_free(tok->pairs);
+  g2_free(tok->pair_keys);
+  g2_free(tok->pair_ranks);
   g2_free(tok);
 }
 

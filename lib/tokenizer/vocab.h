@@ -16,13 +16,8 @@ typedef struct g2_merge {
   int32_t left, right, result;
 } g2_merge;
 
-/* One slot of the (left, right) -> rank table. */
-typedef struct g2_pair_slot {
-  uint64_t key; /* (uint64)left << 32 | right; G2_PAIR_EMPTY when free */
-  int32_t rank;
-  int32_t result;
-} g2_pair_slot;
-#define G2_PAIR_EMPTY UINT64_MAX
+#define G2_PAIR_EMPTY UINT64_MAX /* a free slot of pair_keys */
+#define G2_NO_RANK INT32_MAX      /* "these two do not merge" */
 
 struct g2_tokenizer {
   size_t n_tokens;
@@ -34,7 +29,10 @@ struct g2_tokenizer {
   g2_strtab by_bytes;   /* bytes -> id; a mapped-form token wins over a raw one */
   size_t n_merges;
   g2_merge *merges;     /* [n_merges] by rank (a repeated pair keeps the last) */
-  g2_pair_slot *pairs;  /* (left, right) -> rank, open addressing */
+  /* (left, right) -> rank, open addressing. The keys alone are probed (8
+     bytes a slot: the table's cache footprint is what BPE's speed hangs on). */
+  uint64_t *pair_keys;  /* (uint64)left << 32 | right, or G2_PAIR_EMPTY */
+  int32_t *pair_ranks;
   size_t pair_mask;
 };
 
@@ -47,15 +45,15 @@ static inline size_t g2_pair_hash(uint64_t key) {
   return (size_t)(key ^ (key >> 29));
 }
 
-/* The merge of (left, right), or NULL when they do not merge. */
-static inline const g2_pair_slot *g2_pair_find(const g2_tokenizer *tok,
-                                               int32_t left, int32_t right) {
+/* The rank of the merge of (left, right), or G2_NO_RANK. */
+static inline int32_t g2_pair_rank(const g2_tokenizer *tok, int32_t left,
+                                   int32_t right) {
   uint64_t key = g2_pair_key(left, right);
   for (size_t i = g2_pair_hash(key) & tok->pair_mask;;
        i = (i + 1) & tok->pair_mask) {
-    const g2_pair_slot *slot = &tok->pairs[i];
-    if (slot->key == key) return slot;
-    if (slot->key == G2_PAIR_EMPTY) return NULL;
+    uint64_t slot = tok->pair_keys[i];
+    if (slot == key) return tok->pair_ranks[i];
+    if (slot == G2_PAIR_EMPTY) return G2_NO_RANK;
   }
 }
 

@@ -2,10 +2,16 @@
    gives its expected status and a message naming the problem; the valid
    variants load with the right contents), every truncation and many
    single-byte corruptions of a valid file (clean errors, never a crash),
-   and allocation failures on every path. */
+   and allocation failures on every path.
+   GGUF writing: generated Hugging Face models written in every type and
+   loaded back (logits bitwise equal where the weights are the same, within
+   stated bounds where quantized), the layout and keys llama.cpp expects,
+   a saved GGUF saved again unchanged, and failures that leave no file. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -234,8 +240,406 @@ static void test_corruptions(void) {
   free(data);
 }
 
+/* ---- writing ------------------------------------------------------------ */
+
+static char tmp_dir[512];
+
+static void tmp_path(char *buf, size_t cap, const char *name) {
+  snprintf(buf, cap, "%s/%s", tmp_dir, name);
+}
+
+static void model_path(char *buf, size_t cap, const char *name) {
+  snprintf(buf, cap, "%s/%s", harness_path("GPT2_TEST_MODELS", "build/models"), name);
+}
+
+enum { N_TOKENS = 40 };
+
+typedef struct logits_run {
+  float *logits; /* [N_TOKENS][n_vocab] */
+  int n_vocab;
+} logits_run;
+
+/* Logits of every position of a fixed pseudo-random sequence. */
+static int model_logits(const char *path, uint32_t weight_type, logits_run *out) {
+  gpt2_load_params load_params = GPT2_LOAD_PARAMS_INIT;
+  load_params.weight_type = weight_type;
+  gpt2_model *model;
+  out->logits = NULL;
+  if (gpt2_load(path, &load_params, &model) != GPT2_OK) return 0;
+  gpt2_context_params ctx_params = GPT2_CONTEXT_PARAMS_INIT;
+  ctx_params.logits_all = 1;
+  ctx_params.n_threads = 1;
+  gpt2_context *ctx = NULL;
+  int ok = gpt2_context_new(model, &ctx_params, &ctx) == GPT2_OK;
+  out->n_vocab = gpt2_n_vocab(model);
+  gpt2_token tokens[N_TOKENS];
+  uint64_t state = 777;
+  for (int i = 0; i < N_TOKENS; i++) {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    tokens[i] = (gpt2_token)((state >> 33) % (uint64_t)out->n_vocab);
+  }
+  ok = ok && gpt2_eval(ctx, tokens, N_TOKENS) == GPT2_OK;
+  size_t row = (size_t)out->n_vocab * sizeof(float);
+  out->logits = ok ? malloc(N_TOKENS * row) : NULL;
+  for (int i = 0; ok && i < N_TOKENS; i++) memcpy(out->logits + (size_t)i * (size_t)out->n_vocab, gpt2_logits(ctx, i), row);
+  gpt2_context_free(ctx);
+  gpt2_model_free(model);
+  return ok && out->logits;
+}
+
+static int same_logits(const logits_run *a, const logits_run *b) {
+  return a->n_vocab == b->n_vocab &&
+         !memcmp(a->logits, b->logits, (size_t)N_TOKENS * (size_t)a->n_vocab * sizeof(float));
+}
+
+typedef struct logits_error {
+  double max_error; /* largest |difference| / largest |logit| */
+  double rms_error; /* RMS difference / RMS logit */
+  double top1;      /* fraction of positions with the same argmax */
+} logits_error;
+
+static logits_error compare_logits(const logits_run *ref, const logits_run *other) {
+  double max_logit = 0, max_diff = 0, sum_diff2 = 0, sum_ref2 = 0;
+  int agree = 0;
+  for (int i = 0; i < N_TOKENS; i++) {
+    const float *a = ref->logits + (size_t)i * (size_t)ref->n_vocab;
+    const float *b = other->logits + (size_t)i * (size_t)ref->n_vocab;
+    int best_a = 0, best_b = 0;
+    for (int v = 0; v < ref->n_vocab; v++) {
+      double diff = (double)a[v] - b[v];
+      max_logit = fmax(max_logit, fabs(a[v]));
+      max_diff = fmax(max_diff, fabs(diff));
+      sum_diff2 += diff * diff;
+      sum_ref2 += (double)a[v] * a[v];
+      if (a[v] > a[best_a]) best_a = v;
+      if (b[v] > b[best_b]) best_b = v;
+    }
+    agree += best_a == best_b;
+  }
+  return (logits_error){max_diff / max_logit, sqrt(sum_diff2 / sum_ref2), (double)agree / N_TOKENS};
+}
+
+static int save_as(const char *in, const char *out, uint32_t weight_type) {
+  gpt2_model *model = NULL;
+  int status = gpt2_load(in, NULL, &model);
+  if (status == GPT2_OK) {
+    gpt2_save_params params = GPT2_SAVE_PARAMS_INIT;
+    params.weight_type = weight_type;
+    status = gpt2_save_gguf(model, out, &params);
+  }
+  if (status != GPT2_OK) printf("# save %s -> %s: %s\n", in, out, gpt2_last_error());
+  gpt2_model_free(model);
+  return status;
+}
+
+static const char *const type_names[] = {"auto", "f32", "f16", "bf16", "q8_0", "q4_0"};
+
+/* Logit error bounds against the F32 model, relative to the RMS and the
+   largest |logit|. A weight's relative RMS rounding error is about 2^-11/sqrt 3
+   (3e-4) in F16, 2^-8/sqrt 3 (2e-3) in BF16, and step/sqrt 12 of a block's
+   spread in Q8_0 (step max|w|/127, max|w| about 2.1 sigma: 5e-3) and Q4_0
+   (max|w|/8: 8e-2). On these random-weight models the logits carry the
+   weight error amplified about 6x (measured: RMS 1.3e-3, 1.4e-2, 3.3e-2 and
+   0.41); the bounds are 2-4x that, so they hold for any kernel summation
+   order but not for a misplaced scale, row or transposition (errors of
+   order 1). Random models have flat logits where near-ties flip, so the
+   top-1 agreements required are what the noise allows (measured: 100%, at
+   least 95%, 95%, 85% and 38%). The exact checks are the bitwise ones. */
+typedef struct type_bound {
+  double rms_error, max_error, top1;
+} type_bound;
+static const type_bound type_bounds[] = {
+    [GPT2_WTYPE_F32] = {0, 0, 1.0},          [GPT2_WTYPE_F16] = {5e-3, 1e-2, 0.9},
+    [GPT2_WTYPE_BF16] = {4e-2, 8e-2, 0.85},  [GPT2_WTYPE_Q8_0] = {8e-2, 0.15, 0.75},
+    [GPT2_WTYPE_Q4_0] = {0.8, 1.2, 0.25},
+};
+
+/* HF -> GGUF in every type -> load: the same logits as the Hugging Face
+   model converted at load to the same type (the same quantizer and the
+   [n_out][n_in] layout of GGUF), bitwise. Except for Q4_0 with n_embd a
+   multiple of 256, where the file holds llama.cpp's Q6_K output matrix and
+   load-time conversion Q8_0; all are compared with the F32 logits. */
+static void test_round_trip(const char *name, int n_embd) {
+  char hf[1024], out[1024];
+  model_path(hf, sizeof hf, name);
+  logits_run f32_nk, as_stored;
+  int ok = model_logits(hf, GPT2_WTYPE_F32, &f32_nk) && model_logits(hf, GPT2_WTYPE_AUTO, &as_stored);
+  CHECK(ok, "%s: loaded (%s)", name, gpt2_last_error());
+  if (!ok) return;
+  for (uint32_t type = GPT2_WTYPE_F32; type <= GPT2_WTYPE_Q4_0; type++) {
+    char file[64];
+    snprintf(file, sizeof file, "%s-%s.gguf", name, type_names[type]);
+    tmp_path(out, sizeof out, file);
+    logits_run gguf, direct;
+    if (save_as(hf, out, type) != GPT2_OK || !model_logits(out, GPT2_WTYPE_AUTO, &gguf)) {
+      CHECK(0, "%s: written as %s and loaded back (%s)", name, type_names[type], gpt2_last_error());
+      continue;
+    }
+    if (type != GPT2_WTYPE_Q4_0 || n_embd % 256 != 0) {
+      ok = model_logits(hf, type, &direct);
+      CHECK(ok && same_logits(&gguf, &direct),
+            "%s: GGUF %s gives bitwise the logits of the HF model converted to %s at load", name,
+            type_names[type], type_names[type]);
+      free(direct.logits);
+    }
+    logits_error error = compare_logits(&f32_nk, &gguf);
+    const type_bound *bound = &type_bounds[type];
+    CHECK(error.rms_error <= bound->rms_error && error.max_error <= bound->max_error &&
+              error.top1 >= bound->top1,
+          "%s: GGUF %s vs F32: RMS error %.2g (bound %.0e), largest %.2g (bound %.0e), top-1 %.0f%% (bound %.0f%%)",
+          name, type_names[type], error.rms_error, bound->rms_error, error.max_error,
+          bound->max_error, 100 * error.top1, 100 * bound->top1);
+    if (type == GPT2_WTYPE_F32) {
+      logits_error kn = compare_logits(&as_stored, &gguf);
+      /* [n_in][n_out] and [n_out][n_in] products sum in different orders:
+         float rounding only (2^-24 per operation, a few hundred terms). */
+      CHECK(kn.max_error < 1e-5, "%s: GGUF F32 within %.1e of the HF model as stored (bound 1e-5)",
+            name, kn.max_error);
+    }
+    free(gguf.logits);
+  }
+  free(f32_nk.logits);
+  free(as_stored.logits);
+}
+
+static int key_u32(const g2_gguf *gguf, const char *key, uint64_t *value) {
+  const g2_gguf_kv *kv = g2_gguf_find(gguf, key);
+  return kv && kv->type == G2_GGUF_UINT32 && g2_gguf_uint(gguf, kv, UINT32_MAX, value) == GPT2_OK;
+}
+
+static int key_is(const g2_gguf *gguf, const char *key, const char *text) {
+  const g2_gguf_kv *kv = g2_gguf_find(gguf, key);
+  g2_str value;
+  return kv && g2_gguf_string(gguf, kv, &value) == GPT2_OK && value.len == strlen(text) &&
+         !memcmp(value.ptr, text, value.len);
+}
+
+static uint32_t tensor_type(const g2_gguf *gguf, const char *name) {
+  const g2_gguf_tensor *t = g2_gguf_find_tensor(gguf, name);
+  return t ? t->type : UINT32_MAX;
+}
+
+/* What llama.cpp reads and expects in the written files: its keys with
+   their types, the type mix of its quantizer, and tensors packed in order
+   at 32-byte alignment (ggml's reader requires each offset to follow the
+   previous tensor). */
+static void test_file_layout(const char *name, uint32_t weight_type, int n_layer, int n_vocab,
+                             uint32_t file_type, uint32_t output_type, uint32_t layer_type) {
+  char path[1024], file[64];
+  snprintf(file, sizeof file, "%s-%s.gguf", name, type_names[weight_type]);
+  tmp_path(path, sizeof path, file);
+  size_t size;
+  char *data = read_file(path, &size);
+  g2_gguf gguf;
+  if (!data || g2_gguf_parse((const unsigned char *)data, size, path, &gguf) != GPT2_OK) {
+    CHECK(0, "%s parses: %s", file, gpt2_last_error());
+    free(data);
+    return;
+  }
+  uint64_t ftype = 99, qversion = 0, layers = 0, eos = 0, bos = 0, ctx = 0, embd = 0, ff = 0, heads = 0;
+  const g2_gguf_kv *tokens = g2_gguf_find(&gguf, "tokenizer.ggml.tokens");
+  const g2_gguf_kv *types = g2_gguf_find(&gguf, "tokenizer.ggml.token_type");
+  const g2_gguf_kv *merges = g2_gguf_find(&gguf, "tokenizer.ggml.merges");
+  const g2_gguf_kv *eps = g2_gguf_find(&gguf, "gpt2.attention.layer_norm_epsilon");
+  CHECK(gguf.version == 3 && gguf.alignment == 32 && !g2_gguf_find(&gguf, "general.alignment") &&
+            key_is(&gguf, "general.architecture", "gpt2") && key_is(&gguf, "tokenizer.ggml.model", "gpt2") &&
+            key_is(&gguf, "tokenizer.ggml.pre", "gpt-2") && key_u32(&gguf, "general.file_type", &ftype) &&
+            ftype == file_type && key_u32(&gguf, "gpt2.block_count", &layers) && layers == (uint64_t)n_layer &&
+            key_u32(&gguf, "gpt2.context_length", &ctx) && key_u32(&gguf, "gpt2.embedding_length", &embd) &&
+            key_u32(&gguf, "gpt2.feed_forward_length", &ff) && ff == 4 * embd &&
+            key_u32(&gguf, "gpt2.attention.head_count", &heads) && eps && eps->type == G2_GGUF_FLOAT32 &&
+            tokens && tokens->count == (uint64_t)n_vocab && g2_gguf_check_array(&gguf, tokens, G2_GGUF_STRING) == 0 &&
+            types && types->count == (uint64_t)n_vocab && g2_gguf_check_array(&gguf, types, G2_GGUF_INT32) == 0 &&
+            merges && g2_gguf_check_array(&gguf, merges, G2_GGUF_STRING) == 0 &&
+            key_u32(&gguf, "tokenizer.ggml.bos_token_id", &bos) && key_u32(&gguf, "tokenizer.ggml.eos_token_id", &eos) &&
+            bos == (uint64_t)n_vocab - 1 && eos == bos,
+        "%s: llama.cpp's GPT-2 keys, with their types and values", file);
+  int quantized = weight_type >= GPT2_WTYPE_Q8_0;
+  CHECK(key_u32(&gguf, "general.quantization_version", &qversion) == quantized && (!quantized || qversion == 2),
+        "%s: general.quantization_version %s", file, quantized ? "is 2" : "is absent");
+  CHECK(tensor_type(&gguf, "token_embd.weight") == output_type &&
+            tensor_type(&gguf, "position_embd.weight") == G2_GGML_F32 &&
+            tensor_type(&gguf, "blk.0.attn_qkv.weight") == layer_type &&
+            tensor_type(&gguf, "blk.0.ffn_down.weight") == layer_type &&
+            tensor_type(&gguf, "blk.0.attn_norm.weight") == G2_GGML_F32 &&
+            tensor_type(&gguf, "blk.0.ffn_up.bias") == G2_GGML_F32 &&
+            tensor_type(&gguf, "output_norm.bias") == G2_GGML_F32 &&
+            !g2_gguf_find_tensor(&gguf, "output.weight") && gguf.n_tensors == 4 + 12 * (size_t)n_layer,
+        "%s: token_embd %s, layers %s, norms, biases and position_embd F32, output tied", file,
+        g2_ggml_type_name(output_type), g2_ggml_type_name(layer_type));
+  /* packed: sorted by offset, each tensor starts at the previous end rounded up to 32 */
+  uint64_t *ends = calloc(gguf.n_tensors, sizeof *ends);
+  int packed = ends != NULL && gguf.data_offset % 32 == 0;
+  for (size_t i = 0; packed && i < gguf.n_tensors; i++) {
+    uint64_t begin = gguf.tensors[i].offset;
+    int found = begin == gguf.data_offset;
+    for (size_t j = 0; j < gguf.n_tensors && !found; j++)
+      found = (gguf.tensors[j].offset + gguf.tensors[j].n_bytes + 31) / 32 * 32 == begin;
+    packed = found;
+  }
+  CHECK(packed, "%s: tensors packed in order at 32-byte alignment", file);
+  free(ends);
+  g2_gguf_free(&gguf);
+  free(data);
+}
+
+static int same_file(const char *a, const char *b) {
+  size_t size_a, size_b;
+  char *x = read_file(a, &size_a), *y = read_file(b, &size_b);
+  int same = x && y && size_a == size_b && !memcmp(x, y, size_a);
+  free(x);
+  free(y);
+  return same;
+}
+
+/* A GGUF file saved again as it is (AUTO) is the same file: every tensor
+   copied in its type, Q6_K included, and the same metadata. */
+static void test_resave(const char *name, const char *type) {
+  char first[1024], second[1024], file[64];
+  snprintf(file, sizeof file, "%s-%s.gguf", name, type);
+  tmp_path(first, sizeof first, file);
+  snprintf(file, sizeof file, "%s-%s-again.gguf", name, type);
+  tmp_path(second, sizeof second, file);
+  CHECK(save_as(first, second, GPT2_WTYPE_AUTO) == GPT2_OK && same_file(first, second),
+        "%s %s: saved again as loaded, byte for byte the same file", name, type);
+}
+
+/* The vocabulary survives: every token's bytes, the merges (through the
+   tokenization of text) and <|endoftext|>. GPT-2's own 50257 tokens. */
+static void test_vocab_round_trip(const char *name) {
+  char hf[1024], out[1024], file[64];
+  model_path(hf, sizeof hf, name);
+  snprintf(file, sizeof file, "%s-vocab.gguf", name);
+  tmp_path(out, sizeof out, file);
+  gpt2_model *a = NULL, *b = NULL;
+  if (save_as(hf, out, GPT2_WTYPE_Q8_0) != GPT2_OK || gpt2_load(hf, NULL, &a) || gpt2_load(out, NULL, &b)) {
+    CHECK(0, "%s: vocabulary round trip loads (%s)", name, gpt2_last_error());
+    gpt2_model_free(a);
+    gpt2_model_free(b);
+    return;
+  }
+  int same = gpt2_n_vocab(a) == gpt2_n_vocab(b) && gpt2_token_eot(a) == gpt2_token_eot(b);
+  for (int id = 0; same && id < gpt2_n_vocab(a); id++) {
+    size_t len_a, len_b;
+    const char *x = gpt2_token_bytes(a, id, &len_a), *y = gpt2_token_bytes(b, id, &len_b);
+    same = len_a == len_b && !memcmp(x, y, len_a);
+  }
+  CHECK(same, "%s: the %d tokens' bytes and <|endoftext|> survive", name, gpt2_n_vocab(a));
+  static const char text[] =
+      "Hello world! It's 2024; naïve café — 日本語 🎉\n\n\tindented   spaces<|endoftext|>x";
+  gpt2_token ids_a[256], ids_b[256];
+  size_t n_a = 0, n_b = 0;
+  int ok = gpt2_tokenize(a, text, sizeof text - 1, GPT2_TOKENIZE_SPECIAL, ids_a, 256, &n_a) == GPT2_OK &&
+           gpt2_tokenize(b, text, sizeof text - 1, GPT2_TOKENIZE_SPECIAL, ids_b, 256, &n_b) == GPT2_OK;
+  CHECK(ok && n_a == n_b && !memcmp(ids_a, ids_b, n_a * sizeof *ids_a),
+        "%s: the same %zu tokens for a mixed text (merges survive)", name, n_a);
+  gpt2_model_free(a);
+  gpt2_model_free(b);
+}
+
+static int count_files(const char *dir) {
+  char command[1200];
+  snprintf(command, sizeof command, "ls -A '%s' | wc -l", dir);
+  FILE *p = popen(command, "r");
+  int n = -1;
+  if (p) {
+    if (fscanf(p, "%d", &n) != 1) n = -1;
+    pclose(p);
+  }
+  return n;
+}
+
+/* Bad arguments, unwritable places and allocation failures: the right
+   status, and nothing left behind. */
+static void test_save_failures(void) {
+  char hf[1024], out[1100], dir[1024];
+  model_path(hf, sizeof hf, "tiny-f32");
+  gpt2_model *model = NULL;
+  if (gpt2_load(hf, NULL, &model) != GPT2_OK) {
+    CHECK(0, "tiny-f32 loads: %s", gpt2_last_error());
+    return;
+  }
+  tmp_path(dir, sizeof dir, "failures");
+  mkdir(dir, 0700);
+  snprintf(out, sizeof out, "%s/out.gguf", dir);
+  gpt2_save_params params = GPT2_SAVE_PARAMS_INIT;
+  CHECK(gpt2_save_gguf(NULL, out, NULL) == GPT2_E_INVALID && gpt2_save_gguf(model, NULL, NULL) == GPT2_E_INVALID,
+        "NULL model or path: GPT2_E_INVALID");
+  params.weight_type = 6;
+  CHECK(gpt2_save_gguf(model, out, &params) == GPT2_E_INVALID && strstr(gpt2_last_error(), "weight_type"),
+        "an unknown weight type: GPT2_E_INVALID naming it");
+  params.weight_type = GPT2_WTYPE_AUTO;
+  params.size = 2;
+  CHECK(gpt2_save_gguf(model, out, &params) == GPT2_E_INVALID, "a params struct without its size: GPT2_E_INVALID");
+  char missing[1200];
+  snprintf(missing, sizeof missing, "%s/no/such/dir/out.gguf", dir);
+  CHECK(gpt2_save_gguf(model, missing, NULL) == GPT2_E_IO && strstr(gpt2_last_error(), "no/such/dir"),
+        "a missing directory: GPT2_E_IO naming the path");
+  char subdir[1200];
+  snprintf(subdir, sizeof subdir, "%s/a-directory", dir);
+  mkdir(subdir, 0700);
+  struct stat st;
+  CHECK(gpt2_save_gguf(model, subdir, NULL) == GPT2_E_IO && stat(subdir, &st) == 0 && S_ISDIR(st.st_mode),
+        "OUT is a directory: GPT2_E_IO, the directory untouched");
+  CHECK(count_files(dir) == 1, "no temporary file is left behind");
+
+  /* each allocation failing in turn: GPT2_E_NOMEM, no file (but the subdirectory) */
+  g2_alloc_fail_at(0);
+  int status = gpt2_save_gguf(model, out, NULL);
+  size_t n_allocations = g2_alloc_fail_at(0);
+  unlink(out);
+  int all_nomem = status == GPT2_OK && n_allocations > 0;
+  for (size_t n = 1; n <= n_allocations; n++) {
+    g2_alloc_fail_at(n);
+    status = gpt2_save_gguf(model, out, NULL);
+    g2_alloc_fail_at(0);
+    if (status != GPT2_E_NOMEM || count_files(dir) != 1) all_nomem = 0;
+    unlink(out);
+  }
+  CHECK(all_nomem, "failing any of the %zu allocations of a save: GPT2_E_NOMEM and no file", n_allocations);
+
+  /* an existing file is replaced only by a complete one */
+  size_t old_size = 0;
+  char *old = NULL;
+  int failed = write_file(out, "old", 3) && gpt2_save_gguf(model, subdir, NULL) == GPT2_E_IO;
+  old = read_file(out, &old_size);
+  CHECK(failed && old && old_size == 3 && !memcmp(old, "old", 3) && count_files(dir) == 2,
+        "a failed save leaves other files alone");
+  free(old);
+  CHECK(gpt2_save_gguf(model, out, NULL) == GPT2_OK && count_files(dir) == 2, "a save replaces the file at OUT");
+  unlink(out);
+  rmdir(subdir);
+  rmdir(dir);
+  gpt2_model_free(model);
+}
+
+static void remove_tmp_dir(void) {
+  char command[600];
+  snprintf(command, sizeof command, "rm -rf '%s'", tmp_dir);
+  if (system(command) != 0) printf("# could not remove %s\n", tmp_dir);
+}
+
 int main(void) {
   data_dir = harness_path("GPT2_TEST_DATA", "tests/data");
+  snprintf(tmp_dir, sizeof tmp_dir, "%s/test_gguf_%d", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
+           (int)getpid());
+  mkdir(tmp_dir, 0700);
+  test_round_trip("tiny-f32", 64);
+  test_round_trip("mid-f32", 256);
+  test_round_trip("odd-f32", 96);
+  /* names, types: file type, output, layer matrices (mid: n_embd 256 fills
+     Q6_K blocks; tiny: 64 does not, so Q8_0 as llama.cpp does) */
+  test_file_layout("tiny-f32", GPT2_WTYPE_F32, 2, 509, G2_FTYPE_ALL_F32, G2_GGML_F32, G2_GGML_F32);
+  test_file_layout("tiny-f32", GPT2_WTYPE_F16, 2, 509, G2_FTYPE_MOSTLY_F16, G2_GGML_F16, G2_GGML_F16);
+  test_file_layout("tiny-f32", GPT2_WTYPE_BF16, 2, 509, G2_FTYPE_MOSTLY_BF16, G2_GGML_BF16, G2_GGML_BF16);
+  test_file_layout("tiny-f32", GPT2_WTYPE_Q8_0, 2, 509, G2_FTYPE_MOSTLY_Q8_0, G2_GGML_Q8_0, G2_GGML_Q8_0);
+  test_file_layout("tiny-f32", GPT2_WTYPE_Q4_0, 2, 509, G2_FTYPE_MOSTLY_Q4_0, G2_GGML_Q8_0, G2_GGML_Q4_0);
+  test_file_layout("mid-f32", GPT2_WTYPE_Q4_0, 4, 1999, G2_FTYPE_MOSTLY_Q4_0, G2_GGML_Q6_K, G2_GGML_Q4_0);
+  test_resave("mid-f32", "q4_0");
+  test_resave("odd-f32", "f16");
+  test_vocab_round_trip("124m-f16");
+  test_save_failures();
+  remove_tmp_dir();
   test_corpus();
   test_valid_variants();
   test_allocation_failures();

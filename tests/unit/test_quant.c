@@ -1,7 +1,9 @@
 /* The weight type conversions of lib/model/quant.c against vectors computed
    independently by tools/gen_quant_vectors.py (numpy float32, element by
    element from the GGUF block definitions) in tests/data/quant: F16/BF16
-   rounding, Q8_0/Q4_0 blocks bit for bit as ggml's reference quantizers,
+   rounding, Q8_0/Q4_0/Q6_K blocks bit for bit as ggml's reference
+   quantizers (the vectors were also checked against ggml's own
+   ggml_quantize_chunk, docs/gguf.md),
    and the values of Q8_0, Q4_0, Q4_K, Q5_K and Q6_K blocks. All checks are
    exact: both sides do the same IEEE float32 operations. */
 #include <math.h>
@@ -113,7 +115,11 @@ static void check_non_finite(void) {
   block[3] = 0.0f;
   g2_quantize(G2_DT_Q8_0, block, 32, q8);
   g2_quantize(G2_DT_Q4_0, block, 32, q4);
-  CHECK(1, "Q8_0 and Q4_0 accept NaN and infinities");
+  float super[256];
+  unsigned char q6[210];
+  for (int i = 0; i < 256; i++) super[i] = i % 7 == 0 ? NAN : i % 11 == 0 ? INFINITY : (float)i;
+  g2_quantize(G2_DT_Q6_K, super, 256, q6);
+  CHECK(1, "Q8_0, Q4_0 and Q6_K accept NaN and infinities");
 }
 
 static void check_sizes(void) {
@@ -135,6 +141,7 @@ int main(void) {
     check_quantize(G2_DT_BF16, "bf16.bin", n_input);
     check_quantize(G2_DT_Q8_0, "q8_0.bin", n_quantized);
     check_quantize(G2_DT_Q4_0, "q4_0.bin", n_quantized);
+    check_quantize(G2_DT_Q6_K, "q6_k_quant.bin", 2560);
   }
   check_dequantize(G2_DT_Q8_0, "q8_0.bin", "q8_0.f32");
   check_dequantize(G2_DT_Q4_0, "q4_0.bin", "q4_0.f32");

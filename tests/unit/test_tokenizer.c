@@ -215,6 +215,38 @@ static void test_bpe_strategies(const g2_tokenizer *tok) {
   CHECK(agree == total, "bpe: queue and scan agree on %zu random pieces", total);
 }
 
+/* A long text tokenized at once (which turns the per-call cache of merged
+   pieces on) gives what merging each of its pre-tokens alone gives. */
+static void test_piece_cache(const g2_tokenizer *tok) {
+  enum { LEN = 300000 };
+  char *text = malloc(LEN);
+  size_t len = 0;
+  while (len + 3 * 64 <= LEN) { /* each string thrice, so the cache hits */
+    size_t n = random_bytes(text + len, 64);
+    memcpy(text + len + n, text + len, n);
+    memcpy(text + len + 2 * n, text + len, n);
+    len += 3 * n;
+  }
+  int32_t *whole = malloc(len * sizeof *whole);
+  size_t n_whole = 0, at = 0, pieces = 0;
+  g2_tokenize(tok, text, len, 0, whole, len, &n_whole);
+  g2_bpe_work work = {.cap_nodes = 0};
+  int same = 1;
+  for (size_t pos = 0; pos < len && same;) {
+    size_t end = g2_pretokenize_next((const unsigned char *)text, len, pos);
+    const int32_t *ids;
+    size_t n;
+    g2_bpe(tok, (const unsigned char *)text + pos, end - pos, &work, &ids, &n);
+    same = at + n <= n_whole && memcmp(whole + at, ids, n * sizeof *ids) == 0;
+    at += n, pos = end, pieces++;
+  }
+  g2_bpe_work_free(&work);
+  CHECK(same && at == n_whole,
+        "cache: %zu bytes at once == BPE of each of its %zu pieces", len, pieces);
+  free(text);
+  free(whole);
+}
+
 /* A merge list whose ranks are not in build order (no real vocabulary is
    like this): encoder.py finishes merging every occurrence of the best pair
    before it looks at the pairs that creates. */
@@ -517,6 +549,7 @@ int main(void) {
   if (!tok) HARNESS_EXIT();
   test_random_bytes(tok);
   test_bpe_strategies(tok);
+  test_piece_cache(tok);
   test_long_piece(tok);
   test_edges(tok);
   test_streaming(tok);
