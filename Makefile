@@ -49,7 +49,7 @@ TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 
 INSTALLED_PROGRAMS := $(filter $(BUILD)/gpt2-%,$(PROGRAMS))
 
-.PHONY: all check demo install uninstall clean fuzz
+.PHONY: all check check-asan check-tsan demo install uninstall clean fuzz
 all: $(SHARED) $(BUILD)/libgpt2.so $(STATIC) $(PROGRAMS) $(TOOLS) $(BUILD)/gpt2.pc
 
 $(BUILD)/obj/%.o: %.c
@@ -68,7 +68,7 @@ $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%: examples/%.c $(BUILD)/libgpt2.so
+$(BUILD)/%: examples/%.c $(wildcard examples/*.h) $(BUILD)/libgpt2.so
 	$(CC) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lgpt2 -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib' $(LDFLAGS) $(LDLIBS_ALL)
 
 $(BUILD)/tools/%: tools/%.c $(STATIC)
@@ -79,19 +79,39 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
 
+# gpt2.pc for the current PREFIX; `make install` writes it again, so an
+# install to another PREFIX than the build's gets the right paths.
+PC_SED := sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+  -e 's|@LIBS_PRIVATE@|$(LDLIBS_ALL)|' pkgconfig/gpt2.pc.in
 $(BUILD)/gpt2.pc: pkgconfig/gpt2.pc.in include/gpt2.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	  -e 's|@LIBS_PRIVATE@|$(LDLIBS_ALL)|' $< > $@
+	$(PC_SED) > $@
 
 # The whole test suite; the last line it prints is "N passed, N failed".
 check: all $(TESTS)
 	BUILD=$(BUILD) tests/run.sh
 
+# The sanitizer passes alone; `make check` runs them too (tests/asan.test.sh:
+# every unit test under ASan+UBSan in build-asan/; tests/tsan.test.sh: the
+# thread test under TSan in build-tsan/). docs/reliability.md.
+check-asan check-tsan: check-%: all
+	BUILD=$(BUILD) bash tests/$*.test.sh
+
 # The main job: generate text from a checkpoint (MODEL=dir or .gguf; by
 # default a random-weight 124M-shape model that the repo's generator makes).
 demo: all
 	BUILD=$(BUILD) tests/demo.sh $(MODEL)
+
+# Fuzzers (tests/fuzz/README.md): tests/fuzz/fuzz_NAME.c -> build-fuzz/fuzz/NAME,
+# libFuzzer with ASan and UBSan, the library built by clang with coverage.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPENMP=0 SANITIZE=address,undefined \
+	  CFLAGS=-fsanitize=fuzzer-no-link $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
@@ -101,7 +121,7 @@ install: all
 	ln -sf libgpt2.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgpt2.so
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
-	install -m 644 $(BUILD)/gpt2.pc $(DESTDIR)$(LIBDIR)/pkgconfig/gpt2.pc
+	$(PC_SED) > $(DESTDIR)$(LIBDIR)/pkgconfig/gpt2.pc
 	for p in $(INSTALLED_PROGRAMS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
 
 uninstall:

@@ -6,6 +6,7 @@
 #define GPT2_EXAMPLES_CLI_H
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -63,9 +64,11 @@ static inline long long cli_parse_integer(const char *flag, const char *text,
   long long value = strtoll(text, &end, 10);
   if (end == text || *end != '\0' || errno == ERANGE)
     cli_usage_error("%s: '%s' is not an integer", flag, text);
-  if (value < min || value > max)
-    cli_usage_error("%s: %lld is out of range [%lld, %lld]", flag, value, min,
-                    max);
+  if (value < min || value > max) {
+    if (value < min && max >= INT32_MAX)
+      cli_usage_error("%s: %lld must be >= %lld", flag, value, min);
+    cli_usage_error("%s: %lld is out of range [%lld, %lld]", flag, value, min, max);
+  }
   return value;
 }
 
@@ -78,7 +81,7 @@ static inline uint64_t cli_parse_u64(const char *flag, const char *text) {
   return (uint64_t)value;
 }
 
-/* A finite number in [min, max]. */
+/* A finite number in [min, max] (max = FLT_MAX: no upper bound). */
 static inline float cli_parse_float(const char *flag, const char *text,
                                     float min, float max) {
   char *end;
@@ -86,8 +89,11 @@ static inline float cli_parse_float(const char *flag, const char *text,
   float value = strtof(text, &end);
   if (end == text || *end != '\0' || !isfinite(value))
     cli_usage_error("%s: '%s' is not a number", flag, text);
-  if (value < min || value > max)
+  if (value < min || value > max) {
+    if (value < min && max >= FLT_MAX)
+      cli_usage_error("%s: %g must be >= %g", flag, value, min);
     cli_usage_error("%s: %g is out of range [%g, %g]", flag, value, min, max);
+  }
   return value;
 }
 

@@ -2,6 +2,7 @@
    Shows the whole generation loop of the API: load, tokenize, evaluate the
    prompt as one batch, then sample / detokenize / evaluate one token at a
    time, with stop strings held back until they can be ruled out. */
+#include <float.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ static void parse_options(int argc, char **argv, options *o) {
     } else if (!strcmp(flag, "-n")) {
       o->n_predict = cli_parse_integer(flag, cli_value(argc, argv, &i), 0, INT32_MAX);
     } else if (!strcmp(flag, "--temp")) {
-      o->sample.temperature = cli_parse_float(flag, cli_value(argc, argv, &i), 0.0f, 1e30f);
+      o->sample.temperature = cli_parse_float(flag, cli_value(argc, argv, &i), 0.0f, FLT_MAX);
     } else if (!strcmp(flag, "--top-k")) {
       o->sample.top_k = (int32_t)cli_parse_integer(flag, cli_value(argc, argv, &i), 0, INT32_MAX);
     } else if (!strcmp(flag, "--top-p")) {
@@ -83,7 +84,7 @@ static void parse_options(int argc, char **argv, options *o) {
       o->sample.min_p = cli_parse_float(flag, cli_value(argc, argv, &i), 0.0f, 1.0f);
     } else if (!strcmp(flag, "--repeat-penalty")) {
       o->sample.repetition_penalty =
-          cli_parse_float(flag, cli_value(argc, argv, &i), 0.0f, 1e30f);
+          cli_parse_float(flag, cli_value(argc, argv, &i), 0.0f, FLT_MAX);
       if (o->sample.repetition_penalty == 0.0f)
         cli_usage_error("%s: must be greater than 0", flag);
     } else if (!strcmp(flag, "--seed")) {
@@ -223,7 +224,7 @@ static void print_summary(const timings *t, const gpt2_model *model, uint64_t se
           t->stop_reason);
   fprintf(stderr, "sampling:  %9.3f ms/token", sample_ms);
   if (decode_ms > 0)
-    fprintf(stderr, " (%.1f%% of a %.2f ms decode step)", 100.0 * sample_ms / decode_ms,
+    fprintf(stderr, " (%.2g%% of a %.2f ms decode step)", 100.0 * sample_ms / decode_ms,
             decode_ms);
   fprintf(stderr, "\nseed:      %llu\n", (unsigned long long)seed);
 }

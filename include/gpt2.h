@@ -107,6 +107,13 @@ typedef struct gpt2_context_params {
 #define GPT2_CONTEXT_PARAMS_INIT \
   { (uint32_t)sizeof(gpt2_context_params), 0u, 0u, 0u, 0u, GPT2_KV_F32, 0u }
 
+typedef struct gpt2_save_params {
+  uint32_t size;        /* sizeof(gpt2_save_params) */
+  uint32_t weight_type; /* GPT2_WTYPE_*: the file's weight mix (AUTO: as held) */
+} gpt2_save_params;
+#define GPT2_SAVE_PARAMS_INIT \
+  { (uint32_t)sizeof(gpt2_save_params), GPT2_WTYPE_AUTO }
+
 /* ---- library ------------------------------------------------------------ */
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. Static storage. */
 GPT2_API const char *gpt2_version(void);
@@ -147,6 +154,16 @@ GPT2_API uint64_t gpt2_model_size_per_token(const gpt2_model *model);
 /* Name of the kernel set chosen for this model ("scalar", "avx2", "avx512",
    "neon"). GPT2_ISA=name in the environment forces one at load. Static. */
 GPT2_API const char *gpt2_model_isa(const gpt2_model *model);
+/* Write the model to `path` as a GGUF v3 file that libgpt2 and llama.cpp
+   load: llama.cpp's GPT-2 tensor names and metadata keys, the vocabulary
+   and merges embedded. weight_type chooses the types as llama.cpp's
+   converter and quantizer do (docs/gguf.md): norms, biases and the
+   position embeddings stay F32; Q8_0 and Q4_0 blocks are bit for bit those
+   of ggml's reference quantizer. `params` may be NULL. The file is written
+   next to `path` and renamed over it when complete: on failure `path` is
+   untouched. Any thread; the model is only read. */
+GPT2_API int gpt2_save_gguf(const gpt2_model *model, const char *path,
+                            const gpt2_save_params *params);
 
 /* ---- context ------------------------------------------------------------ */
 /* Create a context (one sequence) on `model`; it holds a reference to the

@@ -9,7 +9,7 @@ exported=$(nm -D --defined-only "$so" | awk '{print $3}' | sed 's/@.*//' | sort 
 leaks=$(echo "$exported" | grep -v '^gpt2_' | grep -v '^GPT2_')
 check "only gpt2_* symbols exported (extra: ${leaks:-none})" test -z "$leaks"
 
-declared=$(grep -o 'GPT2_API [^(]*(' include/gpt2.h | sed 's/($//; s/.*[ *]//' | sort -u)
+declared=$(grep -o '^GPT2_API [^(]*(' include/gpt2.h | sed 's/($//; s/.*[ *]//' | sort -u)
 missing=$(comm -23 <(echo "$declared") <(echo "$exported"))
 check "every GPT2_API function of gpt2.h is exported (missing: ${missing:-none})" test -z "$missing"
 undeclared=$(comm -13 <(echo "$declared") <(echo "$exported" | grep '^gpt2_'))

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export BUILD=${BUILD:-build}
 export GPT2_TEST_MODELS=${GPT2_TEST_MODELS:-$BUILD/models}
 export GPT2_TEST_DATA=${GPT2_TEST_DATA:-tests/data}
+# Debian's python3 (with numpy and pytest) even where another one is first in PATH.
+export PYTHON=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 

@@ -5,8 +5,8 @@
    document (plus the size list of the first pass). */
 #include "core/json.h"
 
-#include <locale.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,12 +236,18 @@ static int parse_string(parser *p, const char **out_ptr, size_t *out_len) {
   return GPT2_OK;
 }
 
-/* strtod with the C locale's decimal point whatever the process locale:
-   the number text is copied with '.' replaced by the current one. */
+/* strtod reading '.' whatever the process locale: the number is copied
+   with '.' replaced by the locale's decimal point, learnt from snprintf
+   (unlike localeconv, safe to call from any thread). */
 static int text_to_double(const unsigned char *text, size_t len, double *out) {
-  const char *point = localeconv()->decimal_point;
-  if (!point || !*point) point = ".";
-  size_t point_len = strlen(point);
+  char probe[16];
+  int probe_len = snprintf(probe, sizeof probe, "%.1f", 0.5); /* "0.5", "0,5", ... */
+  const char *point = ".";
+  size_t point_len = 1;
+  if (probe_len >= 3 && (size_t)probe_len < sizeof probe) {
+    point = probe + 1;
+    point_len = (size_t)probe_len - 2;
+  }
   char local[128];
   size_t cap = len * point_len + 1;
   char *buffer = cap <= sizeof local ? local : g2_malloc(cap);

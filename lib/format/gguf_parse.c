@@ -52,6 +52,8 @@ int g2_ggml_to_dtype(uint32_t type) {
     case G2_GGML_Q8_0: return G2_DT_Q8_0;
     case G2_GGML_Q4_0: return G2_DT_Q4_0;
     case G2_GGML_Q6_K: return G2_DT_Q6_K;
+    case G2_GGML_Q4_K: return G2_DT_Q4_K;
+    case G2_GGML_Q5_K: return G2_DT_Q5_K;
     default: return -1;
   }
 }
@@ -60,6 +62,7 @@ uint32_t g2_dtype_to_ggml(g2_dtype dtype) {
   static const uint32_t ggml[G2_DT_COUNT] = {
       [G2_DT_F32] = G2_GGML_F32,   [G2_DT_F16] = G2_GGML_F16,   [G2_DT_BF16] = G2_GGML_BF16,
       [G2_DT_Q8_0] = G2_GGML_Q8_0, [G2_DT_Q4_0] = G2_GGML_Q4_0, [G2_DT_Q6_K] = G2_GGML_Q6_K,
+      [G2_DT_Q4_K] = G2_GGML_Q4_K, [G2_DT_Q5_K] = G2_GGML_Q5_K,
   };
   return ggml[dtype];
 }

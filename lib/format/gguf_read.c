@@ -119,7 +119,7 @@ static int read_vocab(const loader *ld, struct gpt2_model *model) {
                    ld->path, g2_gguf_printable(text, shown));
   /* Without tokenizer.ggml.pre (files from before llama.cpp had it) the
      GPT-2 pre-tokenizer is the right one for a gpt2 model: use it. */
-  text.len = 0;
+  text = (g2_str){0};
   if ((status = get_string(ld, "tokenizer.ggml.pre", 0, &text))) return status;
   if (text.ptr && !str_is(text, "gpt-2"))
     return g2_fail(GPT2_E_UNSUPPORTED, "%s: tokenizer.ggml.pre is \"%s\"; libgpt2 has only the gpt-2 pre-tokenizer",
@@ -189,7 +189,7 @@ static int claim_tensor(const loader *ld, const char *name, int required, int64_
   }
   int type = g2_ggml_to_dtype(t->type);
   if (type < 0)
-    return g2_fail(GPT2_E_UNSUPPORTED, "%s: tensor %s has type %s, which libgpt2 does not run (it runs F32, F16, BF16, Q8_0, Q4_0 and Q6_K)",
+    return g2_fail(GPT2_E_UNSUPPORTED, "%s: tensor %s has type %s, which libgpt2 does not run (it runs F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K)",
                    ld->path, name, g2_ggml_type_name(t->type));
   ld->used[t - ld->gguf->tensors] = 1;
   *dtype = (g2_dtype)type;

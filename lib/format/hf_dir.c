@@ -392,17 +392,11 @@ static int read_vocab(const g2_json *vocab, const char *path, int32_t n_vocab, g
   return GPT2_OK; /* count == n_vocab distinct ids in range: all are set */
 }
 
-/* merges[r] = "A B" of line r (after an optional "#version" line). Lines
-   end in \n or \r\n; a final empty line is ignored. The strings point into
-   `text`. */
-static int read_merges(const char *text, size_t size, const char *path, g2_str **out,
+/* Walks merges.txt: skips a first "#version" line, checks that every
+   other line is "A B" (ending in \n or \r\n; a final empty line is
+   ignored), counts them, and stores them in `merges` unless NULL. */
+static int scan_merges(const char *text, size_t size, const char *path, g2_str *merges,
                        size_t *n_out) {
-  *out = NULL;
-  *n_out = 0;
-  size_t n_lines = 1;
-  for (size_t i = 0; i < size; i++) n_lines += text[i] == '\n';
-  g2_str *merges = g2_malloc_array(n_lines, sizeof *merges);
-  if (!merges) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", path);
   size_t n = 0, line_number = 0, pos = 0;
   while (pos < size) {
     const char *line = text + pos;
@@ -414,17 +408,27 @@ static int read_merges(const char *text, size_t size, const char *path, g2_str *
     if (line_number == 1 && len >= 8 && memcmp(line, "#version", 8) == 0) continue;
     const char *space = memchr(line, ' ', len);
     if (!space || space == line || space == line + len - 1 ||
-        memchr(space + 1, ' ', (size_t)(line + len - space - 1))) {
-      g2_free(merges);
+        memchr(space + 1, ' ', (size_t)(line + len - space - 1)))
       return g2_fail(GPT2_E_FORMAT, "%s: line %zu: expected two tokens separated by one space",
                      path, line_number);
-    }
-    merges[n].ptr = line;
-    merges[n].len = len;
+    if (merges) merges[n] = (g2_str){line, len};
     n++;
   }
-  *out = merges;
   *n_out = n;
+  return GPT2_OK;
+}
+
+/* merges[r] = "A B" of rank r, pointing into `text`; the array is sized
+   by valid lines only (at least 4 bytes each). */
+static int read_merges(const char *text, size_t size, const char *path, g2_str **out,
+                       size_t *n_out) {
+  *out = NULL;
+  int status = scan_merges(text, size, path, NULL, n_out);
+  if (status) return status;
+  g2_str *merges = g2_malloc_array(*n_out ? *n_out : 1, sizeof *merges);
+  if (!merges) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", path);
+  scan_merges(text, size, path, merges, n_out);
+  *out = merges;
   return GPT2_OK;
 }
 

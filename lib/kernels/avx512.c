@@ -65,6 +65,20 @@ static inline vf vf_from_nibbles(const void *p, int high) {
   return _mm512_cvtepi32_ps(values);
 }
 
+/* Q4_0 by table: the 16 possible weights of a block, d * (i - 8), rounded
+   as the oracle rounds them; vpermps picks them by the low 4 index bits. */
+#define HAVE_NIBBLE_TABLE 1
+static inline vf nibble_table(vf scale) {
+  vf steps = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm512_mul_ps(scale, steps);
+}
+
+static inline vf nibble_lookup(vf table, const void *p, int high) {
+  __m128i bytes = _mm_loadu_si128((const __m128i *)p);
+  if (high) bytes = _mm_srli_epi16(bytes, 4); /* each byte's low 4 bits: its high nibble */
+  return _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(bytes), table);
+}
+
 static inline vf vf_round(vf v) {
   return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }

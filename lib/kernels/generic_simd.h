@@ -12,6 +12,9 @@
      vf_round, vf_exp2i          round to nearest; 2^n for integral n in
                                  [-126, 127]
      half_to_float               one F16 value
+     HAVE_NIBBLE_TABLE (optional) nibble_table(scale): scale * (i - 8) for
+                                 i < 16; nibble_lookup(table, p, high): the
+                                 VLEN nibbles' entries (Q4_0 in 3 ops)
      NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
      KN_VECS, KN_TOKS            KN register tile: column vectors x tokens
      TABLE, TABLE_NAME           the g2_kernels object and its name
@@ -42,6 +45,9 @@ enum {
   /* Tokens per NK block: their activations stay in the L2 cache while the
      block of weight rows streams past them. */
   NK_X_BLOCK_BYTES = 256 * 1024,
+  /* Bytes ahead in each row that the one-token NK path of block types
+     prefetches (from the next rows when past the end: they come next). */
+  NK_PREFETCH_BYTES = 4096,
   /* KN batches pack KN_KC rows x (KN_VECS * VLEN) columns of weights as
      floats (32 KiB, the L1 cache) and reuse them for every token. */
   KN_PANEL_FLOATS = 8192,
@@ -129,6 +135,44 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
 #pragma GCC unroll 8
     for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_zero();
   size_t k = 0;
+  if (dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0) { /* a block at a time: one scale per row */
+    size_t block_bytes = dtype == G2_DT_Q8_0 ? 34 : 18;
+    for (; k < n_in; k += 32) {
+      const unsigned char *blocks[TILE_MAX];
+      vf scales[TILE_MAX];
+#pragma GCC unroll 8
+      for (size_t r = 0; r < NK_ROWS; r++) {
+        blocks[r] = rows[r] + k / 32 * block_bytes;
+        /* rows of ~1 KB are too short for the hardware to learn the streams */
+        if (nt == 1) __builtin_prefetch(blocks[r] + NK_PREFETCH_BYTES);
+        scales[r] = vf_set1(half_to_float(load_u16(blocks[r])));
+#if defined(HAVE_NIBBLE_TABLE)
+        if (dtype == G2_DT_Q4_0) scales[r] = nibble_table(scales[r]);
+#endif
+      }
+#pragma GCC unroll 8
+      for (size_t c = 0; c < 32; c += VLEN) {
+        vf weights[TILE_MAX];
+#pragma GCC unroll 8
+        for (size_t r = 0; r < NK_ROWS; r++) {
+#if defined(HAVE_NIBBLE_TABLE)
+          if (dtype == G2_DT_Q4_0) {
+            weights[r] = nibble_lookup(scales[r], blocks[r] + 2 + c % 16, c >= 16);
+            continue;
+          }
+#endif
+          weights[r] = vf_mul(scales[r], dtype == G2_DT_Q8_0 ? vf_from_i8(blocks[r] + 2 + c)
+                                                             : vf_from_nibbles(blocks[r] + 2 + c % 16, c >= 16));
+        }
+#pragma GCC unroll 8
+        for (size_t t = 0; t < nt; t++) {
+          vf xt = vf_load(x + t * x_stride + k + c);
+#pragma GCC unroll 8
+          for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+        }
+      }
+    }
+  }
   for (; k + VLEN <= n_in; k += VLEN) {
     vf weights[TILE_MAX];
 #pragma GCC unroll 8
@@ -321,17 +365,31 @@ static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const fl
     size_t n_cols = col_end - j0 < KN_DECODE_COLS ? col_end - j0 : KN_DECODE_COLS;
     size_t n_full = n_cols / VLEN * VLEN;
     memset(acc, 0, n_cols * sizeof(float));
-    for (size_t k = 0; k < n_in; k++) {
+    size_t k = 0;
+    for (; k + 8 <= n_in; k += 8) { /* eight rows per pass over the sums */
+      const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
+      vf xs[8];
+#pragma GCC unroll 8
+      for (size_t i = 0; i < 8; i++) xs[i] = vf_set1(x[k + i]);
+      for (size_t c = 0; c < n_full; c += VLEN) {
+        vf sum = vf_load(acc + c);
+#pragma GCC unroll 8
+        for (size_t i = 0; i < 8; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
+        vf_store(acc + c, sum);
+      }
+    }
+    for (; k < n_in; k++) {
       const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
       vf xk = vf_set1(x[k]);
       for (size_t c = 0; c < n_full; c += VLEN)
         vf_store(acc + c, vf_fma(xk, load_weights(dtype, row, j0 + c), vf_load(acc + c)));
-      for (size_t c = n_full; c < n_cols; c++) {
+    }
+    for (size_t c = n_full; c < n_cols; c++) /* columns left of a vector */
+      for (k = 0; k < n_in; k++) {
         float weight;
-        g2_dequantize(dtype, row, (int64_t)(j0 + c), 1, &weight);
+        g2_dequantize(dtype, (const unsigned char *)w->data + k * row_bytes, (int64_t)(j0 + c), 1, &weight);
         acc[c] = fmaf(x[k], weight, acc[c]);
       }
-    }
     for (size_t c = 0; c < n_cols; c++) out[j0 + c] = acc[c] + (bias ? bias[j0 + c] : 0.0f);
   }
 }
@@ -358,10 +416,11 @@ static void matmul_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x
 static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                    const float *bias, float *out, size_t out_stride, size_t col_begin,
                    size_t col_end) {
-  int kn_supported = w->dtype == G2_DT_F32 || w->dtype == G2_DT_F16 || w->dtype == G2_DT_BF16;
-  if (w->layout == G2_LAYOUT_KN && kn_supported)
+  int float_type = w->dtype == G2_DT_F32 || w->dtype == G2_DT_F16 || w->dtype == G2_DT_BF16;
+  int block_type = w->dtype == G2_DT_Q8_0 || w->dtype == G2_DT_Q4_0;
+  if (w->layout == G2_LAYOUT_KN && float_type)
     matmul_kn(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-  else if (w->layout == G2_LAYOUT_NK && w->dtype != G2_DT_Q6_K)
+  else if (w->layout == G2_LAYOUT_NK && (float_type || block_type))
     matmul_nk(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
   else
     g2_kernels_ref.matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
@@ -434,6 +493,12 @@ static void add(float *dst, const float *src, size_t n) {
 
 /* ---- attention ---- */
 
+enum {
+  ATT_VECS = 4,    /* head vectors kept in registers per pass (64 floats with AVX-512) */
+  ATT_GROUP = 4,   /* positions scored side by side */
+  ATT_PREFETCH = 8 /* positions ahead: rows are kv_stride apart, too far for the hardware */
+};
+
 static ALWAYS_INLINE vf load_kv(uint32_t kv_type, const void *base, size_t index) {
   if (kv_type == GPT2_KV_F16) return vf_load_f16((const unsigned char *)base + 2 * index);
   return vf_load((const float *)base + index);
@@ -447,47 +512,126 @@ static inline vf load_kv_partial(uint32_t kv_type, const void *base, size_t inde
   return vf_load(lanes);
 }
 
+static ALWAYS_INLINE void prefetch_kv(uint32_t kv_type, const void *base, size_t index, size_t n) {
+  size_t size = kv_type == GPT2_KV_F16 ? 2 : 4;
+  const char *first = (const char *)base + index * size;
+  for (size_t byte = 0; byte < n * size; byte += 64) __builtin_prefetch(first + byte);
+}
+
+/* The largest of a[0 .. n), n >= 1 (exact in any order). */
+static inline float max_of(const float *a, size_t n) {
+  float max = a[0];
+  size_t i = 0;
+  if (n >= VLEN) {
+    vf max_v = vf_load(a);
+    for (i = VLEN; i + VLEN <= n; i += VLEN) max_v = vf_max(max_v, vf_load(a + i));
+    float lanes[VLEN];
+    vf_store(lanes, max_v);
+    for (size_t l = 0; l < VLEN; l++) max = lanes[l] > max ? lanes[l] : max;
+  }
+  for (; i < n; i++) max = a[i] > max ? a[i] : max;
+  return max;
+}
+
+/* q . k_p for `count` (<= ATT_GROUP) positions from p, each one chain over d
+   and vf_sum, so a score does not depend on its neighbours. */
+static ALWAYS_INLINE void attention_scores(uint32_t kv_type, size_t count, const float *q, const void *k,
+                                           size_t p, size_t head_dim, size_t kv_stride, float scale,
+                                           float *scores) {
+  size_t d_full = head_dim / VLEN * VLEN;
+  vf acc[ATT_GROUP];
+#pragma GCC unroll 8
+  for (size_t i = 0; i < count; i++) acc[i] = vf_zero();
+  for (size_t d = 0; d < d_full; d += VLEN) {
+    vf qd = vf_load(q + d);
+#pragma GCC unroll 8
+    for (size_t i = 0; i < count; i++) acc[i] = vf_fma(qd, load_kv(kv_type, k, (p + i) * kv_stride + d), acc[i]);
+  }
+  if (d_full < head_dim) {
+    vf qd = load_partial(q + d_full, head_dim - d_full);
+#pragma GCC unroll 8
+    for (size_t i = 0; i < count; i++)
+      acc[i] = vf_fma(qd, load_kv_partial(kv_type, k, (p + i) * kv_stride + d_full, head_dim - d_full), acc[i]);
+  }
+#pragma GCC unroll 8
+  for (size_t i = 0; i < count; i++) scores[p + i] = vf_sum(acc[i]) * scale;
+}
+
+/* out[0 .. nv VLEN) = sum_p weights[p] v_p[d0 ..]: even and odd positions in
+   two accumulator sets (two FMA chains in flight), added at the end. */
+static ALWAYS_INLINE void attention_values(uint32_t kv_type, size_t nv, const void *v, size_t d0,
+                                           size_t n_kv, size_t kv_stride, const float *weights,
+                                           float *out) {
+  vf even[ATT_VECS], odd[ATT_VECS];
+#pragma GCC unroll 8
+  for (size_t i = 0; i < nv; i++) even[i] = odd[i] = vf_zero();
+  size_t p = 0;
+  for (; p + 2 <= n_kv; p += 2) {
+    if (p + ATT_PREFETCH + 1 < n_kv) {
+      prefetch_kv(kv_type, v, (p + ATT_PREFETCH) * kv_stride + d0, nv * VLEN);
+      prefetch_kv(kv_type, v, (p + ATT_PREFETCH + 1) * kv_stride + d0, nv * VLEN);
+    }
+    vf w0 = vf_set1(weights[p]), w1 = vf_set1(weights[p + 1]);
+#pragma GCC unroll 8
+    for (size_t i = 0; i < nv; i++) {
+      even[i] = vf_fma(w0, load_kv(kv_type, v, p * kv_stride + d0 + i * VLEN), even[i]);
+      odd[i] = vf_fma(w1, load_kv(kv_type, v, (p + 1) * kv_stride + d0 + i * VLEN), odd[i]);
+    }
+  }
+  if (p < n_kv) {
+    vf w0 = vf_set1(weights[p]);
+#pragma GCC unroll 8
+    for (size_t i = 0; i < nv; i++) even[i] = vf_fma(w0, load_kv(kv_type, v, p * kv_stride + d0 + i * VLEN), even[i]);
+  }
+#pragma GCC unroll 8
+  for (size_t i = 0; i < nv; i++) vf_store(out + i * VLEN, vf_add(even[i], odd[i]));
+}
+
 static ALWAYS_INLINE void attention_kv(uint32_t kv_type, const float *q, const void *k,
                                        const void *v, size_t n_kv, size_t head_dim,
                                        size_t kv_stride, float scale, float *scores, float *out) {
-  size_t d_full = head_dim / VLEN * VLEN;
-  float max_score = -INFINITY;
-  for (size_t p = 0; p < n_kv; p++) {
-    vf acc = vf_zero();
-    for (size_t d = 0; d < d_full; d += VLEN)
-      acc = vf_fma(vf_load(q + d), load_kv(kv_type, k, p * kv_stride + d), acc);
-    if (d_full < head_dim)
-      acc = vf_fma(load_partial(q + d_full, head_dim - d_full),
-                   load_kv_partial(kv_type, k, p * kv_stride + d_full, head_dim - d_full), acc);
-    scores[p] = vf_sum(acc) * scale;
-    if (scores[p] > max_score) max_score = scores[p];
+  if (n_kv == 0) { /* nothing to attend to: the oracle's empty sum */
+    memset(out, 0, head_dim * sizeof(float));
+    return;
   }
-  vf max_v = vf_set1(max_score);
-  vf sum_v = vf_zero();
   size_t p = 0;
-  for (; p + VLEN <= n_kv; p += VLEN) {
+  for (; p + ATT_GROUP <= n_kv; p += ATT_GROUP) {
+    if (p + ATT_PREFETCH + ATT_GROUP <= n_kv)
+      for (size_t i = 0; i < ATT_GROUP; i++) prefetch_kv(kv_type, k, (p + ATT_PREFETCH + i) * kv_stride, head_dim);
+    attention_scores(kv_type, ATT_GROUP, q, k, p, head_dim, kv_stride, scale, scores);
+  }
+  for (; p < n_kv; p++) attention_scores(kv_type, 1, q, k, p, head_dim, kv_stride, scale, scores);
+  float max_score = max_of(scores, n_kv);
+
+  /* softmax weights, summed in lanes (padding lanes are not stored or added) */
+  vf max_v = vf_set1(max_score), sum_v = vf_zero();
+  for (p = 0; p + VLEN <= n_kv; p += VLEN) {
     vf e = vf_exp(vf_sub(vf_load(scores + p), max_v));
     vf_store(scores + p, e);
     sum_v = vf_add(sum_v, e);
   }
-  if (p < n_kv) { /* padding lanes hold e^-87 or so; they are not added */
-    vf e = vf_exp(vf_sub(load_partial(scores + p, n_kv - p), max_v));
-    store_partial(scores + p, e, n_kv - p);
-  }
+  if (p < n_kv) store_partial(scores + p, vf_exp(vf_sub(load_partial(scores + p, n_kv - p), max_v)), n_kv - p);
   float sum = vf_sum(sum_v);
   for (; p < n_kv; p++) sum += scores[p];
   float inv_sum = 1.0f / sum;
-  for (size_t d = 0; d < head_dim; d++) out[d] = 0.0f;
-  for (p = 0; p < n_kv; p++) {
-    vf weight = vf_set1(scores[p] * inv_sum);
-    for (size_t d = 0; d < d_full; d += VLEN)
-      vf_store(out + d, vf_fma(weight, load_kv(kv_type, v, p * kv_stride + d), vf_load(out + d)));
-    if (d_full < head_dim) {
-      vf values = load_kv_partial(kv_type, v, p * kv_stride + d_full, head_dim - d_full);
-      store_partial(out + d_full,
-                    vf_fma(weight, values, load_partial(out + d_full, head_dim - d_full)),
-                    head_dim - d_full);
-    }
+  vf inv_sum_v = vf_set1(inv_sum);
+  for (p = 0; p + VLEN <= n_kv; p += VLEN) vf_store(scores + p, vf_mul(vf_load(scores + p), inv_sum_v));
+  for (; p < n_kv; p++) scores[p] *= inv_sum;
+
+  size_t d_full = head_dim / VLEN * VLEN, d = 0;
+  for (; d + ATT_VECS * VLEN <= d_full; d += ATT_VECS * VLEN)
+    attention_values(kv_type, ATT_VECS, v, d, n_kv, kv_stride, scores, out + d);
+  switch ((d_full - d) / VLEN) {
+    case 3: attention_values(kv_type, 3, v, d, n_kv, kv_stride, scores, out + d); break;
+    case 2: attention_values(kv_type, 2, v, d, n_kv, kv_stride, scores, out + d); break;
+    case 1: attention_values(kv_type, 1, v, d, n_kv, kv_stride, scores, out + d); break;
+    default: break;
+  }
+  if (d_full < head_dim) {
+    vf acc = vf_zero();
+    for (p = 0; p < n_kv; p++)
+      acc = vf_fma(vf_set1(scores[p]), load_kv_partial(kv_type, v, p * kv_stride + d_full, head_dim - d_full), acc);
+    store_partial(out + d_full, acc, head_dim - d_full);
   }
 }
 
@@ -503,7 +647,8 @@ static void get_row(const g2_matrix *w, int64_t row, float *out) {
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   const unsigned char *data = (const unsigned char *)w->data + (size_t)row * row_bytes;
   size_t n = (size_t)w->n_in, k = 0;
-  if (w->dtype == G2_DT_Q6_K || w->dtype == G2_DT_F32) {
+  if (w->dtype != G2_DT_F16 && w->dtype != G2_DT_BF16 && w->dtype != G2_DT_Q8_0 &&
+      w->dtype != G2_DT_Q4_0) {
     g2_dequantize(w->dtype, data, 0, (int64_t)n, out);
     return;
   }

@@ -11,7 +11,7 @@
 
    Rows are converted a tile at a time through a small F32 scratch, so no
    F32 copy of a matrix is ever materialised; the pages of a source matrix
-   that lie in a file mapping are released once it is converted, so the peak
+   that lie in a file mapping are released as it is converted, so the peak
    resident memory stays near the converted model's size. */
 #include <stdint.h>
 #include <stdio.h>
@@ -28,7 +28,10 @@
 #include <omp.h>
 #endif
 
-enum { TILE_ROWS = 16 }; /* output rows converted per step */
+enum {
+  TILE_ROWS = 16,          /* output rows converted per step */
+  BAND_BYTES = 4 << 20     /* source bytes converted between page releases */
+};
 
 /* A matrix to convert, with its name for messages. */
 typedef struct named_matrix {
@@ -96,15 +99,12 @@ static void gather_rows(const g2_matrix *m, int64_t first, int64_t count, float 
   }
 }
 
-/* Drops the resident pages of a converted source that lie in a file
-   mapping: they would otherwise count towards the process's memory until
-   the model is freed, though nothing reads them again. Pages shared with a
-   neighbouring tensor are kept. */
-static void release_source(const struct gpt2_model *model, const g2_matrix *m) {
-  size_t row_bytes = m->layout == G2_LAYOUT_NK ? g2_dtype_row_bytes(m->dtype, m->n_in)
-                                                : g2_dtype_row_bytes(m->dtype, m->n_out);
-  size_t rows = (size_t)(m->layout == G2_LAYOUT_NK ? m->n_out : m->n_in);
-  uintptr_t begin = (uintptr_t)m->data, end = begin + row_bytes * rows;
+/* Drops the resident pages of [data, data + bytes) if it lies in a file
+   mapping: a converted source would otherwise count towards the process's
+   memory until the model is freed, though nothing reads it again. Pages
+   shared with a neighbouring tensor are kept. */
+static void release_source(const struct gpt2_model *model, const void *data, size_t bytes) {
+  uintptr_t begin = (uintptr_t)data, end = begin + bytes;
   long page_size = sysconf(_SC_PAGESIZE);
   if (page_size <= 0) return;
   uintptr_t page = (uintptr_t)page_size;
@@ -118,15 +118,15 @@ static void release_source(const struct gpt2_model *model, const g2_matrix *m) {
   }
 }
 
-/* Converts one matrix into `out` (n_out rows of `dtype`), tiles spread over
-   `n_workers` threads, each with its scratch of TILE_ROWS x n_in floats
-   plus a line of TILE_ROWS. */
-static void convert_rows(const g2_matrix *m, g2_dtype dtype, unsigned char *out,
-                         float *scratch, int n_workers) {
-  int64_t n_in = m->n_in, n_out = m->n_out;
+/* Converts output rows [first, first + count) into `out` (rows of `dtype`),
+   tiles spread over `n_workers` threads, each with its scratch of
+   TILE_ROWS x n_in floats plus a line of TILE_ROWS. */
+static void convert_band(const g2_matrix *m, g2_dtype dtype, unsigned char *out,
+                         int64_t first, int64_t count, float *scratch, int n_workers) {
+  int64_t n_in = m->n_in;
   size_t row_bytes = g2_dtype_row_bytes(dtype, n_in);
   size_t scratch_floats = (size_t)TILE_ROWS * (size_t)n_in + TILE_ROWS;
-  int64_t n_tiles = (n_out + TILE_ROWS - 1) / TILE_ROWS;
+  int64_t n_tiles = (count + TILE_ROWS - 1) / TILE_ROWS;
   (void)n_workers;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(n_workers) schedule(static)
@@ -137,11 +137,34 @@ static void convert_rows(const g2_matrix *m, g2_dtype dtype, unsigned char *out,
     worker = omp_get_thread_num();
 #endif
     float *tile = scratch + (size_t)worker * scratch_floats;
-    int64_t first = tile_index * TILE_ROWS;
-    int64_t count = n_out - first < TILE_ROWS ? n_out - first : TILE_ROWS;
-    gather_rows(m, first, count, tile, tile + (size_t)TILE_ROWS * (size_t)n_in);
-    for (int64_t r = 0; r < count; r++)
-      g2_quantize(dtype, tile + r * n_in, n_in, out + (size_t)(first + r) * row_bytes);
+    int64_t tile_first = first + tile_index * TILE_ROWS;
+    int64_t rows = first + count - tile_first < TILE_ROWS ? first + count - tile_first : TILE_ROWS;
+    gather_rows(m, tile_first, rows, tile, tile + (size_t)TILE_ROWS * (size_t)n_in);
+    for (int64_t r = 0; r < rows; r++)
+      g2_quantize(dtype, tile + r * n_in, n_in, out + (size_t)(tile_first + r) * row_bytes);
+  }
+}
+
+/* Converts a whole matrix. An NK source is read in bands of about
+   BAND_BYTES, each released once converted, so the source's resident
+   pages never exceed one band (the token embedding is the largest matrix,
+   154 MB in F32 for GPT-2). A KN source (a few MB) is released at the end. */
+static void convert_matrix(const struct gpt2_model *model, const g2_matrix *m, g2_dtype dtype,
+                           unsigned char *out, float *scratch, int n_workers) {
+  const unsigned char *source = m->data;
+  if (m->layout == G2_LAYOUT_KN) {
+    convert_band(m, dtype, out, 0, m->n_out, scratch, n_workers);
+    release_source(model, source, g2_dtype_row_bytes(m->dtype, m->n_out) * (size_t)m->n_in);
+    return;
+  }
+  size_t source_row_bytes = g2_dtype_row_bytes(m->dtype, m->n_in);
+  int64_t band_rows = (int64_t)(BAND_BYTES / source_row_bytes) / TILE_ROWS * TILE_ROWS;
+  if (band_rows < TILE_ROWS) band_rows = TILE_ROWS;
+  for (int64_t first = 0; first < m->n_out; first += band_rows) {
+    int64_t count = m->n_out - first < band_rows ? m->n_out - first : band_rows;
+    convert_band(m, dtype, out, first, count, scratch, n_workers);
+    release_source(model, source + (size_t)first * source_row_bytes,
+                   (size_t)count * source_row_bytes);
   }
 }
 
@@ -200,8 +223,7 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
                        g2_dtype_name(item->dtype), item->bytes);
       break;
     }
-    convert_rows(item->matrix, item->dtype, out, scratch, n_workers);
-    release_source(model, item->matrix);
+    convert_matrix(model, item->matrix, item->dtype, out, scratch, n_workers);
     item->matrix->data = out;
     item->matrix->dtype = item->dtype;
     item->matrix->layout = G2_LAYOUT_NK;

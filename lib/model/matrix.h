@@ -13,6 +13,8 @@ typedef enum g2_dtype {
   G2_DT_Q8_0, /* GGUF block: F16 scale + 32 x int8 (34 bytes) */
   G2_DT_Q4_0, /* GGUF block: F16 scale + 16 bytes of 4-bit values (18 bytes) */
   G2_DT_Q6_K, /* GGUF super-block of 256 values (210 bytes) */
+  G2_DT_Q4_K, /* GGUF super-block of 256 values (144 bytes) */
+  G2_DT_Q5_K, /* GGUF super-block of 256 values (176 bytes) */
   G2_DT_COUNT
 } g2_dtype;
 

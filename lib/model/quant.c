@@ -1,3 +1,10 @@
+/* Conversions between F32 and every weight type, bit for bit as ggml
+   defines them (ggml-quants.c: dequantize_row_*, quantize_row_*_ref), so
+   that files written here and by llama.cpp are interchangeable.
+
+   Float expressions that ggml evaluates as separate roundings are written
+   as separate statements here, so that no compiler fuses them into an FMA
+   (clang does within one expression when the target has FMA). */
 #include "model/quant.h"
 
 #include <math.h>
@@ -9,24 +16,34 @@ static uint16_t read_u16(const unsigned char *p) {
   return (uint16_t)(p[0] | (p[1] << 8));
 }
 
-/* Q8_0: F16 scale d, 32 x int8 q: value = d * q. */
+static void write_u16(unsigned char *p, uint16_t v) {
+  p[0] = (unsigned char)(v & 0xff);
+  p[1] = (unsigned char)(v >> 8);
+}
+
+/* ---- dequantization ---------------------------------------------------- */
+
+/* Q8_0: F16 scale d, 32 x int8 q: value = q * d. */
 static void dequantize_q8_0(const unsigned char *block, float *out) {
   float d = g2_f16_to_f32(read_u16(block));
-  for (int i = 0; i < G2_QK8_0; i++) out[i] = d * (float)(int8_t)block[2 + i];
+  for (int i = 0; i < G2_QK8_0; i++) out[i] = (float)(int8_t)block[2 + i] * d;
 }
 
 /* Q4_0: F16 scale d, 16 bytes; low nibbles are elements 0..15, high nibbles
-   16..31: value = d * (nibble - 8). */
+   16..31: value = (nibble - 8) * d. */
 static void dequantize_q4_0(const unsigned char *block, float *out) {
   float d = g2_f16_to_f32(read_u16(block));
   for (int i = 0; i < G2_QK4_0 / 2; i++) {
-    out[i] = d * (float)((block[2 + i] & 0x0f) - 8);
-    out[i + 16] = d * (float)((block[2 + i] >> 4) - 8);
+    out[i] = (float)((block[2 + i] & 0x0f) - 8) * d;
+    out[i + 16] = (float)((block[2 + i] >> 4) - 8) * d;
   }
 }
 
 /* Q6_K super-block of 256: ql[128] low 4 bits, qh[64] high 2 bits, 16 int8
-   sub-block scales, F16 d: value = d * scale * (q - 32). */
+   scales (one per 16 values), F16 d: value = d * scale * (q - 32). Each
+   half of 128 values takes 64 ql bytes, 32 qh bytes and 8 scales; its four
+   runs of 32 take the low nibbles of ql[0..32), of ql[32..64), then the
+   high nibbles, with bit pairs 0, 2, 4, 6 of qh. */
 static void dequantize_q6_k(const unsigned char *block, float *out) {
   const unsigned char *ql = block, *qh = block + 128;
   const int8_t *scales = (const int8_t *)(block + 192);
@@ -47,6 +64,66 @@ static void dequantize_q6_k(const unsigned char *block, float *out) {
     ql += 64;
     qh += 32;
     scales += 8;
+  }
+}
+
+/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block,
+   packed in 12 bytes: bytes 0-3 and 4-7 hold the scales and mins of
+   sub-blocks 0-3 in their low 6 bits and the top 2 bits of those of 4-7 in
+   their high 2 bits; bytes 8-11 hold the low 4 bits of the scales (low
+   nibble) and mins (high nibble) of sub-blocks 4-7. */
+static void k_scale_min(const unsigned char *scales, int j, int *scale, int *min) {
+  if (j < 4) {
+    *scale = scales[j] & 63;
+    *min = scales[j + 4] & 63;
+  } else {
+    *scale = (scales[j + 4] & 0x0f) | ((scales[j - 4] >> 6) << 4);
+    *min = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
+  }
+}
+
+/* Q4_K (144 bytes): F16 d, F16 dmin, 12 bytes of scales and mins, 128 bytes
+   of nibbles. Each run of 64 values is two sub-blocks of 32: the low then
+   the high nibbles of 32 bytes. value = (d * scale) * q - (dmin * min). */
+static void dequantize_q4_k(const unsigned char *block, float *out) {
+  float d = g2_f16_to_f32(read_u16(block));
+  float dmin = g2_f16_to_f32(read_u16(block + 2));
+  const unsigned char *scales = block + 4, *qs = block + 16;
+  for (int run = 0; run < 4; run++) {
+    for (int part = 0; part < 2; part++) {
+      int scale, min;
+      k_scale_min(scales, 2 * run + part, &scale, &min);
+      float step = d * (float)scale, offset = dmin * (float)min;
+      for (int l = 0; l < 32; l++) {
+        int q = part ? qs[l] >> 4 : qs[l] & 0x0f;
+        float scaled = step * (float)q;
+        out[64 * run + 32 * part + l] = scaled - offset;
+      }
+    }
+    qs += 32;
+  }
+}
+
+/* Q5_K (176 bytes): as Q4_K with 32 bytes qh after the scales (bit 2 run +
+   part of qh[l] is the fifth bit of value l of that sub-block), then the
+   128 bytes of nibbles. */
+static void dequantize_q5_k(const unsigned char *block, float *out) {
+  float d = g2_f16_to_f32(read_u16(block));
+  float dmin = g2_f16_to_f32(read_u16(block + 2));
+  const unsigned char *scales = block + 4, *qh = block + 16, *qs = block + 48;
+  for (int run = 0; run < 4; run++) {
+    for (int part = 0; part < 2; part++) {
+      int scale, min;
+      k_scale_min(scales, 2 * run + part, &scale, &min);
+      float step = d * (float)scale, offset = dmin * (float)min;
+      int high_bit = 1 << (2 * run + part);
+      for (int l = 0; l < 32; l++) {
+        int q = (part ? qs[l] >> 4 : qs[l] & 0x0f) + (qh[l] & high_bit ? 16 : 0);
+        float scaled = step * (float)q;
+        out[64 * run + 32 * part + l] = scaled - offset;
+      }
+    }
+    qs += 32;
   }
 }
 
@@ -75,31 +152,50 @@ void g2_dequantize(g2_dtype dtype, const void *row, int64_t begin, int64_t n,
       for (int64_t i = 0; i < n; i += G2_QK_K)
         dequantize_q6_k(bytes + (begin + i) / G2_QK_K * 210, out + i);
       return;
+    case G2_DT_Q4_K:
+      for (int64_t i = 0; i < n; i += G2_QK_K)
+        dequantize_q4_k(bytes + (begin + i) / G2_QK_K * 144, out + i);
+      return;
+    case G2_DT_Q5_K:
+      for (int64_t i = 0; i < n; i += G2_QK_K)
+        dequantize_q5_k(bytes + (begin + i) / G2_QK_K * 176, out + i);
+      return;
     case G2_DT_COUNT:
       break;
   }
 }
 
-static void write_u16(unsigned char *p, uint16_t v) {
-  p[0] = (unsigned char)(v & 0xff);
-  p[1] = (unsigned char)(v >> 8);
+/* ---- quantization ------------------------------------------------------ */
+
+/* (int8_t)v for v in range, as ggml's casts; NaN (from non-finite weights,
+   where ggml's cast is undefined) gives 0 and the rest saturates. */
+static int to_int8(float v) {
+  if (!(v == v)) return 0;
+  if (v <= -128.0f) return -128;
+  if (v >= 127.0f) return 127;
+  return (int)(int8_t)v;
 }
 
-/* d = max|x| / 127, q = round(x / d). */
+/* Q8_0 as quantize_row_q8_0_ref: d = max|x| / 127, q = roundf(x / d)
+   computed as roundf(x * (1/d)) (halves away from zero). */
 static void quantize_q8_0(const float *in, unsigned char *block) {
   float amax = 0.0f;
   for (int i = 0; i < G2_QK8_0; i++) amax = fmaxf(amax, fabsf(in[i]));
   float d = amax / 127.0f;
   float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
   write_u16(block, g2_f32_to_f16(d));
-  for (int i = 0; i < G2_QK8_0; i++) block[2 + i] = (unsigned char)(int8_t)roundf(in[i] * inv_d);
+  for (int i = 0; i < G2_QK8_0; i++) {
+    float scaled = in[i] * inv_d;
+    block[2 + i] = (unsigned char)(int8_t)to_int8(roundf(scaled));
+  }
 }
 
-/* d = (the value of largest magnitude) / -8, q = clamp(trunc(x / d + 8.5), 0, 15). */
+/* Q4_0 as quantize_row_q4_0_ref: d = (the value of largest magnitude, the
+   first one on ties) / -8, q = min(15, trunc(x * (1/d) + 8.5)). */
 static void quantize_q4_0(const float *in, unsigned char *block) {
   float amax = 0.0f, max = 0.0f;
   for (int i = 0; i < G2_QK4_0; i++) {
-    if (fabsf(in[i]) > amax) {
+    if (amax < fabsf(in[i])) {
       amax = fabsf(in[i]);
       max = in[i];
     }
@@ -108,11 +204,122 @@ static void quantize_q4_0(const float *in, unsigned char *block) {
   float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
   write_u16(block, g2_f32_to_f16(d));
   for (int i = 0; i < G2_QK4_0 / 2; i++) {
-    int lo = (int)(int8_t)(in[i] * inv_d + 8.5f);
-    int hi = (int)(int8_t)(in[i + 16] * inv_d + 8.5f);
+    float x0 = in[i] * inv_d, x1 = in[i + 16] * inv_d;
+    int lo = to_int8(x0 + 8.5f), hi = to_int8(x1 + 8.5f);
     lo = lo < 15 ? lo : 15;
     hi = hi < 15 ? hi : 15;
-    block[2 + i] = (unsigned char)(lo | (hi << 4));
+    block[2 + i] = (unsigned char)((lo & 0x0f) | (hi << 4));
+  }
+}
+
+/* Round to nearest, ties to even, for |v| < 2^22 (ggml's nearest_int:
+   adding 1.5 * 2^23 leaves the integer in the low mantissa bits). */
+static int nearest_int(float v) {
+  float shifted = v + 12582912.0f;
+  int32_t bits;
+  memcpy(&bits, &shifted, sizeof bits);
+  return (bits & 0x007fffff) - 0x00400000;
+}
+
+static int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Magnitudes below this count as an all-zero group (ggml's GROUP_MAX_EPS). */
+#define GROUP_MAX_EPS 1e-15f
+
+/* Weighted least-squares fit of 16 values to q in [-32, 31] times a scale
+   (ggml's make_qx_quants with nmax 32, weights x^2): the scale of the
+   value of largest magnitude, then 18 nearby scales tried; L gets q + 32. */
+static float fit_q6_group(const float *x, int8_t *L) {
+  enum { N = 16, NMAX = 32 };
+  float max = 0.0f, amax = 0.0f;
+  for (int i = 0; i < N; i++) {
+    float ax = fabsf(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    memset(L, 0, N);
+    return 0.0f;
+  }
+  float iscale = (float)-NMAX / max;
+  float sumlx = 0.0f, suml2 = 0.0f;
+  for (int i = 0; i < N; i++) {
+    int l = clamp_int(nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
+    L[i] = (int8_t)(l + NMAX);
+    float w = x[i] * x[i];
+    float wx = w * x[i] * (float)l, wl = w * (float)l * (float)l;
+    sumlx += wx;
+    suml2 += wl;
+  }
+  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int step = -9; step <= 9; step++) {
+    if (step == 0) continue;
+    float tenth = 0.1f * (float)step;
+    float shifted = (float)NMAX + tenth;
+    iscale = -shifted / max;
+    sumlx = suml2 = 0.0f;
+    for (int i = 0; i < N; i++) {
+      int l = clamp_int(nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
+      float w = x[i] * x[i];
+      float wx = w * x[i] * (float)l, wl = w * (float)l * (float)l;
+      sumlx += wx;
+      suml2 += wl;
+    }
+    if (suml2 > 0.0f && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < N; i++)
+        L[i] = (int8_t)(NMAX + clamp_int(nearest_int(iscale * x[i]), -NMAX, NMAX - 1));
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+/* Q6_K as quantize_row_q6_K_ref: a scale per group of 16 fitted, the 16
+   scales quantized to int8 against the largest (d = largest / -128), then
+   every value requantized with its group's final scale. */
+static void quantize_q6_k(const float *x, unsigned char *block) {
+  int8_t L[G2_QK_K];
+  float scales[G2_QK_K / 16];
+  float max_scale = 0.0f, max_abs_scale = 0.0f;
+  for (int g = 0; g < G2_QK_K / 16; g++) {
+    scales[g] = fit_q6_group(x + 16 * g, L + 16 * g);
+    if (fabsf(scales[g]) > max_abs_scale) {
+      max_abs_scale = fabsf(scales[g]);
+      max_scale = scales[g];
+    }
+  }
+  memset(block, 0, 210);
+  if (max_abs_scale < GROUP_MAX_EPS) return; /* all zero: d = 0 */
+  unsigned char *ql = block, *qh = block + 128;
+  int8_t *group_scales = (int8_t *)(block + 192);
+  float iscale = -128.0f / max_scale;
+  write_u16(block + 208, g2_f32_to_f16(1.0f / iscale));
+  float d = g2_f16_to_f32(read_u16(block + 208));
+  for (int g = 0; g < G2_QK_K / 16; g++) {
+    int sc = nearest_int(iscale * scales[g]);
+    group_scales[g] = (int8_t)(sc < 127 ? sc : 127);
+  }
+  for (int g = 0; g < G2_QK_K / 16; g++) {
+    float group_d = d * (float)group_scales[g];
+    if (group_d == 0.0f) continue; /* keeps the first fit */
+    for (int i = 0; i < 16; i++)
+      L[16 * g + i] = (int8_t)(clamp_int(nearest_int(x[16 * g + i] / group_d), -32, 31) + 32);
+  }
+  /* Packing: the inverse of dequantize_q6_k. */
+  for (int half = 0; half < 2; half++) {
+    const int8_t *q = L + 128 * half;
+    for (int l = 0; l < 32; l++) {
+      ql[l] = (unsigned char)((q[l] & 0x0f) | (q[l + 64] & 0x0f) << 4);
+      ql[l + 32] = (unsigned char)((q[l + 32] & 0x0f) | (q[l + 96] & 0x0f) << 4);
+      qh[l] = (unsigned char)(q[l] >> 4 | (q[l + 32] >> 4) << 2 | (q[l + 64] >> 4) << 4 |
+                              (q[l + 96] >> 4) << 6);
+    }
+    ql += 64;
+    qh += 32;
   }
 }
 
@@ -134,7 +341,11 @@ void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
     case G2_DT_Q4_0:
       for (int64_t i = 0; i < n; i += G2_QK4_0) quantize_q4_0(in + i, bytes + i / G2_QK4_0 * 18);
       return;
-    case G2_DT_Q6_K: /* not produced by this library */
+    case G2_DT_Q6_K:
+      for (int64_t i = 0; i < n; i += G2_QK_K) quantize_q6_k(in + i, bytes + i / G2_QK_K * 210);
+      return;
+    case G2_DT_Q4_K: /* read, not produced, by this library */
+    case G2_DT_Q5_K:
     case G2_DT_COUNT:
       break;
   }

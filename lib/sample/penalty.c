@@ -47,11 +47,14 @@ static int penalize_history(float *work, const gpt2_token *history,
   return GPT2_OK;
 }
 
+int g2_sample_has_penalty(const gpt2_sample_params *p) {
+  return p->repetition_penalty != 1.0f || p->presence_penalty != 0.0f ||
+         p->frequency_penalty != 0.0f;
+}
+
 int g2_sample_penalize(float *work, const gpt2_token *history,
                        size_t n_history, const gpt2_sample_params *p) {
-  int any_penalty = p->repetition_penalty != 1.0f ||
-                    p->presence_penalty != 0.0f || p->frequency_penalty != 0.0f;
-  if (any_penalty) {
+  if (g2_sample_has_penalty(p)) {
     int status = penalize_history(work, history, n_history, p);
     if (status != GPT2_OK) return status;
   }

@@ -59,7 +59,7 @@ static size_t draw(const float *weights, size_t n, uint64_t rng[4]) {
   return last_positive; /* u * total rounded up to total */
 }
 
-/* Steps 5 and 6 on sorted candidates: how many of them survive top-p
+/* On sorted candidates: how many of them survive top-p
    (relative to `total`) and then min-p. Never less than one. */
 static size_t kept_by_top_p_min_p(const float *weights, size_t n, double total,
                                   const gpt2_sample_params *p) {
@@ -155,8 +155,8 @@ static int sample_all(const float *logits, size_t n_vocab, float max_logit,
 }
 
 static int sample_from(const float *logits, size_t n_vocab,
-                           const gpt2_sample_params *p, uint64_t rng[4],
-                           gpt2_token *out) {
+                       const gpt2_sample_params *p, uint64_t rng[4],
+                       gpt2_token *out) {
   size_t argmax = 0, n_finite = 0;
   int status = scan_logits(logits, n_vocab, &argmax, &n_finite);
   if (status != GPT2_OK) return status;
@@ -169,11 +169,10 @@ static int sample_from(const float *logits, size_t n_vocab,
   return sample_all(logits, n_vocab, logits[argmax], p, rng, out);
 }
 
-static int needs_penalties(const gpt2_sample_params *p, size_t n_history) {
-  int any_penalty = p->repetition_penalty != 1.0f ||
-                    p->presence_penalty != 0.0f || p->frequency_penalty != 0.0f;
-  return p->n_logit_bias > 0 ||
-         (any_penalty && n_history > 0 && p->repeat_last_n != 0);
+/* Whether steps 1-2 change anything, so that the logits need a copy. */
+static int modifies_logits(const gpt2_sample_params *p, size_t n_history) {
+  return p->n_logit_bias > 0 || (g2_sample_has_penalty(p) && n_history > 0 &&
+                                 p->repeat_last_n != 0);
 }
 
 int g2_sample_logits(const float *logits, size_t n_vocab,
@@ -194,7 +193,7 @@ int g2_sample_logits(const float *logits, size_t n_vocab,
                      "vocabulary of %zu",
                      (int)history[i], i, n_vocab);
 
-  if (!needs_penalties(p, n_history))
+  if (!modifies_logits(p, n_history))
     return sample_from(logits, n_vocab, p, rng, out);
   float *work = g2_malloc_array(n_vocab, sizeof *work);
   if (!work) return no_memory(n_vocab);

@@ -16,8 +16,8 @@ uint64_t g2_rng_next(uint64_t state[4]);
 double g2_rng_uniform(uint64_t state[4]);
 
 /* Copies `user` (NULL: defaults; fields beyond user->size: defaults) into
-   *out as a full current-size struct. GPT2_E_INVALID for a size below 4,
-   GPT2_E_UNSUPPORTED for a larger struct whose unknown tail is not zero. */
+   *out as a full current-size struct (core/params.h rules: GPT2_E_INVALID
+   for a size below 4 or a larger struct whose unknown tail is not zero). */
 int g2_sample_params_read(const gpt2_sample_params *user,
                           gpt2_sample_params *out);
 
@@ -34,6 +34,9 @@ int g2_sample_logits(const float *logits, size_t n_vocab,
                      const gpt2_token *history, size_t n_history,
                      const gpt2_sample_params *params, uint64_t rng[4],
                      gpt2_token *out);
+
+/* Whether any of the three history penalties is switched on. */
+int g2_sample_has_penalty(const gpt2_sample_params *params);
 
 /* Applies the penalties and the logit bias of `params` to `work`, a copy
    of the logits; params and history ids are already validated against its

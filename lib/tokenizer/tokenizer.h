@@ -29,6 +29,16 @@ size_t g2_tokenizer_n_tokens(const g2_tokenizer *tok);
 /* Id of "<|endoftext|>", or -1. */
 int32_t g2_tokenizer_eot(const g2_tokenizer *tok);
 
+/* The vocabulary as it was given, for writers (GGUF): the merge of rank r
+   (r < n_merges) as the ids of its two tokens, and token `id` as its
+   mapped-form text (at most 2 bytes per token byte), written to out when
+   it fits `cap`; returns the length. */
+size_t g2_tokenizer_n_merges(const g2_tokenizer *tok);
+void g2_tokenizer_merge(const g2_tokenizer *tok, size_t rank, int32_t *left,
+                        int32_t *right);
+size_t g2_tokenizer_token_text(const g2_tokenizer *tok, int32_t id, char *out,
+                               size_t cap);
+
 /* Same contracts as gpt2_tokenize / gpt2_token_bytes / gpt2_detokenize. */
 int g2_tokenize(const g2_tokenizer *tok, const char *text, size_t len,
                 unsigned flags, int32_t *out, size_t cap, size_t *n_out);

@@ -278,19 +278,8 @@ static void write_model(const spec *s) {
 
 /* ---- loading ------------------------------------------------------------------ */
 
-static int load(struct gpt2_model **out) {
-  struct gpt2_model *model;
-  *out = NULL;
-  int status = g2_model_new(&model);
-  if (status) return status;
-  status = g2_load_hf_dir(model, dir);
-  if (status) {
-    g2_model_release(model);
-    return status;
-  }
-  *out = model;
-  return GPT2_OK;
-}
+/* Through the public entry point, so the lead's validation runs too. */
+static int load(struct gpt2_model **out) { return gpt2_load(dir, NULL, out); }
 
 static const unsigned char *mapped_tensor(const struct gpt2_model *model, const char *name) {
   for (int k = 0; k < n_written; k++)
@@ -400,7 +389,7 @@ static void check_valid(const spec *s, const char *what) {
             g2_tokenizer_eot(model->tokenizer) == 258,
         "%s: tokenizer with %d tokens, EOT 258", what, N_VOCAB);
   CHECK(model->n_mappings == 1, "%s: only model.safetensors stays mapped", what);
-  g2_model_release(model);
+  gpt2_model_free(model);
 }
 
 static void test_valid(void) {
@@ -436,7 +425,7 @@ static void test_untied(void) {
   if (!status) {
     check_matrix(model, &model->lm_head, "lm_head.weight", G2_DT_F32, G2_LAYOUT_NK, N_EMBD,
                  N_VOCAB, 1, "untied");
-    g2_model_release(model);
+    gpt2_model_free(model);
   }
   s.extras = 0;
   write_model(&s);
@@ -626,12 +615,12 @@ static void test_config_variants(void) {
               model->hp.ln_eps == 1e-5f,
           "config %s = %s accepted (%s)", variants[i][0], variants[i][1] ? variants[i][1] : "(absent)",
           gpt2_last_error());
-    if (!status) g2_model_release(model);
+    if (!status) gpt2_model_free(model);
   }
   write_model(&s);
   write_config("layer_norm_epsilon", "0.001");
   CHECK(load(&model) == GPT2_OK && model->hp.ln_eps == 0.001f, "layer_norm_epsilon 0.001 read");
-  g2_model_release(model);
+  gpt2_model_free(model);
 }
 
 static void expect_vocab_fail(const char *what, const char *vocab, const char *merges,
@@ -698,7 +687,7 @@ static void test_hostile_vocabulary(void) {
     struct gpt2_model *model;
     int status = load(&model);
     CHECK(status == GPT2_OK, "merges.txt variant %zu accepted (%s)", i, gpt2_last_error());
-    if (!status) g2_model_release(model);
+    if (!status) gpt2_model_free(model);
   }
 }
 
@@ -738,7 +727,7 @@ static void test_real_vocabulary(void) {
         "50257 tokens, EOT 50256, token 262 is \" the\"");
   printf("# load with the real vocabulary: %.1f ms\n",
          (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6);
-  g2_model_release(model);
+  gpt2_model_free(model);
 }
 
 /* Every allocation of a load (misaligned F16: copies and conversions
@@ -753,7 +742,7 @@ static void test_allocation_failures(void) {
   int status = load(&model);
   size_t allocations = g2_alloc_fail_at(0);
   CHECK(status == GPT2_OK, "misaligned F16 model loads");
-  if (!status) g2_model_release(model);
+  if (!status) gpt2_model_free(model);
   size_t wrong = 0;
   for (size_t n = 1; n <= allocations; n++) {
     g2_alloc_fail_at(n);
@@ -764,7 +753,7 @@ static void test_allocation_failures(void) {
       wrong++;
       printf("# allocation %zu: status %d (%s)\n", n, status, gpt2_last_error());
     }
-    if (!status) g2_model_release(model);
+    if (!status) gpt2_model_free(model);
   }
   CHECK(allocations > 50 && wrong == 0, "each of %zu allocations failing gives GPT2_E_NOMEM",
         allocations);

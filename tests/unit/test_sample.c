@@ -2,8 +2,9 @@
    answers, the sampled distribution against an independent double-precision
    reference (chi-square), exact boundaries of top-k / top-p / min-p,
    penalties, logit bias, parameter validation, determinism and allocation
-   failures. Then gpt2_sample() on a generated model, if one is present. */
+   failures. Then gpt2_sample() on a generated model (tests/make_models.sh). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -580,8 +581,8 @@ static void test_params_read(void) {
   CHECK(g2_sample_params_read(&newer.known, &out) == GPT2_OK,
         "a longer struct with a zero tail is accepted");
   newer.future_field = 1;
-  CHECK(g2_sample_params_read(&newer.known, &out) == GPT2_E_UNSUPPORTED,
-        "a longer struct with a field set there is GPT2_E_UNSUPPORTED");
+  CHECK(g2_sample_params_read(&newer.known, &out) == GPT2_E_INVALID,
+        "a longer struct with a field set there is GPT2_E_INVALID");
 }
 
 /* ---- determinism and memory ----------------------------------------------- */
@@ -684,6 +685,94 @@ static void test_selection_helpers(void) {
         MAX_VOCAB, largest);
 }
 
+
+/* ---- through the public API, on a generated model ------------------------- */
+
+/* Prompt, then n_new tokens sampled and evaluated one by one. Returns the
+   status of the first failing call. */
+static int generate(const gpt2_model *model, uint32_t n_threads, uint64_t seed,
+                    const gpt2_sample_params *params, gpt2_token *out, size_t n_new) {
+  gpt2_context_params cp = GPT2_CONTEXT_PARAMS_INIT;
+  cp.n_threads = n_threads;
+  cp.seed = seed;
+  gpt2_context *ctx = NULL;
+  int status = gpt2_context_new(model, &cp, &ctx);
+  const gpt2_token prompt[4] = {11, 200, 35, 7};
+  if (status == GPT2_OK) status = gpt2_eval(ctx, prompt, 4);
+  for (size_t i = 0; status == GPT2_OK && i < n_new; i++) {
+    status = gpt2_sample(ctx, params, &out[i]);
+    if (status == GPT2_OK) status = gpt2_eval(ctx, &out[i], 1);
+  }
+  gpt2_context_free(ctx);
+  return status;
+}
+
+static void test_public_api(void) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/mid-f32", harness_path("GPT2_TEST_MODELS", "build/models"));
+  gpt2_model *model = NULL;
+  int status = gpt2_load(path, NULL, &model);
+  CHECK(status == GPT2_OK, "load %s: %s", path, gpt2_last_error());
+  if (status != GPT2_OK) return;
+
+  gpt2_context *ctx = NULL;
+  gpt2_token token = -1;
+  gpt2_context_new(model, NULL, &ctx);
+  CHECK(gpt2_sample(ctx, NULL, &token) == GPT2_E_STATE && token == -1,
+        "gpt2_sample before any gpt2_eval is GPT2_E_STATE: %s", gpt2_last_error());
+  const gpt2_token prompt[3] = {5, 6, 7};
+  gpt2_eval(ctx, prompt, 3);
+  CHECK(gpt2_sample(ctx, NULL, NULL) == GPT2_E_INVALID &&
+            gpt2_sample(NULL, NULL, &token) == GPT2_E_INVALID,
+        "NULL context or output is GPT2_E_INVALID");
+  gpt2_sample_params greedy = plain();
+  greedy.temperature = 0.0f;
+  const float *logits = gpt2_logits(ctx, -1);
+  size_t argmax = 0;
+  for (size_t i = 1; i < (size_t)gpt2_n_vocab(model); i++)
+    if (logits[i] > logits[argmax]) argmax = i;
+  CHECK(gpt2_sample(ctx, &greedy, &token) == GPT2_OK && (size_t)token == argmax,
+        "greedy through gpt2_sample is the argmax of gpt2_logits (%d)", (int)token);
+  gpt2_truncate(ctx, 2);
+  CHECK(gpt2_sample(ctx, NULL, &token) == GPT2_E_STATE,
+        "gpt2_sample after gpt2_truncate is GPT2_E_STATE");
+  gpt2_context_free(ctx);
+
+  /* Same seed, 1 and 2 threads: the logits are bitwise equal, so are the
+     tokens. Another seed gives another sequence. */
+  gpt2_sample_params configs[2] = {defaults(), plain()};
+  configs[1].top_p = 0.9f;
+  configs[1].temperature = 0.8f;
+  configs[1].repetition_penalty = 1.3f;
+  for (int c = 0; c < 2; c++) {
+    gpt2_token one[40], two[40], other[40];
+    int s1 = generate(model, 1, 1234, &configs[c], one, 40);
+    int s2 = generate(model, 2, 1234, &configs[c], two, 40);
+    int s3 = generate(model, 2, 1235, &configs[c], other, 40);
+    CHECK(s1 == GPT2_OK && s2 == GPT2_OK && s3 == GPT2_OK &&
+              memcmp(one, two, sizeof one) == 0 && memcmp(one, other, sizeof one) != 0,
+          "config %d: 40 tokens identical with 1 and 2 threads for one seed, "
+          "different for another", c);
+  }
+
+  /* The penalties see the context's history: a huge presence penalty
+     makes greedy avoid every token already in the cache. */
+  gpt2_sample_params fresh = plain();
+  fresh.temperature = 0.0f;
+  fresh.presence_penalty = 1e6f;
+  gpt2_token tokens[24];
+  status = generate(model, 1, 1, &fresh, tokens, 20);
+  int repeated = 0;
+  const gpt2_token generate_prompt[4] = {11, 200, 35, 7};
+  for (size_t i = 0; i < 20; i++) {
+    for (size_t j = 0; j < i; j++) repeated |= tokens[i] == tokens[j];
+    for (size_t j = 0; j < 4; j++) repeated |= tokens[i] == generate_prompt[j];
+  }
+  CHECK(status == GPT2_OK && !repeated,
+        "presence penalty over the history: 20 greedy tokens, none repeated");
+  gpt2_model_free(model);
+}
+
 int main(void) {
   test_rng();
   test_distributions();
@@ -698,5 +787,6 @@ int main(void) {
   test_determinism();
   test_allocation_failures();
   test_selection_helpers();
+  test_public_api();
   HARNESS_EXIT();
 }

@@ -1,0 +1,178 @@
+"""gpt2.Model: a loaded model (weights and vocabulary)."""
+import ctypes
+import os
+import weakref
+
+from . import _convert
+from ._handle import Handle
+from ._library import load_library
+from ._stream import generate_in_new_context
+from .context import Context
+from .detokenizer import Detokenizer
+from ._structs import TOKENIZE_SPECIAL, WEIGHT_TYPES, LoadParams, SaveParams
+from .errors import RangeError
+
+
+def _as_bytes(text):
+    if isinstance(text, str):
+        # surrogateescape: text decoded from arbitrary bytes that way
+        # tokenizes back to exactly those bytes.
+        return text.encode("utf-8", "surrogateescape")
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        return bytes(text)
+    raise TypeError("text must be str or bytes, not %s" % type(text).__name__)
+
+
+class Model:
+    """A GPT-2 model loaded by libgpt2 from a Hugging Face directory or a
+    .gguf file. Immutable: its methods may run from any number of threads.
+
+    close() (or leaving a `with` block) first closes every context and
+    detokenizer made from it, then frees the model; garbage collection
+    frees it too, after its contexts (each holds a reference to it).
+    """
+
+    def __init__(self, path, *, weight_type="auto", use_mmap=True, library=None):
+        """weight_type: "auto" (as stored), "f32", "f16", "bf16", "q8_0" or
+        "q4_0" converts matrices at load. library: a path to libgpt2 (see
+        gpt2.load_library for the default search)."""
+        self.library = load_library(library)
+        params = LoadParams(weight_type=_convert.choice("weight_type", weight_type, WEIGHT_TYPES),
+                            use_mmap=1 if use_mmap else 0)
+        self.path = os.fspath(path)
+        pointer = ctypes.c_void_p()
+        self.library.gpt2_load(os.fsencode(self.path), ctypes.byref(params),
+                               ctypes.byref(pointer))
+        self._handle = Handle(pointer.value, self.library.gpt2_model_free, "model")
+        self._finalizer = weakref.finalize(self, self._handle.close)
+        self._children = weakref.WeakSet()
+        lib = self.library
+        with self._handle as model:
+            self._info = {
+                "n_vocab": lib.gpt2_n_vocab(model),
+                "n_ctx_train": lib.gpt2_n_ctx_train(model),
+                "n_embd": lib.gpt2_n_embd(model),
+                "n_layer": lib.gpt2_n_layer(model),
+                "n_head": lib.gpt2_n_head(model),
+                "eot": lib.gpt2_token_eot(model),
+                "size": lib.gpt2_model_size(model),
+                "n_params": lib.gpt2_model_n_params(model),
+                "size_per_token": lib.gpt2_model_size_per_token(model),
+                "isa": lib.gpt2_model_isa(model).decode("ascii"),
+            }
+
+    # ---- facts (read at load) ------------------------------------------
+    n_vocab = property(lambda self: self._info["n_vocab"], doc="Vocabulary size.")
+    n_ctx_train = property(lambda self: self._info["n_ctx_train"],
+                           doc="Positions the model was trained with.")
+    n_embd = property(lambda self: self._info["n_embd"])
+    n_layer = property(lambda self: self._info["n_layer"])
+    n_head = property(lambda self: self._info["n_head"])
+    size = property(lambda self: self._info["size"], doc="Bytes of weights in memory.")
+    n_params = property(lambda self: self._info["n_params"], doc="Number of weights.")
+    size_per_token = property(lambda self: self._info["size_per_token"],
+                              doc="Bytes of weights one evaluated token reads.")
+    isa = property(lambda self: self._info["isa"], doc="Kernel set in use.")
+
+    @property
+    def eot(self):
+        """The <|endoftext|> token id, or None if the vocabulary has none."""
+        eot = self._info["eot"]
+        return None if eot < 0 else eot
+
+    # ---- lifetime ------------------------------------------------------
+    @property
+    def closed(self):
+        return self._handle.closed
+
+    def close(self):
+        """Closes the contexts and detokenizers made from this model, then
+        frees it. Further calls raise gpt2.ClosedError. Idempotent."""
+        for child in list(self._children):
+            child.close()
+        self._finalizer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exception):
+        self.close()
+
+    def __repr__(self):
+        state = "closed" if self.closed else "n_vocab=%d n_layer=%d n_embd=%d" % (
+            self.n_vocab, self.n_layer, self.n_embd)
+        return "<gpt2.Model %r %s>" % (self.path, state)
+
+    def _adopt(self, child):
+        """Registers a context or detokenizer, closed with the model."""
+        self._children.add(child)
+
+    def save_gguf(self, path, weight_type="auto"):
+        """Writes the model to `path` as a GGUF file that libgpt2 and
+        llama.cpp load (gpt2_save_gguf). weight_type: "auto" (as held),
+        "f32", "f16", "bf16", "q8_0" or "q4_0". On failure `path` is
+        untouched."""
+        params = SaveParams(weight_type=_convert.choice("weight_type", weight_type,
+                                                        WEIGHT_TYPES))
+        with self._handle as model:
+            self.library.gpt2_save_gguf(model, os.fsencode(os.fspath(path)),
+                                        ctypes.byref(params))
+
+    # ---- tokenizer -----------------------------------------------------
+    def tokenize(self, text, special=False):
+        """Token ids of `text` (str, UTF-8 encoded, or bytes: any bytes are
+        tokenized losslessly). special=True turns the literal
+        "<|endoftext|>" into the EOT token."""
+        data = _as_bytes(text)
+        flags = TOKENIZE_SPECIAL if special else 0
+        with self._handle as model:
+            # A token is at least one byte, so len + 1 is always room enough.
+            buffer, count = _convert.read_sized(
+                lambda out, cap, n_out: self.library.gpt2_tokenize(
+                    model, data, len(data), flags, out, cap, n_out),
+                _convert.token_buffer, len(data) + 1)
+        return buffer[:count]
+
+    def token_bytes(self, token):
+        """The raw bytes of one token."""
+        token = _convert.int32("token", token, RangeError)
+        length = ctypes.c_size_t()
+        with self._handle as model:
+            pointer = self.library.gpt2_token_bytes(model, token, ctypes.byref(length))
+            if not pointer:
+                raise RangeError("token %d is outside the vocabulary of %d"
+                                 % (token, self.n_vocab))
+            return ctypes.string_at(pointer, length.value)
+
+    def detokenize(self, ids):
+        """The concatenated raw bytes of the tokens `ids`."""
+        tokens, count = _convert.token_array(ids)
+        with self._handle as model:
+            return _convert.read_bytes(
+                lambda out, cap, n_out: self.library.gpt2_detokenize(
+                    model, tokens, count, out, cap, n_out),
+                8 * count + 16)
+
+    def decode(self, ids, errors="replace"):
+        """detokenize() decoded as UTF-8 (`errors` as for bytes.decode)."""
+        return self.detokenize(ids).decode("utf-8", errors)
+
+    def detokenizer(self, errors="replace"):
+        """A streaming gpt2.Detokenizer: push tokens, get whole characters."""
+        return Detokenizer(self, errors)
+
+    # ---- contexts and generation ---------------------------------------
+    def context(self, **params):
+        """A new gpt2.Context on this model; see Context for the params."""
+        return Context(self, **params)
+
+    def generate(self, prompt, max_tokens=16, *, stop=None, special=False,
+                 stop_at_eot=True, n_ctx=0, threads=0, seed=0, kv_type="f32",
+                 **sampling):
+        """Yields the text generated after `prompt` (str, bytes or token
+        ids), piece by piece as tokens are sampled, in a context of its own
+        (closed when the generator ends or is closed). See
+        Context.generate for the arguments and what the generator returns."""
+        return generate_in_new_context(
+            self, dict(n_ctx=n_ctx, threads=threads, seed=seed, kv_type=kv_type),
+            prompt, max_tokens, stop, special, stop_at_eot, sampling)

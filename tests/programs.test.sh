@@ -1,0 +1,197 @@
+# End-to-end tests of the programs gpt2-generate, gpt2-tokenize and
+# gpt2-perplexity on the generated test models: outputs against golden data
+# and the float64 reference, determinism, exit codes (0 ok, 1 run-time
+# failure, 2 bad command line) and error messages.
+set -u
+. "$(dirname "$0")/lib.sh"
+BUILD=${BUILD:-build}
+MODELS=${GPT2_TEST_MODELS:-$BUILD/models}
+GOLDEN=tests/data/golden
+PYTHON=${PYTHON:-/usr/bin/python3}  # needs numpy (tests/run.sh sets it)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+gen=$BUILD/gpt2-generate tok=$BUILD/gpt2-tokenize ppl=$BUILD/gpt2-perplexity
+mid=$MODELS/mid-f32 tiny=$MODELS/tiny-f32 real_vocab=$MODELS/124m-f32
+
+# run CMD...: stdout in $tmp/out, stderr in $tmp/err, exit status in $status.
+run() { "$@" >"$tmp/out" 2>"$tmp/err"; status=$?; }
+# expect NAME STATUS MESSAGE CMD...: the exit status is STATUS and stderr
+# contains MESSAGE (a fixed string).
+expect() {
+  local name=$1 want=$2 message=$3; shift 3
+  run "$@"
+  if [ "$status" -eq "$want" ] && grep -qF -- "$message" "$tmp/err"; then
+    ok "$name (exit $status: $(head -n 1 "$tmp/err"))"
+  else
+    fail "$name: exit $status, want $want with '$message'; stderr: $(head -n 2 "$tmp/err")"
+  fi
+}
+# golden KEY MODEL: the ids after "KEY N" in the model's golden file.
+golden() { sed -n "s/^$1 [0-9]* //p" "$GOLDEN/$2.txt"; }
+
+for p in "$gen" "$tok" "$ppl"; do
+  [ -x "$p" ] || { fail "$p is not built"; exit 1; }
+done
+for m in "$mid" "$tiny" "$real_vocab"; do
+  [ -d "$m" ] || { fail "model $m missing (tests/make_models.sh)"; exit 1; }
+done
+
+# ---- --help -------------------------------------------------------------
+run "$gen" --help
+check "gpt2-generate --help exits 0 and documents every flag" \
+  eval '[ $status -eq 0 ] && for f in -m -p -f -n --temp --top-k --top-p --min-p \
+    --repeat-penalty --seed --threads --stop; do grep -qe " $f " "$tmp/out" || exit 1; done'
+run "$tok" --help
+check "gpt2-tokenize --help exits 0 and documents every flag" \
+  eval '[ $status -eq 0 ] && for f in -m -f --ids --pieces --decode; do grep -qe " $f " "$tmp/out" || exit 1; done'
+run "$ppl" -h
+check "gpt2-perplexity -h exits 0 and documents every flag" \
+  eval '[ $status -eq 0 ] && for f in -m -f --ctx --stride; do grep -qe " $f " "$tmp/out" || exit 1; done'
+
+# ---- gpt2-tokenize on GPT-2's own vocabulary --------------------------------
+# Expected ids: tiktoken's published gpt2 test vectors.
+run "$tok" -m "$real_vocab" "hello world"
+check "tokenize 'hello world' = 31373 995" test "$(cat "$tmp/out")" = "31373 995"
+run "$tok" -m "$real_vocab" --ids "hello <|endoftext|>"
+check "tokenize 'hello <|endoftext|>' = 31373 220 50256" test "$(cat "$tmp/out")" = "31373 220 50256"
+run "$tok" -m "$real_vocab" "00000"
+check "tokenize '00000' = 20483" test "$(cat "$tmp/out")" = "20483"
+printf 'hello world' | "$tok" -m "$real_vocab" >"$tmp/out" 2>&1
+check "tokenize reads stdin" test "$(cat "$tmp/out")" = "31373 995"
+run "$tok" -m "$real_vocab" --pieces "hello world"
+check "tokenize --pieces: id, tab, quoted bytes" \
+  test "$(cat "$tmp/out")" = "$(printf '31373\t"hello"\n995\t" world"')"
+run "$tok" -m "$real_vocab" --pieces $'a\n\xe6\x97\xa5'
+check "tokenize --pieces escapes newlines and bytes of split characters ($(tr '\n\t' '|>' <"$tmp/out"))" \
+  grep -qF '\n' "$tmp/out"
+run "$tok" -m "$real_vocab" --decode "31373 995"
+check "decode '31373 995' = 'hello world' (no newline added)" test "$(od -An -c "$tmp/out" | tr -d ' \n')" = "helloworld" -a "$(wc -c <"$tmp/out")" -eq 11
+run "$tok" -m "$real_vocab" --decode "[31373, 995]"
+check "decode accepts a Python list" test "$(cat "$tmp/out")" = "hello world"
+printf 'Gr\xc3\xbc\xc3\x9fe, \xe4\xb8\x96\xe7\x95\x8c! \xf0\x9f\x98\x80 tabs\tand\nnewlines  \x80\xff raw' >"$tmp/text"
+"$tok" -m "$real_vocab" -f "$tmp/text" >"$tmp/ids" && "$tok" -m "$real_vocab" --decode -f "$tmp/ids" >"$tmp/back"
+check "tokenize then decode gives back the bytes (UTF-8, emoji, invalid bytes)" cmp -s "$tmp/text" "$tmp/back"
+run "$tok" -m "$real_vocab" -- "-n"
+check "text after -- may start with '-'" test "$status" -eq 0 -a -s "$tmp/out"
+
+expect "decode of a non-number" 1 "'abc' is not a token id" "$tok" -m "$real_vocab" --decode "12 abc"
+expect "decode of an id past the vocabulary" 1 "token id 50257 is outside the vocabulary" "$tok" -m "$real_vocab" --decode "50257"
+expect "tokenize: unknown option" 2 "unknown option '--bogus'" "$tok" -m "$real_vocab" --bogus x
+expect "tokenize: two modes" 2 "only one of" "$tok" -m "$real_vocab" --ids --pieces x
+expect "tokenize: TEXT and -f" 2 "not both" "$tok" -m "$real_vocab" -f "$tmp/text" hello
+expect "tokenize: no model" 2 "give -m MODEL" "$tok" hello
+expect "tokenize: missing model" 1 "cannot load model '$tmp/none'" "$tok" -m "$tmp/none" hello
+expect "tokenize: missing file" 1 "cannot open '$tmp/none'" "$tok" -m "$real_vocab" -f "$tmp/none"
+
+# ---- gpt2-generate ---------------------------------------------------------
+# Greedy decoding reproduces the float64 reference's continuation (golden
+# data; its smallest top-2 margin is far above float32 rounding).
+"$tok" -m "$mid" --decode "$(golden prompt mid-f32)" >"$tmp/prompt"
+"$tok" -m "$mid" -f "$tmp/prompt" >"$tmp/prompt-ids"
+check "the golden prompt survives decode + tokenize" test "$(cat "$tmp/prompt-ids")" = "$(golden prompt mid-f32)"
+"$tok" -m "$mid" --decode "$(golden continuation mid-f32)" >"$tmp/expected"
+run "$gen" -m "$mid" -f "$tmp/prompt" -n 32 --temp 0
+check "greedy: 32 tokens equal the reference continuation" cmp -s "$tmp/out" "$tmp/expected"
+for line in "load:" "prompt:  *16 tokens" "generated:  *32 tokens.*(token limit)" "sampling: .* ms/token" "seed:"; do
+  check "summary on stderr has '$line'" grep -q "^$line" "$tmp/err"
+done
+
+run "$gen" -m "$mid" -f "$tmp/prompt" -n 40 --seed 42 --threads 1 --top-p 0.9 --repeat-penalty 1.2
+cp "$tmp/out" "$tmp/seed42"
+run "$gen" -m "$mid" -f "$tmp/prompt" -n 40 --seed 42 --threads 2 --top-p 0.9 --repeat-penalty 1.2
+check "same seed: same text with 1 and 2 threads" cmp -s "$tmp/out" "$tmp/seed42"
+run "$gen" -m "$mid" -f "$tmp/prompt" -n 40 --seed 43 --threads 2 --top-p 0.9 --repeat-penalty 1.2
+check "another seed: other text" eval '! cmp -s "$tmp/out" "$tmp/seed42"'
+run "$gen" -m "$mid" -f "$tmp/prompt" -n 40 --temp 0.7 --top-k 5 --min-p 0.1 --seed 5
+check "all sampling flags together run (exit $status)" test "$status" -eq 0 -a -s "$tmp/out"
+
+"$gen" -m "$mid" -n 32 --temp 0 <"$tmp/prompt" >"$tmp/out" 2>/dev/null
+check "prompt from stdin = prompt from -f" cmp -s "$tmp/out" "$tmp/expected"
+run "$gen" -m "$mid" -f "$tmp/prompt" -n 0
+check "-n 0 prints nothing and exits 0" test "$status" -eq 0 -a ! -s "$tmp/out"
+
+# A stop string from the middle of the greedy text: output ends just before it.
+stop=$(head -c 40 "$tmp/expected" | tail -c 6)
+run "$gen" -m "$mid" -f "$tmp/prompt" -n 32 --temp 0 --stop "$stop" --stop "never appears"
+before=$("$PYTHON" -c 'import sys; t=open(sys.argv[1],"rb").read(); print(len(t[:t.index(sys.argv[2].encode())]))' "$tmp/expected" "$stop")
+check "--stop: text up to the stop string, not including it ($before bytes)" \
+  eval 'cmp -s "$tmp/out" <(head -c "$before" "$tmp/expected") && grep -q "(stop string)" "$tmp/err"'
+
+# tiny's context is 64 positions.
+"$tok" -m "$tiny" --decode "$(seq -s ' ' 100 159)" >"$tmp/prompt60"
+run "$gen" -m "$tiny" -f "$tmp/prompt60" -n 20 --temp 0 --seed 1
+check "generation stops when the context is full ($(grep generated "$tmp/err"))" \
+  eval '[ $status -eq 0 ] && grep -q "(context full)" "$tmp/err"'
+"$tok" -m "$tiny" --decode "$(seq -s ' ' 100 180)" >"$tmp/prompt81"
+expect "prompt longer than the context" 1 "the context holds 64" "$gen" -m "$tiny" -f "$tmp/prompt81"
+
+expect "generate: missing model" 1 "cannot load model '$tmp/none'" "$gen" -m "$tmp/none" -p hi
+expect "generate: missing prompt file" 1 "cannot open '$tmp/none'" "$gen" -m "$mid" -f "$tmp/none"
+expect "generate: unreadable prompt file (a directory)" 1 "cannot read '$tmp'" "$gen" -m "$mid" -f "$tmp"
+expect "generate: empty prompt" 1 "the prompt is empty" "$gen" -m "$mid" -p ""
+: >"$tmp/empty"
+expect "generate: empty prompt file" 1 "the prompt is empty" "$gen" -m "$mid" -f "$tmp/empty"
+expect "generate: empty stdin" 1 "the prompt is empty" "$gen" -m "$mid" </dev/null
+expect "generate: --temp abc" 2 "--temp: 'abc' is not a number" "$gen" -m "$mid" -p hi --temp abc
+expect "generate: --temp -1" 2 "--temp: -1 must be >= 0" "$gen" -m "$mid" -p hi --temp -1
+expect "generate: --temp nan" 2 "--temp: 'nan' is not a number" "$gen" -m "$mid" -p hi --temp nan
+expect "generate: --top-p 1.5" 2 "--top-p: 1.5 is out of range [0, 1]" "$gen" -m "$mid" -p hi --top-p 1.5
+expect "generate: --min-p 2" 2 "--min-p: 2 is out of range [0, 1]" "$gen" -m "$mid" -p hi --min-p 2
+expect "generate: --top-k -3" 2 "--top-k: -3 must be >= 0" "$gen" -m "$mid" -p hi --top-k -3
+expect "generate: --top-k 2.5" 2 "--top-k: '2.5' is not an integer" "$gen" -m "$mid" -p hi --top-k 2.5
+expect "generate: -n x" 2 "-n: 'x' is not an integer" "$gen" -m "$mid" -p hi -n x
+expect "generate: -n 99999999999" 2 "-n: 99999999999 is out of range [0, 2147483647]" "$gen" -m "$mid" -p hi -n 99999999999
+expect "generate: --seed -1" 2 "--seed: '-1' is not an integer in [0, 2^64)" "$gen" -m "$mid" -p hi --seed -1
+expect "generate: --threads many" 2 "--threads: 'many' is not an integer" "$gen" -m "$mid" -p hi --threads many
+expect "generate: --repeat-penalty 0" 2 "--repeat-penalty: must be greater than 0" "$gen" -m "$mid" -p hi --repeat-penalty 0
+expect "generate: empty --stop" 2 "--stop: the stop string is empty" "$gen" -m "$mid" -p hi --stop ""
+expect "generate: missing value" 2 "-n needs a value" "$gen" -m "$mid" -p hi -n
+expect "generate: unknown option" 2 "unknown option '--temperature'" "$gen" -m "$mid" -p hi --temperature 1
+expect "generate: no model" 2 "give -m MODEL" "$gen" -p hi
+expect "generate: -p and -f" 2 "give -p or -f, not both" "$gen" -m "$mid" -p hi -f "$tmp/prompt"
+
+# ---- gpt2-perplexity against the float64 reference ----------------------------
+# Tolerance: each token's negative log-likelihood is a log-sum-exp minus a
+# logit, so its error is at most twice the largest logit error. A float32
+# forward pass stays within ~4e-5 of the float64 logits on these models
+# (golden data: numpy_float32_max_error), so the mean NLL is within ~1e-4
+# and perplexity and bits per byte within ~1e-4 relative; we allow 2e-4.
+printf 'The quick brown fox jumps over the lazy dog. ' >"$tmp/sentence"
+for i in $(seq 12); do cat "$tmp/sentence"; printf 'Line %d: \xe6\x97\xa5\xe6\x9c\xac, caf\xc3\xa9.\n' "$i"; done >"$tmp/corpus"
+compare_perplexity() {
+  local model=$1 ctx=$2 stride=$3
+  run "$ppl" -m "$MODELS/$model" -f "$tmp/corpus" --ctx "$ctx" --stride "$stride"
+  if [ "$status" -ne 0 ]; then fail "perplexity $model ctx $ctx stride $stride: exit $status: $(cat "$tmp/err")"; return; fi
+  "$tok" -m "$MODELS/$model" -f "$tmp/corpus" >"$tmp/corpus-ids"
+  "$PYTHON" tests/reference/perplexity_ref.py "$MODELS/$model" "$ctx" "$stride" "$tmp/corpus-ids" >"$tmp/ref" 2>"$tmp/ref-err" ||
+    { fail "perplexity_ref.py $model: $(tail -n 2 "$tmp/ref-err")"; return; }
+  local verdict
+  verdict=$("$PYTHON" - "$tmp/out" "$tmp/ref" <<'PY'
+import sys
+ours = {l.split(":")[0]: l.split(":")[1].split()[0] for l in open(sys.argv[1]) if ":" in l}
+ref = dict(l.split() for l in open(sys.argv[2]))
+p, rp = float(ours["perplexity"]), float(ref["perplexity"])
+b, rb = float(ours["bits per byte"]), float(ref["bits_per_byte"])
+n, rn = int(ours["tokens scored"]), int(ref["tokens_scored"])
+good = abs(p / rp - 1) <= 2e-4 and abs(b / rb - 1) <= 2e-4 and n == rn
+print(("ok" if good else "bad"), f"ppl {p} vs {rp}, bpb {b} vs {rb}, scored {n} vs {rn}")
+PY
+)
+  check "perplexity $model ctx $ctx stride $stride matches float64 (${verdict#* })" test "${verdict%% *}" = ok
+}
+compare_perplexity tiny-f32 64 24
+compare_perplexity tiny-f32 32 32
+compare_perplexity mid-f32 100 37
+compare_perplexity mid-f32 256 128
+run "$ppl" -m "$mid" -f "$tmp/corpus" --ctx 64 --stride 16
+check "perplexity prints PPL, bits per byte, tokens scored and tok/s" \
+  eval 'for k in "perplexity:" "bits per byte:" "tokens scored:" "speed: .* tok/s"; do grep -q "^$k" "$tmp/out" || exit 1; done'
+
+printf 'a' >"$tmp/one"
+expect "perplexity: a one-token text" 1 "perplexity needs at least 2" "$ppl" -m "$mid" -f "$tmp/one"
+expect "perplexity: --ctx past the model's context" 1 "longer than the model's context of 64" "$ppl" -m "$tiny" -f "$tmp/corpus" --ctx 100
+expect "perplexity: --stride past --ctx" 2 "--stride 50 is longer than the window" "$ppl" -m "$mid" -f "$tmp/corpus" --ctx 40 --stride 50
+expect "perplexity: --ctx 1" 2 "--ctx: 1 must be >= 2" "$ppl" -m "$mid" -f "$tmp/corpus" --ctx 1
+expect "perplexity: --stride 0" 2 "--stride: 0 must be >= 1" "$ppl" -m "$mid" -f "$tmp/corpus" --stride 0
+expect "perplexity: no file" 2 "give -f FILE" "$ppl" -m "$mid"
+expect "perplexity: missing file" 1 "cannot open '$tmp/none'" "$ppl" -m "$mid" -f "$tmp/none"
+expect "perplexity: missing model" 1 "cannot load model '$tmp/none'" "$ppl" -m "$tmp/none" -f "$tmp/corpus"
