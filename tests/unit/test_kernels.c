@@ -215,10 +215,10 @@ static void check_matmul(const g2_kernels *kt, const test_matrix *t, size_t n_to
 static void test_matmul(const g2_kernels *kt) {
   static const shape float_shapes[] = {
       {1, 1, 1},    {3, 17, 2},   {17, 3, 7},   {33, 97, 13}, {97, 33, 1},
-      {769, 130, 9}, {768, 70, 1}, {64, 257, 14}, {16, 48, 6},
+      {769, 130, 9}, {768, 70, 1}, {64, 257, 14}, {16, 48, 6}, {1100, 37, 10},
   };
   static const shape block_shapes[] = {
-      {32, 1, 1}, {32, 17, 3}, {64, 33, 13}, {96, 97, 1}, {800, 21, 9}, {768, 40, 7},
+      {32, 1, 1}, {32, 17, 3}, {64, 33, 13}, {96, 97, 1}, {800, 21, 9}, {768, 40, 7}, {4128, 9, 7},
   };
   static const g2_dtype float_types[] = {G2_DT_F32, G2_DT_F16, G2_DT_BF16};
   static const g2_dtype block_types[] = {G2_DT_Q8_0, G2_DT_Q4_0};
