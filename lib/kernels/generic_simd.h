@@ -193,7 +193,9 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
       for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
     }
   }
+#pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
+#pragma GCC unroll 8
     for (size_t r = 0; r < NK_ROWS; r++) sums[t][r] = vf_sum(acc[t][r]);
 }
 
