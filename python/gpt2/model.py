@@ -9,7 +9,7 @@ from ._library import load_library
 from ._stream import generate_in_new_context
 from .context import Context
 from .detokenizer import Detokenizer
-from ._structs import TOKENIZE_SPECIAL, WEIGHT_TYPES, LoadParams
+from ._structs import TOKENIZE_SPECIAL, WEIGHT_TYPES, LoadParams, SaveParams
 from .errors import RangeError
 
 
@@ -106,6 +106,17 @@ class Model:
     def _adopt(self, child):
         """Registers a context or detokenizer, closed with the model."""
         self._children.add(child)
+
+    def save_gguf(self, path, weight_type="auto"):
+        """Writes the model to `path` as a GGUF file that libgpt2 and
+        llama.cpp load (gpt2_save_gguf). weight_type: "auto" (as held),
+        "f32", "f16", "bf16", "q8_0" or "q4_0". On failure `path` is
+        untouched."""
+        params = SaveParams(weight_type=_convert.choice("weight_type", weight_type,
+                                                        WEIGHT_TYPES))
+        with self._handle as model:
+            self.library.gpt2_save_gguf(model, os.fsencode(os.fspath(path)),
+                                        ctypes.byref(params))
 
     # ---- tokenizer -----------------------------------------------------
     def tokenize(self, text, special=False):
