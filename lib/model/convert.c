@@ -2,11 +2,13 @@
    (gpt2_load_params.weight_type), as llama.cpp's quantizer does offline.
 
    Every layer matrix and the token embedding (which is also the output
-   matrix when tied) is converted. Layouts: block types (Q8_0, Q4_0) need
-   their blocks along n_in, so NK; for the float types the layer matrices
-   become KN, which the kernels run faster (docs/performance.md gives the
-   measurements), and the token embedding stays NK, as its rows are looked
-   up. The position embedding stays as loaded: one row of it is read per
+   matrix when tied) is converted, to NK: block types (Q8_0, Q4_0) need
+   their blocks along n_in, the token embedding's rows are looked up, and
+   with NK for the float types too a converted model is the model a GGUF
+   file of the same type holds, with bitwise the same logits. (The current
+   kernels run KN float matrices 5-20% faster; docs/performance.md has the
+   measurements. TARGET_LAYOUT is the one place to change if that holds.)
+   The position embedding stays as loaded: one row of it is read per
    token. With Q4_0 the token embedding becomes Q8_0, as llama.cpp keeps its
    output matrix at a higher precision than Q4_0: the logits are the most
    quantization-sensitive product of the model.
@@ -36,6 +38,9 @@ enum {
   TILE_ROWS = 32,
   BAND_BYTES = 4 << 20 /* source bytes converted between page releases */
 };
+
+/* The layout of converted layer matrices (see above). */
+#define TARGET_LAYOUT G2_LAYOUT_NK
 
 /* A matrix to convert, with its name for messages. */
 typedef struct named_matrix {
@@ -198,7 +203,7 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
   if (!dtype_for(weight_type, &dtype))
     return g2_fail(GPT2_E_INVALID, "weight_type %u is not a GPT2_WTYPE_* value", weight_type);
   g2_dtype embd_dtype = dtype == G2_DT_Q4_0 ? G2_DT_Q8_0 : dtype;
-  g2_layout layout = g2_dtype_block_size(dtype) == 1 ? G2_LAYOUT_KN : G2_LAYOUT_NK;
+  g2_layout layout = TARGET_LAYOUT;
 
   int32_t n_layer = model->hp.n_layer;
   size_t n_items = (size_t)n_layer * 4 + 2;

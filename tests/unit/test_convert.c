@@ -132,7 +132,7 @@ static void test_every_type(void) {
           gpt2_last_error());
     g2_dtype dtype = layer_dtypes[type];
     g2_dtype embd_dtype = type == GPT2_WTYPE_Q4_0 ? G2_DT_Q8_0 : dtype;
-    g2_layout layout = type >= GPT2_WTYPE_Q8_0 ? G2_LAYOUT_NK : G2_LAYOUT_KN;
+    g2_layout layout = G2_LAYOUT_NK;
     int all_rows = 1;
     for (int l = 0; l < N_LAYER; l++) {
       const g2_layer *a = &original->layers[l], *b = &model->layers[l];
@@ -178,8 +178,8 @@ static void test_every_type(void) {
   }
 }
 
-/* A block-typed NK source converted to a float type is transposed to KN
-   through whole blocks: its rows are the dequantized Q8_0 weights. */
+/* A block-typed source converted to a float type holds the dequantized
+   Q8_0 weights. */
 static void test_block_source(void) {
   struct gpt2_model *model = make_model(N_EMBD);
   g2_model_convert_weights(model, GPT2_WTYPE_Q8_0);
@@ -187,9 +187,9 @@ static void test_block_source(void) {
   int status = g2_model_convert_weights(model, GPT2_WTYPE_F32);
   const g2_layer *layer = &model->layers[1];
   CHECK(status == GPT2_OK &&
-            rows_match_reference(&quantized.attn_qkv, &layer->attn_qkv, G2_DT_F32, G2_LAYOUT_KN) &&
-            rows_match_reference(&quantized.mlp_down, &layer->mlp_down, G2_DT_F32, G2_LAYOUT_KN),
-        "Q8_0 NK to F32 KN: every weight is its dequantized Q8_0 value, transposed");
+            rows_match_reference(&quantized.attn_qkv, &layer->attn_qkv, G2_DT_F32, G2_LAYOUT_NK) &&
+            rows_match_reference(&quantized.mlp_down, &layer->mlp_down, G2_DT_F32, G2_LAYOUT_NK),
+        "Q8_0 to F32: every weight is its dequantized Q8_0 value");
   g2_model_release(model);
 }
 
@@ -279,8 +279,8 @@ static void test_mapped_source(void) {
   void *copy = malloc(bytes);
   memcpy(copy, source.data, bytes);
   CHECK(g2_model_convert_weights(model, GPT2_WTYPE_F16) == GPT2_OK &&
-            rows_match_reference(&source, up, G2_DT_F16, G2_LAYOUT_KN),
-        "a mapped KN source converts to F16 KN");
+            rows_match_reference(&source, up, G2_DT_F16, G2_LAYOUT_NK),
+        "a mapped KN source converts to F16 NK");
   CHECK(memcmp(copy, source.data, bytes) == 0, "the released source pages read back unchanged");
   free(copy);
   g2_model_release(model);
