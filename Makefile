@@ -49,7 +49,7 @@ TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 
 INSTALLED_PROGRAMS := $(filter $(BUILD)/gpt2-%,$(PROGRAMS))
 
-.PHONY: all check demo install uninstall clean fuzz
+.PHONY: all check check-asan check-tsan demo install uninstall clean fuzz
 all: $(SHARED) $(BUILD)/libgpt2.so $(STATIC) $(PROGRAMS) $(TOOLS) $(BUILD)/gpt2.pc
 
 $(BUILD)/obj/%.o: %.c
@@ -90,6 +90,12 @@ $(BUILD)/gpt2.pc: pkgconfig/gpt2.pc.in include/gpt2.h
 # The whole test suite; the last line it prints is "N passed, N failed".
 check: all $(TESTS)
 	BUILD=$(BUILD) tests/run.sh
+
+# The sanitizer passes alone; `make check` runs them too (tests/asan.test.sh:
+# every unit test under ASan+UBSan in build-asan/; tests/tsan.test.sh: the
+# thread test under TSan in build-tsan/). docs/reliability.md.
+check-asan check-tsan: check-%: all
+	BUILD=$(BUILD) bash tests/$*.test.sh
 
 # The main job: generate text from a checkpoint (MODEL=dir or .gguf; by
 # default a random-weight 124M-shape model that the repo's generator makes).

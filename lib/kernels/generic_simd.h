@@ -45,6 +45,9 @@ enum {
   /* Tokens per NK block: their activations stay in the L2 cache while the
      block of weight rows streams past them. */
   NK_X_BLOCK_BYTES = 256 * 1024,
+  /* Bytes ahead in each row that the one-token NK path of block types
+     prefetches (from the next rows when past the end: they come next). */
+  NK_PREFETCH_BYTES = 4096,
   /* KN batches pack KN_KC rows x (KN_VECS * VLEN) columns of weights as
      floats (32 KiB, the L1 cache) and reuse them for every token. */
   KN_PANEL_FLOATS = 8192,
@@ -140,6 +143,8 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
 #pragma GCC unroll 8
       for (size_t r = 0; r < NK_ROWS; r++) {
         blocks[r] = rows[r] + k / 32 * block_bytes;
+        /* rows of ~1 KB are too short for the hardware to learn the streams */
+        if (nt == 1) __builtin_prefetch(blocks[r] + NK_PREFETCH_BYTES);
         scales[r] = vf_set1(half_to_float(load_u16(blocks[r])));
 #if defined(HAVE_NIBBLE_TABLE)
         if (dtype == G2_DT_Q4_0) scales[r] = nibble_table(scales[r]);

@@ -1,5 +1,6 @@
 /* Reading gpt2_sample_params (any struct version) and checking its values. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -10,6 +11,14 @@ int g2_sample_params_read(const gpt2_sample_params *user,
                           gpt2_sample_params *out) {
   static const gpt2_sample_params defaults = GPT2_SAMPLE_PARAMS_INIT;
   *out = defaults;
+  /* Every version of the struct ends at a field boundary; a size inside
+     the pointer would copy part of it and make a wild pointer. */
+  size_t bias_at = offsetof(gpt2_sample_params, logit_bias);
+  if (user && user->size > bias_at && user->size < bias_at + sizeof user->logit_bias)
+    return g2_fail(GPT2_E_INVALID,
+                   "gpt2_sample_params.size is %u, inside the logit_bias "
+                   "pointer; initialise the struct with GPT2_SAMPLE_PARAMS_INIT",
+                   (unsigned)user->size);
   return g2_read_params(out, sizeof *out, user, "gpt2_sample_params");
 }
 

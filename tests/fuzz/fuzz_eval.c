@@ -6,6 +6,8 @@
    arbitrary logits. Checked after every call: the status is the documented
    one, a failed call changes nothing (position, RNG, output), logits are
    finite, sampled ids are in the vocabulary, greedy is the argmax. */
+#include <stddef.h>
+
 #include "fuzz_common.h"
 #include "model/context.h"
 #include "sample/sample.h"
@@ -108,8 +110,10 @@ static void call_sample(fuzz_input *in, gpt2_context *ctx, int32_t n_vocab) {
   int valid = size_kind == 4 || params_valid(&p, n_vocab);
   int have_logits = gpt2_logits(ctx, -1) != NULL;
   const char *rule = NULL;
-  if (size_kind == 3) rule = status == GPT2_E_UNSUPPORTED ? NULL : "a set unknown tail must be refused";
-  else if (size_kind == 1 && size < 4) rule = status == GPT2_E_INVALID ? NULL : "a size below 4 must be refused";
+  if (size_kind == 3) rule = status == GPT2_E_INVALID ? NULL : "a set unknown tail must be refused";
+  else if (size_kind == 1 && (size < 4 || (size > offsetof(gpt2_sample_params, logit_bias) &&
+                                            size < offsetof(gpt2_sample_params, logit_bias) + sizeof(void *))))
+    rule = status == GPT2_E_INVALID ? NULL : "a size below 4 or inside the pointer must be refused";
   else if (!have_logits) rule = status == GPT2_E_STATE ? NULL : "no logits must give GPT2_E_STATE";
   else if (known && !valid) rule = status == GPT2_E_INVALID || status == GPT2_E_RANGE ? NULL : "invalid parameters must be refused";
   else if (known) rule = status == GPT2_OK || status == GPT2_E_INVALID ? NULL : "valid parameters: a token, or GPT2_E_INVALID when every token is banned";

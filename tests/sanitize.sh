@@ -1,0 +1,50 @@
+# Shared by tests/asan.test.sh and tests/tsan.test.sh: builds the library
+# and some test programs with a sanitizer in their own build directory, runs
+# them, and prints their ok/FAIL lines prefixed with the pass name (so
+# tests/run.sh counts them). A program that dies without a FAIL line (a
+# sanitizer report) is one FAIL, with the report's last lines.
+#   sanitize_pass NAME BUILD_DIR "MAKE VARIABLES" PROGRAM...
+# PROGRAM: a test name (tests/unit/NAME.c) or an example (examples/NAME.c)
+# followed by its arguments, one string each.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+sanitize_pass() {
+  local pass=$1 dir=$2 vars=$3; shift 3
+  local targets=() program
+  for program in "$@"; do
+    program=${program%% *}
+    if [ -f "tests/unit/$program.c" ]; then targets+=("$dir/tests/$program"); else targets+=("$dir/$program"); fi
+  done
+  local log; log=$(mktemp)
+  # A make of its own: not the jobserver of a `make -j check` above us.
+  # shellcheck disable=SC2086 # vars are words by design
+  (unset MAKEFLAGS MFLAGS MAKELEVEL; make -s -j"$(nproc)" BUILD="$dir" $vars "${targets[@]}") >"$log" 2>&1
+  local status=$?
+  check "$pass: build ${targets[*]} with $vars" test $status -eq 0
+  if [ $status -ne 0 ]; then tail -n 20 "$log" | sed "s/^/    /"; rm -f "$log"; return 1; fi
+  local i=0
+  for program in "$@"; do
+    local target=${targets[$i]} args=${program#* }
+    [ "$args" = "$program" ] && args=
+    i=$((i + 1))
+    # shellcheck disable=SC2086 # args are words by design
+    "$target" $args >"$log" 2>&1
+    status=$?
+    # Sanitizer runtimes of gcc 12 can fail to start on kernels with more
+    # ASLR entropy ("unexpected memory mapping"); without randomisation
+    # they run.
+    if [ $status -ne 0 ] && grep -q 'unexpected memory mapping' "$log" && command -v setarch >/dev/null; then
+      # shellcheck disable=SC2086
+      setarch "$(uname -m)" -R "$target" $args >"$log" 2>&1
+      status=$?
+    fi
+    sed -n -e "s/^ok /ok $pass: ${target##*/}: /p" -e "s/^FAIL /FAIL $pass: ${target##*/}: /p" "$log"
+    local fails; fails=$(grep -c '^FAIL ' "$log")
+    if [ $status -ne 0 ] && [ "$fails" -eq 0 ]; then
+      fail "$pass: ${target##*/} $args exited with status $status:"; tail -n 30 "$log" | sed "s/^/    /"
+    elif ! grep -q '^ok ' "$log"; then
+      check "$pass: ${target##*/} $args runs clean" test $status -eq 0
+    fi
+  done
+  rm -f "$log"
+}
