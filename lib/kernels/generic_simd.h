@@ -5,7 +5,7 @@
      vf, VLEN                    vector of VLEN floats
      vf_zero, vf_set1, vf_load, vf_store (unaligned), vf_add, vf_sub, vf_mul,
      vf_div, vf_max, vf_min, vf_fma(a, b, c) = a * b + c (fused)
-     vf_sum, vf_max_lanes        horizontal sum / max, in a fixed order
+     vf_sum                      horizontal sum, in a fixed order
      vf_load_f16, vf_load_bf16   VLEN 16-bit floats -> floats (exact)
      vf_from_i8(p)               VLEN int8 -> floats
      vf_from_nibbles(p, high)    VLEN bytes' low or high nibbles, minus 8
