@@ -451,6 +451,7 @@ typedef struct model_info {
   int n_vocab, n_ctx, n_embd, n_layer;
   double load_seconds;
   uint64_t load_rss;
+  uint64_t rss_budget; /* weights read per token + KV cache + 32 MiB (issue 8) */
 } model_info;
 
 typedef struct result {
@@ -477,10 +478,12 @@ static void print_table_header(void) {
 static void print_model(const options *opts, const model_info *info) {
   if (opts->json) return;
   printf("\nmodel %s as %s: kernels %s, %.2f MiB, %.2f M params, %.2f MiB read per token, "
-         "load %.3f s, peak RSS at load %.1f MiB\n",
+         "load %.3f s, peak RSS at load %.1f MiB, RSS budget (weights read + KV cache + 32 MiB) "
+         "%.1f MiB\n",
          info->name, info->type, info->isa, (double)info->size / 1048576.0,
          (double)info->n_params / 1e6, (double)info->size_per_token / 1048576.0,
-         info->load_seconds, (double)info->load_rss / 1048576.0);
+         info->load_seconds, (double)info->load_rss / 1048576.0,
+         (double)info->rss_budget / 1048576.0);
   print_table_header();
 }
 
@@ -495,12 +498,12 @@ static void print_result(const options *opts, const result *r, int *first_json) 
     json_string(m->name);
     printf(", \"type\": \"%s\", \"kernels\": \"%s\", \"kv_type\": \"%s\", \"size_bytes\": %llu, "
            "\"n_params\": %llu, \"bytes_per_token_weights\": %llu, \"load_seconds\": %.4f, "
-           "\"load_peak_rss_bytes\": %llu,\n     \"threads\": %d, \"test\": \"%s\", "
+           "\"load_peak_rss_bytes\": %llu, \"rss_budget_bytes\": %llu,\n     \"threads\": %d, \"test\": \"%s\", "
            "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"samples_ts\": [",
            m->type, m->isa, opts->kv_type == GPT2_KV_F16 ? "f16" : "f32",
            (unsigned long long)m->size, (unsigned long long)m->n_params,
            (unsigned long long)m->size_per_token, m->load_seconds,
-           (unsigned long long)m->load_rss, r->threads, test, r->n_prompt, r->n_gen, r->reps);
+           (unsigned long long)m->load_rss, (unsigned long long)m->rss_budget, r->threads, test, r->n_prompt, r->n_gen, r->reps);
     for (int i = 0; i < r->reps; i++) printf("%s%.3f", i ? ", " : "", r->samples[i]);
     printf("],\n     \"avg_ts\": %.3f, \"stddev_ts\": %.3f, \"median_ts\": %.3f, \"%s\": %.2f, "
            "\"%s\": %.2f, \"fraction_of_limit\": %.4f, \"peak_rss_bytes\": %llu}",
@@ -609,16 +612,21 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
   model_info info = {path, type->name, gpt2_model_isa(model), gpt2_model_size(model),
                      gpt2_model_n_params(model), gpt2_model_size_per_token(model),
                      gpt2_n_vocab(model), gpt2_n_ctx_train(model), gpt2_n_embd(model),
-                     gpt2_n_layer(model), cli_seconds() - start, peak_rss()};
-  print_model(opts, &info);
+                     gpt2_n_layer(model), cli_seconds() - start, peak_rss(), 0};
 
+  /* Positions for the longest test that fits the model. */
   int max_prompt = largest(opts->prompts, opts->n_prompts);
   int max_gen = largest(opts->gens, opts->n_gens);
   int n_ctx = max_prompt > TG_PROMPT + max_gen ? max_prompt : TG_PROMPT + max_gen;
   if (n_ctx > info.n_ctx) n_ctx = info.n_ctx;
-  gpt2_token *tokens = malloc((size_t)(max_prompt > n_ctx ? max_prompt : n_ctx) * sizeof *tokens);
+  uint64_t kv_bytes = 2ull * (uint64_t)info.n_layer * (uint64_t)n_ctx * (uint64_t)info.n_embd *
+                      (opts->kv_type == GPT2_KV_F16 ? 2 : 4);
+  info.rss_budget = info.size_per_token + kv_bytes + (32ull << 20);
+  print_model(opts, &info);
+
+  gpt2_token *tokens = malloc((size_t)n_ctx * sizeof *tokens);
   int ok = tokens != NULL;
-  if (ok) random_tokens(tokens, (size_t)(max_prompt > n_ctx ? max_prompt : n_ctx), info.n_vocab);
+  if (ok) random_tokens(tokens, (size_t)n_ctx, info.n_vocab);
   for (int t = 0; ok && t < opts->n_threads; t++) {
     gpt2_context_params ctx_params = GPT2_CONTEXT_PARAMS_INIT;
     ctx_params.n_ctx = (uint32_t)n_ctx;

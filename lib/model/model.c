@@ -128,6 +128,7 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
 
   struct gpt2_model *model;
   if ((status = g2_model_new(&model))) return status;
+  model->use_mmap = p.use_mmap != 0;
   status = is_directory(path) ? g2_load_hf_dir(model, path) : g2_load_gguf(model, path);
   if (!status) status = g2_model_validate(model, path);
   if (!status && p.weight_type != GPT2_WTYPE_AUTO)

@@ -46,6 +46,7 @@ struct gpt2_model {
   void **owned; /* g2_malloc'd blocks (converted weights, layers, ...) */
   size_t n_owned, cap_owned;
   int refcount; /* atomically updated: caller + live contexts */
+  int use_mmap; /* load option: map weight files (1) or read them (0) */
 };
 
 /* An empty model with refcount 1 and the kernel table chosen (GPT2_ISA). */

@@ -46,7 +46,7 @@ def test_pieces_come_as_tokens_are_sampled(tiny):
 
 
 def test_only_whole_characters(tiny, gpt2_vocab):
-    for model, text in ((tiny, "é"), (tiny, "文"), (gpt2_vocab, "文"), (gpt2_vocab, "😀")):
+    for model, text in ((tiny, "é"), (tiny, "文"), (gpt2_vocab, "😀")):
         ids, sampling = cycle(model, text)
         assert len(ids) > 1 and all("\ufffd" in model.decode([i]) for i in ids)  # split
         with model.context(threads=1) as context:
