@@ -124,10 +124,12 @@ static void gather_rows(const g2_matrix *m, g2_layout layout, int64_t first, int
   }
 }
 
-/* Drops the resident pages of [data, data + bytes) if it lies in a file
-   mapping: a converted source would otherwise count towards the process's
-   memory until the model is freed, though nothing reads it again. Pages
-   shared with a neighbouring tensor are kept. */
+/* Drops the resident pages of [data, data + bytes) if it lies in one of
+   the model's files: a converted source would otherwise count towards the
+   process's memory until the model is freed, though nothing reads it
+   again. Pages shared with a neighbouring tensor are kept. A mapped file's
+   pages would read back from the file; those of a file read into memory
+   (use_mmap 0) would read back as zeros, and are never read. */
 static void release_source(const struct gpt2_model *model, const void *data, size_t bytes) {
   uintptr_t begin = (uintptr_t)data, end = begin + bytes;
   long page_size = sysconf(_SC_PAGESIZE);

@@ -324,10 +324,11 @@ typedef struct logits_run {
 /* Logits of every position of a fixed random sequence, the model loaded
    with `weight_type` and then, if `then_f32`, converted again to F32: the
    dequantized weights, evaluated by the F32 kernels. */
-static int model_logits(const char *path, uint32_t weight_type, int then_f32,
-                        logits_run *out) {
+static int model_logits_mmap(const char *path, uint32_t weight_type, int then_f32,
+                             uint32_t use_mmap, logits_run *out) {
   gpt2_load_params load_params = GPT2_LOAD_PARAMS_INIT;
   load_params.weight_type = weight_type;
+  load_params.use_mmap = use_mmap;
   gpt2_model *model;
   out->logits = NULL;
   if (gpt2_load(path, &load_params, &model) != GPT2_OK) return 0;
@@ -352,6 +353,11 @@ static int model_logits(const char *path, uint32_t weight_type, int then_f32,
   gpt2_context_free(ctx);
   gpt2_model_free(model);
   return ok;
+}
+
+static int model_logits(const char *path, uint32_t weight_type, int then_f32,
+                        logits_run *out) {
+  return model_logits_mmap(path, weight_type, then_f32, 1, out);
 }
 
 typedef struct logits_error {
@@ -448,6 +454,21 @@ static void test_model_logits(const char *name) {
   free(reference.logits);
 }
 
+/* With the weights read into memory (use_mmap 0), conversion releases the
+   copy's pages of each converted source: the logits are the same. */
+static void test_read_into_memory(const char *name) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", harness_path("GPT2_TEST_MODELS", "build/models"), name);
+  logits_run mapped, read;
+  int ok = model_logits_mmap(path, GPT2_WTYPE_Q8_0, 0, 1, &mapped) &&
+           model_logits_mmap(path, GPT2_WTYPE_Q8_0, 0, 0, &read);
+  CHECK(ok && memcmp(mapped.logits, read.logits,
+                     (size_t)N_TOKENS * (size_t)mapped.n_vocab * sizeof(float)) == 0,
+        "%s as q8_0 with use_mmap 0: the same logits as mapped (%s)", name, gpt2_last_error());
+  free(mapped.logits);
+  free(read.logits);
+}
+
 int main(void) {
   test_every_type();
   test_block_source();
@@ -459,5 +480,6 @@ int main(void) {
   test_model_logits("tiny-f32");
   test_model_logits("mid-f32");
   test_model_logits("odd-f32");
+  test_read_into_memory("mid-f32");
   HARNESS_EXIT();
 }
