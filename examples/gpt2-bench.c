@@ -20,15 +20,14 @@
      KV cache type).
    Tokens are random valid ids from a fixed seed; a warm-up run precedes the
    timed repetitions of each test. */
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "gpt2.h"
 
 #ifdef _OPENMP
@@ -66,8 +65,8 @@ typedef struct options {
   int json;
 } options;
 
-static void usage(FILE *out) {
-  fprintf(out,
+static void usage(void) {
+  printf(
           "usage: gpt2-bench -m MODEL [-m MODEL ...] [options]\n"
           "  -m PATH        Hugging Face directory or .gguf file (repeatable)\n"
           "  -t N,...       thread counts (default: all online CPUs)\n"
@@ -80,42 +79,42 @@ static void usage(FILE *out) {
           "  --json         JSON instead of a table\n");
 }
 
-/* Parses "a,b,c" of integers in [min, max]. */
-static int parse_ints(const char *text, int min, int max, int *out, int *count) {
+/* "a,b,c": integers in [min, max]; a usage error otherwise. */
+static void parse_ints(const char *flag, const char *text, int min, int max, int *out,
+                       int *count) {
   *count = 0;
-  const char *cursor = text;
-  while (*cursor) {
-    if (*count == MAX_LIST) return 0;
-    char *end;
-    errno = 0;
-    long value = strtol(cursor, &end, 10);
-    if (end == cursor || errno || value < min || value > max) return 0;
-    out[(*count)++] = (int)value;
-    if (*end == ',') end++;
-    else if (*end) return 0;
-    cursor = end;
+  while (*text) {
+    char item[32];
+    size_t len = strcspn(text, ",");
+    if (*count == MAX_LIST) cli_usage_error("%s: more than %d values", flag, MAX_LIST);
+    if (len == 0 || len >= sizeof item) cli_usage_error("%s: '%s' is not a list", flag, text);
+    memcpy(item, text, len);
+    item[len] = '\0';
+    out[(*count)++] = (int)cli_parse_integer(flag, item, min, max);
+    text += len;
+    if (*text == ',' && !*++text) cli_usage_error("%s: the list ends with a comma", flag);
   }
-  return *count > 0;
+  if (*count == 0) cli_usage_error("%s: empty list", flag);
 }
 
-static int parse_types(const char *text, options *opts) {
+static void parse_types(const char *text, options *opts) {
   opts->n_types = 0;
-  const char *cursor = text;
-  while (*cursor) {
-    size_t len = strcspn(cursor, ",");
+  while (*text) {
+    size_t len = strcspn(text, ",");
     const type_option *found = NULL;
     for (size_t i = 0; i < sizeof type_options / sizeof type_options[0]; i++)
-      if (strlen(type_options[i].name) == len && strncmp(cursor, type_options[i].name, len) == 0)
+      if (strlen(type_options[i].name) == len && strncmp(text, type_options[i].name, len) == 0)
         found = &type_options[i];
-    if (!found || opts->n_types == MAX_LIST) return 0;
+    if (!found) cli_usage_error("--type: unknown type in '%s'", text);
+    if (opts->n_types == MAX_LIST) cli_usage_error("--type: more than %d values", MAX_LIST);
     opts->types[opts->n_types++] = found;
-    cursor += len;
-    if (*cursor == ',') cursor++;
+    text += len;
+    if (*text == ',') text++;
   }
-  return opts->n_types > 0;
+  if (opts->n_types == 0) cli_usage_error("--type: empty list");
 }
 
-static int parse_options(int argc, char **argv, options *opts) {
+static void parse_options(int argc, char **argv, options *opts) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   *opts = (options){.n_threads = 1, .n_prompts = 1, .n_gens = 1, .n_types = 1, .reps = 5};
   opts->threads[0] = cpus > 0 ? (int)cpus : 1;
@@ -123,54 +122,39 @@ static int parse_options(int argc, char **argv, options *opts) {
   opts->gens[0] = 128;
   opts->types[0] = &type_options[0];
   for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
-    int ok = 1;
+    const char *arg = argv[i];
     if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-      usage(stdout);
+      usage();
       exit(0);
     } else if (strcmp(arg, "--json") == 0) {
       opts->json = 1;
-      continue;
-    } else if (!value) {
-      ok = 0;
     } else if (strcmp(arg, "-m") == 0) {
-      ok = opts->n_models < MAX_LIST;
-      if (ok) opts->models[opts->n_models++] = value;
+      const char *path = cli_value(argc, argv, &i);
+      if (opts->n_models == MAX_LIST) cli_usage_error("-m: more than %d models", MAX_LIST);
+      opts->models[opts->n_models++] = path;
     } else if (strcmp(arg, "-t") == 0) {
-      ok = parse_ints(value, 1, 1024, opts->threads, &opts->n_threads);
+      parse_ints(arg, cli_value(argc, argv, &i), 1, 1024, opts->threads, &opts->n_threads);
     } else if (strcmp(arg, "-p") == 0) {
-      ok = parse_ints(value, 0, 1 << 20, opts->prompts, &opts->n_prompts);
+      parse_ints(arg, cli_value(argc, argv, &i), 0, 1 << 20, opts->prompts, &opts->n_prompts);
     } else if (strcmp(arg, "-n") == 0) {
-      ok = parse_ints(value, 0, 1 << 20, opts->gens, &opts->n_gens);
+      parse_ints(arg, cli_value(argc, argv, &i), 0, 1 << 20, opts->gens, &opts->n_gens);
     } else if (strcmp(arg, "-r") == 0) {
-      int count;
-      ok = parse_ints(value, 1, MAX_REPS, &opts->reps, &count) && count == 1;
+      opts->reps = (int)cli_parse_integer(arg, cli_value(argc, argv, &i), 1, MAX_REPS);
     } else if (strcmp(arg, "--type") == 0) {
-      ok = parse_types(value, opts);
+      parse_types(cli_value(argc, argv, &i), opts);
     } else if (strcmp(arg, "--kv") == 0) {
-      ok = strcmp(value, "f32") == 0 || strcmp(value, "f16") == 0;
+      const char *value = cli_value(argc, argv, &i);
+      if (strcmp(value, "f32") != 0 && strcmp(value, "f16") != 0)
+        cli_usage_error("--kv: '%s' is neither f32 nor f16", value);
       opts->kv_type = strcmp(value, "f16") == 0 ? GPT2_KV_F16 : GPT2_KV_F32;
     } else {
-      ok = 0;
+      cli_usage_error("unknown option '%s'", arg);
     }
-    if (!ok) {
-      fprintf(stderr, "gpt2-bench: bad or incomplete option %s%s%s\n", arg, value ? " " : "",
-              value ? value : "");
-      return 0;
-    }
-    i++;
   }
-  if (opts->n_models == 0) fprintf(stderr, "gpt2-bench: no model given (-m)\n");
-  return opts->n_models > 0;
+  if (opts->n_models == 0) cli_usage_error("no model given (-m)");
 }
 
 /* ---- measurement helpers --------------------------------------------------- */
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 typedef struct stats {
   double mean, sd, median;
@@ -363,7 +347,7 @@ static volatile float machine_sink; /* keeps the measured loops alive */
 /* GB/s of a streaming read of `n` floats by `threads` threads, each taking
    one contiguous share, as the matrix kernels split rows. */
 static double read_bandwidth(isa level, const float *data, size_t n, int threads) {
-  double start = now_seconds();
+  double start = cli_seconds();
   float total = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : total)
@@ -372,14 +356,14 @@ static double read_bandwidth(isa level, const float *data, size_t n, int threads
     size_t share = n / 64 / (size_t)threads * 64, begin = (size_t)thread_id() * share;
     total += sum_floats(level, data + begin, share);
   }
-  double seconds = now_seconds() - start;
+  double seconds = cli_seconds() - start;
   machine_sink = total;
   return (double)(n / 64 / (size_t)threads * 64 * (size_t)threads) * sizeof(float) / seconds / 1e9;
 }
 
 static double fma_peak(isa level, int threads) {
   const long iters = 20000000;
-  double start = now_seconds(), flops = 0;
+  double start = cli_seconds(), flops = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : flops)
 #endif
@@ -388,7 +372,7 @@ static double fma_peak(isa level, int threads) {
     flops += fma_loop(level, iters, &sink);
     machine_sink = sink;
   }
-  return flops / (now_seconds() - start) / 1e9;
+  return flops / (cli_seconds() - start) / 1e9;
 }
 
 /* Measures both limits for every thread count. The buffer (1 GiB, less if
@@ -467,6 +451,7 @@ typedef struct model_info {
   int n_vocab, n_ctx, n_embd, n_layer;
   double load_seconds;
   uint64_t load_rss;
+  uint64_t rss_budget; /* weights read per token + KV cache + 32 MiB (issue 8) */
 } model_info;
 
 typedef struct result {
@@ -482,21 +467,23 @@ typedef struct result {
 } result;
 
 static void print_table_header(void) {
-  printf("\n| %-24s | %-5s | %-8s | %9s | %7s | %7s | %-18s | %8s | %-16s | %7s | %9s |\n", "model",
-         "type", "kernels", "size MiB", "threads", "test", "t/s (mean +- sd)", "median",
-         "rate", "% limit", "RSS MiB");
+  printf("\n| %-24s | %-5s | %-8s | %9s | %7s | %7s | %21s | %10s | %16s | %7s | %9s |\n",
+         "model", "type", "kernels", "size MiB", "threads", "test", "t/s (mean +- sd)",
+         "median", "rate", "% limit", "RSS MiB");
   printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "--------------------------", "-------",
-         "----------", "----------:", "--------:", "--------:", "--------------------",
-         "---------:", "------------------", "--------:", "----------:");
+         "----------", "----------:", "--------:", "--------:", "----------------------:",
+         "-----------:", "-----------------:", "--------:", "----------:");
 }
 
 static void print_model(const options *opts, const model_info *info) {
   if (opts->json) return;
   printf("\nmodel %s as %s: kernels %s, %.2f MiB, %.2f M params, %.2f MiB read per token, "
-         "load %.3f s, peak RSS at load %.1f MiB\n",
+         "load %.3f s, peak RSS at load %.1f MiB, RSS budget (weights read + KV cache + 32 MiB) "
+         "%.1f MiB\n",
          info->name, info->type, info->isa, (double)info->size / 1048576.0,
          (double)info->n_params / 1e6, (double)info->size_per_token / 1048576.0,
-         info->load_seconds, (double)info->load_rss / 1048576.0);
+         info->load_seconds, (double)info->load_rss / 1048576.0,
+         (double)info->rss_budget / 1048576.0);
   print_table_header();
 }
 
@@ -511,12 +498,12 @@ static void print_result(const options *opts, const result *r, int *first_json) 
     json_string(m->name);
     printf(", \"type\": \"%s\", \"kernels\": \"%s\", \"kv_type\": \"%s\", \"size_bytes\": %llu, "
            "\"n_params\": %llu, \"bytes_per_token_weights\": %llu, \"load_seconds\": %.4f, "
-           "\"load_peak_rss_bytes\": %llu,\n     \"threads\": %d, \"test\": \"%s\", "
+           "\"load_peak_rss_bytes\": %llu, \"rss_budget_bytes\": %llu,\n     \"threads\": %d, \"test\": \"%s\", "
            "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"samples_ts\": [",
            m->type, m->isa, opts->kv_type == GPT2_KV_F16 ? "f16" : "f32",
            (unsigned long long)m->size, (unsigned long long)m->n_params,
            (unsigned long long)m->size_per_token, m->load_seconds,
-           (unsigned long long)m->load_rss, r->threads, test, r->n_prompt, r->n_gen, r->reps);
+           (unsigned long long)m->load_rss, (unsigned long long)m->rss_budget, r->threads, test, r->n_prompt, r->n_gen, r->reps);
     for (int i = 0; i < r->reps; i++) printf("%s%.3f", i ? ", " : "", r->samples[i]);
     printf("],\n     \"avg_ts\": %.3f, \"stddev_ts\": %.3f, \"median_ts\": %.3f, \"%s\": %.2f, "
            "\"%s\": %.2f, \"fraction_of_limit\": %.4f, \"peak_rss_bytes\": %llu}",
@@ -531,7 +518,7 @@ static void print_result(const options *opts, const result *r, int *first_json) 
   snprintf(rate, sizeof rate, r->n_gen ? "%.2f GB/s" : "%.1f GFLOP/s", r->rate);
   const char *base = strrchr(m->name, '/');
   base = base && base[1] ? base + 1 : m->name;
-  printf("| %-24.24s | %-5s | %-8s | %9.2f | %7d | %7s | %18s | %8.2f | %16s | %6.1f%% | %9.1f |\n",
+  printf("| %-24.24s | %-5s | %-8s | %9.2f | %7d | %7s | %21s | %10.2f | %16s | %6.1f%% | %9.1f |\n",
          base, m->type, m->isa, (double)m->size / 1048576.0, r->threads, test, speed,
          r->tokens_per_second.median, rate, 100.0 * r->rate / r->limit,
          (double)r->peak_rss / 1048576.0);
@@ -551,19 +538,19 @@ static void random_tokens(gpt2_token *tokens, size_t n, int n_vocab) {
 /* Seconds of one pp run: a prompt of n tokens on an empty cache. */
 static int run_prompt(gpt2_context *ctx, const gpt2_token *tokens, int n, double *seconds) {
   if (gpt2_truncate(ctx, 0) != GPT2_OK) return 0;
-  double start = now_seconds();
+  double start = cli_seconds();
   int status = gpt2_eval(ctx, tokens, (size_t)n);
-  *seconds = now_seconds() - start;
+  *seconds = cli_seconds() - start;
   return status == GPT2_OK;
 }
 
 /* Seconds of one tg run: n single-token evaluations after a short prompt. */
 static int run_generation(gpt2_context *ctx, const gpt2_token *tokens, int n, double *seconds) {
   if (gpt2_truncate(ctx, 0) != GPT2_OK || gpt2_eval(ctx, tokens, TG_PROMPT) != GPT2_OK) return 0;
-  double start = now_seconds();
+  double start = cli_seconds();
   for (int i = 0; i < n; i++)
     if (gpt2_eval(ctx, tokens + TG_PROMPT + i, 1) != GPT2_OK) return 0;
-  *seconds = now_seconds() - start;
+  *seconds = cli_seconds() - start;
   return 1;
 }
 
@@ -615,7 +602,7 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
   load_params.weight_type = type->weight_type;
   gpt2_model *model;
   reset_peak_rss();
-  double start = now_seconds();
+  double start = cli_seconds();
   int status = gpt2_load(path, &load_params, &model);
   if (status != GPT2_OK) {
     fprintf(stderr, "gpt2-bench: cannot load %s as %s: %s: %s\n", path, type->name,
@@ -625,16 +612,21 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
   model_info info = {path, type->name, gpt2_model_isa(model), gpt2_model_size(model),
                      gpt2_model_n_params(model), gpt2_model_size_per_token(model),
                      gpt2_n_vocab(model), gpt2_n_ctx_train(model), gpt2_n_embd(model),
-                     gpt2_n_layer(model), now_seconds() - start, peak_rss()};
-  print_model(opts, &info);
+                     gpt2_n_layer(model), cli_seconds() - start, peak_rss(), 0};
 
+  /* Positions for the longest test that fits the model. */
   int max_prompt = largest(opts->prompts, opts->n_prompts);
   int max_gen = largest(opts->gens, opts->n_gens);
   int n_ctx = max_prompt > TG_PROMPT + max_gen ? max_prompt : TG_PROMPT + max_gen;
   if (n_ctx > info.n_ctx) n_ctx = info.n_ctx;
-  gpt2_token *tokens = malloc((size_t)(max_prompt > n_ctx ? max_prompt : n_ctx) * sizeof *tokens);
+  uint64_t kv_bytes = 2ull * (uint64_t)info.n_layer * (uint64_t)n_ctx * (uint64_t)info.n_embd *
+                      (opts->kv_type == GPT2_KV_F16 ? 2 : 4);
+  info.rss_budget = info.size_per_token + kv_bytes + (32ull << 20);
+  print_model(opts, &info);
+
+  gpt2_token *tokens = malloc((size_t)n_ctx * sizeof *tokens);
   int ok = tokens != NULL;
-  if (ok) random_tokens(tokens, (size_t)(max_prompt > n_ctx ? max_prompt : n_ctx), info.n_vocab);
+  if (ok) random_tokens(tokens, (size_t)n_ctx, info.n_vocab);
   for (int t = 0; ok && t < opts->n_threads; t++) {
     gpt2_context_params ctx_params = GPT2_CONTEXT_PARAMS_INIT;
     ctx_params.n_ctx = (uint32_t)n_ctx;
@@ -677,21 +669,16 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
 }
 
 int main(int argc, char **argv) {
+  cli_program = "gpt2-bench";
   options opts;
-  if (!parse_options(argc, argv, &opts)) {
-    usage(stderr);
-    return 2;
-  }
+  parse_options(argc, argv, &opts);
   machine mach;
-  if (!measure_machine(&opts, &mach)) {
-    fprintf(stderr, "gpt2-bench: no memory for the bandwidth buffer\n");
-    return 1;
-  }
+  if (!measure_machine(&opts, &mach)) cli_fail("no memory for the bandwidth buffer");
   print_machine(&opts, &mach);
   int ok = 1, first_json = 1;
   for (int m = 0; m < opts.n_models; m++)
     for (int t = 0; t < opts.n_types; t++)
       ok &= bench_model(&opts, &mach, opts.models[m], opts.types[t], &first_json);
   if (opts.json) printf("\n  ]\n}\n");
-  return ok ? 0 : 1;
+  return ok ? 0 : CLI_EXIT_FAILURE;
 }

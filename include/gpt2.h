@@ -89,7 +89,8 @@ typedef struct gpt2_detok gpt2_detok;
 typedef struct gpt2_load_params {
   uint32_t size;         /* sizeof(gpt2_load_params) */
   uint32_t weight_type;  /* GPT2_WTYPE_*: convert matrices at load (AUTO: as stored) */
-  uint32_t use_mmap;     /* 1: map weights in place where possible (default 1) */
+  uint32_t use_mmap;     /* 1 (default): map weight files and use them in place;
+                            0: read them into memory instead */
   uint32_t reserved;     /* must be 0 */
 } gpt2_load_params;
 #define GPT2_LOAD_PARAMS_INIT \

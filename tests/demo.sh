@@ -8,7 +8,7 @@ BUILD=${BUILD:-build}
 model=${1:-}
 if [ -z "$model" ]; then
   tests/make_models.sh "$BUILD/models" >/dev/null
-  model=$BUILD/models/gpt2-124M-f32
+  model=$BUILD/models/124m-f32
   echo "(no MODEL given: using the random-weight model $model; its text is noise)" >&2
 fi
 exec "$BUILD/gpt2-generate" -m "$model" -p "${PROMPT:-The meaning of life is}" -n "${N:-64}" --seed 1

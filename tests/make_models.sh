@@ -2,7 +2,7 @@
 # Generates the deterministic random-weight test models into OUTDIR
 # (default $BUILD/models) with the C generator (build/tools/gen_model, made
 # by `make`): OUTDIR/<name>-<dtype>/ for every model below and every dtype.
-# A model already present with a matching stamp (the generator's source,
+# A model already present with a matching stamp (the generator's sources,
 # its arguments and the vocabulary files) is kept, so a second run is quick.
 #   tests/make_models.sh [OUTDIR]     generate what is missing or stale
 #   tests/make_models.sh --list       print the <name>-<dtype> names
@@ -36,7 +36,7 @@ fi
 outdir=${1:-$BUILD/models}
 mkdir -p "$outdir"
 [ -x "$GEN" ] || { echo "make_models.sh: $GEN not found: run make first" >&2; exit 1; }
-source_hash=$(cat tools/gen_model.c "$DATA/merges.txt" "$DATA/vocab.json" | sha256sum | cut -d' ' -f1)
+source_hash=$(cat tools/gen_model.c lib/core/half.h "$DATA/merges.txt" "$DATA/vocab.json" | sha256sum | cut -d' ' -f1)
 
 echo "$MODELS" | while read -r name layers heads embd positions seed vocab extra; do
   [ -n "$name" ] || continue

@@ -27,11 +27,13 @@ for src in $(find lib -name '*.c' | sort); do
   fi
   objs+=("$obj")
 done
-if ! "$CROSS_CC" "${flags[@]}" -static -Itests/unit -o "$out/test_kernels" tests/unit/test_kernels.c \
-     "${objs[@]}" -lm 2>"$out/build.log"; then
-  echo "FAIL neon: cross link of test_kernels"; cat "$out/build.log"; exit 1
-fi
-echo "ok neon: library and test_kernels cross-built for aarch64"
+for test in test_kernels test_golden; do
+  if ! "$CROSS_CC" "${flags[@]}" -static -Itests/unit -o "$out/$test" "tests/unit/$test.c" \
+       "${objs[@]}" -lm 2>"$out/build.log"; then
+    echo "FAIL neon: cross link of $test"; cat "$out/build.log"; exit 1
+  fi
+done
+echo "ok neon: library, test_kernels and test_golden cross-built for aarch64"
 
 # The kernel test prints its own ok/FAIL lines; the NEON table must be among them.
 log=$out/test_kernels.log
@@ -42,4 +44,19 @@ if ! grep -q '^ok neon matmul' "$log"; then
   echo "FAIL neon: the NEON table was not tested under $QEMU"
 elif [ "$status" -ne 0 ] && ! grep -q '^FAIL ' "$log"; then
   echo "FAIL neon: test_kernels under $QEMU exited with status $status"
+fi
+
+# The whole model against the float64 golden data, on the small models (the
+# 124M shape is too slow under emulation): the default table here is neon.
+export GPT2_TEST_MODELS=${GPT2_TEST_MODELS:-$BUILD/models}
+export GPT2_TEST_DATA=${GPT2_TEST_DATA:-tests/data}
+log=$out/test_golden.log
+GPT2_GOLDEN_ONLY=tiny-f32,tiny-f16,tiny-bf16,odd-f32,odd-f16,odd-bf16 \
+  "$QEMU" -L /usr/aarch64-linux-gnu "$out/test_golden" >"$log" 2>&1
+status=$?
+cat "$log"
+if ! grep -q '^ok .*\[neon, default\]' "$log"; then
+  echo "FAIL neon: the golden test did not run the neon table under $QEMU"
+elif [ "$status" -ne 0 ] && ! grep -q '^FAIL ' "$log"; then
+  echo "FAIL neon: test_golden under $QEMU exited with status $status"
 fi

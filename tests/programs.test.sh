@@ -7,7 +7,7 @@ set -u
 BUILD=${BUILD:-build}
 MODELS=${GPT2_TEST_MODELS:-$BUILD/models}
 GOLDEN=tests/data/golden
-PYTHON=/usr/bin/python3
+PYTHON=${PYTHON:-/usr/bin/python3}  # needs numpy (tests/run.sh sets it)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 gen=$BUILD/gpt2-generate tok=$BUILD/gpt2-tokenize ppl=$BUILD/gpt2-perplexity
 mid=$MODELS/mid-f32 tiny=$MODELS/tiny-f32 real_vocab=$MODELS/124m-f32

@@ -16,3 +16,8 @@ done
 out=$("$BUILD/simple" "$models/does-not-exist" "x" 2>&1)
 check "simple on a missing model exits 1" test $? -eq 1
 case $out in *"does-not-exist"*) ok "simple names the missing path";; *) fail "simple printed: $out";; esac
+
+# README's main job (`make demo`): the default model and the program it runs.
+out=$(N=4 BUILD="$BUILD" tests/demo.sh 2>&1)
+check "make demo's script generates text from the default model" test $? -eq 0
+case $out in *"generated:"*"4 tokens"*) ok "demo prints the timing summary";; *) fail "demo printed: $out";; esac

@@ -36,7 +36,7 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void die(const char *fmt, ...) {
+_Noreturn static void die(const char *fmt, ...) {
   va_list args;
   va_start(args, fmt);
   fputs("gen_model: ", stderr);
@@ -496,7 +496,7 @@ static void write_config(const config *cfg) {
 
 /* ---- command line ------------------------------------------------------- */
 
-static void usage(void) {
+_Noreturn static void usage(void) {
   fprintf(stderr,
           "usage: gen_model --out DIR --layers N --heads N --embd N --positions N\n"
           "                 --dtype f32|f16|bf16 --seed N --merges FILE\n"

@@ -91,6 +91,12 @@ def emit(classes, version):
             out.append("  " + ", ".join(str(v) for v in packed[i:i + 16]) + ",")
     out.append("};")
     out.append("")
+    out.append("/* The same for ASCII, one byte each: the pre-tokenizer's fast path. */")
+    out.append("static const uint8_t g2_cp_ascii_class[128] = {")
+    for i in range(0, 128, 32):
+        out.append("  " + ", ".join(str(classes[c]) for c in range(i, i + 32)) + ",")
+    out.append("};")
+    out.append("")
     out.append("static inline int g2_cp_class(uint32_t cp) {")
     out.append("  uint32_t at = (uint32_t)g2_cp_block_index[cp >> G2_CP_BLOCK_SHIFT]")
     out.append("                    << G2_CP_BLOCK_SHIFT | (cp & ((1u << G2_CP_BLOCK_SHIFT) - 1));")

@@ -11,9 +11,33 @@
 #include "core/error.h"
 #include "gpt2.h"
 
-int g2_map_file(const char *path, g2_mapping *out) {
+int g2_map_file(const char *path, g2_mapping *out) { return g2_load_file(path, 1, out); }
+
+/* Reads the whole of fd (size bytes) into a new block. */
+static int read_copy(int fd, const char *path, size_t size, g2_mapping *out) {
+  unsigned char *copy = g2_malloc(size);
+  if (!copy) return g2_fail(GPT2_E_NOMEM, "%s: out of memory for a %zu-byte copy", path, size);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t got = read(fd, copy + done, size - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      int err = got < 0 ? errno : EIO;
+      g2_free(copy);
+      return g2_fail(GPT2_E_IO, "%s: cannot read: %s", path, strerror(err));
+    }
+    done += (size_t)got;
+  }
+  out->data = copy;
+  out->size = size;
+  out->is_copy = 1;
+  return GPT2_OK;
+}
+
+int g2_load_file(const char *path, int use_mmap, g2_mapping *out) {
   out->data = NULL;
   out->size = 0;
+  out->is_copy = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return g2_fail(GPT2_E_IO, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
@@ -30,6 +54,11 @@ int g2_map_file(const char *path, g2_mapping *out) {
     close(fd);
     return GPT2_OK;
   }
+  if (!use_mmap) {
+    int status = read_copy(fd, path, (size_t)st.st_size, out);
+    close(fd);
+    return status;
+  }
   void *addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
   int err = errno;
   close(fd);
@@ -40,7 +69,11 @@ int g2_map_file(const char *path, g2_mapping *out) {
 }
 
 void g2_unmap_file(g2_mapping *map) {
-  if (map->data) munmap((void *)map->data, map->size);
+  if (map->is_copy)
+    g2_free((void *)map->data);
+  else if (map->data)
+    munmap((void *)map->data, map->size);
+  map->is_copy = 0;
   map->data = NULL;
   map->size = 0;
 }

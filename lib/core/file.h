@@ -7,11 +7,16 @@
 typedef struct g2_mapping {
   const unsigned char *data; /* NULL for an empty file */
   size_t size;
+  int is_copy; /* data is a g2_malloc'd copy, not a mapping */
 } g2_mapping;
 
 /* Maps `path` read-only. GPT2_E_IO with a message naming the path on
    failure. An empty file maps to {NULL, 0}. */
 int g2_map_file(const char *path, g2_mapping *out);
+/* The same, or with use_mmap == 0 the file read into memory (for file
+   systems where mapping is slow or unsafe, or to keep the pages private).
+   GPT2_E_NOMEM if the copy cannot be allocated. */
+int g2_load_file(const char *path, int use_mmap, g2_mapping *out);
 void g2_unmap_file(g2_mapping *map);
 
 /* Joins dir and name with '/', in a new g2_malloc'd string (NULL: no memory). */

@@ -296,7 +296,7 @@ static int load(loader *ld, struct gpt2_model *model) {
 
 int g2_load_gguf(struct gpt2_model *model, const char *path) {
   g2_mapping map;
-  int status = g2_map_file(path, &map);
+  int status = g2_load_file(path, model->use_mmap, &map);
   if (status) return status;
   g2_gguf gguf;
   if ((status = g2_gguf_parse(map.data, map.size, path, &gguf))) {

@@ -30,12 +30,14 @@ typedef struct hf_file {
   g2_mapping map;
 } hf_file;
 
-static int open_file(const char *dir, const char *name, hf_file *file) {
+/* Maps (or with use_mmap 0 reads) dir/name. */
+static int open_file(const char *dir, const char *name, int use_mmap, hf_file *file) {
   file->map.data = NULL;
   file->map.size = 0;
+  file->map.is_copy = 0;
   file->path = g2_path_join(dir, name);
   if (!file->path) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", dir);
-  return g2_map_file(file->path, &file->map);
+  return g2_load_file(file->path, use_mmap, &file->map);
 }
 
 static void close_file(hf_file *file) {
@@ -47,7 +49,7 @@ static void close_file(hf_file *file) {
 /* Maps and parses a JSON file that must hold an object. */
 static int open_json(const char *dir, const char *name, hf_file *file, g2_json **root) {
   *root = NULL;
-  int status = open_file(dir, name, file);
+  int status = open_file(dir, name, 1, file);
   if (status) return status;
   status = g2_json_parse((const char *)file->map.data, file->map.size, file->path, root);
   if (status) return status;
@@ -350,7 +352,7 @@ static int load_tensors(weights *w, int tied) {
 
 static int load_weights(struct gpt2_model *model, const char *dir, int tied) {
   hf_file file;
-  int status = open_file(dir, "model.safetensors", &file);
+  int status = open_file(dir, "model.safetensors", model->use_mmap, &file);
   g2_safetensors *st = NULL;
   if (!status) status = g2_safetensors_open(file.map.data, file.map.size, file.path, &st);
   if (!status) {
@@ -433,7 +435,7 @@ static int read_merges(const char *text, size_t size, const char *path, g2_str *
 }
 
 static int load_vocabulary(struct gpt2_model *model, const char *dir) {
-  hf_file vocab_file, merges_file = {NULL, {NULL, 0}};
+  hf_file vocab_file, merges_file = {NULL, {NULL, 0, 0}};
   g2_json *vocab = NULL;
   g2_str *tokens = NULL, *merges = NULL;
   size_t n_merges = 0;
@@ -444,7 +446,7 @@ static int load_vocabulary(struct gpt2_model *model, const char *dir) {
     if (!tokens) status = g2_fail(GPT2_E_NOMEM, "%s: out of memory", vocab_file.path);
   }
   if (!status) status = read_vocab(vocab, vocab_file.path, model->hp.n_vocab, tokens);
-  if (!status) status = open_file(dir, "merges.txt", &merges_file);
+  if (!status) status = open_file(dir, "merges.txt", 1, &merges_file);
   if (!status)
     status = read_merges((const char *)merges_file.map.data, merges_file.map.size,
                          merges_file.path, &merges, &n_merges);

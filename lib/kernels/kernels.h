@@ -16,7 +16,7 @@
 #include "model/matrix.h"
 
 typedef struct g2_kernels {
-  const char *name; /* "scalar", "avx2", "avx512", "neon" */
+  const char *name; /* "scalar", "avx2", "avx512", "avx512bf16", "neon" */
 
   /* out[t*out_stride + j] = bias[j] + sum_k x[t*x_stride + k] * W(j, k)
      for t in [0, n_tok), j in [col_begin, col_end). bias may be NULL.
@@ -55,14 +55,17 @@ extern const g2_kernels g2_kernels_ref;
 #if defined(__x86_64__)
 extern const g2_kernels g2_kernels_avx2;
 extern const g2_kernels g2_kernels_avx512;
+/* avx512 with BF16 KN products by vdpbf16ps (activations rounded to
+   bfloat16): only when asked for by name. */
+extern const g2_kernels g2_kernels_avx512bf16;
 #endif
 #if defined(__aarch64__)
 extern const g2_kernels g2_kernels_neon;
 #endif
 
-/* Picks the fastest table this CPU runs, or the one named by `forced`
-   (e.g. getenv("GPT2_ISA")). Returns NULL if `forced` names an unknown
-   table or one this CPU cannot run. */
+/* Picks the fastest exact table this CPU runs, or the one named by
+   `forced` (e.g. getenv("GPT2_ISA")). Returns NULL if `forced` names an
+   unknown table or one this CPU cannot run. */
 const g2_kernels *g2_kernels_select(const char *forced);
 
 #endif

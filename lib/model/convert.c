@@ -2,12 +2,16 @@
    (gpt2_load_params.weight_type), as llama.cpp's quantizer does offline.
 
    Every layer matrix and the token embedding (which is also the output
-   matrix when tied) becomes NK in the target type: block types need their
-   blocks along n_in, and one layout for every type keeps the kernels simple
-   (docs/performance.md). The position embedding stays as loaded: one row
-   of it is read per token. With Q4_0 the token embedding becomes Q8_0, as
-   llama.cpp keeps its output matrix at a higher precision than Q4_0: the
-   logits are the most quantization-sensitive product of the model.
+   matrix when tied) is converted, to NK: block types (Q8_0, Q4_0) need
+   their blocks along n_in, the token embedding's rows are looked up, and
+   with NK for the float types too a converted model is the model a GGUF
+   file of the same type holds, with bitwise the same logits. (The current
+   kernels run KN float matrices 5-20% faster; docs/performance.md has the
+   measurements. TARGET_LAYOUT is the one place to change if that holds.)
+   The position embedding stays as loaded: one row of it is read per
+   token. With Q4_0 the token embedding becomes Q8_0, as llama.cpp keeps its
+   output matrix at a higher precision than Q4_0: the logits are the most
+   quantization-sensitive product of the model.
 
    Rows are converted a tile at a time through a small F32 scratch, so no
    F32 copy of a matrix is ever materialised; the pages of a source matrix
@@ -29,17 +33,23 @@
 #endif
 
 enum {
-  TILE_ROWS = 16,          /* output rows converted per step */
-  BAND_BYTES = 4 << 20     /* source bytes converted between page releases */
+  /* Rows converted per step. A multiple of the block size: a transposing
+     conversion reads TILE_ROWS elements of each stored row at a time. */
+  TILE_ROWS = 32,
+  BAND_BYTES = 4 << 20 /* source bytes converted between page releases */
 };
+
+/* The layout of converted layer matrices (see above). */
+#define TARGET_LAYOUT G2_LAYOUT_NK
 
 /* A matrix to convert, with its name for messages. */
 typedef struct named_matrix {
   g2_matrix *matrix;
   const char *name;
-  int32_t layer; /* -1: not a layer matrix */
-  g2_dtype dtype; /* the target */
-  size_t bytes;   /* converted size */
+  int32_t layer;     /* -1: not a layer matrix */
+  g2_dtype dtype;    /* the target type */
+  g2_layout layout;  /* the target layout */
+  size_t bytes;      /* converted size */
 } named_matrix;
 
 static int dtype_for(uint32_t weight_type, g2_dtype *out) {
@@ -53,8 +63,21 @@ static int dtype_for(uint32_t weight_type, g2_dtype *out) {
   }
 }
 
+/* Rows as stored in `layout`, and their length. */
+static int64_t row_count(const g2_matrix *m, g2_layout layout) {
+  return layout == G2_LAYOUT_NK ? m->n_out : m->n_in;
+}
+
+static int64_t row_length(const g2_matrix *m, g2_layout layout) {
+  return layout == G2_LAYOUT_NK ? m->n_in : m->n_out;
+}
+
+static size_t stored_row_bytes(const g2_matrix *m) {
+  return g2_dtype_row_bytes(m->dtype, row_length(m, m->layout));
+}
+
 static int needs_conversion(const named_matrix *item) {
-  return item->matrix->dtype != item->dtype || item->matrix->layout != G2_LAYOUT_NK;
+  return item->matrix->dtype != item->dtype || item->matrix->layout != item->layout;
 }
 
 /* Checks that `item` can be converted and sets its converted size. */
@@ -62,47 +85,51 @@ static int check_matrix(named_matrix *item) {
   const g2_matrix *m = item->matrix;
   char where[32] = "";
   if (item->layer >= 0) snprintf(where, sizeof where, "layer %d ", (int)item->layer);
-  size_t row_bytes = g2_dtype_row_bytes(item->dtype, m->n_in);
-  if (row_bytes == 0 || m->n_out <= 0)
+  int64_t rows = row_count(m, item->layout), length = row_length(m, item->layout);
+  size_t row_bytes = g2_dtype_row_bytes(item->dtype, length);
+  if (row_bytes == 0 || rows <= 0)
     return g2_fail(GPT2_E_UNSUPPORTED,
                    "%s%s: %lld inputs per row cannot be stored as %s (blocks of %lld)",
-                   where, item->name, (long long)m->n_in, g2_dtype_name(item->dtype),
+                   where, item->name, (long long)length, g2_dtype_name(item->dtype),
                    (long long)g2_dtype_block_size(item->dtype));
   if (m->layout == G2_LAYOUT_KN && g2_dtype_block_size(m->dtype) != 1)
     return g2_fail(GPT2_E_UNSUPPORTED, "%s%s: %s is not readable in KN layout", where,
                    item->name, g2_dtype_name(m->dtype));
-  if ((uint64_t)m->n_out > SIZE_MAX / row_bytes)
+  if ((uint64_t)rows > SIZE_MAX / row_bytes)
     return g2_fail(GPT2_E_NOMEM, "%s%s: %lld rows of %zu bytes overflow the address space",
-                   where, item->name, (long long)m->n_out, row_bytes);
-  item->bytes = row_bytes * (size_t)m->n_out;
+                   where, item->name, (long long)rows, row_bytes);
+  item->bytes = row_bytes * (size_t)rows;
   return GPT2_OK;
 }
 
-/* tile[r][0..n_in) = row `first + r` of W as floats, for r < count. */
-static void gather_rows(const g2_matrix *m, int64_t first, int64_t count, float *tile,
-                        float *line) {
-  int64_t n_in = m->n_in;
-  if (m->layout == G2_LAYOUT_NK) {
-    size_t row_bytes = g2_dtype_row_bytes(m->dtype, n_in);
+/* tile[r][0..length) = row `first + r` of W in `layout`, as floats, for
+   r < count; `line` holds TILE_ROWS floats. */
+static void gather_rows(const g2_matrix *m, g2_layout layout, int64_t first, int64_t count,
+                        float *tile, float *line) {
+  const unsigned char *data = m->data;
+  size_t source_row_bytes = stored_row_bytes(m);
+  int64_t length = row_length(m, layout);
+  if (m->layout == layout) {
     for (int64_t r = 0; r < count; r++)
-      g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)(first + r) * row_bytes,
-                    0, n_in, tile + r * n_in);
+      g2_dequantize(m->dtype, data + (size_t)(first + r) * source_row_bytes, 0, length,
+                    tile + r * length);
     return;
   }
-  /* KN: input k's weights for every output are contiguous: take the
-     `count` outputs of each input row and scatter them into the tile. */
-  size_t row_bytes = g2_dtype_row_bytes(m->dtype, m->n_out);
-  for (int64_t k = 0; k < n_in; k++) {
-    g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)k * row_bytes, first,
-                  count, line);
-    for (int64_t r = 0; r < count; r++) tile[r * n_in + k] = line[r];
+  /* Transposing: the wanted rows are columns of the stored ones. Take
+     their `count` elements of every stored row (first is a multiple of
+     TILE_ROWS, so of any block size) and scatter them into the tile. */
+  for (int64_t s = 0; s < length; s++) {
+    g2_dequantize(m->dtype, data + (size_t)s * source_row_bytes, first, count, line);
+    for (int64_t r = 0; r < count; r++) tile[r * length + s] = line[r];
   }
 }
 
-/* Drops the resident pages of [data, data + bytes) if it lies in a file
-   mapping: a converted source would otherwise count towards the process's
-   memory until the model is freed, though nothing reads it again. Pages
-   shared with a neighbouring tensor are kept. */
+/* Drops the resident pages of [data, data + bytes) if it lies in one of
+   the model's files: a converted source would otherwise count towards the
+   process's memory until the model is freed, though nothing reads it
+   again. Pages shared with a neighbouring tensor are kept. A mapped file's
+   pages would read back from the file; those of a file read into memory
+   (use_mmap 0) would read back as zeros, and are never read. */
 static void release_source(const struct gpt2_model *model, const void *data, size_t bytes) {
   uintptr_t begin = (uintptr_t)data, end = begin + bytes;
   long page_size = sysconf(_SC_PAGESIZE);
@@ -118,14 +145,15 @@ static void release_source(const struct gpt2_model *model, const void *data, siz
   }
 }
 
-/* Converts output rows [first, first + count) into `out` (rows of `dtype`),
-   tiles spread over `n_workers` threads, each with its scratch of
-   TILE_ROWS x n_in floats plus a line of TILE_ROWS. */
-static void convert_band(const g2_matrix *m, g2_dtype dtype, unsigned char *out,
-                         int64_t first, int64_t count, float *scratch, int n_workers) {
-  int64_t n_in = m->n_in;
-  size_t row_bytes = g2_dtype_row_bytes(dtype, n_in);
-  size_t scratch_floats = (size_t)TILE_ROWS * (size_t)n_in + TILE_ROWS;
+/* Converts rows [first, first + count) of the target layout into `out`
+   (rows of `dtype`), tiles spread over `n_workers` threads, each with its
+   scratch of TILE_ROWS x length floats plus a line of TILE_ROWS. */
+static void convert_band(const g2_matrix *m, g2_dtype dtype, g2_layout layout,
+                         unsigned char *out, int64_t first, int64_t count, float *scratch,
+                         int n_workers) {
+  int64_t length = row_length(m, layout);
+  size_t row_bytes = g2_dtype_row_bytes(dtype, length);
+  size_t scratch_floats = (size_t)TILE_ROWS * (size_t)length + TILE_ROWS;
   int64_t n_tiles = (count + TILE_ROWS - 1) / TILE_ROWS;
   (void)n_workers;
 #ifdef _OPENMP
@@ -139,30 +167,33 @@ static void convert_band(const g2_matrix *m, g2_dtype dtype, unsigned char *out,
     float *tile = scratch + (size_t)worker * scratch_floats;
     int64_t tile_first = first + tile_index * TILE_ROWS;
     int64_t rows = first + count - tile_first < TILE_ROWS ? first + count - tile_first : TILE_ROWS;
-    gather_rows(m, tile_first, rows, tile, tile + (size_t)TILE_ROWS * (size_t)n_in);
+    gather_rows(m, layout, tile_first, rows, tile, tile + (size_t)TILE_ROWS * (size_t)length);
     for (int64_t r = 0; r < rows; r++)
-      g2_quantize(dtype, tile + r * n_in, n_in, out + (size_t)(tile_first + r) * row_bytes);
+      g2_quantize(dtype, tile + r * length, length, out + (size_t)(tile_first + r) * row_bytes);
   }
 }
 
-/* Converts a whole matrix. An NK source is read in bands of about
-   BAND_BYTES, each released once converted, so the source's resident
+/* Converts a whole matrix. A source kept in its layout is read in bands of
+   about BAND_BYTES, each released once converted, so the source's resident
    pages never exceed one band (the token embedding is the largest matrix,
-   154 MB in F32 for GPT-2). A KN source (a few MB) is released at the end. */
-static void convert_matrix(const struct gpt2_model *model, const g2_matrix *m, g2_dtype dtype,
+   154 MB in F32 for GPT-2). A transposed source (a layer matrix, a few MB)
+   is released at the end. */
+static void convert_matrix(const struct gpt2_model *model, const named_matrix *item,
                            unsigned char *out, float *scratch, int n_workers) {
+  const g2_matrix *m = item->matrix;
   const unsigned char *source = m->data;
-  if (m->layout == G2_LAYOUT_KN) {
-    convert_band(m, dtype, out, 0, m->n_out, scratch, n_workers);
-    release_source(model, source, g2_dtype_row_bytes(m->dtype, m->n_out) * (size_t)m->n_in);
+  size_t source_row_bytes = stored_row_bytes(m);
+  int64_t rows = row_count(m, item->layout);
+  if (m->layout != item->layout) {
+    convert_band(m, item->dtype, item->layout, out, 0, rows, scratch, n_workers);
+    release_source(model, source, source_row_bytes * (size_t)row_count(m, m->layout));
     return;
   }
-  size_t source_row_bytes = g2_dtype_row_bytes(m->dtype, m->n_in);
   int64_t band_rows = (int64_t)(BAND_BYTES / source_row_bytes) / TILE_ROWS * TILE_ROWS;
   if (band_rows < TILE_ROWS) band_rows = TILE_ROWS;
-  for (int64_t first = 0; first < m->n_out; first += band_rows) {
-    int64_t count = m->n_out - first < band_rows ? m->n_out - first : band_rows;
-    convert_band(m, dtype, out, first, count, scratch, n_workers);
+  for (int64_t first = 0; first < rows; first += band_rows) {
+    int64_t count = rows - first < band_rows ? rows - first : band_rows;
+    convert_band(m, item->dtype, item->layout, out, first, count, scratch, n_workers);
     release_source(model, source + (size_t)first * source_row_bytes,
                    (size_t)count * source_row_bytes);
   }
@@ -174,29 +205,33 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
   if (!dtype_for(weight_type, &dtype))
     return g2_fail(GPT2_E_INVALID, "weight_type %u is not a GPT2_WTYPE_* value", weight_type);
   g2_dtype embd_dtype = dtype == G2_DT_Q4_0 ? G2_DT_Q8_0 : dtype;
+  g2_layout layout = TARGET_LAYOUT;
 
   int32_t n_layer = model->hp.n_layer;
   size_t n_items = (size_t)n_layer * 4 + 2;
   named_matrix *items = g2_malloc_array(n_items, sizeof *items);
-  if (!items) return g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %zu entries", n_items);
+  if (!items)
+    return g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %zu entries", n_items);
   int tied = model->lm_head.data == model->wte.data;
   size_t count = 0;
-  items[count++] = (named_matrix){&model->wte, "wte", -1, embd_dtype, 0};
-  if (!tied) items[count++] = (named_matrix){&model->lm_head, "lm_head", -1, embd_dtype, 0};
+  items[count++] = (named_matrix){&model->wte, "wte", -1, embd_dtype, G2_LAYOUT_NK, 0};
+  if (!tied)
+    items[count++] = (named_matrix){&model->lm_head, "lm_head", -1, embd_dtype, G2_LAYOUT_NK, 0};
   for (int32_t l = 0; l < n_layer; l++) {
     g2_layer *layer = &model->layers[l];
-    items[count++] = (named_matrix){&layer->attn_qkv, "attn_qkv", l, dtype, 0};
-    items[count++] = (named_matrix){&layer->attn_proj, "attn_proj", l, dtype, 0};
-    items[count++] = (named_matrix){&layer->mlp_up, "mlp_up", l, dtype, 0};
-    items[count++] = (named_matrix){&layer->mlp_down, "mlp_down", l, dtype, 0};
+    items[count++] = (named_matrix){&layer->attn_qkv, "attn_qkv", l, dtype, layout, 0};
+    items[count++] = (named_matrix){&layer->attn_proj, "attn_proj", l, dtype, layout, 0};
+    items[count++] = (named_matrix){&layer->mlp_up, "mlp_up", l, dtype, layout, 0};
+    items[count++] = (named_matrix){&layer->mlp_down, "mlp_down", l, dtype, layout, 0};
   }
 
   /* Everything is checked before anything changes. */
-  int64_t max_n_in = 0;
+  int64_t max_length = 0;
   int status = GPT2_OK;
   for (size_t i = 0; i < count && status == GPT2_OK; i++) {
     status = check_matrix(&items[i]);
-    if (items[i].matrix->n_in > max_n_in) max_n_in = items[i].matrix->n_in;
+    int64_t length = row_length(items[i].matrix, items[i].layout);
+    if (length > max_length) max_length = length;
   }
 
   int n_workers = 1;
@@ -205,7 +240,7 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
 #endif
   float *scratch = NULL;
   if (status == GPT2_OK) {
-    size_t scratch_floats = (size_t)TILE_ROWS * (size_t)max_n_in + TILE_ROWS;
+    size_t scratch_floats = (size_t)TILE_ROWS * (size_t)max_length + TILE_ROWS;
     scratch = g2_malloc_array((size_t)n_workers, scratch_floats * sizeof(float));
     if (!scratch)
       status = g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %d scratch tiles",
@@ -223,10 +258,10 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
                        g2_dtype_name(item->dtype), item->bytes);
       break;
     }
-    convert_matrix(model, item->matrix, item->dtype, out, scratch, n_workers);
+    convert_matrix(model, item, out, scratch, n_workers);
     item->matrix->data = out;
     item->matrix->dtype = item->dtype;
-    item->matrix->layout = G2_LAYOUT_NK;
+    item->matrix->layout = item->layout;
   }
   if (tied) model->lm_head = model->wte;
   g2_free(scratch);

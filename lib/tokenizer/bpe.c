@@ -7,30 +7,43 @@
 #include "core/error.h"
 #include "gpt2.h"
 
-/* Short pieces: a flat array, one pass per merge rank. Quadratic in the
-   length, which beats the queue up to a few dozen bytes. */
+/* Short pieces: a flat array of symbols and of the ranks of adjacent
+   pairs. Each round merges every occurrence of the lowest-ranked pair while
+   compacting the array, then ranks the pairs the merges created and finds
+   the next lowest. O(n) a round, and no set-up: the fastest for short
+   pieces. */
+#define RERANK (-1) /* a pair to rank again after this round */
+
 size_t g2_bpe_short(const g2_tokenizer *tok, const unsigned char *piece,
                     size_t len, int32_t *out) {
   int32_t *ids = out;
-  int32_t ranks[G2_BPE_SHORT]; /* ranks[i]: the pair (ids[i], ids[i+1]) */
+  int32_t ranks[G2_BPE_SHORT]; /* ranks[i]: the pair (ids[i], ids[i + 1]) */
   size_t n = len;
+  int32_t best = G2_NO_RANK;
   for (size_t i = 0; i < n; i++) ids[i] = tok->byte_token[piece[i]];
-  for (size_t i = 0; i + 1 < n; i++) ranks[i] = g2_pair_rank(tok, ids[i], ids[i + 1]);
-  for (;;) {
-    int32_t best = G2_NO_RANK;
-    for (size_t i = 0; i + 1 < n; i++)
-      if (ranks[i] < best) best = ranks[i];
-    if (best == G2_NO_RANK) break;
-    /* Every occurrence of the pair, left to right; a merged pair's new
-       neighbours can never form the same pair again in this pass. */
+  for (size_t i = 0; i + 1 < n; i++) {
+    ranks[i] = g2_pair_rank(tok, ids[i], ids[i + 1]);
+    if (ranks[i] < best) best = ranks[i];
+  }
+  while (best != G2_NO_RANK) {
+    int32_t result = tok->merges[best].result;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++, kept++) {
+      if (i + 1 < n && ranks[i] == best) { /* as in the old word: no overlap */
+        ids[kept] = result;
+        ranks[kept] = RERANK;
+        if (kept > 0) ranks[kept - 1] = RERANK;
+        i++;
+      } else {
+        ids[kept] = ids[i];
+        ranks[kept] = ranks[i];
+      }
+    }
+    n = kept;
+    best = G2_NO_RANK;
     for (size_t i = 0; i + 1 < n; i++) {
-      if (ranks[i] != best) continue;
-      ids[i] = tok->merges[best].result;
-      for (size_t j = i + 1; j + 1 < n; j++) ids[j] = ids[j + 1];
-      for (size_t j = i + 1; j + 2 < n; j++) ranks[j] = ranks[j + 1];
-      n--;
-      if (i > 0) ranks[i - 1] = g2_pair_rank(tok, ids[i - 1], ids[i]);
-      if (i + 1 < n) ranks[i] = g2_pair_rank(tok, ids[i], ids[i + 1]);
+      if (ranks[i] == RERANK) ranks[i] = g2_pair_rank(tok, ids[i], ids[i + 1]);
+      if (ranks[i] < best) best = ranks[i];
     }
   }
   return n;
@@ -54,6 +67,8 @@ static int lowest_bit(uint64_t word) { /* word != 0 */
 static int work_reserve_ranks(g2_bpe_work *work, size_t n_ranks) {
   if (work->rank_first) return GPT2_OK; /* one tokenizer per work area */
   size_t n_words = n_ranks / 64 + 1, n_summary = n_words / 64 + 1;
+  /* rank_first/rank_last are only read for ranks whose bit is set, so only
+     the bitmaps need clearing. */
   work->rank_first = g2_malloc_array(n_ranks + 1, sizeof *work->rank_first);
   work->rank_last = g2_malloc_array(n_ranks + 1, sizeof *work->rank_last);
   work->rank_bits = g2_calloc(n_words, sizeof *work->rank_bits);
@@ -67,7 +82,6 @@ static int work_reserve_ranks(g2_bpe_work *work, size_t n_ranks) {
     return g2_fail(GPT2_E_NOMEM, "tokenize: out of memory for %zu merge ranks",
                    n_ranks);
   }
-  for (size_t r = 0; r < n_ranks; r++) work->rank_first[r] = -1;
   work->n_ranks = n_ranks;
   return GPT2_OK;
 }
@@ -114,9 +128,10 @@ static void queue_add(g2_bpe_work *work, int32_t *n_entries, int32_t rank,
                       int32_t position) {
   int32_t e = (*n_entries)++;
   work->entries[e] = (g2_bpe_entry){position, -1};
-  if (work->rank_first[rank] < 0) {
+  uint64_t bit = 1ull << (rank % 64);
+  if (!(work->rank_bits[rank / 64] & bit)) {
     work->rank_first[rank] = e;
-    work->rank_bits[rank / 64] |= 1ull << (rank % 64);
+    work->rank_bits[rank / 64] |= bit;
     work->rank_summary[rank / 4096] |= 1ull << (rank / 64 % 64);
   } else {
     work->entries[work->rank_last[rank]].next = e;
@@ -144,7 +159,6 @@ static size_t queue_take(g2_bpe_work *work, int32_t rank) {
     sorted &= n == 0 || work->batch[n - 1] < work->batch[n];
     n++;
   }
-  work->rank_first[rank] = -1;
   work->rank_bits[rank / 64] &= ~(1ull << (rank % 64));
   if (!work->rank_bits[rank / 64])
     work->rank_summary[rank / 4096] &= ~(1ull << (rank / 64 % 64));

@@ -9,7 +9,7 @@
 
 #include "tokenizer/vocab.h"
 
-#define G2_BPE_SHORT 64 /* longest piece merged by the quadratic scan */
+#define G2_BPE_SHORT 32 /* longest piece merged by the quadratic scan */
 
 /* Working memory, grown on demand: one per call (or per thread), so that
    the tokenizer itself stays read-only. */
@@ -27,7 +27,7 @@ typedef struct g2_bpe_work {
      ranks whose list is not empty. Every list is empty between pieces. */
   struct g2_bpe_entry *entries;    /* 3 * cap_nodes */
   int32_t *batch;                  /* cap_nodes positions of one rank */
-  int32_t *rank_first, *rank_last; /* [n_ranks], -1 when empty */
+  int32_t *rank_first, *rank_last; /* [n_ranks], valid where the bit is set */
   uint64_t *rank_bits, *rank_summary;
   size_t n_ranks;
 } g2_bpe_work;

@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #include "tokenizer/unicode_tables.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 /* The class of the character at text[pos]; stores its length in bytes. */
 static inline int char_class(const unsigned char *text, size_t len, size_t pos,
@@ -11,7 +11,7 @@ static inline int char_class(const unsigned char *text, size_t len, size_t pos,
   uint32_t cp;
   if (text[pos] < 0x80) {
     *n = 1;
-    return g2_cp_class(text[pos]);
+    return g2_cp_ascii_class[text[pos]];
   }
   *n = g2_utf8_decode(text + pos, len - pos, &cp);
   if (*n == 0) {

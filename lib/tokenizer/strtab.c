@@ -3,29 +3,6 @@
 #include "core/alloc.h"
 #include "gpt2.h"
 
-/* A multiply-xorshift hash over 8-byte words: token strings are short, and
-   the tables are only ever probed by the library itself. */
-uint64_t g2_hash_bytes(const void *data, size_t len) {
-  const unsigned char *bytes = data;
-  const uint64_t k = 0x9E3779B97F4A7C15ull;
-  uint64_t h = (uint64_t)len * k;
-  while (len >= 8) {
-    uint64_t word;
-    memcpy(&word, bytes, 8);
-    h = (h ^ word) * k;
-    h ^= h >> 29;
-    bytes += 8;
-    len -= 8;
-  }
-  uint64_t tail = 0;
-  for (size_t i = 0; i < len; i++) tail |= (uint64_t)bytes[i] << (8 * i);
-  h = (h ^ tail) * k;
-  h ^= h >> 32;
-  h *= 0xD6E8FEB86659FD93ull;
-  h ^= h >> 32;
-  return h;
-}
-
 int g2_strtab_init(g2_strtab *tab, size_t n) {
   size_t capacity = 16;
   while (capacity / 2 < n) {

@@ -2,7 +2,6 @@
    piece (or a single lookup when the piece is a token BPE would keep). */
 #include <string.h>
 
-#include "core/alloc.h"
 #include "core/error.h"
 #include "gpt2.h"
 #include "tokenizer/bpe.h"
@@ -15,12 +14,11 @@ typedef struct encoder {
   int32_t *out;
   size_t cap, count;
   g2_bpe_work work;
-  g2_cache_slot *cache; /* NULL until the call has merged enough pieces */
+  g2_piece_cache cache; /* used once the call has merged enough pieces */
   size_t n_merged;
 } encoder;
 
-/* Short calls never pay for the cache. Failing to allocate it only costs
-   speed. */
+/* Short calls never pay for the cache. */
 #define CACHE_AFTER 64
 
 static inline void emit(encoder *e, int32_t id) {
@@ -38,21 +36,16 @@ static int encode_piece(encoder *e, const unsigned char *piece, size_t len) {
     emit(e, id);
     return GPT2_OK;
   }
-  if (e->cache) {
-    const g2_cache_slot *hit = g2_cache_get(e->cache, text, len, hash);
-    if (hit) {
-      for (size_t i = 0; i < hit->n_ids; i++) emit(e, hit->ids[i]);
-      return GPT2_OK;
-    }
-  } else if (++e->n_merged == CACHE_AFTER) {
-    e->cache = g2_calloc((size_t)1 << G2_CACHE_BITS, sizeof *e->cache);
-  }
   const int32_t *ids;
   size_t n;
+  if ((ids = g2_cache_get(&e->cache, text, len, hash, &n)) != NULL) {
+    for (size_t i = 0; i < n; i++) emit(e, ids[i]);
+    return GPT2_OK;
+  }
   int status = g2_bpe(tok, piece, len, &e->work, &ids, &n);
   if (status != GPT2_OK) return status;
   for (size_t i = 0; i < n; i++) emit(e, ids[i]);
-  if (e->cache) g2_cache_put(e->cache, text, len, hash, ids, n);
+  if (++e->n_merged >= CACHE_AFTER) g2_cache_put(&e->cache, text, len, hash, ids, n);
   return GPT2_OK;
 }
 
@@ -90,7 +83,7 @@ int g2_tokenize(const g2_tokenizer *tok, const char *text, size_t len,
   if (status == GPT2_OK)
     status = encode_text(&e, bytes + pos, len - pos);
   g2_bpe_work_free(&e.work);
-  g2_free(e.cache);
+  g2_cache_free(&e.cache);
   if (status != GPT2_OK) return status;
   *n_out = e.count;
   if (e.count > cap)

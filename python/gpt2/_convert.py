@@ -18,8 +18,8 @@ def token_array(ids):
                         % type(ids).__name__)
     try:
         values = array.array("i", ids)
-    except OverflowError:
-        raise RangeError("a token id does not fit in int32: %r" % (list(ids),)) from None
+    except OverflowError as error:
+        raise RangeError("a token id does not fit in int32 (%s)" % error) from None
     # "i" is C int: 32 bits on every platform libgpt2 runs on.
     return (ctypes.c_int32 * len(values)).from_buffer(values), len(values)
 

@@ -5,7 +5,7 @@ import os
 import threading
 
 from . import errors
-from ._structs import ContextParams, LoadParams, SampleParams
+from ._structs import ContextParams, LoadParams, SampleParams, SaveParams
 
 ENV_VAR = "GPT2_LIBRARY"
 # The library versions this binding's struct mirrors and prototypes match:
@@ -38,6 +38,7 @@ _PROTOTYPES = {
     "gpt2_model_n_params": (ctypes.c_uint64, [_void_p], False),
     "gpt2_model_size_per_token": (ctypes.c_uint64, [_void_p], False),
     "gpt2_model_isa": (ctypes.c_char_p, [_void_p], False),
+    "gpt2_save_gguf": (_int, [_void_p, ctypes.c_char_p, ctypes.POINTER(SaveParams)], True),
     "gpt2_context_new": (_int, [_void_p, ctypes.POINTER(ContextParams), _handle_out], True),
     "gpt2_context_free": (None, [_void_p], False),
     "gpt2_n_ctx": (_size, [_void_p], False),

@@ -1,5 +1,6 @@
 """Streaming generation: sample, evaluate, detokenize, yield; with stop
 strings that are never yielded, even in part."""
+from ._convert import checked_int
 from ._sampling import sample_params
 from .errors import InvalidArgumentError
 
@@ -39,9 +40,7 @@ class _StopFilter:
 
 def generate(context, prompt, max_tokens, stop, special, stop_at_eot, params):
     """Context.generate's generator; arguments checked before the first next()."""
-    max_tokens = int(max_tokens)
-    if max_tokens < 0:
-        raise InvalidArgumentError("max_tokens is %d; it must be >= 0" % max_tokens)
+    max_tokens = checked_int("max_tokens", max_tokens, 0, (1 << 63) - 1)
     model = context.model
     if isinstance(prompt, (str, bytes, bytearray, memoryview)):
         prompt = model.tokenize(prompt, special)

@@ -59,6 +59,14 @@ class ContextParams(_Params):
     _defaults = {"kv_type": KV_F32}
 
 
+class SaveParams(_Params):
+    _fields_ = [
+        ("size", ctypes.c_uint32),
+        ("weight_type", ctypes.c_uint32),
+    ]
+    _defaults = {"weight_type": WTYPE_AUTO}
+
+
 class LogitBias(ctypes.Structure):
     _fields_ = [
         ("token", ctypes.c_int32),
@@ -89,6 +97,7 @@ class SampleParams(_Params):
 MIRRORS = {
     "gpt2_load_params": LoadParams,
     "gpt2_context_params": ContextParams,
+    "gpt2_save_params": SaveParams,
     "gpt2_logit_bias": LogitBias,
     "gpt2_sample_params": SampleParams,
 }

@@ -1,15 +1,16 @@
 """gpt2.Model: a loaded model (weights and vocabulary)."""
 import ctypes
 import os
+import threading
 import weakref
 
 from . import _convert
 from ._handle import Handle
 from ._library import load_library
 from ._stream import generate_in_new_context
+from ._structs import TOKENIZE_SPECIAL, WEIGHT_TYPES, LoadParams, SaveParams
 from .context import Context
 from .detokenizer import Detokenizer
-from ._structs import TOKENIZE_SPECIAL, WEIGHT_TYPES, LoadParams
 from .errors import RangeError
 
 
@@ -46,6 +47,8 @@ class Model:
         self._handle = Handle(pointer.value, self.library.gpt2_model_free, "model")
         self._finalizer = weakref.finalize(self, self._handle.close)
         self._children = weakref.WeakSet()
+        self._children_lock = threading.Lock()
+        self._closing = False
         lib = self.library
         with self._handle as model:
             self._info = {
@@ -88,7 +91,10 @@ class Model:
     def close(self):
         """Closes the contexts and detokenizers made from this model, then
         frees it. Further calls raise gpt2.ClosedError. Idempotent."""
-        for child in list(self._children):
+        with self._children_lock:
+            self._closing = True
+            children = list(self._children)
+        for child in children:
             child.close()
         self._finalizer()
 
@@ -104,8 +110,24 @@ class Model:
         return "<gpt2.Model %r %s>" % (self.path, state)
 
     def _adopt(self, child):
-        """Registers a context or detokenizer, closed with the model."""
-        self._children.add(child)
+        """Registers a context or detokenizer, closed with the model (at
+        once if the model is being closed by another thread)."""
+        with self._children_lock:
+            if not self._closing:
+                self._children.add(child)
+                return
+        child.close()
+
+    def save_gguf(self, path, weight_type="auto"):
+        """Writes the model to `path` as a GGUF file that libgpt2 and
+        llama.cpp load (gpt2_save_gguf). weight_type: "auto" (as held),
+        "f32", "f16", "bf16", "q8_0" or "q4_0". On failure `path` is
+        untouched."""
+        params = SaveParams(weight_type=_convert.choice("weight_type", weight_type,
+                                                        WEIGHT_TYPES))
+        with self._handle as model:
+            self.library.gpt2_save_gguf(model, os.fsencode(os.fspath(path)),
+                                        ctypes.byref(params))
 
     # ---- tokenizer -----------------------------------------------------
     def tokenize(self, text, special=False):

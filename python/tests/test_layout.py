@@ -11,7 +11,7 @@ import pytest
 from support import REPO
 
 import gpt2
-from gpt2 import _structs
+from gpt2 import _library, _structs
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,22 @@ def header(tmp_path_factory):
     return parsed
 
 
+HEADER = open(os.path.join(REPO, "include", "gpt2.h")).read()
+
+
 def test_every_struct_is_mirrored(header):
-    assert set(header["struct"]) == set(_structs.MIRRORS)
+    """Every struct the header defines is printed by print_layout.c and
+    mirrored: a struct added to the header fails here until it is."""
+    declared = set(re.findall(r"typedef struct (gpt2_\w+) \{", HEADER))
+    assert declared == set(header["struct"]) == set(_structs.MIRRORS)
+
+
+def test_every_function_is_declared_to_ctypes():
+    """Every GPT2_API function has a prototype (restype and argtypes) in the
+    binding: a function added to the header fails here until it has."""
+    declared = set(re.findall(r"GPT2_API[^;(]*?\b(gpt2_\w+)\s*\(", HEADER))
+    assert len(declared) > 30
+    assert declared == set(_library._PROTOTYPES)
 
 
 @pytest.mark.parametrize("name", sorted(_structs.MIRRORS))
@@ -54,7 +68,7 @@ def test_struct_size_and_field_offsets(header, name):
 
 
 @pytest.mark.parametrize("name", ["gpt2_load_params", "gpt2_context_params",
-                                  "gpt2_sample_params"])
+                                  "gpt2_save_params", "gpt2_sample_params"])
 def test_defaults_are_the_init_macro(header, name):
     mirror = _structs.MIRRORS[name]()
     assert mirror.size == ctypes.sizeof(mirror)

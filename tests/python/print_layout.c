@@ -26,6 +26,7 @@ static void print_init(const char *name, const void *value, size_t size) {
 /* Static storage: padding bytes, if any, are zero. */
 static const gpt2_load_params load_init = GPT2_LOAD_PARAMS_INIT;
 static const gpt2_context_params context_init = GPT2_CONTEXT_PARAMS_INIT;
+static const gpt2_save_params save_init = GPT2_SAVE_PARAMS_INIT;
 static const gpt2_sample_params sample_init = GPT2_SAMPLE_PARAMS_INIT;
 
 int main(void) {
@@ -45,6 +46,11 @@ int main(void) {
   FIELD(gpt2_context_params, kv_type);
   FIELD(gpt2_context_params, reserved);
   print_init("gpt2_context_params", &context_init, sizeof context_init);
+
+  STRUCT(gpt2_save_params);
+  FIELD(gpt2_save_params, size);
+  FIELD(gpt2_save_params, weight_type);
+  print_init("gpt2_save_params", &save_init, sizeof save_init);
 
   STRUCT(gpt2_logit_bias);
   FIELD(gpt2_logit_bias, token);

@@ -129,10 +129,39 @@ static void test_context(void) {
   free(saved);
 }
 
+/* Logits of a fixed sequence, or NULL (the caller frees). */
+static float *logits_of(const gpt2_load_params *load) {
+  gpt2_model *model;
+  if (gpt2_load(model_dir, load, &model) != GPT2_OK) return NULL;
+  gpt2_context *ctx;
+  float *copy = NULL;
+  const gpt2_token tokens[3] = {7, 8, 9};
+  if (gpt2_context_new(model, NULL, &ctx) == GPT2_OK && gpt2_eval(ctx, tokens, 3) == GPT2_OK) {
+    size_t n = (size_t)gpt2_n_vocab(model);
+    copy = malloc(n * sizeof *copy);
+    if (copy) memcpy(copy, gpt2_logits(ctx, -1), n * sizeof *copy);
+    gpt2_context_free(ctx);
+  }
+  gpt2_model_free(model);
+  return copy;
+}
+
+static void test_use_mmap(void) {
+  gpt2_load_params mapped = GPT2_LOAD_PARAMS_INIT, read = GPT2_LOAD_PARAMS_INIT;
+  read.use_mmap = 0;
+  float *a = logits_of(&mapped), *b = logits_of(&read);
+  size_t n_vocab = 509; /* tiny model */
+  CHECK(a && b && memcmp(a, b, n_vocab * sizeof *a) == 0,
+        "use_mmap = 0 (weights read into memory) gives the same logits as mapping");
+  free(a);
+  free(b);
+}
+
 int main(void) {
   snprintf(model_dir, sizeof model_dir, "%s/tiny-f32", harness_path("GPT2_TEST_MODELS", "build/models"));
   test_library();
   test_load_errors();
   test_context();
+  test_use_mmap();
   HARNESS_EXIT();
 }

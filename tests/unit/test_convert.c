@@ -74,35 +74,40 @@ static struct gpt2_model *make_model(int64_t n_embd) {
   return model;
 }
 
-/* W(j, k) of any float-typed matrix, either layout. */
+/* W(j, k) of a matrix of any type and layout (block types are NK). */
 static float element(const g2_matrix *m, int64_t j, int64_t k) {
-  float value;
+  float block[G2_QK_K];
   if (m->layout == G2_LAYOUT_NK) {
     size_t row_bytes = g2_dtype_row_bytes(m->dtype, m->n_in);
-    g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)j * row_bytes, k, 1, &value);
-  } else {
-    size_t row_bytes = g2_dtype_row_bytes(m->dtype, m->n_out);
-    g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)k * row_bytes, j, 1, &value);
+    int64_t block_size = g2_dtype_block_size(m->dtype), begin = k / block_size * block_size;
+    g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)j * row_bytes, begin,
+                  block_size, block);
+    return block[k - begin];
   }
-  return value;
+  size_t row_bytes = g2_dtype_row_bytes(m->dtype, m->n_out);
+  g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)k * row_bytes, j, 1, block);
+  return block[0];
 }
 
-/* Every row of `converted` holds exactly the bytes g2_quantize makes of the
-   original row: conversion adds no error of its own. */
+/* Every row of `converted` (in `layout`) holds exactly the bytes g2_quantize
+   makes of the same row of the original: conversion adds no error of its
+   own, and a transposition puts every element in its place. */
 static int rows_match_reference(const g2_matrix *original, const g2_matrix *converted,
-                                g2_dtype dtype) {
-  if (converted->dtype != dtype || converted->layout != G2_LAYOUT_NK ||
+                                g2_dtype dtype, g2_layout layout) {
+  if (converted->dtype != dtype || converted->layout != layout ||
       converted->n_out != original->n_out || converted->n_in != original->n_in)
     return 0;
-  int64_t n_in = original->n_in;
-  size_t row_bytes = g2_dtype_row_bytes(dtype, n_in);
-  float *row = malloc((size_t)n_in * sizeof *row);
+  int64_t rows = layout == G2_LAYOUT_NK ? original->n_out : original->n_in;
+  int64_t length = layout == G2_LAYOUT_NK ? original->n_in : original->n_out;
+  size_t row_bytes = g2_dtype_row_bytes(dtype, length);
+  float *row = malloc((size_t)length * sizeof *row);
   unsigned char *expected = malloc(row_bytes);
   int same = 1;
-  for (int64_t j = 0; j < original->n_out && same; j++) {
-    for (int64_t k = 0; k < n_in; k++) row[k] = element(original, j, k);
-    g2_quantize(dtype, row, n_in, expected);
-    same = memcmp(expected, (const unsigned char *)converted->data + (size_t)j * row_bytes,
+  for (int64_t r = 0; r < rows && same; r++) {
+    for (int64_t i = 0; i < length; i++)
+      row[i] = layout == G2_LAYOUT_NK ? element(original, r, i) : element(original, i, r);
+    g2_quantize(dtype, row, length, expected);
+    same = memcmp(expected, (const unsigned char *)converted->data + (size_t)r * row_bytes,
                   row_bytes) == 0;
   }
   free(row);
@@ -111,7 +116,8 @@ static int rows_match_reference(const g2_matrix *original, const g2_matrix *conv
 }
 
 static size_t matrix_bytes(const g2_matrix *m) {
-  return g2_dtype_row_bytes(m->dtype, m->n_in) * (size_t)m->n_out;
+  if (m->layout == G2_LAYOUT_NK) return g2_dtype_row_bytes(m->dtype, m->n_in) * (size_t)m->n_out;
+  return g2_dtype_row_bytes(m->dtype, m->n_out) * (size_t)m->n_in;
 }
 
 static const char *const type_names[] = {"auto", "f32", "f16", "bf16", "q8_0", "q4_0"};
@@ -126,17 +132,19 @@ static void test_every_type(void) {
           gpt2_last_error());
     g2_dtype dtype = layer_dtypes[type];
     g2_dtype embd_dtype = type == GPT2_WTYPE_Q4_0 ? G2_DT_Q8_0 : dtype;
+    g2_layout layout = G2_LAYOUT_NK;
     int all_rows = 1;
     for (int l = 0; l < N_LAYER; l++) {
       const g2_layer *a = &original->layers[l], *b = &model->layers[l];
-      all_rows &= rows_match_reference(&a->attn_qkv, &b->attn_qkv, dtype);
-      all_rows &= rows_match_reference(&a->attn_proj, &b->attn_proj, dtype);
-      all_rows &= rows_match_reference(&a->mlp_up, &b->mlp_up, dtype);
-      all_rows &= rows_match_reference(&a->mlp_down, &b->mlp_down, dtype);
+      all_rows &= rows_match_reference(&a->attn_qkv, &b->attn_qkv, dtype, layout);
+      all_rows &= rows_match_reference(&a->attn_proj, &b->attn_proj, dtype, layout);
+      all_rows &= rows_match_reference(&a->mlp_up, &b->mlp_up, dtype, layout);
+      all_rows &= rows_match_reference(&a->mlp_down, &b->mlp_down, dtype, layout);
     }
-    CHECK(all_rows, "convert to %s: every layer matrix (KN F32 and NK F16 sources) is NK and "
-          "row for row what g2_quantize makes of the original", type_names[type]);
-    CHECK(rows_match_reference(&original->wte, &model->wte, embd_dtype),
+    CHECK(all_rows, "convert to %s: every layer matrix (KN F32 and NK F16 sources) is %s and "
+          "row for row what g2_quantize makes of the original", type_names[type],
+          layout == G2_LAYOUT_NK ? "NK" : "KN");
+    CHECK(rows_match_reference(&original->wte, &model->wte, embd_dtype, G2_LAYOUT_NK),
           "convert to %s: wte is %s, row for row the reference quantizer's", type_names[type],
           g2_dtype_name(embd_dtype));
     CHECK(model->lm_head.data == model->wte.data && model->lm_head.dtype == model->wte.dtype,
@@ -168,6 +176,21 @@ static void test_every_type(void) {
     g2_model_release(model);
     g2_model_release(original);
   }
+}
+
+/* A block-typed source converted to a float type holds the dequantized
+   Q8_0 weights. */
+static void test_block_source(void) {
+  struct gpt2_model *model = make_model(N_EMBD);
+  g2_model_convert_weights(model, GPT2_WTYPE_Q8_0);
+  g2_layer quantized = model->layers[1];
+  int status = g2_model_convert_weights(model, GPT2_WTYPE_F32);
+  const g2_layer *layer = &model->layers[1];
+  CHECK(status == GPT2_OK &&
+            rows_match_reference(&quantized.attn_qkv, &layer->attn_qkv, G2_DT_F32, G2_LAYOUT_NK) &&
+            rows_match_reference(&quantized.mlp_down, &layer->mlp_down, G2_DT_F32, G2_LAYOUT_NK),
+        "Q8_0 to F32: every weight is its dequantized Q8_0 value");
+  g2_model_release(model);
 }
 
 static void test_auto_and_invalid(void) {
@@ -222,8 +245,9 @@ static void test_allocation_failures(void) {
     all_nomem &= status == GPT2_E_NOMEM;
     for (int l = 0; l < N_LAYER; l++) {
       const g2_matrix *m = &model->layers[l].mlp_up, *o = &original->layers[l].mlp_up;
-      all_consistent &= m->dtype == G2_DT_Q8_0 ? rows_match_reference(o, m, G2_DT_Q8_0)
-                                               : m->dtype == o->dtype && m->layout == o->layout;
+      all_consistent &= m->dtype == G2_DT_Q8_0
+                            ? rows_match_reference(o, m, G2_DT_Q8_0, G2_LAYOUT_NK)
+                            : m->dtype == o->dtype && m->layout == o->layout;
     }
     all_consistent &= model->lm_head.data == model->wte.data;
     g2_model_release(model);
@@ -255,7 +279,7 @@ static void test_mapped_source(void) {
   void *copy = malloc(bytes);
   memcpy(copy, source.data, bytes);
   CHECK(g2_model_convert_weights(model, GPT2_WTYPE_F16) == GPT2_OK &&
-            rows_match_reference(&source, up, G2_DT_F16),
+            rows_match_reference(&source, up, G2_DT_F16, G2_LAYOUT_NK),
         "a mapped KN source converts to F16 NK");
   CHECK(memcmp(copy, source.data, bytes) == 0, "the released source pages read back unchanged");
   free(copy);
@@ -300,10 +324,11 @@ typedef struct logits_run {
 /* Logits of every position of a fixed random sequence, the model loaded
    with `weight_type` and then, if `then_f32`, converted again to F32: the
    dequantized weights, evaluated by the F32 kernels. */
-static int model_logits(const char *path, uint32_t weight_type, int then_f32,
-                        logits_run *out) {
+static int model_logits_mmap(const char *path, uint32_t weight_type, int then_f32,
+                             uint32_t use_mmap, logits_run *out) {
   gpt2_load_params load_params = GPT2_LOAD_PARAMS_INIT;
   load_params.weight_type = weight_type;
+  load_params.use_mmap = use_mmap;
   gpt2_model *model;
   out->logits = NULL;
   if (gpt2_load(path, &load_params, &model) != GPT2_OK) return 0;
@@ -328,6 +353,11 @@ static int model_logits(const char *path, uint32_t weight_type, int then_f32,
   gpt2_context_free(ctx);
   gpt2_model_free(model);
   return ok;
+}
+
+static int model_logits(const char *path, uint32_t weight_type, int then_f32,
+                        logits_run *out) {
+  return model_logits_mmap(path, weight_type, then_f32, 1, out);
 }
 
 typedef struct logits_error {
@@ -424,8 +454,24 @@ static void test_model_logits(const char *name) {
   free(reference.logits);
 }
 
+/* With the weights read into memory (use_mmap 0), conversion releases the
+   copy's pages of each converted source: the logits are the same. */
+static void test_read_into_memory(const char *name) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", harness_path("GPT2_TEST_MODELS", "build/models"), name);
+  logits_run mapped, read;
+  int ok = model_logits_mmap(path, GPT2_WTYPE_Q8_0, 0, 1, &mapped) &&
+           model_logits_mmap(path, GPT2_WTYPE_Q8_0, 0, 0, &read);
+  CHECK(ok && memcmp(mapped.logits, read.logits,
+                     (size_t)N_TOKENS * (size_t)mapped.n_vocab * sizeof(float)) == 0,
+        "%s as q8_0 with use_mmap 0: the same logits as mapped (%s)", name, gpt2_last_error());
+  free(mapped.logits);
+  free(read.logits);
+}
+
 int main(void) {
   test_every_type();
+  test_block_source();
   test_auto_and_invalid();
   test_block_misfit();
   test_allocation_failures();
@@ -434,5 +480,6 @@ int main(void) {
   test_model_logits("tiny-f32");
   test_model_logits("mid-f32");
   test_model_logits("odd-f32");
+  test_read_into_memory("mid-f32");
   HARNESS_EXIT();
 }

@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/half.h"
 #include "format/gguf.h"
 #include "gpt2.h"
 #include "harness.h"
 #include "model/model.h"
+#include "model/quant.h"
 
 static const char *data_dir;
 
@@ -307,6 +309,7 @@ static logits_error compare_logits(const logits_run *ref, const logits_run *othe
     int best_a = 0, best_b = 0;
     for (int v = 0; v < ref->n_vocab; v++) {
       double diff = (double)a[v] - b[v];
+      if (!isfinite(diff)) diff = INFINITY; /* a NaN must not compare as no error */
       max_logit = fmax(max_logit, fabs(a[v]));
       max_diff = fmax(max_diff, fabs(diff));
       sum_diff2 += diff * diff;
@@ -613,6 +616,109 @@ static void test_save_failures(void) {
   gpt2_model_free(model);
 }
 
+/* ---- K types: files with Q4_K, Q5_K and Q6_K matrices ------------------- */
+
+static uint64_t k_state = 0x2545F4914F6CDD1Du;
+
+static unsigned char random_byte(void) {
+  k_state = k_state * 6364136223846793005u + 1442695040888963407u;
+  return (unsigned char)(k_state >> 56);
+}
+
+static void put_f16(unsigned char *p, float value) {
+  uint16_t h = g2_f32_to_f16(value);
+  p[0] = (unsigned char)h;
+  p[1] = (unsigned char)(h >> 8);
+}
+
+/* A matrix of random K blocks with small scales (weights below about 0.1). */
+static g2_matrix random_k_matrix(struct gpt2_model *model, g2_dtype dtype, int64_t n_out, int64_t n_in) {
+  size_t row = g2_dtype_row_bytes(dtype, n_in), block = g2_dtype_row_bytes(dtype, G2_QK_K);
+  unsigned char *data = g2_model_alloc(model, row * (size_t)n_out);
+  for (size_t i = 0; i < row * (size_t)n_out; i++) data[i] = random_byte();
+  for (size_t b = 0; b < row * (size_t)n_out; b += block) {
+    if (dtype == G2_DT_Q6_K) {
+      put_f16(data + b + 208, 2e-4f);
+    } else {
+      put_f16(data + b, 1e-4f);     /* d */
+      put_f16(data + b + 2, 2e-4f); /* dmin */
+    }
+  }
+  return (g2_matrix){data, dtype, G2_LAYOUT_NK, n_out, n_in};
+}
+
+/* The same weights as F32. */
+static g2_matrix to_f32(struct gpt2_model *model, const g2_matrix *m) {
+  size_t row = g2_dtype_row_bytes(m->dtype, m->n_in);
+  float *values = g2_model_alloc(model, (size_t)(m->n_out * m->n_in) * sizeof *values);
+  for (int64_t j = 0; j < m->n_out; j++)
+    g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)j * row, 0, m->n_in, values + j * m->n_in);
+  return (g2_matrix){values, G2_DT_F32, G2_LAYOUT_NK, m->n_out, m->n_in};
+}
+
+/* mid (n_embd 256) with K-type matrices, saved as they are and as F32:
+   the two files give the same logits (bitwise with the scalar kernels,
+   which dequantize and sum in the same order for every type; within float
+   rounding with the SIMD ones, which send K types to the scalar kernels). */
+static void test_k_types(void) {
+  char hf[1024], k_file[1024], f32_file[1024];
+  model_path(hf, sizeof hf, "mid-f32");
+  tmp_path(k_file, sizeof k_file, "mid-k.gguf");
+  tmp_path(f32_file, sizeof f32_file, "mid-k-f32.gguf");
+  gpt2_model *model = NULL;
+  if (gpt2_load(hf, NULL, &model) != GPT2_OK) {
+    CHECK(0, "mid-f32 loads: %s", gpt2_last_error());
+    return;
+  }
+  static const g2_dtype types[] = {G2_DT_Q4_K, G2_DT_Q5_K, G2_DT_Q6_K};
+  int64_t n_embd = model->hp.n_embd, n_ff = model->hp.n_ff;
+  for (int32_t i = 0; i < model->hp.n_layer; i++) {
+    g2_layer *l = &model->layers[i];
+    l->attn_qkv = random_k_matrix(model, types[i % 3], 3 * n_embd, n_embd);
+    l->attn_proj = random_k_matrix(model, types[(i + 1) % 3], n_embd, n_embd);
+    l->mlp_up = random_k_matrix(model, types[(i + 2) % 3], n_ff, n_embd);
+    l->mlp_down = random_k_matrix(model, types[i % 3], n_embd, n_ff);
+  }
+  model->wte = model->lm_head = random_k_matrix(model, G2_DT_Q6_K, model->hp.n_vocab, n_embd);
+  int saved = gpt2_save_gguf(model, k_file, NULL) == GPT2_OK;
+  for (int32_t i = 0; i < model->hp.n_layer; i++) {
+    g2_layer *l = &model->layers[i];
+    l->attn_qkv = to_f32(model, &l->attn_qkv);
+    l->attn_proj = to_f32(model, &l->attn_proj);
+    l->mlp_up = to_f32(model, &l->mlp_up);
+    l->mlp_down = to_f32(model, &l->mlp_down);
+  }
+  model->wte = model->lm_head = to_f32(model, &model->wte);
+  saved = saved && gpt2_save_gguf(model, f32_file, NULL) == GPT2_OK;
+  gpt2_model_free(model);
+  CHECK(saved, "a model with Q4_K, Q5_K and Q6_K matrices saved as it is and as F32 (%s)", gpt2_last_error());
+  if (!saved) return;
+
+  gpt2_model *k_model = NULL;
+  CHECK(gpt2_load(k_file, NULL, &k_model) == GPT2_OK && k_model->layers[0].attn_qkv.dtype == G2_DT_Q4_K &&
+            k_model->layers[1].attn_qkv.dtype == G2_DT_Q5_K && k_model->wte.dtype == G2_DT_Q6_K,
+        "the K types are read back as they were written");
+  gpt2_model_free(k_model);
+  logits_run k, f32;
+  int ok = model_logits(k_file, GPT2_WTYPE_AUTO, &k) && model_logits(f32_file, GPT2_WTYPE_AUTO, &f32);
+  logits_error error = ok ? compare_logits(&f32, &k) : (logits_error){1, 1, 0};
+  /* different summation orders only: a few float roundings per sum */
+  CHECK(ok && error.max_error < 1e-4, "K types: logits within %.1e of the same weights in F32 (bound 1e-4)",
+        error.max_error);
+  free(k.logits);
+  free(f32.logits);
+  const char *isa = getenv("GPT2_ISA");
+  char *saved_isa = isa ? strdup(isa) : NULL;
+  setenv("GPT2_ISA", "scalar", 1);
+  ok = model_logits(k_file, GPT2_WTYPE_AUTO, &k) && model_logits(f32_file, GPT2_WTYPE_AUTO, &f32);
+  CHECK(ok && same_logits(&k, &f32), "K types with the scalar kernels: bitwise the logits of F32");
+  free(k.logits);
+  free(f32.logits);
+  if (saved_isa) setenv("GPT2_ISA", saved_isa, 1);
+  else unsetenv("GPT2_ISA");
+  free(saved_isa);
+}
+
 static void remove_tmp_dir(void) {
   char command[600];
   snprintf(command, sizeof command, "rm -rf '%s'", tmp_dir);
@@ -639,6 +745,7 @@ int main(void) {
   test_resave("odd-f32", "f16");
   test_vocab_round_trip("124m-f16");
   test_save_failures();
+  test_k_types();
   remove_tmp_dir();
   test_corpus();
   test_valid_variants();

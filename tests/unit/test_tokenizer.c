@@ -14,7 +14,7 @@
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode_tables.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 #include "tokenizer_fixture.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -243,6 +243,32 @@ static void test_piece_cache(const g2_tokenizer *tok) {
   g2_bpe_work_free(&work);
   CHECK(same && at == n_whole,
         "cache: %zu bytes at once == BPE of each of its %zu pieces", len, pieces);
+
+  /* Short pieces only, so every allocation of the call is the cache's:
+     failing any of them changes nothing but the speed. */
+  len = 0;
+  while (len + 12 < 100000) {
+    text[len++] = ' ';
+    for (uint32_t k = 0, n = 1 + rng_next() % 10; k < n; k++)
+      text[len++] = (char)('a' + rng_next() % 6);
+  }
+  g2_tokenize(tok, text, len, 0, whole, len, &n_whole);
+  int32_t *again = malloc(len * sizeof *again);
+  g2_alloc_fail_at(0);
+  size_t n_again = 0;
+  g2_tokenize(tok, text, len, 0, again, len, &n_again);
+  size_t count = g2_alloc_fail_at(0);
+  int unchanged = count > 0;
+  for (size_t k = 1; k <= count; k++) {
+    g2_alloc_fail_at(k);
+    int status = g2_tokenize(tok, text, len, 0, again, len, &n_again);
+    unchanged &= status == GPT2_OK && n_again == n_whole &&
+                 memcmp(again, whole, n_whole * sizeof *again) == 0;
+  }
+  g2_alloc_fail_at(0);
+  CHECK(unchanged, "cache: each of its %zu allocations failing changes no token",
+        count);
+  free(again);
   free(text);
   free(whole);
 }

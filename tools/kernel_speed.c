@@ -1,0 +1,143 @@
+/* Single-thread speed of the matmul kernel on the GPT-2 124M matrices:
+   GFLOP/s for a 512-token batch and GB/s of weights for one token (12
+   layers of weights, more than the caches hold, as in decoding), for each
+   weight type. Usage: kernel_speed [ISA] [TOKENS]. Numbers for
+   docs/kernels.md; not a test. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/kernels.h"
+#include "model/matrix.h"
+#include "model/quant.h"
+
+enum { N_EMBD = 768, N_LAYER = 12, N_VOCAB = 50257 };
+
+typedef struct case_def {
+  const char *label;
+  g2_dtype dtype;
+  g2_layout layout;
+} case_def;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint32_t rng = 12345u;
+static float random_weight(void) {
+  rng = rng * 1664525u + 1013904223u;
+  return ((float)(rng >> 8) / 16777216.0f - 0.5f) * 0.1f;
+}
+
+static g2_matrix make(g2_dtype dtype, g2_layout layout, int64_t n_out, int64_t n_in) {
+  int64_t rows = layout == G2_LAYOUT_NK ? n_out : n_in, cols = layout == G2_LAYOUT_NK ? n_in : n_out;
+  size_t row_bytes = g2_dtype_row_bytes(dtype, cols);
+  unsigned char *data = aligned_alloc(64, ((size_t)rows * row_bytes + 63) / 64 * 64);
+  float *row = malloc((size_t)cols * sizeof(float));
+  for (int64_t r = 0; r < rows; r++) {
+    for (int64_t c = 0; c < cols; c++) row[c] = random_weight();
+    g2_quantize(dtype, row, cols, data + (size_t)r * row_bytes);
+  }
+  free(row);
+  g2_matrix m = {data, dtype, layout, n_out, n_in};
+  return m;
+}
+
+static size_t matrix_bytes(const g2_matrix *m) {
+  int64_t rows = m->layout == G2_LAYOUT_NK ? m->n_out : m->n_in;
+  int64_t cols = m->layout == G2_LAYOUT_NK ? m->n_in : m->n_out;
+  return (size_t)rows * g2_dtype_row_bytes(m->dtype, cols);
+}
+
+int main(int argc, char **argv) {
+  const g2_kernels *kt = g2_kernels_select(argc > 1 ? argv[1] : NULL);
+  size_t n_batch = argc > 2 ? (size_t)atoi(argv[2]) : 512;
+  if (!kt) {
+    fprintf(stderr, "unknown or unsupported ISA\n");
+    return 1;
+  }
+  static const case_def cases[] = {
+      {"F32 KN", G2_DT_F32, G2_LAYOUT_KN},   {"F16 KN", G2_DT_F16, G2_LAYOUT_KN},
+      {"BF16 KN", G2_DT_BF16, G2_LAYOUT_KN}, {"F32 NK", G2_DT_F32, G2_LAYOUT_NK},
+      {"F16 NK", G2_DT_F16, G2_LAYOUT_NK},   {"BF16 NK", G2_DT_BF16, G2_LAYOUT_NK},
+      {"Q8_0 NK", G2_DT_Q8_0, G2_LAYOUT_NK}, {"Q4_0 NK", G2_DT_Q4_0, G2_LAYOUT_NK},
+  };
+  static const int64_t shapes[4][2] = {{3 * N_EMBD, N_EMBD}, {N_EMBD, N_EMBD}, {4 * N_EMBD, N_EMBD}, {N_EMBD, 4 * N_EMBD}};
+  float *x = malloc(n_batch * 4 * N_EMBD * sizeof(float));
+  float *out = malloc(n_batch * 4 * N_EMBD * sizeof(float));
+  for (size_t i = 0; i < n_batch * 4 * N_EMBD; i++) x[i] = random_weight();
+  /* reference: a streaming read of 512 MiB */
+  size_t n_words = (size_t)64 << 20;
+  uint64_t *buffer = malloc(n_words * sizeof(uint64_t));
+  for (size_t i = 0; i < n_words; i++) buffer[i] = i;
+  double best_read = 1e30;
+  uint64_t checksum = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    double t0 = now();
+    for (size_t i = 0; i < n_words; i++) checksum += buffer[i];
+    double dt = now() - t0;
+    if (dt < best_read) best_read = dt;
+  }
+  free(buffer);
+  printf("table %s, one thread; streaming read %.2f GB/s (checksum %llu)\n", kt->name,
+         (double)n_words * 8 / best_read * 1e-9, (unsigned long long)(checksum & 1));
+  printf("%-8s %12s %12s %14s\n", "weights", "pp GFLOP/s", "tg GB/s", "unembed GB/s");
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    g2_matrix layers[N_LAYER][4];
+    size_t bytes = 0;
+    for (int l = 0; l < N_LAYER; l++)
+      for (int s = 0; s < 4; s++) {
+        layers[l][s] = make(cases[c].dtype, cases[c].layout, shapes[s][0], shapes[s][1]);
+        bytes += matrix_bytes(&layers[l][s]);
+      }
+    /* batch: one layer's four matrices, n_batch tokens */
+    double best_batch = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+      double t0 = now();
+      for (int s = 0; s < 4; s++)
+        kt->matmul(&layers[rep][s], x, n_batch, (size_t)shapes[s][1], NULL, out, (size_t)shapes[s][0], 0,
+                   (size_t)shapes[s][0]);
+      double dt = now() - t0;
+      if (dt < best_batch) best_batch = dt;
+    }
+    double flops = 2.0 * (double)n_batch * 12.0 * N_EMBD * N_EMBD;
+    /* decode: all twelve layers once per token */
+    double best_decode = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+      double t0 = now();
+      for (int l = 0; l < N_LAYER; l++)
+        for (int s = 0; s < 4; s++)
+          kt->matmul(&layers[l][s], x, 1, (size_t)shapes[s][1], NULL, out, (size_t)shapes[s][0], 0,
+                     (size_t)shapes[s][0]);
+      double dt = now() - t0;
+      if (dt < best_decode) best_decode = dt;
+    }
+    double unembed_gbs = 0.0;
+    if (cases[c].layout == G2_LAYOUT_NK) {
+      g2_matrix wte = make(cases[c].dtype, G2_LAYOUT_NK, N_VOCAB, N_EMBD);
+      float *logits = malloc(N_VOCAB * sizeof(float));
+      double best = 1e30;
+      for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        kt->matmul(&wte, x, 1, N_EMBD, NULL, logits, N_VOCAB, 0, N_VOCAB);
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+      }
+      unembed_gbs = (double)matrix_bytes(&wte) / best * 1e-9;
+      free(logits);
+      free((void *)wte.data);
+    }
+    printf("%-8s %12.1f %12.2f %14.2f\n", cases[c].label, flops / best_batch * 1e-9,
+           (double)bytes / best_decode * 1e-9, unembed_gbs);
+    fflush(stdout);
+    for (int l = 0; l < N_LAYER; l++)
+      for (int s = 0; s < 4; s++) free((void *)layers[l][s].data);
+  }
+  free(x);
+  free(out);
+  return 0;
+}
