@@ -38,7 +38,8 @@ sanitize_pass() {
       setarch "$(uname -m)" -R "$target" $args >"$log" 2>&1
       status=$?
     fi
-    sed -n -e "s/^ok /ok $pass: ${target##*/}: /p" -e "s/^FAIL /FAIL $pass: ${target##*/}: /p" "$log"
+    sed -n -e "s/^ok /ok $pass: ${target##*/}: /p" -e "s/^FAIL /FAIL $pass: ${target##*/}: /p" \
+      -e "s/^# /# $pass: ${target##*/}: /p" "$log"
     local fails; fails=$(grep -c '^FAIL ' "$log")
     if [ $status -ne 0 ] && [ "$fails" -eq 0 ]; then
       fail "$pass: ${target##*/} $args exited with status $status:"; tail -n 30 "$log" | sed "s/^/    /"

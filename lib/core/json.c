@@ -12,6 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "gpt2.h"
 
 struct g2_json {
@@ -74,29 +75,6 @@ static void skip_whitespace(parser *p) {
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-/* Length of the valid UTF-8 sequence (2 to 4 bytes) starting at s, or 0
-   (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_sequence_length(const unsigned char *s, size_t avail) {
-  unsigned char c = s[0];
-  size_t n;
-  unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-  if (c >= 0xc2 && c <= 0xdf) n = 2;
-  else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else
-    return 0;
-  if (avail < n || s[1] < lo || s[1] > hi) return 0;
-  for (size_t i = 2; i < n; i++)
-    if ((s[i] & 0xc0) != 0x80) return 0;
-  return n;
-}
-
 static int hex_value(unsigned char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -116,29 +94,6 @@ static int read_hex4(parser *p, uint32_t *out) {
   p->pos += 4;
   *out = value;
   return GPT2_OK;
-}
-
-static size_t encode_utf8(uint32_t cp, unsigned char *out) {
-  if (cp < 0x80) {
-    out[0] = (unsigned char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = (unsigned char)(0xc0 | (cp >> 6));
-    out[1] = (unsigned char)(0x80 | (cp & 0x3f));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    out[0] = (unsigned char)(0xe0 | (cp >> 12));
-    out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-    out[2] = (unsigned char)(0x80 | (cp & 0x3f));
-    return 3;
-  }
-  out[0] = (unsigned char)(0xf0 | (cp >> 18));
-  out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-  out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-  out[3] = (unsigned char)(0x80 | (cp & 0x3f));
-  return 4;
 }
 
 /* Decodes the \u escape(s) after a backslash-u, joining surrogate pairs. */
@@ -190,7 +145,8 @@ static int parse_string(parser *p, const char **out_ptr, size_t *out_len) {
     }
     if (c < 0x20) return fail_at(p, p->pos, "control character in string (must be escaped)");
     if (c >= 0x80) {
-      size_t k = utf8_sequence_length(text + p->pos, p->len - p->pos);
+      uint32_t cp;
+      size_t k = g2_utf8_decode(text + p->pos, p->len - p->pos, &cp);
       if (k == 0) return fail_at(p, p->pos, "invalid UTF-8 in string");
       if (dst) memcpy(dst + n, text + p->pos, k);
       n += k;
@@ -216,7 +172,7 @@ static int parse_string(parser *p, const char **out_ptr, size_t *out_len) {
         uint32_t cp = 0;
         int status = parse_unicode_escape(p, &cp);
         if (status) return status;
-        k = encode_utf8(cp, decoded);
+        k = g2_utf8_encode(cp, decoded); /* never a lone surrogate: rejected above */
         break;
       }
       default: return fail_at(p, p->pos - 2, "invalid escape in string");

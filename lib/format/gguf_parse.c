@@ -182,7 +182,7 @@ static int skip_value(cursor *c, uint32_t type, int depth) {
   if (depth >= G2_GGUF_MAX_ARRAY_DEPTH)
     return g2_fail(GPT2_E_FORMAT, "%s: %s: arrays nested deeper than %d at offset %zu", c->source,
                    c->what, G2_GGUF_MAX_ARRAY_DEPTH, c->pos);
-  uint32_t elem_type;
+  uint32_t elem_type = 0;
   uint64_t count;
   size_t at = c->pos;
   int status;

@@ -377,9 +377,7 @@ GPT2_API int gpt2_save_gguf(const gpt2_model *model, const char *path,
   gpt2_save_params sp = GPT2_SAVE_PARAMS_INIT;
   int status = g2_read_params(&sp, sizeof sp, params, "gpt2_save_params");
   if (status) return status;
-  if (sp.weight_type > GPT2_WTYPE_Q4_0)
-    return g2_fail(GPT2_E_INVALID, "gpt2_save_params.weight_type %u is not a GPT2_WTYPE_*",
-                   (unsigned)sp.weight_type);
+  if ((status = g2_check_weight_type(sp.weight_type, "gpt2_save_params"))) return status;
 
   const g2_hparams *hp = &model->hp;
   size_t max_in = (size_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);

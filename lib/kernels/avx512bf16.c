@@ -1,6 +1,6 @@
-/* The "avx512bf16" table: the avx512 table, except that BF16 weights in the
-   KN layout (Hugging Face Conv1D) are multiplied with AVX512-BF16 vdpbf16ps,
-   two products per lane and instruction. That rounds the activations to
+/* The "avx512bf16" table: the avx512 table, except that BF16 weights (the
+   Hugging Face KN layout and the NK one of converted models) are multiplied
+   with AVX512-BF16 vdpbf16ps, two products per lane and instruction. That rounds the activations to
    bfloat16 (8 significant bits), so a product carries a relative error of
    up to 2^-9: results are further from the oracle than the FP32 tables'
    (see docs/kernels.md). Never chosen by default; GPT2_ISA=avx512bf16
@@ -8,7 +8,7 @@
 
    Determinism: an output element is one chain of vdpbf16ps over k pairs
    (2k, 2k+1) in order, from zero, with the bias added last, in the batch and
-   the one-token paths alike; a lane never sees its neighbours. */
+   the one-token paths alike (NK: 16 lane chains, then a fixed-order sum). */
 #if defined(__x86_64__)
 
 #if defined(__clang__)
@@ -31,7 +31,10 @@ enum {
   PANEL_COLS = 16 * TILE_VECS,
   PANEL_PAIRS = 128, /* k pairs per packed panel: 128 x 64 x 4 bytes = 32 KiB */
   DECODE_COLS = 2048,
-  X_PAIRS = 256 /* k pairs of activations converted at a time */
+  X_PAIRS = 256, /* k pairs of activations converted at a time */
+  NK_ROWS = 4,    /* NK tile: 4 rows x 6 tokens */
+  /* NK: activations of a block of tokens as bf16 pairs (64 KiB) */
+  NK_X_PAIRS = 16384
 };
 
 static ALWAYS_INLINE __mmask16 mask_of(size_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
@@ -51,7 +54,7 @@ static ALWAYS_INLINE __m512i weight_pairs(const uint16_t *row0, const uint16_t *
 static void activation_pairs(const float *x, size_t k0, size_t n_pairs, size_t n_in, uint32_t *pairs) {
   for (size_t i = 0; i < n_pairs; i += 16) {
     size_t k = k0 + 2 * i;
-    size_t left = n_in - k;
+    size_t left = k < n_in ? n_in - k : 0;
     __m512 lo = _mm512_maskz_loadu_ps(mask_of(left), x + k);
     __m512 hi = _mm512_maskz_loadu_ps(mask_of(left > 16 ? left - 16 : 0), x + k + 16);
     __m512i converted = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
@@ -206,16 +209,98 @@ static void matmul_decode(const g2_matrix *w, const float *x, const float *bias,
   }
 }
 
+/* ---- NK: rows are runs of k pairs already ---- */
+
+/* Fixed-order horizontal sum (the same tree as the avx512 table's). */
+static ALWAYS_INLINE float sum_lanes(__m512 v) {
+  __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+/* nt tokens x NK_ROWS rows: sums[t][r] = chain of vdpbf16ps over 32 k at a
+   time (16 lane sums of pairs), then sum_lanes. x_pairs rows are padded with
+   zeros to a multiple of 32 k. */
+static ALWAYS_INLINE void nk_tile(size_t nt, const uint16_t *const *rows, size_t n_in, const uint32_t *x_pairs,
+                                  size_t x_pairs_stride, float sums[TILE_TOKS][NK_ROWS]) {
+  __m512 acc[TILE_TOKS][NK_ROWS];
+#pragma GCC unroll 8
+  for (size_t t = 0; t < nt; t++)
+#pragma GCC unroll 8
+    for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = _mm512_setzero_ps();
+  for (size_t k = 0; k < n_in; k += 32) {
+    __mmask32 mask = n_in - k >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (n_in - k)) - 1);
+    __m512i weights[NK_ROWS];
+#pragma GCC unroll 8
+    for (size_t r = 0; r < NK_ROWS; r++) weights[r] = _mm512_maskz_loadu_epi16(mask, rows[r] + k);
+#pragma GCC unroll 8
+    for (size_t t = 0; t < nt; t++) {
+      __m512i xt = _mm512_loadu_si512(x_pairs + t * x_pairs_stride + k / 2);
+#pragma GCC unroll 8
+      for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = dot_pairs(acc[t][r], xt, weights[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (size_t t = 0; t < nt; t++)
+#pragma GCC unroll 8
+    for (size_t r = 0; r < NK_ROWS; r++) sums[t][r] = sum_lanes(acc[t][r]);
+}
+
+static void nk_tile_any(size_t nt, const uint16_t *const *rows, size_t n_in, const uint32_t *x_pairs,
+                        size_t x_pairs_stride, float sums[TILE_TOKS][NK_ROWS]) {
+  switch (nt) {
+    case 1: nk_tile(1, rows, n_in, x_pairs, x_pairs_stride, sums); break;
+    case 2: nk_tile(2, rows, n_in, x_pairs, x_pairs_stride, sums); break;
+    case 3: nk_tile(3, rows, n_in, x_pairs, x_pairs_stride, sums); break;
+    case 4: nk_tile(4, rows, n_in, x_pairs, x_pairs_stride, sums); break;
+    case 5: nk_tile(5, rows, n_in, x_pairs, x_pairs_stride, sums); break;
+    default: nk_tile(6, rows, n_in, x_pairs, x_pairs_stride, sums); break;
+  }
+}
+
+static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
+                      float *out, size_t out_stride, size_t col_begin, size_t col_end) {
+  size_t n_in = (size_t)w->n_in;
+  size_t padded_pairs = (n_in + 31) / 32 * 16; /* x pairs per token, zero-padded to 32 k */
+  size_t token_block = NK_X_PAIRS / padded_pairs / TILE_TOKS * TILE_TOKS;
+  _Alignas(64) uint32_t x_pairs[NK_X_PAIRS];
+  float sums[TILE_TOKS][NK_ROWS];
+  for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
+    size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
+    for (size_t t = t0; t < t_end; t++) {
+      uint32_t *pairs = x_pairs + (t - t0) * padded_pairs;
+      activation_pairs(x + t * x_stride, 0, padded_pairs, n_in, pairs);
+    }
+    for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
+      size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
+      const uint16_t *rows[NK_ROWS];
+      for (size_t r = 0; r < NK_ROWS; r++) /* missing rows repeat the first */
+        rows[r] = (const uint16_t *)w->data + (j0 + (r < n_rows ? r : 0)) * n_in;
+      for (size_t t = t0; t < t_end; t += TILE_TOKS) {
+        size_t nt = t_end - t < TILE_TOKS ? t_end - t : TILE_TOKS;
+        nk_tile_any(nt, rows, n_in, x_pairs + (t - t0) * padded_pairs, padded_pairs, sums);
+        for (size_t i = 0; i < nt; i++)
+          for (size_t r = 0; r < n_rows; r++)
+            out[(t + i) * out_stride + j0 + r] = sums[i][r] + (bias ? bias[j0 + r] : 0.0f);
+      }
+    }
+  }
+}
+
 static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                    float *out, size_t out_stride, size_t col_begin, size_t col_end) {
-  if (w->dtype != G2_DT_BF16 || w->layout != G2_LAYOUT_KN || w->n_in == 0) {
+  int bf16 = w->dtype == G2_DT_BF16 && w->n_in > 0;
+  if (bf16 && w->layout == G2_LAYOUT_KN) {
+    if (n_tok == 1)
+      matmul_decode(w, x, bias, out, col_begin, col_end);
+    else if (n_tok > 1)
+      matmul_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+  } else if (bf16 && ((size_t)w->n_in + 31) / 32 * 16 * TILE_TOKS <= NK_X_PAIRS) { /* a token tile fits */
+    matmul_nk(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+  } else {
     g2_kernels_avx512.matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-    return;
   }
-  if (n_tok == 1)
-    matmul_decode(w, x, bias, out, col_begin, col_end);
-  else if (n_tok > 1)
-    matmul_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
 }
 
 /* Everything but matmul is the avx512 table's; it is read at call time

@@ -5,7 +5,7 @@
      vf, VLEN                    vector of VLEN floats
      vf_zero, vf_set1, vf_load, vf_store (unaligned), vf_add, vf_sub, vf_mul,
      vf_div, vf_max, vf_min, vf_fma(a, b, c) = a * b + c (fused)
-     vf_sum, vf_max_lanes        horizontal sum / max, in a fixed order
+     vf_sum                      horizontal sum, in a fixed order
      vf_load_f16, vf_load_bf16   VLEN 16-bit floats -> floats (exact)
      vf_from_i8(p)               VLEN int8 -> floats
      vf_from_nibbles(p, high)    VLEN bytes' low or high nibbles, minus 8
@@ -45,12 +45,13 @@ enum {
   /* Tokens per NK block: their activations stay in the L2 cache while the
      block of weight rows streams past them. */
   NK_X_BLOCK_BYTES = 256 * 1024,
-  /* Bytes ahead in each row that the one-token NK path of block types
-     prefetches (from the next rows when past the end: they come next). */
+  /* Bytes ahead in each row that the one-token NK path prefetches (from
+     the next rows when past the end: they come next). */
   NK_PREFETCH_BYTES = 4096,
   /* KN batches pack KN_KC rows x (KN_VECS * VLEN) columns of weights as
-     floats (32 KiB, the L1 cache) and reuse them for every token. */
-  KN_PANEL_FLOATS = 8192,
+     floats (64 KiB, in L2; measured better than 32 or 128 KiB) and reuse
+     them for every token. */
+  KN_PANEL_FLOATS = 16384,
   KN_COLS = KN_VECS * VLEN,
   KN_KC = KN_PANEL_FLOATS / KN_COLS,
   /* Decode (one token, KN): columns accumulated in an L1-resident buffer
@@ -173,10 +174,15 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
       }
     }
   }
+  size_t elem_bytes = dtype == G2_DT_F32 ? 4 : 2;
   for (; k + VLEN <= n_in; k += VLEN) {
     vf weights[TILE_MAX];
 #pragma GCC unroll 8
-    for (size_t r = 0; r < NK_ROWS; r++) weights[r] = load_weights(dtype, rows[r], k);
+    for (size_t r = 0; r < NK_ROWS; r++) {
+      if (nt == 1 && (k * elem_bytes) % 64 == 0) /* short streams, as above */
+        __builtin_prefetch(rows[r] + k * elem_bytes + NK_PREFETCH_BYTES);
+      weights[r] = load_weights(dtype, rows[r], k);
+    }
 #pragma GCC unroll 8
     for (size_t t = 0; t < nt; t++) {
       vf xt = vf_load(x + t * x_stride + k);
@@ -192,7 +198,9 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
       for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
     }
   }
+#pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
+#pragma GCC unroll 8
     for (size_t r = 0; r < NK_ROWS; r++) sums[t][r] = vf_sum(acc[t][r]);
 }
 

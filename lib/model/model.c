@@ -109,6 +109,12 @@ int g2_model_validate(const struct gpt2_model *model, const char *source) {
   return GPT2_OK;
 }
 
+int g2_check_weight_type(uint32_t weight_type, const char *params_name) {
+  if (weight_type <= GPT2_WTYPE_Q4_0) return GPT2_OK;
+  return g2_fail(GPT2_E_INVALID, "%s.weight_type %u is not a GPT2_WTYPE_*", params_name,
+                 (unsigned)weight_type);
+}
+
 static int is_directory(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -122,9 +128,7 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
   gpt2_load_params p = GPT2_LOAD_PARAMS_INIT;
   int status = g2_read_params(&p, sizeof p, params, "gpt2_load_params");
   if (status) return status;
-  if (p.weight_type > GPT2_WTYPE_Q4_0)
-    return g2_fail(GPT2_E_INVALID, "gpt2_load_params.weight_type %u is not a GPT2_WTYPE_*",
-                   (unsigned)p.weight_type);
+  if ((status = g2_check_weight_type(p.weight_type, "gpt2_load_params"))) return status;
 
   struct gpt2_model *model;
   if ((status = g2_model_new(&model))) return status;

@@ -64,6 +64,9 @@ int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map);
    right shape. GPT2_E_FORMAT naming `source` and the tensor otherwise. */
 int g2_model_validate(const struct gpt2_model *model, const char *source);
 
+/* GPT2_E_INVALID naming `params_name` unless weight_type is a GPT2_WTYPE_*. */
+int g2_check_weight_type(uint32_t weight_type, const char *params_name);
+
 /* Converts every layer matrix to `dtype` (GPT2_WTYPE_* load parameter),
    in new model-owned memory. */
 int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type);

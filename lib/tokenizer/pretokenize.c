@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #include "tokenizer/unicode_tables.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 /* The class of the character at text[pos]; stores its length in bytes. */
 static inline int char_class(const unsigned char *text, size_t len, size_t pos,

@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "gpt2.h"
 #include "tokenizer/bpe.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 #include "tokenizer/vocab.h"
 
 static const char eot_text[] = "<|endoftext|>";

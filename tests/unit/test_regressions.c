@@ -68,13 +68,17 @@ static size_t replay_dir(const char *dir, fuzz_target run, size_t *n_runs) {
   return files;
 }
 
+/* tests/, found from $GPT2_TEST_DATA (tests/data), so that the replay also
+   works from another directory (meson test runs in the build directory). */
+static char tests_dir[4096];
+
 static void replay(const char *name, fuzz_target run, const char *extra_dir) {
-  char dir[4096];
+  char dir[4200];
   int failures = fuzz_failures;
   size_t runs = 0;
-  snprintf(dir, sizeof dir, "tests/fuzz/corpus/%s", name);
+  snprintf(dir, sizeof dir, "%s/fuzz/corpus/%s", tests_dir, name);
   size_t seeds = replay_dir(dir, run, &runs);
-  snprintf(dir, sizeof dir, "tests/regressions/%s", name);
+  snprintf(dir, sizeof dir, "%s/regressions/%s", tests_dir, name);
   size_t regressions = replay_dir(dir, run, &runs);
   size_t extra = extra_dir ? replay_dir(extra_dir, run, &runs) : 0;
   char extra_text[4200] = "";
@@ -85,8 +89,10 @@ static void replay(const char *name, fuzz_target run, const char *extra_dir) {
 }
 
 int main(void) {
-  char gguf_bad[4096];
-  snprintf(gguf_bad, sizeof gguf_bad, "%s/gguf_bad", harness_path("GPT2_TEST_DATA", "tests/data"));
+  const char *data_dir = harness_path("GPT2_TEST_DATA", "tests/data");
+  char gguf_bad[4200];
+  snprintf(gguf_bad, sizeof gguf_bad, "%s/gguf_bad", data_dir);
+  snprintf(tests_dir, sizeof tests_dir, "%s/..", data_dir);
   /* each target checks that every call released what it allocated */
   replay("json", fuzz_json, NULL);
   replay("safetensors", fuzz_safetensors, NULL);

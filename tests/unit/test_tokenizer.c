@@ -14,7 +14,7 @@
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode_tables.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 #include "tokenizer_fixture.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
