@@ -63,6 +63,7 @@ typedef struct options {
   int reps;
   uint32_t kv_type;
   int json;
+  int buffer_mib; /* of the bandwidth test */
 } options;
 
 static void usage(void) {
@@ -76,6 +77,8 @@ static void usage(void) {
           "  --type T,...   convert weights at load: auto (as stored), f32, f16, bf16,\n"
           "                 q8_0, q4_0 (default auto)\n"
           "  --kv f32|f16   KV cache type (default f32)\n"
+          "  --bw-mib N     buffer of the read-bandwidth test, MiB (default 1024; keep it\n"
+          "                 far larger than the caches)\n"
           "  --json         JSON instead of a table\n");
 }
 
@@ -116,7 +119,8 @@ static void parse_types(const char *text, options *opts) {
 
 static void parse_options(int argc, char **argv, options *opts) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  *opts = (options){.n_threads = 1, .n_prompts = 1, .n_gens = 1, .n_types = 1, .reps = 5};
+  *opts = (options){.n_threads = 1, .n_prompts = 1, .n_gens = 1, .n_types = 1, .reps = 5,
+                    .buffer_mib = 1024};
   opts->threads[0] = cpus > 0 ? (int)cpus : 1;
   opts->prompts[0] = 512;
   opts->gens[0] = 128;
@@ -140,6 +144,8 @@ static void parse_options(int argc, char **argv, options *opts) {
       parse_ints(arg, cli_value(argc, argv, &i), 0, 1 << 20, opts->gens, &opts->n_gens);
     } else if (strcmp(arg, "-r") == 0) {
       opts->reps = (int)cli_parse_integer(arg, cli_value(argc, argv, &i), 1, MAX_REPS);
+    } else if (strcmp(arg, "--bw-mib") == 0) {
+      opts->buffer_mib = (int)cli_parse_integer(arg, cli_value(argc, argv, &i), 16, 1 << 20);
     } else if (strcmp(arg, "--type") == 0) {
       parse_types(cli_value(argc, argv, &i), opts);
     } else if (strcmp(arg, "--kv") == 0) {
@@ -375,13 +381,13 @@ static double fma_peak(isa level, int threads) {
   return flops / (cli_seconds() - start) / 1e9;
 }
 
-/* Measures both limits for every thread count. The buffer (1 GiB, less if
-   memory is short) is far larger than any cache. */
+/* Measures both limits for every thread count. The buffer (1 GiB by
+   default, halved while memory is short) must be far larger than any cache. */
 static int measure_machine(const options *opts, machine *out) {
   out->level = widest_isa();
-  size_t bytes = (size_t)1 << 30;
+  size_t bytes = (size_t)opts->buffer_mib << 20;
   float *data = NULL;
-  while (bytes >= ((size_t)64 << 20) && !(data = aligned_alloc(64, bytes))) bytes /= 2;
+  while (bytes >= ((size_t)16 << 20) && !(data = aligned_alloc(64, bytes))) bytes /= 2;
   if (!data) return 0;
   size_t n = bytes / sizeof(float);
   out->buffer_bytes = bytes;
@@ -425,7 +431,7 @@ static void print_machine(const options *opts, const machine *m) {
            "\"read_buffer_bytes\": %zu, \"passes\": %d, \"limits\": [",
            gpt2_version(), cpus, isa_names[m->level], m->buffer_bytes, MACHINE_PASSES);
     for (int t = 0; t < m->n_threads; t++)
-      printf("%s{\"threads\": %d, \"read_gbs\": %.2f, \"fma_gflops\": %.1f}", t ? ", " : "",
+      printf("%s{\"threads\": %d, \"read_gbs\": %.4f, \"fma_gflops\": %.4f}", t ? ", " : "",
              m->threads[t], m->read_gbs[t], m->fma_gflops[t]);
     printf("]},\n  \"results\": [");
     return;
@@ -496,17 +502,18 @@ static void print_result(const options *opts, const result *r, int *first_json) 
     printf("%s\n    {\"model\": ", *first_json ? "" : ",");
     *first_json = 0;
     json_string(m->name);
-    printf(", \"type\": \"%s\", \"kernels\": \"%s\", \"kv_type\": \"%s\", \"size_bytes\": %llu, "
+    printf(", \"type\": \"%s\", \"kernels\": \"%s\", \"kv_type\": \"%s\", \"n_vocab\": %d, "
+           "\"n_embd\": %d, \"n_layer\": %d, \"size_bytes\": %llu, "
            "\"n_params\": %llu, \"bytes_per_token_weights\": %llu, \"load_seconds\": %.4f, "
            "\"load_peak_rss_bytes\": %llu, \"rss_budget_bytes\": %llu,\n     \"threads\": %d, \"test\": \"%s\", "
            "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"samples_ts\": [",
-           m->type, m->isa, opts->kv_type == GPT2_KV_F16 ? "f16" : "f32",
-           (unsigned long long)m->size, (unsigned long long)m->n_params,
+           m->type, m->isa, opts->kv_type == GPT2_KV_F16 ? "f16" : "f32", m->n_vocab, m->n_embd,
+           m->n_layer, (unsigned long long)m->size, (unsigned long long)m->n_params,
            (unsigned long long)m->size_per_token, m->load_seconds,
            (unsigned long long)m->load_rss, (unsigned long long)m->rss_budget, r->threads, test, r->n_prompt, r->n_gen, r->reps);
     for (int i = 0; i < r->reps; i++) printf("%s%.3f", i ? ", " : "", r->samples[i]);
-    printf("],\n     \"avg_ts\": %.3f, \"stddev_ts\": %.3f, \"median_ts\": %.3f, \"%s\": %.2f, "
-           "\"%s\": %.2f, \"fraction_of_limit\": %.4f, \"peak_rss_bytes\": %llu}",
+    printf("],\n     \"avg_ts\": %.3f, \"stddev_ts\": %.3f, \"median_ts\": %.3f, \"%s\": %.4f, "
+           "\"%s\": %.4f, \"fraction_of_limit\": %.4f, \"peak_rss_bytes\": %llu}",
            r->tokens_per_second.mean, r->tokens_per_second.sd, r->tokens_per_second.median,
            r->n_gen ? "gbs" : "gflops", r->rate, r->n_gen ? "limit_gbs" : "limit_gflops",
            r->limit, r->rate / r->limit, (unsigned long long)r->peak_rss);

@@ -1,0 +1,89 @@
+# gpt2-bench on the generated test models: the JSON is complete and its
+# figures follow the documented formulas (docs/performance.md), the table
+# is printed, and bad command lines and missing models give exit 2 and 1.
+set -u
+. "$(dirname "$0")/lib.sh"
+BUILD=${BUILD:-build}
+MODELS=${GPT2_TEST_MODELS:-$BUILD/models}
+PYTHON=${PYTHON:-/usr/bin/python3}
+bench=$BUILD/gpt2-bench
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+[ -x "$bench" ] || { fail "$bench is not built"; exit 1; }
+[ -d "$MODELS/mid-f32" ] || { fail "model $MODELS/mid-f32 missing (tests/make_models.sh)"; exit 1; }
+
+# A small bandwidth buffer keeps the test quick; the figures are checked
+# for consistency, not for speed.
+quick="--bw-mib 32 -r 3"
+"$bench" -m "$MODELS/mid-f32" -t 1,2 -p 16,40 -n 8 $quick --type auto,q8_0 --kv f16 --json \
+  >"$tmp/out.json" 2>"$tmp/err"
+check "gpt2-bench --json on mid-f32 exits 0 (stderr: $(head -n 1 "$tmp/err"))" [ $? -eq 0 ]
+
+"$PYTHON" - "$tmp/out.json" <<'PY'
+import json, math, statistics, sys
+def check(cond, name):
+    print(("ok " if cond else "FAIL ") + name)
+doc = json.load(open(sys.argv[1]))
+limits = {l["threads"]: l for l in doc["machine"]["limits"]}
+check(sorted(limits) == [1, 2] and all(l["read_gbs"] > 0 and l["fma_gflops"] > 0
+                                       for l in limits.values()),
+      "machine limits measured for 1 and 2 threads")
+results = doc["results"]
+check(len(results) == 2 * 2 * 3, "12 results: 2 types x 2 thread counts x (pp16, pp40, tg8)")
+ok_stats = ok_flops = ok_bytes = ok_limits = ok_rss = True
+for r in results:
+    s = r["samples_ts"]
+    ok_stats &= (r["reps"] == 3 == len(s) and min(s) > 0
+                 and math.isclose(r["avg_ts"], statistics.mean(s), rel_tol=1e-3)
+                 and math.isclose(r["median_ts"], statistics.median(s), rel_tol=1e-3)
+                 and math.isclose(r["stddev_ts"], statistics.stdev(s), rel_tol=1e-2, abs_tol=1e-3))
+    L, E, V = r["n_layer"], r["n_embd"], r["n_vocab"]
+    if r["n_gen"] == 0:
+        P = r["n_prompt"]
+        flops = 24 * L * E * E * P + 2 * V * E + 2 * L * E * P * (P + 1)
+        ok_flops &= math.isclose(r["gflops"], r["avg_ts"] / P * flops / 1e9, rel_tol=1e-2)
+        ok_limits &= math.isclose(r["limit_gflops"], limits[r["threads"]]["fma_gflops"], rel_tol=1e-4)
+        ok_limits &= math.isclose(r["fraction_of_limit"], r["gflops"] / r["limit_gflops"], rel_tol=1e-2)
+    else:
+        N = r["n_gen"]
+        total = sum(r["bytes_per_token_weights"] + 2 * L * E * (1 + i + 1) * 2 for i in range(N))
+        ok_bytes &= math.isclose(r["gbs"], r["avg_ts"] / N * total / 1e9, rel_tol=1e-2)
+        ok_limits &= math.isclose(r["limit_gbs"], limits[r["threads"]]["read_gbs"], rel_tol=1e-4)
+        ok_limits &= math.isclose(r["fraction_of_limit"], r["gbs"] / r["limit_gbs"], rel_tol=1e-2)
+    ok_rss &= 0 < r["peak_rss_bytes"] <= r["rss_budget_bytes"]
+check(ok_stats, "mean, median and sample sd are those of the 3 samples")
+check(ok_flops, "pp GFLOP/s = tok/s / P x (24 L E^2 P + 2 V E + 2 L E P (P+1))")
+check(ok_bytes, "tg GB/s = tok/s / N x sum of (weights per token + F16 KV rows 2 L E (pos+1) x 2)")
+check(ok_limits, "each fraction is of the limit measured for its thread count")
+check(ok_rss, "peak RSS within the budget (weights read + KV cache + 32 MiB)")
+by_type = {r["type"]: r for r in results}
+check(by_type["q8_0"]["bytes_per_token_weights"] * 3 < by_type["auto"]["bytes_per_token_weights"],
+      "Q8_0 reads less than a third of the F32 bytes per token (%d vs %d)"
+      % (by_type["q8_0"]["bytes_per_token_weights"], by_type["auto"]["bytes_per_token_weights"]))
+check(all(r["kv_type"] == "f16" and r["kernels"] for r in results), "KV type and kernel table reported")
+PY
+
+"$bench" -m "$MODELS/tiny-f32" -t 1 -p 16,100 -n 4 $quick >"$tmp/out" 2>"$tmp/err"
+status=$?
+check "table output exits 0" [ $status -eq 0 ]
+check "table has the machine limits, the model line and pp16/tg4 rows" \
+  grep -q "machine limits" "$tmp/out"
+check "table rows for pp16 and tg4" sh -c "grep -q '| tiny-f32 .*pp16 ' '$tmp/out' && grep -q '| tiny-f32 .*tg4 ' '$tmp/out'"
+check "pp100 beyond the model's 64 positions is skipped with a message" \
+  grep -q "pp100 needs 100 positions, the model has 64: skipped" "$tmp/err"
+
+expect() {
+  local name=$1 want=$2 message=$3; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local status=$?
+  if [ "$status" -eq "$want" ] && grep -qF -- "$message" "$tmp/err"; then
+    ok "$name (exit $status: $(head -n 1 "$tmp/err"))"
+  else
+    fail "$name: exit $status, want $want with '$message'; stderr: $(head -n 2 "$tmp/err")"
+  fi
+}
+expect "no model" 2 "no model given" "$bench"
+expect "bad thread list" 2 "-t: 'x' is not an integer" "$bench" -m x -t 1,x
+expect "unknown type" 2 "--type: unknown type" "$bench" -m x --type q5_1
+expect "zero repetitions" 2 "-r: 0 is out of range" "$bench" -m x -r 0
+expect "unknown option" 2 "unknown option '--fast'" "$bench" -m x --fast
+expect "missing model" 1 "cannot load $tmp/none" "$bench" -m "$tmp/none" $quick -p 4 -n 0
