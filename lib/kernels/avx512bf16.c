@@ -310,9 +310,11 @@ static void layernorm(const float *x, size_t n, const float *gamma, const float 
 }
 static void gelu(float *x, size_t n) { g2_kernels_avx512.gelu(x, n); }
 static void add(float *dst, const float *src, size_t n) { g2_kernels_avx512.add(dst, src, n); }
-static void attention(const float *q, const void *k, const void *v, uint32_t kv_type, size_t n_kv,
-                      size_t head_dim, size_t kv_stride, float scale, float *scratch, float *out) {
-  g2_kernels_avx512.attention(q, k, v, kv_type, n_kv, head_dim, kv_stride, scale, scratch, out);
+static void attention(const float *q, size_t q_stride, size_t n_q, const void *k, const void *v,
+                      uint32_t kv_type, size_t n_kv, size_t head_dim, size_t kv_stride, float scale,
+                      float *scratch, float *out, size_t out_stride) {
+  g2_kernels_avx512.attention(q, q_stride, n_q, k, v, kv_type, n_kv, head_dim, kv_stride, scale, scratch,
+                              out, out_stride);
 }
 static void get_row(const g2_matrix *w, int64_t row, float *out) { g2_kernels_avx512.get_row(w, row, out); }
 

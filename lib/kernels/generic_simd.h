@@ -507,10 +507,25 @@ static void add(float *dst, const float *src, size_t n) {
 
 /* ---- attention ---- */
 
+/* One query scores ATT_GROUP positions side by side and sums ATT_VECS head
+   vectors of values per pass over the positions. A block of queries scores
+   ATT_TILE_Q queries x ATT_TILE_P positions at a time, every tile of
+   queries in turn on the same group of K rows (so K streams through once
+   per block), and sums ATT_TILE_VECS head vectors for ATT_TILE_Q queries
+   per pass over V. Either way each score is one chain over d in VLEN lanes
+   and vf_sum, each output vector one even and one odd chain over positions
+   in increasing order: a query's result does not depend on its block. */
 enum {
-  ATT_VECS = 4,    /* head vectors kept in registers per pass (64 floats with AVX-512) */
-  ATT_GROUP = 4,   /* positions scored side by side */
-  ATT_PREFETCH = 8 /* positions ahead: rows are kv_stride apart, too far for the hardware */
+  ATT_VECS = 4,     /* head vectors kept in registers per pass (64 floats with AVX-512) */
+  ATT_GROUP = 4,    /* positions scored side by side */
+  ATT_PREFETCH = 8, /* positions ahead: rows are kv_stride apart, too far for the hardware */
+#if VLEN == 8       /* AVX2: 16 vector registers */
+  ATT_TILE_Q = 2,
+#else               /* AVX-512 and NEON: 32 */
+  ATT_TILE_Q = 4,
+#endif
+  ATT_TILE_P = 4,
+  ATT_TILE_VECS = 2
 };
 
 static ALWAYS_INLINE vf load_kv(uint32_t kv_type, const void *base, size_t index) {
@@ -547,114 +562,244 @@ static inline float max_of(const float *a, size_t n) {
   return max;
 }
 
-/* q . k_p for `count` (<= ATT_GROUP) positions from p, each one chain over d
-   and vf_sum, so a score does not depend on its neighbours. */
-static ALWAYS_INLINE void attention_scores(uint32_t kv_type, size_t count, const float *q, const void *k,
-                                           size_t p, size_t head_dim, size_t kv_stride, float scale,
-                                           float *scores) {
+/* rows[j][p + i] = q[j] . k_{p+i} * scale for nq queries x np positions,
+   each one chain over d and vf_sum, so a score does not depend on its
+   neighbours. nq and np are constants after inlining. */
+static ALWAYS_INLINE void attention_scores(uint32_t kv_type, size_t nq, size_t np, const float *const *q,
+                                           float *const *rows, const void *k, size_t p, size_t head_dim,
+                                           size_t kv_stride, float scale) {
   size_t d_full = head_dim / VLEN * VLEN;
-  vf acc[ATT_GROUP];
+  vf acc[ATT_TILE_Q][ATT_GROUP];
 #pragma GCC unroll 8
-  for (size_t i = 0; i < count; i++) acc[i] = vf_zero();
+  for (size_t j = 0; j < nq; j++)
+#pragma GCC unroll 8
+    for (size_t i = 0; i < np; i++) acc[j][i] = vf_zero();
   for (size_t d = 0; d < d_full; d += VLEN) {
-    vf qd = vf_load(q + d);
+    vf qd[ATT_TILE_Q];
 #pragma GCC unroll 8
-    for (size_t i = 0; i < count; i++) acc[i] = vf_fma(qd, load_kv(kv_type, k, (p + i) * kv_stride + d), acc[i]);
+    for (size_t j = 0; j < nq; j++) qd[j] = vf_load(q[j] + d);
+#pragma GCC unroll 8
+    for (size_t i = 0; i < np; i++) {
+      vf kd = load_kv(kv_type, k, (p + i) * kv_stride + d);
+#pragma GCC unroll 8
+      for (size_t j = 0; j < nq; j++) acc[j][i] = vf_fma(qd[j], kd, acc[j][i]);
+    }
   }
   if (d_full < head_dim) {
-    vf qd = load_partial(q + d_full, head_dim - d_full);
+    vf qd[ATT_TILE_Q];
 #pragma GCC unroll 8
-    for (size_t i = 0; i < count; i++)
-      acc[i] = vf_fma(qd, load_kv_partial(kv_type, k, (p + i) * kv_stride + d_full, head_dim - d_full), acc[i]);
-  }
+    for (size_t j = 0; j < nq; j++) qd[j] = load_partial(q[j] + d_full, head_dim - d_full);
 #pragma GCC unroll 8
-  for (size_t i = 0; i < count; i++) scores[p + i] = vf_sum(acc[i]) * scale;
-}
-
-/* out[0 .. nv VLEN) = sum_p weights[p] v_p[d0 ..]: even and odd positions in
-   two accumulator sets (two FMA chains in flight), added at the end. */
-static ALWAYS_INLINE void attention_values(uint32_t kv_type, size_t nv, const void *v, size_t d0,
-                                           size_t n_kv, size_t kv_stride, const float *weights,
-                                           float *out) {
-  vf even[ATT_VECS], odd[ATT_VECS];
+    for (size_t i = 0; i < np; i++) {
+      vf kd = load_kv_partial(kv_type, k, (p + i) * kv_stride + d_full, head_dim - d_full);
 #pragma GCC unroll 8
-  for (size_t i = 0; i < nv; i++) even[i] = odd[i] = vf_zero();
-  size_t p = 0;
-  for (; p + 2 <= n_kv; p += 2) {
-    if (p + ATT_PREFETCH + 1 < n_kv) {
-      prefetch_kv(kv_type, v, (p + ATT_PREFETCH) * kv_stride + d0, nv * VLEN);
-      prefetch_kv(kv_type, v, (p + ATT_PREFETCH + 1) * kv_stride + d0, nv * VLEN);
-    }
-    vf w0 = vf_set1(weights[p]), w1 = vf_set1(weights[p + 1]);
-#pragma GCC unroll 8
-    for (size_t i = 0; i < nv; i++) {
-      even[i] = vf_fma(w0, load_kv(kv_type, v, p * kv_stride + d0 + i * VLEN), even[i]);
-      odd[i] = vf_fma(w1, load_kv(kv_type, v, (p + 1) * kv_stride + d0 + i * VLEN), odd[i]);
+      for (size_t j = 0; j < nq; j++) acc[j][i] = vf_fma(qd[j], kd, acc[j][i]);
     }
   }
-  if (p < n_kv) {
-    vf w0 = vf_set1(weights[p]);
 #pragma GCC unroll 8
-    for (size_t i = 0; i < nv; i++) even[i] = vf_fma(w0, load_kv(kv_type, v, p * kv_stride + d0 + i * VLEN), even[i]);
-  }
+  for (size_t j = 0; j < nq; j++)
 #pragma GCC unroll 8
-  for (size_t i = 0; i < nv; i++) vf_store(out + i * VLEN, vf_add(even[i], odd[i]));
+    for (size_t i = 0; i < np; i++) rows[j][p + i] = vf_sum(acc[j][i]) * scale;
 }
 
-static ALWAYS_INLINE void attention_kv(uint32_t kv_type, const float *q, const void *k,
-                                       const void *v, size_t n_kv, size_t head_dim,
-                                       size_t kv_stride, float scale, float *scores, float *out) {
-  if (n_kv == 0) { /* nothing to attend to: the oracle's empty sum */
-    memset(out, 0, head_dim * sizeof(float));
-    return;
-  }
-  size_t p = 0;
-  for (; p + ATT_GROUP <= n_kv; p += ATT_GROUP) {
-    if (p + ATT_PREFETCH + ATT_GROUP <= n_kv)
-      for (size_t i = 0; i < ATT_GROUP; i++) prefetch_kv(kv_type, k, (p + ATT_PREFETCH + i) * kv_stride, head_dim);
-    attention_scores(kv_type, ATT_GROUP, q, k, p, head_dim, kv_stride, scale, scores);
-  }
-  for (; p < n_kv; p++) attention_scores(kv_type, 1, q, k, p, head_dim, kv_stride, scale, scores);
-  float max_score = max_of(scores, n_kv);
-
-  /* softmax weights, summed in lanes (padding lanes are not stored or added) */
+/* scores[0 .. n) = softmax(scores[0 .. n)), n >= 1, the sum in lanes
+   (padding lanes are not stored or added). */
+static inline void softmax(float *scores, size_t n) {
+  float max_score = max_of(scores, n);
   vf max_v = vf_set1(max_score), sum_v = vf_zero();
-  for (p = 0; p + VLEN <= n_kv; p += VLEN) {
+  size_t p = 0;
+  for (; p + VLEN <= n; p += VLEN) {
     vf e = vf_exp(vf_sub(vf_load(scores + p), max_v));
     vf_store(scores + p, e);
     sum_v = vf_add(sum_v, e);
   }
-  if (p < n_kv) store_partial(scores + p, vf_exp(vf_sub(load_partial(scores + p, n_kv - p), max_v)), n_kv - p);
+  if (p < n) store_partial(scores + p, vf_exp(vf_sub(load_partial(scores + p, n - p), max_v)), n - p);
   float sum = vf_sum(sum_v);
-  for (; p < n_kv; p++) sum += scores[p];
+  for (; p < n; p++) sum += scores[p];
   float inv_sum = 1.0f / sum;
   vf inv_sum_v = vf_set1(inv_sum);
-  for (p = 0; p + VLEN <= n_kv; p += VLEN) vf_store(scores + p, vf_mul(vf_load(scores + p), inv_sum_v));
-  for (; p < n_kv; p++) scores[p] *= inv_sum;
+  for (p = 0; p + VLEN <= n; p += VLEN) vf_store(scores + p, vf_mul(vf_load(scores + p), inv_sum_v));
+  for (; p < n; p++) scores[p] *= inv_sum;
+}
 
-  size_t d_full = head_dim / VLEN * VLEN, d = 0;
-  for (; d + ATT_VECS * VLEN <= d_full; d += ATT_VECS * VLEN)
-    attention_values(kv_type, ATT_VECS, v, d, n_kv, kv_stride, scores, out + d);
-  switch ((d_full - d) / VLEN) {
-    case 3: attention_values(kv_type, 3, v, d, n_kv, kv_stride, scores, out + d); break;
-    case 2: attention_values(kv_type, 2, v, d, n_kv, kv_stride, scores, out + d); break;
-    case 1: attention_values(kv_type, 1, v, d, n_kv, kv_stride, scores, out + d); break;
-    default: break;
+/* outs[j][d0 .. d0 + nv VLEN) = sum over p < ends[j] of weights[j][p] v_p:
+   even and odd positions in two accumulator sets (two FMA chains in
+   flight), added at the end. The pairs below ends[0] (the smallest end) are
+   shared by the nq queries; each finishes its own. */
+static ALWAYS_INLINE void attention_values(uint32_t kv_type, size_t nq, size_t nv, const void *v, size_t d0,
+                                           const size_t *ends, size_t kv_stride,
+                                           const float *const *weights, float *const *outs) {
+  vf even[ATT_TILE_Q][ATT_VECS], odd[ATT_TILE_Q][ATT_VECS];
+#pragma GCC unroll 8
+  for (size_t j = 0; j < nq; j++)
+#pragma GCC unroll 8
+    for (size_t i = 0; i < nv; i++) even[j][i] = odd[j][i] = vf_zero();
+  size_t shared = ends[0] / 2 * 2, p = 0;
+  for (; p < shared; p += 2) {
+    if (p + ATT_PREFETCH + 1 < ends[0]) {
+      prefetch_kv(kv_type, v, (p + ATT_PREFETCH) * kv_stride + d0, nv * VLEN);
+      prefetch_kv(kv_type, v, (p + ATT_PREFETCH + 1) * kv_stride + d0, nv * VLEN);
+    }
+    vf v0[ATT_VECS], v1[ATT_VECS];
+#pragma GCC unroll 8
+    for (size_t i = 0; i < nv; i++) {
+      v0[i] = load_kv(kv_type, v, p * kv_stride + d0 + i * VLEN);
+      v1[i] = load_kv(kv_type, v, (p + 1) * kv_stride + d0 + i * VLEN);
+    }
+#pragma GCC unroll 8
+    for (size_t j = 0; j < nq; j++) {
+      vf w0 = vf_set1(weights[j][p]), w1 = vf_set1(weights[j][p + 1]);
+#pragma GCC unroll 8
+      for (size_t i = 0; i < nv; i++) {
+        even[j][i] = vf_fma(w0, v0[i], even[j][i]);
+        odd[j][i] = vf_fma(w1, v1[i], odd[j][i]);
+      }
+    }
   }
-  if (d_full < head_dim) {
-    vf acc = vf_zero();
-    for (p = 0; p < n_kv; p++)
-      acc = vf_fma(vf_set1(scores[p]), load_kv_partial(kv_type, v, p * kv_stride + d_full, head_dim - d_full), acc);
-    store_partial(out + d_full, acc, head_dim - d_full);
+#pragma GCC unroll 8
+  for (size_t j = 0; j < nq; j++) {
+    size_t q = shared;
+    for (; q + 2 <= ends[j]; q += 2) {
+      vf w0 = vf_set1(weights[j][q]), w1 = vf_set1(weights[j][q + 1]);
+#pragma GCC unroll 8
+      for (size_t i = 0; i < nv; i++) {
+        even[j][i] = vf_fma(w0, load_kv(kv_type, v, q * kv_stride + d0 + i * VLEN), even[j][i]);
+        odd[j][i] = vf_fma(w1, load_kv(kv_type, v, (q + 1) * kv_stride + d0 + i * VLEN), odd[j][i]);
+      }
+    }
+    if (q < ends[j]) {
+      vf w0 = vf_set1(weights[j][q]);
+#pragma GCC unroll 8
+      for (size_t i = 0; i < nv; i++)
+        even[j][i] = vf_fma(w0, load_kv(kv_type, v, q * kv_stride + d0 + i * VLEN), even[j][i]);
+    }
+#pragma GCC unroll 8
+    for (size_t i = 0; i < nv; i++) vf_store(outs[j] + d0 + i * VLEN, vf_add(even[j][i], odd[j][i]));
   }
 }
 
-static void attention(const float *q, const void *k, const void *v, uint32_t kv_type, size_t n_kv,
-                      size_t head_dim, size_t kv_stride, float scale, float *scratch, float *out) {
-  if (kv_type == GPT2_KV_F16)
-    attention_kv(GPT2_KV_F16, q, k, v, n_kv, head_dim, kv_stride, scale, scratch, out);
+/* The value sums of nq queries over the whole head: passes of `vecs` head
+   vectors, then the last head_dim % VLEN elements, one chain over p each. */
+static ALWAYS_INLINE void attention_outputs(uint32_t kv_type, size_t nq, size_t vecs, const void *v,
+                                            const size_t *ends, size_t head_dim, size_t kv_stride,
+                                            const float *const *weights, float *const *outs) {
+  size_t d_full = head_dim / VLEN * VLEN, d = 0;
+  for (; d + vecs * VLEN <= d_full; d += vecs * VLEN)
+    attention_values(kv_type, nq, vecs, v, d, ends, kv_stride, weights, outs);
+  switch ((d_full - d) / VLEN) {
+    case 3: attention_values(kv_type, nq, 3, v, d, ends, kv_stride, weights, outs); break;
+    case 2: attention_values(kv_type, nq, 2, v, d, ends, kv_stride, weights, outs); break;
+    case 1: attention_values(kv_type, nq, 1, v, d, ends, kv_stride, weights, outs); break;
+    default: break;
+  }
+  if (d_full < head_dim) {
+    size_t n = head_dim - d_full;
+    vf acc[ATT_TILE_Q];
+#pragma GCC unroll 8
+    for (size_t j = 0; j < nq; j++) acc[j] = vf_zero();
+    size_t p = 0;
+    for (; p < ends[0]; p++) {
+      vf vp = load_kv_partial(kv_type, v, p * kv_stride + d_full, n);
+#pragma GCC unroll 8
+      for (size_t j = 0; j < nq; j++) acc[j] = vf_fma(vf_set1(weights[j][p]), vp, acc[j]);
+    }
+#pragma GCC unroll 8
+    for (size_t j = 0; j < nq; j++) {
+      for (size_t q = p; q < ends[j]; q++)
+        acc[j] = vf_fma(vf_set1(weights[j][q]), load_kv_partial(kv_type, v, q * kv_stride + d_full, n), acc[j]);
+      store_partial(outs[j] + d_full, acc[j], n);
+    }
+  }
+}
+
+/* One query over n_kv >= 1 positions (the decode path). */
+static ALWAYS_INLINE void attention_one(uint32_t kv_type, const float *q, const void *k, const void *v,
+                                        size_t n_kv, size_t head_dim, size_t kv_stride, float scale,
+                                        float *scores, float *out) {
+  const float *qs[1] = {q};
+  float *rows[1] = {scores};
+  size_t p = 0;
+  for (; p + ATT_GROUP <= n_kv; p += ATT_GROUP) {
+    if (p + ATT_PREFETCH + ATT_GROUP <= n_kv)
+      for (size_t i = 0; i < ATT_GROUP; i++) prefetch_kv(kv_type, k, (p + ATT_PREFETCH + i) * kv_stride, head_dim);
+    attention_scores(kv_type, 1, ATT_GROUP, qs, rows, k, p, head_dim, kv_stride, scale);
+  }
+  for (; p < n_kv; p++) attention_scores(kv_type, 1, 1, qs, rows, k, p, head_dim, kv_stride, scale);
+  softmax(scores, n_kv);
+  const float *weights[1] = {scores};
+  attention_outputs(kv_type, 1, ATT_VECS, v, &n_kv, head_dim, kv_stride, weights, &out);
+}
+
+/* Tile i0 of a block: query rows i0 .. i0 + ATT_TILE_Q - 1, those past the
+   block repeating its last query (they recompute and rewrite its values). */
+static inline void tile_rows(size_t i0, size_t n_q, size_t n_kv, size_t rows_stride, const float *q,
+                             size_t q_stride, float *scratch, float *out, size_t out_stride,
+                             const float **qs, float **rows, float **outs, size_t *ends) {
+  for (size_t j = 0; j < ATT_TILE_Q; j++) {
+    size_t r = i0 + j < n_q ? i0 + j : n_q - 1;
+    if (qs) qs[j] = q + r * q_stride;
+    rows[j] = scratch + r * rows_stride;
+    if (outs) outs[j] = out + r * out_stride;
+    ends[j] = n_kv + r;
+  }
+}
+
+/* Queries i < n_q over n_kv + i >= 1 positions each, n_q >= 2: score rows
+   of n_kv + n_q - 1 floats in scratch. */
+static ALWAYS_INLINE void attention_block(uint32_t kv_type, const float *q, size_t q_stride, size_t n_q,
+                                          const void *k, const void *v, size_t n_kv, size_t head_dim,
+                                          size_t kv_stride, float scale, float *scratch, float *out,
+                                          size_t out_stride) {
+  size_t n_last = n_kv + n_q - 1;
+  const float *qs[ATT_TILE_Q];
+  float *rows[ATT_TILE_Q], *outs[ATT_TILE_Q];
+  size_t ends[ATT_TILE_Q];
+  for (size_t p = 0; p < n_last; p += ATT_TILE_P) {
+    if (p + ATT_PREFETCH + ATT_TILE_P <= n_last)
+      for (size_t i = 0; i < ATT_TILE_P; i++) prefetch_kv(kv_type, k, (p + ATT_PREFETCH + i) * kv_stride, head_dim);
+    for (size_t i0 = 0; i0 < n_q; i0 += ATT_TILE_Q) {
+      tile_rows(i0, n_q, n_kv, n_last, q, q_stride, scratch, out, out_stride, qs, rows, NULL, ends);
+      size_t end = ends[ATT_TILE_Q - 1]; /* positions of the tile's last query */
+      if (p + ATT_TILE_P <= end)
+        attention_scores(kv_type, ATT_TILE_Q, ATT_TILE_P, qs, rows, k, p, head_dim, kv_stride, scale);
+      else
+        for (size_t i = p; i < end; i++)
+          attention_scores(kv_type, ATT_TILE_Q, 1, qs, rows, k, i, head_dim, kv_stride, scale);
+    }
+  }
+  for (size_t i = 0; i < n_q; i++) softmax(scratch + i * n_last, n_kv + i);
+  for (size_t i0 = 0; i0 < n_q; i0 += ATT_TILE_Q) {
+    tile_rows(i0, n_q, n_kv, n_last, q, q_stride, scratch, out, out_stride, NULL, rows, outs, ends);
+    const float *weights[ATT_TILE_Q];
+    for (size_t j = 0; j < ATT_TILE_Q; j++) weights[j] = rows[j];
+    attention_outputs(kv_type, ATT_TILE_Q, ATT_TILE_VECS, v, ends, head_dim, kv_stride, weights, outs);
+  }
+}
+
+static ALWAYS_INLINE void attention_kv(uint32_t kv_type, const float *q, size_t q_stride, size_t n_q,
+                                       const void *k, const void *v, size_t n_kv, size_t head_dim,
+                                       size_t kv_stride, float scale, float *scratch, float *out,
+                                       size_t out_stride) {
+  if (n_kv == 0) { /* nothing to attend to: the oracle's empty sum */
+    memset(out, 0, head_dim * sizeof(float));
+    if (--n_q == 0) return;
+    q += q_stride;
+    out += out_stride;
+    n_kv = 1;
+  }
+  if (n_q == 1)
+    attention_one(kv_type, q, k, v, n_kv, head_dim, kv_stride, scale, scratch, out);
   else
-    attention_kv(GPT2_KV_F32, q, k, v, n_kv, head_dim, kv_stride, scale, scratch, out);
+    attention_block(kv_type, q, q_stride, n_q, k, v, n_kv, head_dim, kv_stride, scale, scratch, out, out_stride);
+}
+
+static void attention(const float *q, size_t q_stride, size_t n_q, const void *k, const void *v,
+                      uint32_t kv_type, size_t n_kv, size_t head_dim, size_t kv_stride, float scale,
+                      float *scratch, float *out, size_t out_stride) {
+  if (kv_type == GPT2_KV_F16)
+    attention_kv(GPT2_KV_F16, q, q_stride, n_q, k, v, n_kv, head_dim, kv_stride, scale, scratch, out, out_stride);
+  else
+    attention_kv(GPT2_KV_F32, q, q_stride, n_q, k, v, n_kv, head_dim, kv_stride, scale, scratch, out, out_stride);
 }
 
 static void get_row(const g2_matrix *w, int64_t row, float *out) {

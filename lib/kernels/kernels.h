@@ -37,13 +37,19 @@ typedef struct g2_kernels {
   /* dst[i] += src[i]. */
   void (*add)(float *dst, const float *src, size_t n);
 
-  /* One head, one query: out[0..head_dim) = softmax(q . k_p * scale) . v_p
-     over cached positions p in [0, n_kv). k and v point at the head's first
-     element of position 0, with positions kv_stride elements apart, in
-     kv_type (GPT2_KV_F32 or GPT2_KV_F16). scratch holds n_kv floats. */
-  void (*attention)(const float *q, const void *k, const void *v,
-                    uint32_t kv_type, size_t n_kv, size_t head_dim,
-                    size_t kv_stride, float scale, float *scratch, float *out);
+  /* One head, a block of n_q >= 1 consecutive queries, causal: query i
+     (q + i * q_stride) attends to the cached positions p in [0, n_kv + i),
+       out[i * out_stride + 0..head_dim) = softmax(q_i . k_p * scale) . v_p.
+     k and v point at the head's first element of position 0, with
+     positions kv_stride elements apart, in kv_type (GPT2_KV_F32 or
+     GPT2_KV_F16). scratch holds n_q * (n_kv + n_q - 1) floats. Every
+     output has the same bits as a call for its query alone (n_q = 1,
+     n_kv + i): a block only shares the loads of K and V rows. */
+  void (*attention)(const float *q, size_t q_stride, size_t n_q,
+                    const void *k, const void *v, uint32_t kv_type,
+                    size_t n_kv, size_t head_dim, size_t kv_stride,
+                    float scale, float *scratch, float *out,
+                    size_t out_stride);
 
   /* Row `row` of an NK matrix, dequantized to n_in floats (embeddings). */
   void (*get_row)(const g2_matrix *w, int64_t row, float *out);

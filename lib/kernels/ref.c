@@ -101,7 +101,7 @@ static float kv_at(const void *base, uint32_t kv_type, size_t index) {
   return ((const float *)base)[index];
 }
 
-static void attention_ref(const float *q, const void *k, const void *v,
+static void attention_one(const float *q, const void *k, const void *v,
                           uint32_t kv_type, size_t n_kv, size_t head_dim,
                           size_t kv_stride, float scale, float *scratch,
                           float *out) {
@@ -123,6 +123,17 @@ static void attention_ref(const float *q, const void *k, const void *v,
     float weight = scratch[p] * inv_sum;
     for (size_t d = 0; d < head_dim; d++) out[d] += weight * kv_at(v, kv_type, p * kv_stride + d);
   }
+}
+
+/* Query by query. */
+static void attention_ref(const float *q, size_t q_stride, size_t n_q,
+                          const void *k, const void *v, uint32_t kv_type,
+                          size_t n_kv, size_t head_dim, size_t kv_stride,
+                          float scale, float *scratch, float *out,
+                          size_t out_stride) {
+  for (size_t i = 0; i < n_q; i++)
+    attention_one(q + i * q_stride, k, v, kv_type, n_kv + i, head_dim,
+                  kv_stride, scale, scratch, out + i * out_stride);
 }
 
 static void get_row_ref(const g2_matrix *w, int64_t row, float *out) {

@@ -16,7 +16,7 @@ typedef struct g2_scratch {
   float *qkv;     /* [T][3 n_embd] */
   float *attn;    /* [T][n_embd] attention output (heads concatenated) */
   float *ff;      /* [T][n_ff] */
-  float *scores;  /* [n_threads][n_ctx] attention weights */
+  float *scores;  /* [n_threads][G2_ATTENTION_QUERIES][n_ctx] attention weights */
 } g2_scratch;
 
 struct gpt2_context {
@@ -45,6 +45,10 @@ struct gpt2_context {
 /* Largest batch the forward pass runs at once; gpt2_eval splits longer
    ones (the results do not depend on the split). */
 #define G2_MAX_BATCH 512
+
+/* Queries of one head that one attention call handles together (each K
+   and V row is loaded once for all of them). */
+#define G2_ATTENTION_QUERIES 8
 
 /* Forward pass of n <= G2_MAX_BATCH tokens at positions ctx->pos.., already
    validated, with scratch for n tokens ready. Fills the KV cache, advances

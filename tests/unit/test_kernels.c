@@ -246,50 +246,101 @@ static void test_matmul(const g2_kernels *kt) {
 /* Attention against the oracle. Tolerance 2e-5 * max|v| + 1e-7: each
    softmax weight is off by the score's rounding (2 * head_dim * u *
    sum|q_d k_d| * scale <= 2e-6 here, |q|,|k| <= 1, head_dim <= 80, in the
-   exponent), the exp polynomial (2 ulp) and the sum of up to 300 weights
-   (300 u = 1.8e-5 relative, usually far less); the output is a convex
-   combination of v rows, so relative weight errors scale with max|v|. */
+   exponent), the exp polynomial (2 ulp) and the sum of up to 308 weights
+   (308 u = 1.8e-5 relative, usually far less); the output is a convex
+   combination of v rows, so relative weight errors scale with max|v|.
+   Blocks of n_q = 1..9 queries (query i over n_kv + i positions) must give
+   the same bits as n_q one-query calls, and write nothing between or after
+   the output rows. */
+typedef struct attention_case {
+  size_t n_q, n_kv, head_dim, q_stride, out_stride, kv_stride;
+  float *q, *kf, *vf, *scratch, *want, *got, *single;
+  uint16_t *kh, *vh;
+} attention_case;
+
+static attention_case make_attention_case(size_t n_q, size_t n_kv, size_t head_dim) {
+  attention_case c = {n_q, n_kv, head_dim, head_dim * 2 + 3, head_dim + 5, head_dim * 3 + 1,
+                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  size_t positions = n_kv + n_q - 1, n = positions * c.kv_stride + 1, outs = n_q * c.out_stride;
+  c.q = malloc(n_q * c.q_stride * sizeof(float));
+  c.kf = malloc(n * sizeof(float));
+  c.vf = malloc(n * sizeof(float));
+  c.kh = malloc(n * 2);
+  c.vh = malloc(n * 2);
+  /* exactly what the contract asks for, so that ASan sees an overrun */
+  c.scratch = malloc(n_q * positions * sizeof(float) + 1);
+  c.want = malloc(outs * sizeof(float));
+  c.got = malloc(outs * sizeof(float));
+  c.single = malloc(outs * sizeof(float));
+  fill(c.q, n_q * c.q_stride, -1.0f, 1.0f);
+  fill(c.kf, n, -1.0f, 1.0f);
+  fill(c.vf, n, -2.0f, 2.0f);
+  for (size_t i = 0; i < n; i++) { /* F16 cache: the same values, rounded */
+    c.kh[i] = g2_f32_to_f16(c.kf[i]);
+    c.vh[i] = g2_f32_to_f16(c.vf[i]);
+  }
+  for (size_t i = 0; i < outs; i++) c.want[i] = c.got[i] = c.single[i] = sentinel;
+  return c;
+}
+
+static void free_attention_case(attention_case *c) {
+  free(c->q); free(c->kf); free(c->vf); free(c->kh); free(c->vh);
+  free(c->scratch); free(c->want); free(c->got); free(c->single);
+}
+
+/* The block call into out, and the query-by-query calls into single. */
+static void run_attention(const g2_kernels *kt, const attention_case *c, uint32_t kv_type, float scale,
+                          float *out, float *single) {
+  const void *k = kv_type == GPT2_KV_F16 ? (const void *)c->kh : c->kf;
+  const void *v = kv_type == GPT2_KV_F16 ? (const void *)c->vh : c->vf;
+  kt->attention(c->q, c->q_stride, c->n_q, k, v, kv_type, c->n_kv, c->head_dim, c->kv_stride, scale,
+                c->scratch, out, c->out_stride);
+  if (single)
+    for (size_t i = 0; i < c->n_q; i++)
+      kt->attention(c->q + i * c->q_stride, c->q_stride, 1, k, v, kv_type, c->n_kv + i, c->head_dim,
+                    c->kv_stride, scale, c->scratch, single + i * c->out_stride, c->out_stride);
+}
+
 static void test_attention(const g2_kernels *kt) {
-  static const size_t lengths[] = {1, 2, 3, 15, 16, 17, 33, 64, 100, 257, 300};
-  static const size_t head_dims[] = {1, 3, 8, 17, 64, 80};
+  static const size_t lengths[] = {0, 1, 2, 3, 15, 16, 17, 33, 64, 100, 257, 300};
+  static const size_t head_dims[] = {1, 3, 8, 16, 17, 33, 64, 80};
+  size_t n_lengths = sizeof lengths / sizeof lengths[0];
   for (uint32_t kv_type = GPT2_KV_F32; kv_type <= GPT2_KV_F16; kv_type++)
     for (size_t h = 0; h < sizeof head_dims / sizeof head_dims[0]; h++) {
-      size_t head_dim = head_dims[h], kv_stride = head_dim * 3 + 1;
+      size_t head_dim = head_dims[h], cases = 0;
       double worst = 0.0;
-      int deterministic = 1;
-      for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
-        size_t n_kv = lengths[l], n = n_kv * kv_stride;
-        float *q = malloc(head_dim * sizeof(float));
-        float *kf = malloc(n * sizeof(float)), *vf = malloc(n * sizeof(float));
-        uint16_t *kh = malloc(n * 2), *vh = malloc(n * 2);
-        float *scratch = malloc(n_kv * sizeof(float));
-        float *want = malloc(head_dim * sizeof(float)), *got = malloc(head_dim * sizeof(float));
-        float *again = malloc(head_dim * sizeof(float));
-        fill(q, head_dim, -1.0f, 1.0f);
-        fill(kf, n, -1.0f, 1.0f);
-        fill(vf, n, -2.0f, 2.0f);
-        for (size_t i = 0; i < n; i++) { /* F16 cache: the same values, rounded */
-          kh[i] = g2_f32_to_f16(kf[i]);
-          vh[i] = g2_f32_to_f16(vf[i]);
+      int same_as_single = 1, untouched = 1, deterministic = 1;
+      for (size_t l = 0; l < n_lengths; l++)
+        for (size_t n_q = 1; n_q <= 9; n_q++) {
+          /* all n_q for short and long caches, a few in between */
+          if (l > 3 && l + 2 < n_lengths && n_q % 4 != 1) continue;
+          attention_case c = make_attention_case(n_q, lengths[l], head_dim);
+          /* a large scale too, so that most weights underflow towards 0 */
+          float scale = (l + n_q) % 2 ? 1.0f / sqrtf((float)head_dim) : 6.0f;
+          run_attention(&g2_kernels_ref, &c, kv_type, scale, c.want, NULL);
+          run_attention(kt, &c, kv_type, scale, c.got, c.single);
+          for (size_t i = 0; i < n_q; i++) {
+            const float *want = c.want + i * c.out_stride, *got = c.got + i * c.out_stride;
+            for (size_t d = 0; d < head_dim; d++) {
+              double err = fabs((double)got[d] - want[d]) / (2e-5 * 2.0 + 1e-7);
+              if (err > worst || isnan(got[d])) worst = isnan(got[d]) ? INFINITY : err;
+            }
+            for (size_t d = head_dim; d < c.out_stride; d++) untouched &= got[d] == sentinel;
+          }
+          same_as_single &= memcmp(c.got, c.single, n_q * c.out_stride * sizeof(float)) == 0;
+          run_attention(kt, &c, kv_type, scale, c.single, NULL);
+          deterministic &= memcmp(c.got, c.single, n_q * c.out_stride * sizeof(float)) == 0;
+          free_attention_case(&c);
+          cases++;
         }
-        const void *k = kv_type == GPT2_KV_F16 ? (const void *)kh : kf;
-        const void *v = kv_type == GPT2_KV_F16 ? (const void *)vh : vf;
-        /* a large scale too, so that most weights underflow towards 0 */
-        float scale = l % 2 ? 1.0f / sqrtf((float)head_dim) : 6.0f;
-        g2_kernels_ref.attention(q, k, v, kv_type, n_kv, head_dim, kv_stride, scale, scratch, want);
-        kt->attention(q, k, v, kv_type, n_kv, head_dim, kv_stride, scale, scratch, got);
-        kt->attention(q, k, v, kv_type, n_kv, head_dim, kv_stride, scale, scratch, again);
-        for (size_t d = 0; d < head_dim; d++) {
-          double err = fabs((double)got[d] - want[d]) / (2e-5 * 2.0 + 1e-7);
-          if (err > worst || isnan(got[d])) worst = isnan(got[d]) ? INFINITY : err;
-        }
-        deterministic &= memcmp(got, again, head_dim * sizeof(float)) == 0;
-        free(q); free(kf); free(vf); free(kh); free(vh); free(scratch); free(want); free(got); free(again);
-      }
-      CHECK(worst <= 1.0, "%s attention kv=%s head_dim=%zu n_kv 1..300: error %.3f of tolerance", kt->name,
-            kv_type == GPT2_KV_F16 ? "F16" : "F32", head_dim, worst);
-      CHECK(deterministic, "%s attention kv=%s head_dim=%zu: repeatable", kt->name,
-            kv_type == GPT2_KV_F16 ? "F16" : "F32", head_dim);
+      const char *kv = kv_type == GPT2_KV_F16 ? "F16" : "F32";
+      if (kt != &g2_kernels_ref)
+        CHECK(worst <= 1.0, "%s attention kv=%s head_dim=%zu, %zu blocks of n_q 1..9, n_kv 0..300: error %.3f of tolerance",
+              kt->name, kv, head_dim, cases, worst);
+      CHECK(same_as_single, "%s attention kv=%s head_dim=%zu: a block has the bits of one-query calls", kt->name,
+            kv, head_dim);
+      CHECK(untouched, "%s attention kv=%s head_dim=%zu: nothing written past head_dim", kt->name, kv, head_dim);
+      CHECK(deterministic, "%s attention kv=%s head_dim=%zu: repeatable", kt->name, kv, head_dim);
     }
 }
 
@@ -408,8 +459,8 @@ int main(void) {
       continue;
     }
     test_matmul(kt);
-    if (kt == &g2_kernels_ref) continue; /* the oracle is its own reference below */
     test_attention(kt);
+    if (kt == &g2_kernels_ref) continue; /* the oracle is its own reference below */
     test_layernorm(kt);
     test_gelu(kt);
     test_add_and_get_row(kt);
