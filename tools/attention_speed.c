@@ -2,7 +2,7 @@
    heads of 64, 768 floats a cached position): one layer of a P-token
    prompt run in blocks of B queries per call (B = 1 is the query-by-query
    form), and one decoded token at position P. Times are the best of 7 runs
-   of the thread's CPU time. Usage: attention_speed [ISA] [P] [f32|f16].
+   of the thread's CPU time. Usage: attention_speed [ISA] [P] [f32|f16] [B].
    Numbers for choosing G2_ATTENTION_QUERIES; not a test. */
 #include <math.h>
 #include <stdint.h>
@@ -66,10 +66,11 @@ int main(int argc, char **argv) {
   size_t n_tok = argc > 2 ? (size_t)atoi(argv[2]) : 512;
   uint32_t kv_type = argc > 3 && strcmp(argv[3], "f16") == 0 ? GPT2_KV_F16 : GPT2_KV_F32;
   if (!kt || n_tok < 2 || n_tok > 4096) {
-    fprintf(stderr, "usage: attention_speed [ISA] [P in 2..4096] [f32|f16]\n");
+    fprintf(stderr, "usage: attention_speed [ISA] [P in 2..4096] [f32|f16] [B]\n");
     return 1;
   }
   static const size_t blocks[] = {1, 2, 4, 8, 12, 16};
+  size_t only = argc > 4 ? (size_t)atoi(argv[4]) : 0; /* one block size (for profiles) */
   size_t max_block = 16, elem = kv_type == GPT2_KV_F16 ? 2 : 4;
   layer l = {kt, kv_type, n_tok, malloc(n_tok * 3 * N_EMBD * sizeof(float)),
              malloc(n_tok * N_EMBD * sizeof(float)), malloc(max_block * n_tok * sizeof(float)),
@@ -88,7 +89,8 @@ int main(int argc, char **argv) {
   }
   printf("%s, KV %s, 12 heads of 64, one thread\n", kt->name, kv_type == GPT2_KV_F16 ? "f16" : "f32");
   for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++)
-    printf("prompt of %zu, blocks of %2zu queries: %8.3f ms a layer\n", n_tok, blocks[b],
+    if (!only || blocks[b] == only)
+      printf("prompt of %zu, blocks of %2zu queries: %8.3f ms a layer\n", n_tok, blocks[b],
            1e3 * best_time(&l, 0, blocks[b], 1));
   printf("one token at position %zu: %8.2f us a layer\n", n_tok - 1, 1e6 * best_time(&l, n_tok - 1, 1, 200));
   free(l.q); free(l.out); free(l.scratch); free(l.k); free(l.v);

@@ -42,6 +42,25 @@ static inline float vf_sum(vf v) {
   return _mm_cvtss_f32(s1);
 }
 
+/* Lane l = vf_sum(v[l]): vf_sum's additions, in the same order, done for
+   8 vectors at once on rearranged halves and lanes. Operand i below is
+   v[4 (i % 2) + i / 2], which puts the results in lane order. */
+#define HAVE_SUM_LANES 1
+static inline vf vf_sum_lanes(const vf *v) {
+  __m256 halves[4], pairs[2];
+#pragma GCC unroll 8
+  for (int k = 0; k < 4; k++) { /* [s4 of operand 2k | s4 of operand 2k+1] */
+    __m256 a = v[k], b = v[4 + k];
+    halves[k] = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+  }
+#pragma GCC unroll 8
+  for (int k = 0; k < 2; k++) /* in each half: s2 of halves[2k], then of halves[2k+1] */
+    pairs[k] = _mm256_add_ps(_mm256_shuffle_ps(halves[2 * k], halves[2 * k + 1], 0x44),
+                             _mm256_shuffle_ps(halves[2 * k], halves[2 * k + 1], 0xee));
+  /* half b, lane c: s1 of halves[c]'s half b, operand 2c + b = v[4b + c] */
+  return _mm256_add_ps(_mm256_shuffle_ps(pairs[0], pairs[1], 0x88), _mm256_shuffle_ps(pairs[0], pairs[1], 0xdd));
+}
+
 static inline vf vf_load_f16(const void *p) {
   return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }

@@ -45,6 +45,29 @@ static inline float vf_sum(vf v) {
   return _mm_cvtss_f32(s1);
 }
 
+/* Lane l = vf_sum(v[l]): vf_sum's additions, in the same order, done for
+   16 vectors at once on rearranged blocks and lanes. Operand i below is
+   v[4 (i % 4) + i / 4], which puts the results in lane order. */
+#define HAVE_SUM_LANES 1
+static inline vf vf_sum_lanes(const vf *v) {
+  __m512 halves[8], quarters[4], pairs[2];
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; k++) { /* [s8 of operand 2k | s8 of operand 2k+1] */
+    __m512 a = v[4 * (2 * k % 4) + 2 * k / 4], b = v[4 * ((2 * k + 1) % 4) + (2 * k + 1) / 4];
+    halves[k] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xee));
+  }
+#pragma GCC unroll 8
+  for (int k = 0; k < 4; k++) /* block j: s4 of operand 4k + j */
+    quarters[k] = _mm512_add_ps(_mm512_shuffle_f32x4(halves[2 * k], halves[2 * k + 1], 0x88),
+                                _mm512_shuffle_f32x4(halves[2 * k], halves[2 * k + 1], 0xdd));
+#pragma GCC unroll 8
+  for (int k = 0; k < 2; k++) /* in each block: s2 of quarters[2k], then of quarters[2k+1] */
+    pairs[k] = _mm512_add_ps(_mm512_shuffle_ps(quarters[2 * k], quarters[2 * k + 1], 0x44),
+                             _mm512_shuffle_ps(quarters[2 * k], quarters[2 * k + 1], 0xee));
+  /* block b, lane c: s1 of quarters[c]'s block b, operand 4c + b = v[4b + c] */
+  return _mm512_add_ps(_mm512_shuffle_ps(pairs[0], pairs[1], 0x88), _mm512_shuffle_ps(pairs[0], pairs[1], 0xdd));
+}
+
 static inline vf vf_load_f16(const void *p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }

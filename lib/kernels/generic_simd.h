@@ -6,6 +6,8 @@
      vf_zero, vf_set1, vf_load, vf_store (unaligned), vf_add, vf_sub, vf_mul,
      vf_div, vf_max, vf_min, vf_fma(a, b, c) = a * b + c (fused)
      vf_sum                      horizontal sum, in a fixed order
+     HAVE_SUM_LANES (optional)   vf_sum_lanes(v): lane l = vf_sum(v[l]) for
+                                 VLEN vectors, bit for bit
      vf_load_f16, vf_load_bf16   VLEN 16-bit floats -> floats (exact)
      vf_from_i8(p)               VLEN int8 -> floats
      vf_from_nibbles(p, high)    VLEN bytes' low or high nibbles, minus 8
@@ -596,6 +598,18 @@ static ALWAYS_INLINE void attention_scores(uint32_t kv_type, size_t nq, size_t n
       for (size_t j = 0; j < nq; j++) acc[j][i] = vf_fma(qd[j], kd, acc[j][i]);
     }
   }
+#if defined(HAVE_SUM_LANES)
+  if (nq * np == VLEN) { /* all the sums at once: lane j np + i */
+    vf sums[VLEN];
+    float lanes[VLEN];
+#pragma GCC unroll 16
+    for (size_t l = 0; l < VLEN; l++) sums[l] = acc[l / np][l % np];
+    vf_store(lanes, vf_mul(vf_sum_lanes(sums), vf_set1(scale)));
+#pragma GCC unroll 8
+    for (size_t j = 0; j < nq; j++) memcpy(rows[j] + p, lanes + j * np, np * sizeof(float));
+    return;
+  }
+#endif
 #pragma GCC unroll 8
   for (size_t j = 0; j < nq; j++)
 #pragma GCC unroll 8
