@@ -33,7 +33,8 @@ static int scratch_reserve(struct gpt2_context *ctx, size_t n_tok) {
   s.qkv = g2_malloc_array(n_tok * 3 * n_embd, sizeof(float));
   s.attn = g2_malloc_array(n_tok * n_embd, sizeof(float));
   s.ff = g2_malloc_array(n_tok * (size_t)hp->n_ff, sizeof(float));
-  s.scores = g2_malloc_array((size_t)ctx->n_threads * G2_ATTENTION_QUERIES * ctx->n_ctx, sizeof(float));
+  /* n_q * (n_kv + n_q - 1) <= G2_ATTENTION_QUERIES * n_ctx floats per thread */
+  s.scores = g2_malloc_array((size_t)ctx->n_threads * G2_ATTENTION_QUERIES, ctx->n_ctx * sizeof(float));
   if (!s.x || !s.xn || !s.qkv || !s.attn || !s.ff || !s.scores) {
     scratch_free(&s);
     return g2_fail(GPT2_E_NOMEM, "out of memory for a batch of %zu tokens", n_tok);

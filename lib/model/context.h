@@ -48,7 +48,7 @@ struct gpt2_context {
 
 /* Queries of one head that one attention call handles together (each K
    and V row is loaded once for all of them). */
-#define G2_ATTENTION_QUERIES 8
+#define G2_ATTENTION_QUERIES 16
 
 /* Forward pass of n <= G2_MAX_BATCH tokens at positions ctx->pos.., already
    validated, with scratch for n tokens ready. Fills the KV cache, advances
