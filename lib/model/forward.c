@@ -89,18 +89,22 @@ typedef struct attention_job {
   size_t layer;
   const float *qkv;
   float *out;
-  size_t n_tok;
+  size_t n_tok, n_blocks;
 } attention_job;
 
 /* One (block of up to G2_ATTENTION_QUERIES tokens, head): causal attention
    of each token's query over the cache up to and including its own
-   position. */
+   position. Blocks go first, last, second, second to last, ..., so that
+   each thread's contiguous range of tasks gets a similar share of the
+   causal work (later blocks attend to more positions). */
 static void attention_task(void *arg, size_t task, uint32_t thread) {
   const attention_job *job = arg;
   const struct gpt2_context *ctx = job->ctx;
   size_t n_embd = (size_t)ctx->model->hp.n_embd, n_head = (size_t)ctx->model->hp.n_head;
   size_t head_dim = n_embd / n_head;
-  size_t t = task / n_head * G2_ATTENTION_QUERIES, h = task % n_head;
+  size_t order = task / n_head, h = task % n_head;
+  size_t block = order % 2 ? job->n_blocks - 1 - order / 2 : order / 2;
+  size_t t = block * G2_ATTENTION_QUERIES;
   size_t n_q = job->n_tok - t < G2_ATTENTION_QUERIES ? job->n_tok - t : G2_ATTENTION_QUERIES;
   size_t offset = (job->layer * ctx->n_ctx * n_embd + h * head_dim) * ctx->kv_elem_bytes;
   ctx->model->kernels->attention(job->qkv + t * 3 * n_embd + h * head_dim, 3 * n_embd, n_q,
@@ -123,8 +127,8 @@ static void transformer_block(struct gpt2_context *ctx, size_t layer_index, size
   layernorm_rows(k, s->x, n_tok, n_embd, layer->ln1_gamma, layer->ln1_beta, model->hp.ln_eps, s->xn);
   matmul(ctx, &layer->attn_qkv, s->xn, n_tok, n_embd, layer->attn_qkv_bias, s->qkv, 3 * n_embd);
   store_kv(ctx, layer_index, s->qkv, n_tok);
-  attention_job job = {ctx, layer_index, s->qkv, s->attn, n_tok};
   size_t n_blocks = (n_tok + G2_ATTENTION_QUERIES - 1) / G2_ATTENTION_QUERIES;
+  attention_job job = {ctx, layer_index, s->qkv, s->attn, n_tok, n_blocks};
   g2_parallel_for(ctx->n_threads, n_blocks * (size_t)model->hp.n_head, attention_task, &job);
   matmul(ctx, &layer->attn_proj, s->attn, n_tok, n_embd, layer->attn_proj_bias, s->xn, n_embd);
   k->add(s->x, s->xn, n_tok * n_embd);
