@@ -10,11 +10,15 @@
 #include <string.h>
 
 #include "core/half.h"
-#include "core/threads.h"
 #include "model/context.h"
 
-/* Column slices handed to threads are multiples of this (whole vectors). */
-enum { COLUMN_ALIGN = 64 };
+enum {
+  /* Column slices handed to threads are multiples of this (whole vectors). */
+  COLUMN_ALIGN = 64,
+  /* Slices per thread: threads claim them one by one, so one that runs
+     late (a busy machine) leaves its share to the others. */
+  SLICES_PER_THREAD = 4
+};
 
 typedef struct matmul_job {
   const g2_kernels *kernels;
@@ -35,15 +39,16 @@ static void matmul_task(void *arg, size_t task, uint32_t thread) {
                          job->out_stride, begin, end);
 }
 
-/* out[t][0..n_out) = x[t] . W + bias, columns split into one slice per thread. */
+/* out[t][0..n_out) = x[t] . W + bias, columns split into slices. */
 static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, const float *x,
                    size_t n_tok, size_t x_stride, const float *bias, float *out,
                    size_t out_stride) {
   size_t n_out = (size_t)w->n_out;
-  size_t slice = (n_out + ctx->n_threads - 1) / ctx->n_threads;
+  size_t n_slices = ctx->n_threads > 1 ? (size_t)ctx->n_threads * SLICES_PER_THREAD : 1;
+  size_t slice = (n_out + n_slices - 1) / n_slices;
   slice = (slice + COLUMN_ALIGN - 1) / COLUMN_ALIGN * COLUMN_ALIGN;
   matmul_job job = {ctx->model->kernels, w, x, bias, out, n_tok, x_stride, out_stride, slice};
-  g2_parallel_for(ctx->n_threads, (n_out + slice - 1) / slice, matmul_task, &job);
+  g2_pool_run(ctx->pool, (n_out + slice - 1) / slice, matmul_task, &job);
 }
 
 static void layernorm_rows(const g2_kernels *k, const float *x, size_t n_tok, size_t n_embd,
@@ -94,16 +99,16 @@ typedef struct attention_job {
 
 /* One (block of up to G2_ATTENTION_QUERIES tokens, head): causal attention
    of each token's query over the cache up to and including its own
-   position. Blocks go first, last, second, second to last, ..., so that
-   each thread's contiguous range of tasks gets a similar share of the
-   causal work (later blocks attend to more positions). */
+   position. Threads claim tasks in order, so the blocks go last first:
+   later blocks attend to more positions, and the short ones left for the
+   end even out the threads' finishing times. */
 static void attention_task(void *arg, size_t task, uint32_t thread) {
   const attention_job *job = arg;
   const struct gpt2_context *ctx = job->ctx;
   size_t n_embd = (size_t)ctx->model->hp.n_embd, n_head = (size_t)ctx->model->hp.n_head;
   size_t head_dim = n_embd / n_head;
   size_t order = task / n_head, h = task % n_head;
-  size_t block = order % 2 ? job->n_blocks - 1 - order / 2 : order / 2;
+  size_t block = job->n_blocks - 1 - order;
   size_t t = block * G2_ATTENTION_QUERIES;
   size_t n_q = job->n_tok - t < G2_ATTENTION_QUERIES ? job->n_tok - t : G2_ATTENTION_QUERIES;
   size_t offset = (job->layer * ctx->n_ctx * n_embd + h * head_dim) * ctx->kv_elem_bytes;
@@ -129,7 +134,7 @@ static void transformer_block(struct gpt2_context *ctx, size_t layer_index, size
   store_kv(ctx, layer_index, s->qkv, n_tok);
   size_t n_blocks = (n_tok + G2_ATTENTION_QUERIES - 1) / G2_ATTENTION_QUERIES;
   attention_job job = {ctx, layer_index, s->qkv, s->attn, n_tok, n_blocks};
-  g2_parallel_for(ctx->n_threads, n_blocks * (size_t)model->hp.n_head, attention_task, &job);
+  g2_pool_run(ctx->pool, n_blocks * (size_t)model->hp.n_head, attention_task, &job);
   matmul(ctx, &layer->attn_proj, s->attn, n_tok, n_embd, layer->attn_proj_bias, s->xn, n_embd);
   k->add(s->x, s->xn, n_tok * n_embd);
 
