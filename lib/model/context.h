@@ -48,8 +48,9 @@ struct gpt2_context {
    ones (the results do not depend on the split). */
 #define G2_MAX_BATCH 512
 
-/* Queries of one head that one attention call handles together (each K
-   and V row is loaded once for all of them). */
+/* Queries of one head that one attention call handles together (the
+   kernels load each K and V row once per register tile of queries instead
+   of once per query; tools/attention_speed measures block sizes). */
 #define G2_ATTENTION_QUERIES 16
 
 /* Forward pass of n <= G2_MAX_BATCH tokens at positions ctx->pos.., already
