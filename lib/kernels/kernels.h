@@ -55,15 +55,15 @@ extern const g2_kernels g2_kernels_ref;
 #if defined(__x86_64__)
 extern const g2_kernels g2_kernels_avx2;
 extern const g2_kernels g2_kernels_avx512;
-/* avx512 with BF16 KN products by vdpbf16ps (activations rounded to
-   bfloat16): only when asked for by name. */
+/* avx512 with BF16-weight products by vdpbf16ps (activations rounded to
+   bfloat16); the default where AVX512-BF16 exists. */
 extern const g2_kernels g2_kernels_avx512bf16;
 #endif
 #if defined(__aarch64__)
 extern const g2_kernels g2_kernels_neon;
 #endif
 
-/* Picks the fastest exact table this CPU runs, or the one named by
+/* Picks the fastest table this CPU runs, or the one named by
    `forced` (e.g. getenv("GPT2_ISA")). Returns NULL if `forced` names an
    unknown table or one this CPU cannot run. */
 const g2_kernels *g2_kernels_select(const char *forced);
