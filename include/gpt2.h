@@ -153,9 +153,10 @@ GPT2_API uint64_t gpt2_model_n_params(const gpt2_model *model);
    (gpt2-bench, docs/performance.md). */
 GPT2_API uint64_t gpt2_model_size_per_token(const gpt2_model *model);
 /* Name of the kernel set chosen for this model ("scalar", "avx2", "avx512",
-   "neon"). GPT2_ISA=name in the environment forces one at load; the opt-in
-   "avx512bf16" multiplies BF16 weights with bf16-rounded activations (faster,
-   less exact: docs/kernels.md) and is never chosen by default. Static. */
+   "avx512bf16", "neon"). GPT2_ISA=name in the environment forces one at load.
+   "avx512bf16", the default on CPUs with AVX512-BF16, multiplies BF16 weights
+   with bf16-rounded activations (faster, less exact: docs/kernels.md);
+   GPT2_ISA=avx512 keeps those products exact. Static. */
 GPT2_API const char *gpt2_model_isa(const gpt2_model *model);
 /* Write the model to `path` as a GGUF v3 file that libgpt2 and llama.cpp
    load: llama.cpp's GPT-2 tensor names and metadata keys, the vocabulary
