@@ -33,11 +33,11 @@ enum {
   PANEL_COLS = 16 * TILE_VECS,
   PANEL_PAIRS = 64, /* k pairs per block: a packed panel is 64 x 64 x 4 bytes = 16 KiB */
   /* Tokens per batch block, at most: their activations of one k block as
-     bf16 pairs (63 KiB), converted once per matrix product. Each panel is
+     bf16 pairs (66 KiB), converted once per matrix product. Each panel is
      packed once per block and swept by all of its tokens, so the weights
      are read once per block (measured as fast as 96 or 128 tokens with 128
-     pairs, within this machine's noise, with less stack). */
-  BLOCK_TOKS = 252, /* a multiple of TILE_TOKS */
+     pairs, within this machine's noise, with fewer passes over the weights). */
+  BLOCK_TOKS = 264, /* a multiple of TILE_TOKS; 512 tokens make two blocks */
   DECODE_COLS = 2048, /* one token, KN: column sums kept in L1 */
   DECODE_PAIRS = 1024, /* one token: activation pairs converted at a time */
   /* One token: bytes ahead that the weight streams are prefetched into L2

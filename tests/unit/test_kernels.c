@@ -239,7 +239,7 @@ static void test_matmul(const g2_kernels *kt) {
       check_matmul(kt, &t, sh->n_tok, (int)(s % 2 == 0));
       free_matrix(&t);
     }
-  /* BF16 batches longer than the avx512bf16 table's token block (252), in
+  /* BF16 batches longer than the avx512bf16 table's token block (264), in
      blocks of unequal sizes */
   for (int layout = 0; layout < 2; layout++) {
     test_matrix t = make_matrix(G2_DT_BF16, (g2_layout)layout, 41, 259);
