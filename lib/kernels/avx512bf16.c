@@ -354,6 +354,7 @@ static void get_row(const g2_matrix *w, int64_t row, float *out) { g2_kernels_av
 
 const g2_kernels g2_kernels_avx512bf16 = {
     .name = "avx512bf16",
+    .rounds_activations = 1,
     .matmul = matmul,
     .layernorm = layernorm,
     .gelu = gelu,

@@ -54,7 +54,7 @@ static const float *random_vector(struct gpt2_model *model, size_t n) {
 static struct gpt2_model *make_model(int64_t n_embd) {
   rng_state = 0x9e3779b97f4a7c15u;
   struct gpt2_model *model;
-  if (g2_model_new(&model) != GPT2_OK) return NULL;
+  if (g2_model_new(0, &model) != GPT2_OK) return NULL;
   int64_t n_ff = 4 * n_embd;
   model->hp = (g2_hparams){N_VOCAB, N_CTX, (int32_t)n_embd, N_LAYER, 4, (int32_t)n_ff, 1e-5f};
   model->wte = random_matrix(model, N_VOCAB, n_embd, G2_DT_F32, G2_LAYOUT_NK);
@@ -376,7 +376,7 @@ static int model_logits_isa(const char *path, uint32_t weight_type, const char *
 /* Whether the table models load with rounds the activations of BF16-weight
    products to bfloat16 (avx512bf16); avx512 is then the exact one. */
 static int table_rounds_bf16(void) {
-  const g2_kernels *table = g2_kernels_select(getenv("GPT2_ISA"));
+  const g2_kernels *table = g2_kernels_select(getenv("GPT2_ISA"), 0);
   return table && strcmp(table->name, "avx512bf16") == 0;
 }
 
