@@ -54,7 +54,7 @@ static size_t matrix_bytes(const g2_matrix *m) {
 }
 
 int main(int argc, char **argv) {
-  const g2_kernels *kt = g2_kernels_select(argc > 1 ? argv[1] : NULL);
+  const g2_kernels *kt = g2_kernels_select(argc > 1 ? argv[1] : NULL, 0);
   size_t n_batch = argc > 2 ? (size_t)atoi(argv[2]) : 512;
   if (!kt) {
     fprintf(stderr, "unknown or unsupported ISA\n");

@@ -1,14 +1,16 @@
 /* The "avx512bf16" table: the avx512 table, except that BF16 weights (the
-   Hugging Face KN layout and the NK one of converted models) are multiplied
-   with AVX512-BF16 vdpbf16ps, two products per lane and instruction. That rounds the activations to
-   bfloat16 (8 significant bits), so a product carries a relative error of
-   up to 2^-9: results are further from the oracle than the FP32 tables'
-   (see docs/kernels.md). Never chosen by default; GPT2_ISA=avx512bf16
-   selects it on a CPU that has AVX512-BF16.
+   Hugging Face KN layout, and the NK one of GGUF files and converted
+   models) are multiplied with AVX512-BF16 vdpbf16ps, two products per lane
+   and instruction. That rounds the activations to bfloat16 (8 significant
+   bits), so a product carries a relative error of up to 2^-9: results are
+   further from the oracle than the FP32 tables' (see docs/kernels.md). The
+   default table on a CPU that has AVX512-BF16; GPT2_ISA=avx512 gives the
+   exact FP32 products.
 
-   Determinism: an output element is one chain of vdpbf16ps over k pairs
-   (2k, 2k+1) in order, from zero, with the bias added last, in the batch and
-   the one-token paths alike (NK: 16 lane chains, then a fixed-order sum). */
+   Determinism: an output element is one vector lane's chain of vdpbf16ps
+   over the k pairs (2k, 2k+1) in order, from zero, with the bias added last,
+   in both layouts and in the batch and one-token paths alike. A partial sum
+   parked in `out` between blocks of k is stored exactly. */
 #if defined(__x86_64__)
 
 #if defined(__clang__)
@@ -26,23 +28,55 @@
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 enum {
-  TILE_TOKS = 6, /* 6 tokens x 4 vectors: 24 zmm accumulators */
+  TILE_TOKS = 6, /* register tile: 6 tokens x 4 vectors, 24 zmm accumulators */
   TILE_VECS = 4,
   PANEL_COLS = 16 * TILE_VECS,
-  PANEL_PAIRS = 128, /* k pairs per packed panel: 128 x 64 x 4 bytes = 32 KiB */
-  DECODE_COLS = 2048,
-  X_PAIRS = 256, /* k pairs of activations converted at a time */
-  NK_ROWS = 4,    /* NK tile: 4 rows x 6 tokens */
-  /* NK: activations of a block of tokens as bf16 pairs (64 KiB) */
-  NK_X_PAIRS = 16384
+  PANEL_PAIRS = 64, /* k pairs per block: a packed panel is 64 x 64 x 4 bytes = 16 KiB */
+  /* Tokens per batch block, at most: their activations of one k block as
+     bf16 pairs (66 KiB), converted once per matrix product. Each panel is
+     packed once per block and swept by all of its tokens, so the weights
+     are read once per block (measured as fast as 96 or 128 tokens with 128
+     pairs, within this machine's noise, with fewer passes over the weights). */
+  BLOCK_TOKS = 264, /* a multiple of TILE_TOKS; 512 tokens make two blocks */
+  DECODE_COLS = 2048, /* one token, KN: column sums kept in L1 */
+  DECODE_PAIRS = 1024, /* one token: activation pairs converted at a time */
+  /* One token: bytes ahead that the weight streams are prefetched into L2
+     (as the avx512 table does; see NK_PREFETCH_BYTES in generic_simd.h). */
+  PREFETCH_BYTES = 16384
 };
 
 static ALWAYS_INLINE __mmask16 mask_of(size_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
+static ALWAYS_INLINE __mmask32 mask32_of(size_t n) {
+  return n >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << n) - 1);
+}
 
-/* Weights (row0[c], row1[c]) for 16 columns (n valid) as bf16 pairs: row0
-   in the low half of each 32-bit lane. row1 NULL: the k pair's second row is
-   past the end (odd n_in), zeros. */
-static ALWAYS_INLINE __m512i weight_pairs(const uint16_t *row0, const uint16_t *row1, size_t n) {
+static ALWAYS_INLINE __m512 dot_pairs(__m512 acc, __m512i x_pair, __m512i w_pairs) {
+  return _mm512_dpbf16_ps(acc, (__m512bh)x_pair, (__m512bh)w_pairs);
+}
+
+/* x[k0 .. k0 + 2 n_pairs) rounded to bf16 pairs (zero past n_in). */
+static void activation_pairs(const float *x, size_t k0, size_t n_pairs, size_t n_in, uint32_t *pairs) {
+  size_t i = 0;
+  for (; i + 16 <= n_pairs && k0 + 2 * i + 32 <= n_in; i += 16) {
+    __m512 lo = _mm512_loadu_ps(x + k0 + 2 * i), hi = _mm512_loadu_ps(x + k0 + 2 * i + 16);
+    _mm512_storeu_si512(pairs + i, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+  }
+  for (; i < n_pairs; i += 16) {
+    size_t k = k0 + 2 * i;
+    size_t left = k < n_in ? n_in - k : 0;
+    __m512 lo = _mm512_maskz_loadu_ps(mask_of(left), x + k);
+    __m512 hi = _mm512_maskz_loadu_ps(mask_of(left > 16 ? left - 16 : 0), x + k + 16);
+    __m512i converted = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+    _mm512_mask_storeu_epi32(pairs + i, mask_of(n_pairs - i), converted);
+  }
+}
+
+/* ---- weights as pairs: lane c holds (W(j0 + c, 2kk), W(j0 + c, 2kk + 1)) ---- */
+
+/* KN: weights (row0[c], row1[c]) for 16 columns (n valid), row0 in the low
+   half of each 32-bit lane. row1 NULL: the pair's second row is past the
+   end (odd n_in), zeros. */
+static ALWAYS_INLINE __m512i kn_pairs(const uint16_t *row0, const uint16_t *row1, size_t n) {
   __mmask16 mask = mask_of(n);
   __m512i low = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, row0));
   if (!row1) return low;
@@ -50,44 +84,91 @@ static ALWAYS_INLINE __m512i weight_pairs(const uint16_t *row0, const uint16_t *
   return _mm512_or_si512(low, _mm512_slli_epi32(high, 16));
 }
 
-/* x[k0 .. k0 + 2 n_pairs) rounded to bf16 pairs (zero past n_in). */
-static void activation_pairs(const float *x, size_t k0, size_t n_pairs, size_t n_in, uint32_t *pairs) {
-  for (size_t i = 0; i < n_pairs; i += 16) {
-    size_t k = k0 + 2 * i;
-    size_t left = k < n_in ? n_in - k : 0;
-    __m512 lo = _mm512_maskz_loadu_ps(mask_of(left), x + k);
-    __m512 hi = _mm512_maskz_loadu_ps(mask_of(left > 16 ? left - 16 : 0), x + k + 16);
-    __m512i converted = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
-    size_t count = n_pairs - i < 16 ? n_pairs - i : 16;
-    _mm512_mask_storeu_epi32(pairs + i, mask_of(count), converted);
+/* NK: rows j0 .. j0 + n_rows (n_rows <= 16, rows past them zeros), pairs
+   kk .. kk + 16 (zeros past n_in): v[i] = pair kk + i of the 16 rows, by a
+   16 x 16 transpose of 32-bit lanes. Prefetches each line `ahead` bytes on
+   (0: none). */
+static ALWAYS_INLINE void nk_pairs(const uint16_t *rows, size_t n_in, size_t n_rows, size_t kk, size_t ahead,
+                                   __m512i v[16]) {
+  __mmask32 mask = mask32_of(n_in - 2 * kk);
+  __m512i a[16], b[16];
+#pragma GCC unroll 16
+  for (size_t r = 0; r < 16; r++) {
+    const uint16_t *p = rows + r * n_in + 2 * kk;
+    if (ahead) __builtin_prefetch((const char *)p + ahead, 0, 2);
+    v[r] = r < n_rows ? _mm512_maskz_loadu_epi16(mask, p) : _mm512_setzero_si512();
+  }
+  /* 32-bit, then 64-bit interleaves within 128-bit lanes: b[4m + q] lane L
+     holds pair 4L + q of rows 4m .. 4m + 3. */
+#pragma GCC unroll 8
+  for (size_t m = 0; m < 8; m++) {
+    a[2 * m] = _mm512_unpacklo_epi32(v[2 * m], v[2 * m + 1]);
+    a[2 * m + 1] = _mm512_unpackhi_epi32(v[2 * m], v[2 * m + 1]);
+  }
+#pragma GCC unroll 4
+  for (size_t m = 0; m < 4; m++) {
+    b[4 * m] = _mm512_unpacklo_epi64(a[4 * m], a[4 * m + 2]);
+    b[4 * m + 1] = _mm512_unpackhi_epi64(a[4 * m], a[4 * m + 2]);
+    b[4 * m + 2] = _mm512_unpacklo_epi64(a[4 * m + 1], a[4 * m + 3]);
+    b[4 * m + 3] = _mm512_unpackhi_epi64(a[4 * m + 1], a[4 * m + 3]);
+  }
+  /* 4 x 4 transpose of 128-bit lanes, for each q */
+#pragma GCC unroll 4
+  for (size_t q = 0; q < 4; q++) {
+    __m512i c0 = _mm512_shuffle_i32x4(b[q], b[4 + q], 0x44), c1 = _mm512_shuffle_i32x4(b[q], b[4 + q], 0xee);
+    __m512i c2 = _mm512_shuffle_i32x4(b[8 + q], b[12 + q], 0x44);
+    __m512i c3 = _mm512_shuffle_i32x4(b[8 + q], b[12 + q], 0xee);
+    v[q] = _mm512_shuffle_i32x4(c0, c2, 0x88);
+    v[4 + q] = _mm512_shuffle_i32x4(c0, c2, 0xdd);
+    v[8 + q] = _mm512_shuffle_i32x4(c1, c3, 0x88);
+    v[12 + q] = _mm512_shuffle_i32x4(c1, c3, 0xdd);
   }
 }
 
-static ALWAYS_INLINE __m512 dot_pairs(__m512 acc, __m512i x_pair, __m512i w_pairs) {
-  return _mm512_dpbf16_ps(acc, (__m512bh)x_pair, (__m512bh)w_pairs);
-}
-
-/* Pairs kk0 .. kk0 + n_pairs of rows, columns j0 .. j0 + n_cols, packed
-   PANEL_COLS lanes a pair, zero-padded. */
+/* Pairs kk0 .. kk0 + n_pairs, columns j0 .. j0 + n_cols of W, PANEL_COLS
+   lanes a pair, zero-padded (rows of pairs past n_pairs: anything finite,
+   as far as the next multiple of 16). The next panel's weights (the next
+   PANEL_COLS columns) are prefetched into L2: the lines of a panel are too
+   scattered for the hardware prefetcher. */
 static void pack_panel(const g2_matrix *w, size_t kk0, size_t n_pairs, size_t j0, size_t n_cols,
                        uint32_t *panel) {
   const uint16_t *data = w->data;
   size_t n_out = (size_t)w->n_out, n_in = (size_t)w->n_in;
+  if (w->layout == G2_LAYOUT_NK) {
+    for (size_t c = 0; c < n_cols; c += 16)
+      for (size_t kk = 0; kk < n_pairs; kk += 16) {
+        __m512i v[16];
+        nk_pairs(data + (j0 + c) * n_in, n_in, n_cols - c, kk0 + kk, PANEL_COLS * n_in * sizeof(uint16_t), v);
+#pragma GCC unroll 16
+        for (size_t i = 0; i < 16; i++) _mm512_store_si512(panel + (kk + i) * PANEL_COLS + c, v[i]);
+      }
+    for (size_t c = (n_cols + 15) / 16 * 16; c < PANEL_COLS; c += 16)
+      for (size_t kk = 0; kk < n_pairs; kk++) _mm512_store_si512(panel + kk * PANEL_COLS + c, _mm512_setzero_si512());
+    return;
+  }
   for (size_t kk = 0; kk < n_pairs; kk++) {
     size_t k = 2 * (kk0 + kk);
     const uint16_t *row0 = data + k * n_out + j0;
     const uint16_t *row1 = k + 1 < n_in ? row0 + n_out : NULL;
+    for (size_t c = 0; c < PANEL_COLS; c += 32) {
+      __builtin_prefetch(row0 + PANEL_COLS + c, 0, 2);
+      if (row1) __builtin_prefetch(row1 + PANEL_COLS + c, 0, 2);
+    }
     for (size_t c = 0; c < PANEL_COLS; c += 16) {
       size_t valid = c < n_cols ? n_cols - c : 0;
-      __m512i pairs = valid ? weight_pairs(row0 + c, row1 ? row1 + c : NULL, valid) : _mm512_setzero_si512();
-      _mm512_storeu_si512(panel + kk * PANEL_COLS + c, pairs);
+      __m512i pairs = valid ? kn_pairs(row0 + c, row1 ? row1 + c : NULL, valid) : _mm512_setzero_si512();
+      _mm512_store_si512(panel + kk * PANEL_COLS + c, pairs);
     }
   }
 }
 
+/* ---- batches: token tiles over a packed panel ---- */
+
+/* nt tokens x TILE_VECS vectors: continues the partial sums in `out` (or
+   starts from zero) over n_pairs, adds the bias if given (the last block),
+   stores n_cols columns. */
 static ALWAYS_INLINE void tile(size_t nt, const uint32_t *panel, size_t n_pairs, const uint32_t *x_pairs,
-                               size_t x_pairs_stride, float *out, size_t out_stride, size_t n_cols, int first,
-                               const float *bias) {
+                               float *out, size_t out_stride, size_t n_cols, int first, const float *bias) {
   __m512 acc[TILE_TOKS][TILE_VECS];
 #pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
@@ -100,10 +181,10 @@ static ALWAYS_INLINE void tile(size_t nt, const uint32_t *panel, size_t n_pairs,
   for (size_t kk = 0; kk < n_pairs; kk++) {
     __m512i weights[TILE_VECS];
 #pragma GCC unroll 8
-    for (size_t v = 0; v < TILE_VECS; v++) weights[v] = _mm512_loadu_si512(panel + kk * PANEL_COLS + v * 16);
+    for (size_t v = 0; v < TILE_VECS; v++) weights[v] = _mm512_load_si512(panel + kk * PANEL_COLS + v * 16);
 #pragma GCC unroll 8
     for (size_t t = 0; t < nt; t++) {
-      __m512i x_pair = _mm512_set1_epi32((int)x_pairs[t * x_pairs_stride + kk]);
+      __m512i x_pair = _mm512_set1_epi32((int)x_pairs[t * PANEL_PAIRS + kk]);
 #pragma GCC unroll 8
       for (size_t v = 0; v < TILE_VECS; v++) acc[t][v] = dot_pairs(acc[t][v], x_pair, weights[v]);
     }
@@ -118,76 +199,80 @@ static ALWAYS_INLINE void tile(size_t nt, const uint32_t *panel, size_t n_pairs,
     }
 }
 
-static void tile_any(size_t nt, const uint32_t *panel, size_t n_pairs, const uint32_t *x_pairs,
-                     size_t x_pairs_stride, float *out, size_t out_stride, size_t n_cols, int first,
-                     const float *bias) {
+static void tile_any(size_t nt, const uint32_t *panel, size_t n_pairs, const uint32_t *x_pairs, float *out,
+                     size_t out_stride, size_t n_cols, int first, const float *bias) {
   switch (nt) {
-    case 1: tile(1, panel, n_pairs, x_pairs, x_pairs_stride, out, out_stride, n_cols, first, bias); break;
-    case 2: tile(2, panel, n_pairs, x_pairs, x_pairs_stride, out, out_stride, n_cols, first, bias); break;
-    case 3: tile(3, panel, n_pairs, x_pairs, x_pairs_stride, out, out_stride, n_cols, first, bias); break;
-    case 4: tile(4, panel, n_pairs, x_pairs, x_pairs_stride, out, out_stride, n_cols, first, bias); break;
-    case 5: tile(5, panel, n_pairs, x_pairs, x_pairs_stride, out, out_stride, n_cols, first, bias); break;
-    default: tile(6, panel, n_pairs, x_pairs, x_pairs_stride, out, out_stride, n_cols, first, bias); break;
+    case 1: tile(1, panel, n_pairs, x_pairs, out, out_stride, n_cols, first, bias); break;
+    case 2: tile(2, panel, n_pairs, x_pairs, out, out_stride, n_cols, first, bias); break;
+    case 3: tile(3, panel, n_pairs, x_pairs, out, out_stride, n_cols, first, bias); break;
+    case 4: tile(4, panel, n_pairs, x_pairs, out, out_stride, n_cols, first, bias); break;
+    case 5: tile(5, panel, n_pairs, x_pairs, out, out_stride, n_cols, first, bias); break;
+    default: tile(6, panel, n_pairs, x_pairs, out, out_stride, n_cols, first, bias); break;
   }
 }
 
+/* Blocks of tokens x blocks of k pairs: the block's activations converted
+   once, then for each column panel the weights packed once and swept by the
+   token tiles. */
 static void matmul_batch(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                          float *out, size_t out_stride, size_t col_begin, size_t col_end) {
   size_t n_in = (size_t)w->n_in, total_pairs = (n_in + 1) / 2;
   _Alignas(64) uint32_t panel[PANEL_PAIRS * PANEL_COLS];
-  _Alignas(64) uint32_t x_pairs[TILE_TOKS * PANEL_PAIRS];
-  for (size_t j0 = col_begin; j0 < col_end; j0 += PANEL_COLS) {
-    size_t n_cols = col_end - j0 < PANEL_COLS ? col_end - j0 : PANEL_COLS;
+  _Alignas(64) uint32_t x_pairs[BLOCK_TOKS * PANEL_PAIRS];
+  size_t n_blocks = (n_tok + BLOCK_TOKS - 1) / BLOCK_TOKS; /* of equal size, in whole tiles */
+  size_t block_toks = ((n_tok + n_blocks - 1) / n_blocks + TILE_TOKS - 1) / TILE_TOKS * TILE_TOKS;
+  for (size_t t0 = 0; t0 < n_tok; t0 += block_toks) {
+    size_t n_block = n_tok - t0 < block_toks ? n_tok - t0 : block_toks;
     for (size_t kk0 = 0; kk0 < total_pairs; kk0 += PANEL_PAIRS) {
       size_t n_pairs = total_pairs - kk0 < PANEL_PAIRS ? total_pairs - kk0 : PANEL_PAIRS;
-      int last = kk0 + n_pairs == total_pairs;
-      pack_panel(w, kk0, n_pairs, j0, n_cols, panel);
-      for (size_t t = 0; t < n_tok; t += TILE_TOKS) {
-        size_t nt = n_tok - t < TILE_TOKS ? n_tok - t : TILE_TOKS;
-        for (size_t i = 0; i < nt; i++)
-          activation_pairs(x + (t + i) * x_stride, 2 * kk0, n_pairs, n_in, x_pairs + i * PANEL_PAIRS);
-        tile_any(nt, panel, n_pairs, x_pairs, PANEL_PAIRS, out + t * out_stride + j0, out_stride, n_cols,
-                 kk0 == 0, last && bias ? bias + j0 : NULL);
+      int first = kk0 == 0, last = kk0 + n_pairs == total_pairs;
+      for (size_t i = 0; i < n_block; i++)
+        activation_pairs(x + (t0 + i) * x_stride, 2 * kk0, n_pairs, n_in, x_pairs + i * PANEL_PAIRS);
+      for (size_t j0 = col_begin; j0 < col_end; j0 += PANEL_COLS) {
+        size_t n_cols = col_end - j0 < PANEL_COLS ? col_end - j0 : PANEL_COLS;
+        pack_panel(w, kk0, n_pairs, j0, n_cols, panel);
+        for (size_t t = 0; t < n_block; t += TILE_TOKS) {
+          size_t nt = n_block - t < TILE_TOKS ? n_block - t : TILE_TOKS;
+          tile_any(nt, panel, n_pairs, x_pairs + t * PANEL_PAIRS, out + (t0 + t) * out_stride + j0, out_stride,
+                   n_cols, first, last && bias ? bias + j0 : NULL);
+        }
       }
     }
   }
 }
 
-/* One token: each pair of weight rows streams through once into L1 sums. */
-static void matmul_decode(const g2_matrix *w, const float *x, const float *bias, float *out, size_t col_begin,
-                          size_t col_end) {
+/* ---- one token: memory bound, weights stream through once ---- */
+
+/* KN: each pair of weight rows streams through once into L1 sums, four
+   pairs (eight rows) per pass over them. */
+static void decode_kn(const g2_matrix *w, const float *x, const float *bias, float *out, size_t col_begin,
+                      size_t col_end) {
   size_t n_in = (size_t)w->n_in, n_out = (size_t)w->n_out, total_pairs = (n_in + 1) / 2;
   const uint16_t *data = w->data;
   _Alignas(64) float acc[DECODE_COLS];
-  _Alignas(64) uint32_t x_pairs[X_PAIRS];
+  _Alignas(64) uint32_t x_pairs[DECODE_PAIRS];
   for (size_t j0 = col_begin; j0 < col_end; j0 += DECODE_COLS) {
     size_t n_cols = col_end - j0 < DECODE_COLS ? col_end - j0 : DECODE_COLS;
     memset(acc, 0, n_cols * sizeof(float));
-    for (size_t kk0 = 0; kk0 < total_pairs; kk0 += X_PAIRS) {
-      size_t n_pairs = total_pairs - kk0 < X_PAIRS ? total_pairs - kk0 : X_PAIRS;
+    for (size_t kk0 = 0; kk0 < total_pairs; kk0 += DECODE_PAIRS) {
+      size_t n_pairs = total_pairs - kk0 < DECODE_PAIRS ? total_pairs - kk0 : DECODE_PAIRS;
       activation_pairs(x, 2 * kk0, n_pairs, n_in, x_pairs);
       size_t kk = 0;
-      /* four pairs (eight rows) per pass over the sums, while all exist */
       for (; kk + 4 <= n_pairs && 2 * (kk0 + kk + 4) <= n_in; kk += 4) {
         const uint16_t *rows = data + 2 * (kk0 + kk) * n_out + j0;
+        int prefetch = 2 * (kk0 + kk + 8) <= n_in; /* the next pass's rows, into L2 */
         __m512i x_pair[4];
         for (size_t i = 0; i < 4; i++) x_pair[i] = _mm512_set1_epi32((int)x_pairs[kk + i]);
-        size_t c = 0;
-        for (; c + 16 <= n_cols; c += 16) {
-          __m512 sum = _mm512_loadu_ps(acc + c);
+        for (size_t c = 0; c < n_cols; c += 16) {
+          __mmask16 mask = mask_of(n_cols - c);
+          if (prefetch && c % 32 == 0)
+#pragma GCC unroll 8
+            for (size_t i = 0; i < 8; i++) __builtin_prefetch(rows + (8 + i) * n_out + c, 0, 2);
+          __m512 sum = _mm512_maskz_loadu_ps(mask, acc + c);
 #pragma GCC unroll 4
           for (size_t i = 0; i < 4; i++) {
             const uint16_t *row0 = rows + 2 * i * n_out + c;
-            sum = dot_pairs(sum, x_pair[i], weight_pairs(row0, row0 + n_out, 16));
-          }
-          _mm512_storeu_ps(acc + c, sum);
-        }
-        if (c < n_cols) {
-          __mmask16 mask = mask_of(n_cols - c);
-          __m512 sum = _mm512_maskz_loadu_ps(mask, acc + c);
-          for (size_t i = 0; i < 4; i++) {
-            const uint16_t *row0 = rows + 2 * i * n_out + c;
-            sum = dot_pairs(sum, x_pair[i], weight_pairs(row0, row0 + n_out, n_cols - c));
+            sum = dot_pairs(sum, x_pair[i], kn_pairs(row0, row0 + n_out, n_cols - c));
           }
           _mm512_mask_storeu_ps(acc + c, mask, sum);
         }
@@ -198,9 +283,8 @@ static void matmul_decode(const g2_matrix *w, const float *x, const float *bias,
         const uint16_t *row1 = k + 1 < n_in ? row0 + n_out : NULL;
         __m512i x_pair = _mm512_set1_epi32((int)x_pairs[kk]);
         for (size_t c = 0; c < n_cols; c += 16) {
-          size_t valid = n_cols - c;
-          __m512i pairs = weight_pairs(row0 + c, row1 ? row1 + c : NULL, valid);
-          __mmask16 mask = mask_of(valid);
+          __mmask16 mask = mask_of(n_cols - c);
+          __m512i pairs = kn_pairs(row0 + c, row1 ? row1 + c : NULL, n_cols - c);
           _mm512_mask_storeu_ps(acc + c, mask, dot_pairs(_mm512_maskz_loadu_ps(mask, acc + c), x_pair, pairs));
         }
       }
@@ -209,97 +293,49 @@ static void matmul_decode(const g2_matrix *w, const float *x, const float *bias,
   }
 }
 
-/* ---- NK: rows are runs of k pairs already ---- */
-
-/* Fixed-order horizontal sum (the same tree as the avx512 table's). */
-static ALWAYS_INLINE float sum_lanes(__m512 v) {
-  __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
-}
-
-/* nt tokens x NK_ROWS rows: sums[t][r] = chain of vdpbf16ps over 32 k at a
-   time (16 lane sums of pairs), then sum_lanes. x_pairs rows are padded with
-   zeros to a multiple of 32 k. */
-static ALWAYS_INLINE void nk_tile(size_t nt, const uint16_t *const *rows, size_t n_in, const uint32_t *x_pairs,
-                                  size_t x_pairs_stride, float sums[TILE_TOKS][NK_ROWS]) {
-  __m512 acc[TILE_TOKS][NK_ROWS];
-#pragma GCC unroll 8
-  for (size_t t = 0; t < nt; t++)
-#pragma GCC unroll 8
-    for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = _mm512_setzero_ps();
-  for (size_t k = 0; k < n_in; k += 32) {
-    __mmask32 mask = n_in - k >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (n_in - k)) - 1);
-    __m512i weights[NK_ROWS];
-#pragma GCC unroll 8
-    for (size_t r = 0; r < NK_ROWS; r++) weights[r] = _mm512_maskz_loadu_epi16(mask, rows[r] + k);
-#pragma GCC unroll 8
-    for (size_t t = 0; t < nt; t++) {
-      __m512i xt = _mm512_loadu_si512(x_pairs + t * x_pairs_stride + k / 2);
-#pragma GCC unroll 8
-      for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = dot_pairs(acc[t][r], xt, weights[r]);
-    }
-  }
-#pragma GCC unroll 8
-  for (size_t t = 0; t < nt; t++)
-#pragma GCC unroll 8
-    for (size_t r = 0; r < NK_ROWS; r++) sums[t][r] = sum_lanes(acc[t][r]);
-}
-
-static void nk_tile_any(size_t nt, const uint16_t *const *rows, size_t n_in, const uint32_t *x_pairs,
-                        size_t x_pairs_stride, float sums[TILE_TOKS][NK_ROWS]) {
-  switch (nt) {
-    case 1: nk_tile(1, rows, n_in, x_pairs, x_pairs_stride, sums); break;
-    case 2: nk_tile(2, rows, n_in, x_pairs, x_pairs_stride, sums); break;
-    case 3: nk_tile(3, rows, n_in, x_pairs, x_pairs_stride, sums); break;
-    case 4: nk_tile(4, rows, n_in, x_pairs, x_pairs_stride, sums); break;
-    case 5: nk_tile(5, rows, n_in, x_pairs, x_pairs_stride, sums); break;
-    default: nk_tile(6, rows, n_in, x_pairs, x_pairs_stride, sums); break;
-  }
-}
-
-static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
-                      float *out, size_t out_stride, size_t col_begin, size_t col_end) {
-  size_t n_in = (size_t)w->n_in;
-  size_t padded_pairs = (n_in + 31) / 32 * 16; /* x pairs per token, zero-padded to 32 k */
-  size_t token_block = NK_X_PAIRS / padded_pairs / TILE_TOKS * TILE_TOKS;
-  _Alignas(64) uint32_t x_pairs[NK_X_PAIRS];
-  float sums[TILE_TOKS][NK_ROWS];
-  for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
-    size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
-    for (size_t t = t0; t < t_end; t++) {
-      uint32_t *pairs = x_pairs + (t - t0) * padded_pairs;
-      activation_pairs(x + t * x_stride, 0, padded_pairs, n_in, pairs);
-    }
-    for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
-      size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
-      const uint16_t *rows[NK_ROWS];
-      for (size_t r = 0; r < NK_ROWS; r++) /* missing rows repeat the first */
-        rows[r] = (const uint16_t *)w->data + (j0 + (r < n_rows ? r : 0)) * n_in;
-      for (size_t t = t0; t < t_end; t += TILE_TOKS) {
-        size_t nt = t_end - t < TILE_TOKS ? t_end - t : TILE_TOKS;
-        nk_tile_any(nt, rows, n_in, x_pairs + (t - t0) * padded_pairs, padded_pairs, sums);
-        for (size_t i = 0; i < nt; i++)
-          for (size_t r = 0; r < n_rows; r++)
-            out[(t + i) * out_stride + j0 + r] = sums[i][r] + (bias ? bias[j0 + r] : 0.0f);
+/* NK: 16 rows at a time, transposed on the fly into one vector of chains;
+   the same lines of the next 16 rows are prefetched into L2. Partial sums
+   wait in `out` between blocks of activation pairs. */
+static void decode_nk(const g2_matrix *w, const float *x, const float *bias, float *out, size_t col_begin,
+                      size_t col_end) {
+  size_t n_in = (size_t)w->n_in, total_pairs = (n_in + 1) / 2;
+  const uint16_t *data = w->data;
+  size_t ahead = 16 * n_in * sizeof(uint16_t);
+  if (ahead < PREFETCH_BYTES) ahead = PREFETCH_BYTES;
+  _Alignas(64) uint32_t x_pairs[DECODE_PAIRS];
+  for (size_t kk0 = 0; kk0 < total_pairs; kk0 += DECODE_PAIRS) {
+    size_t n_pairs = total_pairs - kk0 < DECODE_PAIRS ? total_pairs - kk0 : DECODE_PAIRS;
+    int first = kk0 == 0, last = kk0 + n_pairs == total_pairs;
+    activation_pairs(x, 2 * kk0, n_pairs, n_in, x_pairs);
+    for (size_t j0 = col_begin; j0 < col_end; j0 += 16) {
+      size_t n_rows = col_end - j0 < 16 ? col_end - j0 : 16;
+      __mmask16 mask = mask_of(n_rows);
+      __m512 acc = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, out + j0);
+      for (size_t kk = 0; kk < n_pairs; kk += 16) {
+        __m512i v[16];
+        nk_pairs(data + j0 * n_in, n_in, n_rows, kk0 + kk, ahead, v);
+        size_t n = n_pairs - kk < 16 ? n_pairs - kk : 16;
+#pragma GCC unroll 16
+        for (size_t i = 0; i < 16; i++)
+          if (i < n) acc = dot_pairs(acc, _mm512_set1_epi32((int)x_pairs[kk + i]), v[i]);
       }
+      if (last && bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mask, bias + j0));
+      _mm512_mask_storeu_ps(out + j0, mask, acc);
     }
   }
 }
 
 static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                    float *out, size_t out_stride, size_t col_begin, size_t col_end) {
-  int bf16 = w->dtype == G2_DT_BF16 && w->n_in > 0;
-  if (bf16 && w->layout == G2_LAYOUT_KN) {
-    if (n_tok == 1)
-      matmul_decode(w, x, bias, out, col_begin, col_end);
-    else if (n_tok > 1)
-      matmul_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-  } else if (bf16 && ((size_t)w->n_in + 31) / 32 * 16 * TILE_TOKS <= NK_X_PAIRS) { /* a token tile fits */
-    matmul_nk(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-  } else {
+  if (w->dtype != G2_DT_BF16 || w->n_in == 0) {
     g2_kernels_avx512.matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+  } else if (n_tok > 1) {
+    matmul_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+  } else if (n_tok == 1) {
+    if (w->layout == G2_LAYOUT_KN)
+      decode_kn(w, x, bias, out, col_begin, col_end);
+    else
+      decode_nk(w, x, bias, out, col_begin, col_end);
   }
 }
 
@@ -320,6 +356,7 @@ static void get_row(const g2_matrix *w, int64_t row, float *out) { g2_kernels_av
 
 const g2_kernels g2_kernels_avx512bf16 = {
     .name = "avx512bf16",
+    .rounds_activations = 1,
     .matmul = matmul,
     .layernorm = layernorm,
     .gelu = gelu,

@@ -17,6 +17,9 @@
 
 typedef struct g2_kernels {
   const char *name; /* "scalar", "avx2", "avx512", "avx512bf16", "neon" */
+  /* Nonzero: some products round the activations below FP32 (faster, less
+     exact); gpt2_load_params.fp32_products = 1 excludes such tables. */
+  int rounds_activations;
 
   /* out[t*out_stride + j] = bias[j] + sum_k x[t*x_stride + k] * W(j, k)
      for t in [0, n_tok), j in [col_begin, col_end). bias may be NULL.
@@ -61,17 +64,18 @@ extern const g2_kernels g2_kernels_ref;
 #if defined(__x86_64__)
 extern const g2_kernels g2_kernels_avx2;
 extern const g2_kernels g2_kernels_avx512;
-/* avx512 with BF16 KN products by vdpbf16ps (activations rounded to
-   bfloat16): only when asked for by name. */
+/* avx512 with BF16-weight products by vdpbf16ps (activations rounded to
+   bfloat16); the default where AVX512-BF16 exists. */
 extern const g2_kernels g2_kernels_avx512bf16;
 #endif
 #if defined(__aarch64__)
 extern const g2_kernels g2_kernels_neon;
 #endif
 
-/* Picks the fastest exact table this CPU runs, or the one named by
-   `forced` (e.g. getenv("GPT2_ISA")). Returns NULL if `forced` names an
-   unknown table or one this CPU cannot run. */
-const g2_kernels *g2_kernels_select(const char *forced);
+/* Picks the fastest table this CPU runs (skipping those that round
+   activations if fp32_only), or the one named by `forced` (e.g.
+   getenv("GPT2_ISA"), whatever fp32_only says). Returns NULL if `forced`
+   names an unknown table or one this CPU cannot run. */
+const g2_kernels *g2_kernels_select(const char *forced, int fp32_only);
 
 #endif

@@ -10,12 +10,15 @@
 #include "core/params.h"
 #include "gpt2.h"
 
-int g2_model_new(struct gpt2_model **out) {
+int g2_model_new(int fp32_products, struct gpt2_model **out) {
   *out = NULL;
   const char *forced = getenv("GPT2_ISA");
-  const g2_kernels *kernels = g2_kernels_select(forced);
+  const g2_kernels *kernels = g2_kernels_select(forced, fp32_products);
   if (!kernels)
     return g2_fail(GPT2_E_UNSUPPORTED, "GPT2_ISA=%s: unknown kernel set or not supported by this CPU",
+                   forced);
+  if (fp32_products && kernels->rounds_activations)
+    return g2_fail(GPT2_E_INVALID, "GPT2_ISA=%s rounds activations, which fp32_products = 1 excludes",
                    forced);
   struct gpt2_model *model = g2_calloc(1, sizeof *model);
   if (!model) return g2_fail(GPT2_E_NOMEM, "out of memory allocating the model");
@@ -131,7 +134,7 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
   if ((status = g2_check_weight_type(p.weight_type, "gpt2_load_params"))) return status;
 
   struct gpt2_model *model;
-  if ((status = g2_model_new(&model))) return status;
+  if ((status = g2_model_new(p.fp32_products != 0, &model))) return status;
   model->use_mmap = p.use_mmap != 0;
   status = is_directory(path) ? g2_load_hf_dir(model, path) : g2_load_gguf(model, path);
   if (!status) status = g2_model_validate(model, path);

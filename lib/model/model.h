@@ -49,8 +49,9 @@ struct gpt2_model {
   int use_mmap; /* load option: map weight files (1) or read them (0) */
 };
 
-/* An empty model with refcount 1 and the kernel table chosen (GPT2_ISA). */
-int g2_model_new(struct gpt2_model **out);
+/* An empty model with refcount 1 and the kernel table chosen (GPT2_ISA,
+   and no table that rounds activations if fp32_products). */
+int g2_model_new(int fp32_products, struct gpt2_model **out);
 /* Drops one reference; frees everything at zero. NULL accepted. */
 void g2_model_release(struct gpt2_model *model);
 void g2_model_retain(struct gpt2_model *model);

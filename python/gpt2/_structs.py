@@ -41,7 +41,7 @@ class LoadParams(_Params):
         ("size", ctypes.c_uint32),
         ("weight_type", ctypes.c_uint32),
         ("use_mmap", ctypes.c_uint32),
-        ("reserved", ctypes.c_uint32),
+        ("fp32_products", ctypes.c_uint32),
     ]
     _defaults = {"weight_type": WTYPE_AUTO, "use_mmap": 1}
 

@@ -33,13 +33,16 @@ class Model:
     frees it too, after its contexts (each holds a reference to it).
     """
 
-    def __init__(self, path, *, weight_type="auto", use_mmap=True, library=None):
+    def __init__(self, path, *, weight_type="auto", use_mmap=True, fp32_products=False,
+                 library=None):
         """weight_type: "auto" (as stored), "f32", "f16", "bf16", "q8_0" or
-        "q4_0" converts matrices at load. library: a path to libgpt2 (see
-        gpt2.load_library for the default search)."""
+        "q4_0" converts matrices at load. fp32_products: every product in
+        FP32, never the faster ones that round activations. library: a path
+        to libgpt2 (see gpt2.load_library for the default search)."""
         self.library = load_library(library)
         params = LoadParams(weight_type=_convert.choice("weight_type", weight_type, WEIGHT_TYPES),
-                            use_mmap=1 if use_mmap else 0)
+                            use_mmap=1 if use_mmap else 0,
+                            fp32_products=1 if fp32_products else 0)
         self.path = os.fspath(path)
         pointer = ctypes.c_void_p()
         self.library.gpt2_load(os.fsencode(self.path), ctypes.byref(params),

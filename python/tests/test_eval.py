@@ -42,9 +42,13 @@ def tolerance(name):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_golden_logits_and_greedy_continuation(name):
     ids, golden = read_golden(name)
+    # BF16 models on the avx512bf16 table (the default where the CPU has
+    # AVX512-BF16) round the activations in their products, far beyond these
+    # bounds (tests/unit/test_golden.c holds that table to its own): this test
+    # is about the binding, so it asks for FP32 products.
     # One thread: the suite shares the CPUs with other tests (thread counts
     # are tested below and give identical logits).
-    with gpt2.Model(model_path(name)) as model, \
+    with gpt2.Model(model_path(name), fp32_products=True) as model, \
             model.context(logits_all=True, threads=1) as context:
         context.eval(ids["prompt"])
         assert context.pos == len(ids["prompt"])

@@ -66,6 +66,27 @@ static void test_load_errors(void) {
   gpt2_model_free(model);
   unsetenv("GPT2_ISA");
 
+  /* fp32_products: never a table that rounds activations; a named one that
+     does contradicts it. */
+  gpt2_load_params fp32 = GPT2_LOAD_PARAMS_INIT;
+  fp32.fp32_products = 1;
+  status = gpt2_load(model_dir, &fp32, &model);
+  const char *isa = status == GPT2_OK ? gpt2_model_isa(model) : "";
+  CHECK(status == GPT2_OK && strcmp(isa, "avx512bf16") != 0, "fp32_products = 1 chooses an FP32 table (%s)", isa);
+  gpt2_model_free(model);
+  setenv("GPT2_ISA", "avx512bf16", 1);
+  gpt2_model *forced = NULL;
+  status = gpt2_load(model_dir, NULL, &forced);
+  if (status == GPT2_OK) { /* this CPU runs it */
+    status = gpt2_load(model_dir, &fp32, &model);
+    CHECK(status == GPT2_E_INVALID && model == NULL && strstr(gpt2_last_error(), "fp32_products"),
+          "GPT2_ISA=avx512bf16 with fp32_products = 1: GPT2_E_INVALID (%s)", gpt2_last_error());
+  } else {
+    printf("# avx512bf16: not run by this CPU\n");
+  }
+  gpt2_model_free(forced);
+  unsetenv("GPT2_ISA");
+
   gpt2_model_free(NULL);
   gpt2_context_free(NULL);
   CHECK(1, "free functions accept NULL");

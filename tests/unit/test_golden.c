@@ -27,7 +27,22 @@
    measured float32 result and 10x below the smallest of those bug effects.
    Greedy continuations must be identical: every golden step's top-2 logit
    gap is at least 5e-3 (min_margin), so rounding within the bound cannot
-   flip a choice. */
+   flip a choice.
+
+   BF16 weights on the avx512bf16 table (the default where AVX512-BF16
+   exists) round the activations to bfloat16 in the matrix products: each
+   product is off by up to 2^-9 of itself, which no float32 bound covers.
+   Measured max |logit - golden| on the golden rows: tiny 0.155, odd 0.146,
+   mid 0.254, 124m 0.193 (largest |logit| 16-20); against the exact table
+   (GPT2_ISA=avx512) over 64 random positions: 0.20, 0.50, 0.34, 0.34, top-1
+   agreement 64, 60, 63, 62 of 64. That run is held to 0.75 (1.5x the worst
+   measured, 4% of the largest logit): a sanity bound, the per-product bound
+   is test_kernels' job, and the exact tables still hold every BF16 model to
+   the float32 bounds above (the 124M one too: GPT2_ISA=avx512 runs it).
+   Its argmax must match the golden one on every row whose golden top-2 gap
+   exceeds twice that bound, and its greedy continuation must match until a
+   step where the golden token's logit is within twice the bound of the
+   chosen one (a near-tie the bound allows; after it the texts differ). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -42,9 +57,17 @@
 #define MAX_IDS 64
 #define MAX_LINE 4096
 
-static double tolerance_for(const char *name) {
+/* bf16_products: the table rounds the activations of BF16-weight products. */
+static double tolerance_for(const char *name, int bf16_products) {
+  if (bf16_products) return 0.75;
   if (strncmp(name, "124m-", 5) == 0) return 5e-4;
   return 2e-4;
+}
+
+/* Whether logits of the model `name` on table `isa` come from products with
+   activations rounded to bfloat16. */
+static int rounds_activations(const char *name, const char *isa) {
+  return strcmp(isa, "avx512bf16") == 0 && strstr(name, "-bf16") != NULL;
 }
 
 /* snprintf into a path buffer; 0 if it did not fit. */
@@ -148,6 +171,14 @@ static int argmax(const float *values, int n) {
   return best;
 }
 
+/* Largest value minus the largest other than values[best]. */
+static double golden_gap(const float *values, int n, int best) {
+  double second = -INFINITY;
+  for (int i = 0; i < n; i++)
+    if (i != best && values[i] > second) second = values[i];
+  return (double)values[best] - second;
+}
+
 /* Loads `model_dir` with GPT2_ISA=isa (NULL: unset). Returns NULL, and
    says why, when the library refuses the table on this CPU. */
 static gpt2_model *load_with_isa(const char *model_dir, const char *isa, int *status) {
@@ -162,7 +193,8 @@ static gpt2_model *load_with_isa(const char *model_dir, const char *isa, int *st
 /* Prompt in one batch (logits of every row), then the greedy continuation
    one token at a time. Returns the worst logit error. */
 static void run_golden(const golden *g, gpt2_model *model, const char *label) {
-  double tolerance = tolerance_for(g->name);
+  int bf16_products = rounds_activations(g->name, gpt2_model_isa(model));
+  double tolerance = tolerance_for(g->name, bf16_products);
   CHECK(gpt2_n_vocab(model) == g->n_vocab, "%s: n_vocab %d", label, gpt2_n_vocab(model));
   gpt2_context_params params = GPT2_CONTEXT_PARAMS_INIT;
   params.logits_all = 1;
@@ -178,10 +210,17 @@ static void run_golden(const golden *g, gpt2_model *model, const char *label) {
   }
   double worst = 0.0;
   int32_t worst_row = 0, worst_col = 0, rows_ok = 1;
+  size_t top1_same = 0, top1_clear = 0, top1_clear_same = 0;
   for (size_t r = 0; r < g->n_rows; r++) {
     const float *logits = gpt2_logits(ctx, g->rows[r]);
     if (!logits) { rows_ok = 0; continue; }
     const float *expect = g->logits + r * (size_t)g->n_vocab;
+    int best = argmax(expect, g->n_vocab), same = argmax(logits, g->n_vocab) == best;
+    top1_same += (size_t)same;
+    if (golden_gap(expect, g->n_vocab, best) > 2 * tolerance) {
+      top1_clear++;
+      top1_clear_same += (size_t)same;
+    }
     for (int j = 0; j < g->n_vocab; j++) {
       double error = fabs((double)logits[j] - (double)expect[j]);
       if (!(error <= worst)) { /* also catches NaN */
@@ -192,23 +231,34 @@ static void run_golden(const golden *g, gpt2_model *model, const char *label) {
     }
   }
   CHECK(rows_ok, "%s: logits of every prompt row available", label);
-  CHECK(worst <= tolerance, "%s: max |logit - golden| = %.3g <= %.0e over %zu rows (worst at row %d, token %d)",
+  CHECK(worst <= tolerance, "%s: max |logit - golden| = %.3g <= %.2g over %zu rows (worst at row %d, token %d)",
         label, worst, tolerance, g->n_rows, worst_row, worst_col);
+  CHECK(top1_clear_same == top1_clear,
+        "%s: same argmax as the golden one on the %zu of %zu rows with a golden top-2 gap above %.2g "
+        "(all rows: %zu agree)", label, top1_clear, g->n_rows, 2 * tolerance, top1_same);
 
   gpt2_token generated[MAX_IDS];
+  int near_tie[MAX_IDS]; /* the golden token's logit within 2 tolerance of the chosen one */
   size_t n_generated = 0;
   const float *last = gpt2_logits(ctx, -1);
   while (last && n_generated < g->n_continuation) {
     generated[n_generated] = argmax(last, g->n_vocab);
+    near_tie[n_generated] =
+        (double)last[generated[n_generated]] - (double)last[g->continuation[n_generated]] <= 2 * tolerance;
     if (gpt2_eval(ctx, &generated[n_generated], 1) != GPT2_OK) break;
     n_generated++;
     last = gpt2_logits(ctx, -1);
   }
   size_t first_diff = 0;
   while (first_diff < n_generated && generated[first_diff] == g->continuation[first_diff]) first_diff++;
-  CHECK(n_generated == g->n_continuation && first_diff == n_generated,
-        "%s: greedy continuation of %zu tokens identical (first difference at %zu; golden min margin %.3g)",
-        label, g->n_continuation, first_diff, g->min_margin);
+  if (bf16_products)
+    CHECK(n_generated == g->n_continuation && (first_diff == n_generated || near_tie[first_diff]),
+          "%s: greedy continuation of %zu tokens identical up to a near-tie within %.2g (first difference "
+          "at %zu)", label, g->n_continuation, 2 * tolerance, first_diff);
+  else
+    CHECK(n_generated == g->n_continuation && first_diff == n_generated,
+          "%s: greedy continuation of %zu tokens identical (first difference at %zu; golden min margin %.3g)",
+          label, g->n_continuation, first_diff, g->min_margin);
   gpt2_context_free(ctx);
 }
 
@@ -236,7 +286,9 @@ static void test_model(const char *data_dir, const char *models_dir, const char 
   char ran[256] = "";
   for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
     if (isas[i] && !strcmp(isas[i], default_isa)) continue; /* ran as the default */
-    if (big && isas[i] && (strcmp(isas[i], "scalar") || !big_f32)) continue;
+    /* 124M: scalar on F32; avx512 on BF16 when the default rounds its activations */
+    int exact_bf16 = isas[i] && !strcmp(isas[i], "avx512") && rounds_activations(name, default_isa);
+    if (big && isas[i] && (strcmp(isas[i], "scalar") || !big_f32) && !exact_bf16) continue;
     int status;
     gpt2_model *model = load_with_isa(model_dir, isas[i], &status);
     /* Only a SIMD table this CPU lacks may be refused, and only as unsupported. */

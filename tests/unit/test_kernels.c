@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/half.h"
 #include "gpt2.h"
 #include "harness.h"
@@ -238,6 +239,13 @@ static void test_matmul(const g2_kernels *kt) {
       check_matmul(kt, &t, sh->n_tok, (int)(s % 2 == 0));
       free_matrix(&t);
     }
+  /* BF16 batches longer than the avx512bf16 table's token block (264), in
+     blocks of unequal sizes */
+  for (int layout = 0; layout < 2; layout++) {
+    test_matrix t = make_matrix(G2_DT_BF16, (g2_layout)layout, 41, 259);
+    check_matmul(kt, &t, 509, layout);
+    free_matrix(&t);
+  }
   test_matrix q6 = make_q6k_matrix(19, 512);
   check_matmul(kt, &q6, 5, 1);
   free_matrix(&q6);
@@ -434,18 +442,30 @@ static void test_add_and_get_row(const g2_kernels *kt) {
 }
 
 static void test_select(void) {
-  const g2_kernels *best = g2_kernels_select(NULL);
-  CHECK(best != NULL, "g2_kernels_select(NULL) picks a table (%s)", best ? best->name : "none");
-  CHECK(g2_kernels_select("") == best, "an empty GPT2_ISA means the default");
-  CHECK(g2_kernels_select("scalar") == &g2_kernels_ref, "GPT2_ISA=scalar forces the oracle");
-  CHECK(g2_kernels_select("sse9") == NULL, "an unknown GPT2_ISA is refused");
-  CHECK(best == NULL || strcmp(best->name, "avx512bf16") != 0, "avx512bf16 is never the default");
+  const g2_kernels *best = g2_kernels_select(NULL, 0);
+  CHECK(best != NULL, "g2_kernels_select(NULL, 0) picks a table (%s)", best ? best->name : "none");
+  CHECK(g2_kernels_select("", 0) == best, "an empty GPT2_ISA means the default");
+  CHECK(g2_kernels_select("scalar", 0) == &g2_kernels_ref, "GPT2_ISA=scalar forces the oracle");
+  CHECK(g2_kernels_select("sse9", 0) == NULL, "an unknown GPT2_ISA is refused");
 #if defined(__x86_64__)
-  CHECK(g2_kernels_select("neon") == NULL, "GPT2_ISA=neon is refused on x86-64");
+  g2_cpu_features cpu = g2_cpu_detect();
+  const char *expected = cpu.avx512 && cpu.avx512_bf16 ? "avx512bf16"
+                         : cpu.avx512                  ? "avx512"
+                         : cpu.avx2_fma_f16c           ? "avx2"
+                                                       : "scalar";
+  CHECK(best != NULL && strcmp(best->name, expected) == 0, "the default is %s on this CPU (%s)", expected,
+        best ? best->name : "none");
+  CHECK(g2_kernels_select("neon", 0) == NULL, "GPT2_ISA=neon is refused on x86-64");
+  const g2_kernels *fp32 = g2_kernels_select(NULL, 1);
+  const char *expected_fp32 = cpu.avx512 ? "avx512" : expected;
+  CHECK(fp32 != NULL && strcmp(fp32->name, expected_fp32) == 0 && !fp32->rounds_activations,
+        "with FP32 products only, the default is %s (%s)", expected_fp32, fp32 ? fp32->name : "none");
 #endif
+  CHECK(g2_kernels_select("scalar", 1) == &g2_kernels_ref, "a named table is chosen with FP32 products only too");
+  CHECK(!g2_kernels_ref.rounds_activations, "the oracle keeps FP32 products");
 #if defined(__aarch64__)
-  CHECK(g2_kernels_select("avx2") == NULL, "GPT2_ISA=avx2 is refused on aarch64");
-  CHECK(best == g2_kernels_select("neon"), "aarch64 picks neon");
+  CHECK(g2_kernels_select("avx2", 0) == NULL, "GPT2_ISA=avx2 is refused on aarch64");
+  CHECK(best == g2_kernels_select("neon", 0), "aarch64 picks neon");
 #endif
 }
 
@@ -453,7 +473,7 @@ int main(void) {
   static const char *names[] = {"scalar", "avx2", "avx512", "avx512bf16", "neon"};
   test_select();
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    const g2_kernels *kt = g2_kernels_select(names[i]);
+    const g2_kernels *kt = g2_kernels_select(names[i], 0);
     if (!kt) {
       printf("# %s: not run by this CPU\n", names[i]);
       continue;
