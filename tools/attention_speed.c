@@ -62,7 +62,7 @@ static double best_time(const layer *l, size_t first, size_t block, size_t repea
 }
 
 int main(int argc, char **argv) {
-  const g2_kernels *kt = g2_kernels_select(argc > 1 ? argv[1] : NULL);
+  const g2_kernels *kt = g2_kernels_select(argc > 1 ? argv[1] : NULL, 0);
   size_t n_tok = argc > 2 ? (size_t)atoi(argv[2]) : 512;
   uint32_t kv_type = argc > 3 && strcmp(argv[3], "f16") == 0 ? GPT2_KV_F16 : GPT2_KV_F32;
   if (!kt || n_tok < 2 || n_tok > 4096) {
