@@ -19,6 +19,7 @@ static int always(const g2_cpu_features *cpu) {
 #if defined(__x86_64__)
 static int has_avx512(const g2_cpu_features *cpu) { return cpu->avx512; }
 static int has_avx512_bf16(const g2_cpu_features *cpu) { return cpu->avx512 && cpu->avx512_bf16; }
+static int has_avx512_vnni(const g2_cpu_features *cpu) { return cpu->avx512 && cpu->avx512_vnni; }
 static int has_avx2(const g2_cpu_features *cpu) { return cpu->avx2_fma_f16c; }
 #endif
 #if defined(__aarch64__)
@@ -29,6 +30,7 @@ static int has_neon(const g2_cpu_features *cpu) { return cpu->neon; }
 static const candidate candidates[] = {
 #if defined(__x86_64__)
     {&g2_kernels_avx512bf16, has_avx512_bf16, 1},
+    {&g2_kernels_avx512vnni, has_avx512_vnni, 1},
     {&g2_kernels_avx512, has_avx512, 0},
     {&g2_kernels_avx2, has_avx2, 0},
 #endif

@@ -16,7 +16,8 @@
 #include "model/matrix.h"
 
 typedef struct g2_kernels {
-  const char *name; /* "scalar", "avx2", "avx512", "avx512bf16", "neon" */
+  const char *name; /* "scalar", "avx2", "avx512", "avx512bf16",
+                        "avx512vnni", "neon" */
 
   /* out[t*out_stride + j] = bias[j] + sum_k x[t*x_stride + k] * W(j, k)
      for t in [0, n_tok), j in [col_begin, col_end). bias may be NULL.
@@ -58,6 +59,9 @@ extern const g2_kernels g2_kernels_avx512;
 /* avx512 with BF16 KN products by vdpbf16ps (activations rounded to
    bfloat16): only when asked for by name. */
 extern const g2_kernels g2_kernels_avx512bf16;
+/* avx512 with Q8_0/Q4_0 products on 8-bit activations by vpdpbusd
+   (kernels/int8.h): only when asked for by name. */
+extern const g2_kernels g2_kernels_avx512vnni;
 #endif
 #if defined(__aarch64__)
 extern const g2_kernels g2_kernels_neon;
