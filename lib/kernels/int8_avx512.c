@@ -138,6 +138,12 @@ static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *ro
                                   float sums[TG_ROWS]) {
   size_t bytes = block_bytes(dtype), pair_bytes = 2 * bytes;
   int shift = offset_shift(dtype);
+  /* scale of (row, parity) relative to rows[0]'s pair */
+  int32_t offsets[16];
+  for (int r = 0; r < TG_ROWS; r++)
+    for (int parity = 0; parity < 2; parity++)
+      offsets[TG_LANE(r, parity)] = (int32_t)(rows[r] - rows[0]) + parity * (int32_t)bytes;
+  const __m512i scale_index = _mm512_loadu_si512(offsets);
   const __m512i parity_index = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
   __m512 chains = _mm512_setzero_ps();
   for (size_t b = 0; b < n_blocks; b += 2) {
@@ -164,14 +170,8 @@ static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *ro
     isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(q_sums, (unsigned)shift));
     __m512 d_x = _mm512_permutexvar_ps(parity_index, _mm512_castps128_ps512(_mm_maskz_loadu_ps(
                                                          (__mmask8)(lone ? 1 : 3), x.d + b)));
-    uint16_t halves[16];
-#pragma GCC unroll 8
-    for (int r = 0; r < TG_ROWS; r++) {
-      memcpy(&halves[TG_LANE(r, 0)], rows[r] + offset, 2);
-      if (lone) halves[TG_LANE(r, 1)] = 0;
-      else memcpy(&halves[TG_LANE(r, 1)], rows[r] + offset + bytes, 2);
-    }
-    __m512 d_w = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)halves));
+    __m512i halves = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), lanes, scale_index, rows[0] + offset, 1);
+    __m512 d_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(halves));
     __m512 terms = _mm512_cvtepi32_ps(isum);
     chains = _mm512_mask3_fmadd_ps(terms, _mm512_mul_ps(d_w, d_x), chains, lanes);
   }

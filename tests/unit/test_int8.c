@@ -311,7 +311,7 @@ static logits_error compare_logits(const float *a, const float *b, int n_vocab) 
   return (logits_error){sqrt(diff_sq / ref_sq), (double)agree / N_TOKENS};
 }
 
-/* Bounds: see the table in main's comment. */
+/* Bounds: see main. */
 typedef struct model_bound {
   const char *name;
   uint32_t weight_type;
@@ -354,13 +354,21 @@ int main(void) {
   }
   test_kernels_bitwise(kt);
   test_other_types(kt);
-  /* Bounds, as RMS logit error relative to the RMS logit, against the exact
-     product on the same quantized weights: filled in from measurements. */
+  /* Bounds, as RMS logit error relative to the RMS logit, against the
+     exact products on the same quantized weights. Rounding an activation
+     to 8 bits moves it by up to d_x / 2, d_x = amax / 127 of its block: an
+     RMS error of amax / 127 / sqrt 12, about 4.8e-3 of the activations'
+     spread for blocks of 32 Gaussians (amax about 2.1 sigma), the same
+     relative size as Q8_0's weight rounding. test_convert.c measures that
+     the logits of these random-weight models move about 10x the weight
+     error and bounds Q8_0 at 20x (0.1) and 75% top-1 agreement; the int8
+     activations get the same bounds. Measured: RMS 2.7e-2 .. 4.4e-2, top-1
+     84% .. 98% (tiny, mid, odd, 124m; Q8_0 and Q4_0). */
   static const model_bound bounds[] = {
-      {"tiny-f32", GPT2_WTYPE_Q8_0, 1.0, 0.0}, {"tiny-f32", GPT2_WTYPE_Q4_0, 1.0, 0.0},
-      {"mid-f32", GPT2_WTYPE_Q8_0, 1.0, 0.0},  {"mid-f32", GPT2_WTYPE_Q4_0, 1.0, 0.0},
-      {"odd-f32", GPT2_WTYPE_Q8_0, 1.0, 0.0},  {"odd-f32", GPT2_WTYPE_Q4_0, 1.0, 0.0},
-      {"124m-f32", GPT2_WTYPE_Q8_0, 1.0, 0.0}, {"124m-f32", GPT2_WTYPE_Q4_0, 1.0, 0.0},
+      {"tiny-f32", GPT2_WTYPE_Q8_0, 0.1, 0.75}, {"tiny-f32", GPT2_WTYPE_Q4_0, 0.1, 0.75},
+      {"mid-f32", GPT2_WTYPE_Q8_0, 0.1, 0.75},  {"mid-f32", GPT2_WTYPE_Q4_0, 0.1, 0.75},
+      {"odd-f32", GPT2_WTYPE_Q8_0, 0.1, 0.75},  {"odd-f32", GPT2_WTYPE_Q4_0, 0.1, 0.75},
+      {"124m-f32", GPT2_WTYPE_Q8_0, 0.1, 0.75}, {"124m-f32", GPT2_WTYPE_Q4_0, 0.1, 0.75},
   };
   for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) test_model(&bounds[i]);
   HARNESS_EXIT();
