@@ -204,29 +204,64 @@ static void matmul_token(const g2_matrix *w, token_x x, const float *bias, float
 
 /* ---- batches ---- */
 
-/* Rows j0 .. j0 + n_rows of w into the panel (missing rows: zeros). */
+/* (a.d0, b.d0, a.d1, b.d1 | ...) and the same of dwords 2, 3, per 128 bits:
+   the first two steps of a 4 x 4 dword transpose in each 128-bit lane. */
+static ALWAYS_INLINE void transpose4(const __m512i in[4], __m512i out[4]) {
+  __m512i s0 = _mm512_unpacklo_epi32(in[0], in[1]), s1 = _mm512_unpackhi_epi32(in[0], in[1]);
+  __m512i s2 = _mm512_unpacklo_epi32(in[2], in[3]), s3 = _mm512_unpackhi_epi32(in[2], in[3]);
+  out[0] = _mm512_unpacklo_epi64(s0, s2);
+  out[1] = _mm512_unpackhi_epi64(s0, s2);
+  out[2] = _mm512_unpacklo_epi64(s1, s3);
+  out[3] = _mm512_unpackhi_epi64(s1, s3);
+}
+
+/* Rows j0 .. j0 + n_rows of w into the panel, by transposing 4-byte groups
+   (missing rows repeat the first; their lanes are never stored). */
 static void pack_panel(const g2_matrix *w, size_t j0, size_t n_rows, panel_block *panel) {
   size_t n_blocks = (size_t)w->n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   size_t bytes = block_bytes(w->dtype);
-  const unsigned char *base = (const unsigned char *)w->data + j0 * row_bytes;
+  const unsigned char *rows[PANEL_ROWS];
   int32_t offsets[PANEL_ROWS];
-  for (size_t r = 0; r < PANEL_ROWS; r++) offsets[r] = (int32_t)(r * row_bytes);
-  __mmask16 valid = (__mmask16)((1u << n_rows) - 1);
-  const __m512i index = _mm512_loadu_si512(offsets), zero = _mm512_setzero_si512();
+  for (size_t r = 0; r < PANEL_ROWS; r++) {
+    rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
+    offsets[r] = (int32_t)(rows[r] - rows[0]);
+  }
+  const __m512i index = _mm512_loadu_si512(offsets), low_nibbles = _mm512_set1_epi8(0x0f);
+  /* qwords of two 4 x 4 transposes: 128-bit lanes 0 and 2 of each, then 1 and 3 */
+  const __m512i even_lanes = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+  const __m512i odd_lanes = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
   for (size_t b = 0; b < n_blocks; b++) {
-    const unsigned char *block = base + b * bytes;
+    size_t at = b * bytes;
     panel_block *out = &panel[b];
-    __m512i halves = _mm512_mask_i32gather_epi32(zero, valid, index, block, 1);
-    out->scales = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(halves));
+    out->scales = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(index, rows[0] + at, 1)));
     if (w->dtype == G2_DT_Q8_0) {
-      for (int i = 0; i < 8; i++)
-        out->weights[i] = _mm512_maskz_xor_epi32(
-            valid, _mm512_mask_i32gather_epi32(zero, valid, index, block + 2 + 4 * i, 1), _mm512_set1_epi8((char)0x80));
+      /* rows k and k + 8 side by side; each 4 x 4 transpose gives rows
+         k..k+3 (and k+8..k+11) for dwords d (128-bit lanes 0, 2) and d + 4 */
+      __m512i pairs[8], quads[2][4];
+      for (size_t k = 0; k < 8; k++)
+        pairs[k] = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(rows[k] + at + 2))),
+            _mm256_loadu_si256((const __m256i *)(const void *)(rows[k + 8] + at + 2)), 1);
+      transpose4(pairs, quads[0]);
+      transpose4(pairs + 4, quads[1]);
+      const __m512i offset = _mm512_set1_epi8((char)0x80);
+      for (size_t d = 0; d < 4; d++) {
+        out->weights[d] = _mm512_xor_si512(_mm512_permutex2var_epi64(quads[0][d], even_lanes, quads[1][d]), offset);
+        out->weights[d + 4] = _mm512_xor_si512(_mm512_permutex2var_epi64(quads[0][d], odd_lanes, quads[1][d]), offset);
+      }
     } else {
-      for (int i = 0; i < 4; i++) {
-        __m512i nibbles = _mm512_mask_i32gather_epi32(zero, valid, index, block + 2 + 4 * i, 1);
-        out->weights[i] = _mm512_and_si512(nibbles, _mm512_set1_epi8(0x0f));
-        out->weights[i + 4] = _mm512_and_si512(_mm512_srli_epi16(nibbles, 4), _mm512_set1_epi8(0x0f));
+      /* rows k, k + 4, k + 8, k + 12 in the four 128-bit lanes */
+      __m512i lanes[4], nibbles[4];
+      for (size_t k = 0; k < 4; k++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(rows[k] + at + 2)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rows[k + 4] + at + 2)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rows[k + 8] + at + 2)), 2);
+        lanes[k] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rows[k + 12] + at + 2)), 3);
+      }
+      transpose4(lanes, nibbles);
+      for (size_t d = 0; d < 4; d++) {
+        out->weights[d] = _mm512_and_si512(nibbles[d], low_nibbles);
+        out->weights[d + 4] = _mm512_and_si512(_mm512_srli_epi16(nibbles[d], 4), low_nibbles);
       }
     }
   }
