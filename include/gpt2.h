@@ -99,7 +99,7 @@ typedef struct gpt2_load_params {
 typedef struct gpt2_context_params {
   uint32_t size;       /* sizeof(gpt2_context_params) */
   uint32_t n_ctx;      /* positions in the KV cache; 0 = the model's n_ctx */
-  uint32_t n_threads;  /* 0 = number of online CPUs */
+  uint32_t n_threads;  /* 0 = number of online CPUs; n - 1 workers start with the context */
   uint32_t logits_all; /* 1: keep logits for every evaluated token; 0: last only */
   uint64_t seed;       /* sampler RNG seed */
   uint32_t kv_type;    /* GPT2_KV_F32 (default) or GPT2_KV_F16 */

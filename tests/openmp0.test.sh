@@ -1,5 +1,6 @@
 # `make OPENMP=0` builds a library without OpenMP that gives the same
-# logits as the default build (results never depend on threading).
+# logits as the default build (results never depend on threading; both run
+# eval on the library's pthread pool, OpenMP only converts weights at load).
 set -u
 . "$(dirname "$0")/lib.sh"
 BUILD=${BUILD:-build}

@@ -56,6 +56,8 @@ enum {
   KN_PANEL_FLOATS = 16384,
   KN_COLS = KN_VECS * VLEN,
   KN_KC = KN_PANEL_FLOATS / KN_COLS,
+  /* Rows ahead that packing prefetches into L2. */
+  KN_PACK_AHEAD = 8,
   /* Decode (one token, KN): columns accumulated in an L1-resident buffer
      while each weight row streams through once. */
   KN_DECODE_COLS = 2048
@@ -326,9 +328,13 @@ static void kn_tile_any(size_t nt, const float *panel, size_t n_k, const float *
    per row, zero-padded on the right. */
 static void kn_pack(const g2_matrix *w, size_t row_bytes, size_t k0, size_t n_k, size_t j0,
                     size_t n_cols, float *panel) {
+  size_t elem_bytes = w->dtype == G2_DT_F32 ? 4 : 2;
   for (size_t k = 0; k < n_k; k++) {
     const unsigned char *row = (const unsigned char *)w->data + (k0 + k) * row_bytes;
     float *dst = panel + k * KN_COLS;
+    if (k + KN_PACK_AHEAD < n_k) /* short pieces of far-apart rows: the hardware does not follow */
+      for (size_t byte = 0; byte < n_cols * elem_bytes; byte += 64)
+        __builtin_prefetch(row + KN_PACK_AHEAD * row_bytes + j0 * elem_bytes + byte, 0, 2);
     size_t c = 0;
     if (w->dtype == G2_DT_F32) {
       memcpy(dst, row + 4 * j0, n_cols * sizeof(float));

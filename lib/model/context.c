@@ -85,12 +85,15 @@ GPT2_API int gpt2_context_new(const gpt2_model *model, const gpt2_context_params
   ctx->k_cache = g2_calloc(cache_elems, ctx->kv_elem_bytes);
   ctx->v_cache = g2_calloc(cache_elems, ctx->kv_elem_bytes);
   ctx->history = g2_malloc_array(ctx->n_ctx, sizeof(gpt2_token));
-  if (!ctx->k_cache || !ctx->v_cache || !ctx->history) {
+  status = !ctx->k_cache || !ctx->v_cache || !ctx->history
+               ? g2_fail(GPT2_E_NOMEM, "out of memory for a KV cache of %zu positions", ctx->n_ctx)
+               : g2_pool_new(ctx->n_threads, &ctx->pool);
+  if (status) {
     g2_free(ctx->k_cache);
     g2_free(ctx->v_cache);
     g2_free(ctx->history);
     g2_free(ctx);
-    return g2_fail(GPT2_E_NOMEM, "out of memory for a KV cache of %zu positions", (size_t)p.n_ctx);
+    return status;
   }
   g2_model_retain(ctx->model);
   *out = ctx;
@@ -99,6 +102,7 @@ GPT2_API int gpt2_context_new(const gpt2_model *model, const gpt2_context_params
 
 GPT2_API void gpt2_context_free(gpt2_context *ctx) {
   if (!ctx) return;
+  g2_pool_free(ctx->pool);
   scratch_free(&ctx->scratch);
   g2_free(ctx->logits);
   g2_free(ctx->k_cache);

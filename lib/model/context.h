@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/pool.h"
 #include "gpt2.h"
 #include "model/model.h"
 
@@ -23,6 +24,7 @@ struct gpt2_context {
   struct gpt2_model *model; /* holds a reference */
   size_t n_ctx;
   uint32_t n_threads;
+  g2_pool *pool; /* n_threads runners: the caller of gpt2_eval and its workers */
   uint32_t logits_all;
   uint32_t kv_type;
   size_t kv_elem_bytes;

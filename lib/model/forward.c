@@ -10,11 +10,15 @@
 #include <string.h>
 
 #include "core/half.h"
-#include "core/threads.h"
 #include "model/context.h"
 
-/* Column slices handed to threads are multiples of this (whole vectors). */
-enum { COLUMN_ALIGN = 64 };
+enum {
+  /* Column slices handed to threads are multiples of this (whole vectors). */
+  COLUMN_ALIGN = 64,
+  /* Slices per thread: threads claim them one by one, so one that runs
+     late (a busy machine) leaves its share to the others. */
+  SLICES_PER_THREAD = 4
+};
 
 typedef struct matmul_job {
   const g2_kernels *kernels;
@@ -35,15 +39,16 @@ static void matmul_task(void *arg, size_t task, uint32_t thread) {
                          job->out_stride, begin, end);
 }
 
-/* out[t][0..n_out) = x[t] . W + bias, columns split into one slice per thread. */
+/* out[t][0..n_out) = x[t] . W + bias, columns split into slices. */
 static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, const float *x,
                    size_t n_tok, size_t x_stride, const float *bias, float *out,
                    size_t out_stride) {
   size_t n_out = (size_t)w->n_out;
-  size_t slice = (n_out + ctx->n_threads - 1) / ctx->n_threads;
+  size_t n_slices = ctx->n_threads > 1 ? (size_t)ctx->n_threads * SLICES_PER_THREAD : 1;
+  size_t slice = (n_out + n_slices - 1) / n_slices;
   slice = (slice + COLUMN_ALIGN - 1) / COLUMN_ALIGN * COLUMN_ALIGN;
   matmul_job job = {ctx->model->kernels, w, x, bias, out, n_tok, x_stride, out_stride, slice};
-  g2_parallel_for(ctx->n_threads, (n_out + slice - 1) / slice, matmul_task, &job);
+  g2_pool_run(ctx->pool, (n_out + slice - 1) / slice, matmul_task, &job);
 }
 
 static void layernorm_rows(const g2_kernels *k, const float *x, size_t n_tok, size_t n_embd,
@@ -121,7 +126,7 @@ static void transformer_block(struct gpt2_context *ctx, size_t layer_index, size
   matmul(ctx, &layer->attn_qkv, s->xn, n_tok, n_embd, layer->attn_qkv_bias, s->qkv, 3 * n_embd);
   store_kv(ctx, layer_index, s->qkv, n_tok);
   attention_job job = {ctx, layer_index, s->qkv, s->attn};
-  g2_parallel_for(ctx->n_threads, n_tok * (size_t)model->hp.n_head, attention_task, &job);
+  g2_pool_run(ctx->pool, n_tok * (size_t)model->hp.n_head, attention_task, &job);
   matmul(ctx, &layer->attn_proj, s->attn, n_tok, n_embd, layer->attn_proj_bias, s->xn, n_embd);
   k->add(s->x, s->xn, n_tok * n_embd);
 

@@ -245,15 +245,22 @@ static void test_interleaved(gpt2_model *model, const char *name, params p, cons
   gpt2_context_free(second);
 }
 
-static void test_model(const char *models_dir, const char *name, size_t n, uint32_t kv_type) {
+/* weight_type: GPT2_WTYPE_AUTO keeps the file's matrices (the Hugging Face
+   KN layout); the others convert them at load to the NK layout, whose
+   kernels differ. */
+static void test_model(const char *models_dir, const char *name, size_t n, uint32_t kv_type,
+                       uint32_t weight_type) {
+  static const char *const type_names[] = {"", " as f32", " as f16", " as bf16", " as q8_0", " as q4_0"};
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", models_dir, name);
   gpt2_model *model = NULL;
-  int status = gpt2_load(path, NULL, &model);
-  CHECK(status == GPT2_OK, "%s: load (%s)", name, gpt2_last_error());
+  gpt2_load_params load = GPT2_LOAD_PARAMS_INIT;
+  load.weight_type = weight_type;
+  int status = gpt2_load(path, &load, &model);
+  CHECK(status == GPT2_OK, "%s%s: load (%s)", name, type_names[weight_type], gpt2_last_error());
   if (status != GPT2_OK) return;
   char label[128];
-  snprintf(label, sizeof label, "%s [%s%s]", name, gpt2_model_isa(model),
+  snprintf(label, sizeof label, "%s%s [%s%s]", name, type_names[weight_type], gpt2_model_isa(model),
            kv_type == GPT2_KV_F16 ? ", F16 KV cache" : "");
   size_t n_vocab = (size_t)gpt2_n_vocab(model);
   gpt2_token tokens[MAX_TOKENS];
@@ -308,10 +315,12 @@ static void test_long_batch(const char *models_dir) {
 int main(void) {
   const char *models_dir = harness_path("GPT2_TEST_MODELS", "build/models");
   /* Sequence lengths fill most of each model's context (tiny has 64). */
-  test_model(models_dir, "tiny-f32", 48, GPT2_KV_F32);
-  test_model(models_dir, "odd-bf16", 64, GPT2_KV_F32);
-  test_model(models_dir, "mid-f16", 80, GPT2_KV_F32);
-  test_model(models_dir, "tiny-f16", 48, GPT2_KV_F16);
+  test_model(models_dir, "tiny-f32", 48, GPT2_KV_F32, GPT2_WTYPE_AUTO);
+  test_model(models_dir, "odd-bf16", 64, GPT2_KV_F32, GPT2_WTYPE_AUTO);
+  test_model(models_dir, "mid-f16", 80, GPT2_KV_F32, GPT2_WTYPE_AUTO);
+  test_model(models_dir, "tiny-f16", 48, GPT2_KV_F16, GPT2_WTYPE_AUTO);
+  for (uint32_t type = GPT2_WTYPE_F32; type <= GPT2_WTYPE_Q4_0; type++)
+    test_model(models_dir, "mid-f32", 80, GPT2_KV_F32, type);
   test_long_batch(models_dir);
   HARNESS_EXIT();
 }

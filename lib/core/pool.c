@@ -1,0 +1,213 @@
+#include "core/pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "gpt2.h"
+
+/* The run being worked on is one 64-bit word, so that a claim checks the
+   run and takes a task in one compare-and-swap: a worker that wakes late
+   can never take a task of a newer run by mistake.
+     bits 48..63  run number (wraps; only "changed or not" matters)
+     bits 24..47  tasks in the run
+     bits  0..23  next task to claim */
+enum { FIELD_BITS = 24 };
+#define FIELD_MASK ((UINT64_C(1) << FIELD_BITS) - 1)
+#define MAX_RUN_TASKS ((size_t)FIELD_MASK)
+
+/* How long an idle worker polls before it sleeps: longer than the gaps
+   between the parallel steps of a forward pass, far shorter than a
+   scheduler time slice. */
+enum { SPIN_NS = 100 * 1000, SPINS_PER_CLOCK_READ = 64 };
+
+struct g2_pool {
+  uint32_t n_workers;
+  pthread_t *threads;
+  _Atomic uint64_t work;
+  _Atomic size_t done; /* tasks of the current run finished */
+  /* The current run; written before its work word is published. */
+  g2_task_fn fn;
+  void *arg;
+  size_t first_task;
+  _Atomic uint32_t sleepers;
+  _Atomic int stop;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+};
+
+typedef struct worker_start {
+  g2_pool *pool;
+  uint32_t thread;
+} worker_start;
+
+static uint64_t run_of(uint64_t work) { return work >> (2 * FIELD_BITS); }
+static size_t tasks_of(uint64_t work) { return (size_t)((work >> FIELD_BITS) & FIELD_MASK); }
+static size_t next_of(uint64_t work) { return (size_t)(work & FIELD_MASK); }
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Claims and runs tasks of run `run` until none is left. */
+static void work_on(g2_pool *pool, uint64_t run, uint32_t thread) {
+  uint64_t work = atomic_load_explicit(&pool->work, memory_order_acquire);
+  for (;;) {
+    if (run_of(work) != run || next_of(work) >= tasks_of(work)) return;
+    if (!atomic_compare_exchange_weak_explicit(&pool->work, &work, work + 1, memory_order_acq_rel,
+                                               memory_order_acquire))
+      continue; /* `work` now holds the current word */
+    /* The claimed task keeps its run current, so the run's fields are stable. */
+    pool->fn(pool->arg, pool->first_task + next_of(work), thread);
+    atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+    work = atomic_load_explicit(&pool->work, memory_order_acquire);
+  }
+}
+
+/* Waits until the run number differs from `seen` or the pool stops:
+   polling for SPIN_NS, then asleep. Returns the work word. */
+static uint64_t wait_for_run(g2_pool *pool, uint64_t seen) {
+  uint64_t start = 0;
+  for (unsigned spins = 0;; spins++) {
+    uint64_t work = atomic_load_explicit(&pool->work, memory_order_acquire);
+    if (run_of(work) != seen || atomic_load_explicit(&pool->stop, memory_order_relaxed)) return work;
+    if (spins % SPINS_PER_CLOCK_READ == 0) {
+      uint64_t now = now_ns();
+      if (!start)
+        start = now;
+      else if (now - start > SPIN_NS)
+        break;
+    }
+    cpu_relax();
+  }
+  /* Sleep. The count goes up before the last look, under the lock that the
+     publisher takes to wake sleepers: either the publisher sees a sleeper
+     or this look sees the new run. */
+  pthread_mutex_lock(&pool->lock);
+  atomic_fetch_add(&pool->sleepers, 1);
+  uint64_t work = atomic_load(&pool->work);
+  while (run_of(work) == seen && !atomic_load(&pool->stop)) {
+    pthread_cond_wait(&pool->wake, &pool->lock);
+    work = atomic_load(&pool->work);
+  }
+  atomic_fetch_sub(&pool->sleepers, 1);
+  pthread_mutex_unlock(&pool->lock);
+  return work;
+}
+
+static void *worker_main(void *start_arg) {
+  worker_start start = *(worker_start *)start_arg;
+  g2_free(start_arg);
+  g2_pool *pool = start.pool;
+  uint64_t seen = 0; /* the run number of a new pool: any later run is new */
+  for (;;) {
+    uint64_t work = wait_for_run(pool, seen);
+    if (atomic_load_explicit(&pool->stop, memory_order_acquire)) return NULL;
+    seen = run_of(work);
+    work_on(pool, seen, start.thread);
+  }
+}
+
+/* Publishes a run of n <= MAX_RUN_TASKS tasks from `first`, works on it,
+   and waits for the tasks other threads claimed. */
+static void run_batch(g2_pool *pool, size_t first, size_t n, g2_task_fn fn, void *arg) {
+  pool->fn = fn;
+  pool->arg = arg;
+  pool->first_task = first;
+  atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+  uint64_t run = (run_of(atomic_load_explicit(&pool->work, memory_order_relaxed)) + 1) & 0xffff;
+  atomic_store(&pool->work, run << (2 * FIELD_BITS) | (uint64_t)n << FIELD_BITS);
+  if (atomic_load(&pool->sleepers)) {
+    pthread_mutex_lock(&pool->lock);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+  }
+  work_on(pool, run, 0);
+  for (unsigned spins = 1; atomic_load_explicit(&pool->done, memory_order_acquire) < n; spins++) {
+    if (spins % 1024 == 0)
+      sched_yield(); /* a task's holder may be waiting for this core */
+    else
+      cpu_relax();
+  }
+}
+
+void g2_pool_run(g2_pool *pool, size_t n_tasks, g2_task_fn fn, void *arg) {
+  if (!pool || pool->n_workers == 0 || n_tasks <= 1) {
+    for (size_t task = 0; task < n_tasks; task++) fn(arg, task, 0);
+    return;
+  }
+  for (size_t first = 0; first < n_tasks; first += MAX_RUN_TASKS)
+    run_batch(pool, first, n_tasks - first < MAX_RUN_TASKS ? n_tasks - first : MAX_RUN_TASKS, fn, arg);
+}
+
+static void stop_workers(g2_pool *pool, uint32_t started) {
+  pthread_mutex_lock(&pool->lock);
+  atomic_store(&pool->stop, 1);
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+  for (uint32_t i = 0; i < started; i++) pthread_join(pool->threads[i], NULL);
+}
+
+static void pool_destroy(g2_pool *pool) {
+  pthread_cond_destroy(&pool->wake);
+  pthread_mutex_destroy(&pool->lock);
+  g2_free(pool->threads);
+  g2_free(pool);
+}
+
+int g2_pool_new(uint32_t n_threads, g2_pool **out) {
+  *out = NULL;
+  g2_pool *pool = g2_calloc(1, sizeof *pool);
+  if (!pool) return g2_fail(GPT2_E_NOMEM, "out of memory for a thread pool");
+  pool->n_workers = n_threads > 1 ? n_threads - 1 : 0;
+  atomic_init(&pool->work, 0);
+  atomic_init(&pool->done, 0);
+  atomic_init(&pool->sleepers, 0);
+  atomic_init(&pool->stop, 0);
+  pthread_mutex_init(&pool->lock, NULL);
+  pthread_cond_init(&pool->wake, NULL);
+  if (pool->n_workers) {
+    pool->threads = g2_malloc_array(pool->n_workers, sizeof *pool->threads);
+    if (!pool->threads) {
+      pool_destroy(pool);
+      return g2_fail(GPT2_E_NOMEM, "out of memory for %u threads", (unsigned)n_threads);
+    }
+  }
+  for (uint32_t i = 0; i < pool->n_workers; i++) {
+    worker_start *start = g2_malloc(sizeof *start);
+    int error = -1;
+    if (start) {
+      start->pool = pool;
+      start->thread = i + 1;
+      error = pthread_create(&pool->threads[i], NULL, worker_main, start);
+      if (!error) continue; /* the worker frees `start` */
+    }
+    g2_free(start);
+    stop_workers(pool, i);
+    pool_destroy(pool);
+    return g2_fail(GPT2_E_NOMEM, "cannot start thread %u of %u: %s", (unsigned)(i + 2),
+                   (unsigned)n_threads, error > 0 ? strerror(error) : "out of memory");
+  }
+  *out = pool;
+  return GPT2_OK;
+}
+
+void g2_pool_free(g2_pool *pool) {
+  if (!pool) return;
+  stop_workers(pool, pool->n_workers);
+  pool_destroy(pool);
+}
