@@ -133,48 +133,51 @@ static ALWAYS_INLINE __m512i add_pairs64(__m512i a, __m512i b) {
 /* Lane of (row r, block parity) in the reduced vectors. */
 #define TG_LANE(r, parity) (8 * ((r) / 4) + 4 * (parity) + (r) % 4)
 
+/* Blocks b, b + 1 (`lone`: b only) of 8 rows into the chains (lanes
+   TG_LANE(r, parity)). */
+static ALWAYS_INLINE __m512 tg_step(g2_dtype dtype, int lone, const unsigned char *const *rows, size_t b,
+                                    token_x x, __m512i scale_index, __m512 chains) {
+  size_t pair_bytes = 2 * block_bytes(dtype), offset = b / 2 * pair_bytes;
+  const __m512i parity_index = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+  __m512i xq = _mm512_maskz_loadu_epi8(lone ? 0xffffffffull : ~0ull, x.q + b * BLOCK);
+  __m512i dots[TG_ROWS];
+#pragma GCC unroll 8
+  for (int r = 0; r < TG_ROWS; r++) {
+    /* both ends of the pair: a Q8_0 pair (68 bytes) can span three lines */
+    __builtin_prefetch(rows[r] + offset + PREFETCH_BYTES, 0, 2);
+    if (dtype == G2_DT_Q8_0) __builtin_prefetch(rows[r] + offset + pair_bytes - 1 + PREFETCH_BYTES, 0, 2);
+    dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair_weights(dtype, rows[r] + offset, lone), xq);
+  }
+  __m512i quads[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++) quads[i] = add_pairs32(dots[2 * i], dots[2 * i + 1]);
+  __m512i rows0123 = add_pairs64(quads[0], quads[1]), rows4567 = add_pairs64(quads[2], quads[3]);
+  __m512i isum = _mm512_add_epi32(_mm512_shuffle_i32x4(rows0123, rows4567, 0x88),
+                                  _mm512_shuffle_i32x4(rows0123, rows4567, 0xdd));
+  __mmask8 blocks = (__mmask8)(lone ? 1 : 3);
+  __mmask16 lanes = lone ? (__mmask16)0x0f0f : (__mmask16)0xffff;
+  __m512i q_sums = _mm512_permutexvar_epi32(parity_index,
+                                            _mm512_castsi128_si512(_mm_maskz_loadu_epi32(blocks, x.sums + b)));
+  isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(q_sums, (unsigned)offset_shift(dtype)));
+  __m512 d_x = _mm512_permutexvar_ps(parity_index, _mm512_castps128_ps512(_mm_maskz_loadu_ps(blocks, x.d + b)));
+  __m512i halves = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), lanes, scale_index, rows[0] + offset, 1);
+  __m512 d_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(halves));
+  return _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d_w, d_x), chains, lanes);
+}
+
 /* sums[r] = product of rows[r] with the token, r < 8. */
 static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
                                   float sums[TG_ROWS]) {
-  size_t bytes = block_bytes(dtype), pair_bytes = 2 * bytes;
-  int shift = offset_shift(dtype);
   /* scale of (row, parity) relative to rows[0]'s pair */
   int32_t offsets[16];
   for (int r = 0; r < TG_ROWS; r++)
     for (int parity = 0; parity < 2; parity++)
-      offsets[TG_LANE(r, parity)] = (int32_t)(rows[r] - rows[0]) + parity * (int32_t)bytes;
+      offsets[TG_LANE(r, parity)] = (int32_t)(rows[r] - rows[0]) + parity * (int32_t)block_bytes(dtype);
   const __m512i scale_index = _mm512_loadu_si512(offsets);
-  const __m512i parity_index = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
   __m512 chains = _mm512_setzero_ps();
-  for (size_t b = 0; b < n_blocks; b += 2) {
-    int lone = b + 1 == n_blocks;
-    size_t offset = b / 2 * pair_bytes;
-    __m512i xq = _mm512_maskz_loadu_epi8(lone ? 0xffffffffull : ~0ull, x.q + b * BLOCK);
-    __m512i dots[TG_ROWS];
-#pragma GCC unroll 8
-    for (int r = 0; r < TG_ROWS; r++) {
-      /* both ends of the pair: a Q8_0 pair (68 bytes) can span three lines */
-      __builtin_prefetch(rows[r] + offset + PREFETCH_BYTES, 0, 2);
-      if (dtype == G2_DT_Q8_0) __builtin_prefetch(rows[r] + offset + pair_bytes - 1 + PREFETCH_BYTES, 0, 2);
-      dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair_weights(dtype, rows[r] + offset, lone), xq);
-    }
-    __m512i quads[4];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) quads[i] = add_pairs32(dots[2 * i], dots[2 * i + 1]);
-    __m512i rows0123 = add_pairs64(quads[0], quads[1]), rows4567 = add_pairs64(quads[2], quads[3]);
-    __m512i isum = _mm512_add_epi32(_mm512_shuffle_i32x4(rows0123, rows4567, 0x88),
-                                    _mm512_shuffle_i32x4(rows0123, rows4567, 0xdd));
-    __mmask16 lanes = lone ? (__mmask16)0x0f0f : (__mmask16)0xffff;
-    __m512i q_sums = _mm512_permutexvar_epi32(parity_index, _mm512_castsi128_si512(_mm_maskz_loadu_epi32(
-                                                                (__mmask8)(lone ? 1 : 3), x.sums + b)));
-    isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(q_sums, (unsigned)shift));
-    __m512 d_x = _mm512_permutexvar_ps(parity_index, _mm512_castps128_ps512(_mm_maskz_loadu_ps(
-                                                         (__mmask8)(lone ? 1 : 3), x.d + b)));
-    __m512i halves = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), lanes, scale_index, rows[0] + offset, 1);
-    __m512 d_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(halves));
-    __m512 terms = _mm512_cvtepi32_ps(isum);
-    chains = _mm512_mask3_fmadd_ps(terms, _mm512_mul_ps(d_w, d_x), chains, lanes);
-  }
+  size_t b = 0;
+  for (; b + 2 <= n_blocks; b += 2) chains = tg_step(dtype, 0, rows, b, x, scale_index, chains);
+  if (b < n_blocks) chains = tg_step(dtype, 1, rows, b, x, scale_index, chains);
   float lanes_out[16];
   _mm512_storeu_ps(lanes_out, chains);
   for (int r = 0; r < TG_ROWS; r++) sums[r] = lanes_out[TG_LANE(r, 0)] + lanes_out[TG_LANE(r, 1)];
