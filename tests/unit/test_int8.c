@@ -250,6 +250,18 @@ static void test_other_types(const g2_kernels *kt) {
   kt->matmul(&f32, x, 2, 96, NULL, got, 5, 0, 5);
   CHECK(same_bits(want, got, 10), "%s: F32 weights take the avx512 path (same bits)", kt->name);
   free_matrix(&t);
+
+  /* rows longer than G2_INT8_MAX_IN (the activation scratch) are exact */
+  size_t n_in = G2_INT8_MAX_IN + 32;
+  test_matrix big = make_matrix(G2_DT_Q8_0, 3, n_in);
+  float *xs = malloc(2 * n_in * sizeof(float)), big_want[6], big_got[6];
+  fill_activations(xs, 2 * n_in, KIND_UNIFORM);
+  g2_kernels_avx512.matmul(&big.m, xs, 2, n_in, NULL, big_want, 3, 0, 3);
+  kt->matmul(&big.m, xs, 2, n_in, NULL, big_got, 3, 0, 3);
+  CHECK(!g2_int8_supported(&big.m) && same_bits(big_want, big_got, 6),
+        "%s: Q8_0 rows of %zu take the exact avx512 path (same bits)", kt->name, n_in);
+  free(xs);
+  free_matrix(&big);
 }
 
 /* ---- whole models ---- */
