@@ -69,6 +69,8 @@ static void test_quantizer(void) {
 
 /* ---- matrices and activations ---- */
 
+static int hostile_weights; /* make_matrix then writes extreme blocks */
+
 typedef struct test_matrix {
   g2_matrix m;
   unsigned char *storage;
@@ -88,6 +90,16 @@ static test_matrix make_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
     g2_dequantize(dtype, t.storage + r * row_bytes, 0, (int64_t)n_in, row);
   }
   t.m = (g2_matrix){t.storage, dtype, G2_LAYOUT_NK, (int64_t)n_out, (int64_t)n_in};
+  if (hostile_weights) { /* what a file may hold: q = -128, the largest and subnormal F16 scales */
+    size_t block_bytes = dtype == G2_DT_Q8_0 ? 34 : 18;
+    for (size_t b = 0; b < n_out * n_in / 32; b++) {
+      unsigned char *block = t.storage + b * block_bytes;
+      uint16_t scale = b % 3 == 0 ? 0x7bff : b % 3 == 1 ? 0x0001 : 0x3c00;
+      memcpy(block, &scale, 2);
+      if (dtype == G2_DT_Q8_0)
+        for (size_t i = 2; i < block_bytes; i += 5) block[i] = 0x80;
+    }
+  }
   return t;
 }
 
@@ -240,6 +252,19 @@ static void test_kernels_bitwise(const g2_kernels *kt) {
   }
 }
 
+/* Weights at the edges of the formats: still the oracle's bits. */
+static void test_hostile_weights(const g2_kernels *kt) {
+  hostile_weights = 1;
+  for (int dt = 0; dt < 2; dt++) {
+    g2_dtype dtype = dt ? G2_DT_Q4_0 : G2_DT_Q8_0;
+    int f = check_shape(kt, dtype, 19, 160, 7, KIND_UNIFORM, 1) + check_shape(kt, dtype, 19, 160, 1, KIND_MIXED, 0) +
+            check_shape(kt, dtype, 19, 96, 5, KIND_LARGE, 1);
+    CHECK(f == 0, "%s %s: q = -128 (Q8_0), F16 scales 65504 and 2^-24: oracle's bits", kt->name,
+          g2_dtype_name(dtype));
+  }
+  hostile_weights = 0;
+}
+
 /* A table that is not the int8 one leaves other types to the exact path. */
 static void test_other_types(const g2_kernels *kt) {
   test_matrix t = make_matrix(G2_DT_Q8_0, 5, 96);
@@ -365,6 +390,7 @@ int main(void) {
     HARNESS_EXIT();
   }
   test_kernels_bitwise(kt);
+  test_hostile_weights(kt);
   test_other_types(kt);
   /* Bounds, as RMS logit error relative to the RMS logit, against the
      exact products on the same quantized weights. Rounding an activation
