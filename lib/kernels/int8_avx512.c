@@ -314,11 +314,13 @@ static void batch_tile_any(int shift, size_t nt, const panel_block *panel, size_
                            const float *bias, float *out, size_t out_stride, size_t n_rows) {
   switch (nt) {
     case 1: batch_tile(shift, 1, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
-    case 2: batch_tile(shift, 2, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
-    case 3: batch_tile(shift, 3, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
-    case 4: batch_tile(shift, 4, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
-    case 5: batch_tile(shift, 5, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
-    default: batch_tile(shift, 6, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 2: if (TILE_TOKS >= 2) batch_tile(shift, 2, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 3: if (TILE_TOKS >= 3) batch_tile(shift, 3, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 4: if (TILE_TOKS >= 4) batch_tile(shift, 4, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 5: if (TILE_TOKS >= 5) batch_tile(shift, 5, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 6: if (TILE_TOKS >= 6) batch_tile(shift, 6, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 7: if (TILE_TOKS >= 7) batch_tile(shift, 7, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    default: if (TILE_TOKS >= 8) batch_tile(shift, 8, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
   }
 }
 
