@@ -99,26 +99,29 @@ static ALWAYS_INLINE int offset_shift(g2_dtype dtype) { return dtype == G2_DT_Q8
 
 /* ---- one token ---- */
 
-/* Blocks 2p and 2p+1 of a row (block_pair points at the first) as offset
-   weights, matching 64 activations; `lone`: only the first exists. */
-static ALWAYS_INLINE __m512i pair_weights(g2_dtype dtype, const unsigned char *pair, int lone) {
+/* Blocks 2p and 2p+1 of a row, from the pair's first byte: in `weights`
+   the offset weights matching 64 activations, in `raw` (word 0 and word 9
+   (Q4_0) or 17 (Q8_0)) the two F16 scales. `lone`: only the first block
+   exists (the rest reads as zeros). */
+static ALWAYS_INLINE __m512i pair_weights(g2_dtype dtype, const unsigned char *pair, int lone, __m512i *raw) {
   if (dtype == G2_DT_Q8_0) {
-    __m256i first = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(pair + 2)),
-                                     _mm256_set1_epi8((char)0x80));
-    if (lone) return _mm512_zextsi256_si512(first);
-    __m256i second = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(pair + 36)),
-                                      _mm256_set1_epi8((char)0x80));
-    return _mm512_inserti64x4(_mm512_castsi256_si512(first), second, 1);
+    /* words 1..16 of the first 64 bytes, then words 2..17 of bytes 32..67 */
+    static const int16_t q8_words[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
+                                         34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49};
+    *raw = lone ? _mm512_maskz_loadu_epi8(0x3ffffffffull, pair) : _mm512_loadu_si512(pair);
+    __m512i tail = lone ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi8(0xfffffffffull, pair + 32);
+    __m512i weights = _mm512_permutex2var_epi16(*raw, _mm512_loadu_si512(q8_words), tail);
+    return _mm512_xor_si512(weights, _mm512_set1_epi8((char)0x80));
   }
-  /* Q4_0: the nibble bytes of both blocks (bytes 2..17 and 20..35 of the
-     pair), each 16 bytes twice, the second copy shifted to its high nibbles */
-  __m512i raw = _mm512_maskz_loadu_epi8(lone ? 0xffffull : 0x3ffffffffull, pair + 2);
-  static const int16_t word_index[32] = {0, 1, 2,  3,  4,  5,  6,  7,  0, 1, 2,  3,  4,  5,  6,  7,
-                                         9, 10, 11, 12, 13, 14, 15, 16, 9, 10, 11, 12, 13, 14, 15, 16};
+  /* Q4_0: the nibble bytes of both blocks (words 1..8 and 10..17), each 16
+     bytes twice, the second copy shifted to its high nibbles */
+  *raw = _mm512_maskz_loadu_epi8(lone ? 0x3ffffull : 0xfffffffffull, pair);
+  static const int16_t word_index[32] = {1,  2,  3,  4,  5,  6,  7,  8,  1,  2,  3,  4,  5,  6,  7,  8,
+                                         10, 11, 12, 13, 14, 15, 16, 17, 10, 11, 12, 13, 14, 15, 16, 17};
   static const int16_t word_shift[32] = {0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4,
                                          0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4};
   const __m512i words = _mm512_loadu_si512(word_index), shifts = _mm512_loadu_si512(word_shift);
-  __m512i spread = _mm512_srlv_epi16(_mm512_permutexvar_epi16(words, raw), shifts);
+  __m512i spread = _mm512_srlv_epi16(_mm512_permutexvar_epi16(words, *raw), shifts);
   return _mm512_and_si512(spread, _mm512_set1_epi8(0x0f));
 }
 
@@ -136,17 +139,18 @@ static ALWAYS_INLINE __m512i add_pairs64(__m512i a, __m512i b) {
 /* Blocks b, b + 1 (`lone`: b only) of 8 rows into the chains (lanes
    TG_LANE(r, parity)). */
 static ALWAYS_INLINE __m512 tg_step(g2_dtype dtype, int lone, const unsigned char *const *rows, size_t b,
-                                    token_x x, __m512i scale_index, __m512 chains) {
+                                    token_x x, const __m512i scale_index[TG_ROWS / 2],
+                                    const __mmask32 scale_rows[TG_ROWS / 2], __m512 chains) {
   size_t pair_bytes = 2 * block_bytes(dtype), offset = b / 2 * pair_bytes;
   const __m512i parity_index = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
   __m512i xq = _mm512_maskz_loadu_epi8(lone ? 0xffffffffull : ~0ull, x.q + b * BLOCK);
-  __m512i dots[TG_ROWS];
+  __m512i dots[TG_ROWS], raw[TG_ROWS];
 #pragma GCC unroll 8
   for (int r = 0; r < TG_ROWS; r++) {
     /* both ends of the pair: a Q8_0 pair (68 bytes) can span three lines */
     __builtin_prefetch(rows[r] + offset + PREFETCH_BYTES, 0, 2);
     if (dtype == G2_DT_Q8_0) __builtin_prefetch(rows[r] + offset + pair_bytes - 1 + PREFETCH_BYTES, 0, 2);
-    dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair_weights(dtype, rows[r] + offset, lone), xq);
+    dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair_weights(dtype, rows[r] + offset, lone, &raw[r]), xq);
   }
   __m512i quads[4];
 #pragma GCC unroll 4
@@ -160,24 +164,41 @@ static ALWAYS_INLINE __m512 tg_step(g2_dtype dtype, int lone, const unsigned cha
                                             _mm512_castsi128_si512(_mm_maskz_loadu_epi32(blocks, x.sums + b)));
   isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(q_sums, (unsigned)offset_shift(dtype)));
   __m512 d_x = _mm512_permutexvar_ps(parity_index, _mm512_castps128_ps512(_mm_maskz_loadu_ps(blocks, x.d + b)));
-  __m512i halves = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), lanes, scale_index, rows[0] + offset, 1);
-  __m512 d_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(halves));
+  /* the 16 scales into words TG_LANE(r, parity): two rows per permute,
+     merged by blends */
+  __m512i halves = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int r = 0; r < TG_ROWS; r += 2) {
+    __m512i pair_scales = _mm512_permutex2var_epi16(raw[r], scale_index[r / 2], raw[r + 1]);
+    halves = _mm512_mask_blend_epi16(scale_rows[r / 2], halves, pair_scales);
+  }
+  __m512 d_w = _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
   return _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d_w, d_x), chains, lanes);
 }
 
 /* sums[r] = product of rows[r] with the token, r < 8. */
 static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
                                   float sums[TG_ROWS]) {
-  /* scale of (row, parity) relative to rows[0]'s pair */
-  int32_t offsets[16];
-  for (int r = 0; r < TG_ROWS; r++)
-    for (int parity = 0; parity < 2; parity++)
-      offsets[TG_LANE(r, parity)] = (int32_t)(rows[r] - rows[0]) + parity * (int32_t)block_bytes(dtype);
-  const __m512i scale_index = _mm512_loadu_si512(offsets);
+  /* for rows r, r + 1: word TG_LANE(r + i, parity) takes that row's scale
+     (word 0, or 9 (Q4_0) / 17 (Q8_0) for the second block) */
+  __m512i scale_index[TG_ROWS / 2];
+  __mmask32 scale_rows[TG_ROWS / 2];
+  for (int pair = 0; pair < TG_ROWS / 2; pair++) {
+    int16_t index[32] = {0};
+    uint32_t mask = 0;
+    for (int i = 0; i < 2; i++)
+      for (int parity = 0; parity < 2; parity++) {
+        int lane = TG_LANE(2 * pair + i, parity);
+        index[lane] = (int16_t)(32 * i + (parity ? (dtype == G2_DT_Q8_0 ? 17 : 9) : 0));
+        mask |= 1u << lane;
+      }
+    scale_index[pair] = _mm512_loadu_si512(index);
+    scale_rows[pair] = (__mmask32)mask;
+  }
   __m512 chains = _mm512_setzero_ps();
   size_t b = 0;
-  for (; b + 2 <= n_blocks; b += 2) chains = tg_step(dtype, 0, rows, b, x, scale_index, chains);
-  if (b < n_blocks) chains = tg_step(dtype, 1, rows, b, x, scale_index, chains);
+  for (; b + 2 <= n_blocks; b += 2) chains = tg_step(dtype, 0, rows, b, x, scale_index, scale_rows, chains);
+  if (b < n_blocks) chains = tg_step(dtype, 1, rows, b, x, scale_index, scale_rows, chains);
   float lanes_out[16];
   _mm512_storeu_ps(lanes_out, chains);
   for (int r = 0; r < TG_ROWS; r++) sums[r] = lanes_out[TG_LANE(r, 0)] + lanes_out[TG_LANE(r, 1)];
