@@ -37,13 +37,14 @@
 enum {
   BLOCK = 32,
   /* Quantized activations of a block of tokens (q, d_x, sums), on the
-     stack: 1.25 bytes per activation, so n_in <= G2_INT8_MAX_IN fits one. */
+     stack: 1.25 bytes per activation, so n_in <= G2_INT8_MAX_IN fits one.
+     With the panel, a call uses about 170 KiB of stack. */
   X_BYTES = 96 * 1024,
   TG_ROWS = 8,
   PANEL_ROWS = 16,
   PANEL_MAX_BLOCKS = 128, /* n_in <= 4096: 72 KiB of panel; longer rows run token by token */
   TILE_TOKS = 6,
-  BATCH_MIN_TOKS = 4, /* fewer tokens do not pay for the packing */
+  BATCH_MIN_TOKS = 4, /* fewer tokens run one at a time (the packing is not free; not tuned) */
   PREFETCH_BYTES = 16384
 };
 
