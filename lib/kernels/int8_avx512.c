@@ -177,13 +177,16 @@ static ALWAYS_INLINE __m512 tg_step(g2_dtype dtype, int lone, const unsigned cha
   return _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d_w, d_x), chains, lanes);
 }
 
-/* sums[r] = product of rows[r] with the token, r < 8. */
-static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
-                                  float sums[TG_ROWS]) {
-  /* for rows r, r + 1: word TG_LANE(r + i, parity) takes that row's scale
-     (word 0, or 9 (Q4_0) / 17 (Q8_0) for the second block) */
-  __m512i scale_index[TG_ROWS / 2];
-  __mmask32 scale_rows[TG_ROWS / 2];
+/* Where tg_step's scale permutes put the scales: for rows r, r + 1 (pair
+   r / 2), word TG_LANE(r + i, parity) takes that row's scale (word 0, or 9
+   (Q4_0) / 17 (Q8_0) for the second block). The same for every row group. */
+typedef struct scale_moves {
+  __m512i index[TG_ROWS / 2];
+  __mmask32 rows[TG_ROWS / 2];
+} scale_moves;
+
+static scale_moves make_scale_moves(g2_dtype dtype) {
+  scale_moves moves;
   for (int pair = 0; pair < TG_ROWS / 2; pair++) {
     int16_t index[32] = {0};
     uint32_t mask = 0;
@@ -193,36 +196,43 @@ static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *ro
         index[lane] = (int16_t)(32 * i + (parity ? (dtype == G2_DT_Q8_0 ? 17 : 9) : 0));
         mask |= 1u << lane;
       }
-    scale_index[pair] = _mm512_loadu_si512(index);
-    scale_rows[pair] = (__mmask32)mask;
+    moves.index[pair] = _mm512_loadu_si512(index);
+    moves.rows[pair] = (__mmask32)mask;
   }
+  return moves;
+}
+
+/* sums[r] = product of rows[r] with the token, r < 8. */
+static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
+                                  const scale_moves *moves, float sums[TG_ROWS]) {
   __m512 chains = _mm512_setzero_ps();
   size_t b = 0;
-  for (; b + 2 <= n_blocks; b += 2) chains = tg_step(dtype, 0, rows, b, x, scale_index, scale_rows, chains);
-  if (b < n_blocks) chains = tg_step(dtype, 1, rows, b, x, scale_index, scale_rows, chains);
+  for (; b + 2 <= n_blocks; b += 2) chains = tg_step(dtype, 0, rows, b, x, moves->index, moves->rows, chains);
+  if (b < n_blocks) chains = tg_step(dtype, 1, rows, b, x, moves->index, moves->rows, chains);
   float lanes_out[16];
   _mm512_storeu_ps(lanes_out, chains);
   for (int r = 0; r < TG_ROWS; r++) sums[r] = lanes_out[TG_LANE(r, 0)] + lanes_out[TG_LANE(r, 1)];
 }
 
 static void tg_any(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
-                   float sums[TG_ROWS]) {
+                   const scale_moves *moves, float sums[TG_ROWS]) {
   if (dtype == G2_DT_Q8_0)
-    tg_rows(G2_DT_Q8_0, rows, n_blocks, x, sums);
+    tg_rows(G2_DT_Q8_0, rows, n_blocks, x, moves, sums);
   else
-    tg_rows(G2_DT_Q4_0, rows, n_blocks, x, sums);
+    tg_rows(G2_DT_Q4_0, rows, n_blocks, x, moves, sums);
 }
 
 static void matmul_token(const g2_matrix *w, token_x x, const float *bias, float *out, size_t col_begin,
                          size_t col_end) {
   size_t n_blocks = (size_t)w->n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   float sums[TG_ROWS];
+  const scale_moves moves = make_scale_moves(w->dtype);
   for (size_t j0 = col_begin; j0 < col_end; j0 += TG_ROWS) {
     size_t n_rows = col_end - j0 < TG_ROWS ? col_end - j0 : TG_ROWS;
     const unsigned char *rows[TG_ROWS];
     for (size_t r = 0; r < TG_ROWS; r++) /* missing rows repeat the first */
       rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
-    tg_any(w->dtype, rows, n_blocks, x, sums);
+    tg_any(w->dtype, rows, n_blocks, x, &moves, sums);
     for (size_t r = 0; r < n_rows; r++) out[j0 + r] = sums[r] + (bias ? bias[j0 + r] : 0.0f);
   }
 }
