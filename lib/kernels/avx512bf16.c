@@ -3,9 +3,10 @@
    models) are multiplied with AVX512-BF16 vdpbf16ps, two products per lane
    and instruction. That rounds the activations to bfloat16 (8 significant
    bits), so a product carries a relative error of up to 2^-9: results are
-   further from the oracle than the FP32 tables' (see docs/kernels.md). The
-   default table on a CPU that has AVX512-BF16; GPT2_ISA=avx512 gives the
-   exact FP32 products.
+   further from the oracle than the FP32 tables' (see docs/kernels.md).
+   Q8_0/Q4_0 products are the avx512vnni table's (8-bit activations). The
+   default table on a CPU that has AVX512-BF16 and VNNI;
+   gpt2_load_params.fp32_products = 1 or GPT2_ISA=avx512 gives FP32 products.
 
    Determinism: an output element is one vector lane's chain of vdpbf16ps
    over the k pairs (2k, 2k+1) in order, from zero, with the bias added last,
@@ -327,8 +328,8 @@ static void decode_nk(const g2_matrix *w, const float *x, const float *bias, flo
 
 static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                    float *out, size_t out_stride, size_t col_begin, size_t col_end) {
-  if (w->dtype != G2_DT_BF16 || w->n_in == 0) {
-    g2_kernels_avx512.matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+  if (w->dtype != G2_DT_BF16 || w->n_in == 0) { /* Q8_0/Q4_0 by int8, the rest exact */
+    g2_kernels_avx512vnni.matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
   } else if (n_tok > 1) {
     matmul_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
   } else if (n_tok == 1) {
@@ -339,20 +340,7 @@ static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_st
   }
 }
 
-/* Everything but matmul is the avx512 table's; it is read at call time
-   because a constant initializer cannot copy another object's fields. */
-static void layernorm(const float *x, size_t n, const float *gamma, const float *beta, float eps, float *out) {
-  g2_kernels_avx512.layernorm(x, n, gamma, beta, eps, out);
-}
-static void gelu(float *x, size_t n) { g2_kernels_avx512.gelu(x, n); }
-static void add(float *dst, const float *src, size_t n) { g2_kernels_avx512.add(dst, src, n); }
-static void attention(const float *q, size_t q_stride, size_t n_q, const void *k, const void *v,
-                      uint32_t kv_type, size_t n_kv, size_t head_dim, size_t kv_stride, float scale,
-                      float *scratch, float *out, size_t out_stride) {
-  g2_kernels_avx512.attention(q, q_stride, n_q, k, v, kv_type, n_kv, head_dim, kv_stride, scale, scratch,
-                              out, out_stride);
-}
-static void get_row(const g2_matrix *w, int64_t row, float *out) { g2_kernels_avx512.get_row(w, row, out); }
+#include "kernels/avx512_forward.h"
 
 const g2_kernels g2_kernels_avx512bf16 = {
     .name = "avx512bf16",

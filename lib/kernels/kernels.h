@@ -16,7 +16,8 @@
 #include "model/matrix.h"
 
 typedef struct g2_kernels {
-  const char *name; /* "scalar", "avx2", "avx512", "avx512bf16", "neon" */
+  const char *name; /* "scalar", "avx2", "avx512", "avx512bf16",
+                        "avx512vnni", "neon" */
   /* Nonzero: some products round the activations below FP32 (faster, less
      exact); gpt2_load_params.fp32_products = 1 excludes such tables. */
   int rounds_activations;
@@ -64,8 +65,12 @@ extern const g2_kernels g2_kernels_ref;
 #if defined(__x86_64__)
 extern const g2_kernels g2_kernels_avx2;
 extern const g2_kernels g2_kernels_avx512;
-/* avx512 with BF16-weight products by vdpbf16ps (activations rounded to
-   bfloat16); the default where AVX512-BF16 exists. */
+/* avx512 with Q8_0/Q4_0 products on 8-bit activations by vpdpbusd
+   (kernels/int8.h): the default where AVX512-VNNI exists without BF16. */
+extern const g2_kernels g2_kernels_avx512vnni;
+/* avx512vnni plus BF16-weight products by vdpbf16ps (activations rounded
+   to bfloat16): the default where AVX512-BF16 exists (such CPUs all have
+   VNNI too). */
 extern const g2_kernels g2_kernels_avx512bf16;
 #endif
 #if defined(__aarch64__)

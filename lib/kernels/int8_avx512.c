@@ -1,0 +1,396 @@
+/* Q8_0 and Q4_0 products by vpdpbusd (AVX512-VNNI), to the bits of the
+   oracle in int8_ref.c (definition in kernels/int8.h).
+
+   vpdpbusd multiplies unsigned by signed bytes. We make the weights the
+   unsigned side by an offset and correct with the activations' block sums:
+   Q8_0 as w + 128 (w xor 0x80), so isum = dot(w + 128, q) - 128 sum(q);
+   Q4_0 as its stored nibble n = w + 8, so isum = dot(n, q) - 8 sum(q).
+   The activations stay signed in [-127, 127]; every sum is exact in int32.
+
+   One token: 8 rows at a time in the stored layout, two blocks per zmm
+   (16 lanes of 4-byte partial sums); the 8 rows' partial sums are reduced
+   to one integer per (row, block) by a transposing add tree, so the float
+   work runs on 16 block terms at once: lanes (row, block parity) are the
+   definition's two chains of each row. Weights stream with an L2 prefetch
+   16 KiB ahead, as the exact NK kernels do.
+
+   Batches: 16 rows are repacked into a panel whose lane r holds row r's
+   offset weights, 4 bytes of a block per vector (8 vectors a block), so a
+   broadcast 4-byte group of a token's activations meets 16 rows in one
+   vpdpbusd and 8 of them give 16 block sums without any reduction. The
+   panel is reused for every token of a block of tokens. */
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")
+#endif
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/int8.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+enum {
+  BLOCK = 32,
+  /* Quantized activations of a block of tokens (q, d_x, sums), on the
+     stack: 1.25 bytes per activation, so n_in <= G2_INT8_MAX_IN fits one.
+     With the panel, a call uses about 170 KiB of stack. */
+  X_BYTES = 96 * 1024,
+  TG_ROWS = 8,
+  PANEL_ROWS = 16,
+  PANEL_MAX_BLOCKS = 128, /* n_in <= 4096: 72 KiB of panel; longer rows run token by token */
+  TILE_TOKS = 6,
+  BATCH_MIN_TOKS = 4, /* fewer tokens run one at a time (the packing is not free; not tuned) */
+  PREFETCH_BYTES = 16384
+};
+
+typedef struct panel_block {
+  __m512i weights[8]; /* vector i, lane r: row r's offset weights 4i .. 4i+3 */
+  __m512 scales;      /* lane r: row r's d_w */
+} panel_block;
+
+/* One token's quantized activations inside the scratch. */
+typedef struct token_x {
+  const int8_t *q;
+  const float *d;
+  const int32_t *sums;
+} token_x;
+
+static size_t token_bytes(size_t n_in) { return (n_in + n_in / BLOCK * 8 + 63) / 64 * 64; }
+
+static token_x token_at(unsigned char *scratch, size_t n_in, size_t t) {
+  unsigned char *base = scratch + t * token_bytes(n_in);
+  size_t n_blocks = n_in / BLOCK;
+  return (token_x){(const int8_t *)base, (const float *)(const void *)(base + n_in),
+                   (const int32_t *)(const void *)(base + n_in + 4 * n_blocks)};
+}
+
+/* Step 1 of the definition, 32 activations at a time. */
+static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
+  size_t n_blocks = n_in / BLOCK;
+  int8_t *q = (int8_t *)base;
+  float *d = (float *)(void *)(base + n_in);
+  int32_t *sums = (int32_t *)(void *)(base + n_in + 4 * n_blocks);
+  const __m512 low = _mm512_set1_ps(-127.0f), high = _mm512_set1_ps(127.0f);
+  for (size_t b = 0; b < n_blocks; b++) {
+    __m512 x0 = _mm512_loadu_ps(x + b * BLOCK), x1 = _mm512_loadu_ps(x + b * BLOCK + 16);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+    float scale = amax / 127.0f;
+    __m512i q0 = _mm512_setzero_si512(), q1 = _mm512_setzero_si512();
+    if (scale != 0.0f) {
+      __m512 inv = _mm512_set1_ps(scale);
+      __m512 v0 = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x0, inv), low), high);
+      __m512 v1 = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x1, inv), low), high);
+      q0 = _mm512_cvt_roundps_epi32(v0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      q1 = _mm512_cvt_roundps_epi32(v1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    _mm_storeu_si128((__m128i *)(void *)(q + b * BLOCK), _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128((__m128i *)(void *)(q + b * BLOCK + 16), _mm512_cvtepi32_epi8(q1));
+    d[b] = scale;
+    sums[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+  }
+}
+
+static ALWAYS_INLINE size_t block_bytes(g2_dtype dtype) { return dtype == G2_DT_Q8_0 ? 34 : 18; }
+static ALWAYS_INLINE int offset_shift(g2_dtype dtype) { return dtype == G2_DT_Q8_0 ? 7 : 3; }
+
+/* ---- one token ---- */
+
+/* Blocks 2p and 2p+1 of a row, from the pair's first byte: in `weights`
+   the offset weights matching 64 activations, in `raw` (word 0 and word 9
+   (Q4_0) or 17 (Q8_0)) the two F16 scales. `lone`: only the first block
+   exists (the rest reads as zeros). */
+static ALWAYS_INLINE __m512i pair_weights(g2_dtype dtype, const unsigned char *pair, int lone, __m512i *raw) {
+  if (dtype == G2_DT_Q8_0) {
+    /* words 1..16 of the first 64 bytes, then words 2..17 of bytes 32..67 */
+    static const int16_t q8_words[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
+                                         34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49};
+    *raw = lone ? _mm512_maskz_loadu_epi8(0x3ffffffffull, pair) : _mm512_loadu_si512(pair);
+    __m512i tail = lone ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi8(0xfffffffffull, pair + 32);
+    __m512i weights = _mm512_permutex2var_epi16(*raw, _mm512_loadu_si512(q8_words), tail);
+    return _mm512_xor_si512(weights, _mm512_set1_epi8((char)0x80));
+  }
+  /* Q4_0: the nibble bytes of both blocks (words 1..8 and 10..17), each 16
+     bytes twice, the second copy shifted to its high nibbles */
+  *raw = _mm512_maskz_loadu_epi8(lone ? 0x3ffffull : 0xfffffffffull, pair);
+  static const int16_t word_index[32] = {1,  2,  3,  4,  5,  6,  7,  8,  1,  2,  3,  4,  5,  6,  7,  8,
+                                         10, 11, 12, 13, 14, 15, 16, 17, 10, 11, 12, 13, 14, 15, 16, 17};
+  static const int16_t word_shift[32] = {0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4,
+                                         0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4};
+  const __m512i words = _mm512_loadu_si512(word_index), shifts = _mm512_loadu_si512(word_shift);
+  __m512i spread = _mm512_srlv_epi16(_mm512_permutexvar_epi16(words, *raw), shifts);
+  return _mm512_and_si512(spread, _mm512_set1_epi8(0x0f));
+}
+
+/* a + b of the pairs (lanes 4k, 4k+2) and (4k+1, 4k+3) within 128 bits. */
+static ALWAYS_INLINE __m512i add_pairs32(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+}
+static ALWAYS_INLINE __m512i add_pairs64(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+}
+
+/* Lane of (row r, block parity) in the reduced vectors. */
+#define TG_LANE(r, parity) (8 * ((r) / 4) + 4 * (parity) + (r) % 4)
+
+/* Blocks b, b + 1 (`lone`: b only) of 8 rows into the chains (lanes
+   TG_LANE(r, parity)). */
+static ALWAYS_INLINE __m512 tg_step(g2_dtype dtype, int lone, const unsigned char *const *rows, size_t b,
+                                    token_x x, const __m512i scale_index[TG_ROWS / 2],
+                                    const __mmask32 scale_rows[TG_ROWS / 2], __m512 chains) {
+  size_t pair_bytes = 2 * block_bytes(dtype), offset = b / 2 * pair_bytes;
+  const __m512i parity_index = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+  __m512i xq = _mm512_maskz_loadu_epi8(lone ? 0xffffffffull : ~0ull, x.q + b * BLOCK);
+  __m512i dots[TG_ROWS], raw[TG_ROWS];
+#pragma GCC unroll 8
+  for (int r = 0; r < TG_ROWS; r++) {
+    /* both ends of the pair: a Q8_0 pair (68 bytes) can span three lines */
+    __builtin_prefetch(rows[r] + offset + PREFETCH_BYTES, 0, 2);
+    if (dtype == G2_DT_Q8_0) __builtin_prefetch(rows[r] + offset + pair_bytes - 1 + PREFETCH_BYTES, 0, 2);
+    dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair_weights(dtype, rows[r] + offset, lone, &raw[r]), xq);
+  }
+  __m512i quads[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++) quads[i] = add_pairs32(dots[2 * i], dots[2 * i + 1]);
+  __m512i rows0123 = add_pairs64(quads[0], quads[1]), rows4567 = add_pairs64(quads[2], quads[3]);
+  __m512i isum = _mm512_add_epi32(_mm512_shuffle_i32x4(rows0123, rows4567, 0x88),
+                                  _mm512_shuffle_i32x4(rows0123, rows4567, 0xdd));
+  __mmask8 blocks = (__mmask8)(lone ? 1 : 3);
+  __mmask16 lanes = lone ? (__mmask16)0x0f0f : (__mmask16)0xffff;
+  __m512i q_sums = _mm512_permutexvar_epi32(parity_index,
+                                            _mm512_castsi128_si512(_mm_maskz_loadu_epi32(blocks, x.sums + b)));
+  isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(q_sums, (unsigned)offset_shift(dtype)));
+  __m512 d_x = _mm512_permutexvar_ps(parity_index, _mm512_castps128_ps512(_mm_maskz_loadu_ps(blocks, x.d + b)));
+  /* the 16 scales into words TG_LANE(r, parity): two rows per permute,
+     merged by blends */
+  __m512i halves = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int r = 0; r < TG_ROWS; r += 2) {
+    __m512i pair_scales = _mm512_permutex2var_epi16(raw[r], scale_index[r / 2], raw[r + 1]);
+    halves = _mm512_mask_blend_epi16(scale_rows[r / 2], halves, pair_scales);
+  }
+  __m512 d_w = _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
+  return _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d_w, d_x), chains, lanes);
+}
+
+/* Where tg_step's scale permutes put the scales: for rows r, r + 1 (pair
+   r / 2), word TG_LANE(r + i, parity) takes that row's scale (word 0, or 9
+   (Q4_0) / 17 (Q8_0) for the second block). The same for every row group. */
+typedef struct scale_moves {
+  __m512i index[TG_ROWS / 2];
+  __mmask32 rows[TG_ROWS / 2];
+} scale_moves;
+
+static scale_moves make_scale_moves(g2_dtype dtype) {
+  scale_moves moves;
+  for (int pair = 0; pair < TG_ROWS / 2; pair++) {
+    int16_t index[32] = {0};
+    uint32_t mask = 0;
+    for (int i = 0; i < 2; i++)
+      for (int parity = 0; parity < 2; parity++) {
+        int lane = TG_LANE(2 * pair + i, parity);
+        index[lane] = (int16_t)(32 * i + (parity ? (dtype == G2_DT_Q8_0 ? 17 : 9) : 0));
+        mask |= 1u << lane;
+      }
+    moves.index[pair] = _mm512_loadu_si512(index);
+    moves.rows[pair] = (__mmask32)mask;
+  }
+  return moves;
+}
+
+/* sums[r] = product of rows[r] with the token, r < 8. */
+static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
+                                  const scale_moves *moves, float sums[TG_ROWS]) {
+  __m512 chains = _mm512_setzero_ps();
+  size_t b = 0;
+  for (; b + 2 <= n_blocks; b += 2) chains = tg_step(dtype, 0, rows, b, x, moves->index, moves->rows, chains);
+  if (b < n_blocks) chains = tg_step(dtype, 1, rows, b, x, moves->index, moves->rows, chains);
+  float lanes_out[16];
+  _mm512_storeu_ps(lanes_out, chains);
+  for (int r = 0; r < TG_ROWS; r++) sums[r] = lanes_out[TG_LANE(r, 0)] + lanes_out[TG_LANE(r, 1)];
+}
+
+static void tg_any(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
+                   const scale_moves *moves, float sums[TG_ROWS]) {
+  if (dtype == G2_DT_Q8_0)
+    tg_rows(G2_DT_Q8_0, rows, n_blocks, x, moves, sums);
+  else
+    tg_rows(G2_DT_Q4_0, rows, n_blocks, x, moves, sums);
+}
+
+static void matmul_token(const g2_matrix *w, token_x x, const float *bias, float *out, size_t col_begin,
+                         size_t col_end) {
+  size_t n_blocks = (size_t)w->n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
+  float sums[TG_ROWS];
+  const scale_moves moves = make_scale_moves(w->dtype);
+  for (size_t j0 = col_begin; j0 < col_end; j0 += TG_ROWS) {
+    size_t n_rows = col_end - j0 < TG_ROWS ? col_end - j0 : TG_ROWS;
+    const unsigned char *rows[TG_ROWS];
+    for (size_t r = 0; r < TG_ROWS; r++) /* missing rows repeat the first */
+      rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
+    tg_any(w->dtype, rows, n_blocks, x, &moves, sums);
+    for (size_t r = 0; r < n_rows; r++) out[j0 + r] = sums[r] + (bias ? bias[j0 + r] : 0.0f);
+  }
+}
+
+/* ---- batches ---- */
+
+/* (a.d0, b.d0, a.d1, b.d1 | ...) and the same of dwords 2, 3, per 128 bits:
+   the first two steps of a 4 x 4 dword transpose in each 128-bit lane. */
+static ALWAYS_INLINE void transpose4(const __m512i in[4], __m512i out[4]) {
+  __m512i s0 = _mm512_unpacklo_epi32(in[0], in[1]), s1 = _mm512_unpackhi_epi32(in[0], in[1]);
+  __m512i s2 = _mm512_unpacklo_epi32(in[2], in[3]), s3 = _mm512_unpackhi_epi32(in[2], in[3]);
+  out[0] = _mm512_unpacklo_epi64(s0, s2);
+  out[1] = _mm512_unpackhi_epi64(s0, s2);
+  out[2] = _mm512_unpacklo_epi64(s1, s3);
+  out[3] = _mm512_unpackhi_epi64(s1, s3);
+}
+
+/* Rows j0 .. j0 + n_rows of w into the panel, by transposing 4-byte groups
+   (missing rows repeat the first; their lanes are never stored). */
+static void pack_panel(const g2_matrix *w, size_t j0, size_t n_rows, panel_block *panel) {
+  size_t n_blocks = (size_t)w->n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
+  size_t bytes = block_bytes(w->dtype);
+  const unsigned char *rows[PANEL_ROWS];
+  int32_t offsets[PANEL_ROWS];
+  for (size_t r = 0; r < PANEL_ROWS; r++) {
+    rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
+    offsets[r] = (int32_t)(rows[r] - rows[0]);
+  }
+  const __m512i index = _mm512_loadu_si512(offsets), low_nibbles = _mm512_set1_epi8(0x0f);
+  /* qwords of two 4 x 4 transposes: 128-bit lanes 0 and 2 of each, then 1 and 3 */
+  const __m512i even_lanes = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+  const __m512i odd_lanes = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+  for (size_t b = 0; b < n_blocks; b++) {
+    size_t at = b * bytes;
+    panel_block *out = &panel[b];
+    out->scales = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(index, rows[0] + at, 1)));
+    if (w->dtype == G2_DT_Q8_0) {
+      /* rows k and k + 8 side by side; each 4 x 4 transpose gives rows
+         k..k+3 (and k+8..k+11) for dwords d (128-bit lanes 0, 2) and d + 4 */
+      __m512i pairs[8], quads[2][4];
+      for (size_t k = 0; k < 8; k++)
+        pairs[k] = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(rows[k] + at + 2))),
+            _mm256_loadu_si256((const __m256i *)(const void *)(rows[k + 8] + at + 2)), 1);
+      transpose4(pairs, quads[0]);
+      transpose4(pairs + 4, quads[1]);
+      const __m512i offset = _mm512_set1_epi8((char)0x80);
+      for (size_t d = 0; d < 4; d++) {
+        out->weights[d] = _mm512_xor_si512(_mm512_permutex2var_epi64(quads[0][d], even_lanes, quads[1][d]), offset);
+        out->weights[d + 4] = _mm512_xor_si512(_mm512_permutex2var_epi64(quads[0][d], odd_lanes, quads[1][d]), offset);
+      }
+    } else {
+      /* rows k, k + 4, k + 8, k + 12 in the four 128-bit lanes */
+      __m512i lanes[4], nibbles[4];
+      for (size_t k = 0; k < 4; k++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(rows[k] + at + 2)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rows[k + 4] + at + 2)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rows[k + 8] + at + 2)), 2);
+        lanes[k] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rows[k + 12] + at + 2)), 3);
+      }
+      transpose4(lanes, nibbles);
+      for (size_t d = 0; d < 4; d++) {
+        out->weights[d] = _mm512_and_si512(nibbles[d], low_nibbles);
+        out->weights[d + 4] = _mm512_and_si512(_mm512_srli_epi16(nibbles[d], 4), low_nibbles);
+      }
+    }
+  }
+}
+
+static ALWAYS_INLINE int32_t load_group(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* nt tokens x the panel's 16 rows. */
+static ALWAYS_INLINE void batch_tile(int shift, size_t nt, const panel_block *panel, size_t n_blocks,
+                                     const token_x *x, const float *bias, float *out, size_t out_stride,
+                                     size_t n_rows) {
+  __m512 chains[TILE_TOKS][2];
+#pragma GCC unroll 8
+  for (size_t t = 0; t < nt; t++) chains[t][0] = chains[t][1] = _mm512_setzero_ps();
+  for (size_t b = 0; b < n_blocks; b++) {
+    const panel_block *block = &panel[b];
+    size_t parity = b % 2;
+    __m512i weights[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) weights[i] = _mm512_load_si512(&block->weights[i]);
+#pragma GCC unroll 8
+    for (size_t t = 0; t < nt; t++) {
+      const int8_t *q = x[t].q + b * BLOCK;
+      __m512i isum = _mm512_set1_epi32(-(x[t].sums[b] * (1 << shift)));
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++) isum = _mm512_dpbusd_epi32(isum, weights[i], _mm512_set1_epi32(load_group(q + 4 * i)));
+      __m512 scale = _mm512_mul_ps(block->scales, _mm512_set1_ps(x[t].d[b]));
+      __m512 term = _mm512_cvtepi32_ps(isum);
+      if (parity)
+        chains[t][1] = _mm512_fmadd_ps(term, scale, chains[t][1]);
+      else
+        chains[t][0] = _mm512_fmadd_ps(term, scale, chains[t][0]);
+    }
+  }
+  __mmask16 valid = (__mmask16)((1u << n_rows) - 1);
+  __m512 bias_v = bias ? _mm512_maskz_loadu_ps(valid, bias) : _mm512_setzero_ps();
+  for (size_t t = 0; t < nt; t++)
+    _mm512_mask_storeu_ps(out + t * out_stride, valid,
+                          _mm512_add_ps(_mm512_add_ps(chains[t][0], chains[t][1]), bias_v));
+}
+
+static void batch_tile_any(int shift, size_t nt, const panel_block *panel, size_t n_blocks, const token_x *x,
+                           const float *bias, float *out, size_t out_stride, size_t n_rows) {
+  switch (nt) {
+    case 1: batch_tile(shift, 1, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 2: if (TILE_TOKS >= 2) batch_tile(shift, 2, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 3: if (TILE_TOKS >= 3) batch_tile(shift, 3, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 4: if (TILE_TOKS >= 4) batch_tile(shift, 4, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 5: if (TILE_TOKS >= 5) batch_tile(shift, 5, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 6: if (TILE_TOKS >= 6) batch_tile(shift, 6, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    case 7: if (TILE_TOKS >= 7) batch_tile(shift, 7, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+    default: if (TILE_TOKS >= 8) batch_tile(shift, 8, panel, n_blocks, x, bias, out, out_stride, n_rows); break;
+  }
+}
+
+void g2_int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
+                         const float *bias, float *out, size_t out_stride, size_t col_begin,
+                         size_t col_end) {
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK;
+  int batch = n_tok >= BATCH_MIN_TOKS && n_blocks <= PANEL_MAX_BLOCKS;
+  size_t token_block = X_BYTES / token_bytes(n_in);
+  if (batch && token_block >= TILE_TOKS) token_block = token_block / TILE_TOKS * TILE_TOKS;
+  _Alignas(64) unsigned char scratch[X_BYTES];
+  panel_block panel[PANEL_MAX_BLOCKS];
+  for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
+    size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
+    for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, scratch + (t - t0) * token_bytes(n_in));
+    if (!batch) {
+      for (size_t t = t0; t < t_end; t++)
+        matmul_token(w, token_at(scratch, n_in, t - t0), bias, out + t * out_stride, col_begin, col_end);
+      continue;
+    }
+    for (size_t j0 = col_begin; j0 < col_end; j0 += PANEL_ROWS) {
+      size_t n_rows = col_end - j0 < PANEL_ROWS ? col_end - j0 : PANEL_ROWS;
+      pack_panel(w, j0, n_rows, panel);
+      for (size_t t = t0; t < t_end; t += TILE_TOKS) {
+        size_t nt = t_end - t < TILE_TOKS ? t_end - t : TILE_TOKS;
+        token_x tokens[TILE_TOKS];
+        for (size_t i = 0; i < nt; i++) tokens[i] = token_at(scratch, n_in, t - t0 + i);
+        batch_tile_any(offset_shift(w->dtype), nt, panel, n_blocks, tokens, bias ? bias + j0 : NULL,
+                       out + t * out_stride + j0, out_stride, n_rows);
+      }
+    }
+  }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+#else
+typedef int g2_int8_avx512_not_built; /* ISO C wants a declaration in every file */
+#endif
