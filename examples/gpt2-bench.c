@@ -488,11 +488,11 @@ typedef struct result {
 } result;
 
 static void print_table_header(void) {
-  printf("\n| %-24s | %-5s | %-8s | %9s | %7s | %7s | %21s | %10s | %16s | %7s | %9s |\n",
+  printf("\n| %-24s | %-5s | %-10s | %9s | %7s | %7s | %21s | %10s | %16s | %7s | %9s |\n",
          "model", "type", "kernels", "size MiB", "threads", "test", "t/s (mean +- sd)",
          "median", "rate", "% limit", "RSS MiB");
   printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "--------------------------", "-------",
-         "----------", "----------:", "--------:", "--------:", "----------------------:",
+         "------------", "----------:", "--------:", "--------:", "----------------------:",
          "-----------:", "-----------------:", "--------:", "----------:");
 }
 
@@ -540,7 +540,7 @@ static void print_result(const options *opts, const result *r, int *first_json) 
   snprintf(rate, sizeof rate, r->n_gen ? "%.2f GB/s" : "%.1f GFLOP/s", r->rate);
   const char *base = strrchr(m->name, '/');
   base = base && base[1] ? base + 1 : m->name;
-  printf("| %-24.24s | %-5s | %-8s | %9.2f | %7d | %7s | %21s | %10.2f | %16s | %6.1f%% | %9.1f |\n",
+  printf("| %-24.24s | %-5s | %-10s | %9.2f | %7d | %7s | %21s | %10.2f | %16s | %6.1f%% | %9.1f |\n",
          base, m->type, m->isa, (double)m->size / 1048576.0, r->threads, test, speed,
          r->tokens_per_second.median, rate, 100.0 * r->rate / r->limit,
          (double)r->peak_rss / 1048576.0);
