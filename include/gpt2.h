@@ -93,7 +93,8 @@ typedef struct gpt2_load_params {
                             0: read them into memory instead */
   uint32_t fp32_products; /* 0 (default): the fastest products the CPU has, which
                             round activations to bfloat16 for BF16 weights on
-                            AVX512-BF16 CPUs (docs/kernels.md); 1: every product
+                            AVX512-BF16 CPUs and to 8 bits for Q8_0/Q4_0 on
+                            AVX512-VNNI ones (docs/kernels.md); 1: every product
                             in FP32 on any CPU (what the golden tests bound) */
 } gpt2_load_params;
 #define GPT2_LOAD_PARAMS_INIT \
@@ -156,10 +157,13 @@ GPT2_API uint64_t gpt2_model_n_params(const gpt2_model *model);
    (gpt2-bench, docs/performance.md). */
 GPT2_API uint64_t gpt2_model_size_per_token(const gpt2_model *model);
 /* Name of the kernel set chosen for this model ("scalar", "avx2", "avx512",
-   "avx512bf16", "neon"). GPT2_ISA=name in the environment forces one at load.
-   "avx512bf16", the default on CPUs with AVX512-BF16, multiplies BF16 weights
-   with bf16-rounded activations (faster, less exact: docs/kernels.md);
-   gpt2_load_params.fp32_products = 1 keeps those products in FP32. Static. */
+   "avx512vnni", "avx512bf16", "neon"). GPT2_ISA=name in the environment
+   forces one at load. "avx512vnni" (the default on CPUs with AVX512-VNNI)
+   multiplies Q8_0/Q4_0 weights with activations quantized to 8 bits, as
+   llama.cpp does; "avx512bf16" (the default with AVX512-BF16 too) also
+   multiplies BF16 weights with bf16-rounded activations: faster, less exact
+   (docs/kernels.md). gpt2_load_params.fp32_products = 1 keeps every product
+   in FP32. Static. */
 GPT2_API const char *gpt2_model_isa(const gpt2_model *model);
 /* Write the model to `path` as a GGUF v3 file that libgpt2 and llama.cpp
    load: llama.cpp's GPT-2 tensor names and metadata keys, the vocabulary

@@ -6,10 +6,9 @@
    their blocks along n_in, the token embedding's rows are looked up, and
    with NK for the float types too a converted model is the model in the
    GGUF file of that type gpt2-quantize writes, with bitwise the same logits
-   (tests/unit/test_gguf.c). The current kernels run KN float matrices
-   faster, though: 5-20% in generation, and the opt-in avx512bf16 table
-   speeds up only KN BF16 (docs/performance.md). TARGET_LAYOUT is the one
-   place to change; the conversion handles either layout.
+   (tests/unit/test_gguf.c). The kernels run both layouts about equally
+   fast (docs/performance.md). TARGET_LAYOUT is the one place to change;
+   the conversion handles either layout.
    The position embedding stays as loaded: one row of it is read per
    token. With Q4_0 the token embedding becomes Q8_0, as llama.cpp keeps its
    output matrix at a higher precision than Q4_0: the logits are the most
