@@ -44,7 +44,10 @@ static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, const flo
                    size_t n_tok, size_t x_stride, const float *bias, float *out,
                    size_t out_stride) {
   size_t n_out = (size_t)w->n_out;
-  size_t n_slices = ctx->n_threads > 1 ? (size_t)ctx->n_threads * SLICES_PER_THREAD : 1;
+  /* One token of a KN matrix: each slice reads a piece of every row, so
+     wide slices (one per thread) keep the pieces long. */
+  size_t per_thread = n_tok == 1 && w->layout == G2_LAYOUT_KN ? 1 : SLICES_PER_THREAD;
+  size_t n_slices = ctx->n_threads > 1 ? (size_t)ctx->n_threads * per_thread : 1;
   size_t slice = (n_out + n_slices - 1) / n_slices;
   slice = (slice + COLUMN_ALIGN - 1) / COLUMN_ALIGN * COLUMN_ALIGN;
   matmul_job job = {ctx->model->kernels, w, x, bias, out, n_tok, x_stride, out_stride, slice};
