@@ -14,20 +14,9 @@
 #include "core/half.h"
 #include "gpt2.h"
 #include "kernels/kernels.h"
+#include "speed_util.h"
 
 enum { N_EMBD = 768, N_HEAD = 12, HEAD_DIM = 64, RUNS = 7 };
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint32_t rng = 12345u;
-static float random_value(void) {
-  rng = rng * 1664525u + 1013904223u;
-  return (float)(rng >> 8) / 16777216.0f - 0.5f;
-}
 
 typedef struct layer {
   const g2_kernels *kt;

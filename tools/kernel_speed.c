@@ -12,6 +12,7 @@
 #include "kernels/kernels.h"
 #include "model/matrix.h"
 #include "model/quant.h"
+#include "speed_util.h"
 
 enum { N_EMBD = 768, N_LAYER = 12, N_VOCAB = 50257 };
 
@@ -21,17 +22,7 @@ typedef struct case_def {
   g2_layout layout;
 } case_def;
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint32_t rng = 12345u;
-static float random_weight(void) {
-  rng = rng * 1664525u + 1013904223u;
-  return ((float)(rng >> 8) / 16777216.0f - 0.5f) * 0.1f;
-}
+static float random_weight(void) { return random_value() * 0.1f; }
 
 static g2_matrix make(g2_dtype dtype, g2_layout layout, int64_t n_out, int64_t n_in) {
   int64_t rows = layout == G2_LAYOUT_NK ? n_out : n_in, cols = layout == G2_LAYOUT_NK ? n_in : n_out;

@@ -11,23 +11,11 @@
 
 #include "gpt2.h"
 #include "harness.h"
+#include "test_random.h"
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
 #include "model/matrix.h"
 #include "model/quant.h"
-
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint32_t next_u32(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 16);
-}
-
-static float uniform(float lo, float hi) {
-  return lo + (hi - lo) * (float)(next_u32() & 0xffffff) / 16777216.0f;
-}
 
 /* ---- the quantizer ---- */
 
@@ -382,6 +370,7 @@ static void test_model(const model_bound *bound) {
 }
 
 int main(void) {
+  random_seed(0x2545f4914f6cdd1dull);
   test_quantizer();
   test_oracle_accuracy();
   const g2_kernels *kt = g2_kernels_select("avx512vnni", 0);

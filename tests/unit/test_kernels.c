@@ -10,23 +10,11 @@
 #include "core/half.h"
 #include "gpt2.h"
 #include "harness.h"
+#include "test_random.h"
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
 #include "model/matrix.h"
 #include "model/quant.h"
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint32_t next_u32(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 16);
-}
-
-static float uniform(float lo, float hi) {
-  return lo + (hi - lo) * (float)(next_u32() & 0xffffff) / 16777216.0f;
-}
 
 static void fill(float *a, size_t n, float lo, float hi) {
   for (size_t i = 0; i < n; i++) a[i] = uniform(lo, hi);
