@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 /* Test hooks: a per-thread countdown to an injected failure, and a count of
    live blocks (all threads) so tests can check that nothing leaks. */
@@ -49,6 +50,20 @@ void *g2_realloc(void *ptr, size_t size) {
   if (should_fail()) return NULL;
   void *block = realloc(ptr, size ? size : 1);
   return ptr ? block : counted(block);
+}
+
+void *g2_malloc_huge(size_t size, void **block) {
+  enum { HUGE_PAGE = 2u << 20 };
+  *block = NULL;
+  if (size > SIZE_MAX - HUGE_PAGE) return NULL;
+  unsigned char *base = g2_malloc(size + HUGE_PAGE);
+  if (!base) return NULL;
+  uintptr_t aligned = ((uintptr_t)base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+#ifdef MADV_HUGEPAGE
+  madvise((void *)aligned, size, MADV_HUGEPAGE); /* advice only: without THP, plain pages */
+#endif
+  *block = base;
+  return base + (aligned - (uintptr_t)base);
 }
 
 void g2_free(void *ptr) {

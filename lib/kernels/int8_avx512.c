@@ -100,30 +100,14 @@ static ALWAYS_INLINE int offset_shift(g2_dtype dtype) { return dtype == G2_DT_Q8
 
 /* ---- one token ---- */
 
-/* Blocks 2p and 2p+1 of a row, from the pair's first byte: in `weights`
-   the offset weights matching 64 activations, in `raw` (word 0 and word 9
-   (Q4_0) or 17 (Q8_0)) the two F16 scales. `lone`: only the first block
-   exists (the rest reads as zeros). */
-static ALWAYS_INLINE __m512i pair_weights(g2_dtype dtype, const unsigned char *pair, int lone, __m512i *raw) {
-  if (dtype == G2_DT_Q8_0) {
-    /* words 1..16 of the first 64 bytes, then words 2..17 of bytes 32..67 */
-    static const int16_t q8_words[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
-                                         34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49};
-    *raw = lone ? _mm512_maskz_loadu_epi8(0x3ffffffffull, pair) : _mm512_loadu_si512(pair);
-    __m512i tail = lone ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi8(0xfffffffffull, pair + 32);
-    __m512i weights = _mm512_permutex2var_epi16(*raw, _mm512_loadu_si512(q8_words), tail);
-    return _mm512_xor_si512(weights, _mm512_set1_epi8((char)0x80));
-  }
-  /* Q4_0: the nibble bytes of both blocks (words 1..8 and 10..17), each 16
-     bytes twice, the second copy shifted to its high nibbles */
-  *raw = _mm512_maskz_loadu_epi8(lone ? 0x3ffffull : 0xfffffffffull, pair);
-  static const int16_t word_index[32] = {1,  2,  3,  4,  5,  6,  7,  8,  1,  2,  3,  4,  5,  6,  7,  8,
-                                         10, 11, 12, 13, 14, 15, 16, 17, 10, 11, 12, 13, 14, 15, 16, 17};
-  static const int16_t word_shift[32] = {0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4,
-                                         0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4};
-  const __m512i words = _mm512_loadu_si512(word_index), shifts = _mm512_loadu_si512(word_shift);
-  __m512i spread = _mm512_srlv_epi16(_mm512_permutexvar_epi16(words, *raw), shifts);
-  return _mm512_and_si512(spread, _mm512_set1_epi8(0x0f));
+/* Q8_0 blocks 2p and 2p+1 of a row (`lone`: 2p only, the rest zero), from
+   the pair's first byte: the offset weights matching 64 activations. */
+static ALWAYS_INLINE __m512i q8_pair_weights(const unsigned char *pair, int lone) {
+  __m256i first = _mm256_loadu_si256((const __m256i *)(const void *)(pair + 2));
+  __m512i weights = lone ? _mm512_zextsi256_si512(first)
+                         : _mm512_inserti64x4(_mm512_castsi256_si512(first),
+                                              _mm256_loadu_si256((const __m256i *)(const void *)(pair + 36)), 1);
+  return _mm512_xor_si512(weights, _mm512_set1_epi8((char)0x80));
 }
 
 /* a + b of the pairs (lanes 4k, 4k+2) and (4k+1, 4k+3) within 128 bits. */
@@ -134,105 +118,190 @@ static ALWAYS_INLINE __m512i add_pairs64(__m512i a, __m512i b) {
   return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
 }
 
-/* Lane of (row r, block parity) in the reduced vectors. */
+/* Lane of (row r, block parity) in the chains. */
 #define TG_LANE(r, parity) (8 * ((r) / 4) + 4 * (parity) + (r) % 4)
 
-/* Blocks b, b + 1 (`lone`: b only) of 8 rows into the chains (lanes
-   TG_LANE(r, parity)). */
-static ALWAYS_INLINE __m512 tg_step(g2_dtype dtype, int lone, const unsigned char *const *rows, size_t b,
-                                    token_x x, const __m512i scale_index[TG_ROWS / 2],
-                                    const __mmask32 scale_rows[TG_ROWS / 2], __m512 chains) {
-  size_t pair_bytes = 2 * block_bytes(dtype), offset = b / 2 * pair_bytes;
-  const __m512i parity_index = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
-  __m512i xq = _mm512_maskz_loadu_epi8(lone ? 0xffffffffull : ~0ull, x.q + b * BLOCK);
-  __m512i dots[TG_ROWS], raw[TG_ROWS];
-#pragma GCC unroll 8
-  for (int r = 0; r < TG_ROWS; r++) {
-    /* both ends of the pair: a Q8_0 pair (68 bytes) can span three lines */
-    __builtin_prefetch(rows[r] + offset + PREFETCH_BYTES, 0, 2);
-    if (dtype == G2_DT_Q8_0) __builtin_prefetch(rows[r] + offset + pair_bytes - 1 + PREFETCH_BYTES, 0, 2);
-    dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair_weights(dtype, rows[r] + offset, lone, &raw[r]), xq);
-  }
+/* Partial sums of 8 rows (dots[r], four dwords per 128-bit lane) to one
+   integer per (row, 128-bit lane k): lane 4k + r % 4 of out[r / 4]. */
+static ALWAYS_INLINE void reduce_rows(const __m512i dots[TG_ROWS], __m512i out[2]) {
   __m512i quads[4];
 #pragma GCC unroll 4
   for (int i = 0; i < 4; i++) quads[i] = add_pairs32(dots[2 * i], dots[2 * i + 1]);
-  __m512i rows0123 = add_pairs64(quads[0], quads[1]), rows4567 = add_pairs64(quads[2], quads[3]);
-  __m512i isum = _mm512_add_epi32(_mm512_shuffle_i32x4(rows0123, rows4567, 0x88),
-                                  _mm512_shuffle_i32x4(rows0123, rows4567, 0xdd));
+  out[0] = add_pairs64(quads[0], quads[1]);
+  out[1] = add_pairs64(quads[2], quads[3]);
+}
+
+/* The F16 scales of blocks b .. b + n - 1 of 8 rows, the first at `offset`
+   of each row, `stride` words apart (9: Q4_0, 17: Q8_0), in the words the
+   chains want (`order`, from scale_order). Row 4h + i's vector is loaded
+   from i words before its blocks, keeping only their scales, so block k's
+   scale lands on word stride k + i; the four rows are or-ed, and one
+   permute orders both halves' words. The address runs before the blocks
+   (before the matrix for its first row) only where the mask reads
+   nothing, so it is formed as an integer. */
+static ALWAYS_INLINE __m512i block_scales(int n, int stride, const unsigned char *const *rows, size_t offset,
+                                          __m512i order) {
+  __m512i halves[2];
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; h++) {
+    __m512i words[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+      uint32_t mask = 0;
+      for (int k = 0; k < n; k++) mask |= 1u << (stride * k + i);
+      uintptr_t at = (uintptr_t)(rows[4 * h + i] + offset) - 2u * (uintptr_t)i;
+      words[i] = _mm512_maskz_loadu_epi16((__mmask32)mask, (const void *)at);
+    }
+    halves[h] = _mm512_or_si512(_mm512_ternarylogic_epi32(words[0], words[1], words[2], 0xfe), words[3]);
+  }
+  return _mm512_permutex2var_epi16(halves[0], order, halves[1]);
+}
+
+/* block_scales' order: word w takes block 2 (w / 16) + parity of row r,
+   for lane w % 16 = TG_LANE(r, parity) of the chains. */
+static __m512i scale_order(g2_dtype dtype) {
+  int stride = dtype == G2_DT_Q8_0 ? 17 : 9;
+  int16_t order[32];
+  for (int word = 0; word < 32; word++) {
+    int lane = word % 16, r = 4 * (lane / 8) + lane % 4, parity = lane / 4 % 2;
+    order[word] = (int16_t)(32 * (r / 4) + stride * (2 * (word / 16) + parity) + r % 4);
+  }
+  return _mm512_loadu_si512(order);
+}
+
+/* Q8_0 blocks b, b + 1 (`lone`: b only) of 8 rows into the chains. Scale
+   words 0..15: TG_LANE(r, parity) takes block b + parity's scale (word 0 or
+   17 of the pair). */
+static ALWAYS_INLINE __m512 q8_step(int lone, const unsigned char *const *rows, size_t b, token_x x,
+                                    __m512i scale_order, __m512 chains) {
+  size_t pair_bytes = 2 * block_bytes(G2_DT_Q8_0), offset = b / 2 * pair_bytes;
+  const __m512i parity_index = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+  __m512i xq = _mm512_maskz_loadu_epi8(lone ? 0xffffffffull : ~0ull, x.q + b * BLOCK);
+  __m512i dots[TG_ROWS];
+#pragma GCC unroll 8
+  for (int r = 0; r < TG_ROWS; r++) {
+    /* both ends of the pair: 68 bytes can span three lines */
+    __builtin_prefetch(rows[r] + offset + PREFETCH_BYTES, 0, 2);
+    __builtin_prefetch(rows[r] + offset + pair_bytes - 1 + PREFETCH_BYTES, 0, 2);
+    dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q8_pair_weights(rows[r] + offset, lone), xq);
+  }
+  /* 128-bit lanes 0, 1 are block b, lanes 2, 3 block b + 1 */
+  __m512i rows4[2];
+  reduce_rows(dots, rows4);
+  __m512i isum = _mm512_add_epi32(_mm512_shuffle_i32x4(rows4[0], rows4[1], 0x88),
+                                  _mm512_shuffle_i32x4(rows4[0], rows4[1], 0xdd));
   __mmask8 blocks = (__mmask8)(lone ? 1 : 3);
   __mmask16 lanes = lone ? (__mmask16)0x0f0f : (__mmask16)0xffff;
   __m512i q_sums = _mm512_permutexvar_epi32(parity_index,
                                             _mm512_castsi128_si512(_mm_maskz_loadu_epi32(blocks, x.sums + b)));
-  isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(q_sums, (unsigned)offset_shift(dtype)));
+  isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(q_sums, (unsigned)offset_shift(G2_DT_Q8_0)));
   __m512 d_x = _mm512_permutexvar_ps(parity_index, _mm512_castps128_ps512(_mm_maskz_loadu_ps(blocks, x.d + b)));
-  /* the 16 scales into words TG_LANE(r, parity): two rows per permute,
-     merged by blends */
-  __m512i halves = _mm512_setzero_si512();
-#pragma GCC unroll 4
-  for (int r = 0; r < TG_ROWS; r += 2) {
-    __m512i pair_scales = _mm512_permutex2var_epi16(raw[r], scale_index[r / 2], raw[r + 1]);
-    halves = _mm512_mask_blend_epi16(scale_rows[r / 2], halves, pair_scales);
-  }
-  __m512 d_w = _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
+  __m512 d_w = _mm512_cvtph_ps(_mm512_castsi512_si256(block_scales(lone ? 1 : 2, 17, rows, offset, scale_order)));
   return _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d_w, d_x), chains, lanes);
 }
 
-/* Where tg_step's scale permutes put the scales: for rows r, r + 1 (pair
-   r / 2), word TG_LANE(r + i, parity) takes that row's scale (word 0, or 9
-   (Q4_0) / 17 (Q8_0) for the second block). The same for every row group. */
-typedef struct scale_moves {
-  __m512i index[TG_ROWS / 2];
-  __mmask32 rows[TG_ROWS / 2];
-} scale_moves;
-
-static scale_moves make_scale_moves(g2_dtype dtype) {
-  scale_moves moves;
-  for (int pair = 0; pair < TG_ROWS / 2; pair++) {
-    int16_t index[32] = {0};
-    uint32_t mask = 0;
-    for (int i = 0; i < 2; i++)
-      for (int parity = 0; parity < 2; parity++) {
-        int lane = TG_LANE(2 * pair + i, parity);
-        index[lane] = (int16_t)(32 * i + (parity ? (dtype == G2_DT_Q8_0 ? 17 : 9) : 0));
-        mask |= 1u << lane;
-      }
-    moves.index[pair] = _mm512_loadu_si512(index);
-    moves.rows[pair] = (__mmask32)mask;
+/* Q4_0 blocks b .. b + n - 1 (b a multiple of 4, 1 <= n <= 4) of 8 rows
+   into the chains. One block per 128-bit lane: a row's 4 x 16 nibble
+   bytes are loaded into their lanes, and the low and high nibbles meet the
+   blocks' first and second 16 activations, so no nibble needs to move. Scale words 0..15: TG_LANE(r, parity) takes block
+   b + parity's scale, words 16..31 block b + 2 + parity's (word 9k of the
+   group for block b + k). */
+static ALWAYS_INLINE __m512 q4_step(int n, const unsigned char *const *rows, size_t b, token_x x,
+                                    __m512i scale_order, __m512 chains) {
+  enum { GROUP_BYTES = 72 };
+  size_t offset = b / 4 * GROUP_BYTES;
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0f);
+  const __m512i block_index = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i low_pair = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+  const __m512i high_pair = _mm512_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3);
+  /* activations: 128-bit lane k holds block b + k's first (x_low) or
+     second (x_high) 16 values */
+  __m512i x01 = _mm512_maskz_loadu_epi8(n >= 2 ? ~0ull : 0xffffffffull, x.q + b * BLOCK);
+  __m512i x23 = _mm512_maskz_loadu_epi8(n == 4 ? ~0ull : n == 3 ? 0xffffffffull : 0, x.q + b * BLOCK + 64);
+  __m512i x_low = _mm512_shuffle_i64x2(x01, x23, 0x88), x_high = _mm512_shuffle_i64x2(x01, x23, 0xdd);
+  __m512i dots[TG_ROWS];
+#pragma GCC unroll 8
+  for (int r = 0; r < TG_ROWS; r++) {
+    /* one prefetch per 64 bytes reaches every line of consecutive groups */
+    __builtin_prefetch(rows[r] + offset + PREFETCH_BYTES, 0, 2);
+    __builtin_prefetch(rows[r] + offset + 64 + PREFETCH_BYTES, 0, 2);
+    const unsigned char *group = rows[r] + offset;
+    /* block k's 16 nibble bytes into 128-bit lane k (missing blocks zero);
+       inserts beat one word permute of two loads here (Zen 4) */
+    __m512i nibbles = _mm512_zextsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(group + 2)));
+    if (n > 1) nibbles = _mm512_inserti32x4(nibbles, _mm_loadu_si128((const __m128i *)(const void *)(group + 20)), 1);
+    if (n > 2) nibbles = _mm512_inserti32x4(nibbles, _mm_loadu_si128((const __m128i *)(const void *)(group + 38)), 2);
+    if (n > 3) nibbles = _mm512_inserti32x4(nibbles, _mm_loadu_si128((const __m128i *)(const void *)(group + 56)), 3);
+    __m512i low = _mm512_and_si512(nibbles, low_nibbles);
+    __m512i high = _mm512_and_si512(_mm512_srli_epi16(nibbles, 4), low_nibbles);
+    dots[r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), low, x_low), high, x_high);
   }
-  return moves;
+  __m512i rows4[2];
+  reduce_rows(dots, rows4);
+  __mmask8 blocks = (__mmask8)((1u << n) - 1);
+  __m512i group_sums = _mm512_castsi128_si512(_mm_maskz_loadu_epi32(blocks, x.sums + b));
+  __m512i offsets = _mm512_slli_epi32(_mm512_permutexvar_epi32(block_index, group_sums),
+                                      (unsigned)offset_shift(G2_DT_Q4_0));
+  rows4[0] = _mm512_sub_epi32(rows4[0], offsets);
+  rows4[1] = _mm512_sub_epi32(rows4[1], offsets);
+  __m512 d_x = _mm512_castps128_ps512(_mm_maskz_loadu_ps(blocks, x.d + b));
+  __m512i scales = block_scales(n, 9, rows, offset, scale_order);
+  /* blocks b, b + 1, then b + 2, b + 3: each chain in block order */
+  __m512 d_w = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
+  __m512i isum = _mm512_shuffle_i32x4(rows4[0], rows4[1], 0x44);
+  chains = _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d_w, _mm512_permutexvar_ps(low_pair, d_x)),
+                                 chains, n >= 2 ? (__mmask16)0xffff : (__mmask16)0x0f0f);
+  if (n > 2) {
+    d_w = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(scales, 1));
+    isum = _mm512_shuffle_i32x4(rows4[0], rows4[1], 0xee);
+    chains = _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(isum),
+                                   _mm512_mul_ps(d_w, _mm512_permutexvar_ps(high_pair, d_x)), chains,
+                                   n == 4 ? (__mmask16)0xffff : (__mmask16)0x0f0f);
+  }
+  return chains;
 }
 
 /* sums[r] = product of rows[r] with the token, r < 8. */
 static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
-                                  const scale_moves *moves, float sums[TG_ROWS]) {
+                                  __m512i scale_order, float sums[TG_ROWS]) {
   __m512 chains = _mm512_setzero_ps();
   size_t b = 0;
-  for (; b + 2 <= n_blocks; b += 2) chains = tg_step(dtype, 0, rows, b, x, moves->index, moves->rows, chains);
-  if (b < n_blocks) chains = tg_step(dtype, 1, rows, b, x, moves->index, moves->rows, chains);
+  if (dtype == G2_DT_Q8_0) {
+    for (; b + 2 <= n_blocks; b += 2) chains = q8_step(0, rows, b, x, scale_order, chains);
+    if (b < n_blocks) chains = q8_step(1, rows, b, x, scale_order, chains);
+  } else {
+    for (; b + 4 <= n_blocks; b += 4) chains = q4_step(4, rows, b, x, scale_order, chains);
+    switch (n_blocks - b) {
+      case 1: chains = q4_step(1, rows, b, x, scale_order, chains); break;
+      case 2: chains = q4_step(2, rows, b, x, scale_order, chains); break;
+      case 3: chains = q4_step(3, rows, b, x, scale_order, chains); break;
+      default: break;
+    }
+  }
   float lanes_out[16];
   _mm512_storeu_ps(lanes_out, chains);
   for (int r = 0; r < TG_ROWS; r++) sums[r] = lanes_out[TG_LANE(r, 0)] + lanes_out[TG_LANE(r, 1)];
 }
 
 static void tg_any(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
-                   const scale_moves *moves, float sums[TG_ROWS]) {
+                   __m512i scale_order, float sums[TG_ROWS]) {
   if (dtype == G2_DT_Q8_0)
-    tg_rows(G2_DT_Q8_0, rows, n_blocks, x, moves, sums);
+    tg_rows(G2_DT_Q8_0, rows, n_blocks, x, scale_order, sums);
   else
-    tg_rows(G2_DT_Q4_0, rows, n_blocks, x, moves, sums);
+    tg_rows(G2_DT_Q4_0, rows, n_blocks, x, scale_order, sums);
 }
 
 static void matmul_token(const g2_matrix *w, token_x x, const float *bias, float *out, size_t col_begin,
                          size_t col_end) {
   size_t n_blocks = (size_t)w->n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   float sums[TG_ROWS];
-  const scale_moves moves = make_scale_moves(w->dtype);
+  const __m512i order = scale_order(w->dtype);
   for (size_t j0 = col_begin; j0 < col_end; j0 += TG_ROWS) {
     size_t n_rows = col_end - j0 < TG_ROWS ? col_end - j0 : TG_ROWS;
     const unsigned char *rows[TG_ROWS];
     for (size_t r = 0; r < TG_ROWS; r++) /* missing rows repeat the first */
       rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
-    tg_any(w->dtype, rows, n_blocks, x, &moves, sums);
+    tg_any(w->dtype, rows, n_blocks, x, order, sums);
     for (size_t r = 0; r < n_rows; r++) out[j0 + r] = sums[r] + (bias ? bias[j0 + r] : 0.0f);
   }
 }

@@ -248,17 +248,32 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
                        n_workers);
   }
 
+  /* One block for all converted matrices, on huge pages: layer matrices
+     are smaller than a huge page, so blocks of their own would get none.
+     Each matrix starts on a cache line. */
+  size_t total = 0;
+  for (size_t i = 0; i < count && status == GPT2_OK; i++)
+    if (needs_conversion(&items[i])) {
+      size_t bytes = (items[i].bytes + 63) / 64 * 64;
+      if (bytes < items[i].bytes || total > SIZE_MAX - bytes)
+        status = g2_fail(GPT2_E_NOMEM, "converting weights: their size overflows the address space");
+      total += bytes;
+    }
+  unsigned char *arena = NULL;
+  if (status == GPT2_OK && total > 0) {
+    arena = g2_model_alloc_huge(model, total);
+    if (!arena)
+      status = g2_fail(GPT2_E_NOMEM, "converting weights to %s: no memory for %zu bytes",
+                       g2_dtype_name(dtype), total);
+  }
+
   /* Each matrix is switched to its converted copy only once complete, so a
      failure leaves a consistent (partly converted) model. */
   for (size_t i = 0; i < count && status == GPT2_OK; i++) {
     named_matrix *item = &items[i];
     if (!needs_conversion(item)) continue;
-    unsigned char *out = g2_model_alloc(model, item->bytes);
-    if (!out) {
-      status = g2_fail(GPT2_E_NOMEM, "converting %s to %s: no memory for %zu bytes", item->name,
-                       g2_dtype_name(item->dtype), item->bytes);
-      break;
-    }
+    unsigned char *out = arena;
+    arena += (item->bytes + 63) / 64 * 64;
     convert_matrix(model, item, out, scratch, n_workers);
     item->matrix->data = out;
     item->matrix->dtype = item->dtype;

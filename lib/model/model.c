@@ -41,17 +41,30 @@ void g2_model_release(struct gpt2_model *model) {
   g2_free(model);
 }
 
+/* Room for one more owned block. */
+static int reserve_owned(struct gpt2_model *model) {
+  if (model->n_owned < model->cap_owned) return 1;
+  size_t cap = model->cap_owned ? model->cap_owned * 2 : 16;
+  void **owned = g2_realloc(model->owned, cap * sizeof *owned);
+  if (!owned) return 0;
+  model->owned = owned;
+  model->cap_owned = cap;
+  return 1;
+}
+
 void *g2_model_alloc(struct gpt2_model *model, size_t bytes) {
-  if (model->n_owned == model->cap_owned) {
-    size_t cap = model->cap_owned ? model->cap_owned * 2 : 16;
-    void **owned = g2_realloc(model->owned, cap * sizeof *owned);
-    if (!owned) return NULL;
-    model->owned = owned;
-    model->cap_owned = cap;
-  }
+  if (!reserve_owned(model)) return NULL;
   void *block = g2_malloc(bytes);
   if (block) model->owned[model->n_owned++] = block;
   return block;
+}
+
+void *g2_model_alloc_huge(struct gpt2_model *model, size_t bytes) {
+  if (!reserve_owned(model)) return NULL;
+  void *block;
+  void *data = g2_malloc_huge(bytes, &block);
+  if (data) model->owned[model->n_owned++] = block;
+  return data;
 }
 
 int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map) {

@@ -58,6 +58,9 @@ void g2_model_retain(struct gpt2_model *model);
 
 /* A g2_malloc'd block of `bytes` owned by the model (freed with it). */
 void *g2_model_alloc(struct gpt2_model *model, size_t bytes);
+/* The same on huge pages where the system has them (g2_malloc_huge): for
+   weights that every decode step streams. */
+void *g2_model_alloc_huge(struct gpt2_model *model, size_t bytes);
 /* Keeps a mapping alive for the model's lifetime (at most 4). */
 int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map);
 
