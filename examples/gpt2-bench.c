@@ -1,7 +1,8 @@
 /* gpt2-bench: prompt-processing (pp) and generation (tg) speed of libgpt2,
    in the manner of llama-bench, next to the limits of this machine measured
    in the same run: the memory read bandwidth bounds generation, the FP32
-   FMA peak bounds prompt processing. Every figure thus says how far it is
+   FMA peak bounds prompt processing (the BF16 dot peak for BF16 weights on
+   AVX512-BF16 kernels). Every figure thus says how far it is
    from the hardware (docs/performance.md).
 
      gpt2-bench -m MODEL [-m MODEL ...] [-t 1,2] [-p 128,512] [-n 128] [-r 5]
@@ -336,6 +337,21 @@ __attribute__((target("avx512f"))) static double fma_avx512(long iters, float *s
   *sink += _mm512_reduce_add_ps(sum);
   return (double)iters * 12 * 16 * 2;
 }
+
+/* The same with vdpbf16ps, which multiplies pairs of bfloat16 values and
+   adds both products to a float lane: 4 FLOPs per lane. The library's BF16
+   products use it (the avx512bf16 kernels), so it bounds their pp. */
+__attribute__((target("avx512f,avx512bf16"))) static double bf16_dot_avx512(long iters, float *sink) {
+  const __m512i ones = _mm512_set1_epi16(0x3f80); /* bfloat16 1.0 */
+  __m512 acc[12];
+  for (int a = 0; a < 12; a++) acc[a] = _mm512_set1_ps((float)a);
+  for (long i = 0; i < iters; i++)
+#pragma GCC unroll 12
+    for (int a = 0; a < 12; a++) acc[a] = _mm512_dpbf16_ps(acc[a], (__m512bh)ones, (__m512bh)ones);
+  for (int a = 1; a < 12; a++) acc[0] = _mm512_add_ps(acc[0], acc[a]);
+  *sink += _mm512_reduce_add_ps(acc[0]);
+  return (double)iters * 12 * 16 * 4;
+}
 #endif
 
 static double fma_loop(isa level, long iters, float *sink) {
@@ -349,10 +365,12 @@ static double fma_loop(isa level, long iters, float *sink) {
 
 typedef struct machine {
   isa level;
+  int has_bf16; /* AVX512-BF16: bf16_gflops measured */
   size_t buffer_bytes;
   int threads[MAX_LIST], n_threads;
   double read_gbs[MAX_LIST];   /* median of MACHINE_PASSES */
   double fma_gflops[MAX_LIST]; /* median of MACHINE_PASSES */
+  double bf16_gflops[MAX_LIST]; /* median of MACHINE_PASSES, if has_bf16 */
 } machine;
 
 static volatile float machine_sink; /* keeps the measured loops alive */
@@ -382,7 +400,8 @@ static double read_bandwidth(isa level, const float *data, size_t n, int threads
   return plain > ahead ? plain : ahead;
 }
 
-static double fma_peak(isa level, int threads) {
+/* FP32 FMA peak (bf16 0) or BF16 dot peak (bf16 1, AVX512-BF16 only). */
+static double fma_peak(isa level, int bf16, int threads) {
   const long iters = 20000000;
   double start = cli_seconds(), flops = 0;
 #ifdef _OPENMP
@@ -390,7 +409,12 @@ static double fma_peak(isa level, int threads) {
 #endif
   {
     float sink = 0;
+#ifdef BENCH_X86
+    flops += bf16 ? bf16_dot_avx512(iters, &sink) : fma_loop(level, iters, &sink);
+#else
+    (void)bf16;
     flops += fma_loop(level, iters, &sink);
+#endif
     machine_sink = sink;
   }
   return flops / (cli_seconds() - start) / 1e9;
@@ -400,6 +424,10 @@ static double fma_peak(isa level, int threads) {
    default, halved while memory is short) must be far larger than any cache. */
 static int measure_machine(const options *opts, machine *out) {
   out->level = widest_isa();
+  out->has_bf16 = 0;
+#ifdef BENCH_X86
+  out->has_bf16 = out->level == ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
+#endif
   size_t bytes = (size_t)opts->buffer_mib << 20;
   float *data = NULL;
   while (bytes >= ((size_t)16 << 20) && !(data = aligned_alloc(64, bytes))) bytes /= 2;
@@ -413,15 +441,19 @@ static int measure_machine(const options *opts, machine *out) {
 #ifndef _OPENMP
     threads = 1; /* built without OpenMP: the library runs one thread too */
 #endif
-    double read[MACHINE_PASSES], fma[MACHINE_PASSES];
+    double read[MACHINE_PASSES], fma[MACHINE_PASSES], bf16[MACHINE_PASSES];
     read_bandwidth(out->level, data, n, threads); /* warm-up */
     for (int pass = 0; pass < MACHINE_PASSES; pass++)
       read[pass] = read_bandwidth(out->level, data, n, threads);
-    fma_peak(out->level, threads);
-    for (int pass = 0; pass < MACHINE_PASSES; pass++) fma[pass] = fma_peak(out->level, threads);
+    fma_peak(out->level, 0, threads);
+    for (int pass = 0; pass < MACHINE_PASSES; pass++) {
+      fma[pass] = fma_peak(out->level, 0, threads);
+      bf16[pass] = out->has_bf16 ? fma_peak(out->level, 1, threads) : 0.0;
+    }
     out->threads[t] = threads;
     out->read_gbs[t] = summarize(read, MACHINE_PASSES).median;
     out->fma_gflops[t] = summarize(fma, MACHINE_PASSES).median;
+    out->bf16_gflops[t] = summarize(bf16, MACHINE_PASSES).median;
   }
   free(data);
   return 1;
@@ -446,20 +478,23 @@ static void print_machine(const options *opts, const machine *m) {
            "\"read_buffer_bytes\": %zu, \"passes\": %d, \"limits\": [",
            gpt2_version(), cpus, isa_names[m->level], m->buffer_bytes, MACHINE_PASSES);
     for (int t = 0; t < m->n_threads; t++)
-      printf("%s{\"threads\": %d, \"read_gbs\": %.4f, \"fma_gflops\": %.4f}", t ? ", " : "",
-             m->threads[t], m->read_gbs[t], m->fma_gflops[t]);
+      printf("%s{\"threads\": %d, \"read_gbs\": %.4f, \"fma_gflops\": %.4f, \"bf16_gflops\": %.4f}",
+             t ? ", " : "", m->threads[t], m->read_gbs[t], m->fma_gflops[t], m->bf16_gflops[t]);
     printf("]},\n  \"results\": [");
     return;
   }
   printf("libgpt2 %s, %ld CPUs\n", gpt2_version(), cpus);
   printf("machine limits (median of %d passes):\n", MACHINE_PASSES);
-  for (int t = 0; t < m->n_threads; t++)
+  for (int t = 0; t < m->n_threads; t++) {
     printf("  %d thread%s: read bandwidth %.1f GB/s (%zu MiB streaming read), "
-           "FP32 FMA peak %.1f GFLOP/s (%s)\n",
+           "FP32 FMA peak %.1f GFLOP/s (%s)",
            m->threads[t], m->threads[t] > 1 ? "s" : " ", m->read_gbs[t], m->buffer_bytes >> 20,
            m->fma_gflops[t], isa_names[m->level]);
+    if (m->has_bf16) printf(", BF16 dot peak %.1f GFLOP/s (vdpbf16ps)", m->bf16_gflops[t]);
+    printf("\n");
+  }
   printf("pp: FLOPs per prompt of P tokens = 24 L E^2 P + 2 V E + 2 L E P (P+1); "
-         "%% of the FMA peak\n");
+         "%% of the FMA peak (of the BF16 dot peak for --type bf16 on the avx512bf16 kernels)\n");
   printf("tg: bytes per token = gpt2_model_size_per_token + KV rows 2 L E (pos+1) x kv size; "
          "%% of the read bandwidth\n");
 }
@@ -676,6 +711,8 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
         continue;
       }
       r.limit = is_gen ? mach->read_gbs[t] : mach->fma_gflops[t];
+      if (!is_gen && mach->has_bf16 && strcmp(type->name, "bf16") == 0 && strcmp(info.isa, "avx512bf16") == 0)
+        r.limit = mach->bf16_gflops[t];
       if (!run_test(opts, ctx, tokens, &r)) {
         fprintf(stderr, "gpt2-bench: %s failed: %s\n", path, gpt2_last_error());
         ok = 0;
