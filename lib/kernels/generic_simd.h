@@ -35,6 +35,7 @@
 #include "core/half.h"
 #include "gpt2.h"
 #include "kernels/kernels.h"
+#include "model/kquant.h"
 #include "model/quant.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -95,6 +96,26 @@ static ALWAYS_INLINE vf load_weights(g2_dtype dtype, const unsigned char *row, s
     }
     default:
       return vf_load((const float *)(const void *)(row + 4 * k));
+  }
+}
+
+/* n values (a multiple of 256, at most NK_PANEL_MAX_IN) of a row of a K
+   type (Q6_K, Q4_K, Q5_K): g2_dequantize's values, the unpacking compiled
+   for this table. The whole row is unpacked before any of it is read back:
+   reading each block's bytes right after storing them waited for the
+   stores (about a third of the time, Zen 4). */
+static void dequantize_k_row(g2_dtype dtype, const unsigned char *row, size_t n, float *out) {
+  enum { MAX_GROUPS = NK_PANEL_MAX_IN / 16 };
+  size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
+  unsigned shift = dtype == G2_DT_Q6_K ? 4 : 5; /* groups of 16 or 32 values */
+  _Alignas(64) int8_t q[NK_PANEL_MAX_IN];
+  float step[MAX_GROUPS + G2_K_GROUPS_MAX], offset[MAX_GROUPS + G2_K_GROUPS_MAX];
+  for (size_t b = 0; b < n / G2_QK_K; b++)
+    g2_k_unpack(dtype, row + b * block_bytes, q + b * G2_QK_K, step + (b * G2_QK_K >> shift),
+                offset + (b * G2_QK_K >> shift));
+  for (size_t i = 0; i < n; i += VLEN) {
+    vf scaled = vf_mul(vf_set1(step[i >> shift]), vf_from_i8(q + i));
+    vf_store(out + i, vf_sub(scaled, vf_set1(offset[i >> shift])));
   }
 }
 
@@ -236,12 +257,57 @@ static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *r
   }
 }
 
+/* One token of a K-type NK matrix, NK_ROWS rows at a time: each block of
+   the rows unpacked, then multiplied with x in registers, in the chains
+   nk_tile runs on rows dequantized into the panel (the same bits, without
+   writing and reading back the panel). */
+static void nk_decode_k(const g2_matrix *w, const float *x, const float *bias, float *out, size_t col_begin,
+                        size_t col_end) {
+  g2_dtype dtype = w->dtype;
+  size_t n_in = (size_t)w->n_in, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
+  size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
+  unsigned shift = dtype == G2_DT_Q6_K ? 4 : 5; /* groups of 16 or 32 values */
+  for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
+    size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
+    const unsigned char *rows[TILE_MAX];
+    vf acc[TILE_MAX];
+    for (size_t r = 0; r < NK_ROWS; r++) { /* missing rows repeat the first */
+      rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
+      acc[r] = vf_zero();
+    }
+    for (size_t b = 0; b < n_in / G2_QK_K; b++) {
+      _Alignas(64) int8_t q[TILE_MAX][G2_QK_K];
+      float step[TILE_MAX][G2_K_GROUPS_MAX], offset[TILE_MAX][G2_K_GROUPS_MAX];
+      for (size_t r = 0; r < NK_ROWS; r++) {
+        const unsigned char *block = rows[r] + b * block_bytes;
+        for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + NK_PREFETCH_BYTES, 0, 2);
+        g2_k_unpack(dtype, block, q[r], step[r], offset[r]);
+      }
+      for (size_t i = 0; i < G2_QK_K; i += VLEN) {
+        vf xv = vf_load(x + b * G2_QK_K + i);
+#pragma GCC unroll 8
+        for (size_t r = 0; r < NK_ROWS; r++) {
+          vf scaled = vf_mul(vf_set1(step[r][i >> shift]), vf_from_i8(q[r] + i));
+          acc[r] = vf_fma(xv, vf_sub(scaled, vf_set1(offset[r][i >> shift])), acc[r]);
+        }
+      }
+    }
+    for (size_t r = 0; r < n_rows; r++) out[j0 + r] = vf_sum(acc[r]) + (bias ? bias[j0 + r] : 0.0f);
+  }
+}
+
 static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                       const float *bias, float *out, size_t out_stride, size_t col_begin,
                       size_t col_end) {
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
-  int use_panel = n_tok > 1 && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
+  int k_type = g2_is_k_type(w->dtype);
+  if (k_type && n_tok == 1) {
+    nk_decode_k(w, x, bias, out, col_begin, col_end);
+    return;
+  }
+  /* K-type batches always go through the panel: their rows unpack whole */
+  int use_panel = (n_tok > 1 || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
   size_t token_block = NK_X_BLOCK_BYTES / (n_in * sizeof(float) + 1) / NK_TOKS * NK_TOKS;
   if (token_block < NK_TOKS) token_block = NK_TOKS;
   _Alignas(64) float panel[NK_ROWS * NK_PANEL_MAX_IN];
@@ -257,6 +323,10 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
       if (use_panel) {
         for (size_t r = 0; r < n_rows; r++) {
           float *panel_row = panel + r * n_in;
+          if (k_type) {
+            dequantize_k_row(dtype, rows[r], n_in, panel_row);
+            continue;
+          }
           size_t k = 0;
           for (; k + VLEN <= n_in; k += VLEN) vf_store(panel_row + k, load_weights(dtype, rows[r], k));
           if (k < n_in) g2_dequantize(dtype, rows[r], (int64_t)k, (int64_t)(n_in - k), panel_row + k);
@@ -440,9 +510,10 @@ static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_st
                    size_t col_end) {
   int float_type = w->dtype == G2_DT_F32 || w->dtype == G2_DT_F16 || w->dtype == G2_DT_BF16;
   int block_type = w->dtype == G2_DT_Q8_0 || w->dtype == G2_DT_Q4_0;
+  int k_type = g2_is_k_type(w->dtype) && (size_t)w->n_in <= NK_PANEL_MAX_IN;
   if (w->layout == G2_LAYOUT_KN && float_type)
     matmul_kn(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-  else if (w->layout == G2_LAYOUT_NK && (float_type || block_type))
+  else if (w->layout == G2_LAYOUT_NK && (float_type || block_type || k_type))
     matmul_nk(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
   else
     g2_kernels_ref.matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
@@ -826,6 +897,10 @@ static void get_row(const g2_matrix *w, int64_t row, float *out) {
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   const unsigned char *data = (const unsigned char *)w->data + (size_t)row * row_bytes;
   size_t n = (size_t)w->n_in, k = 0;
+  if (g2_is_k_type(w->dtype)) {
+    dequantize_k_row(w->dtype, data, n, out);
+    return;
+  }
   if (w->dtype != G2_DT_F16 && w->dtype != G2_DT_BF16 && w->dtype != G2_DT_Q8_0 &&
       w->dtype != G2_DT_Q4_0) {
     g2_dequantize(w->dtype, data, 0, (int64_t)n, out);

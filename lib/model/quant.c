@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/half.h"
+#include "model/kquant.h"
 
 static uint16_t read_u16(const unsigned char *p) {
   return (uint16_t)(p[0] | (p[1] << 8));
@@ -39,91 +40,14 @@ static void dequantize_q4_0(const unsigned char *block, float *out) {
   }
 }
 
-/* Q6_K super-block of 256: ql[128] low 4 bits, qh[64] high 2 bits, 16 int8
-   scales (one per 16 values), F16 d: value = d * scale * (q - 32). Each
-   half of 128 values takes 64 ql bytes, 32 qh bytes and 8 scales; its four
-   runs of 32 take the low nibbles of ql[0..32), of ql[32..64), then the
-   high nibbles, with bit pairs 0, 2, 4, 6 of qh. */
-static void dequantize_q6_k(const unsigned char *block, float *out) {
-  const unsigned char *ql = block, *qh = block + 128;
-  const int8_t *scales = (const int8_t *)(block + 192);
-  float d = g2_f16_to_f32(read_u16(block + 208));
-  for (int half = 0; half < 2; half++) {
-    for (int l = 0; l < 32; l++) {
-      int sub = l / 16;
-      int q1 = ((ql[l] & 0x0f) | ((qh[l] & 3) << 4)) - 32;
-      int q2 = ((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32;
-      int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-      int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-      out[l] = d * (float)scales[sub] * (float)q1;
-      out[l + 32] = d * (float)scales[sub + 2] * (float)q2;
-      out[l + 64] = d * (float)scales[sub + 4] * (float)q3;
-      out[l + 96] = d * (float)scales[sub + 6] * (float)q4;
-    }
-    out += 128;
-    ql += 64;
-    qh += 32;
-    scales += 8;
-  }
-}
-
-/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block,
-   packed in 12 bytes: bytes 0-3 and 4-7 hold the scales and mins of
-   sub-blocks 0-3 in their low 6 bits and the top 2 bits of those of 4-7 in
-   their high 2 bits; bytes 8-11 hold the low 4 bits of the scales (low
-   nibble) and mins (high nibble) of sub-blocks 4-7. */
-static void k_scale_min(const unsigned char *scales, int j, int *scale, int *min) {
-  if (j < 4) {
-    *scale = scales[j] & 63;
-    *min = scales[j + 4] & 63;
-  } else {
-    *scale = (scales[j + 4] & 0x0f) | ((scales[j - 4] >> 6) << 4);
-    *min = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
-  }
-}
-
-/* Q4_K (144 bytes): F16 d, F16 dmin, 12 bytes of scales and mins, 128 bytes
-   of nibbles. Each run of 64 values is two sub-blocks of 32: the low then
-   the high nibbles of 32 bytes. value = (d * scale) * q - (dmin * min). */
-static void dequantize_q4_k(const unsigned char *block, float *out) {
-  float d = g2_f16_to_f32(read_u16(block));
-  float dmin = g2_f16_to_f32(read_u16(block + 2));
-  const unsigned char *scales = block + 4, *qs = block + 16;
-  for (int run = 0; run < 4; run++) {
-    for (int part = 0; part < 2; part++) {
-      int scale, min;
-      k_scale_min(scales, 2 * run + part, &scale, &min);
-      float step = d * (float)scale, offset = dmin * (float)min;
-      for (int l = 0; l < 32; l++) {
-        int q = part ? qs[l] >> 4 : qs[l] & 0x0f;
-        float scaled = step * (float)q;
-        out[64 * run + 32 * part + l] = scaled - offset;
-      }
-    }
-    qs += 32;
-  }
-}
-
-/* Q5_K (176 bytes): as Q4_K with 32 bytes qh after the scales (bit 2 run +
-   part of qh[l] is the fifth bit of value l of that sub-block), then the
-   128 bytes of nibbles. */
-static void dequantize_q5_k(const unsigned char *block, float *out) {
-  float d = g2_f16_to_f32(read_u16(block));
-  float dmin = g2_f16_to_f32(read_u16(block + 2));
-  const unsigned char *scales = block + 4, *qh = block + 16, *qs = block + 48;
-  for (int run = 0; run < 4; run++) {
-    for (int part = 0; part < 2; part++) {
-      int scale, min;
-      k_scale_min(scales, 2 * run + part, &scale, &min);
-      float step = d * (float)scale, offset = dmin * (float)min;
-      int high_bit = 1 << (2 * run + part);
-      for (int l = 0; l < 32; l++) {
-        int q = (part ? qs[l] >> 4 : qs[l] & 0x0f) + (qh[l] & high_bit ? 16 : 0);
-        float scaled = step * (float)q;
-        out[64 * run + 32 * part + l] = scaled - offset;
-      }
-    }
-    qs += 32;
+/* Q6_K, Q4_K, Q5_K: one super-block of 256 values (layouts in kquant.h). */
+static void dequantize_k(g2_dtype dtype, const unsigned char *block, float *out) {
+  int8_t q[256];
+  float step[G2_K_GROUPS_MAX], offset[G2_K_GROUPS_MAX];
+  int group = g2_k_unpack(dtype, block, q, step, offset);
+  for (int i = 0; i < 256; i++) {
+    float scaled = step[i / group] * (float)q[i];
+    out[i] = scaled - offset[i / group];
   }
 }
 
@@ -149,16 +73,10 @@ void g2_dequantize(g2_dtype dtype, const void *row, int64_t begin, int64_t n,
         dequantize_q4_0(bytes + (begin + i) / G2_QK4_0 * 18, out + i);
       return;
     case G2_DT_Q6_K:
-      for (int64_t i = 0; i < n; i += G2_QK_K)
-        dequantize_q6_k(bytes + (begin + i) / G2_QK_K * 210, out + i);
-      return;
     case G2_DT_Q4_K:
-      for (int64_t i = 0; i < n; i += G2_QK_K)
-        dequantize_q4_k(bytes + (begin + i) / G2_QK_K * 144, out + i);
-      return;
     case G2_DT_Q5_K:
       for (int64_t i = 0; i < n; i += G2_QK_K)
-        dequantize_q5_k(bytes + (begin + i) / G2_QK_K * 176, out + i);
+        dequantize_k(dtype, bytes + (begin + i) / G2_QK_K * g2_dtype_row_bytes(dtype, G2_QK_K), out + i);
       return;
     case G2_DT_COUNT:
       break;

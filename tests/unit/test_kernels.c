@@ -61,22 +61,30 @@ static void free_matrix(test_matrix *t) {
   free(t->dense);
 }
 
-/* Q6_K rows are not produced by g2_quantize: random bytes with a small
-   scale make valid blocks. */
-static test_matrix make_q6k_matrix(size_t n_out, size_t n_in) {
+/* K-type rows (Q6_K, Q4_K, Q5_K) are not produced by g2_quantize: random
+   bytes with small F16 scales (Q6_K's d; Q4_K/Q5_K's d and dmin) make
+   valid blocks. */
+static test_matrix make_k_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
   test_matrix t;
-  size_t row_bytes = g2_dtype_row_bytes(G2_DT_Q6_K, (int64_t)n_in);
+  size_t row_bytes = g2_dtype_row_bytes(dtype, (int64_t)n_in);
+  size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
   t.storage = malloc(n_out * row_bytes);
   t.dense = malloc(n_out * n_in * sizeof(float));
   for (size_t i = 0; i < n_out * row_bytes; i++) t.storage[i] = (unsigned char)next_u32();
-  for (size_t b = 0; b < n_out * row_bytes / 210; b++) {
-    uint16_t d = g2_f32_to_f16(uniform(1e-4f, 1e-3f));
-    memcpy(t.storage + b * 210 + 208, &d, 2);
+  for (size_t b = 0; b < n_out * row_bytes / block_bytes; b++) {
+    unsigned char *block = t.storage + b * block_bytes;
+    uint16_t d = g2_f32_to_f16(uniform(1e-4f, 1e-3f)), dmin = g2_f32_to_f16(uniform(1e-4f, 1e-3f));
+    if (dtype == G2_DT_Q6_K) {
+      memcpy(block + 208, &d, 2);
+    } else {
+      memcpy(block, &d, 2);
+      memcpy(block + 2, &dmin, 2);
+    }
   }
   for (size_t j = 0; j < n_out; j++)
-    g2_dequantize(G2_DT_Q6_K, t.storage + j * row_bytes, 0, (int64_t)n_in, t.dense + j * n_in);
+    g2_dequantize(dtype, t.storage + j * row_bytes, 0, (int64_t)n_in, t.dense + j * n_in);
   t.m.data = t.storage;
-  t.m.dtype = G2_DT_Q6_K;
+  t.m.dtype = dtype;
   t.m.layout = G2_LAYOUT_NK;
   t.m.n_out = (int64_t)n_out;
   t.m.n_in = (int64_t)n_in;
@@ -248,9 +256,31 @@ static void test_matmul(const g2_kernels *kt) {
     check_matmul(kt, &t, 509, layout);
     free_matrix(&t);
   }
-  test_matrix q6 = make_q6k_matrix(19, 512);
-  check_matmul(kt, &q6, 5, 1);
-  free_matrix(&q6);
+}
+
+/* K types (read from GGUF files only): products within the bound for one
+   token (unpacked in registers) and for batches (through the dequantized
+   panel), with check_matmul's bitwise checks of splits and of batches
+   against one token at a time (both paths run the same chains), and
+   get_row bitwise g2_dequantize. */
+static void test_k_types(const g2_kernels *kt) {
+  static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  static const shape shapes[] = {{768, 37, 1}, {768, 37, 5}, {512, 19, 1}, {512, 19, 3}};
+  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+      test_matrix t = make_k_matrix(types[d], shapes[s].n_out, shapes[s].n_in);
+      check_matmul(kt, &t, shapes[s].n_tok, (int)(s % 2 == 0));
+      if (s == 0) {
+        float want[768], got[768];
+        size_t row = 11;
+        g2_dequantize(types[d], t.storage + row * g2_dtype_row_bytes(types[d], 768), 0, 768, want);
+        kt->get_row(&t.m, (int64_t)row, got);
+        CHECK(memcmp(want, got, sizeof want) == 0, "%s get_row %s: the bits of g2_dequantize", kt->name,
+              g2_dtype_name(types[d]));
+      }
+      free_matrix(&t);
+    }
+  }
 }
 
 /* Attention against the oracle. Tolerance 2e-5 * max|v| + 1e-7: each
@@ -481,6 +511,7 @@ int main(void) {
       continue;
     }
     test_matmul(kt);
+    test_k_types(kt);
     test_attention(kt);
     if (kt == &g2_kernels_ref) continue; /* the oracle is its own reference below */
     test_layernorm(kt);
