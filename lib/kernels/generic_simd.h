@@ -260,10 +260,10 @@ static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *r
 /* One token of a K-type NK matrix, NK_ROWS rows at a time: each block of
    the rows unpacked, then multiplied with x in registers, in the chains
    nk_tile runs on rows dequantized into the panel (the same bits, without
-   writing and reading back the panel). */
-static void nk_decode_k(const g2_matrix *w, const float *x, const float *bias, float *out, size_t col_begin,
-                        size_t col_end) {
-  g2_dtype dtype = w->dtype;
+   writing and reading back the panel). Q6_K has no offset: subtracting its
+   +0 would change no value, so it is skipped. */
+static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
+                                           float *out, size_t col_begin, size_t col_end) {
   size_t n_in = (size_t)w->n_in, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
   size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
   unsigned shift = dtype == G2_DT_Q6_K ? 4 : 5; /* groups of 16 or 32 values */
@@ -287,12 +287,22 @@ static void nk_decode_k(const g2_matrix *w, const float *x, const float *bias, f
         vf xv = vf_load(x + b * G2_QK_K + i);
 #pragma GCC unroll 8
         for (size_t r = 0; r < NK_ROWS; r++) {
-          vf scaled = vf_mul(vf_set1(step[r][i >> shift]), vf_from_i8(q[r] + i));
-          acc[r] = vf_fma(xv, vf_sub(scaled, vf_set1(offset[r][i >> shift])), acc[r]);
+          vf weights = vf_mul(vf_set1(step[r][i >> shift]), vf_from_i8(q[r] + i));
+          if (dtype != G2_DT_Q6_K) weights = vf_sub(weights, vf_set1(offset[r][i >> shift]));
+          acc[r] = vf_fma(xv, weights, acc[r]);
         }
       }
     }
     for (size_t r = 0; r < n_rows; r++) out[j0 + r] = vf_sum(acc[r]) + (bias ? bias[j0 + r] : 0.0f);
+  }
+}
+
+static void nk_decode_k(const g2_matrix *w, const float *x, const float *bias, float *out, size_t col_begin,
+                        size_t col_end) {
+  switch (w->dtype) {
+    case G2_DT_Q6_K: nk_decode_k_type(G2_DT_Q6_K, w, x, bias, out, col_begin, col_end); break;
+    case G2_DT_Q4_K: nk_decode_k_type(G2_DT_Q4_K, w, x, bias, out, col_begin, col_end); break;
+    default: nk_decode_k_type(G2_DT_Q5_K, w, x, bias, out, col_begin, col_end); break;
   }
 }
 
