@@ -15,8 +15,9 @@ void g2_free(void *ptr);
    back with transparent huge pages (Linux, THP enabled "always" or
    "madvise"): a decode step streams every weight once, and on 4 KiB pages
    it pays a TLB miss per page and the hardware prefetcher stops at each
-   page end (one thread of a Q4_0 product read 13.5 GB/s from 4 KiB pages,
-   17-18 from huge pages). *block receives what g2_free takes. */
+   page end (one thread, the same Q4_0 product alternated: 15.4-16.6 GB/s
+   from 4 KiB pages, 17.5-18.0 from huge pages). *block receives what
+   g2_free takes. */
 void *g2_malloc_huge(size_t size, void **block);
 
 /* Test hook (static library only): the `n`-th allocation from now in this

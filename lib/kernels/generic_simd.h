@@ -99,23 +99,19 @@ static ALWAYS_INLINE vf load_weights(g2_dtype dtype, const unsigned char *row, s
   }
 }
 
-/* n values (a multiple of 256, at most NK_PANEL_MAX_IN) of a row of a K
-   type (Q6_K, Q4_K, Q5_K): g2_dequantize's values, the unpacking compiled
-   for this table. The whole row is unpacked before any of it is read back:
-   reading each block's bytes right after storing them waited for the
-   stores (about a third of the time, Zen 4). */
+/* n values (a multiple of 256) of a row of a K type (Q6_K, Q4_K, Q5_K):
+   g2_dequantize's values, the unpacking compiled for this table. */
 static void dequantize_k_row(g2_dtype dtype, const unsigned char *row, size_t n, float *out) {
-  enum { MAX_GROUPS = NK_PANEL_MAX_IN / 16 };
   size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
   unsigned shift = dtype == G2_DT_Q6_K ? 4 : 5; /* groups of 16 or 32 values */
-  _Alignas(64) int8_t q[NK_PANEL_MAX_IN];
-  float step[MAX_GROUPS + G2_K_GROUPS_MAX], offset[MAX_GROUPS + G2_K_GROUPS_MAX];
-  for (size_t b = 0; b < n / G2_QK_K; b++)
-    g2_k_unpack(dtype, row + b * block_bytes, q + b * G2_QK_K, step + (b * G2_QK_K >> shift),
-                offset + (b * G2_QK_K >> shift));
-  for (size_t i = 0; i < n; i += VLEN) {
-    vf scaled = vf_mul(vf_set1(step[i >> shift]), vf_from_i8(q + i));
-    vf_store(out + i, vf_sub(scaled, vf_set1(offset[i >> shift])));
+  for (size_t b = 0; b < n / G2_QK_K; b++) {
+    _Alignas(64) int8_t q[G2_QK_K];
+    float step[G2_K_GROUPS_MAX], offset[G2_K_GROUPS_MAX];
+    g2_k_unpack(dtype, row + b * block_bytes, q, step, offset);
+    for (size_t i = 0; i < G2_QK_K; i += VLEN) {
+      vf scaled = vf_mul(vf_set1(step[i >> shift]), vf_from_i8(q + i));
+      vf_store(out + b * G2_QK_K + i, vf_sub(scaled, vf_set1(offset[i >> shift])));
+    }
   }
 }
 

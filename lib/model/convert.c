@@ -267,8 +267,8 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
                        g2_dtype_name(dtype), total);
   }
 
-  /* Each matrix is switched to its converted copy only once complete, so a
-     failure leaves a consistent (partly converted) model. */
+  /* Nothing below can fail: a matrix is switched to its converted copy once
+     complete. */
   for (size_t i = 0; i < count && status == GPT2_OK; i++) {
     named_matrix *item = &items[i];
     if (!needs_conversion(item)) continue;
