@@ -7,12 +7,16 @@
    Q4_0 as its stored nibble n = w + 8, so isum = dot(n, q) - 8 sum(q).
    The activations stay signed in [-127, 127]; every sum is exact in int32.
 
-   One token: 8 rows at a time in the stored layout, two blocks per zmm
-   (16 lanes of 4-byte partial sums); the 8 rows' partial sums are reduced
-   to one integer per (row, block) by a transposing add tree, so the float
-   work runs on 16 block terms at once: lanes (row, block parity) are the
-   definition's two chains of each row. Weights stream with an L2 prefetch
-   16 KiB ahead, as the exact NK kernels do.
+   One token: 8 rows at a time in the stored layout, weights loaded straight
+   into the lanes that meet their activations (Q8_0: a block per 256-bit
+   half; Q4_0: a block's 16 nibble bytes per 128-bit lane, low nibbles
+   against its first 16 activations and high ones against the last 16), so
+   nothing is permuted per row; each row's scales come from one masked load
+   (block_scales). The 8 rows' partial sums are reduced to one integer per
+   (row, block) by a transposing add tree, so the float work runs on 16
+   block terms at once: lanes (row, block parity) are the definition's two
+   chains of each row. Weights stream with an L2 prefetch 16 KiB ahead, as
+   the exact NK kernels do.
 
    Batches: 16 rows are repacked into a panel whose lane r holds row r's
    offset weights, 4 bytes of a block per vector (8 vectors a block), so a
