@@ -342,16 +342,7 @@ static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_st
 
 #include "kernels/avx512_forward.h"
 
-const g2_kernels g2_kernels_avx512bf16 = {
-    .name = "avx512bf16",
-    .rounds_activations = 1,
-    .matmul = matmul,
-    .layernorm = layernorm,
-    .gelu = gelu,
-    .add = add,
-    .attention = attention,
-    .get_row = get_row,
-};
+G2_AVX512_DERIVED_TABLE(g2_kernels_avx512bf16, "avx512bf16");
 
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -21,16 +21,7 @@ static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_st
 
 #include "kernels/avx512_forward.h"
 
-const g2_kernels g2_kernels_avx512vnni = {
-    .name = "avx512vnni",
-    .rounds_activations = 1,
-    .matmul = matmul,
-    .layernorm = layernorm,
-    .gelu = gelu,
-    .add = add,
-    .attention = attention,
-    .get_row = get_row,
-};
+G2_AVX512_DERIVED_TABLE(g2_kernels_avx512vnni, "avx512vnni");
 
 #else
 typedef int g2_avx512vnni_not_built; /* ISO C wants a declaration in every file */

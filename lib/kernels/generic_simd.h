@@ -99,19 +99,25 @@ static ALWAYS_INLINE vf load_weights(g2_dtype dtype, const unsigned char *row, s
   }
 }
 
+/* Values i .. i + VLEN of an unpacked K-type block (kquant.h): step * q -
+   offset, rounded as g2_dequantize does. Q6_K's offset is +0, whose
+   subtraction changes no value, so it is skipped. */
+static ALWAYS_INLINE vf k_values(g2_dtype dtype, const int8_t *q, const float *step, const float *offset,
+                                 size_t i) {
+  unsigned shift = dtype == G2_DT_Q6_K ? 4 : 5; /* groups of 16 or 32 values */
+  vf scaled = vf_mul(vf_set1(step[i >> shift]), vf_from_i8(q + i));
+  return dtype == G2_DT_Q6_K ? scaled : vf_sub(scaled, vf_set1(offset[i >> shift]));
+}
+
 /* n values (a multiple of 256) of a row of a K type (Q6_K, Q4_K, Q5_K):
    g2_dequantize's values, the unpacking compiled for this table. */
 static void dequantize_k_row(g2_dtype dtype, const unsigned char *row, size_t n, float *out) {
   size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
-  unsigned shift = dtype == G2_DT_Q6_K ? 4 : 5; /* groups of 16 or 32 values */
   for (size_t b = 0; b < n / G2_QK_K; b++) {
     _Alignas(64) int8_t q[G2_QK_K];
     float step[G2_K_GROUPS_MAX], offset[G2_K_GROUPS_MAX];
     g2_k_unpack(dtype, row + b * block_bytes, q, step, offset);
-    for (size_t i = 0; i < G2_QK_K; i += VLEN) {
-      vf scaled = vf_mul(vf_set1(step[i >> shift]), vf_from_i8(q + i));
-      vf_store(out + b * G2_QK_K + i, vf_sub(scaled, vf_set1(offset[i >> shift])));
-    }
+    for (size_t i = 0; i < G2_QK_K; i += VLEN) vf_store(out + b * G2_QK_K + i, k_values(dtype, q, step, offset, i));
   }
 }
 
@@ -256,13 +262,11 @@ static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *r
 /* One token of a K-type NK matrix, NK_ROWS rows at a time: each block of
    the rows unpacked, then multiplied with x in registers, in the chains
    nk_tile runs on rows dequantized into the panel (the same bits, without
-   writing and reading back the panel). Q6_K has no offset: subtracting its
-   +0 would change no value, so it is skipped. */
+   writing and reading back the panel). */
 static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
                                            float *out, size_t col_begin, size_t col_end) {
   size_t n_in = (size_t)w->n_in, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
   size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
-  unsigned shift = dtype == G2_DT_Q6_K ? 4 : 5; /* groups of 16 or 32 values */
   for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
     size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
     const unsigned char *rows[TILE_MAX];
@@ -282,11 +286,7 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
       for (size_t i = 0; i < G2_QK_K; i += VLEN) {
         vf xv = vf_load(x + b * G2_QK_K + i);
 #pragma GCC unroll 8
-        for (size_t r = 0; r < NK_ROWS; r++) {
-          vf weights = vf_mul(vf_set1(step[r][i >> shift]), vf_from_i8(q[r] + i));
-          if (dtype != G2_DT_Q6_K) weights = vf_sub(weights, vf_set1(offset[r][i >> shift]));
-          acc[r] = vf_fma(xv, weights, acc[r]);
-        }
+        for (size_t r = 0; r < NK_ROWS; r++) acc[r] = vf_fma(xv, k_values(dtype, q[r], step[r], offset[r], i), acc[r]);
       }
     }
     for (size_t r = 0; r < n_rows; r++) out[j0 + r] = vf_sum(acc[r]) + (bias ? bias[j0 + r] : 0.0f);
