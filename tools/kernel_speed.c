@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "kernels/kernels.h"
-#include "model/matrix.h"
-#include "model/quant.h"
+#include "tensor/matrix.h"
+#include "tensor/quant.h"
 #include "speed_util.h"
 
 enum { N_EMBD = 768, N_LAYER = 12, N_VOCAB = 50257 };

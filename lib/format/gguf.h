@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/matrix.h"
-#include "tokenizer/tokenizer.h" /* g2_str */
+#include "tensor/matrix.h"
+#include "core/str.h"
 
 #define G2_GGUF_VERSION 3 /* written; 2 and 3 are read */
 #define G2_GGUF_DEFAULT_ALIGNMENT 32

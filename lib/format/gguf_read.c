@@ -11,7 +11,7 @@
 #include "format/gguf.h"
 #include "gpt2.h"
 #include "model/model.h"
-#include "model/quant.h"
+#include "tensor/quant.h"
 
 /* Tensors per block: attn_norm, attn_qkv, attn_output, ffn_norm, ffn_up,
    ffn_down, each with weight and bias. */

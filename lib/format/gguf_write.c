@@ -15,7 +15,7 @@
 #include "format/gguf.h"
 #include "gpt2.h"
 #include "model/model.h"
-#include "model/quant.h"
+#include "tensor/quant.h"
 
 #define ALIGNMENT G2_GGUF_DEFAULT_ALIGNMENT
 #define TILE 64 /* output rows transposed at once from [n_in][n_out] matrices */

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "core/json.h"
-#include "model/matrix.h"
+#include "tensor/matrix.h"
 
 #define G2_ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000) /* bytes, as the reference */
 #define G2_ST_MAX_DIMS 8

@@ -35,8 +35,8 @@
 #include "core/half.h"
 #include "gpt2.h"
 #include "kernels/kernels.h"
-#include "model/kquant.h"
-#include "model/quant.h"
+#include "tensor/kquant.h"
+#include "tensor/quant.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #define TILE_MAX 8 /* bound on NK_ROWS, NK_TOKS, KN_VECS, KN_TOKS */

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/matrix.h"
+#include "tensor/matrix.h"
 
 /* Step 1 for one token row: q[0..n_in), d[b] and sums[b] = sum of the
    block's q (n_in a multiple of 32). */

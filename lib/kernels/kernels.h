@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/matrix.h"
+#include "tensor/matrix.h"
 
 typedef struct g2_kernels {
   const char *name; /* "scalar", "avx2", "avx512", "avx512bf16",

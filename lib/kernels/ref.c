@@ -6,7 +6,7 @@
 #include "core/half.h"
 #include "gpt2.h"
 #include "kernels/kernels.h"
-#include "model/quant.h"
+#include "tensor/quant.h"
 
 enum { TOKEN_CHUNK = 64, ELEM_CHUNK = 256 };
 

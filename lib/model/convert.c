@@ -27,7 +27,7 @@
 #include "core/error.h"
 #include "gpt2.h"
 #include "model/model.h"
-#include "model/quant.h"
+#include "tensor/quant.h"
 
 #ifdef _OPENMP
 #include <omp.h>

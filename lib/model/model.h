@@ -8,7 +8,7 @@
 
 #include "core/file.h"
 #include "kernels/kernels.h"
-#include "model/matrix.h"
+#include "tensor/matrix.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct g2_hparams {

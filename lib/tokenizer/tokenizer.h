@@ -8,10 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct g2_str {
-  const char *ptr;
-  size_t len;
-} g2_str;
+#include "core/str.h"
 
 typedef struct g2_tokenizer g2_tokenizer;
 

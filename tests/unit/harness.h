@@ -1,6 +1,8 @@
 /* Minimal test harness. Each CHECK prints one line, "ok NAME" or
-   "FAIL NAME: detail (file:line)"; tests/run.sh counts them across all
-   test programs and prints the closing "N passed, N failed". */
+   "FAIL NAME: detail (file:line)"; SKIP prints "skip NAME: reason" for a
+   check that cannot run here (a CPU without the instruction set, a missing
+   locale). tests/run.sh counts them across all test programs and prints
+   the closing "N passed, N failed, N skipped". */
 #ifndef G2_TEST_HARNESS_H
 #define G2_TEST_HARNESS_H
 
@@ -21,6 +23,15 @@ static int harness_failures;
       printf(__VA_ARGS__);                                            \
       printf(" [%s] (%s:%d)\n", #cond, __FILE__, __LINE__);           \
     }                                                                 \
+    fflush(stdout);                                                   \
+  } while (0)
+
+/* A check that did not run, and why: never counted as passed. */
+#define SKIP(...)                                                     \
+  do {                                                                \
+    printf("skip ");                                                  \
+    printf(__VA_ARGS__);                                              \
+    printf("\n");                                                     \
     fflush(stdout);                                                   \
   } while (0)
 

@@ -15,7 +15,7 @@
 #include "harness.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
-#include "model/quant.h"
+#include "tensor/quant.h"
 
 enum { N_VOCAB = 100, N_CTX = 16, N_EMBD = 64, N_LAYER = 2, N_FF = 4 * N_EMBD };
 

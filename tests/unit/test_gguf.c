@@ -20,7 +20,7 @@
 #include "gpt2.h"
 #include "harness.h"
 #include "model/model.h"
-#include "model/quant.h"
+#include "tensor/quant.h"
 
 static const char *data_dir;
 

@@ -14,8 +14,8 @@
 #include "test_random.h"
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
-#include "model/matrix.h"
-#include "model/quant.h"
+#include "tensor/matrix.h"
+#include "tensor/quant.h"
 
 /* ---- the quantizer ---- */
 

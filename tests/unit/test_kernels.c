@@ -13,8 +13,8 @@
 #include "test_random.h"
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
-#include "model/matrix.h"
-#include "model/quant.h"
+#include "tensor/matrix.h"
+#include "tensor/quant.h"
 
 static void fill(float *a, size_t n, float lo, float hi) {
   for (size_t i = 0; i < n; i++) a[i] = uniform(lo, hi);

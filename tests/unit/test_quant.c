@@ -1,4 +1,4 @@
-/* The weight type conversions of lib/model/quant.c against vectors computed
+/* The weight type conversions of lib/tensor/quant.c against vectors computed
    independently by tools/gen_quant_vectors.py (numpy float32, element by
    element from the GGUF block definitions) in tests/data/quant: F16/BF16
    rounding, Q8_0/Q4_0/Q6_K blocks bit for bit as ggml's reference
@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "model/matrix.h"
-#include "model/quant.h"
+#include "tensor/matrix.h"
+#include "tensor/quant.h"
 
 static const char *data_dir;
 

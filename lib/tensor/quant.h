@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "model/matrix.h"
+#include "tensor/matrix.h"
 
 /* Elements [begin, begin + n) of one row (which starts at `row`) as floats.
    For block types, begin must be a multiple of the block size. */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/half.h"
-#include "model/matrix.h"
+#include "tensor/matrix.h"
 
 enum { G2_K_GROUPS_MAX = 16 };
 

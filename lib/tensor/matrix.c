@@ -1,4 +1,4 @@
-#include "model/matrix.h"
+#include "tensor/matrix.h"
 
 typedef struct dtype_info {
   const char *name;

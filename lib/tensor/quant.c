@@ -5,13 +5,13 @@
    Float expressions that ggml evaluates as separate roundings are written
    as separate statements here, so that no compiler fuses them into an FMA
    (clang does within one expression when the target has FMA). */
-#include "model/quant.h"
+#include "tensor/quant.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "core/half.h"
-#include "model/kquant.h"
+#include "tensor/kquant.h"
 
 static uint16_t read_u16(const unsigned char *p) {
   return (uint16_t)(p[0] | (p[1] << 8));
