@@ -96,9 +96,13 @@ typedef struct gpt2_load_params {
                             AVX512-BF16 CPUs and to 8 bits for Q8_0/Q4_0 on
                             AVX512-VNNI ones (docs/kernels.md); 1: every product
                             in FP32 on any CPU (what the golden tests bound) */
+  uint32_t n_threads;    /* 0 = number of online CPUs: threads that convert weights
+                            at load (weight_type); they are joined before
+                            gpt2_load returns, and the result does not depend
+                            on their number */
 } gpt2_load_params;
 #define GPT2_LOAD_PARAMS_INIT \
-  { (uint32_t)sizeof(gpt2_load_params), GPT2_WTYPE_AUTO, 1u, 0u }
+  { (uint32_t)sizeof(gpt2_load_params), GPT2_WTYPE_AUTO, 1u, 0u, 0u }
 
 typedef struct gpt2_context_params {
   uint32_t size;       /* sizeof(gpt2_context_params) */

@@ -72,8 +72,10 @@ int g2_model_validate(const struct gpt2_model *model, const char *source);
 int g2_check_weight_type(uint32_t weight_type, const char *params_name);
 
 /* Converts every layer matrix to `dtype` (GPT2_WTYPE_* load parameter),
-   in new model-owned memory. */
-int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type);
+   in new model-owned memory, on n_threads runners (0: one per online CPU):
+   the caller and n_threads - 1 threads started for the call and joined
+   before it returns. The result does not depend on n_threads. */
+int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads);
 
 /* Loaders, one per format; they fill an empty model. */
 int g2_load_hf_dir(struct gpt2_model *model, const char *dir);
