@@ -11,6 +11,10 @@
  *     belongs to one thread at a time. Different contexts on one model may
  *     run concurrently.
  *   - gpt2_last_error() is per thread.
+ *   - The library's own threads (pthreads, no other thread system): a
+ *     context's n_threads - 1 workers, from gpt2_context_new() to
+ *     gpt2_context_free(); a load's n_threads - 1 converters, inside
+ *     gpt2_load() only.
  *
  * Errors
  *   Every fallible function returns GPT2_OK (0) or a negative GPT2_E_* code.
