@@ -66,7 +66,7 @@ static void test_thread_count(const char *name) {
 int main(void) {
   test_thread_count("mid-f32");
   if (getenv("GPT2_TEST_SANITIZER"))
-    SKIP("124m-f32 conversion threads: left to the plain run under %s (minutes there)",
+    SKIP("124m-f32 conversion threads: left to the plain run under %s (4 loads of 124M, slow there)",
          getenv("GPT2_TEST_SANITIZER"));
   else
     test_thread_count("124m-f32");
