@@ -11,9 +11,14 @@ with pre-LayerNorm (biased variance, eps from config.json), attention scale
 1/sqrt(head_dim) and GELU's tanh approximation ("gelu_new"). Hugging Face
 Conv1D weights are stored [n_in, n_out], so a layer is x @ W + b.
 
-F16 and BF16 weights are widened to float64 exactly. Every computation is
-float64 unless `dtype=np.float32` is asked for: that variant only serves
-to estimate how far a float32 implementation lands from the float64 one.
+F16 and BF16 weights are widened to float64 exactly. A GGUF file (the
+path of a .gguf instead of a directory) is read by gguf_ref.py, its
+quantized blocks dequantized to float64 exactly; a separate output.weight
+replaces the tied unembedding. Every computation is float64 unless
+`dtype=np.float32` is asked for: that variant only serves to estimate how
+far a float32 implementation lands from the float64 one. `kv_f16=True`
+rounds every key and value to float16 as they enter the cache, as a
+float16 KV cache does (libgpt2's GPT2_KV_F16).
 
 Command line (run with /usr/bin/python3, which has numpy):
     gpt2_ref.py stats MODEL_DIR [TOKEN_ID ...]
@@ -30,6 +35,8 @@ import struct
 import sys
 
 import numpy as np
+
+import gguf_ref
 
 PREFIX = "transformer."
 
@@ -79,7 +86,11 @@ def gelu_erf(x):
 class Model:
     """A GPT-2 model directory, held in float64 (or float32 on request)."""
 
-    def __init__(self, path, dtype=np.float64):
+    def __init__(self, path, dtype=np.float64, kv_f16=False):
+        self.dtype, self.kv_f16, self.gelu = dtype, kv_f16, gelu_tanh
+        if path.endswith(".gguf"):
+            self._load_gguf(path)
+            return
         with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
             config = json.load(f)
         self.n_layer = config["n_layer"]
@@ -88,8 +99,6 @@ class Model:
         self.n_ctx = config["n_positions"]
         self.n_vocab = config["vocab_size"]
         self.eps = config["layer_norm_epsilon"]
-        self.gelu = gelu_tanh
-        self.dtype = dtype
         with open(os.path.join(path, "vocab.json"), encoding="utf-8") as f:
             vocab = json.load(f)
         if len(vocab) != self.n_vocab or sorted(vocab.values()) != list(range(self.n_vocab)):
@@ -99,10 +108,37 @@ class Model:
                   for k, v in tensors.items()}
         self._check_shapes()
 
+    def _load_gguf(self, path):
+        meta, tensors, _ = gguf_ref.read_gguf(path)
+        if meta.get("general.architecture") != "gpt2":
+            raise ValueError(f"{path}: not a gpt2 GGUF")
+        self.n_layer = meta["gpt2.block_count"]
+        self.n_head = meta["gpt2.attention.head_count"]
+        self.n_embd = meta["gpt2.embedding_length"]
+        self.n_ctx = meta["gpt2.context_length"]
+        self.n_vocab = len(meta["tokenizer.ggml.tokens"])
+        self.eps = meta["gpt2.attention.layer_norm_epsilon"]
+        names = {"token_embd": "wte", "position_embd": "wpe", "output_norm": "ln_f",
+                 "output": "lm_head", "attn_norm": "ln_1", "attn_qkv": "attn.c_attn",
+                 "attn_output": "attn.c_proj", "ffn_norm": "ln_2", "ffn_up": "mlp.c_fc",
+                 "ffn_down": "mlp.c_proj"}
+        self.w = {}
+        for name, values in tensors.items():
+            parts = name.split(".")
+            hf = names[parts[-2]] + "." + parts[-1]
+            if parts[0] == "blk":
+                hf = f"h.{parts[1]}.{hf}"
+                if values.ndim == 2:  # GGUF [n_out][n_in]; Conv1D [n_in][n_out]
+                    values = values.T
+            self.w[hf] = values.astype(self.dtype)
+        self._check_shapes()
+
     def _check_shapes(self):
         e, w = self.n_embd, self.w
         expect = {"wte.weight": (self.n_vocab, e), "wpe.weight": (self.n_ctx, e),
                   "ln_f.weight": (e,), "ln_f.bias": (e,)}
+        if "lm_head.weight" in w:
+            expect["lm_head.weight"] = (self.n_vocab, e)
         for i in range(self.n_layer):
             for name, shape in {"ln_1.weight": (e,), "ln_1.bias": (e,),
                                 "attn.c_attn.weight": (e, 3 * e), "attn.c_attn.bias": (3 * e,),
@@ -128,6 +164,8 @@ class Model:
         qkv = x @ self.w[prefix + "c_attn.weight"] + self.w[prefix + "c_attn.bias"]
         q, k, v = (qkv[:, i * e:(i + 1) * e].reshape(t, n_head, hd).transpose(1, 0, 2)
                    for i in range(3))
+        if self.kv_f16:
+            k, v = (x.astype(np.float16).astype(self.dtype) for x in (k, v))
         if prefix in cache:
             k = np.concatenate([cache[prefix][0], k], axis=1)
             v = np.concatenate([cache[prefix][1], v], axis=1)
@@ -161,7 +199,8 @@ class Model:
         cache["length"] = start + len(tokens)
         if rows is not None:
             h = h[list(rows)]
-        return self.layer_norm(h, "ln_f") @ self.w["wte.weight"].T
+        unembedding = self.w.get("lm_head.weight", self.w["wte.weight"])
+        return self.layer_norm(h, "ln_f") @ unembedding.T
 
     def logits(self, tokens, rows=None):
         """Logits [len(rows), n_vocab] of the sequence `tokens` (all rows by default)."""
