@@ -18,14 +18,19 @@ replaces the tied unembedding. Every computation is float64 unless
 `dtype=np.float32` is asked for: that variant only serves to estimate how
 far a float32 implementation lands from the float64 one. `kv_f16=True`
 rounds every key and value to float16 as they enter the cache, as a
-float16 KV cache does (libgpt2's GPT2_KV_F16).
+float16 KV cache does (libgpt2's GPT2_KV_F16). `bf16_products=True` rounds
+the activations entering each weight product to float32 and then bfloat16
+(nearest, ties to even), as AVX512-BF16 products of BF16 weights do (the
+"avx512bf16" table); the products themselves stay exact.
 
 Command line (run with /usr/bin/python3, which has numpy):
     gpt2_ref.py stats MODEL_DIR [TOKEN_ID ...]
         logit spread, greedy continuation and its top-2 margins
     gpt2_ref.py sensitivity MODEL_DIR [TOKEN_ID ...]
-        how far float32, LayerNorm eps 1e-6 / 1e-4 and the erf GELU move
-        the logits (the numbers behind the golden tolerances)
+        how far float32, float16 K/V and planted bugs (LayerNorm eps, GELU
+        form and constant, a dropped bias, positions off by one) move the
+        logits (the numbers behind the test tolerances); MODEL_DIR may be
+        a .gguf file
 """
 
 import json
@@ -74,6 +79,13 @@ def read_safetensors(path):
     return tensors
 
 
+def round_bf16(x):
+    """x rounded to float32, then to bfloat16 (nearest, ties to even)."""
+    bits = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return bits.astype(np.uint32).view(np.float32).astype(np.asarray(x).dtype)
+
+
 def gelu_tanh(x):
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
@@ -86,8 +98,9 @@ def gelu_erf(x):
 class Model:
     """A GPT-2 model directory, held in float64 (or float32 on request)."""
 
-    def __init__(self, path, dtype=np.float64, kv_f16=False):
+    def __init__(self, path, dtype=np.float64, kv_f16=False, bf16_products=False):
         self.dtype, self.kv_f16, self.gelu = dtype, kv_f16, gelu_tanh
+        self.bf16_products = bf16_products
         if path.endswith(".gguf"):
             self._load_gguf(path)
             return
@@ -151,6 +164,12 @@ class Model:
             if w[name].shape != shape:
                 raise ValueError(f"{name}: shape {w[name].shape}, expected {shape}")
 
+    def product(self, x, name):
+        """x @ W (+ b): a Conv1D layer, weights [n_in][n_out]."""
+        if self.bf16_products:
+            x = round_bf16(x)
+        return x @ self.w[name + ".weight"] + self.w[name + ".bias"]
+
     def layer_norm(self, x, name):
         mean = x.mean(axis=-1, keepdims=True)
         var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
@@ -161,7 +180,7 @@ class Model:
         """Causal attention of the new rows x over cache + x; extends cache."""
         t, e, n_head = x.shape[0], self.n_embd, self.n_head
         hd = e // n_head
-        qkv = x @ self.w[prefix + "c_attn.weight"] + self.w[prefix + "c_attn.bias"]
+        qkv = self.product(x, prefix + "c_attn")
         q, k, v = (qkv[:, i * e:(i + 1) * e].reshape(t, n_head, hd).transpose(1, 0, 2)
                    for i in range(3))
         if self.kv_f16:
@@ -177,11 +196,11 @@ class Model:
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         probs = scores / scores.sum(axis=-1, keepdims=True)
         out = (probs @ v).transpose(1, 0, 2).reshape(t, e)
-        return out @ self.w[prefix + "c_proj.weight"] + self.w[prefix + "c_proj.bias"]
+        return self.product(out, prefix + "c_proj")
 
     def mlp(self, x, prefix):
-        up = self.gelu(x @ self.w[prefix + "c_fc.weight"] + self.w[prefix + "c_fc.bias"])
-        return up @ self.w[prefix + "c_proj.weight"] + self.w[prefix + "c_proj.bias"]
+        up = self.gelu(self.product(x, prefix + "c_fc"))
+        return self.product(up, prefix + "c_proj")
 
     def forward(self, tokens, cache, rows=None):
         """Logits of `tokens` appended after the len(cache) positions already
@@ -200,7 +219,8 @@ class Model:
         if rows is not None:
             h = h[list(rows)]
         unembedding = self.w.get("lm_head.weight", self.w["wte.weight"])
-        return self.layer_norm(h, "ln_f") @ unembedding.T
+        h = self.layer_norm(h, "ln_f")
+        return (round_bf16(h) if self.bf16_products else h) @ unembedding.T
 
     def logits(self, tokens, rows=None):
         """Logits [len(rows), n_vocab] of the sequence `tokens` (all rows by default)."""
@@ -239,21 +259,40 @@ def command_stats(path, prompt):
 
 
 def command_sensitivity(path, prompt):
+    """The smallest realistic bugs, planted in this reference, and how far
+    each moves the logits: the numbers the test bounds must stay under."""
     model = Model(path)
     prompt = prompt or default_prompt(model)
     exact = model.logits(prompt)
+    rms = np.sqrt((exact ** 2).mean())
 
     def report(label, other):
-        print(f"  {label:<22} max |delta logit| {np.abs(other - exact).max():.3g}")
+        diff = other - exact
+        print(f"  {label:<30} max |delta logit| {np.abs(diff).max():.3g}"
+              f"  RMS relative {np.sqrt((diff ** 2).mean()) / rms:.3g}")
 
-    print(f"{path}: max |logit| {np.abs(exact).max():.3g}")
+    def planted(label, **changes):
+        saved = {name: getattr(model, name) for name in changes}
+        for name, value in changes.items():
+            setattr(model, name, value)
+        report(label, model.logits(prompt))
+        for name, value in saved.items():
+            setattr(model, name, value)
+
+    print(f"{path}: max |logit| {np.abs(exact).max():.3g}, RMS logit {rms:.3g}")
     report("float32 compute", Model(path, np.float32).logits(prompt).astype(np.float64))
-    for eps in (1e-6, 1e-4):
-        model.eps = eps
-        report(f"LayerNorm eps {eps:g}", model.logits(prompt))
-    model.eps = 1e-5
-    model.gelu = gelu_erf
-    report("erf GELU", model.logits(prompt))
+    report("float16 K and V", Model(path, kv_f16=True).logits(prompt))
+    for eps in (1e-6, 1e-4, 0.0):
+        planted(f"LayerNorm eps {eps:g}", eps=eps)
+    planted("erf GELU", gelu=gelu_erf)
+    planted("GELU 0.044715 -> 0.04472", gelu=lambda x: 0.5 * x * (1.0 + np.tanh(
+        math.sqrt(2.0 / math.pi) * (x + 0.04472 * x ** 3))))
+    w = dict(model.w)
+    last = model.n_layer - 1
+    for name in (f"h.{last}.mlp.c_proj.bias", f"h.{last}.attn.c_proj.bias"):
+        planted(f"{name} dropped", w={**w, name: 0 * w[name]})
+    wpe = np.concatenate([w["wpe.weight"][1:], w["wpe.weight"][-1:]])
+    planted("positions off by one", w={**w, "wpe.weight": wpe})
 
 
 def main(argv):

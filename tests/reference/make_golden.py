@@ -44,7 +44,9 @@ def candidate_prompt(n_vocab, attempt):
 
 # name: (source, kind, argument). kind "gguf": the source model written by
 # gpt2-quantize --type argument; "file": a GGUF under DATA_DIR; "kv_f16":
-# the source model with keys and values rounded to float16 in the cache.
+# the source model with keys and values rounded to float16 in the cache;
+# "bf16_products": the source model with the activations of its weight
+# products rounded to bfloat16, as the avx512bf16 kernel table computes.
 VARIANTS = {
     "tiny-q8_0": ("tiny-f32", "gguf", "q8_0"),
     "tiny-q4_0": ("tiny-f32", "gguf", "q4_0"),
@@ -55,6 +57,10 @@ VARIANTS = {
     "tiny-f32-kvf16": ("tiny-f32", "kv_f16", None),
     "mid-f32-kvf16": ("mid-f32", "kv_f16", None),
     "odd-f32-kvf16": ("odd-f32", "kv_f16", None),
+    "tiny-bf16p": ("tiny-bf16", "bf16_products", None),
+    "mid-bf16p": ("mid-bf16", "bf16_products", None),
+    "odd-bf16p": ("odd-bf16", "bf16_products", None),
+    "124m-bf16p": ("124m-bf16", "bf16_products", None),
 }
 
 
@@ -88,7 +94,8 @@ def write_golden(golden_dir, name, model_dir, model, prompt, continuation, margi
     else:
         rows = [0, PROMPT_LEN - 1]
     logits = model.logits(prompt)[rows]
-    approx = gpt2_ref.Model(model_dir, np.float32, model.kv_f16).logits(prompt)[rows].astype(np.float64)
+    approx = gpt2_ref.Model(model_dir, np.float32, model.kv_f16, model.bf16_products)
+    approx = approx.logits(prompt)[rows].astype(np.float64)
     with open(os.path.join(golden_dir, name + ".logits"), "wb") as f:
         f.write(logits.astype("<f4").tobytes())
     ints = lambda values: " ".join(str(v) for v in values)  # noqa: E731
@@ -132,14 +139,14 @@ def write_variant(name, quantize, models_dir, golden_dir, data_dir, tmp):
         extra.append(f"file {argument}")
     else:
         path = os.path.join(models_dir, source)
-        extra.append("kv_type f16")
-    if kind == "kv_f16":
+        extra.append("kv_type f16" if kind == "kv_f16" else "products bf16")
+    if kind in ("kv_f16", "bf16_products"):
         extra.append(f"weights_fnv1a64 {read_checksum(path)}")
     else:
         _, _, types = gguf_ref.read_gguf(path)
         blocks = sorted({t for t in types.values() if t not in ("F32", "F16", "BF16")})
         extra += [f"weights_fnv1a64 {fnv1a64(path)}", f"block_types {len(blocks)} {' '.join(blocks)}"]
-    model = gpt2_ref.Model(path, kv_f16=kind == "kv_f16")
+    model = gpt2_ref.Model(path, kv_f16=kind == "kv_f16", bf16_products=kind == "bf16_products")
     for attempt in range(100):
         prompt = candidate_prompt(model.n_vocab, attempt)
         ok, continuation, margins = golden_for(model, prompt)
