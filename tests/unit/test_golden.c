@@ -233,7 +233,8 @@ static gpt2_model *load_with_isa(const char *model_path, const char *isa, int fp
 static bound bound_for(const golden *g, const char *isa) {
   int big = strncmp(g->name, "124m-", 5) == 0;
   if (g->int8_weights && int8_table(isa)) return (bound){0, 4e-2, 0.75, "8-bit activations"};
-  if (g->bf16_products) return big ? (bound){0.3, 0.015, 0, "bf16 activations"} : (bound){0.08, 4e-3, 0, "bf16 activations"};
+  if (g->bf16_products)
+    return big ? (bound){0.3, 0.015, 0, "bf16 activations"} : (bound){0.08, 4e-3, 0, "bf16 activations"};
   if (g->kv_f16) return (bound){1e-2, 5e-4, 0, "F16 KV"};
   return (bound){big ? 5e-4 : 2e-4, 0, 0, "float32"};
 }
@@ -348,7 +349,8 @@ static int prepare_model(const golden *g, const char *data_dir, const char *mode
     if (!strcmp(g->gguf_type, names[i])) params.weight_type = types[i];
   char source_dir[MAX_LINE];
   gpt2_model *model = NULL;
-  int ok = params.weight_type != GPT2_WTYPE_AUTO && format_path(source_dir, sizeof source_dir, "%s/%s", models_dir, source) &&
+  int ok = params.weight_type != GPT2_WTYPE_AUTO &&
+           format_path(source_dir, sizeof source_dir, "%s/%s", models_dir, source) &&
            format_path(path, cap, "%s/%s.gguf", tmp_dir, g->name) && format_path(hashed, cap, "%s", path) &&
            gpt2_load(source_dir, NULL, &model) == GPT2_OK && gpt2_save_gguf(model, path, &params) == GPT2_OK;
   gpt2_model_free(model);
