@@ -120,8 +120,9 @@ def test_truncate_and_re_evaluate(mid):
         with pytest.raises(gpt2.StateError, match="no logits"):
             parts.logits()
         parts.eval(ids[20:])
-        # batch and incremental evaluation round differently; same bound as golden
-        assert numpy.abs(parts.logits() - whole.logits()).max() <= 2e-4
+        # every output has the bits of its own row's computation, whatever the
+        # batch (kernels.h): truncating and re-evaluating gives the same bits
+        assert numpy.array_equal(parts.logits(), whole.logits())
         parts.truncate(0)
         assert parts.pos == 0
 
@@ -138,14 +139,20 @@ def test_same_logits_for_any_thread_count(mid):
 
 def test_f16_kv_cache(mid):
     ids = list(range(10, 60))
-    with mid.context() as f32, mid.context(kv_type="f16") as f16:
-        f32.eval(ids[:25])
-        f32.eval(ids[25:])
-        f16.eval(ids[:25])
-        f16.eval(ids[25:])
-        difference = numpy.abs(f32.logits() - f16.logits()).max()
-        # f16 keys and values carry 2^-11 relative rounding: small, not zero
-        assert 0 < difference < 2e-2
+    with mid.context(logits_all=True) as f32, mid.context(kv_type="f16", logits_all=True) as f16:
+        for context in (f32, f16):
+            context.eval(ids[:25])
+            context.eval(ids[25:])
+        a = numpy.array([f32.logits(i) for i in range(25)])
+        b = numpy.array([f16.logits(i) for i in range(25)])
+        rms = numpy.sqrt(((a - b) ** 2).mean() / (a ** 2).mean())
+        # float16 keys and values: 2^-11 relative rounding, which moved these
+        # logits by RMS 8.41e-4..8.58e-4 of the RMS logit (scalar, avx2,
+        # avx512, avx512bf16 tables); rounding by truncation instead (planted
+        # in the cache writer) moved them by 1.24e-3, and no rounding at all
+        # (f16 ignored) by 0. The golden test holds the F16 KV cache to the
+        # float64 reference with float16 K and V (mid-f32-kvf16).
+        assert 4e-4 < rms < 1.05e-3
 
 
 # ---- errors -------------------------------------------------------------------

@@ -11,16 +11,26 @@ with pre-LayerNorm (biased variance, eps from config.json), attention scale
 1/sqrt(head_dim) and GELU's tanh approximation ("gelu_new"). Hugging Face
 Conv1D weights are stored [n_in, n_out], so a layer is x @ W + b.
 
-F16 and BF16 weights are widened to float64 exactly. Every computation is
-float64 unless `dtype=np.float32` is asked for: that variant only serves
-to estimate how far a float32 implementation lands from the float64 one.
+F16 and BF16 weights are widened to float64 exactly. A GGUF file (the
+path of a .gguf instead of a directory) is read by gguf_ref.py, its
+quantized blocks dequantized to float64 exactly; a separate output.weight
+replaces the tied unembedding. Every computation is float64 unless
+`dtype=np.float32` is asked for: that variant only serves to estimate how
+far a float32 implementation lands from the float64 one. `kv_f16=True`
+rounds every key and value to float16 as they enter the cache, as a
+float16 KV cache does (libgpt2's GPT2_KV_F16). `bf16_products=True` rounds
+the activations entering each weight product to float32 and then bfloat16
+(nearest, ties to even), as AVX512-BF16 products of BF16 weights do (the
+"avx512bf16" table); the products themselves stay exact.
 
 Command line (run with /usr/bin/python3, which has numpy):
     gpt2_ref.py stats MODEL_DIR [TOKEN_ID ...]
         logit spread, greedy continuation and its top-2 margins
     gpt2_ref.py sensitivity MODEL_DIR [TOKEN_ID ...]
-        how far float32, LayerNorm eps 1e-6 / 1e-4 and the erf GELU move
-        the logits (the numbers behind the golden tolerances)
+        how far float32, float16 K/V and planted bugs (LayerNorm eps, GELU
+        form and constant, a dropped bias, positions off by one) move the
+        logits (the numbers behind the test tolerances); MODEL_DIR may be
+        a .gguf file
 """
 
 import json
@@ -30,6 +40,8 @@ import struct
 import sys
 
 import numpy as np
+
+import gguf_ref
 
 PREFIX = "transformer."
 
@@ -67,6 +79,13 @@ def read_safetensors(path):
     return tensors
 
 
+def round_bf16(x):
+    """x rounded to float32, then to bfloat16 (nearest, ties to even)."""
+    bits = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return bits.astype(np.uint32).view(np.float32).astype(np.asarray(x).dtype)
+
+
 def gelu_tanh(x):
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
@@ -79,7 +98,12 @@ def gelu_erf(x):
 class Model:
     """A GPT-2 model directory, held in float64 (or float32 on request)."""
 
-    def __init__(self, path, dtype=np.float64):
+    def __init__(self, path, dtype=np.float64, kv_f16=False, bf16_products=False):
+        self.dtype, self.kv_f16, self.gelu = dtype, kv_f16, gelu_tanh
+        self.bf16_products = bf16_products
+        if path.endswith(".gguf"):
+            self._load_gguf(path)
+            return
         with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
             config = json.load(f)
         self.n_layer = config["n_layer"]
@@ -88,8 +112,6 @@ class Model:
         self.n_ctx = config["n_positions"]
         self.n_vocab = config["vocab_size"]
         self.eps = config["layer_norm_epsilon"]
-        self.gelu = gelu_tanh
-        self.dtype = dtype
         with open(os.path.join(path, "vocab.json"), encoding="utf-8") as f:
             vocab = json.load(f)
         if len(vocab) != self.n_vocab or sorted(vocab.values()) != list(range(self.n_vocab)):
@@ -99,10 +121,37 @@ class Model:
                   for k, v in tensors.items()}
         self._check_shapes()
 
+    def _load_gguf(self, path):
+        meta, tensors, _ = gguf_ref.read_gguf(path)
+        if meta.get("general.architecture") != "gpt2":
+            raise ValueError(f"{path}: not a gpt2 GGUF")
+        self.n_layer = meta["gpt2.block_count"]
+        self.n_head = meta["gpt2.attention.head_count"]
+        self.n_embd = meta["gpt2.embedding_length"]
+        self.n_ctx = meta["gpt2.context_length"]
+        self.n_vocab = len(meta["tokenizer.ggml.tokens"])
+        self.eps = meta["gpt2.attention.layer_norm_epsilon"]
+        names = {"token_embd": "wte", "position_embd": "wpe", "output_norm": "ln_f",
+                 "output": "lm_head", "attn_norm": "ln_1", "attn_qkv": "attn.c_attn",
+                 "attn_output": "attn.c_proj", "ffn_norm": "ln_2", "ffn_up": "mlp.c_fc",
+                 "ffn_down": "mlp.c_proj"}
+        self.w = {}
+        for name, values in tensors.items():
+            parts = name.split(".")
+            hf = names[parts[-2]] + "." + parts[-1]
+            if parts[0] == "blk":
+                hf = f"h.{parts[1]}.{hf}"
+                if values.ndim == 2:  # GGUF [n_out][n_in]; Conv1D [n_in][n_out]
+                    values = values.T
+            self.w[hf] = values.astype(self.dtype)
+        self._check_shapes()
+
     def _check_shapes(self):
         e, w = self.n_embd, self.w
         expect = {"wte.weight": (self.n_vocab, e), "wpe.weight": (self.n_ctx, e),
                   "ln_f.weight": (e,), "ln_f.bias": (e,)}
+        if "lm_head.weight" in w:
+            expect["lm_head.weight"] = (self.n_vocab, e)
         for i in range(self.n_layer):
             for name, shape in {"ln_1.weight": (e,), "ln_1.bias": (e,),
                                 "attn.c_attn.weight": (e, 3 * e), "attn.c_attn.bias": (3 * e,),
@@ -115,6 +164,12 @@ class Model:
             if w[name].shape != shape:
                 raise ValueError(f"{name}: shape {w[name].shape}, expected {shape}")
 
+    def product(self, x, name):
+        """x @ W (+ b): a Conv1D layer, weights [n_in][n_out]."""
+        if self.bf16_products:
+            x = round_bf16(x)
+        return x @ self.w[name + ".weight"] + self.w[name + ".bias"]
+
     def layer_norm(self, x, name):
         mean = x.mean(axis=-1, keepdims=True)
         var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
@@ -125,9 +180,11 @@ class Model:
         """Causal attention of the new rows x over cache + x; extends cache."""
         t, e, n_head = x.shape[0], self.n_embd, self.n_head
         hd = e // n_head
-        qkv = x @ self.w[prefix + "c_attn.weight"] + self.w[prefix + "c_attn.bias"]
+        qkv = self.product(x, prefix + "c_attn")
         q, k, v = (qkv[:, i * e:(i + 1) * e].reshape(t, n_head, hd).transpose(1, 0, 2)
                    for i in range(3))
+        if self.kv_f16:
+            k, v = (x.astype(np.float16).astype(self.dtype) for x in (k, v))
         if prefix in cache:
             k = np.concatenate([cache[prefix][0], k], axis=1)
             v = np.concatenate([cache[prefix][1], v], axis=1)
@@ -139,11 +196,11 @@ class Model:
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         probs = scores / scores.sum(axis=-1, keepdims=True)
         out = (probs @ v).transpose(1, 0, 2).reshape(t, e)
-        return out @ self.w[prefix + "c_proj.weight"] + self.w[prefix + "c_proj.bias"]
+        return self.product(out, prefix + "c_proj")
 
     def mlp(self, x, prefix):
-        up = self.gelu(x @ self.w[prefix + "c_fc.weight"] + self.w[prefix + "c_fc.bias"])
-        return up @ self.w[prefix + "c_proj.weight"] + self.w[prefix + "c_proj.bias"]
+        up = self.gelu(self.product(x, prefix + "c_fc"))
+        return self.product(up, prefix + "c_proj")
 
     def forward(self, tokens, cache, rows=None):
         """Logits of `tokens` appended after the len(cache) positions already
@@ -161,7 +218,9 @@ class Model:
         cache["length"] = start + len(tokens)
         if rows is not None:
             h = h[list(rows)]
-        return self.layer_norm(h, "ln_f") @ self.w["wte.weight"].T
+        unembedding = self.w.get("lm_head.weight", self.w["wte.weight"])
+        h = self.layer_norm(h, "ln_f")
+        return (round_bf16(h) if self.bf16_products else h) @ unembedding.T
 
     def logits(self, tokens, rows=None):
         """Logits [len(rows), n_vocab] of the sequence `tokens` (all rows by default)."""
@@ -200,21 +259,40 @@ def command_stats(path, prompt):
 
 
 def command_sensitivity(path, prompt):
+    """The smallest realistic bugs, planted in this reference, and how far
+    each moves the logits: the numbers the test bounds must stay under."""
     model = Model(path)
     prompt = prompt or default_prompt(model)
     exact = model.logits(prompt)
+    rms = np.sqrt((exact ** 2).mean())
 
     def report(label, other):
-        print(f"  {label:<22} max |delta logit| {np.abs(other - exact).max():.3g}")
+        diff = other - exact
+        print(f"  {label:<30} max |delta logit| {np.abs(diff).max():.3g}"
+              f"  RMS relative {np.sqrt((diff ** 2).mean()) / rms:.3g}")
 
-    print(f"{path}: max |logit| {np.abs(exact).max():.3g}")
+    def planted(label, **changes):
+        saved = {name: getattr(model, name) for name in changes}
+        for name, value in changes.items():
+            setattr(model, name, value)
+        report(label, model.logits(prompt))
+        for name, value in saved.items():
+            setattr(model, name, value)
+
+    print(f"{path}: max |logit| {np.abs(exact).max():.3g}, RMS logit {rms:.3g}")
     report("float32 compute", Model(path, np.float32).logits(prompt).astype(np.float64))
-    for eps in (1e-6, 1e-4):
-        model.eps = eps
-        report(f"LayerNorm eps {eps:g}", model.logits(prompt))
-    model.eps = 1e-5
-    model.gelu = gelu_erf
-    report("erf GELU", model.logits(prompt))
+    report("float16 K and V", Model(path, kv_f16=True).logits(prompt))
+    for eps in (1e-6, 1e-4, 0.0):
+        planted(f"LayerNorm eps {eps:g}", eps=eps)
+    planted("erf GELU", gelu=gelu_erf)
+    planted("GELU 0.044715 -> 0.04472", gelu=lambda x: 0.5 * x * (1.0 + np.tanh(
+        math.sqrt(2.0 / math.pi) * (x + 0.04472 * x ** 3))))
+    w = dict(model.w)
+    last = model.n_layer - 1
+    for name in (f"h.{last}.mlp.c_proj.bias", f"h.{last}.attn.c_proj.bias"):
+        planted(f"{name} dropped", w={**w, name: 0 * w[name]})
+    wpe = np.concatenate([w["wpe.weight"][1:], w["wpe.weight"][-1:]])
+    planted("positions off by one", w={**w, "wpe.weight": wpe})
 
 
 def main(argv):

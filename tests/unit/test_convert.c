@@ -373,8 +373,6 @@ static int model_logits_isa(const char *path, uint32_t weight_type, const char *
   return ok;
 }
 
-/* Whether the table models load with rounds the activations of BF16-weight
-   products to bfloat16 (avx512bf16); avx512 is then the exact one. */
 /* Whether the default table rounds the activations in products with
    weights of this type: to bfloat16 for BF16 (avx512bf16), to 8 bits for
    Q8_0/Q4_0 (avx512vnni, and avx512bf16 which includes it). */
@@ -414,29 +412,40 @@ static logits_error compare_logits(const logits_run *reference, const logits_run
 }
 
 /* Bounds, as RMS logit error relative to the RMS logit.
-   1. Against the unconverted model. A weight's RMS rounding error,
-      relative to the weights' spread, is 2^-12/sqrt 3 = 1.4e-4 in F16,
-      2^-9/sqrt 3 = 1.1e-3 in BF16, and step/sqrt 12 with a step of
-      max|w|/127 (Q8_0) or max|w|/8 (Q4_0), max|w| about 2.1 sigma for a
-      block of 32 Gaussians: 4.8e-3 and 7.6e-2. On these random-weight
-      models the logit error measures about 10x the weight error for every
-      type alike (F16 1.4e-3, BF16 1.1e-2, Q8_0 4e-2; Q4_0 about 0.45, its
-      embedding being Q8_0): the bounds are 20x the weight error. Random
-      models have flat logits (near-ties everywhere) and amplify noise more
-      than trained ones, so the top-1 agreement is low for Q8_0 and Q4_0;
-      the bounds sit under the measured rates (a 64-position sample).
+   1. Against the unconverted model, on FP32 products (the exact avx512
+      table where the default one rounds activations): the weights'
+      rounding alone. A weight's RMS rounding error, relative to the
+      weights' spread, is 2^-12/sqrt 3 = 1.4e-4 in F16, 2^-9/sqrt 3 = 1.1e-3
+      in BF16, and step/sqrt 12 with a step of max|w|/127 (Q8_0) or max|w|/8
+      (Q4_0), max|w| about 2.1 sigma for a block of 32 Gaussians: 4.8e-3 and
+      7.6e-2; the logits of these random-weight models carry it about 10x.
+      Measured on tiny, mid, odd (64 positions; x86-64, gcc 12) against a
+      planted bug in the quantizer of each type (lib/tensor/quant.c: F16 and
+      BF16 truncated instead of rounded to nearest, Q8_0 truncated instead
+      of rounded, Q4_0 with x/d + 8 instead of + 8.5, i.e. truncating):
+                 measured            planted            bound
+        F16     1.38e-3..1.66e-3    1.99e-3..2.13e-3   1.8e-3
+        BF16    9.3e-3..1.41e-2     1.55e-2..1.61e-2   1.48e-2
+        Q8_0    4.15e-2..4.40e-2    5.99e-2..7.10e-2   5.2e-2
+        Q4_0    0.379..0.495        0.604..0.739       0.55
+      The figures do not depend on the table beyond summation order (about
+      1e-6 here), so the bounds may sit close above the measured ones. The
+      top-1 agreements (measured 97-100%, 94-100%, 89-92%, 37-45%) are low
+      for Q8_0 and Q4_0 because random models have flat logits; their bounds
+      only catch gross errors.
    2. Against the same model converted once more to F32 (its dequantized
       weights through the F32 kernels): the quantized kernels must compute
       with exactly those weights, so at most the summation order may differ
-      (today's kernels give identical bits); 1e-5 allows for any order. This is
-      the tight check that Q8_0 and Q4_0 are converted and used right.
-   BF16 on the avx512bf16 table (the default where AVX512-BF16 exists)
-   rounds the activations to bfloat16 in its products, 2^-9 relative per
-   product, so check 2 runs the converted model on the exact avx512 table
-   instead, and a third check holds the default table to the exact one:
-   RMS 3e-2, top-1 85% (measured against the exact table: RMS 8.8e-3,
-   1.2e-2, 1.2e-2 and top-1 98%, 95%, 97% on tiny, mid, odd; against the
-   unconverted model, check 1: 1.2e-2 to 1.8e-2, within its bound). */
+      (today's kernels give identical bits: measured 0); 1e-5 allows for any
+      order. This is the tight check that the converted weights are used
+      right.
+   BF16 on the avx512bf16 table and Q8_0/Q4_0 on the avx512vnni and
+   avx512bf16 tables round the activations of their products (bfloat16,
+   8 bits); a third check holds those tables to the exact one. bfloat16:
+   measured RMS 8.8e-3..1.18e-2, top-1 95-98%; bound 2e-2 (1.7x), 85%
+   (no planted bug: the bfloat16 kernel itself is test_kernels' job, bitwise
+   against its oracle). 8 bits: the bound of test_int8.c, 5e-2 (measured
+   2.7e-2..3.8e-2 here; 7-bit activations planted: 5.6e-2..8.2e-2). */
 typedef struct type_bound {
   uint32_t weight_type;
   double rms_error;
@@ -444,16 +453,12 @@ typedef struct type_bound {
 } type_bound;
 
 static const type_bound type_bounds[] = {
-    {GPT2_WTYPE_F32, 1e-5, 1.0},   {GPT2_WTYPE_F16, 3e-3, 0.95}, {GPT2_WTYPE_BF16, 2.5e-2, 0.9},
-    {GPT2_WTYPE_Q8_0, 0.1, 0.75}, {GPT2_WTYPE_Q4_0, 0.8, 0.25},
+    {GPT2_WTYPE_F32, 1e-5, 1.0},    {GPT2_WTYPE_F16, 1.8e-3, 0.95}, {GPT2_WTYPE_BF16, 1.48e-2, 0.9},
+    {GPT2_WTYPE_Q8_0, 5.2e-2, 0.75}, {GPT2_WTYPE_Q4_0, 0.55, 0.3},
 };
 static const double dequantized_bound = 1e-5;
-static const type_bound bf16_products_bound = {GPT2_WTYPE_BF16, 3e-2, 0.85};
-/* 8-bit activations (kernels/int8.h) against the exact products on the same
-   Q8_0/Q4_0 weights: the rounding step is 1/127 of a block's largest value,
-   the size of Q8_0's own weight rounding, whose bound (0.1, 75%) is kept;
-   measured 2.7e-2..4.4e-2 RMS and 84..98% top-1 (tests/unit/test_int8.c). */
-static const type_bound int8_products_bound = {GPT2_WTYPE_Q8_0, 0.1, 0.75};
+static const type_bound bf16_products_bound = {GPT2_WTYPE_BF16, 2e-2, 0.85};
+static const type_bound int8_products_bound = {GPT2_WTYPE_Q8_0, 5e-2, 0.75};
 
 static void test_model_logits(const char *name) {
   char path[1024];
@@ -465,30 +470,33 @@ static void test_model_logits(const char *name) {
   for (size_t i = 0; i < sizeof type_bounds / sizeof type_bounds[0]; i++) {
     const type_bound *bound = &type_bounds[i];
     const char *type = type_names[bound->weight_type];
-    logits_run converted, again, dequantized;
+    logits_run converted, again, dequantized = {NULL, 0};
     int ok = model_logits(path, bound->weight_type, 0, &converted);
     CHECK(ok, "%s as %s: loaded and evaluated (%s)", name, type, gpt2_last_error());
     if (!ok) continue;
-    logits_error error = compare_logits(&reference, &converted);
+    /* Where the default table rounds the activations (8 bits or bfloat16),
+       the exact table's run: check 1 is about the weights' rounding alone. */
+    int rounded_products = table_rounds(bound->weight_type);
+    logits_run exact = converted;
+    if (rounded_products && !model_logits_isa(path, bound->weight_type, "avx512", &exact))
+      exact = (logits_run){NULL, 0};
+    logits_error error = exact.logits ? compare_logits(&reference, &exact) : (logits_error){1, 1, 0};
     CHECK(error.rms_error <= bound->rms_error,
-          "%s as %s: logit error %.2e RMS relative (bound %.2g), largest %.2e of the largest "
-          "logit", name, type, error.rms_error, bound->rms_error, error.max_error);
+          "%s as %s%s: logit error %.2e RMS relative (bound %.2g), largest %.2e of the largest logit", name,
+          type, rounded_products ? " on the exact avx512 table" : "", error.rms_error, bound->rms_error,
+          error.max_error);
     CHECK(error.top1_agreement >= bound->min_top1,
           "%s as %s: top-1 agreement %.1f%% over %d positions (bound %.0f%%)", name, type,
           100 * error.top1_agreement, N_TOKENS, 100 * bound->min_top1);
-    int rounded_products = table_rounds(bound->weight_type);
-    logits_run exact = converted;
     if (rounded_products) {
       const type_bound *rounding =
           bound->weight_type == GPT2_WTYPE_BF16 ? &bf16_products_bound : &int8_products_bound;
-      ok = model_logits_isa(path, bound->weight_type, "avx512", &exact);
-      error = ok ? compare_logits(&exact, &converted) : (logits_error){1, 1, 0};
-      CHECK(ok && error.rms_error <= rounding->rms_error && error.top1_agreement >= rounding->min_top1,
+      error = exact.logits ? compare_logits(&exact, &converted) : (logits_error){1, 1, 0};
+      CHECK(exact.logits && error.rms_error <= rounding->rms_error && error.top1_agreement >= rounding->min_top1,
             "%s as %s, activations rounded to %s: error %.2e RMS relative (bound %.2g), top-1 %.1f%% "
             "(bound %.0f%%) against the exact avx512 table", name, type,
             bound->weight_type == GPT2_WTYPE_BF16 ? "bf16" : "8 bits", error.rms_error, rounding->rms_error,
             100 * error.top1_agreement, 100 * rounding->min_top1);
-      if (!ok) exact = (logits_run){NULL, 0};
     }
     ok = exact.logits && model_logits(path, bound->weight_type, 1, &dequantized);
     error = ok ? compare_logits(&dequantized, &exact) : (logits_error){1, 1, 0};

@@ -375,7 +375,8 @@ int main(void) {
   test_oracle_accuracy();
   const g2_kernels *kt = g2_kernels_select("avx512vnni", 0);
   if (!kt) {
-    printf("# avx512vnni: not run by this CPU\n");
+    SKIP("avx512vnni kernels (bitwise against the oracle, hostile weights, other types, whole models): this "
+         "CPU lacks AVX512-VNNI");
     HARNESS_EXIT();
   }
   test_kernels_bitwise(kt);
@@ -386,16 +387,20 @@ int main(void) {
      to 8 bits moves it by up to d_x / 2, d_x = amax / 127 of its block: an
      RMS error of amax / 127 / sqrt 12, about 4.8e-3 of the activations'
      spread for blocks of 32 Gaussians (amax about 2.1 sigma), the same
-     relative size as Q8_0's weight rounding. test_convert.c measures that
-     the logits of these random-weight models move about 10x the weight
-     error and bounds Q8_0 at 20x (0.1) and 75% top-1 agreement; the int8
-     activations get the same bounds. Measured: RMS 2.7e-2 .. 4.4e-2, top-1
-     84% .. 98% (tiny, mid, odd, 124m; Q8_0 and Q4_0). */
+     relative size as Q8_0's weight rounding; these random-weight models
+     carry it into the logits amplified about 8x. Measured (x86-64, gcc 12):
+     RMS 2.68e-2 .. 4.33e-2, top-1 84% .. 98% (tiny, mid, odd, 124m; Q8_0
+     and Q4_0). Planted: 7-bit activations (d_x = amax / 63 in the oracle
+     and the kernel alike, so only this check and the quantizer's own can
+     see it) measured RMS 5.62e-2 .. 8.56e-2, top-1 80% .. 92%. The RMS
+     bound, 5e-2, sits between the two (1.15x the worst measured, 0.9x the
+     smallest planted effect); the top-1 bound, 75%, only catches gross
+     errors (the planted one stays above it). */
   static const model_bound bounds[] = {
-      {"tiny-f32", GPT2_WTYPE_Q8_0, 0.1, 0.75}, {"tiny-f32", GPT2_WTYPE_Q4_0, 0.1, 0.75},
-      {"mid-f32", GPT2_WTYPE_Q8_0, 0.1, 0.75},  {"mid-f32", GPT2_WTYPE_Q4_0, 0.1, 0.75},
-      {"odd-f32", GPT2_WTYPE_Q8_0, 0.1, 0.75},  {"odd-f32", GPT2_WTYPE_Q4_0, 0.1, 0.75},
-      {"124m-f32", GPT2_WTYPE_Q8_0, 0.1, 0.75}, {"124m-f32", GPT2_WTYPE_Q4_0, 0.1, 0.75},
+      {"tiny-f32", GPT2_WTYPE_Q8_0, 5e-2, 0.75}, {"tiny-f32", GPT2_WTYPE_Q4_0, 5e-2, 0.75},
+      {"mid-f32", GPT2_WTYPE_Q8_0, 5e-2, 0.75},  {"mid-f32", GPT2_WTYPE_Q4_0, 5e-2, 0.75},
+      {"odd-f32", GPT2_WTYPE_Q8_0, 5e-2, 0.75},  {"odd-f32", GPT2_WTYPE_Q4_0, 5e-2, 0.75},
+      {"124m-f32", GPT2_WTYPE_Q8_0, 5e-2, 0.75}, {"124m-f32", GPT2_WTYPE_Q4_0, 5e-2, 0.75},
   };
   for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) test_model(&bounds[i]);
   HARNESS_EXIT();

@@ -1,0 +1,159 @@
+"""Independent GGUF reader and block dequantizers for the float64 reference.
+
+Shares no code with libgpt2 (nor with ggml): written from the GGUF file
+layout and the ggml block formats as documented by llama.cpp
+(llama.cpp's ggml-common.h documents the block structs):
+
+    Q8_0  32 weights:  f16 d, int8 q[32]                    w = d * q
+    Q4_0  32 weights:  f16 d, u8 qs[16]                     w = d * (nibble - 8),
+          low nibbles are weights 0..15, high nibbles 16..31
+    Q4_K  256 weights: f16 d, f16 dmin, u8 scales[12], u8 qs[128]
+          8 sub-blocks of 32, 6-bit scale sc and min m each:
+          w = d * sc * nibble - dmin * m
+    Q5_K  256 weights: f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]
+          as Q4_K with a fifth bit from qh
+    Q6_K  256 weights: u8 ql[128], u8 qh[64], i8 scales[16], f16 d
+          16 sub-blocks of 16: w = d * scale * (6-bit value - 32)
+
+`read_gguf(path)` returns (metadata dict, {name: float64 array}, {name:
+type name}) with the arrays in numpy's row-major order of the ggml shape
+reversed, i.e. a matrix stored [n_out][n_in] comes back with shape
+(n_out, n_in).
+"""
+
+import struct
+
+import numpy as np
+
+# ggml type id: (name, weights per block, bytes per block)
+TYPES = {
+    0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 8: ("Q8_0", 32, 34),
+    12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210), 30: ("BF16", 1, 2),
+}
+
+# GGUF metadata value types: struct format of the fixed-size ones
+SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+           10: "<Q", 11: "<q", 12: "<d"}
+STRING, ARRAY = 8, 9
+
+
+class _Reader:
+    def __init__(self, data):
+        self.data, self.at = data, 0
+
+    def take(self, fmt):
+        (value,) = struct.unpack_from(fmt, self.data, self.at)
+        self.at += struct.calcsize(fmt)
+        return value
+
+    def string(self):
+        n = self.take("<Q")
+        text = self.data[self.at:self.at + n].decode("utf-8")
+        self.at += n
+        return text
+
+    def value(self, kind):
+        if kind in SCALARS:
+            return self.take(SCALARS[kind])
+        if kind == STRING:
+            return self.string()
+        if kind == ARRAY:
+            item, n = self.take("<I"), self.take("<Q")
+            return [self.value(item) for _ in range(n)]
+        raise ValueError(f"metadata type {kind}")
+
+
+def _f16(raw, column):
+    """The little-endian float16 at byte `column` of every block row."""
+    return raw[:, column:column + 2].copy().view("<f2").astype(np.float64)[:, 0]
+
+
+def _k_scales(scales):
+    """The 8 (scale, min) 6-bit pairs packed in a K block's 12 bytes."""
+    s = scales.astype(np.int64)
+    sc, mn = np.empty((len(s), 8), np.int64), np.empty((len(s), 8), np.int64)
+    sc[:, :4], mn[:, :4] = s[:, 0:4] & 63, s[:, 4:8] & 63
+    sc[:, 4:] = (s[:, 8:12] & 0xF) | ((s[:, 0:4] >> 6) << 4)
+    mn[:, 4:] = (s[:, 8:12] >> 4) | ((s[:, 4:8] >> 6) << 4)
+    return sc, mn
+
+
+def _nibbles_by_subblock(qs):
+    """K-type quants: each 32 bytes hold sub-block 2i (low nibbles) and 2i+1 (high)."""
+    q = qs.astype(np.int64).reshape(len(qs), 4, 32)
+    return np.stack([q & 0xF, q >> 4], axis=2).reshape(len(qs), 8, 32)
+
+
+def dequantize(kind, raw, n_values):
+    """float64 values of `n_values` weights of ggml type `kind` in `raw` bytes."""
+    name, per_block, block_bytes = TYPES[kind]
+    if n_values % per_block or len(raw) != n_values // per_block * block_bytes:
+        raise ValueError(f"{name}: {len(raw)} bytes for {n_values} values")
+    if name == "F32":
+        return raw.view("<f4").astype(np.float64)
+    if name == "F16":
+        return raw.view("<f2").astype(np.float64)
+    if name == "BF16":
+        return (raw.view("<u2").astype(np.uint32) << 16).view("<f4").astype(np.float64)
+    b = raw.reshape(-1, block_bytes)
+    if name == "Q8_0":
+        return (_f16(b, 0)[:, None] * b[:, 2:].view(np.int8)).reshape(-1)
+    if name == "Q4_0":
+        q = b[:, 2:].astype(np.int64)
+        return (_f16(b, 0)[:, None] * (np.concatenate([q & 0xF, q >> 4], axis=1) - 8)).reshape(-1)
+    if name in ("Q4_K", "Q5_K"):
+        d, dmin = _f16(b, 0), _f16(b, 2)
+        sc, mn = _k_scales(b[:, 4:16])
+        q = _nibbles_by_subblock(b[:, -128:])
+        if name == "Q5_K":  # bit i of qh[l] is the fifth bit of sub-block i's weight l
+            qh = b[:, 16:48].astype(np.int64)
+            q = q + 16 * np.stack([(qh >> i) & 1 for i in range(8)], axis=1)
+        w = d[:, None, None] * sc[:, :, None] * q - dmin[:, None, None] * mn[:, :, None]
+        return w.reshape(-1)
+    if name == "Q6_K":
+        ql = b[:, 0:128].astype(np.int64).reshape(-1, 2, 64)
+        qh = b[:, 128:192].astype(np.int64).reshape(-1, 2, 32)
+        scales = b[:, 192:208].view(np.int8).astype(np.int64).reshape(-1, 2, 8)
+        d = _f16(b, 208)
+        # each half of 128 weights: 4 groups of 32, group g takes low (g < 2)
+        # or high nibbles of ql[32 (g % 2) ...] and bits 2g..2g+1 of qh
+        groups = []
+        for g in range(4):
+            low = ql[:, :, 32 * (g % 2):32 * (g % 2) + 32]
+            low = low & 0xF if g < 2 else low >> 4
+            groups.append((low | (((qh >> (2 * g)) & 3) << 4)) - 32)
+        q = np.stack(groups, axis=2)  # [block, half, group, 32]
+        scale = scales.reshape(-1, 2, 4, 2)  # one scale per 16 weights
+        w = d[:, None, None, None, None] * scale[..., None] * q.reshape(-1, 2, 4, 2, 16)
+        return w.reshape(-1)
+    raise ValueError(f"type {name}")
+
+
+def read_gguf(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    r = _Reader(data)
+    if data[:4] != b"GGUF":
+        raise ValueError(f"{path}: not GGUF")
+    r.at = 4
+    version, n_tensors, n_kv = r.take("<I"), r.take("<Q"), r.take("<Q")
+    if version not in (2, 3):
+        raise ValueError(f"{path}: GGUF version {version}")
+    meta = {}
+    for _ in range(n_kv):
+        key = r.string()
+        meta[key] = r.value(r.take("<I"))
+    infos = []
+    for _ in range(n_tensors):
+        name = r.string()
+        dims = [r.take("<Q") for _ in range(r.take("<I"))]
+        infos.append((name, dims, r.take("<I"), r.take("<Q")))
+    alignment = meta.get("general.alignment", 32)
+    start = (r.at + alignment - 1) // alignment * alignment
+    tensors = {}
+    for name, dims, kind, offset in infos:
+        n = int(np.prod(dims))
+        size = n // TYPES[kind][1] * TYPES[kind][2]
+        raw = np.frombuffer(data, np.uint8, size, start + offset)
+        tensors[name] = dequantize(kind, raw, n).reshape(tuple(reversed(dims)))
+    return meta, tensors, {name: TYPES[kind][0] for name, _, kind, _ in infos}
