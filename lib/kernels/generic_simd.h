@@ -167,7 +167,7 @@ static ALWAYS_INLINE void store_cols(float *p, vf v, size_t n) {
 static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char *const *rows,
                                   size_t n_in, const float *x, size_t x_stride,
                                   float sums[TILE_MAX][TILE_MAX]) {
-  vf acc[TILE_MAX][TILE_MAX];
+  vf acc[NK_TOKS][NK_ROWS];
 #pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
 #pragma GCC unroll 8
@@ -176,8 +176,8 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
   if (dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0) { /* a block at a time: one scale per row */
     size_t block_bytes = dtype == G2_DT_Q8_0 ? G2_Q8_0_BLOCK_BYTES : G2_Q4_0_BLOCK_BYTES;
     for (; k < n_in; k += 32) {
-      const unsigned char *blocks[TILE_MAX];
-      vf scales[TILE_MAX];
+      const unsigned char *blocks[NK_ROWS];
+      vf scales[NK_ROWS];
 #pragma GCC unroll 8
       for (size_t r = 0; r < NK_ROWS; r++) {
         blocks[r] = rows[r] + k / 32 * block_bytes;
@@ -190,7 +190,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
       }
 #pragma GCC unroll 8
       for (size_t c = 0; c < 32; c += VLEN) {
-        vf weights[TILE_MAX];
+        vf weights[NK_ROWS];
 #pragma GCC unroll 8
         for (size_t r = 0; r < NK_ROWS; r++) {
 #if defined(HAVE_NIBBLE_TABLE)
@@ -213,7 +213,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
   }
   size_t elem_bytes = dtype == G2_DT_F32 ? 4 : 2;
   for (; k + VLEN <= n_in; k += VLEN) {
-    vf weights[TILE_MAX];
+    vf weights[NK_ROWS];
 #pragma GCC unroll 8
     for (size_t r = 0; r < NK_ROWS; r++) {
       if (nt == 1 && (k * elem_bytes) % 64 == 0) /* short streams, as above */
@@ -228,7 +228,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
     }
   }
   if (k < n_in) { /* float types only: blocks are multiples of VLEN */
-    vf weights[TILE_MAX];
+    vf weights[NK_ROWS];
     for (size_t r = 0; r < NK_ROWS; r++) weights[r] = load_weights_partial(dtype, rows[r], k, n_in - k);
     for (size_t t = 0; t < nt; t++) {
       vf xt = load_partial(x + t * x_stride + k, n_in - k);
@@ -278,7 +278,7 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
   for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
     size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
     const unsigned char *rows[TILE_MAX];
-    vf acc[TILE_MAX];
+    vf acc[NK_ROWS];
     for (size_t r = 0; r < NK_ROWS; r++) { /* missing rows repeat the first */
       rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
       acc[r] = vf_zero();
@@ -369,7 +369,7 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
 static ALWAYS_INLINE void kn_tile(size_t nt, const float *panel, size_t n_k, const float *x,
                                   size_t x_stride, float *out, size_t out_stride, size_t n_cols,
                                   int first, const float *bias) {
-  vf acc[TILE_MAX][TILE_MAX];
+  vf acc[KN_TOKS][KN_VECS];
 #pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
 #pragma GCC unroll 8
@@ -378,7 +378,7 @@ static ALWAYS_INLINE void kn_tile(size_t nt, const float *panel, size_t n_k, con
       acc[t][v] = first || col >= n_cols ? vf_zero() : load_cols(out + t * out_stride + col, n_cols - col);
     }
   for (size_t k = 0; k < n_k; k++) {
-    vf weights[TILE_MAX];
+    vf weights[KN_VECS];
 #pragma GCC unroll 8
     for (size_t v = 0; v < KN_VECS; v++) weights[v] = vf_load(panel + k * KN_COLS + v * VLEN);
 #pragma GCC unroll 8

@@ -31,8 +31,10 @@ enum {
      batch path (96 KiB of quantized activations + 72 KiB of panel); each
      kernel file checks its own needs against it with a static assertion. */
   G2_KERNEL_WORK_BYTES = 168 * 1024,
-  /* What one kernel call may use of the stack, its callees included. */
-  G2_KERNEL_STACK_BYTES = 4 * 1024,
+  /* What one kernel call may use of the stack, its callees included:
+     register tiles that the compiler spills (gcc 12 -O2 -fstack-usage:
+     3.9 KiB at most, avx512 NK tiles under matmul_nk; attention 3.4 KiB). */
+  G2_KERNEL_STACK_BYTES = 8 * 1024,
   /* Bytes ahead in a weight stream that the one-token paths prefetch into
      L2 (from the next rows when past the end of one: they come next). Into
      L2 and 16 KiB ahead measured 1.3-1.8x the tok/s of L1 prefetches 4 KiB
