@@ -9,7 +9,9 @@
    overflows it lands in the guard (SIGSEGV, the test dies) even if it is
    far larger than a page, and the deepest byte written gives the stack an
    eval used. Before the kernels' scratch moved into the context (a matmul
-   kept up to ~170 KiB on the stack) this test died with SIGSEGV.
+   kept up to ~170 KiB on the stack) this test died with SIGSEGV. Where the
+   system's least thread stack is larger (glibc on aarch64: 128 KiB), the
+   threads get that, and the bound below still holds the eval to 32 KiB.
 
    Under AddressSanitizer (GPT2_TEST_SANITIZER=address) frames grow by
    their redzones and lose slot sharing (the avx512 attention kernel's
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "gpt2.h"
 #include "harness.h"
@@ -189,6 +192,11 @@ static gpt2_model *load_case(const weights_case *c, const char *isa) {
 int main(void) {
   static const char *tables[] = {"scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "neon"};
   int sanitized = getenv("GPT2_TEST_SANITIZER") != NULL;
+  long stack_min = sysconf(_SC_THREAD_STACK_MIN); /* 128 KiB on aarch64 glibc (64 KiB pages) */
+  if (stack_min > 0 && (size_t)stack_min > stack_bytes) {
+    stack_bytes = (size_t)stack_min;
+    printf("# threads get %zu KiB stacks, this system's least\n", stack_bytes / 1024);
+  }
   if (sanitized) {
     stack_bytes = SANITIZER_STACK_BYTES;
     SKIP("stack use of an eval within %d bytes: not measured under a sanitizer (%zu KiB stacks instead)",
@@ -213,8 +221,9 @@ int main(void) {
         run_eval(&main_job);
         long used = eval_on_small_stack(&small_job);
         size_t kib = stack_bytes / 1024;
-        CHECK(main_job.ok && small_job.ok && used >= 0, "%s %s: evaluated on the main thread and on a %zu KiB stack",
-              tables[t], c->name, kib);
+        CHECK(used >= 0, "%s %s: a thread with a %zu KiB stack made", tables[t], c->name, kib);
+        CHECK(main_job.ok && small_job.ok, "%s %s: evaluated on the main thread and on a %zu KiB stack", tables[t],
+              c->name, kib);
         if (main_job.ok && small_job.ok) {
           CHECK(memcmp(main_job.logits, small_job.logits, N_PROMPT * n_vocab * sizeof(float)) == 0,
                 "%s %s: a batch of %d tokens on a %zu KiB stack: the main thread's logits, bitwise", tables[t],
