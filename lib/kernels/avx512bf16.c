@@ -227,7 +227,8 @@ static void tile_any(size_t nt, const uint32_t *panel, size_t n_pairs, const uin
 static void matmul_batch(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                          float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   size_t n_in = (size_t)w->n_in, total_pairs = (n_in + 1) / 2;
-  uint32_t *panel = ((bf16_work *)work)->batch.panel, *x_pairs = ((bf16_work *)work)->batch.x_pairs;
+  uint32_t *restrict panel = ((bf16_work *)work)->batch.panel;
+  uint32_t *restrict x_pairs = ((bf16_work *)work)->batch.x_pairs;
   if (n_tok == 0) return;
   size_t n_blocks = (n_tok + BLOCK_TOKS - 1) / BLOCK_TOKS; /* of equal size, in whole tiles */
   size_t block_toks = ((n_tok + n_blocks - 1) / n_blocks + TILE_TOKS - 1) / TILE_TOKS * TILE_TOKS;
@@ -260,8 +261,8 @@ static void decode_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x
                       float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   size_t n_in = (size_t)w->n_in, n_out = (size_t)w->n_out, total_pairs = (n_in + 1) / 2;
   const uint16_t *data = w->data;
-  float *acc = ((bf16_work *)work)->decode.sums;
-  uint32_t *x_pairs = ((bf16_work *)work)->decode.x_pairs;
+  float *restrict acc = ((bf16_work *)work)->decode.sums;
+  uint32_t *restrict x_pairs = ((bf16_work *)work)->decode.x_pairs;
   (void)n_tok, (void)x_stride, (void)out_stride;
   for (size_t j0 = col_begin; j0 < col_end; j0 += DECODE_COLS) {
     size_t n_cols = col_end - j0 < DECODE_COLS ? col_end - j0 : DECODE_COLS;
@@ -315,7 +316,7 @@ static void decode_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
   const uint16_t *data = w->data;
   size_t ahead = 16 * n_in * sizeof(uint16_t);
   if (ahead < G2_PREFETCH_BYTES) ahead = G2_PREFETCH_BYTES;
-  uint32_t *x_pairs = ((bf16_work *)work)->decode.x_pairs;
+  uint32_t *restrict x_pairs = ((bf16_work *)work)->decode.x_pairs;
   (void)n_tok, (void)x_stride, (void)out_stride;
   for (size_t kk0 = 0; kk0 < total_pairs; kk0 += DECODE_PAIRS) {
     size_t n_pairs = total_pairs - kk0 < DECODE_PAIRS ? total_pairs - kk0 : DECODE_PAIRS;

@@ -325,7 +325,7 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
   int use_panel = (n_tok > 1 || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
   size_t token_block = NK_X_BLOCK_BYTES / (n_in * sizeof(float) + 1) / NK_TOKS * NK_TOKS;
   if (token_block < NK_TOKS) token_block = NK_TOKS;
-  float *panel = ((simd_work *)work)->nk_panel;
+  float *restrict panel = ((simd_work *)work)->nk_panel;
   float sums[TILE_MAX][TILE_MAX];
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
@@ -441,7 +441,7 @@ static void matmul_kn_batch(const g2_matrix *w, const float *x, size_t n_tok, si
                             size_t col_end, simd_work *work) {
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_out);
-  float *panel = work->kn_panel;
+  float *restrict panel = work->kn_panel;
   for (size_t j0 = col_begin; j0 < col_end; j0 += KN_COLS) {
     size_t n_cols = col_end - j0 < KN_COLS ? col_end - j0 : KN_COLS;
     for (size_t k0 = 0; k0 < n_in; k0 += KN_KC) {
@@ -464,7 +464,7 @@ static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const fl
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_out);
   size_t elem_bytes = dtype == G2_DT_F32 ? 4 : 2;
-  float *acc = work->kn_sums;
+  float *restrict acc = work->kn_sums;
   for (size_t j0 = col_begin; j0 < col_end; j0 += KN_DECODE_COLS) {
     size_t n_cols = col_end - j0 < KN_DECODE_COLS ? col_end - j0 : KN_DECODE_COLS;
     size_t n_full = n_cols / VLEN * VLEN;

@@ -296,7 +296,7 @@ static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *ro
   for (int r = 0; r < TG_ROWS; r++) sums[r] = lanes_out[TG_LANE(r, 0)] + lanes_out[TG_LANE(r, 1)];
 }
 
-static void tg_any(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
+static ALWAYS_INLINE void tg_any(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
                    __m512i scale_order, float sums[TG_ROWS]) {
   if (dtype == G2_DT_Q8_0)
     tg_rows(G2_DT_Q8_0, rows, n_blocks, x, scale_order, sums);
@@ -445,8 +445,8 @@ static void int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, s
   int batch = n_tok >= BATCH_MIN_TOKS && n_blocks <= PANEL_MAX_BLOCKS;
   size_t token_block = X_BYTES / token_bytes(n_in);
   if (batch && token_block >= TILE_TOKS) token_block = token_block / TILE_TOKS * TILE_TOKS;
-  unsigned char *scratch = ((int8_work *)work)->x;
-  panel_block *panel = ((int8_work *)work)->panel;
+  unsigned char *restrict scratch = ((int8_work *)work)->x;
+  panel_block *restrict panel = ((int8_work *)work)->panel;
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
     for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, scratch + (t - t0) * token_bytes(n_in));
