@@ -32,10 +32,10 @@ static void run(const layer *l, size_t first, size_t block) {
   for (size_t t = first; t < l->n_tok; t += block) {
     size_t n_q = l->n_tok - t < block ? l->n_tok - t : block;
     for (size_t h = 0; h < N_HEAD; h++)
-      l->kt->attention(l->q + t * 3 * N_EMBD + h * HEAD_DIM, 3 * N_EMBD, n_q,
-                       (const char *)l->k + h * HEAD_DIM * elem, (const char *)l->v + h * HEAD_DIM * elem,
-                       l->kv_type, t + 1, HEAD_DIM, N_EMBD, 0.125f, l->scratch,
-                       l->out + t * N_EMBD + h * HEAD_DIM, N_EMBD);
+      l->kt->vec->attention(l->q + t * 3 * N_EMBD + h * HEAD_DIM, 3 * N_EMBD, n_q,
+                            (const char *)l->k + h * HEAD_DIM * elem, (const char *)l->v + h * HEAD_DIM * elem,
+                            l->kv_type, t + 1, HEAD_DIM, N_EMBD, 0.125f, l->scratch,
+                            l->out + t * N_EMBD + h * HEAD_DIM, N_EMBD);
   }
 }
 

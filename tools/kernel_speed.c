@@ -15,6 +15,9 @@
 #include "tensor/quant.h"
 #include "speed_util.h"
 
+/* The matmuls' work area (kernels.h), one thread. */
+static _Alignas(64) unsigned char work[G2_KERNEL_WORK_BYTES];
+
 enum { N_EMBD = 768, N_LAYER = 12, N_VOCAB = 50257 };
 
 typedef struct case_def {
@@ -91,8 +94,8 @@ int main(int argc, char **argv) {
     for (int rep = 0; rep < 3; rep++) {
       double t0 = now();
       for (int s = 0; s < 4; s++)
-        kt->matmul(&layers[rep][s], x, n_batch, (size_t)shapes[s][1], NULL, out, (size_t)shapes[s][0], 0,
-                   (size_t)shapes[s][0]);
+        g2_matmul(kt, &layers[rep][s], x, n_batch, (size_t)shapes[s][1], NULL, out, (size_t)shapes[s][0], 0,
+                  (size_t)shapes[s][0], work);
       double dt = now() - t0;
       if (dt < best_batch) best_batch = dt;
     }
@@ -103,8 +106,8 @@ int main(int argc, char **argv) {
       double t0 = now();
       for (int l = 0; l < N_LAYER; l++)
         for (int s = 0; s < 4; s++)
-          kt->matmul(&layers[l][s], x, 1, (size_t)shapes[s][1], NULL, out, (size_t)shapes[s][0], 0,
-                     (size_t)shapes[s][0]);
+          g2_matmul(kt, &layers[l][s], x, 1, (size_t)shapes[s][1], NULL, out, (size_t)shapes[s][0], 0,
+                    (size_t)shapes[s][0], work);
       double dt = now() - t0;
       if (dt < best_decode) best_decode = dt;
     }
@@ -113,7 +116,7 @@ int main(int argc, char **argv) {
     for (int rep = 0; rep < 5; rep++) {
       double t0 = now();
       for (int i = 0; i < 50; i++)
-        kt->matmul(&layers[0][1], x, 1, N_EMBD, NULL, out, N_EMBD, 0, N_EMBD);
+        g2_matmul(kt, &layers[0][1], x, 1, N_EMBD, NULL, out, N_EMBD, 0, N_EMBD, work);
       double dt = now() - t0;
       if (dt < best_cached) best_cached = dt;
     }
@@ -124,7 +127,7 @@ int main(int argc, char **argv) {
       double best = 1e30;
       for (int rep = 0; rep < 3; rep++) {
         double t0 = now();
-        kt->matmul(&wte, x, 1, N_EMBD, NULL, logits, N_VOCAB, 0, N_VOCAB);
+        g2_matmul(kt, &wte, x, 1, N_EMBD, NULL, logits, N_VOCAB, 0, N_VOCAB, work);
         double dt = now() - t0;
         if (dt < best) best = dt;
       }

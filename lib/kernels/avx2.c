@@ -19,8 +19,8 @@ typedef __m256 vf;
 #define NK_TOKS 3
 #define KN_VECS 2
 #define KN_TOKS 6
-#define TABLE g2_kernels_avx2
-#define TABLE_NAME "avx2"
+#define VECTOR_KERNELS g2_avx2_vector
+#define MATMUL_FOR g2_avx2_matmul_for
 
 static inline vf vf_zero(void) { return _mm256_setzero_ps(); }
 static inline vf vf_set1(float v) { return _mm256_set1_ps(v); }

@@ -21,8 +21,8 @@ typedef __m512 vf;
 #define NK_TOKS 6
 #define KN_VECS 3
 #define KN_TOKS 8
-#define TABLE g2_kernels_avx512
-#define TABLE_NAME "avx512"
+#define VECTOR_KERNELS g2_avx512_vector
+#define MATMUL_FOR g2_avx512_matmul_for
 
 static inline vf vf_zero(void) { return _mm512_setzero_ps(); }
 static inline vf vf_set1(float v) { return _mm512_set1_ps(v); }

@@ -1,12 +1,11 @@
-/* The "avx512bf16" table: the avx512 table, except that BF16 weights (the
-   Hugging Face KN layout, and the NK one of GGUF files and converted
-   models) are multiplied with AVX512-BF16 vdpbf16ps, two products per lane
-   and instruction. That rounds the activations to bfloat16 (8 significant
-   bits), so a product carries a relative error of up to 2^-9: results are
-   further from the oracle than the FP32 tables' (see docs/kernels.md).
-   Q8_0/Q4_0 products are the avx512vnni table's (8-bit activations). The
-   default table on a CPU that has AVX512-BF16 and VNNI;
-   gpt2_load_params.fp32_products = 1 or GPT2_ISA=avx512 gives FP32 products.
+/* BF16-weight products of the "avx512bf16" table (the Hugging Face KN
+   layout, and the NK one of GGUF files and converted models), by
+   AVX512-BF16 vdpbf16ps, two products per lane and instruction. That rounds
+   the activations to bfloat16 (8 significant bits), so a product carries a
+   relative error of up to 2^-9: results are further from the FP32 oracle
+   than the FP32 tables' (see docs/kernels.md). kernels/bf16.h defines the
+   values exactly and bf16_ref.c is their scalar oracle. The table's other
+   products and kernels are avx512vnni's and avx512's (dispatch.c).
 
    Determinism: an output element is one vector lane's chain of vdpbf16ps
    over the k pairs (2k, 2k+1) in order, from zero, with the bias added last,
@@ -40,11 +39,21 @@ enum {
      pairs, within this machine's noise, with fewer passes over the weights). */
   BLOCK_TOKS = 264, /* a multiple of TILE_TOKS; 512 tokens make two blocks */
   DECODE_COLS = 2048, /* one token, KN: column sums kept in L1 */
-  DECODE_PAIRS = 1024, /* one token: activation pairs converted at a time */
-  /* One token: bytes ahead that the weight streams are prefetched into L2
-     (as the avx512 table does; see NK_PREFETCH_BYTES in generic_simd.h). */
-  PREFETCH_BYTES = 16384
+  DECODE_PAIRS = 1024  /* one token: activation pairs converted at a time */
 };
+
+/* The buffers in the work area (kernels.h). */
+typedef union bf16_work {
+  struct {
+    uint32_t panel[PANEL_PAIRS * PANEL_COLS];     /* weights as pairs */
+    uint32_t x_pairs[BLOCK_TOKS * PANEL_PAIRS]; /* a block's activations as pairs */
+  } batch;
+  struct {
+    float sums[DECODE_COLS]; /* KN column sums */
+    uint32_t x_pairs[DECODE_PAIRS];
+  } decode;
+} bf16_work;
+_Static_assert(sizeof(bf16_work) <= G2_KERNEL_WORK_BYTES, "avx512bf16.c's buffers fit the work area");
 
 static ALWAYS_INLINE __mmask16 mask_of(size_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
 static ALWAYS_INLINE __mmask32 mask32_of(size_t n) {
@@ -216,10 +225,11 @@ static void tile_any(size_t nt, const uint32_t *panel, size_t n_pairs, const uin
    once, then for each column panel the weights packed once and swept by the
    token tiles. */
 static void matmul_batch(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
-                         float *out, size_t out_stride, size_t col_begin, size_t col_end) {
+                         float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   size_t n_in = (size_t)w->n_in, total_pairs = (n_in + 1) / 2;
-  _Alignas(64) uint32_t panel[PANEL_PAIRS * PANEL_COLS];
-  _Alignas(64) uint32_t x_pairs[BLOCK_TOKS * PANEL_PAIRS];
+  uint32_t *restrict panel = ((bf16_work *)work)->batch.panel;
+  uint32_t *restrict x_pairs = ((bf16_work *)work)->batch.x_pairs;
+  if (n_tok == 0) return;
   size_t n_blocks = (n_tok + BLOCK_TOKS - 1) / BLOCK_TOKS; /* of equal size, in whole tiles */
   size_t block_toks = ((n_tok + n_blocks - 1) / n_blocks + TILE_TOKS - 1) / TILE_TOKS * TILE_TOKS;
   for (size_t t0 = 0; t0 < n_tok; t0 += block_toks) {
@@ -245,13 +255,15 @@ static void matmul_batch(const g2_matrix *w, const float *x, size_t n_tok, size_
 /* ---- one token: memory bound, weights stream through once ---- */
 
 /* KN: each pair of weight rows streams through once into L1 sums, four
-   pairs (eight rows) per pass over them. */
-static void decode_kn(const g2_matrix *w, const float *x, const float *bias, float *out, size_t col_begin,
-                      size_t col_end) {
+   pairs (eight rows) per pass over them. n_tok = 1: the strides are
+   unused. */
+static void decode_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
+                      float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   size_t n_in = (size_t)w->n_in, n_out = (size_t)w->n_out, total_pairs = (n_in + 1) / 2;
   const uint16_t *data = w->data;
-  _Alignas(64) float acc[DECODE_COLS];
-  _Alignas(64) uint32_t x_pairs[DECODE_PAIRS];
+  float *restrict acc = ((bf16_work *)work)->decode.sums;
+  uint32_t *restrict x_pairs = ((bf16_work *)work)->decode.x_pairs;
+  (void)n_tok, (void)x_stride, (void)out_stride;
   for (size_t j0 = col_begin; j0 < col_end; j0 += DECODE_COLS) {
     size_t n_cols = col_end - j0 < DECODE_COLS ? col_end - j0 : DECODE_COLS;
     memset(acc, 0, n_cols * sizeof(float));
@@ -296,14 +308,16 @@ static void decode_kn(const g2_matrix *w, const float *x, const float *bias, flo
 
 /* NK: 16 rows at a time, transposed on the fly into one vector of chains;
    the same lines of the next 16 rows are prefetched into L2. Partial sums
-   wait in `out` between blocks of activation pairs. */
-static void decode_nk(const g2_matrix *w, const float *x, const float *bias, float *out, size_t col_begin,
-                      size_t col_end) {
+   wait in `out` between blocks of activation pairs. n_tok = 1: the
+   strides are unused. */
+static void decode_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
+                      float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   size_t n_in = (size_t)w->n_in, total_pairs = (n_in + 1) / 2;
   const uint16_t *data = w->data;
   size_t ahead = 16 * n_in * sizeof(uint16_t);
-  if (ahead < PREFETCH_BYTES) ahead = PREFETCH_BYTES;
-  _Alignas(64) uint32_t x_pairs[DECODE_PAIRS];
+  if (ahead < G2_PREFETCH_BYTES) ahead = G2_PREFETCH_BYTES;
+  uint32_t *restrict x_pairs = ((bf16_work *)work)->decode.x_pairs;
+  (void)n_tok, (void)x_stride, (void)out_stride;
   for (size_t kk0 = 0; kk0 < total_pairs; kk0 += DECODE_PAIRS) {
     size_t n_pairs = total_pairs - kk0 < DECODE_PAIRS ? total_pairs - kk0 : DECODE_PAIRS;
     int first = kk0 == 0, last = kk0 + n_pairs == total_pairs;
@@ -326,23 +340,13 @@ static void decode_nk(const g2_matrix *w, const float *x, const float *bias, flo
   }
 }
 
-static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
-                   float *out, size_t out_stride, size_t col_begin, size_t col_end) {
-  if (w->dtype != G2_DT_BF16 || w->n_in == 0) { /* Q8_0/Q4_0 by int8, the rest exact */
-    g2_kernels_avx512vnni.matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-  } else if (n_tok > 1) {
-    matmul_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-  } else if (n_tok == 1) {
-    if (w->layout == G2_LAYOUT_KN)
-      decode_kn(w, x, bias, out, col_begin, col_end);
-    else
-      decode_nk(w, x, bias, out, col_begin, col_end);
-  }
+/* BF16 matrices with at least one row of k; the others go to the next
+   finder of the table. */
+g2_matmul_fn g2_bf16_matmul_for(const g2_matrix *w, int many) {
+  if (w->dtype != G2_DT_BF16 || w->n_in == 0) return NULL;
+  if (many) return matmul_batch;
+  return w->layout == G2_LAYOUT_KN ? decode_kn : decode_nk;
 }
-
-#include "kernels/avx512_forward.h"
-
-G2_AVX512_DERIVED_TABLE(g2_kernels_avx512bf16, "avx512bf16");
 
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -1,14 +1,13 @@
-/* Run-time choice of the kernel table: the fastest one the CPU supports,
-   unless GPT2_ISA names one. */
+/* The kernel tables, and the run-time choice among them: the fastest one
+   the CPU supports, unless GPT2_ISA names one.
+
+   Adding a table: its row below (and its source files). Adding a weight
+   type: the finders of the files that accelerate it (each says which
+   matrices it takes), and g2_dequantize for the scalar table. */
 #include <string.h>
 
 #include "core/cpu.h"
 #include "kernels/kernels.h"
-
-typedef struct candidate {
-  const g2_kernels *table;
-  int (*supported)(const g2_cpu_features *cpu);
-} candidate;
 
 static int always(const g2_cpu_features *cpu) {
   (void)cpu;
@@ -16,12 +15,12 @@ static int always(const g2_cpu_features *cpu) {
 }
 
 #if defined(__x86_64__)
+static int has_avx2(const g2_cpu_features *cpu) { return cpu->avx2_fma_f16c; }
 static int has_avx512(const g2_cpu_features *cpu) { return cpu->avx512; }
+static int has_avx512_vnni(const g2_cpu_features *cpu) { return cpu->avx512 && cpu->avx512_vnni; }
 static int has_avx512_bf16(const g2_cpu_features *cpu) {
   return cpu->avx512 && cpu->avx512_bf16 && cpu->avx512_vnni;
 }
-static int has_avx512_vnni(const g2_cpu_features *cpu) { return cpu->avx512 && cpu->avx512_vnni; }
-static int has_avx2(const g2_cpu_features *cpu) { return cpu->avx2_fma_f16c; }
 #endif
 #if defined(__aarch64__)
 static int has_neon(const g2_cpu_features *cpu) { return cpu->neon; }
@@ -31,28 +30,47 @@ static int has_neon(const g2_cpu_features *cpu) { return cpu->neon; }
    products, which quantize the activations to 8 bits, and avx512bf16 also
    in BF16-weight products, which round them to bfloat16 (docs/kernels.md);
    gpt2_load_params.fp32_products = 1 or GPT2_ISA=avx512 keeps them FP32. */
-static const candidate candidates[] = {
+static const g2_kernels tables[] = {
 #if defined(__x86_64__)
-    {&g2_kernels_avx512bf16, has_avx512_bf16},
-    {&g2_kernels_avx512vnni, has_avx512_vnni},
-    {&g2_kernels_avx512, has_avx512},
-    {&g2_kernels_avx2, has_avx2},
+    {"avx512bf16", 1, has_avx512_bf16, &g2_avx512_vector,
+     {g2_bf16_matmul_for, g2_int8_vnni_matmul_for, g2_avx512_matmul_for, g2_ref_matmul_for}},
+    {"avx512vnni", 1, has_avx512_vnni, &g2_avx512_vector,
+     {g2_int8_vnni_matmul_for, g2_avx512_matmul_for, g2_ref_matmul_for, NULL}},
+    {"avx512", 0, has_avx512, &g2_avx512_vector, {g2_avx512_matmul_for, g2_ref_matmul_for, NULL, NULL}},
+    {"avx2", 0, has_avx2, &g2_avx2_vector, {g2_avx2_matmul_for, g2_ref_matmul_for, NULL, NULL}},
 #endif
 #if defined(__aarch64__)
-    {&g2_kernels_neon, has_neon},
+    {"neon", 0, has_neon, &g2_neon_vector, {g2_neon_matmul_for, g2_ref_matmul_for, NULL, NULL}},
 #endif
-    {&g2_kernels_ref, always},
+    {"scalar", 0, always, &g2_ref_vector, {g2_ref_matmul_for, NULL, NULL, NULL}},
 };
 
-const g2_kernels *g2_kernels_select(const char *forced, int fp32_only) {
-  g2_cpu_features cpu = g2_cpu_detect();
-  size_t n = sizeof candidates / sizeof candidates[0];
-  for (size_t i = 0; i < n; i++) {
-    int named = forced && *forced;
-    if (named && strcmp(forced, candidates[i].table->name) != 0) continue;
-    if (!named && fp32_only && candidates[i].table->rounds_activations) continue;
-    if (candidates[i].supported(&cpu)) return candidates[i].table;
+const g2_kernels *g2_kernels_select_for(const g2_cpu_features *cpu, const char *forced, int fp32_only) {
+  int named = forced && *forced;
+  for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+    const g2_kernels *table = &tables[i];
+    if (named && strcmp(forced, table->name) != 0) continue;
+    if (!named && fp32_only && table->rounds_activations) continue;
+    if (table->supported(cpu)) return table;
     if (named) return NULL;
   }
   return NULL;
+}
+
+const g2_kernels *g2_kernels_select(const char *forced, int fp32_only) {
+  g2_cpu_features cpu = g2_cpu_detect();
+  return g2_kernels_select_for(&cpu, forced, fp32_only);
+}
+
+g2_matmul_fn g2_kernels_matmul(const g2_kernels *k, const g2_matrix *w, size_t n_tok) {
+  g2_matmul_fn fn = NULL;
+  for (size_t i = 0; !fn && i < G2_MAX_FINDERS && k->matmul_finders[i]; i++)
+    fn = k->matmul_finders[i](w, n_tok != 1);
+  return fn;
+}
+
+void g2_matmul(const g2_kernels *k, const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
+               const float *bias, float *out, size_t out_stride, size_t col_begin, size_t col_end,
+               void *work) {
+  g2_kernels_matmul(k, w, n_tok)(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
 }

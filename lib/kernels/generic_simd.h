@@ -19,7 +19,8 @@
                                  VLEN nibbles' entries (Q4_0 in 3 ops)
      NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
      KN_VECS, KN_TOKS            KN register tile: column vectors x tokens
-     TABLE, TABLE_NAME           the g2_kernels object and its name
+     VECTOR_KERNELS, MATMUL_FOR  the names of the g2_vector_kernels object
+                                 and of the matmul finder (kernels.h)
 
    Determinism: every output element of a matrix product is one chain of
    fused multiply-adds in k order (KN: one lane per element; NK: VLEN
@@ -48,11 +49,6 @@ enum {
   /* Tokens per NK block: their activations stay in the L2 cache while the
      block of weight rows streams past them. */
   NK_X_BLOCK_BYTES = 256 * 1024,
-  /* Bytes ahead in each row that the one-token NK path prefetches into L2
-     (from the next rows when past the end: they come next). Into L2 and
-     16 KiB ahead measured 1.3-1.8x the tok/s of L1 prefetches 4 KiB ahead
-     (Zen 4, one thread): the streams run at the memory's bandwidth. */
-  NK_PREFETCH_BYTES = 16384,
   /* KN batches pack KN_KC rows x (KN_VECS * VLEN) columns of weights as
      floats (64 KiB, in L2; measured better than 32 or 128 KiB) and reuse
      them for every token. */
@@ -65,6 +61,18 @@ enum {
      while each weight row streams through once. */
   KN_DECODE_COLS = 2048
 };
+
+/* The matmuls' buffers in the work area (kernels.h); one at a time. */
+typedef union simd_work {
+  float nk_panel[NK_ROWS * NK_PANEL_MAX_IN]; /* NK rows as floats */
+  float kn_panel[KN_KC * KN_COLS];           /* KN weights packed as floats */
+  float kn_sums[KN_DECODE_COLS];             /* KN one-token column sums */
+  struct {                                   /* NK one token, K types: a block of NK_ROWS rows unpacked */
+    int8_t q[NK_ROWS][G2_QK_K];
+    float step[NK_ROWS][G2_K_GROUPS_MAX], offset[NK_ROWS][G2_K_GROUPS_MAX];
+  } k_block;
+} simd_work;
+_Static_assert(sizeof(simd_work) <= G2_KERNEL_WORK_BYTES, "generic_simd.h's buffers fit the work area");
 
 /* ---- weight access ---- */
 
@@ -84,12 +92,12 @@ static ALWAYS_INLINE vf load_weights(g2_dtype dtype, const unsigned char *row, s
     case G2_DT_BF16:
       return vf_load_bf16(row + 2 * k);
     case G2_DT_Q8_0: {
-      const unsigned char *block = row + k / G2_QK8_0 * 34;
+      const unsigned char *block = row + k / G2_QK8_0 * G2_Q8_0_BLOCK_BYTES;
       vf scale = vf_set1(half_to_float(load_u16(block)));
       return vf_mul(scale, vf_from_i8(block + 2 + k % G2_QK8_0));
     }
     case G2_DT_Q4_0: {
-      const unsigned char *block = row + k / G2_QK4_0 * 18;
+      const unsigned char *block = row + k / G2_QK4_0 * G2_Q4_0_BLOCK_BYTES;
       size_t element = k % G2_QK4_0;
       vf scale = vf_set1(half_to_float(load_u16(block)));
       return vf_mul(scale, vf_from_nibbles(block + 2 + element % 16, element >= 16));
@@ -159,22 +167,22 @@ static ALWAYS_INLINE void store_cols(float *p, vf v, size_t n) {
 static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char *const *rows,
                                   size_t n_in, const float *x, size_t x_stride,
                                   float sums[TILE_MAX][TILE_MAX]) {
-  vf acc[TILE_MAX][TILE_MAX];
+  vf acc[NK_TOKS][NK_ROWS];
 #pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
 #pragma GCC unroll 8
     for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_zero();
   size_t k = 0;
   if (dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0) { /* a block at a time: one scale per row */
-    size_t block_bytes = dtype == G2_DT_Q8_0 ? 34 : 18;
+    size_t block_bytes = dtype == G2_DT_Q8_0 ? G2_Q8_0_BLOCK_BYTES : G2_Q4_0_BLOCK_BYTES;
     for (; k < n_in; k += 32) {
-      const unsigned char *blocks[TILE_MAX];
-      vf scales[TILE_MAX];
+      const unsigned char *blocks[NK_ROWS];
+      vf scales[NK_ROWS];
 #pragma GCC unroll 8
       for (size_t r = 0; r < NK_ROWS; r++) {
         blocks[r] = rows[r] + k / 32 * block_bytes;
         /* rows of ~1 KB are too short for the hardware to learn the streams */
-        if (nt == 1) __builtin_prefetch(blocks[r] + NK_PREFETCH_BYTES, 0, 2); /* each block: faster than each line */
+        if (nt == 1) __builtin_prefetch(blocks[r] + G2_PREFETCH_BYTES, 0, 2); /* each block: faster than each line */
         scales[r] = vf_set1(half_to_float(load_u16(blocks[r])));
 #if defined(HAVE_NIBBLE_TABLE)
         if (dtype == G2_DT_Q4_0) scales[r] = nibble_table(scales[r]);
@@ -182,7 +190,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
       }
 #pragma GCC unroll 8
       for (size_t c = 0; c < 32; c += VLEN) {
-        vf weights[TILE_MAX];
+        vf weights[NK_ROWS];
 #pragma GCC unroll 8
         for (size_t r = 0; r < NK_ROWS; r++) {
 #if defined(HAVE_NIBBLE_TABLE)
@@ -205,11 +213,11 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
   }
   size_t elem_bytes = dtype == G2_DT_F32 ? 4 : 2;
   for (; k + VLEN <= n_in; k += VLEN) {
-    vf weights[TILE_MAX];
+    vf weights[NK_ROWS];
 #pragma GCC unroll 8
     for (size_t r = 0; r < NK_ROWS; r++) {
       if (nt == 1 && (k * elem_bytes) % 64 == 0) /* short streams, as above */
-        __builtin_prefetch(rows[r] + k * elem_bytes + NK_PREFETCH_BYTES, 0, 2);
+        __builtin_prefetch(rows[r] + k * elem_bytes + G2_PREFETCH_BYTES, 0, 2);
       weights[r] = load_weights(dtype, rows[r], k);
     }
 #pragma GCC unroll 8
@@ -220,7 +228,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
     }
   }
   if (k < n_in) { /* float types only: blocks are multiples of VLEN */
-    vf weights[TILE_MAX];
+    vf weights[NK_ROWS];
     for (size_t r = 0; r < NK_ROWS; r++) weights[r] = load_weights_partial(dtype, rows[r], k, n_in - k);
     for (size_t t = 0; t < nt; t++) {
       vf xt = load_partial(x + t * x_stride + k, n_in - k);
@@ -264,23 +272,23 @@ static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *r
    nk_tile runs on rows dequantized into the panel (the same bits, without
    writing and reading back the panel). */
 static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
-                                           float *out, size_t col_begin, size_t col_end) {
+                                           float *out, size_t col_begin, size_t col_end, simd_work *work) {
   size_t n_in = (size_t)w->n_in, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
   size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
   for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
     size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
     const unsigned char *rows[TILE_MAX];
-    vf acc[TILE_MAX];
+    vf acc[NK_ROWS];
     for (size_t r = 0; r < NK_ROWS; r++) { /* missing rows repeat the first */
       rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
       acc[r] = vf_zero();
     }
+    int8_t(*q)[G2_QK_K] = work->k_block.q;
+    float(*step)[G2_K_GROUPS_MAX] = work->k_block.step, (*offset)[G2_K_GROUPS_MAX] = work->k_block.offset;
     for (size_t b = 0; b < n_in / G2_QK_K; b++) {
-      _Alignas(64) int8_t q[TILE_MAX][G2_QK_K];
-      float step[TILE_MAX][G2_K_GROUPS_MAX], offset[TILE_MAX][G2_K_GROUPS_MAX];
       for (size_t r = 0; r < NK_ROWS; r++) {
         const unsigned char *block = rows[r] + b * block_bytes;
-        for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + NK_PREFETCH_BYTES, 0, 2);
+        for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
         g2_k_unpack(dtype, block, q[r], step[r], offset[r]);
       }
       for (size_t i = 0; i < G2_QK_K; i += VLEN) {
@@ -293,30 +301,31 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
   }
 }
 
-static void nk_decode_k(const g2_matrix *w, const float *x, const float *bias, float *out, size_t col_begin,
-                        size_t col_end) {
-  switch (w->dtype) {
-    case G2_DT_Q6_K: nk_decode_k_type(G2_DT_Q6_K, w, x, bias, out, col_begin, col_end); break;
-    case G2_DT_Q4_K: nk_decode_k_type(G2_DT_Q4_K, w, x, bias, out, col_begin, col_end); break;
-    default: nk_decode_k_type(G2_DT_Q5_K, w, x, bias, out, col_begin, col_end); break;
+/* The one-token matmuls of the K types (n_tok = 1: x_stride and
+   out_stride unused). */
+#define NK_DECODE_K(name, dtype)                                                                        \
+  static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias, \
+                   float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {        \
+    (void)n_tok, (void)x_stride, (void)out_stride;                                                       \
+    nk_decode_k_type(dtype, w, x, bias, out, col_begin, col_end, work);                                  \
   }
-}
+NK_DECODE_K(nk_decode_q6_k, G2_DT_Q6_K)
+NK_DECODE_K(nk_decode_q4_k, G2_DT_Q4_K)
+NK_DECODE_K(nk_decode_q5_k, G2_DT_Q5_K)
 
+/* Any n_tok; K types in batches only (their one-token path is
+   nk_decode_k_type). */
 static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                       const float *bias, float *out, size_t out_stride, size_t col_begin,
-                      size_t col_end) {
+                      size_t col_end, void *work) {
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   int k_type = g2_is_k_type(w->dtype);
-  if (k_type && n_tok == 1) {
-    nk_decode_k(w, x, bias, out, col_begin, col_end);
-    return;
-  }
   /* K-type batches always go through the panel: their rows unpack whole */
   int use_panel = (n_tok > 1 || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
   size_t token_block = NK_X_BLOCK_BYTES / (n_in * sizeof(float) + 1) / NK_TOKS * NK_TOKS;
   if (token_block < NK_TOKS) token_block = NK_TOKS;
-  _Alignas(64) float panel[NK_ROWS * NK_PANEL_MAX_IN];
+  float *restrict panel = ((simd_work *)work)->nk_panel;
   float sums[TILE_MAX][TILE_MAX];
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
@@ -360,7 +369,7 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
 static ALWAYS_INLINE void kn_tile(size_t nt, const float *panel, size_t n_k, const float *x,
                                   size_t x_stride, float *out, size_t out_stride, size_t n_cols,
                                   int first, const float *bias) {
-  vf acc[TILE_MAX][TILE_MAX];
+  vf acc[KN_TOKS][KN_VECS];
 #pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
 #pragma GCC unroll 8
@@ -369,7 +378,7 @@ static ALWAYS_INLINE void kn_tile(size_t nt, const float *panel, size_t n_k, con
       acc[t][v] = first || col >= n_cols ? vf_zero() : load_cols(out + t * out_stride + col, n_cols - col);
     }
   for (size_t k = 0; k < n_k; k++) {
-    vf weights[TILE_MAX];
+    vf weights[KN_VECS];
 #pragma GCC unroll 8
     for (size_t v = 0; v < KN_VECS; v++) weights[v] = vf_load(panel + k * KN_COLS + v * VLEN);
 #pragma GCC unroll 8
@@ -429,10 +438,10 @@ static void kn_pack(const g2_matrix *w, size_t row_bytes, size_t k0, size_t n_k,
 
 static void matmul_kn_batch(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                             const float *bias, float *out, size_t out_stride, size_t col_begin,
-                            size_t col_end) {
+                            size_t col_end, simd_work *work) {
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_out);
-  _Alignas(64) float panel[KN_KC * KN_COLS];
+  float *restrict panel = work->kn_panel;
   for (size_t j0 = col_begin; j0 < col_end; j0 += KN_COLS) {
     size_t n_cols = col_end - j0 < KN_COLS ? col_end - j0 : KN_COLS;
     for (size_t k0 = 0; k0 < n_in; k0 += KN_KC) {
@@ -451,11 +460,11 @@ static void matmul_kn_batch(const g2_matrix *w, const float *x, size_t n_tok, si
 /* One token: each weight row streams through once, into sums kept in L1. */
 static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const float *x,
                                     const float *bias, float *out, size_t col_begin,
-                                    size_t col_end) {
+                                    size_t col_end, simd_work *work) {
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_out);
   size_t elem_bytes = dtype == G2_DT_F32 ? 4 : 2;
-  _Alignas(64) float acc[KN_DECODE_COLS];
+  float *restrict acc = work->kn_sums;
   for (size_t j0 = col_begin; j0 < col_end; j0 += KN_DECODE_COLS) {
     size_t n_cols = col_end - j0 < KN_DECODE_COLS ? col_end - j0 : KN_DECODE_COLS;
     size_t n_full = n_cols / VLEN * VLEN;
@@ -467,7 +476,7 @@ static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const fl
 #pragma GCC unroll 8
       for (size_t i = 0; i < 8; i++) xs[i] = vf_set1(x[k + i]);
       for (size_t c = 0; c < n_full; c += VLEN) {
-        if (k + 16 <= n_in) /* the next pass's rows, into L2 (see NK_PREFETCH_BYTES) */
+        if (k + 16 <= n_in) /* the next pass's rows, into L2 (see G2_PREFETCH_BYTES) */
 #pragma GCC unroll 8
           for (size_t i = 0; i < 8; i++) __builtin_prefetch(row + (8 + i) * row_bytes + elem_bytes * (j0 + c), 0, 2);
         vf sum = vf_load(acc + c);
@@ -492,37 +501,46 @@ static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const fl
   }
 }
 
+/* Batches (any n_tok), or no rows at all: the bias alone (the panel loop
+   would not run). */
 static void matmul_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                       const float *bias, float *out, size_t out_stride, size_t col_begin,
-                      size_t col_end) {
-  if (w->n_in == 0 || n_tok > 1) {
-    if (w->n_in == 0) /* no rows: the bias alone (the panel loop would not run) */
-      for (size_t t = 0; t < n_tok; t++)
-        for (size_t j = col_begin; j < col_end; j++) out[t * out_stride + j] = bias ? bias[j] : 0.0f;
-    else
-      matmul_kn_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-    return;
-  }
-  if (n_tok == 0) return;
-  switch (w->dtype) {
-    case G2_DT_F16: kn_decode(G2_DT_F16, w, x, bias, out, col_begin, col_end); break;
-    case G2_DT_BF16: kn_decode(G2_DT_BF16, w, x, bias, out, col_begin, col_end); break;
-    default: kn_decode(G2_DT_F32, w, x, bias, out, col_begin, col_end); break;
-  }
+                      size_t col_end, void *work) {
+  if (w->n_in == 0)
+    for (size_t t = 0; t < n_tok; t++)
+      for (size_t j = col_begin; j < col_end; j++) out[t * out_stride + j] = bias ? bias[j] : 0.0f;
+  else
+    matmul_kn_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
 }
 
-static void matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
-                   const float *bias, float *out, size_t out_stride, size_t col_begin,
-                   size_t col_end) {
-  int float_type = w->dtype == G2_DT_F32 || w->dtype == G2_DT_F16 || w->dtype == G2_DT_BF16;
-  int block_type = w->dtype == G2_DT_Q8_0 || w->dtype == G2_DT_Q4_0;
-  int k_type = g2_is_k_type(w->dtype) && (size_t)w->n_in <= NK_PANEL_MAX_IN;
-  if (w->layout == G2_LAYOUT_KN && float_type)
-    matmul_kn(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-  else if (w->layout == G2_LAYOUT_NK && (float_type || block_type || k_type))
-    matmul_nk(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
-  else
-    g2_kernels_ref.matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+/* The one-token KN matmuls of the float types (n_tok = 1: x_stride and
+   out_stride unused). */
+#define KN_DECODE(name, dtype)                                                                          \
+  static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias, \
+                   float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {        \
+    (void)n_tok, (void)x_stride, (void)out_stride;                                                       \
+    kn_decode(dtype, w, x, bias, out, col_begin, col_end, work);                                         \
+  }
+KN_DECODE(kn_decode_f32, G2_DT_F32)
+KN_DECODE(kn_decode_f16, G2_DT_F16)
+KN_DECODE(kn_decode_bf16, G2_DT_BF16)
+
+/* KN: the float types; NK: the float and block types, and the K types
+   whose rows fit the panel (NK_PANEL_MAX_IN; longer ones go to the scalar
+   table, one token or many, as before the panel existed). */
+g2_matmul_fn MATMUL_FOR(const g2_matrix *w, int many) {
+  g2_dtype dtype = w->dtype;
+  int float_type = dtype == G2_DT_F32 || dtype == G2_DT_F16 || dtype == G2_DT_BF16;
+  int block_type = dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0;
+  if (w->layout == G2_LAYOUT_KN) {
+    if (!float_type) return NULL;
+    if (many || w->n_in == 0) return matmul_kn;
+    return dtype == G2_DT_F16 ? kn_decode_f16 : dtype == G2_DT_BF16 ? kn_decode_bf16 : kn_decode_f32;
+  }
+  if (float_type || block_type) return matmul_nk;
+  if (!g2_is_k_type(dtype) || (size_t)w->n_in > NK_PANEL_MAX_IN) return NULL;
+  if (many) return matmul_nk;
+  return dtype == G2_DT_Q6_K ? nk_decode_q6_k : dtype == G2_DT_Q4_K ? nk_decode_q4_k : nk_decode_q5_k;
 }
 
 /* ---- element-wise kernels ---- */
@@ -916,9 +934,7 @@ static void get_row(const g2_matrix *w, int64_t row, float *out) {
   if (k < n) g2_dequantize(w->dtype, data, (int64_t)k, (int64_t)(n - k), out + k);
 }
 
-const g2_kernels TABLE = {
-    .name = TABLE_NAME,
-    .matmul = matmul,
+const g2_vector_kernels VECTOR_KERNELS = {
     .layernorm = layernorm,
     .gelu = gelu,
     .add = add,

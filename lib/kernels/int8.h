@@ -41,15 +41,11 @@ enum { G2_INT8_MAX_IN = 16384 };
 int g2_int8_supported(const g2_matrix *w);
 
 /* The kernels' matmul contract (kernels.h) under the definition above, for
-   supported matrices. The oracle is plain C; the VNNI one exists on x86-64
-   and runs on CPUs with AVX512-VNNI only. */
+   supported matrices: the oracle, in plain C (small stack, no work area).
+   The VNNI kernels (int8_avx512.c, g2_int8_vnni_matmul_for in kernels.h)
+   exist on x86-64 and run on CPUs with AVX512-VNNI only. */
 void g2_int8_ref_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                         const float *bias, float *out, size_t out_stride, size_t col_begin,
                         size_t col_end);
-#if defined(__x86_64__)
-void g2_int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
-                         const float *bias, float *out, size_t out_stride, size_t col_begin,
-                         size_t col_end);
-#endif
 
 #endif

@@ -35,27 +35,34 @@
 #include <string.h>
 
 #include "kernels/int8.h"
+#include "kernels/kernels.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 enum {
   BLOCK = 32,
-  /* Quantized activations of a block of tokens (q, d_x, sums), on the
-     stack: 1.25 bytes per activation, so n_in <= G2_INT8_MAX_IN fits one.
-     With the panel, a call uses about 170 KiB of stack. */
+  /* Quantized activations of a block of tokens (q, d_x, sums), in the
+     work area: 1.25 bytes per activation, so n_in <= G2_INT8_MAX_IN fits
+     one. */
   X_BYTES = 96 * 1024,
   TG_ROWS = 8,
   PANEL_ROWS = 16,
   PANEL_MAX_BLOCKS = 128, /* n_in <= 4096: 72 KiB of panel; longer rows run token by token */
   TILE_TOKS = 6,
-  BATCH_MIN_TOKS = 4, /* fewer tokens run one at a time (the packing is not free; not tuned) */
-  PREFETCH_BYTES = 16384
+  BATCH_MIN_TOKS = 4 /* fewer tokens run one at a time (the packing is not free; not tuned) */
 };
 
 typedef struct panel_block {
   __m512i weights[8]; /* vector i, lane r: row r's offset weights 4i .. 4i+3 */
   __m512 scales;      /* lane r: row r's d_w */
 } panel_block;
+
+/* The buffers in the work area (kernels.h). */
+typedef struct int8_work {
+  unsigned char x[X_BYTES];
+  panel_block panel[PANEL_MAX_BLOCKS];
+} int8_work;
+_Static_assert(sizeof(int8_work) <= G2_KERNEL_WORK_BYTES, "int8_avx512.c's buffers fit the work area");
 
 /* One token's quantized activations inside the scratch. */
 typedef struct token_x {
@@ -99,7 +106,9 @@ static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
   }
 }
 
-static ALWAYS_INLINE size_t block_bytes(g2_dtype dtype) { return dtype == G2_DT_Q8_0 ? 34 : 18; }
+static ALWAYS_INLINE size_t block_bytes(g2_dtype dtype) {
+  return dtype == G2_DT_Q8_0 ? G2_Q8_0_BLOCK_BYTES : G2_Q4_0_BLOCK_BYTES;
+}
 static ALWAYS_INLINE int offset_shift(g2_dtype dtype) { return dtype == G2_DT_Q8_0 ? 7 : 3; }
 
 /* ---- one token ---- */
@@ -164,7 +173,7 @@ static ALWAYS_INLINE __m512i block_scales(int n, int stride, const unsigned char
 /* block_scales' order: word w takes block 2 (w / 16) + parity of row r,
    for lane w % 16 = TG_LANE(r, parity) of the chains. */
 static __m512i scale_order(g2_dtype dtype) {
-  int stride = dtype == G2_DT_Q8_0 ? 17 : 9;
+  int stride = (int)block_bytes(dtype) / 2;
   int16_t order[32];
   for (int word = 0; word < 32; word++) {
     int lane = word % 16, r = 4 * (lane / 8) + lane % 4, parity = lane / 4 % 2;
@@ -185,8 +194,8 @@ static ALWAYS_INLINE __m512 q8_step(int lone, const unsigned char *const *rows, 
 #pragma GCC unroll 8
   for (int r = 0; r < TG_ROWS; r++) {
     /* both ends of the pair: 68 bytes can span three lines */
-    __builtin_prefetch(rows[r] + offset + PREFETCH_BYTES, 0, 2);
-    __builtin_prefetch(rows[r] + offset + pair_bytes - 1 + PREFETCH_BYTES, 0, 2);
+    __builtin_prefetch(rows[r] + offset + G2_PREFETCH_BYTES, 0, 2);
+    __builtin_prefetch(rows[r] + offset + pair_bytes - 1 + G2_PREFETCH_BYTES, 0, 2);
     dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q8_pair_weights(rows[r] + offset, lone), xq);
   }
   /* 128-bit lanes 0, 1 are block b, lanes 2, 3 block b + 1 */
@@ -200,7 +209,7 @@ static ALWAYS_INLINE __m512 q8_step(int lone, const unsigned char *const *rows, 
                                             _mm512_castsi128_si512(_mm_maskz_loadu_epi32(blocks, x.sums + b)));
   isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(q_sums, (unsigned)offset_shift(G2_DT_Q8_0)));
   __m512 d_x = _mm512_permutexvar_ps(parity_index, _mm512_castps128_ps512(_mm_maskz_loadu_ps(blocks, x.d + b)));
-  __m512 d_w = _mm512_cvtph_ps(_mm512_castsi512_si256(block_scales(lone ? 1 : 2, 17, rows, offset, scale_order)));
+  __m512 d_w = _mm512_cvtph_ps(_mm512_castsi512_si256(block_scales(lone ? 1 : 2, (int)block_bytes(G2_DT_Q8_0) / 2, rows, offset, scale_order)));
   return _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d_w, d_x), chains, lanes);
 }
 
@@ -212,7 +221,7 @@ static ALWAYS_INLINE __m512 q8_step(int lone, const unsigned char *const *rows, 
    group for block b + k). */
 static ALWAYS_INLINE __m512 q4_step(int n, const unsigned char *const *rows, size_t b, token_x x,
                                     __m512i scale_order, __m512 chains) {
-  enum { GROUP_BYTES = 72 };
+  enum { GROUP_BYTES = 4 * G2_Q4_0_BLOCK_BYTES };
   size_t offset = b / 4 * GROUP_BYTES;
   const __m512i low_nibbles = _mm512_set1_epi8(0x0f);
   const __m512i block_index = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
@@ -227,8 +236,8 @@ static ALWAYS_INLINE __m512 q4_step(int n, const unsigned char *const *rows, siz
 #pragma GCC unroll 8
   for (int r = 0; r < TG_ROWS; r++) {
     /* one prefetch per 64 bytes reaches every line of consecutive groups */
-    __builtin_prefetch(rows[r] + offset + PREFETCH_BYTES, 0, 2);
-    __builtin_prefetch(rows[r] + offset + 64 + PREFETCH_BYTES, 0, 2);
+    __builtin_prefetch(rows[r] + offset + G2_PREFETCH_BYTES, 0, 2);
+    __builtin_prefetch(rows[r] + offset + 64 + G2_PREFETCH_BYTES, 0, 2);
     const unsigned char *group = rows[r] + offset;
     /* block k's 16 nibble bytes into 128-bit lane k (missing blocks zero);
        inserts beat one word permute of two loads here (Zen 4) */
@@ -249,7 +258,7 @@ static ALWAYS_INLINE __m512 q4_step(int n, const unsigned char *const *rows, siz
   rows4[0] = _mm512_sub_epi32(rows4[0], offsets);
   rows4[1] = _mm512_sub_epi32(rows4[1], offsets);
   __m512 d_x = _mm512_castps128_ps512(_mm_maskz_loadu_ps(blocks, x.d + b));
-  __m512i scales = block_scales(n, 9, rows, offset, scale_order);
+  __m512i scales = block_scales(n, (int)block_bytes(G2_DT_Q4_0) / 2, rows, offset, scale_order);
   /* blocks b, b + 1, then b + 2, b + 3: each chain in block order */
   __m512 d_w = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
   __m512i isum = _mm512_shuffle_i32x4(rows4[0], rows4[1], 0x44);
@@ -287,7 +296,7 @@ static ALWAYS_INLINE void tg_rows(g2_dtype dtype, const unsigned char *const *ro
   for (int r = 0; r < TG_ROWS; r++) sums[r] = lanes_out[TG_LANE(r, 0)] + lanes_out[TG_LANE(r, 1)];
 }
 
-static void tg_any(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
+static ALWAYS_INLINE void tg_any(g2_dtype dtype, const unsigned char *const *rows, size_t n_blocks, token_x x,
                    __m512i scale_order, float sums[TG_ROWS]) {
   if (dtype == G2_DT_Q8_0)
     tg_rows(G2_DT_Q8_0, rows, n_blocks, x, scale_order, sums);
@@ -429,15 +438,15 @@ static void batch_tile_any(int shift, size_t nt, const panel_block *panel, size_
   }
 }
 
-void g2_int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
-                         const float *bias, float *out, size_t out_stride, size_t col_begin,
-                         size_t col_end) {
+static void int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
+                             const float *bias, float *out, size_t out_stride, size_t col_begin,
+                             size_t col_end, void *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK;
   int batch = n_tok >= BATCH_MIN_TOKS && n_blocks <= PANEL_MAX_BLOCKS;
   size_t token_block = X_BYTES / token_bytes(n_in);
   if (batch && token_block >= TILE_TOKS) token_block = token_block / TILE_TOKS * TILE_TOKS;
-  _Alignas(64) unsigned char scratch[X_BYTES];
-  panel_block panel[PANEL_MAX_BLOCKS];
+  unsigned char *restrict scratch = ((int8_work *)work)->x;
+  panel_block *restrict panel = ((int8_work *)work)->panel;
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
     for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, scratch + (t - t0) * token_bytes(n_in));
@@ -458,6 +467,11 @@ void g2_int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_
       }
     }
   }
+}
+
+g2_matmul_fn g2_int8_vnni_matmul_for(const g2_matrix *w, int many) {
+  (void)many; /* one function: it runs batches of fewer than BATCH_MIN_TOKS token by token */
+  return g2_int8_supported(w) ? int8_vnni_matmul : NULL;
 }
 
 #if defined(__clang__)

@@ -35,7 +35,7 @@ int g2_int8_supported(const g2_matrix *w) {
 
 /* Block b of a row: its scale and its 32 weights as integers. */
 static float block_weights(g2_dtype dtype, const unsigned char *row, size_t b, int32_t *w) {
-  size_t block_bytes = dtype == G2_DT_Q8_0 ? 34 : 18;
+  size_t block_bytes = dtype == G2_DT_Q8_0 ? G2_Q8_0_BLOCK_BYTES : G2_Q4_0_BLOCK_BYTES;
   const unsigned char *block = row + b * block_bytes;
   uint16_t half;
   memcpy(&half, block, sizeof half);

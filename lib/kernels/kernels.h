@@ -1,39 +1,66 @@
-/* The kernel table: every numeric inner loop of the forward pass, in one
-   struct per instruction set. `ref` (kernels/ref.c) is the scalar oracle
-   that every SIMD table is tested against. A table is chosen once per model
-   (kernels/dispatch.c) and stored in it; there is no global state.
+/* The kernel tables: every numeric inner loop of the forward pass, per
+   instruction set. `scalar` (kernels/ref.c) is the oracle that the FP32
+   tables are tested against; the tables that round activations have their
+   own scalar oracles (int8_ref.c, bf16_ref.c). The list of tables, their
+   order of preference and what each is made of is in one place:
+   `tables` in kernels/dispatch.c. A table is chosen once per model and the
+   matmul for each matrix once per context (g2_kernels_matmul); there is
+   no global state.
 
    Determinism rule for every implementation: the value of an output element
    must not depend on how the caller splits the work (column ranges, token
    counts, thread counts). Reductions run in an order fixed by the element's
-   own index only. */
+   own index only.
+
+   Stack: a kernel keeps at most G2_KERNEL_STACK_BYTES of its own on the
+   stack (register tiles, a block's unpacked values); every larger buffer
+   is in the caller's `work` area (G2_KERNEL_WORK_BYTES, 64-byte aligned,
+   one per thread), so the library runs on small thread stacks
+   (tests/unit/test_stack.c evaluates from 64 KiB ones). */
 #ifndef G2_KERNELS_H
 #define G2_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cpu.h"
 #include "tensor/matrix.h"
 
-typedef struct g2_kernels {
-  const char *name; /* "scalar", "avx2", "avx512", "avx512bf16",
-                        "avx512vnni", "neon" */
-  /* Nonzero: some products round the activations below FP32 (faster, less
-     exact); gpt2_load_params.fp32_products = 1 excludes such tables. */
-  int rounds_activations;
+enum {
+  /* Per-thread work area of a matmul call: the largest user is the int8
+     batch path (96 KiB of quantized activations + 72 KiB of panel); each
+     kernel file checks its own needs against it with a static assertion. */
+  G2_KERNEL_WORK_BYTES = 168 * 1024,
+  /* What one kernel call may use of the stack, its callees included:
+     register tiles that the compiler spills (gcc 12 -O2 -fstack-usage:
+     3.9 KiB at most, avx512 NK tiles under matmul_nk; attention 3.4 KiB). */
+  G2_KERNEL_STACK_BYTES = 8 * 1024,
+  /* Bytes ahead in a weight stream that the one-token paths prefetch into
+     L2 (from the next rows when past the end of one: they come next). Into
+     L2 and 16 KiB ahead measured 1.3-1.8x the tok/s of L1 prefetches 4 KiB
+     ahead (Zen 4, one thread): the streams run at the memory's bandwidth. */
+  G2_PREFETCH_BYTES = 16384
+};
 
-  /* out[t*out_stride + j] = bias[j] + sum_k x[t*x_stride + k] * W(j, k)
-     for t in [0, n_tok), j in [col_begin, col_end). bias may be NULL.
-     Any dtype/layout of g2_matrix; a SIMD table may forward combinations it
-     does not accelerate to the scalar one. */
-  void (*matmul)(const g2_matrix *w, const float *x, size_t n_tok,
-                 size_t x_stride, const float *bias, float *out,
-                 size_t out_stride, size_t col_begin, size_t col_end);
+/* out[t*out_stride + j] = bias[j] + sum_k x[t*x_stride + k] * W(j, k)
+   for t in [0, n_tok), j in [col_begin, col_end). bias may be NULL. `work`
+   is a G2_KERNEL_WORK_BYTES area, 64-byte aligned, that no other thread
+   uses during the call. */
+typedef void (*g2_matmul_fn)(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
+                             const float *bias, float *out, size_t out_stride, size_t col_begin,
+                             size_t col_end, void *work);
 
+/* One instruction set's matmul for w, for one token (many = 0: called with
+   n_tok = 1 only) or for batches (many = 1: any n_tok), or NULL if it does
+   not take this matrix (type, layout or size). */
+typedef g2_matmul_fn (*g2_matmul_finder)(const g2_matrix *w, int many);
+
+/* The kernels other than matmul. */
+typedef struct g2_vector_kernels {
   /* out[0..n) = (x - mean) / sqrt(var + eps) * gamma + beta, mean and
      variance over x[0..n). */
-  void (*layernorm)(const float *x, size_t n, const float *gamma,
-                    const float *beta, float eps, float *out);
+  void (*layernorm)(const float *x, size_t n, const float *gamma, const float *beta, float eps,
+                    float *out);
 
   /* x = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in place. */
   void (*gelu)(float *x, size_t n);
@@ -49,38 +76,66 @@ typedef struct g2_kernels {
      GPT2_KV_F16). scratch holds n_q * (n_kv + n_q - 1) floats. Every
      output has the same bits as a call for its query alone (n_q = 1,
      n_kv + i): a block only shares the loads of K and V rows. */
-  void (*attention)(const float *q, size_t q_stride, size_t n_q,
-                    const void *k, const void *v, uint32_t kv_type,
-                    size_t n_kv, size_t head_dim, size_t kv_stride,
-                    float scale, float *scratch, float *out,
-                    size_t out_stride);
+  void (*attention)(const float *q, size_t q_stride, size_t n_q, const void *k, const void *v,
+                    uint32_t kv_type, size_t n_kv, size_t head_dim, size_t kv_stride, float scale,
+                    float *scratch, float *out, size_t out_stride);
 
   /* Row `row` of an NK matrix, dequantized to n_in floats (embeddings). */
   void (*get_row)(const g2_matrix *w, int64_t row, float *out);
+} g2_vector_kernels;
+
+enum { G2_MAX_FINDERS = 4 };
+
+typedef struct g2_kernels {
+  const char *name; /* "scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "neon" */
+  /* Nonzero: some products round the activations below FP32 (faster, less
+     exact); gpt2_load_params.fp32_products = 1 excludes such tables. */
+  int rounds_activations;
+  /* Whether a CPU with these features runs the table. */
+  int (*supported)(const g2_cpu_features *cpu);
+  const g2_vector_kernels *vec;
+  /* Asked in order; the first that takes a matrix gives its matmul. The
+     last is always the scalar one, which takes every matrix. */
+  g2_matmul_finder matmul_finders[G2_MAX_FINDERS];
 } g2_kernels;
 
-/* The scalar oracle. Always available. */
-extern const g2_kernels g2_kernels_ref;
-/* SIMD tables, each defined only where its architecture is compiled. */
+/* The matmul of table k for w: for one token if n_tok == 1, else for
+   batches. Never NULL. The forward pass asks once per matrix and context. */
+g2_matmul_fn g2_kernels_matmul(const g2_kernels *k, const g2_matrix *w, size_t n_tok);
+
+/* g2_kernels_matmul(k, w, n_tok) called on these arguments: for tests and
+   tools, which run one product at a time. */
+void g2_matmul(const g2_kernels *k, const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
+               const float *bias, float *out, size_t out_stride, size_t col_begin, size_t col_end,
+               void *work);
+
+/* The fastest table a CPU with `cpu` runs (skipping those that round
+   activations if fp32_only), or the one named by `forced` (e.g.
+   getenv("GPT2_ISA"); NULL or "" names none), whatever fp32_only says.
+   NULL if `forced` names an unknown table or one this CPU cannot run. */
+const g2_kernels *g2_kernels_select_for(const g2_cpu_features *cpu, const char *forced, int fp32_only);
+/* The same for the CPU we run on. */
+const g2_kernels *g2_kernels_select(const char *forced, int fp32_only);
+
+/* ---- the parts the tables are made of (dispatch.c lists the tables) ---- */
+
+/* Scalar (ref.c): plain C, every CPU. Its finder takes every matrix. */
+extern const g2_vector_kernels g2_ref_vector;
+g2_matmul_fn g2_ref_matmul_for(const g2_matrix *w, int many);
 #if defined(__x86_64__)
-extern const g2_kernels g2_kernels_avx2;
-extern const g2_kernels g2_kernels_avx512;
-/* avx512 with Q8_0/Q4_0 products on 8-bit activations by vpdpbusd
-   (kernels/int8.h): the default where AVX512-VNNI exists without BF16. */
-extern const g2_kernels g2_kernels_avx512vnni;
-/* avx512vnni plus BF16-weight products by vdpbf16ps (activations rounded
-   to bfloat16): the default where AVX512-BF16 exists (such CPUs all have
-   VNNI too). */
-extern const g2_kernels g2_kernels_avx512bf16;
+/* FP32 products over the vector interface of generic_simd.h. */
+extern const g2_vector_kernels g2_avx2_vector, g2_avx512_vector;
+g2_matmul_fn g2_avx2_matmul_for(const g2_matrix *w, int many);
+g2_matmul_fn g2_avx512_matmul_for(const g2_matrix *w, int many);
+/* NK Q8_0/Q4_0 on 8-bit activations by vpdpbusd (kernels/int8.h). */
+g2_matmul_fn g2_int8_vnni_matmul_for(const g2_matrix *w, int many);
+/* BF16 weights by vdpbf16ps, activations rounded to bfloat16
+   (kernels/bf16.h). */
+g2_matmul_fn g2_bf16_matmul_for(const g2_matrix *w, int many);
 #endif
 #if defined(__aarch64__)
-extern const g2_kernels g2_kernels_neon;
+extern const g2_vector_kernels g2_neon_vector;
+g2_matmul_fn g2_neon_matmul_for(const g2_matrix *w, int many);
 #endif
-
-/* Picks the fastest table this CPU runs (skipping those that round
-   activations if fp32_only), or the one named by `forced` (e.g.
-   getenv("GPT2_ISA"), whatever fp32_only says). Returns NULL if `forced`
-   names an unknown table or one this CPU cannot run. */
-const g2_kernels *g2_kernels_select(const char *forced, int fp32_only);
 
 #endif

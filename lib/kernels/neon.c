@@ -13,8 +13,8 @@ typedef float32x4_t vf;
 #define NK_TOKS 6
 #define KN_VECS 4
 #define KN_TOKS 6
-#define TABLE g2_kernels_neon
-#define TABLE_NAME "neon"
+#define VECTOR_KERNELS g2_neon_vector
+#define MATMUL_FOR g2_neon_matmul_for
 
 static inline vf vf_zero(void) { return vdupq_n_f32(0.0f); }
 static inline vf vf_set1(float v) { return vdupq_n_f32(v); }

@@ -1,5 +1,5 @@
-/* The scalar kernels: plain C, the oracle every SIMD table is tested against
-   and the path every CPU can run. */
+/* The scalar kernels: plain C, the oracle the FP32 tables are tested
+   against and the path every CPU can run. */
 #include <math.h>
 #include <string.h>
 
@@ -10,19 +10,26 @@
 
 enum { TOKEN_CHUNK = 64, ELEM_CHUNK = 256 };
 
+/* The matmuls' buffers in the work area. */
+typedef struct ref_work {
+  float weights[ELEM_CHUNK];
+  float acc[TOKEN_CHUNK];
+} ref_work;
+_Static_assert(sizeof(ref_work) <= G2_KERNEL_WORK_BYTES, "ref.c's buffers fit the work area");
+
 /* NK: dot products of rows; each row is converted ELEM_CHUNK at a time and
    applied to up to TOKEN_CHUNK tokens, accumulating in k order. */
 static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok,
                       size_t x_stride, const float *bias, float *out,
-                      size_t out_stride, size_t col_begin, size_t col_end) {
+                      size_t out_stride, size_t col_begin, size_t col_end, ref_work *work) {
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   size_t n_in = (size_t)w->n_in;
-  float weights[ELEM_CHUNK], acc[TOKEN_CHUNK];
+  float *weights = work->weights, *acc = work->acc;
   for (size_t j = col_begin; j < col_end; j++) {
     const unsigned char *row = (const unsigned char *)w->data + j * row_bytes;
     for (size_t t0 = 0; t0 < n_tok; t0 += TOKEN_CHUNK) {
       size_t nt = n_tok - t0 < TOKEN_CHUNK ? n_tok - t0 : TOKEN_CHUNK;
-      memset(acc, 0, sizeof acc);
+      memset(acc, 0, sizeof work->acc);
       for (size_t k0 = 0; k0 < n_in; k0 += ELEM_CHUNK) {
         size_t nk = n_in - k0 < ELEM_CHUNK ? n_in - k0 : ELEM_CHUNK;
         g2_dequantize(w->dtype, row, (int64_t)k0, (int64_t)nk, weights);
@@ -40,11 +47,11 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok,
 /* KN: rows of W are inputs; accumulate x[t][k] * W[k][j] into out in k order. */
 static void matmul_kn(const g2_matrix *w, const float *x, size_t n_tok,
                       size_t x_stride, const float *bias, float *out,
-                      size_t out_stride, size_t col_begin, size_t col_end) {
+                      size_t out_stride, size_t col_begin, size_t col_end, ref_work *work) {
   size_t n_in = (size_t)w->n_in;
   size_t width = col_end - col_begin;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_out);
-  float weights[ELEM_CHUNK];
+  float *weights = work->weights;
   for (size_t j0 = 0; j0 < width; j0 += ELEM_CHUNK) {
     size_t nj = width - j0 < ELEM_CHUNK ? width - j0 : ELEM_CHUNK;
     size_t first = col_begin + j0;
@@ -66,11 +73,17 @@ static void matmul_kn(const g2_matrix *w, const float *x, size_t n_tok,
 
 static void matmul_ref(const g2_matrix *w, const float *x, size_t n_tok,
                        size_t x_stride, const float *bias, float *out,
-                       size_t out_stride, size_t col_begin, size_t col_end) {
+                       size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   if (w->layout == G2_LAYOUT_NK)
-    matmul_nk(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+    matmul_nk(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
   else
-    matmul_kn(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end);
+    matmul_kn(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
+}
+
+g2_matmul_fn g2_ref_matmul_for(const g2_matrix *w, int many) {
+  (void)w;
+  (void)many;
+  return matmul_ref;
 }
 
 static void layernorm_ref(const float *x, size_t n, const float *gamma,
@@ -141,9 +154,7 @@ static void get_row_ref(const g2_matrix *w, int64_t row, float *out) {
   g2_dequantize(w->dtype, (const unsigned char *)w->data + (size_t)row * row_bytes, 0, w->n_in, out);
 }
 
-const g2_kernels g2_kernels_ref = {
-    .name = "scalar",
-    .matmul = matmul_ref,
+const g2_vector_kernels g2_ref_vector = {
     .layernorm = layernorm_ref,
     .gelu = gelu_ref,
     .add = add_ref,

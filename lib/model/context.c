@@ -9,8 +9,28 @@
 #include "core/threads.h"
 #include "sample/sample.h"
 
-/* Upper bound on n_threads, against absurd values. */
-enum { MAX_THREADS = 1024 };
+/* Upper bound on n_threads, against absurd values; alignment of the
+   kernels' work areas (kernels.h). */
+enum { MAX_THREADS = 1024, WORK_ALIGN = 64 };
+
+static g2_matmul_plan plan_of(const g2_kernels *kernels, const g2_matrix *w) {
+  return (g2_matmul_plan){g2_kernels_matmul(kernels, w, 1), g2_kernels_matmul(kernels, w, 2)};
+}
+
+/* Chooses the matmul of every matrix of the model. */
+static int plan_matmuls(struct gpt2_context *ctx) {
+  const struct gpt2_model *model = ctx->model;
+  const g2_kernels *kernels = model->kernels;
+  ctx->layer_plans = g2_malloc_array((size_t)model->hp.n_layer, sizeof *ctx->layer_plans);
+  if (!ctx->layer_plans) return g2_fail(GPT2_E_NOMEM, "out of memory allocating a context");
+  for (size_t i = 0; i < (size_t)model->hp.n_layer; i++) {
+    const g2_layer *layer = &model->layers[i];
+    ctx->layer_plans[i] = (g2_layer_plan){plan_of(kernels, &layer->attn_qkv), plan_of(kernels, &layer->attn_proj),
+                                          plan_of(kernels, &layer->mlp_up), plan_of(kernels, &layer->mlp_down)};
+  }
+  ctx->lm_head_plan = plan_of(kernels, &model->lm_head);
+  return GPT2_OK;
+}
 
 static void scratch_free(g2_scratch *s) {
   g2_free(s->x);
@@ -19,6 +39,7 @@ static void scratch_free(g2_scratch *s) {
   g2_free(s->attn);
   g2_free(s->ff);
   g2_free(s->scores);
+  g2_free(s->work_block);
   memset(s, 0, sizeof *s);
 }
 
@@ -27,7 +48,7 @@ static int scratch_reserve(struct gpt2_context *ctx, size_t n_tok) {
   if (ctx->scratch.cap_tokens >= n_tok) return GPT2_OK;
   const g2_hparams *hp = &ctx->model->hp;
   size_t n_embd = (size_t)hp->n_embd;
-  g2_scratch s = {n_tok, NULL, NULL, NULL, NULL, NULL, NULL};
+  g2_scratch s = {n_tok, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   s.x = g2_malloc_array(n_tok * n_embd, sizeof(float));
   s.xn = g2_malloc_array(n_tok * n_embd, sizeof(float));
   s.qkv = g2_malloc_array(n_tok * 3 * n_embd, sizeof(float));
@@ -35,7 +56,11 @@ static int scratch_reserve(struct gpt2_context *ctx, size_t n_tok) {
   s.ff = g2_malloc_array(n_tok * (size_t)hp->n_ff, sizeof(float));
   /* n_q * (n_kv + n_q - 1) <= G2_ATTENTION_QUERIES * n_ctx floats per thread */
   s.scores = g2_malloc_array((size_t)ctx->n_threads * G2_ATTENTION_QUERIES, ctx->n_ctx * sizeof(float));
-  if (!s.x || !s.xn || !s.qkv || !s.attn || !s.ff || !s.scores) {
+  /* n_threads <= MAX_THREADS: no overflow */
+  s.work_block = g2_malloc((size_t)ctx->n_threads * G2_KERNEL_WORK_BYTES + WORK_ALIGN - 1);
+  if (s.work_block)
+    s.work = (unsigned char *)s.work_block + (WORK_ALIGN - (uintptr_t)s.work_block % WORK_ALIGN) % WORK_ALIGN;
+  if (!s.x || !s.xn || !s.qkv || !s.attn || !s.ff || !s.scores || !s.work) {
     scratch_free(&s);
     return g2_fail(GPT2_E_NOMEM, "out of memory for a batch of %zu tokens", n_tok);
   }
@@ -89,7 +114,10 @@ GPT2_API int gpt2_context_new(const gpt2_model *model, const gpt2_context_params
   status = !ctx->k_cache || !ctx->v_cache || !ctx->history
                ? g2_fail(GPT2_E_NOMEM, "out of memory for a KV cache of %zu positions", ctx->n_ctx)
                : g2_pool_new(ctx->n_threads, &ctx->pool);
+  if (!status) status = plan_matmuls(ctx);
   if (status) {
+    g2_pool_free(ctx->pool);
+    g2_free(ctx->layer_plans);
     g2_free(ctx->k_cache);
     g2_free(ctx->v_cache);
     g2_free(ctx->history);
@@ -105,6 +133,7 @@ GPT2_API void gpt2_context_free(gpt2_context *ctx) {
   if (!ctx) return;
   g2_pool_free(ctx->pool);
   scratch_free(&ctx->scratch);
+  g2_free(ctx->layer_plans);
   g2_free(ctx->logits);
   g2_free(ctx->k_cache);
   g2_free(ctx->v_cache);

@@ -18,7 +18,19 @@ typedef struct g2_scratch {
   float *attn;    /* [T][n_embd] attention output (heads concatenated) */
   float *ff;      /* [T][n_ff] */
   float *scores;  /* [n_threads][G2_ATTENTION_QUERIES][n_ctx] attention weights */
+  unsigned char *work; /* [n_threads][G2_KERNEL_WORK_BYTES] the matmuls' work areas, 64-byte aligned */
+  void *work_block;    /* what g2_free takes for `work` */
 } g2_scratch;
+
+/* The matmuls chosen for one matrix (g2_kernels_matmul), for one token and
+   for batches. */
+typedef struct g2_matmul_plan {
+  g2_matmul_fn one, many;
+} g2_matmul_plan;
+
+typedef struct g2_layer_plan {
+  g2_matmul_plan attn_qkv, attn_proj, mlp_up, mlp_down;
+} g2_layer_plan;
 
 struct gpt2_context {
   struct gpt2_model *model; /* holds a reference */
@@ -40,6 +52,9 @@ struct gpt2_context {
   size_t last_batch;    /* tokens in the last eval batch */
 
   g2_scratch scratch;
+  /* The model's matmuls, chosen once when the context is made. */
+  g2_layer_plan *layer_plans; /* [n_layer] */
+  g2_matmul_plan lm_head_plan;
 
   uint64_t rng_state[4]; /* sampler RNG (lib/sample), seeded at creation */
 };

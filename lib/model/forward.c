@@ -3,7 +3,8 @@
      per layer:  x += proj(attention(qkv(layernorm_1(x))))
                  x += down(gelu(up(layernorm_2(x))))
      logits = layernorm_f(x) . wte^T
-   Every numeric loop goes through the model's kernel table; work is split
+   Every numeric loop goes through the model's kernel table (the matmul of
+   each matrix chosen when the context was made); work is split
    across threads by output columns or by (block of tokens, head), never inside one
    output element's reduction, so results do not depend on the thread count. */
 #include <math.h>
@@ -21,11 +22,12 @@ enum {
 };
 
 typedef struct matmul_job {
-  const g2_kernels *kernels;
+  g2_matmul_fn fn;
   const g2_matrix *w;
   const float *x, *bias;
   float *out;
   size_t n_tok, x_stride, out_stride, slice;
+  unsigned char *work; /* [thread][G2_KERNEL_WORK_BYTES] */
 } matmul_job;
 
 static void matmul_task(void *arg, size_t task, uint32_t thread) {
@@ -33,15 +35,15 @@ static void matmul_task(void *arg, size_t task, uint32_t thread) {
   size_t n_out = (size_t)job->w->n_out;
   size_t begin = task * job->slice;
   size_t end = begin + job->slice < n_out ? begin + job->slice : n_out;
-  (void)thread;
   if (begin < end)
-    job->kernels->matmul(job->w, job->x, job->n_tok, job->x_stride, job->bias, job->out,
-                         job->out_stride, begin, end);
+    job->fn(job->w, job->x, job->n_tok, job->x_stride, job->bias, job->out, job->out_stride, begin, end,
+            job->work + (size_t)thread * G2_KERNEL_WORK_BYTES);
 }
 
-/* out[t][0..n_out) = x[t] . W + bias, columns split into slices. */
-static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, const float *x,
-                   size_t n_tok, size_t x_stride, const float *bias, float *out,
+/* out[t][0..n_out) = x[t] . W + bias, columns split into slices, by the
+   matmul `plan` chose for W. */
+static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, g2_matmul_plan plan,
+                   const float *x, size_t n_tok, size_t x_stride, const float *bias, float *out,
                    size_t out_stride) {
   size_t n_out = (size_t)w->n_out;
   /* One token of a KN matrix: each slice reads a piece of every row, so
@@ -50,11 +52,12 @@ static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, const flo
   size_t n_slices = ctx->n_threads > 1 ? (size_t)ctx->n_threads * per_thread : 1;
   size_t slice = (n_out + n_slices - 1) / n_slices;
   slice = (slice + COLUMN_ALIGN - 1) / COLUMN_ALIGN * COLUMN_ALIGN;
-  matmul_job job = {ctx->model->kernels, w, x, bias, out, n_tok, x_stride, out_stride, slice};
+  matmul_job job = {n_tok == 1 ? plan.one : plan.many, w, x, bias, out, n_tok, x_stride, out_stride, slice,
+                    ctx->scratch.work};
   g2_pool_run(ctx->pool, (n_out + slice - 1) / slice, matmul_task, &job);
 }
 
-static void layernorm_rows(const g2_kernels *k, const float *x, size_t n_tok, size_t n_embd,
+static void layernorm_rows(const g2_vector_kernels *k, const float *x, size_t n_tok, size_t n_embd,
                            const float *gamma, const float *beta, float eps, float *out) {
   for (size_t t = 0; t < n_tok; t++) k->layernorm(x + t * n_embd, n_embd, gamma, beta, eps, out + t * n_embd);
 }
@@ -62,7 +65,7 @@ static void layernorm_rows(const g2_kernels *k, const float *x, size_t n_tok, si
 /* x[t] = wte[token[t]] + wpe[pos + t] */
 static void embed(struct gpt2_context *ctx, const gpt2_token *tokens, size_t n_tok) {
   const struct gpt2_model *model = ctx->model;
-  const g2_kernels *k = model->kernels;
+  const g2_vector_kernels *k = model->kernels->vec;
   size_t n_embd = (size_t)model->hp.n_embd;
   float *x = ctx->scratch.x, *position = ctx->scratch.xn;
   for (size_t t = 0; t < n_tok; t++) {
@@ -115,37 +118,38 @@ static void attention_task(void *arg, size_t task, uint32_t thread) {
   size_t t = block * G2_ATTENTION_QUERIES;
   size_t n_q = job->n_tok - t < G2_ATTENTION_QUERIES ? job->n_tok - t : G2_ATTENTION_QUERIES;
   size_t offset = (job->layer * ctx->n_ctx * n_embd + h * head_dim) * ctx->kv_elem_bytes;
-  ctx->model->kernels->attention(job->qkv + t * 3 * n_embd + h * head_dim, 3 * n_embd, n_q,
-                                 (const char *)ctx->k_cache + offset,
-                                 (const char *)ctx->v_cache + offset, ctx->kv_type,
-                                 ctx->pos + t + 1, head_dim, n_embd,
-                                 1.0f / sqrtf((float)head_dim),
-                                 ctx->scratch.scores + thread * G2_ATTENTION_QUERIES * ctx->n_ctx,
-                                 job->out + t * n_embd + h * head_dim, n_embd);
+  ctx->model->kernels->vec->attention(job->qkv + t * 3 * n_embd + h * head_dim, 3 * n_embd, n_q,
+                                      (const char *)ctx->k_cache + offset,
+                                      (const char *)ctx->v_cache + offset, ctx->kv_type,
+                                      ctx->pos + t + 1, head_dim, n_embd,
+                                      1.0f / sqrtf((float)head_dim),
+                                      ctx->scratch.scores + thread * G2_ATTENTION_QUERIES * ctx->n_ctx,
+                                      job->out + t * n_embd + h * head_dim, n_embd);
 }
 
 static void transformer_block(struct gpt2_context *ctx, size_t layer_index, size_t n_tok) {
   const struct gpt2_model *model = ctx->model;
   const g2_layer *layer = &model->layers[layer_index];
-  const g2_kernels *k = model->kernels;
+  const g2_layer_plan *plan = &ctx->layer_plans[layer_index];
+  const g2_vector_kernels *k = model->kernels->vec;
   size_t n_embd = (size_t)model->hp.n_embd, n_ff = (size_t)model->hp.n_ff;
   g2_scratch *s = &ctx->scratch;
 
   /* attention: x += proj(attn(qkv(ln_1(x)))) */
   layernorm_rows(k, s->x, n_tok, n_embd, layer->ln1_gamma, layer->ln1_beta, model->hp.ln_eps, s->xn);
-  matmul(ctx, &layer->attn_qkv, s->xn, n_tok, n_embd, layer->attn_qkv_bias, s->qkv, 3 * n_embd);
+  matmul(ctx, &layer->attn_qkv, plan->attn_qkv, s->xn, n_tok, n_embd, layer->attn_qkv_bias, s->qkv, 3 * n_embd);
   store_kv(ctx, layer_index, s->qkv, n_tok);
   size_t n_blocks = (n_tok + G2_ATTENTION_QUERIES - 1) / G2_ATTENTION_QUERIES;
   attention_job job = {ctx, layer_index, s->qkv, s->attn, n_tok, n_blocks};
   g2_pool_run(ctx->pool, n_blocks * (size_t)model->hp.n_head, attention_task, &job);
-  matmul(ctx, &layer->attn_proj, s->attn, n_tok, n_embd, layer->attn_proj_bias, s->xn, n_embd);
+  matmul(ctx, &layer->attn_proj, plan->attn_proj, s->attn, n_tok, n_embd, layer->attn_proj_bias, s->xn, n_embd);
   k->add(s->x, s->xn, n_tok * n_embd);
 
   /* MLP: x += down(gelu(up(ln_2(x)))) */
   layernorm_rows(k, s->x, n_tok, n_embd, layer->ln2_gamma, layer->ln2_beta, model->hp.ln_eps, s->xn);
-  matmul(ctx, &layer->mlp_up, s->xn, n_tok, n_embd, layer->mlp_up_bias, s->ff, n_ff);
+  matmul(ctx, &layer->mlp_up, plan->mlp_up, s->xn, n_tok, n_embd, layer->mlp_up_bias, s->ff, n_ff);
   k->gelu(s->ff, n_tok * n_ff);
-  matmul(ctx, &layer->mlp_down, s->ff, n_tok, n_ff, layer->mlp_down_bias, s->xn, n_embd);
+  matmul(ctx, &layer->mlp_down, plan->mlp_down, s->ff, n_tok, n_ff, layer->mlp_down_bias, s->xn, n_embd);
   k->add(s->x, s->xn, n_tok * n_embd);
 }
 
@@ -162,9 +166,9 @@ void g2_forward(struct gpt2_context *ctx, const gpt2_token *tokens, size_t n_tok
   /* Only the rows whose logits are wanted go through the final norm and the
      unembedding (tied to wte). */
   size_t first = all_logits ? 0 : n_tok - 1, rows = n_tok - first;
-  layernorm_rows(model->kernels, s->x + first * n_embd, rows, n_embd, model->lnf_gamma,
+  layernorm_rows(model->kernels->vec, s->x + first * n_embd, rows, n_embd, model->lnf_gamma,
                  model->lnf_beta, model->hp.ln_eps, s->xn);
-  matmul(ctx, &model->lm_head, s->xn, rows, n_embd, NULL, logits, (size_t)model->hp.n_vocab);
+  matmul(ctx, &model->lm_head, ctx->lm_head_plan, s->xn, rows, n_embd, NULL, logits, (size_t)model->hp.n_vocab);
 
   memcpy(ctx->history + ctx->pos, tokens, n_tok * sizeof *tokens);
   ctx->pos += n_tok;

@@ -8,8 +8,8 @@ typedef struct dtype_info {
 
 static const dtype_info dtype_infos[G2_DT_COUNT] = {
     [G2_DT_F32] = {"F32", 1, 4},        [G2_DT_F16] = {"F16", 1, 2},
-    [G2_DT_BF16] = {"BF16", 1, 2},      [G2_DT_Q8_0] = {"Q8_0", G2_QK8_0, 34},
-    [G2_DT_Q4_0] = {"Q4_0", G2_QK4_0, 18}, [G2_DT_Q6_K] = {"Q6_K", G2_QK_K, 210},
+    [G2_DT_BF16] = {"BF16", 1, 2},      [G2_DT_Q8_0] = {"Q8_0", G2_QK8_0, G2_Q8_0_BLOCK_BYTES},
+    [G2_DT_Q4_0] = {"Q4_0", G2_QK4_0, G2_Q4_0_BLOCK_BYTES}, [G2_DT_Q6_K] = {"Q6_K", G2_QK_K, 210},
     [G2_DT_Q4_K] = {"Q4_K", G2_QK_K, 144}, [G2_DT_Q5_K] = {"Q5_K", G2_QK_K, 176},
 };
 

@@ -57,6 +57,9 @@ static void test_quantizer(void) {
 
 /* ---- matrices and activations ---- */
 
+/* The matmuls' work area (kernels.h), one thread. */
+static _Alignas(64) unsigned char work[G2_KERNEL_WORK_BYTES];
+
 static int hostile_weights; /* make_matrix then writes extreme blocks */
 
 typedef struct test_matrix {
@@ -184,7 +187,7 @@ static int check_shape(const g2_kernels *kt, g2_dtype dtype, size_t n_out, size_
   const float *b = with_bias ? bias : NULL;
   for (size_t i = 0; i < n_tok * out_stride; i++) want[i] = got[i] = split[i] = sentinel;
   g2_int8_ref_matmul(&t.m, x, n_tok, x_stride, b, want, out_stride, 0, n_out);
-  kt->matmul(&t.m, x, n_tok, x_stride, b, got, out_stride, 0, n_out);
+  g2_matmul(kt, &t.m, x, n_tok, x_stride, b, got, out_stride, 0, n_out, work);
   int failures = 0;
   if (!same_bits(want, got, n_tok * out_stride)) {
     failures++;
@@ -202,7 +205,7 @@ static int check_shape(const g2_kernels *kt, g2_dtype dtype, size_t n_out, size_
     for (size_t tok = 0; tok < n_tok;) {
       size_t count = 1 + next_u32() % 8;
       count = tok + count < n_tok ? count : n_tok - tok;
-      kt->matmul(&t.m, x + tok * x_stride, count, x_stride, b, split + tok * out_stride, out_stride, j, end);
+      g2_matmul(kt, &t.m, x + tok * x_stride, count, x_stride, b, split + tok * out_stride, out_stride, j, end, work);
       tok += count;
     }
     j = end;
@@ -255,12 +258,13 @@ static void test_hostile_weights(const g2_kernels *kt) {
 
 /* A table that is not the int8 one leaves other types to the exact path. */
 static void test_other_types(const g2_kernels *kt) {
+  const g2_kernels *avx512 = g2_kernels_select("avx512", 0);
   test_matrix t = make_matrix(G2_DT_Q8_0, 5, 96);
   g2_matrix f32 = {t.dense, G2_DT_F32, G2_LAYOUT_NK, 5, 96};
   float x[2 * 96], want[10], got[10];
   fill_activations(x, 2 * 96, KIND_UNIFORM);
-  g2_kernels_avx512.matmul(&f32, x, 2, 96, NULL, want, 5, 0, 5);
-  kt->matmul(&f32, x, 2, 96, NULL, got, 5, 0, 5);
+  g2_matmul(avx512, &f32, x, 2, 96, NULL, want, 5, 0, 5, work);
+  g2_matmul(kt, &f32, x, 2, 96, NULL, got, 5, 0, 5, work);
   CHECK(same_bits(want, got, 10), "%s: F32 weights take the avx512 path (same bits)", kt->name);
   free_matrix(&t);
 
@@ -269,8 +273,8 @@ static void test_other_types(const g2_kernels *kt) {
   test_matrix big = make_matrix(G2_DT_Q8_0, 3, n_in);
   float *xs = malloc(2 * n_in * sizeof(float)), big_want[6], big_got[6];
   fill_activations(xs, 2 * n_in, KIND_UNIFORM);
-  g2_kernels_avx512.matmul(&big.m, xs, 2, n_in, NULL, big_want, 3, 0, 3);
-  kt->matmul(&big.m, xs, 2, n_in, NULL, big_got, 3, 0, 3);
+  g2_matmul(avx512, &big.m, xs, 2, n_in, NULL, big_want, 3, 0, 3, work);
+  g2_matmul(kt, &big.m, xs, 2, n_in, NULL, big_got, 3, 0, 3, work);
   CHECK(!g2_int8_supported(&big.m) && same_bits(big_want, big_got, 6),
         "%s: Q8_0 rows of %zu take the exact avx512 path (same bits)", kt->name, n_in);
   free(xs);

@@ -11,6 +11,7 @@
 #include "gpt2.h"
 #include "harness.h"
 #include "test_random.h"
+#include "kernels/bf16.h"
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
 #include "tensor/matrix.h"
@@ -21,6 +22,10 @@ static void fill(float *a, size_t n, float lo, float hi) {
 }
 
 static const float sentinel = -12345.0f;
+
+/* The oracle table, and the matmuls' work area (kernels.h), one thread. */
+static const g2_kernels *scalar;
+static _Alignas(64) unsigned char work[G2_KERNEL_WORK_BYTES];
 
 /* A random matrix stored as dtype/layout, and its elements as the kernels
    must see them (g2_dequantize of the stored rows). */
@@ -138,6 +143,24 @@ static void set_sentinel(float *out, size_t n) {
   for (size_t i = 0; i < n; i++) out[i] = sentinel;
 }
 
+typedef void (*oracle_fn)(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
+                          float *out, size_t out_stride, size_t col_begin, size_t col_end);
+
+/* The scalar oracle of the path that gives table kt's products for w when
+   that path rounds the activations (kernels/int8.h, kernels/bf16.h); NULL
+   for the FP32 paths. */
+static oracle_fn rounding_oracle(const g2_kernels *kt, const g2_matrix *w) {
+#if defined(__x86_64__)
+  g2_matmul_fn chosen = g2_kernels_matmul(kt, w, 2);
+  if (chosen == g2_int8_vnni_matmul_for(w, 1)) return g2_int8_ref_matmul;
+  if (chosen == g2_bf16_matmul_for(w, 1)) return g2_bf16_ref_matmul;
+#else
+  (void)kt;
+  (void)w;
+#endif
+  return NULL;
+}
+
 /* One table, one matrix: accuracy on a column sub-range with strides, and
    the determinism rule against the same table's one-call result. */
 static void check_matmul(const g2_kernels *kt, const test_matrix *t, size_t n_tok, int with_bias) {
@@ -155,23 +178,26 @@ static void check_matmul(const g2_kernels *kt, const test_matrix *t, size_t n_to
   /* Accuracy on an odd sub-range [c0, c1). */
   size_t c0 = n_out > 4 ? 3 : 0, c1 = n_out > 4 ? n_out - 1 : n_out;
   set_sentinel(whole, n_tok * out_stride);
-  kt->matmul(&t->m, x, n_tok, x_stride, b, whole, out_stride, c0, c1);
-  /* avx512bf16 rounds activations to bfloat16 for BF16 weights: each
-     product is off by at most 2^-9 of itself (round to nearest, 8
-     significant bits), 2^-8 with room for the flushed subnormals. */
-  int bf16_products = strcmp(kt->name, "avx512bf16") == 0 && t->m.dtype == G2_DT_BF16;
-  /* avx512bf16 takes Q8_0/Q4_0 products from the int8 path (8-bit
-     activations, kernels/int8.h): held to that path's oracle, bitwise
-     (tests/unit/test_int8.c covers it in depth). */
-  if (strcmp(kt->name, "avx512bf16") == 0 && g2_int8_supported(&t->m)) {
+  g2_matmul(kt, &t->m, x, n_tok, x_stride, b, whole, out_stride, c0, c1, work);
+  /* Paths that round the activations (avx512vnni's and avx512bf16's
+     Q8_0/Q4_0 products on 8-bit activations, avx512bf16's BF16 products on
+     bfloat16 ones): held to their own scalar oracles, bitwise. */
+  oracle_fn rounding = rounding_oracle(kt, &t->m);
+  if (rounding) {
     float *oracle = malloc(n_tok * out_stride * sizeof(float));
     set_sentinel(oracle, n_tok * out_stride);
-    g2_int8_ref_matmul(&t->m, x, n_tok, x_stride, b, oracle, out_stride, c0, c1);
+    rounding(&t->m, x, n_tok, x_stride, b, oracle, out_stride, c0, c1);
     CHECK(memcmp(oracle, whole, n_tok * out_stride * sizeof(float)) == 0,
-          "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu cols [%zu,%zu) bias=%d: the int8 oracle's bits",
-          kt->name, dt, lay, n_in, n_out, n_tok, c0, c1, with_bias);
+          "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu cols [%zu,%zu) bias=%d: the bits of its %s oracle",
+          kt->name, dt, lay, n_in, n_out, n_tok, c0, c1, with_bias,
+          rounding == g2_int8_ref_matmul ? "int8" : "bf16");
     free(oracle);
-  } else {
+  }
+  /* The int8 path's accuracy is tests/unit/test_int8.c's subject. BF16
+     activations: each product is off by at most 2^-9 of itself (round to
+     nearest, 8 significant bits), 2^-8 with room for flushed subnormals. */
+  if (rounding != g2_int8_ref_matmul) {
+    int bf16_products = rounding == g2_bf16_ref_matmul;
     double err = error_vs_exact(t, x, x_stride, b, whole, out_stride, n_tok, c0, c1,
                                 bf16_products ? ldexp(1.0, -8) : 0.0);
     CHECK(err <= 1.0, "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu cols [%zu,%zu) bias=%d: error %.3f of bound",
@@ -182,13 +208,13 @@ static void check_matmul(const g2_kernels *kt, const test_matrix *t, size_t n_to
 
   /* Determinism: all columns at once, then split three ways. */
   set_sentinel(whole, n_tok * out_stride);
-  kt->matmul(&t->m, x, n_tok, x_stride, b, whole, out_stride, 0, n_out);
+  g2_matmul(kt, &t->m, x, n_tok, x_stride, b, whole, out_stride, 0, n_out, work);
 
   set_sentinel(split, n_tok * out_stride);
   for (size_t j = 0; j < n_out;) { /* odd column ranges */
     size_t width = 1 + next_u32() % 37;
     size_t end = j + width < n_out ? j + width : n_out;
-    kt->matmul(&t->m, x, n_tok, x_stride, b, split, out_stride, j, end);
+    g2_matmul(kt, &t->m, x, n_tok, x_stride, b, split, out_stride, j, end, work);
     j = end;
   }
   CHECK(memcmp(whole, split, n_tok * out_stride * sizeof(float)) == 0,
@@ -197,7 +223,7 @@ static void check_matmul(const g2_kernels *kt, const test_matrix *t, size_t n_to
 
   set_sentinel(split, n_tok * out_stride);
   for (size_t tok = 0; tok < n_tok; tok++)
-    kt->matmul(&t->m, x + tok * x_stride, 1, x_stride, b, split + tok * out_stride, out_stride, 0, n_out);
+    g2_matmul(kt, &t->m, x + tok * x_stride, 1, x_stride, b, split + tok * out_stride, out_stride, 0, n_out, work);
   CHECK(memcmp(whole, split, n_tok * out_stride * sizeof(float)) == 0,
         "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu: same bits one token at a time", kt->name, dt, lay, n_in,
         n_out, n_tok);
@@ -208,8 +234,8 @@ static void check_matmul(const g2_kernels *kt, const test_matrix *t, size_t n_to
     if (tok + count > n_tok) count = n_tok - tok;
     size_t mid = n_out / 2 + (next_u32() % 3);
     if (mid > n_out) mid = n_out;
-    kt->matmul(&t->m, x + tok * x_stride, count, x_stride, b, split + tok * out_stride, out_stride, 0, mid);
-    kt->matmul(&t->m, x + tok * x_stride, count, x_stride, b, split + tok * out_stride, out_stride, mid, n_out);
+    g2_matmul(kt, &t->m, x + tok * x_stride, count, x_stride, b, split + tok * out_stride, out_stride, 0, mid, work);
+    g2_matmul(kt, &t->m, x + tok * x_stride, count, x_stride, b, split + tok * out_stride, out_stride, mid, n_out, work);
     tok += count;
   }
   CHECK(memcmp(whole, split, n_tok * out_stride * sizeof(float)) == 0,
@@ -274,7 +300,7 @@ static void test_k_types(const g2_kernels *kt) {
         float want[768], got[768];
         size_t row = 11;
         g2_dequantize(types[d], t.storage + row * g2_dtype_row_bytes(types[d], 768), 0, 768, want);
-        kt->get_row(&t.m, (int64_t)row, got);
+        kt->vec->get_row(&t.m, (int64_t)row, got);
         CHECK(memcmp(want, got, sizeof want) == 0, "%s get_row %s: the bits of g2_dequantize", kt->name,
               g2_dtype_name(types[d]));
       }
@@ -333,11 +359,11 @@ static void run_attention(const g2_kernels *kt, const attention_case *c, uint32_
                           float *out, float *single) {
   const void *k = kv_type == GPT2_KV_F16 ? (const void *)c->kh : c->kf;
   const void *v = kv_type == GPT2_KV_F16 ? (const void *)c->vh : c->vf;
-  kt->attention(c->q, c->q_stride, c->n_q, k, v, kv_type, c->n_kv, c->head_dim, c->kv_stride, scale,
+  kt->vec->attention(c->q, c->q_stride, c->n_q, k, v, kv_type, c->n_kv, c->head_dim, c->kv_stride, scale,
                 c->scratch, out, c->out_stride);
   if (single)
     for (size_t i = 0; i < c->n_q; i++)
-      kt->attention(c->q + i * c->q_stride, c->q_stride, 1, k, v, kv_type, c->n_kv + i, c->head_dim,
+      kt->vec->attention(c->q + i * c->q_stride, c->q_stride, 1, k, v, kv_type, c->n_kv + i, c->head_dim,
                     c->kv_stride, scale, c->scratch, single + i * c->out_stride, c->out_stride);
 }
 
@@ -357,7 +383,7 @@ static void test_attention(const g2_kernels *kt) {
           attention_case c = make_attention_case(n_q, lengths[l], head_dim);
           /* a large scale too, so that most weights underflow towards 0 */
           float scale = (l + n_q) % 2 ? 1.0f / sqrtf((float)head_dim) : 6.0f;
-          run_attention(&g2_kernels_ref, &c, kv_type, scale, c.want, NULL);
+          run_attention(scalar, &c, kv_type, scale, c.want, NULL);
           run_attention(kt, &c, kv_type, scale, c.got, c.single);
           for (size_t i = 0; i < n_q; i++) {
             const float *want = c.want + i * c.out_stride, *got = c.got + i * c.out_stride;
@@ -374,7 +400,7 @@ static void test_attention(const g2_kernels *kt) {
           cases++;
         }
       const char *kv = kv_type == GPT2_KV_F16 ? "F16" : "F32";
-      if (kt != &g2_kernels_ref)
+      if (kt != scalar)
         CHECK(worst <= 1.0, "%s attention kv=%s head_dim=%zu, %zu blocks of n_q 1..9, n_kv 0..300: error %.3f of tolerance",
               kt->name, kv, head_dim, cases, worst);
       CHECK(same_as_single, "%s attention kv=%s head_dim=%zu: a block has the bits of one-query calls", kt->name,
@@ -397,8 +423,8 @@ static void test_layernorm(const g2_kernels *kt) {
     fill(x, n, -2.0f, 2.0f);
     fill(gamma, n, 0.5f, 1.5f);
     fill(beta, n, -0.5f, 0.5f);
-    g2_kernels_ref.layernorm(x, n, gamma, beta, 1e-5f, want);
-    kt->layernorm(x, n, gamma, beta, 1e-5f, got);
+    g2_ref_vector.layernorm(x, n, gamma, beta, 1e-5f, want);
+    kt->vec->layernorm(x, n, gamma, beta, 1e-5f, got);
     double worst = 0.0;
     for (size_t i = 0; i < n; i++) {
       double normalized = fabs(((double)want[i] - beta[i]) / gamma[i]);
@@ -429,8 +455,8 @@ static void test_gelu(const g2_kernels *kt) {
     }
     memcpy(want, x, n * sizeof(float));
     memcpy(got, x, n * sizeof(float));
-    g2_kernels_ref.gelu(want, n);
-    kt->gelu(got, n);
+    g2_ref_vector.gelu(want, n);
+    kt->vec->gelu(got, n);
     double worst = 0.0;
     for (size_t i = 0; i < n; i++) {
       double bound = 4e-6 * fabs(want[i]) + ldexp(fabs(x[i]), -21) + 1e-30;
@@ -452,8 +478,8 @@ static void test_add_and_get_row(const g2_kernels *kt) {
     fill(a, n, -1.0f, 1.0f);
     fill(b, n, -1.0f, 1.0f);
     memcpy(c, a, n * sizeof(float));
-    g2_kernels_ref.add(a, b, n);
-    kt->add(c, b, n);
+    g2_ref_vector.add(a, b, n);
+    kt->vec->add(c, b, n);
     CHECK(memcmp(a, c, n * sizeof(float)) == 0, "%s add n=%zu: same bits as the oracle", kt->name, n);
     free(a); free(b); free(c);
   }
@@ -464,8 +490,8 @@ static void test_add_and_get_row(const g2_kernels *kt) {
     int same = 1;
     for (int64_t row = 0; row < 5; row++) {
       float want[96], got[96];
-      g2_kernels_ref.get_row(&t.m, row, want);
-      kt->get_row(&t.m, row, got);
+      g2_ref_vector.get_row(&t.m, row, want);
+      kt->vec->get_row(&t.m, row, got);
       same &= memcmp(want, got, n_in * sizeof(float)) == 0;
     }
     CHECK(same, "%s get_row %s: same bits as the oracle", kt->name, g2_dtype_name(types[d]));
@@ -473,47 +499,107 @@ static void test_add_and_get_row(const g2_kernels *kt) {
   }
 }
 
-static void test_select(void) {
-  const g2_kernels *best = g2_kernels_select(NULL, 0);
-  CHECK(best != NULL, "g2_kernels_select(NULL, 0) picks a table (%s)", best ? best->name : "none");
-  CHECK(g2_kernels_select("", 0) == best, "an empty GPT2_ISA means the default");
-  CHECK(g2_kernels_select("scalar", 0) == &g2_kernels_ref, "GPT2_ISA=scalar forces the oracle");
-  CHECK(g2_kernels_select("sse9", 0) == NULL, "an unknown GPT2_ISA is refused");
+/* The table chosen for injected CPU features: every outcome of dispatch. */
+typedef struct select_case {
+  const char *cpu_name;
+  g2_cpu_features cpu;
+  const char *forced;
+  int fp32_only;
+  const char *want; /* NULL: refused */
+} select_case;
+
+static void test_select_for(void) {
+  const g2_cpu_features none = {0};
 #if defined(__x86_64__)
+  const g2_cpu_features avx2 = {.avx2_fma_f16c = 1};
+  const g2_cpu_features avx512 = {.avx2_fma_f16c = 1, .avx512 = 1};
+  const g2_cpu_features vnni = {.avx2_fma_f16c = 1, .avx512 = 1, .avx512_vnni = 1}; /* Cascade Lake */
+  const g2_cpu_features bf16 = {.avx2_fma_f16c = 1, .avx512 = 1, .avx512_vnni = 1, .avx512_bf16 = 1};
+  const g2_cpu_features bf16_no_vnni = {.avx2_fma_f16c = 1, .avx512 = 1, .avx512_bf16 = 1};
+  const select_case cases[] = {
+      {"no AVX", none, NULL, 0, "scalar"},
+      {"no AVX", none, NULL, 1, "scalar"},
+      {"no AVX", none, "avx2", 0, NULL},
+      {"no AVX", none, "scalar", 0, "scalar"},
+      {"AVX2", avx2, NULL, 0, "avx2"},
+      {"AVX2", avx2, NULL, 1, "avx2"},
+      {"AVX2", avx2, "avx512", 0, NULL},
+      {"AVX2", avx2, "scalar", 1, "scalar"},
+      {"AVX-512", avx512, NULL, 0, "avx512"},
+      {"AVX-512", avx512, NULL, 1, "avx512"},
+      {"AVX-512", avx512, "avx512vnni", 0, NULL},
+      {"AVX-512", avx512, "avx512bf16", 0, NULL},
+      {"AVX-512", avx512, "avx2", 0, "avx2"},
+      {"AVX-512+VNNI", vnni, NULL, 0, "avx512vnni"},
+      {"AVX-512+VNNI", vnni, NULL, 1, "avx512"},
+      {"AVX-512+VNNI", vnni, "avx512bf16", 0, NULL},
+      {"AVX-512+VNNI", vnni, "avx512vnni", 1, "avx512vnni"}, /* named: fp32_products is gpt2_load's check */
+      {"AVX-512+VNNI+BF16", bf16, NULL, 0, "avx512bf16"},
+      {"AVX-512+VNNI+BF16", bf16, NULL, 1, "avx512"},
+      {"AVX-512+VNNI+BF16", bf16, "avx512vnni", 0, "avx512vnni"},
+      {"AVX-512+VNNI+BF16", bf16, "avx512", 0, "avx512"},
+      {"AVX-512+VNNI+BF16", bf16, "", 0, "avx512bf16"},
+      {"AVX-512+VNNI+BF16", bf16, "neon", 0, NULL},
+      {"AVX-512+VNNI+BF16", bf16, "sse9", 0, NULL},
+      {"AVX-512+BF16 without VNNI", bf16_no_vnni, NULL, 0, "avx512"},
+      {"AVX-512+BF16 without VNNI", bf16_no_vnni, "avx512bf16", 0, NULL},
+  };
+#elif defined(__aarch64__)
+  const g2_cpu_features neon = {.neon = 1};
+  const select_case cases[] = {
+      {"NEON", neon, NULL, 0, "neon"},     {"NEON", neon, NULL, 1, "neon"},
+      {"NEON", neon, "avx2", 0, NULL},     {"NEON", neon, "scalar", 0, "scalar"},
+      {"no NEON", none, NULL, 0, "scalar"}, {"no NEON", none, "neon", 0, NULL},
+  };
+#else
+  const select_case cases[] = {
+      {"no SIMD", none, NULL, 0, "scalar"},
+      {"no SIMD", none, "avx2", 0, NULL},
+  };
+#endif
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const select_case *c = &cases[i];
+    const g2_kernels *got = g2_kernels_select_for(&c->cpu, c->forced, c->fp32_only);
+    int ok = c->want ? got && strcmp(got->name, c->want) == 0 : got == NULL;
+    CHECK(ok, "%s, GPT2_ISA=%s, fp32_only=%d: %s (got %s)", c->cpu_name, c->forced ? c->forced : "(unset)",
+          c->fp32_only, c->want ? c->want : "refused", got ? got->name : "refused");
+    if (got && !c->forced && c->fp32_only)
+      CHECK(!got->rounds_activations, "%s, fp32_only: %s keeps FP32 products", c->cpu_name, got->name);
+  }
+}
+
+/* The real CPU: g2_kernels_select is g2_kernels_select_for on what
+   g2_cpu_detect reports. */
+static void test_select(void) {
   g2_cpu_features cpu = g2_cpu_detect();
-  const char *expected = cpu.avx512 && cpu.avx512_bf16 ? "avx512bf16"
-                         : cpu.avx512                  ? "avx512"
-                         : cpu.avx2_fma_f16c           ? "avx2"
-                                                       : "scalar";
-  CHECK(best != NULL && strcmp(best->name, expected) == 0, "the default is %s on this CPU (%s)", expected,
-        best ? best->name : "none");
-  CHECK(g2_kernels_select("neon", 0) == NULL, "GPT2_ISA=neon is refused on x86-64");
-  const g2_kernels *fp32 = g2_kernels_select(NULL, 1);
-  const char *expected_fp32 = cpu.avx512 ? "avx512" : expected;
-  CHECK(fp32 != NULL && strcmp(fp32->name, expected_fp32) == 0 && !fp32->rounds_activations,
-        "with FP32 products only, the default is %s (%s)", expected_fp32, fp32 ? fp32->name : "none");
-#endif
-  CHECK(g2_kernels_select("scalar", 1) == &g2_kernels_ref, "a named table is chosen with FP32 products only too");
-  CHECK(!g2_kernels_ref.rounds_activations, "the oracle keeps FP32 products");
-#if defined(__aarch64__)
-  CHECK(g2_kernels_select("avx2", 0) == NULL, "GPT2_ISA=avx2 is refused on aarch64");
-  CHECK(best == g2_kernels_select("neon", 0), "aarch64 picks neon");
-#endif
+  for (int fp32_only = 0; fp32_only < 2; fp32_only++) {
+    const g2_kernels *best = g2_kernels_select(NULL, fp32_only);
+    CHECK(best != NULL && best == g2_kernels_select_for(&cpu, NULL, fp32_only),
+          "fp32_only=%d: the default on this CPU is the one its features lead to (%s)", fp32_only,
+          best ? best->name : "none");
+    CHECK(g2_kernels_select("", fp32_only) == best, "fp32_only=%d: an empty GPT2_ISA means the default", fp32_only);
+  }
+  const g2_kernels *scalar_table = g2_kernels_select("scalar", 0);
+  CHECK(scalar_table && strcmp(scalar_table->name, "scalar") == 0 && !scalar_table->rounds_activations,
+        "GPT2_ISA=scalar forces the oracle, which keeps FP32 products");
+  CHECK(g2_kernels_select("sse9", 0) == NULL, "an unknown GPT2_ISA is refused");
+  test_select_for();
 }
 
 int main(void) {
-  static const char *names[] = {"scalar", "avx2", "avx512", "avx512bf16", "neon"};
+  static const char *names[] = {"scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "neon"};
+  scalar = g2_kernels_select("scalar", 0);
   test_select();
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     const g2_kernels *kt = g2_kernels_select(names[i], 0);
     if (!kt) {
-      printf("# %s: not run by this CPU\n", names[i]);
+      SKIP("%s kernels: this CPU or build does not run the table", names[i]);
       continue;
     }
     test_matmul(kt);
     test_k_types(kt);
     test_attention(kt);
-    if (kt == &g2_kernels_ref) continue; /* the oracle is its own reference below */
+    if (kt == scalar) continue; /* the oracle is its own reference below */
     test_layernorm(kt);
     test_gelu(kt);
     test_add_and_get_row(kt);
