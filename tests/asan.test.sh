@@ -6,11 +6,7 @@
 # that they run under ASan, so that a test too slow there can pick a
 # smaller model and say so (docs/reliability.md). `make check-asan` runs
 # this alone.
-set -u
-cd "$(dirname "$0")/.."
-. tests/sanitize.sh
-export GPT2_TEST_MODELS=${GPT2_TEST_MODELS:-${BUILD:-build}/models}
-export GPT2_TEST_DATA=${GPT2_TEST_DATA:-tests/data}
+. "$(dirname "$0")/sanitize.sh"
 export GPT2_TEST_SANITIZER=address
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

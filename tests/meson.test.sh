@@ -1,10 +1,8 @@
 # The Meson build builds the same library as the Makefile: same real name,
 # SONAME, exported symbols and an equivalent gpt2.pc.
-set -u
 . "$(dirname "$0")/lib.sh"
-BUILD=${BUILD:-build}
 if ! command -v meson >/dev/null; then fail "meson is not installed (apt-get install meson ninja-build)"; exit 0; fi
-dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+dir=$tmp/meson
 meson setup "$dir" -Dopenmp=enabled --prefix=/usr/local >"$dir.log" 2>&1 && meson compile -C "$dir" >>"$dir.log" 2>&1
 status=$?
 check "meson setup + compile" test $status -eq 0

@@ -6,10 +6,7 @@
 # rebuild libgomp with TSan to use both). The threads this test runs are
 # the application's own and the library's pool (pthreads), which is what
 # the library promises to be safe for. `make check-tsan` runs this alone.
-set -u
-cd "$(dirname "$0")/.."
-. tests/sanitize.sh
-export GPT2_TEST_MODELS=${GPT2_TEST_MODELS:-${BUILD:-build}/models}
+. "$(dirname "$0")/sanitize.sh"
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 dir=${TSAN_BUILD:-build-tsan}
 tests/make_models.sh "$GPT2_TEST_MODELS" >/dev/null || { fail "tsan: models"; exit 1; }
