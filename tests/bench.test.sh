@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 bench=$BUILD/gpt2-bench
 [ -x "$bench" ] || { fail "$bench is not built"; exit 1; }
-[ -d "$MODELS/mid-f32" ] || { fail "model $MODELS/mid-f32 missing (tests/make_models.sh)"; exit 1; }
+[ -d "$MODELS/mid-f32" ] || { fail "model $MODELS/mid-f32 missing (tools/gen/make_models.sh)"; exit 1; }
 
 # A small bandwidth buffer keeps the test quick; the figures are checked
 # for consistency, not for speed.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test-model generator writes the same bytes every time and everywhere:
 # two runs, a clang build and an aarch64 build (cross gcc, run under
-# qemu-user) all reproduce the small models that tests/make_models.sh wrote
+# qemu-user) all reproduce the small models that tools/gen/make_models.sh wrote
 # (their arguments are read back from gen_model.txt). The golden data
 # (tests/data/golden) depends on it. A missing tool is a FAIL, not a skip:
 # CI installs clang, gcc-aarch64-linux-gnu and qemu-user.
@@ -35,7 +35,7 @@ for name in $small_models; do
 done
 
 flags=(-std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -Iinclude -Ilib)
-if command -v clang >/dev/null 2>&1 && clang "${flags[@]}" -o "$tmp/gen_clang" tools/gen_model.c -lm 2>"$tmp/log"; then
+if command -v clang >/dev/null 2>&1 && clang "${flags[@]}" -o "$tmp/gen_clang" tools/gen/gen_model.c -lm 2>"$tmp/log"; then
   for name in $small_models; do same_model clang "$name" "$tmp/gen_clang"; done
 else
   fail "gen_model (clang): no clang, or the build failed: $(head -n 3 "$tmp/log" 2>/dev/null)"
@@ -44,7 +44,7 @@ fi
 CROSS_CC=${CROSS_CC:-aarch64-linux-gnu-gcc}
 QEMU=${QEMU:-qemu-aarch64}
 if command -v "$CROSS_CC" >/dev/null 2>&1 && command -v "$QEMU" >/dev/null 2>&1 &&
-   "$CROSS_CC" "${flags[@]}" -static -o "$tmp/gen_aarch64" tools/gen_model.c -lm 2>"$tmp/log"; then
+   "$CROSS_CC" "${flags[@]}" -static -o "$tmp/gen_aarch64" tools/gen/gen_model.c -lm 2>"$tmp/log"; then
   for name in $small_models; do
     same_model aarch64 "$name" "$QEMU" -L /usr/aarch64-linux-gnu "$tmp/gen_aarch64"
   done
@@ -53,7 +53,7 @@ else
 fi
 
 # Models already present with a matching stamp are kept.
-if tests/make_models.sh "$MODELS" >"$tmp/log" 2>&1 && ! grep -q wrote "$tmp/log"; then
+if tools/gen/make_models.sh "$MODELS" >"$tmp/log" 2>&1 && ! grep -q wrote "$tmp/log"; then
   ok "make_models.sh: a second run keeps every up-to-date model"
 else
   fail "make_models.sh: a second run rewrote models: $(head -n 3 "$tmp/log")"

@@ -6,7 +6,7 @@ make -s install BUILD="$BUILD" PREFIX=$prefix DESTDIR="$tmp/root" >"$tmp/log" 2>
 status=$?
 check "make install DESTDIR=... PREFIX=$prefix (exit $status)" test $status -eq 0
 root="$tmp/root$prefix"
-major=$(sed -n 's/^#define GPT2_VERSION_MAJOR \([0-9]*\)/\1/p' include/gpt2.h)
+major=$(header_version | cut -d. -f1)
 for f in include/gpt2.h lib/libgpt2.a lib/libgpt2.so lib/libgpt2.so.$major lib/pkgconfig/gpt2.pc; do
   check "installed $f" test -e "$root/$f"
 done

@@ -31,3 +31,19 @@ relay() {
   cat "$1"
   failures=$((failures + $(grep -c '^FAIL ' "$1")))
 }
+# comma_locale: prints a LOCPATH under which de_DE.UTF-8 (decimal comma)
+# exists, for test_json's locale check: compiled once by localedef from the
+# `locales` package's sources into $BUILD/locale, so that the system's
+# locales are left alone. Prints nothing without those sources.
+comma_locale() {
+  local dir=$BUILD/locale
+  if [ ! -f "$dir/de_DE.UTF-8/LC_NUMERIC" ]; then
+    mkdir -p "$dir" && localedef -i de_DE -f UTF-8 "$dir/de_DE.UTF-8" >/dev/null 2>&1
+    [ -f "$dir/de_DE.UTF-8/LC_NUMERIC" ] || { rm -rf "$dir"; return 0; }
+  fi
+  echo "$dir"
+}
+# header_version: MAJOR.MINOR.PATCH from include/gpt2.h, the version's one source.
+header_version() {
+  sed -n 's/^#define GPT2_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' include/gpt2.h | paste -sd. -
+}

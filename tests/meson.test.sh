@@ -8,7 +8,7 @@ status=$?
 check "meson setup + compile" test $status -eq 0
 [ $status -eq 0 ] || { tail -20 "$dir.log"; exit 0; }
 rm -f "$dir.log"
-version=$(sed -n 's/^#define GPT2_VERSION_STRING "\(.*\)"/\1/p' include/gpt2.h)
+version=$(header_version)
 check "meson builds libgpt2.so.$version" test -f "$dir/libgpt2.so.$version"
 check "meson builds libgpt2.a" test -f "$dir/libgpt2.a"
 soname() { readelf -d "$1" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p'; }

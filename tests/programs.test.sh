@@ -27,7 +27,7 @@ for p in "$gen" "$tok" "$ppl"; do
   [ -x "$p" ] || { fail "$p is not built"; exit 1; }
 done
 for m in "$mid" "$tiny" "$real_vocab"; do
-  [ -d "$m" ] || { fail "model $m missing (tests/make_models.sh)"; exit 1; }
+  [ -d "$m" ] || { fail "model $m missing (tools/gen/make_models.sh)"; exit 1; }
 done
 
 # ---- --help -------------------------------------------------------------

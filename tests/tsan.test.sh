@@ -9,5 +9,5 @@
 . "$(dirname "$0")/sanitize.sh"
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 dir=${TSAN_BUILD:-build-tsan}
-tests/make_models.sh "$GPT2_TEST_MODELS" >/dev/null || { fail "tsan: models"; exit 1; }
+tools/gen/make_models.sh "$GPT2_TEST_MODELS" >/dev/null || { fail "tsan: models"; exit 1; }
 sanitize_pass tsan "$dir" "SANITIZE=thread OPENMP=0" test_threads test_pool

@@ -6,9 +6,9 @@
 set -eu
 cd "$(dirname "$0")/../.."
 models=${1:-${GPT2_TEST_MODELS:-build/models}}
-tests/make_models.sh "$models"
+tools/gen/make_models.sh "$models"
 mkdir -p tests/data/golden
 rm -f tests/data/golden/*.txt tests/data/golden/*.logits
 # shellcheck disable=SC2046 # one name per word
 /usr/bin/python3 tests/reference/make_golden.py "$models" tests/data/golden \
-  $(tests/make_models.sh --list)
+  $(tools/gen/make_models.sh --list)
