@@ -21,4 +21,7 @@ for f in Name Version Cflags; do
   check "gpt2.pc $f equal ($(field "$meson_pc" $f))" test "$(field "$meson_pc" $f)" = "$(field "$make_pc" $f | sed 's|\${includedir}|${includedir}|')"
 done
 check "gpt2.pc Libs link -lgpt2 from libdir" grep -q '^Libs: -L${libdir} -lgpt2' "$meson_pc"
-for p in "$dir"/gpt2-*; do [ -x "$p" ] && ok "meson builds $(basename "$p")"; done
+for source in examples/*.c; do
+  p=$(basename "$source" .c)
+  check "meson builds $p" test -x "$dir/$p"
+done
