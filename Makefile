@@ -37,15 +37,17 @@ STATIC := $(BUILD)/libgpt2.a
 
 # Programs: examples/NAME.c -> build/NAME (linked to the shared library).
 PROGRAMS := $(patsubst examples/%.c,$(BUILD)/%,$(wildcard examples/*.c))
-# Tools: tools/NAME.c -> build/tools/NAME (static library).
-TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
+# Data generators: tools/gen/NAME.c -> build/tools/NAME (static library).
+TOOLS := $(patsubst tools/gen/%.c,$(BUILD)/tools/%,$(wildcard tools/gen/*.c))
+# Benchmarks: bench/NAME.c -> build/bench/NAME (static library, internals).
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 # Tests: tests/unit/NAME.c -> build/tests/NAME (static library, internals).
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 
 INSTALLED_PROGRAMS := $(filter $(BUILD)/gpt2-%,$(PROGRAMS))
 
 .PHONY: all check check-asan check-tsan demo install uninstall clean fuzz
-all: $(SHARED) $(BUILD)/libgpt2.so $(STATIC) $(PROGRAMS) $(TOOLS) $(BUILD)/gpt2.pc
+all: $(SHARED) $(BUILD)/libgpt2.so $(STATIC) $(PROGRAMS) $(TOOLS) $(BENCHES) $(BUILD)/gpt2.pc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -63,16 +65,22 @@ $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%: examples/%.c $(wildcard examples/*.h) $(BUILD)/libgpt2.so
-	$(CC) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lgpt2 -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib' $(LDFLAGS) $(LDLIBS_ALL)
+# Every compile writes NAME.d (-MMD -MP), included below: a program is
+# rebuilt when a header it includes changes.
+$(BUILD)/%: examples/%.c $(BUILD)/libgpt2.so
+	$(CC) $(CFLAGS_ALL) -MMD -MP -o $@ $< -L$(BUILD) -lgpt2 -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib' $(LDFLAGS) $(LDLIBS_ALL)
 
-$(BUILD)/tools/%: tools/%.c $(STATIC)
+$(BUILD)/tools/%: tools/gen/%.c $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(STATIC)
+$(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/unit/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -Itests/unit -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
 
 # gpt2.pc for the current PREFIX; `make install` writes it again, so an
 # install to another PREFIX than the build's gets the right paths.
@@ -104,9 +112,9 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang SANITIZE=address,undefined \
 	  CFLAGS=-fsanitize=fuzzer-no-link $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(STATIC)
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -fsanitize=fuzzer -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
@@ -127,4 +135,5 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(addsuffix .d,$(PROGRAMS) $(TOOLS) $(BENCHES) $(TESTS)) \
+  $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%.d)

@@ -5,7 +5,7 @@
 #   bench/tokenizer_bench.sh [MODEL]
 #
 # MODEL: any model with GPT-2's vocabulary (default: the 124M-shaped test
-# model, made by `make check` or tests/make_models.sh). The English text is
+# model, made by `make check` or tools/gen/make_models.sh). The English text is
 # 3 MB of this machine's licence texts and Debian changelogs; the CJK text
 # is the Chinese of the Rust-by-example book when rustup installed it, else
 # skipped. The npm packages are looked up in NODE_PATH (default
@@ -19,9 +19,7 @@ MODEL=${1:-$BUILD/models/124m-f16}
 work=$BUILD/bench-tokenizer
 mkdir -p "$work"
 
-make -s all >/dev/null
-${CC:-cc} -std=c11 -O2 -Iinclude -o "$work/tokenizer_bench" bench/tokenizer_bench.c \
-  -L"$BUILD" -lgpt2 -Wl,-rpath,"$PWD/$BUILD"
+make -s BUILD="$BUILD" all >/dev/null  # builds $BUILD/bench/tokenizer_bench
 
 english=$work/english.txt
 if [ ! -s "$english" ]; then
@@ -42,7 +40,7 @@ fi
 echo "single-threaded; MB = 10^6 bytes of UTF-8 input; wall-clock and CPU time"
 printf '%-14s %-12s %8s %8s %11s %11s %9s %9s\n' tokenizer text "MB/s" "MB/s cpu" \
   "tokens/s" "tok/s cpu" bytes tokens
-"$work/tokenizer_bench" "$MODEL" $files
+"$BUILD/bench/tokenizer_bench" "$MODEL" $files
 if command -v node >/dev/null; then
   NODE_PATH=${NODE_PATH:-/tmp/tokref/node_modules} node bench/tokenizer_bench.js $files
 fi

@@ -48,7 +48,11 @@ extern "C" {
 #define GPT2_VERSION_PATCH 0
 #define GPT2_VERSION_NUMBER \
   (GPT2_VERSION_MAJOR * 10000 + GPT2_VERSION_MINOR * 100 + GPT2_VERSION_PATCH)
-#define GPT2_VERSION_STRING "0.1.0"
+/* "MAJOR.MINOR.PATCH", made from the three numbers above (their one source). */
+#define GPT2_VERSION_STRING \
+  GPT2_VERSION_STRINGIZE_(GPT2_VERSION_MAJOR, GPT2_VERSION_MINOR, GPT2_VERSION_PATCH)
+#define GPT2_VERSION_STRINGIZE_(major, minor, patch) GPT2_VERSION_QUOTE_(major, minor, patch)
+#define GPT2_VERSION_QUOTE_(major, minor, patch) #major "." #minor "." #patch
 
 /* ---- export macro ------------------------------------------------------- */
 #if defined(_WIN32) && defined(GPT2_BUILDING_DLL)

@@ -1,9 +1,7 @@
 # ABI checks: exported symbols, SONAME, symbol versions, header hygiene.
-set -u
 . "$(dirname "$0")/lib.sh"
-BUILD=${BUILD:-build}
 so=$(ls "$BUILD"/libgpt2.so.*.*.* | head -1)
-major=$(sed -n 's/^#define GPT2_VERSION_MAJOR \([0-9]*\)/\1/p' include/gpt2.h)
+major=$(header_version | cut -d. -f1)
 
 exported=$(nm -D --defined-only "$so" | awk '{print $3}' | sed 's/@.*//' | sort -u)
 leaks=$(echo "$exported" | grep -v '^gpt2_' | grep -v '^GPT2_')
@@ -20,11 +18,10 @@ check "exported symbols carry a GPT2_* version node" test -z "$unversioned"
 
 soname=$(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 check "SONAME is libgpt2.so.$major (got $soname)" test "$soname" = "libgpt2.so.$major"
-check "real name is libgpt2.so.MAJOR.MINOR.PATCH" test "$(basename "$so")" = "libgpt2.so.$(sed -n 's/^#define GPT2_VERSION_STRING "\(.*\)"/\1/p' include/gpt2.h)"
+check "real name is libgpt2.so.MAJOR.MINOR.PATCH" test "$(basename "$so")" = "libgpt2.so.$(header_version)"
 check "libgpt2.so.$major symlink" test "$(readlink "$BUILD/libgpt2.so.$major")" = "$(basename "$so")"
 check "libgpt2.so symlink" test "$(readlink "$BUILD/libgpt2.so")" = "libgpt2.so.$major"
 
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf '#include "gpt2.h"\nint main(void) { return gpt2_version()[0] == 0; }\n' > "$tmp/h.c"
 cp "$tmp/h.c" "$tmp/h.cpp"
 check "header compiles alone as C99 -Wpedantic" cc -std=c99 -Wall -Wextra -Wpedantic -Werror -Iinclude -c "$tmp/h.c" -o "$tmp/h.o"

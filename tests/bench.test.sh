@@ -1,24 +1,22 @@
 # gpt2-bench on the generated test models: the JSON is complete and its
 # figures follow the documented formulas (docs/performance.md), the table
 # is printed, and bad command lines and missing models give exit 2 and 1.
-set -u
 . "$(dirname "$0")/lib.sh"
-BUILD=${BUILD:-build}
-MODELS=${GPT2_TEST_MODELS:-$BUILD/models}
-PYTHON=${PYTHON:-/usr/bin/python3}
 bench=$BUILD/gpt2-bench
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 [ -x "$bench" ] || { fail "$bench is not built"; exit 1; }
-[ -d "$MODELS/mid-f32" ] || { fail "model $MODELS/mid-f32 missing (tests/make_models.sh)"; exit 1; }
+[ -d "$MODELS/mid-f32" ] || { fail "model $MODELS/mid-f32 missing (tools/gen/make_models.sh)"; exit 1; }
 
 # A small bandwidth buffer keeps the test quick; the figures are checked
 # for consistency, not for speed.
 quick="--bw-mib 32 -r 3"
 "$bench" -m "$MODELS/mid-f32" -t 1,2 -p 16,40 -n 8 $quick --type auto,q8_0,bf16 --kv f16 --json \
   >"$tmp/out.json" 2>"$tmp/err"
-check "gpt2-bench --json on mid-f32 exits 0 (stderr: $(head -n 1 "$tmp/err"))" [ $? -eq 0 ]
+status=$?
+check "gpt2-bench --json on mid-f32 exits 0 (exit $status; stderr: $(head -n 1 "$tmp/err"))" test $status -eq 0
 
-"$PYTHON" - "$tmp/out.json" <<'PY'
+# The JSON checks print ok/FAIL lines; empty, cut or key-less JSON stops
+# them with an exception, which is one more FAIL naming it.
+"$PYTHON" - "$tmp/out.json" >"$tmp/checks" 2>"$tmp/checks-err" <<'PY'
 import json, math, statistics, sys
 def check(cond, name):
     print(("ok " if cond else "FAIL ") + name)
@@ -64,6 +62,9 @@ check(by_type["q8_0"]["bytes_per_token_weights"] * 3 < by_type["auto"]["bytes_pe
       % (by_type["q8_0"]["bytes_per_token_weights"], by_type["auto"]["bytes_per_token_weights"]))
 check(all(r["kv_type"] == "f16" and r["kernels"] for r in results), "KV type and kernel table reported")
 PY
+status=$?
+relay "$tmp/checks"
+check "the JSON checks ran to the end (exit $status: $(tail -n 1 "$tmp/checks-err"))" test $status -eq 0
 
 "$bench" -m "$MODELS/tiny-f32" -t 1 -p 16,100 -n 4 $quick >"$tmp/out" 2>"$tmp/err"
 status=$?

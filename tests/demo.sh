@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 model=${1:-}
 if [ -z "$model" ]; then
-  tests/make_models.sh "$BUILD/models" >/dev/null
+  tools/gen/make_models.sh "$BUILD/models" >/dev/null
   model=$BUILD/models/124m-f32
   echo "(no MODEL given: using the random-weight model $model; its text is noise)" >&2
 fi

@@ -1,14 +1,12 @@
 # make install into a temporary DESTDIR, then build and run an outside
 # program with nothing but `pkg-config --cflags --libs gpt2`.
-set -u
 . "$(dirname "$0")/lib.sh"
-BUILD=${BUILD:-build}
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 prefix=/opt/gpt2test
 make -s install BUILD="$BUILD" PREFIX=$prefix DESTDIR="$tmp/root" >"$tmp/log" 2>&1
-check "make install DESTDIR=... PREFIX=$prefix" test $? -eq 0
+status=$?
+check "make install DESTDIR=... PREFIX=$prefix (exit $status)" test $status -eq 0
 root="$tmp/root$prefix"
-major=$(sed -n 's/^#define GPT2_VERSION_MAJOR \([0-9]*\)/\1/p' include/gpt2.h)
+major=$(header_version | cut -d. -f1)
 for f in include/gpt2.h lib/libgpt2.a lib/libgpt2.so lib/libgpt2.so.$major lib/pkgconfig/gpt2.pc; do
   check "installed $f" test -e "$root/$f"
 done
@@ -32,11 +30,15 @@ export PKG_CONFIG_PATH="$root/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$tmp/root"
 flags=$(pkg-config --cflags --libs gpt2)
 check "pkg-config --cflags --libs gpt2 ($flags)" test -n "$flags"
 cc -o "$tmp/outside" "$tmp/outside.c" $flags 2>"$tmp/cc.log"
-check "outside program builds with pkg-config flags only" test $? -eq 0
+status=$?
+check "outside program builds with pkg-config flags only (exit $status)" test $status -eq 0
 LD_LIBRARY_PATH="$root/lib" "$tmp/outside" >"$tmp/out" 2>&1
-check "outside program runs against the installed shared library ($(cat "$tmp/out"))" test $? -eq 0
+status=$?
+check "outside program runs against the installed shared library (exit $status: $(cat "$tmp/out"))" test $status -eq 0
 cc -o "$tmp/outside-static" "$tmp/outside.c" $(pkg-config --cflags gpt2) "$root/lib/libgpt2.a" \
   -Wl,--as-needed $(pkg-config --static --libs gpt2) 2>"$tmp/cc2.log"
-check "outside program links libgpt2.a with pkg-config --static" test $? -eq 0
+status=$?
+check "outside program links libgpt2.a with pkg-config --static (exit $status)" test $status -eq 0
 "$tmp/outside-static" >/dev/null 2>&1
-check "statically linked program runs without the shared library" test $? -eq 0
+status=$?
+check "statically linked program runs without the shared library (exit $status)" test $status -eq 0

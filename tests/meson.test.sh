@@ -1,16 +1,14 @@
 # The Meson build builds the same library as the Makefile: same real name,
 # SONAME, exported symbols and an equivalent gpt2.pc.
-set -u
 . "$(dirname "$0")/lib.sh"
-BUILD=${BUILD:-build}
 if ! command -v meson >/dev/null; then fail "meson is not installed (apt-get install meson ninja-build)"; exit 0; fi
-dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+dir=$tmp/meson
 meson setup "$dir" --prefix=/usr/local >"$dir.log" 2>&1 && meson compile -C "$dir" >>"$dir.log" 2>&1
 status=$?
 check "meson setup + compile" test $status -eq 0
 [ $status -eq 0 ] || { tail -20 "$dir.log"; exit 0; }
 rm -f "$dir.log"
-version=$(sed -n 's/^#define GPT2_VERSION_STRING "\(.*\)"/\1/p' include/gpt2.h)
+version=$(header_version)
 check "meson builds libgpt2.so.$version" test -f "$dir/libgpt2.so.$version"
 check "meson builds libgpt2.a" test -f "$dir/libgpt2.a"
 soname() { readelf -d "$1" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p'; }
@@ -23,4 +21,7 @@ for f in Name Version Cflags; do
   check "gpt2.pc $f equal ($(field "$meson_pc" $f))" test "$(field "$meson_pc" $f)" = "$(field "$make_pc" $f | sed 's|\${includedir}|${includedir}|')"
 done
 check "gpt2.pc Libs link -lgpt2 from libdir" grep -q '^Libs: -L${libdir} -lgpt2' "$meson_pc"
-for p in "$dir"/gpt2-*; do [ -x "$p" ] && ok "meson builds $(basename "$p")"; done
+for source in examples/*.c; do
+  p=$(basename "$source" .c)
+  check "meson builds $p" test -x "$dir/$p"
+done

@@ -3,16 +3,14 @@
 # with Debian's gcc-aarch64-linux-gnu (static, so qemu needs no target
 # libraries) and runs it under qemu-user. A missing tool is a FAIL, not a
 # skip: CI installs gcc-aarch64-linux-gnu and qemu-user.
-set -u
-cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
+. "$(dirname "$0")/lib.sh"
 out=$BUILD/neon
 CROSS_CC=${CROSS_CC:-aarch64-linux-gnu-gcc}
 QEMU=${QEMU:-qemu-aarch64}
 
 for tool in "$CROSS_CC" "$QEMU"; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "FAIL neon: $tool not found (apt-get install gcc-aarch64-linux-gnu qemu-user)"
+    fail "neon: $tool not found (apt-get install gcc-aarch64-linux-gnu qemu-user)"
     exit 1
   fi
 done
@@ -23,40 +21,38 @@ objs=()
 for src in $(find lib -name '*.c' | sort); do
   obj=$out/obj/$(echo "${src%.c}" | tr / _).o
   if ! "$CROSS_CC" "${flags[@]}" -c "$src" -o "$obj" 2>"$out/build.log"; then
-    echo "FAIL neon: cross compile of $src"; cat "$out/build.log"; exit 1
+    fail "neon: cross compile of $src"; cat "$out/build.log"; exit 1
   fi
   objs+=("$obj")
 done
 for test in test_kernels test_golden; do
   if ! "$CROSS_CC" "${flags[@]}" -static -Itests/unit -o "$out/$test" "tests/unit/$test.c" \
        "${objs[@]}" -lm 2>"$out/build.log"; then
-    echo "FAIL neon: cross link of $test"; cat "$out/build.log"; exit 1
+    fail "neon: cross link of $test"; cat "$out/build.log"; exit 1
   fi
 done
-echo "ok neon: library, test_kernels and test_golden cross-built for aarch64"
+ok "neon: library, test_kernels and test_golden cross-built for aarch64"
 
 # The kernel test prints its own ok/FAIL lines; the NEON table must be among them.
 log=$out/test_kernels.log
 "$QEMU" -L /usr/aarch64-linux-gnu "$out/test_kernels" >"$log" 2>&1
 status=$?
-cat "$log"
+relay "$log"
 if ! grep -q '^ok neon matmul' "$log"; then
-  echo "FAIL neon: the NEON table was not tested under $QEMU"
+  fail "neon: the NEON table was not tested under $QEMU"
 elif [ "$status" -ne 0 ] && ! grep -q '^FAIL ' "$log"; then
-  echo "FAIL neon: test_kernels under $QEMU exited with status $status"
+  fail "neon: test_kernels under $QEMU exited with status $status"
 fi
 
 # The whole model against the float64 golden data, on the small models (the
 # 124M shape is too slow under emulation): the default table here is neon.
-export GPT2_TEST_MODELS=${GPT2_TEST_MODELS:-$BUILD/models}
-export GPT2_TEST_DATA=${GPT2_TEST_DATA:-tests/data}
 log=$out/test_golden.log
 GPT2_GOLDEN_ONLY=tiny-f32,tiny-f16,tiny-bf16,odd-f32,odd-f16,odd-bf16 \
   "$QEMU" -L /usr/aarch64-linux-gnu "$out/test_golden" >"$log" 2>&1
 status=$?
-cat "$log"
+relay "$log"
 if ! grep -q '^ok .*\[neon, default\]' "$log"; then
-  echo "FAIL neon: the golden test did not run the neon table under $QEMU"
+  fail "neon: the golden test did not run the neon table under $QEMU"
 elif [ "$status" -ne 0 ] && ! grep -q '^FAIL ' "$log"; then
-  echo "FAIL neon: test_golden under $QEMU exited with status $status"
+  fail "neon: test_golden under $QEMU exited with status $status"
 fi

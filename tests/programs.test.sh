@@ -2,13 +2,8 @@
 # gpt2-perplexity on the generated test models: outputs against golden data
 # and the float64 reference, determinism, exit codes (0 ok, 1 run-time
 # failure, 2 bad command line) and error messages.
-set -u
 . "$(dirname "$0")/lib.sh"
-BUILD=${BUILD:-build}
-MODELS=${GPT2_TEST_MODELS:-$BUILD/models}
 GOLDEN=tests/data/golden
-PYTHON=${PYTHON:-/usr/bin/python3}  # needs numpy (tests/run.sh sets it)
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 gen=$BUILD/gpt2-generate tok=$BUILD/gpt2-tokenize ppl=$BUILD/gpt2-perplexity
 mid=$MODELS/mid-f32 tiny=$MODELS/tiny-f32 real_vocab=$MODELS/124m-f32
 
@@ -32,20 +27,28 @@ for p in "$gen" "$tok" "$ppl"; do
   [ -x "$p" ] || { fail "$p is not built"; exit 1; }
 done
 for m in "$mid" "$tiny" "$real_vocab"; do
-  [ -d "$m" ] || { fail "model $m missing (tests/make_models.sh)"; exit 1; }
+  [ -d "$m" ] || { fail "model $m missing (tools/gen/make_models.sh)"; exit 1; }
 done
 
 # ---- --help -------------------------------------------------------------
+# absent FILE PATTERN...: the patterns (grep regexps) that match no line of FILE.
+absent() {
+  local file=$1 pattern; shift
+  for pattern; do grep -qe "$pattern" "$file" || printf '%s ' "$pattern"; done
+}
 run "$gen" --help
-check "gpt2-generate --help exits 0 and documents every flag" \
-  eval '[ $status -eq 0 ] && for f in -m -p -f -n --temp --top-k --top-p --min-p \
-    --repeat-penalty --seed --threads --stop; do grep -qe " $f " "$tmp/out" || exit 1; done'
+missing=$(absent "$tmp/out" " -m " " -p " " -f " " -n " " --temp " " --top-k " " --top-p " " --min-p " \
+  " --repeat-penalty " " --seed " " --threads " " --stop ")
+check "gpt2-generate --help exits 0 and documents every flag (exit $status; missing: ${missing:-none})" \
+  test "$status" -eq 0 -a -z "$missing"
 run "$tok" --help
-check "gpt2-tokenize --help exits 0 and documents every flag" \
-  eval '[ $status -eq 0 ] && for f in -m -f --ids --pieces --decode; do grep -qe " $f " "$tmp/out" || exit 1; done'
+missing=$(absent "$tmp/out" " -m " " -f " " --ids " " --pieces " " --decode ")
+check "gpt2-tokenize --help exits 0 and documents every flag (exit $status; missing: ${missing:-none})" \
+  test "$status" -eq 0 -a -z "$missing"
 run "$ppl" -h
-check "gpt2-perplexity -h exits 0 and documents every flag" \
-  eval '[ $status -eq 0 ] && for f in -m -f --ctx --stride; do grep -qe " $f " "$tmp/out" || exit 1; done'
+missing=$(absent "$tmp/out" " -m " " -f " " --ctx " " --stride ")
+check "gpt2-perplexity -h exits 0 and documents every flag (exit $status; missing: ${missing:-none})" \
+  test "$status" -eq 0 -a -z "$missing"
 
 # ---- gpt2-tokenize on GPT-2's own vocabulary --------------------------------
 # Expected ids: tiktoken's published gpt2 test vectors.
@@ -85,6 +88,9 @@ expect "tokenize: missing file" 1 "cannot open '$tmp/none'" "$tok" -m "$real_voc
 # ---- gpt2-generate ---------------------------------------------------------
 # Greedy decoding reproduces the float64 reference's continuation (golden
 # data; its smallest top-2 margin is far above float32 rounding).
+for key in prompt continuation; do
+  check "golden file mid-f32.txt has the '$key' ids" test -n "$(golden $key mid-f32)"
+done
 "$tok" -m "$mid" --decode "$(golden prompt mid-f32)" >"$tmp/prompt"
 "$tok" -m "$mid" -f "$tmp/prompt" >"$tmp/prompt-ids"
 check "the golden prompt survives decode + tokenize" test "$(cat "$tmp/prompt-ids")" = "$(golden prompt mid-f32)"
@@ -183,8 +189,9 @@ compare_perplexity tiny-f32 32 32
 compare_perplexity mid-f32 100 37
 compare_perplexity mid-f32 256 128
 run "$ppl" -m "$mid" -f "$tmp/corpus" --ctx 64 --stride 16
-check "perplexity prints PPL, bits per byte, tokens scored and tok/s" \
-  eval 'for k in "perplexity:" "bits per byte:" "tokens scored:" "speed: .* tok/s"; do grep -q "^$k" "$tmp/out" || exit 1; done'
+missing=$(absent "$tmp/out" "^perplexity:" "^bits per byte:" "^tokens scored:" "^speed: .* tok/s")
+check "perplexity prints PPL, bits per byte, tokens scored and tok/s (exit $status; missing: ${missing:-none})" \
+  test "$status" -eq 0 -a -z "$missing"
 
 printf 'a' >"$tmp/one"
 expect "perplexity: a one-token text" 1 "perplexity needs at least 2" "$ppl" -m "$mid" -f "$tmp/one"

@@ -2,11 +2,7 @@
 # The Python binding's pytest suite (python/tests), one "ok"/"FAIL" line per
 # pytest test, against $BUILD/libgpt2.so and the models in $GPT2_TEST_MODELS.
 # A missing pytest, library or model is a failure, never a skip.
-set -u
-cd "$(dirname "$0")/.."
-. tests/lib.sh
-BUILD=${BUILD:-build}
-PYTHON=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)}
+. "$(dirname "$0")/lib.sh"
 library=$PWD/$BUILD/libgpt2.so
 
 if [ ! -e "$library" ]; then
@@ -16,7 +12,6 @@ if ! "$PYTHON" -c "import pytest" 2>/dev/null; then
   fail "python: $PYTHON has no pytest (apt-get install python3-pytest)"; exit 1
 fi
 
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 GPT2_LIBRARY=$library BUILD=$BUILD "$PYTHON" -m pytest -p no:cacheprovider -q \
   --junitxml="$tmp/junit.xml" python/tests >"$tmp/log" 2>&1
 status=$?

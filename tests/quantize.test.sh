@@ -1,11 +1,7 @@
 # gpt2-quantize: help, exit status 2 on a bad command line, 1 on a bad
 # model or output, and the files it writes load with the requested types.
-set -u
 . "$(dirname "$0")/lib.sh"
-BUILD=${BUILD:-build}
-MODELS=${GPT2_TEST_MODELS:-$BUILD/models}
 q=$BUILD/gpt2-quantize
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 check "--help prints the usage and exits 0" sh -c "'$q' --help | grep -q 'Usage: gpt2-quantize IN OUT'"
 status() { "$@" >/dev/null 2>"$tmp/err"; echo $?; }

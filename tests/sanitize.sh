@@ -15,13 +15,13 @@ sanitize_pass() {
     program=${program%% *}
     if [ -f "tests/unit/$program.c" ]; then targets+=("$dir/tests/$program"); else targets+=("$dir/$program"); fi
   done
-  local log; log=$(mktemp)
+  local log=$tmp/sanitize.log
   # A make of its own: not the jobserver of a `make -j check` above us.
   # shellcheck disable=SC2086 # vars are words by design
   (unset MAKEFLAGS MFLAGS MAKELEVEL; make -s -j"$(nproc)" BUILD="$dir" $vars "${targets[@]}") >"$log" 2>&1
   local status=$?
   check "$pass: build ${targets[*]} with $vars" test $status -eq 0
-  if [ $status -ne 0 ]; then tail -n 20 "$log" | sed "s/^/    /"; rm -f "$log"; return 1; fi
+  if [ $status -ne 0 ]; then tail -n 20 "$log" | sed "s/^/    /"; return 1; fi
   local i=0
   for program in "$@"; do
     local target=${targets[$i]} args=${program#* }
@@ -39,13 +39,14 @@ sanitize_pass() {
       status=$?
     fi
     sed -n -e "s/^ok /ok $pass: ${target##*/}: /p" -e "s/^FAIL /FAIL $pass: ${target##*/}: /p" \
-      -e "s/^skip /skip $pass: ${target##*/}: /p" -e "s/^# /# $pass: ${target##*/}: /p" "$log"
+      -e "s/^skip /skip $pass: ${target##*/}: /p" \
+      -e "s/^# /# $pass: ${target##*/}: /p" "$log"
     local fails; fails=$(grep -c '^FAIL ' "$log")
+    failures=$((failures + fails))
     if [ $status -ne 0 ] && [ "$fails" -eq 0 ]; then
       fail "$pass: ${target##*/} $args exited with status $status:"; tail -n 30 "$log" | sed "s/^/    /"
     elif ! grep -q '^ok ' "$log"; then
       check "$pass: ${target##*/} $args runs clean" test $status -eq 0
     fi
   done
-  rm -f "$log"
 }

@@ -1,19 +1,16 @@
 # examples/simple.c end to end: greedy text from the generated models,
 # the same text on every run.
-set -u
 . "$(dirname "$0")/lib.sh"
-BUILD=${BUILD:-build}
-models=${GPT2_TEST_MODELS:-$BUILD/models}
 for model in tiny-f32 124m-f16; do
-  out=$("$BUILD/simple" "$models/$model" "Hello, world" 16 2>&1)
+  out=$("$BUILD/simple" "$MODELS/$model" "Hello, world" 16 2>&1)
   status=$?
   check "simple on $model exits 0" test $status -eq 0
   case $out in "Hello, world"?*) ok "simple on $model prints the prompt and a continuation";;
     *) fail "simple on $model printed: $out";; esac
-  again=$("$BUILD/simple" "$models/$model" "Hello, world" 16 2>&1)
+  again=$("$BUILD/simple" "$MODELS/$model" "Hello, world" 16 2>&1)
   check "simple on $model gives the same text twice" test "$out" = "$again"
 done
-out=$("$BUILD/simple" "$models/does-not-exist" "x" 2>&1)
+out=$("$BUILD/simple" "$MODELS/does-not-exist" "x" 2>&1)
 check "simple on a missing model exits 1" test $? -eq 1
 case $out in *"does-not-exist"*) ok "simple names the missing path";; *) fail "simple printed: $out";; esac
 

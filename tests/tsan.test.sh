@@ -6,12 +6,9 @@
 # the library's pool (pthreads, the only thread system the library uses),
 # which is what the library promises to be safe for. `make check-tsan`
 # runs this alone.
-set -u
-cd "$(dirname "$0")/.."
-. tests/sanitize.sh
-export GPT2_TEST_MODELS=${GPT2_TEST_MODELS:-${BUILD:-build}/models}
+. "$(dirname "$0")/sanitize.sh"
 export GPT2_TEST_SANITIZER=thread
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 dir=${TSAN_BUILD:-build-tsan}
-tests/make_models.sh "$GPT2_TEST_MODELS" >/dev/null || { fail "tsan: models"; exit 1; }
+tools/gen/make_models.sh "$GPT2_TEST_MODELS" >/dev/null || { fail "tsan: models"; exit 1; }
 sanitize_pass tsan "$dir" "SANITIZE=thread" test_threads test_pool test_load_threads

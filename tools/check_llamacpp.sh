@@ -41,7 +41,7 @@ fi
 BINS=$WORK/node_modules/@node-llama-cpp/$platform/bins/$platform
 SRC=$WORK/llama.cpp
 [ -d "$SRC" ] || git clone -q "$WORK/node_modules/node-llama-cpp/llama/gitRelease.bundle" "$SRC" 2>/dev/null
-[ -f "$MODEL/config.json" ] || tests/make_models.sh >/dev/null
+[ -f "$MODEL/config.json" ] || tools/gen/make_models.sh >/dev/null
 
 # ---- helpers built against the prebuilt libraries -------------------------
 cat > "$WORK/quantize.c" <<'C'

@@ -65,7 +65,7 @@ struct gpt2_context {
 
 /* Queries of one head that one attention call handles together (the
    kernels load each K and V row once per register tile of queries instead
-   of once per query; tools/attention_speed measures block sizes). */
+   of once per query; bench/attention_speed measures block sizes). */
 #define G2_ATTENTION_QUERIES 16
 
 /* Forward pass of n <= G2_MAX_BATCH tokens at positions ctx->pos.., already

@@ -1,6 +1,6 @@
 """Paths and helpers shared by the tests. The tests run against the source
 tree's python/gpt2 and the library named by $GPT2_LIBRARY (tests/run.sh:
-$BUILD/libgpt2.so), on the models tests/make_models.sh writes into
+$BUILD/libgpt2.so), on the models tools/gen/make_models.sh writes into
 $GPT2_TEST_MODELS. A missing library or model is an error, never a skip."""
 import os
 import subprocess
@@ -14,7 +14,7 @@ MODELS = os.path.abspath(os.environ.get("GPT2_TEST_MODELS", os.path.join(BUILD, 
 DATA = os.path.abspath(os.environ.get("GPT2_TEST_DATA", os.path.join(REPO, "tests", "data")))
 LIBRARY = os.path.abspath(os.environ["GPT2_LIBRARY"])
 
-# name: (n_layer, n_head, n_embd, n_ctx_train), as tests/make_models.sh makes them
+# name: (n_layer, n_head, n_embd, n_ctx_train), as tools/gen/make_models.sh makes them
 SHAPES = {"tiny": (2, 2, 64, 64), "mid": (4, 4, 256, 256),
           "odd": (3, 3, 96, 128), "124m": (12, 12, 768, 1024)}
 MODEL_NAMES = [line.strip() for line in open(os.path.join(DATA, "golden", "models.txt"))
@@ -23,7 +23,7 @@ MODEL_NAMES = [line.strip() for line in open(os.path.join(DATA, "golden", "model
 
 def model_path(name):
     path = os.path.join(MODELS, name)
-    assert os.path.isdir(path), "%s missing: run `make` and tests/make_models.sh" % path
+    assert os.path.isdir(path), "%s missing: run `make` and tools/gen/make_models.sh" % path
     return path
 
 

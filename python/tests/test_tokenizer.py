@@ -1,5 +1,5 @@
 """Tokenizer and detokenizers against the committed reference cases
-(tests/data/tokenizer/, made by tools/gen_tokenizer_cases.py), on a model
+(tests/data/tokenizer/, made by tools/gen/gen_tokenizer_cases.py), on a model
 with GPT-2's own vocabulary."""
 import ctypes
 import os

@@ -108,7 +108,7 @@ static inline const char *fuzz_env(const char *name, const char *fallback) {
   return value && *value ? value : fallback;
 }
 
-/* The directory of the small test model (tests/make_models.sh "tiny"):
+/* The directory of the small test model (tools/gen/make_models.sh "tiny"):
    GPT2_FUZZ_MODEL, else $GPT2_TEST_MODELS/tiny-f32. */
 static inline const char *fuzz_model_dir(void) {
   static char dir[4096];
@@ -125,7 +125,7 @@ static inline const char *fuzz_model_dir(void) {
 static inline gpt2_model *fuzz_model(void) {
   static gpt2_model *model;
   if (!model && gpt2_load(fuzz_model_dir(), NULL, &model) != GPT2_OK) {
-    fprintf(stderr, "fuzz: cannot load the test model %s: %s (run tests/make_models.sh, or set GPT2_FUZZ_MODEL)\n",
+    fprintf(stderr, "fuzz: cannot load the test model %s: %s (run tools/gen/make_models.sh, or set GPT2_FUZZ_MODEL)\n",
             fuzz_model_dir(), gpt2_last_error());
     abort();
   }

@@ -3,7 +3,7 @@
     make_golden.py MODELS_DIR GOLDEN_DIR NAME...
     make_golden.py --variants QUANTIZE MODELS_DIR GOLDEN_DIR DATA_DIR
 
-NAME is a <model>-<dtype> directory in MODELS_DIR (tests/make_models.sh
+NAME is a <model>-<dtype> directory in MODELS_DIR (tools/gen/make_models.sh
 --list). For each model, one prompt is chosen for all its dtypes: the first
 candidate whose greedy continuation is safe to compare (every step's top-1
 minus top-2 logit gap at least MIN_MARGIN, far above the test tolerances, so

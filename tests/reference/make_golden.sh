@@ -6,12 +6,12 @@
 set -eu
 cd "$(dirname "$0")/../.."
 models=${1:-${GPT2_TEST_MODELS:-build/models}}
-tests/make_models.sh "$models"
+tools/gen/make_models.sh "$models"
 mkdir -p tests/data/golden
 rm -f tests/data/golden/*.txt tests/data/golden/*.logits
 # shellcheck disable=SC2046 # one name per word
 /usr/bin/python3 tests/reference/make_golden.py "$models" tests/data/golden \
-  $(tests/make_models.sh --list)
+  $(tools/gen/make_models.sh --list)
 # the quantized GGUF, llama.cpp-file and F16 KV variants (make_golden.py --variants)
 /usr/bin/python3 tests/reference/make_golden.py --variants "${BUILD:-build}/gpt2-quantize" \
   "$models" tests/data/golden tests/data

@@ -1,9 +1,11 @@
 /* Allocation-failure injection: make the 1st, 2nd, ... allocation of each
    call fail and check that the call reports GPT2_E_NOMEM, leaves its
    outputs empty, leaks nothing (live-block count back to where it was),
-   and that the objects it was given still work afterwards. Walked: load
-   (Hugging Face directory, with a weight conversion, and GGUF), context
-   creation, eval, sample, tokenize and the streaming detokenizer. */
+   and that the objects it was given still work afterwards. Each walk
+   requires at least one injected failure: a call that the injection no
+   longer reaches is a FAIL, not a pass. Walked: load (Hugging Face
+   directory, with a weight conversion, and GGUF), context creation, eval,
+   sample, tokenize and the streaming detokenizer. */
 #include <string.h>
 
 #include "core/alloc.h"
@@ -30,7 +32,7 @@ static void walk_load(const char *what, const char *path, const gpt2_load_params
   }
   CHECK(n > 1 && wrong == 0, "gpt2_load %s: each of %zu injected failures gives GPT2_E_NOMEM and no model", what,
         failures);
-  CHECK(leaks == 0, "gpt2_load %s: no leak after any of %zu injected failures", what, failures);
+  CHECK(failures > 0 && leaks == 0, "gpt2_load %s: no leak after any of %zu injected failures", what, failures);
 }
 
 static void walk_context_and_eval(void) {
@@ -51,7 +53,8 @@ static void walk_context_and_eval(void) {
     if (status != GPT2_E_NOMEM || ctx != NULL) wrong++;
     if (g2_alloc_live_blocks() != live) leaks++;
   }
-  CHECK(wrong == 0 && leaks == 0, "gpt2_context_new: %zu injected failures, all GPT2_E_NOMEM, no leaks", failures);
+  CHECK(failures > 0 && wrong == 0 && leaks == 0,
+        "gpt2_context_new: %zu injected failures, all GPT2_E_NOMEM, no leaks", failures);
 
   const gpt2_token tokens[4] = {1, 2, 3, 4};
   size_t eval_failures = 0, eval_wrong = 0;
@@ -63,7 +66,7 @@ static void walk_context_and_eval(void) {
     eval_failures++;
     if (status != GPT2_E_NOMEM || gpt2_pos(ctx) != 0) eval_wrong++;
   }
-  CHECK(eval_wrong == 0 && gpt2_pos(ctx) == 4,
+  CHECK(eval_failures > 0 && eval_wrong == 0 && gpt2_pos(ctx) == 4,
         "gpt2_eval: %zu injected failures, all GPT2_E_NOMEM with the cache untouched, then it works",
         eval_failures);
 

@@ -1,5 +1,5 @@
 /* The weight type conversions of lib/tensor/quant.c against vectors computed
-   independently by tools/gen_quant_vectors.py (numpy float32, element by
+   independently by tools/gen/gen_quant_vectors.py (numpy float32, element by
    element from the GGUF block definitions) in tests/data/quant: F16/BF16
    rounding, Q8_0/Q4_0/Q6_K blocks bit for bit as ggml's reference
    quantizers (the vectors were also checked against ggml's own
@@ -102,24 +102,38 @@ static void check_dequantize(g2_dtype dtype, const char *blocks_file, const char
 }
 
 /* Non-finite weights must not reach an undefined float-to-int conversion
-   (UBSan with float-cast-overflow checks it); the blocks stay finite-sized. */
+   (the sanitizer build adds -fsanitize=float-cast-overflow, which checks
+   it), and give the blocks their definitions imply: NaN quantizes to 0; an
+   infinity makes the scale infinite, so every other weight scales to 0
+   (Q8_0 quant 0, Q4_0 quant 8, the zero point); a Q6_K group holding a NaN
+   fits a NaN scale, and a block whose groups all do is the all-zero block.
+   Scales are little-endian F16: 0x7c00 = +inf, 0xfc00 = -inf. */
 static void check_non_finite(void) {
   float block[32];
   for (int i = 0; i < 32; i++) block[i] = (float)i - 16.0f;
   block[3] = NAN;
   block[7] = INFINITY;
-  unsigned char q8[34], q4[18];
+  unsigned char q8[34], q4[18], want8[34] = {0x00, 0x7c}, want4[18] = {0x00, 0xfc};
+  memset(want4 + 2, 0x88, 16);
+  want4[2 + 3] = want4[2 + 7] = 0x80; /* low nibbles: weights 3 and 7 */
   g2_quantize(G2_DT_Q8_0, block, 32, q8);
   g2_quantize(G2_DT_Q4_0, block, 32, q4);
+  CHECK(memcmp(q8, want8, sizeof q8) == 0, "Q8_0 of NaN and +inf: scale +inf, every quant 0");
+  CHECK(memcmp(q4, want4, sizeof q4) == 0, "Q4_0 of NaN and +inf: scale -inf, quant 0 for both, 8 elsewhere");
   block[7] = -INFINITY;
   block[3] = 0.0f;
+  want4[1] = 0x7c;
+  want4[2 + 3] = 0x88;
   g2_quantize(G2_DT_Q8_0, block, 32, q8);
   g2_quantize(G2_DT_Q4_0, block, 32, q4);
+  CHECK(memcmp(q8, want8, sizeof q8) == 0, "Q8_0 of -inf: scale +inf, every quant 0");
+  CHECK(memcmp(q4, want4, sizeof q4) == 0, "Q4_0 of -inf: scale +inf, quant 0 for it, 8 elsewhere");
   float super[256];
-  unsigned char q6[210];
+  unsigned char q6[210], zero[210] = {0};
   for (int i = 0; i < 256; i++) super[i] = i % 7 == 0 ? NAN : i % 11 == 0 ? INFINITY : (float)i;
+  memset(q6, 0xff, sizeof q6);
   g2_quantize(G2_DT_Q6_K, super, 256, q6);
-  CHECK(1, "Q8_0, Q4_0 and Q6_K accept NaN and infinities");
+  CHECK(memcmp(q6, zero, sizeof q6) == 0, "Q6_K with a NaN in every group of 16: the all-zero block");
 }
 
 static void check_sizes(void) {

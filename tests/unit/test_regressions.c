@@ -35,7 +35,10 @@ static size_t replay_dir(const char *dir, fuzz_target run, size_t *n_runs) {
   char **names = NULL;
   size_t n = 0, cap = 0;
   for (struct dirent *entry; (entry = readdir(handle));) {
-    if (entry->d_name[0] == '.' || strcmp(entry->d_name, "README.md") == 0) continue;
+    /* README.md and index.txt describe the inputs; they are not inputs */
+    if (entry->d_name[0] == '.' || strcmp(entry->d_name, "README.md") == 0 ||
+        strcmp(entry->d_name, "index.txt") == 0)
+      continue;
     if (n == cap) names = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof *names);
     names[n++] = strdup(entry->d_name);
   }
@@ -68,6 +71,23 @@ static size_t replay_dir(const char *dir, fuzz_target run, size_t *n_runs) {
   return files;
 }
 
+/* The entries of DIR/index.txt (lines other than # comments), -1 without
+   one: the files a generated directory must hold. */
+static long index_entries(const char *dir) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/index.txt", dir);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  long entries = 0;
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0)
+    if (line[0] != '#') entries++;
+  free(line);
+  fclose(f);
+  return entries;
+}
+
 /* tests/, found from $GPT2_TEST_DATA (tests/data), so that the replay also
    works from another directory (meson test runs in the build directory). */
 static char tests_dir[4096];
@@ -83,6 +103,11 @@ static void replay(const char *name, fuzz_target run, const char *extra_dir) {
   size_t extra = extra_dir ? replay_dir(extra_dir, run, &runs) : 0;
   char extra_text[4200] = "";
   if (extra_dir) snprintf(extra_text, sizeof extra_text, ", %zu files of %s", extra, extra_dir);
+  if (extra_dir) {
+    long listed = index_entries(extra_dir);
+    CHECK(extra > 0 && (long)extra == listed, "fuzz target %s: %zu files of %s replayed, as many as its index.txt lists (%ld)",
+          name, extra, extra_dir, listed);
+  }
   CHECK(seeds > 0 && fuzz_failures == failures,
         "fuzz target %s: %zu seeds, %zu regressions%s (%zu runs with the truncations): every property holds",
         name, seeds, regressions, extra_text, runs);

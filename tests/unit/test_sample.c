@@ -2,7 +2,7 @@
    answers, the sampled distribution against an independent double-precision
    reference (chi-square), exact boundaries of top-k / top-p / min-p,
    penalties, logit bias, parameter validation, determinism and allocation
-   failures. Then gpt2_sample() on a generated model (tests/make_models.sh). */
+   failures. Then gpt2_sample() on a generated model (tools/gen/make_models.sh). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* The tokenizer against the committed reference cases
-   (tests/data/tokenizer/cases.txt, made by tools/gen_tokenizer_cases.py
+   (tests/data/tokenizer/cases.txt, made by tools/gen/gen_tokenizer_cases.py
    from OpenAI's algorithm and three npm tokenizers), the tiktoken test
    vectors, and the round trip of every token id. */
 #include <stdio.h>

@@ -4,10 +4,10 @@
 # by `make`): OUTDIR/<name>-<dtype>/ for every model below and every dtype.
 # A model already present with a matching stamp (the generator's sources,
 # its arguments and the vocabulary files) is kept, so a second run is quick.
-#   tests/make_models.sh [OUTDIR]     generate what is missing or stale
-#   tests/make_models.sh --list       print the <name>-<dtype> names
+#   tools/gen/make_models.sh [OUTDIR]     generate what is missing or stale
+#   tools/gen/make_models.sh --list       print the <name>-<dtype> names
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 GEN=$BUILD/tools/gen_model
 DATA=tests/data/gpt2
@@ -36,7 +36,7 @@ fi
 outdir=${1:-$BUILD/models}
 mkdir -p "$outdir"
 [ -x "$GEN" ] || { echo "make_models.sh: $GEN not found: run make first" >&2; exit 1; }
-source_hash=$(cat tools/gen_model.c lib/core/half.h "$DATA/merges.txt" "$DATA/vocab.json" | sha256sum | cut -d' ' -f1)
+source_hash=$(cat tools/gen/gen_model.c lib/core/half.h "$DATA/merges.txt" "$DATA/vocab.json" | sha256sum | cut -d' ' -f1)
 
 echo "$MODELS" | while read -r name layers heads embd positions seed vocab extra; do
   [ -n "$name" ] || continue

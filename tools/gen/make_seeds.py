@@ -4,16 +4,19 @@
 Deterministic: running it again gives the same files. Seeds are starting
 points for libFuzzer (`tests/fuzz/run.sh`) and are also replayed by the
 normal test run (tests/unit/test_regressions.c). The GGUF target is also
-seeded with tests/data/gguf_bad/ (written by tools/gen_bad_gguf.py).
-Usage: /usr/bin/python3 tests/fuzz/make_seeds.py"""
+seeded with tests/data/gguf_bad/ (written by tools/gen/gen_bad_gguf.py).
+Usage: /usr/bin/python3 tools/gen/make_seeds.py [corpus directory]
+(default tests/fuzz/corpus; another one for the regenerate-and-compare
+check of tests/generators.test.sh)."""
 import json
 import os
 import random
 import shutil
 import struct
+import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
+CORPUS = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "fuzz", "corpus")
 DATA = os.path.join(ROOT, "tests", "data")
 
 

@@ -1,4 +1,4 @@
-// Second-opinion GPT-2 tokenizers for tools/gen_tokenizer_cases.py: reads one
+// Second-opinion GPT-2 tokenizers for tools/gen/gen_tokenizer_cases.py: reads one
 // JSON object {text, special} per line on stdin, writes one JSON object per
 // line with the ids from the npm packages gpt-3-encoder, js-tiktoken (gpt2)
 // and gpt-tokenizer (r50k_base), whose pre-tokenizers run on V8's regex

@@ -13,7 +13,7 @@ float32 arithmetic, element by element, from the GGUF block definitions):
   q6_k.bin, q4_k.bin, q5_k.bin   random super-blocks
   q6_k.f32, q4_k.f32, q5_k.f32   their values
 
-Regenerate with: /usr/bin/python3 tools/gen_quant_vectors.py [directory]
+Regenerate with: /usr/bin/python3 tools/gen/gen_quant_vectors.py [directory]
 """
 import math
 import os
@@ -255,7 +255,7 @@ def input_blocks():
 
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "quant")
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "quant")
     os.makedirs(out_dir, exist_ok=True)
     blocks = input_blocks()
     quantizable = blocks[:-1]  # the edge block holds infinities
