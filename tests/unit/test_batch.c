@@ -193,6 +193,8 @@ static void test_copy(const gpt2_model *model) {
   gpt2_context *src = new_context(model, &p), *fresh_a = new_context(model, &p), *fresh_b = new_context(model, &p);
   gpt2_context *copy = NULL;
   int ok = src && fresh_a && fresh_b && feed(src, a, 12) == GPT2_OK;
+  gpt2_token drawn;
+  for (int i = 0; i < 3; i++) ok = ok && gpt2_sample(src, NULL, &drawn) == GPT2_OK; /* the RNG moves on */
   ok = ok && gpt2_context_copy(src, NULL, &copy) == GPT2_OK;
   CHECK(ok && gpt2_pos(copy) == 12 && gpt2_n_ctx(copy) == gpt2_n_ctx(src) && same_logits(src, copy, n_vocab),
         "context_copy: position, n_ctx and logits of the source");
@@ -243,8 +245,12 @@ static void test_state(const gpt2_model *model, const gpt2_model *other) {
   gpt2_context_params p = GPT2_CONTEXT_PARAMS_INIT;
   p.seed = 99;
   p.n_threads = 2;
-  gpt2_context *orig = new_context(model, &p), *loaded = new_context(model, &p), *more = new_context(model, &p);
+  gpt2_context *orig = new_context(model, &p), *more = new_context(model, &p);
+  p.seed = 100; /* the RNG state comes from the blob */
+  gpt2_context *loaded = new_context(model, &p);
   int ok = orig && loaded && more && feed(orig, seq, 9) == GPT2_OK && feed(orig, seq, 1) == GPT2_OK;
+  gpt2_token drawn;
+  for (int i = 0; i < 3; i++) ok = ok && gpt2_sample(orig, NULL, &drawn) == GPT2_OK;
   size_t need = 0, len = 0;
   CHECK(ok && gpt2_state_save(orig, NULL, 0, &need) == GPT2_E_BUFFER && need > 0,
         "state_save: cap 0 asks the size (%zu bytes at 10 positions)", need);
