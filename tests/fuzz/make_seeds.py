@@ -140,6 +140,22 @@ def eval_seeds():
         write("eval", "random%d" % i, bytes(rng.randrange(256) for _ in range(64 + 32 * i)))
 
 
+def state_seeds():
+    # flags (bit 0 F16 source, 1 other KV type in the target, 2 logits_all, 3 the other
+    # logits_all in the target), source n_ctx, target n_ctx, positions used in each, mode
+    # (0 flips, 1 flips + checksum, 2 cut, 3 the rest is the blob), then the mode's bytes.
+    write("state", "unchanged", bytes([0, 20, 30, 5, 9, 0, 0]))
+    write("state", "logits_all_f16", bytes([5, 40, 12, 11, 3, 0, 0]))
+    write("state", "other_logits", bytes([8, 20, 30, 6, 2, 0, 0]))
+    write("state", "too_many_positions", bytes([0, 40, 5, 20, 1, 0, 0]))
+    write("state", "other_kv", bytes([2, 20, 30, 5, 9, 0, 0]))
+    write("state", "flips", bytes([0, 20, 30, 5, 9, 0, 3, 30, 0, 0, 0, 1, 200, 0, 0, 0, 0x80, 90, 0, 0, 0, 4]))
+    write("state", "header_fixed_checksum", bytes([4, 20, 30, 5, 9, 1, 2, 40, 0, 0, 0, 1, 24, 0, 0, 0, 2]))
+    write("state", "history_fixed_checksum", bytes([0, 20, 30, 5, 9, 1, 1, 90, 0, 0, 0, 0x40]))
+    write("state", "cut", bytes([0, 20, 30, 5, 9, 2, 100, 0, 0, 0]))
+    write("state", "raw", bytes([0, 20, 30, 5, 9, 3]) + b"GPT2STAT\x01\0\0\0\0\0\0\0" + bytes(80))
+
+
 if __name__ == "__main__":
     shutil.rmtree(CORPUS, ignore_errors=True)
     os.makedirs(os.path.join(CORPUS, "gguf"))
@@ -150,3 +166,4 @@ if __name__ == "__main__":
     tokenize_seeds()
     detok_seeds()
     eval_seeds()
+    state_seeds()
