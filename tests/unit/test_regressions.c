@@ -13,6 +13,7 @@
 #include "../fuzz/fuzz_detok.c"
 #include "../fuzz/fuzz_eval.c"
 #include "../fuzz/fuzz_state.c"
+#include "../fuzz/fuzz_batch.c"
 #include "../fuzz/fuzz_gguf.c"
 #include "../fuzz/fuzz_json.c"
 #include "../fuzz/fuzz_merges.c"
@@ -103,5 +104,6 @@ int main(void) {
   replay("detok", fuzz_detok, NULL);
   replay("eval", fuzz_eval, NULL);
   replay("state", fuzz_state, NULL);
+  replay("batch", fuzz_batch, NULL);
   HARNESS_EXIT();
 }
