@@ -158,9 +158,9 @@ def state_seeds():
 
 def batch_seeds():
     rng = random.Random(15)
-    # 3 contexts: (n_ctx, flags: bit 0 F16, 1 logits_all, 2.. threads); 4 calls of
+    # 1 + 2 = 3 contexts: (n_ctx - 1, flags: bit 0 F16, 1 logits_all, 2.. threads); 4 calls of
     # (shape = slot count, then per slot: context, token count, ids).
-    ctxs = bytes([3, 40, 0, 30, 2, 63, 5])
+    ctxs = bytes([2, 40, 0, 30, 2, 63, 5])
     calls = bytes([4])
     calls += bytes([3, 0, 5, 1, 2, 3, 4, 5, 1, 1, 9, 2, 0])          # prompts, single token, sits out
     calls += bytes([2, 0, 1, 7, 1, 1, 8])                              # one token each
@@ -168,7 +168,7 @@ def batch_seeds():
     calls += bytes([3, 2, 1, 5, 2, 1, 6, 0, 1, 7])                     # a context twice
     write("batch", "walk", ctxs + calls)
     write("batch", "huge_count", ctxs + bytes([1, 250]))
-    write("batch", "long", bytes([2, 63, 2, 63, 7, 2, 2, 0, 20] + list(range(20)) + [1, 20] + list(range(20, 40))
+    write("batch", "long", bytes([1, 63, 2, 63, 7, 2, 2, 0, 20] + list(range(20)) + [1, 20] + list(range(20, 40))
                                  + [2, 0, 20] + list(range(40, 60)) + [1, 1, 3]))
     for i in range(3):
         write("batch", "random%d" % i, bytes(rng.randrange(256) for _ in range(96 + 32 * i)))
