@@ -614,7 +614,8 @@ static void print_result(const options *opts, const result *r, int *first_json) 
            m->type, m->isa, opts->kv_type == GPT2_KV_F16 ? "f16" : "f32", m->n_vocab, m->n_embd,
            m->n_layer, (unsigned long long)m->size, (unsigned long long)m->n_params,
            (unsigned long long)m->size_per_token, m->load_seconds,
-           (unsigned long long)m->load_rss, (unsigned long long)m->rss_budget, r->threads, test, r->n_prompt, r->n_gen, r->n_parallel, r->reps);
+           (unsigned long long)m->load_rss, (unsigned long long)m->rss_budget, r->threads, test, r->n_prompt,
+           r->n_gen, r->n_parallel, r->reps);
     for (int i = 0; i < r->reps; i++) printf("%s%.3f", i ? ", " : "", r->samples[i]);
     printf("],\n     \"avg_ts\": %.3f, \"stddev_ts\": %.3f, \"median_ts\": %.3f, \"%s\": %.4f, "
            "\"%s\": %.4f, \"fraction_of_limit\": %.4f, \"per_sequence_ts\": %.3f, \"peak_rss_bytes\": %llu}",

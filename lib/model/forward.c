@@ -145,12 +145,12 @@ static void attention_task(void *arg, size_t task, uint32_t thread) {
   const struct gpt2_context *ctx = seg->ctx;
   size_t row = seg->row + block->first;
   size_t offset = (job->layer * ctx->n_ctx * n_embd + h * head_dim) * ctx->kv_elem_bytes;
+  float *scores = runner->scratch.scores + thread * G2_ATTENTION_QUERIES * runner->scratch.cap_kv;
   runner->model->kernels->vec->attention(job->qkv + row * 3 * n_embd + h * head_dim, 3 * n_embd, block->n_q,
                                          (const char *)ctx->k_cache + offset,
                                          (const char *)ctx->v_cache + offset, ctx->kv_type,
                                          seg->pos + block->first + 1, head_dim, n_embd,
-                                         1.0f / sqrtf((float)head_dim),
-                                         runner->scratch.scores + thread * G2_ATTENTION_QUERIES * runner->scratch.cap_kv,
+                                         1.0f / sqrtf((float)head_dim), scores,
                                          job->out + row * n_embd + h * head_dim, n_embd);
 }
 

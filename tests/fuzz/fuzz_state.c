@@ -108,7 +108,8 @@ int fuzz_state(const uint8_t *data, size_t size) {
   } else {
     uint64_t pos;
     memcpy(&pos, load_data + 24, sizeof pos);
-    if (gpt2_pos(dst) != pos) fuzz_fail("loaded position %zu, the blob says %llu", gpt2_pos(dst), (unsigned long long)pos);
+    if (gpt2_pos(dst) != pos)
+      fuzz_fail("loaded position %zu, the blob says %llu", gpt2_pos(dst), (unsigned long long)pos);
     uint32_t blob_all;
     memcpy(&blob_all, load_data + 48, sizeof blob_all);
     if (dst_all == blob_all && (now_len != load_len || memcmp(now, load_data, load_len) != 0))

@@ -353,7 +353,8 @@ static void test_abort(const gpt2_model *model) {
     ctxs[i] = new_context(model, &p);
     random_tokens(prompt[i], 40, n_vocab);
     ptrs[i] = prompt[i];
-    ok &= ctxs[i] && plain[i] && gpt2_eval(ctxs[i], prompt[i], 2) == GPT2_OK && gpt2_eval(plain[i], prompt[i], 2) == GPT2_OK;
+    ok &= ctxs[i] && plain[i] && gpt2_eval(ctxs[i], prompt[i], 2) == GPT2_OK &&
+          gpt2_eval(plain[i], prompt[i], 2) == GPT2_OK;
   }
   unsigned char *before[N];
   size_t before_len[N];
@@ -368,7 +369,8 @@ static void test_abort(const gpt2_model *model) {
         "context as before (position, history, cache rows, logits, RNG)", n_layer);
   counter = (abort_counter){0, 0};
   ok = ok && gpt2_eval_batch(ctxs, ptrs, n, N) == GPT2_OK && counter.calls == n_layer;
-  for (int i = 0; i < N; i++) ok = ok && gpt2_eval(plain[i], prompt[i], n[i]) == GPT2_OK && same_logits(ctxs[i], plain[i], n_vocab);
+  for (int i = 0; i < N; i++)
+    ok = ok && gpt2_eval(plain[i], prompt[i], n[i]) == GPT2_OK && same_logits(ctxs[i], plain[i], n_vocab);
   CHECK(ok, "abort: then the same batch runs (the callback asked %d times, once per layer) and == plain runs",
         counter.calls);
   counter = (abort_counter){0, 1};
