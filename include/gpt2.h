@@ -44,11 +44,11 @@ extern "C" {
 
 /* ---- version ------------------------------------------------------------ */
 #define GPT2_VERSION_MAJOR 0
-#define GPT2_VERSION_MINOR 1
+#define GPT2_VERSION_MINOR 2
 #define GPT2_VERSION_PATCH 0
 #define GPT2_VERSION_NUMBER \
   (GPT2_VERSION_MAJOR * 10000 + GPT2_VERSION_MINOR * 100 + GPT2_VERSION_PATCH)
-#define GPT2_VERSION_STRING "0.1.0"
+#define GPT2_VERSION_STRING "0.2.0"
 
 /* ---- export macro ------------------------------------------------------- */
 #if defined(_WIN32) && defined(GPT2_BUILDING_DLL)
@@ -75,6 +75,7 @@ typedef struct gpt2_detok gpt2_detok;
 #define GPT2_E_RANGE (-6)       /* token id or position out of range */
 #define GPT2_E_BUFFER (-7)      /* output buffer too small; *n_out says how big */
 #define GPT2_E_STATE (-8)       /* call not valid in the object's state */
+#define GPT2_E_ABORTED (-9)     /* an abort callback asked to stop (0.2) */
 
 /* ---- enumerations (passed as uint32_t fields) --------------------------- */
 /* Weight types. GPT2_WTYPE_AUTO keeps the file's types. */
@@ -116,9 +117,14 @@ typedef struct gpt2_context_params {
   uint64_t seed;       /* sampler RNG seed */
   uint32_t kv_type;    /* GPT2_KV_F32 (default) or GPT2_KV_F16 */
   uint32_t reserved;   /* must be 0 */
+  /* 0.2: called by gpt2_eval / gpt2_eval_batch on the evaluating thread
+     between layers; a non-zero return stops the evaluation with
+     GPT2_E_ABORTED and every context as before the call. NULL: never. */
+  int (*abort_callback)(void *data);
+  void *abort_data; /* passed to abort_callback */
 } gpt2_context_params;
 #define GPT2_CONTEXT_PARAMS_INIT \
-  { (uint32_t)sizeof(gpt2_context_params), 0u, 0u, 0u, 0u, GPT2_KV_F32, 0u }
+  { (uint32_t)sizeof(gpt2_context_params), 0u, 0u, 0u, 0u, GPT2_KV_F32, 0u, NULL, NULL }
 
 typedef struct gpt2_save_params {
   uint32_t size;        /* sizeof(gpt2_save_params) */
@@ -210,6 +216,42 @@ GPT2_API size_t gpt2_pos(const gpt2_context *ctx);
 /* Forget every position >= pos. The logits are no longer available
    until the next eval. GPT2_E_RANGE if pos > gpt2_pos(). */
 GPT2_API int gpt2_truncate(gpt2_context *ctx, size_t pos);
+
+/* ---- many sequences (0.2) ------------------------------------------------ */
+/* One forward pass over several contexts of the same model: ctxs[i] appends
+   tokens[i][0 .. n_tokens[i]) (n_tokens[i] may differ, and may be 0 for a
+   context that sits this pass out; at least one must be non-zero). The
+   weights are read once for the whole batch; attention runs per context
+   over its own cache. Afterwards gpt2_logits(ctxs[i], ...) gives each
+   context's logits as if it had been evaluated alone: bitwise the same,
+   whatever the other contexts, their order and the thread count. A context
+   with n_tokens[i] == 0 keeps its logits. Runs on ctxs[0]'s threads and
+   scratch; every context's abort_callback is asked between layers. Errors
+   (NULL arrays, n_ctxs 0, a context appearing twice, contexts of different
+   models: GPT2_E_INVALID; a position past a context's n_ctx, a bad id:
+   GPT2_E_RANGE; GPT2_E_ABORTED; GPT2_E_NOMEM) change no context at all.
+   The contexts must not be in use by other threads during the call. */
+GPT2_API int gpt2_eval_batch(gpt2_context *const *ctxs, const gpt2_token *const *tokens,
+                             const size_t *n_tokens, size_t n_ctxs);
+/* A new context holding a copy of src's sequence: positions, KV cache rows
+   in use, history, last logits and sampler RNG state (params: NULL = src's;
+   kv_type must match src's, n_ctx must hold src's positions: GPT2_E_INVALID
+   / GPT2_E_RANGE). Copies only the positions in use. For n completions of
+   one prompt, beam search, prompt caching. src is only read. */
+GPT2_API int gpt2_context_copy(const gpt2_context *src, const gpt2_context_params *params,
+                               gpt2_context **out);
+/* A context's state as bytes (buffer convention of the header) and back.
+   The bytes carry a format version, a fingerprint of the model
+   (hyper-parameters, weight types, a checksum of the vocabulary), the KV
+   type, the positions with their history and cache rows, the last logits,
+   the RNG state and a checksum of the whole. Loading state made with
+   another model or KV type, or a cut or corrupted blob, gives
+   GPT2_E_FORMAT; a blob with more positions than the context's n_ctx
+   GPT2_E_RANGE. On any failure the context is unchanged. A successful load
+   replaces the context's whole sequence (positions beyond the blob's are
+   forgotten). */
+GPT2_API int gpt2_state_save(const gpt2_context *ctx, void *out, size_t cap, size_t *n_out);
+GPT2_API int gpt2_state_load(gpt2_context *ctx, const void *data, size_t len);
 
 /* ---- tokenizer ---------------------------------------------------------- */
 #define GPT2_TOKENIZE_SPECIAL 1u /* the literal "<|endoftext|>" becomes EOT */

@@ -37,6 +37,7 @@ GPT2_API const char *gpt2_strerror(int status) {
     case GPT2_E_RANGE: return "out of range";
     case GPT2_E_BUFFER: return "buffer too small";
     case GPT2_E_STATE: return "invalid state";
+    case GPT2_E_ABORTED: return "aborted";
     default: return "unknown status";
   }
 }

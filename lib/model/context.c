@@ -1,4 +1,4 @@
-/* Contexts: creation, the KV cache, gpt2_eval's checks and batching, logits. */
+/* Contexts: creation, the KV cache, scratch and logits buffers. */
 #include "model/context.h"
 
 #include <string.h>
@@ -39,28 +39,47 @@ static void scratch_free(g2_scratch *s) {
   g2_free(s->attn);
   g2_free(s->ff);
   g2_free(s->scores);
+  g2_free(s->hidden);
+  g2_free(s->stage);
+  g2_free(s->segments);
+  g2_free(s->blocks);
   g2_free(s->work_block);
   memset(s, 0, sizeof *s);
 }
 
-/* Makes room for batches of n_tok tokens; on failure the old scratch stays. */
-static int scratch_reserve(struct gpt2_context *ctx, size_t n_tok) {
-  if (ctx->scratch.cap_tokens >= n_tok) return GPT2_OK;
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+int g2_scratch_reserve(struct gpt2_context *ctx, size_t n_tok, size_t n_kv, size_t n_hidden, size_t n_stage) {
+  const g2_scratch *old = &ctx->scratch;
+  if (old->cap_tokens >= n_tok && old->cap_kv >= n_kv && old->cap_hidden >= n_hidden && old->cap_stage >= n_stage)
+    return GPT2_OK;
   const g2_hparams *hp = &ctx->model->hp;
   size_t n_embd = (size_t)hp->n_embd;
-  g2_scratch s = {n_tok, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-  s.x = g2_malloc_array(n_tok * n_embd, sizeof(float));
-  s.xn = g2_malloc_array(n_tok * n_embd, sizeof(float));
-  s.qkv = g2_malloc_array(n_tok * 3 * n_embd, sizeof(float));
-  s.attn = g2_malloc_array(n_tok * n_embd, sizeof(float));
-  s.ff = g2_malloc_array(n_tok * (size_t)hp->n_ff, sizeof(float));
+  g2_scratch s;
+  memset(&s, 0, sizeof s);
+  s.cap_tokens = max_size(old->cap_tokens, n_tok);
+  s.cap_kv = max_size(old->cap_kv, n_kv);
+  s.cap_hidden = max_size(old->cap_hidden, n_hidden);
+  s.cap_stage = max_size(old->cap_stage, n_stage);
+  size_t t = s.cap_tokens;
+  s.x = g2_malloc_array(t * n_embd, sizeof(float));
+  s.xn = g2_malloc_array(t * n_embd, sizeof(float));
+  s.qkv = g2_malloc_array(t * 3 * n_embd, sizeof(float));
+  s.attn = g2_malloc_array(t * n_embd, sizeof(float));
+  s.ff = g2_malloc_array(t * (size_t)hp->n_ff, sizeof(float));
   /* n_q * (n_kv + n_q - 1) <= G2_ATTENTION_QUERIES * n_ctx floats per thread */
-  s.scores = g2_malloc_array((size_t)ctx->n_threads * G2_ATTENTION_QUERIES, ctx->n_ctx * sizeof(float));
+  s.scores = g2_malloc_array((size_t)ctx->n_threads * G2_ATTENTION_QUERIES, s.cap_kv * sizeof(float));
+  /* at least one row each, so that no pointer is NULL on success */
+  s.hidden = g2_malloc_array(max_size(s.cap_hidden, 1), n_embd * sizeof(float));
+  s.stage = g2_malloc_array(max_size(s.cap_stage, 1), (size_t)hp->n_vocab * sizeof(float));
+  s.segments = g2_malloc_array(t, sizeof *s.segments);
+  s.blocks = g2_malloc_array(t, sizeof *s.blocks);
   /* n_threads <= MAX_THREADS: no overflow */
   s.work_block = g2_malloc((size_t)ctx->n_threads * G2_KERNEL_WORK_BYTES + WORK_ALIGN - 1);
   if (s.work_block)
     s.work = (unsigned char *)s.work_block + (WORK_ALIGN - (uintptr_t)s.work_block % WORK_ALIGN) % WORK_ALIGN;
-  if (!s.x || !s.xn || !s.qkv || !s.attn || !s.ff || !s.scores || !s.work) {
+  if (!s.x || !s.xn || !s.qkv || !s.attn || !s.ff || !s.scores || !s.hidden || !s.stage || !s.segments ||
+      !s.blocks || !s.work) {
     scratch_free(&s);
     return g2_fail(GPT2_E_NOMEM, "out of memory for a batch of %zu tokens", n_tok);
   }
@@ -69,14 +88,15 @@ static int scratch_reserve(struct gpt2_context *ctx, size_t n_tok) {
   return GPT2_OK;
 }
 
-static int logits_reserve(struct gpt2_context *ctx, size_t rows) {
+int g2_logits_reserve(struct gpt2_context *ctx, size_t rows) {
   if (ctx->logits_cap >= rows) return GPT2_OK;
-  float *logits = g2_malloc_array(rows * (size_t)ctx->model->hp.n_vocab, sizeof(float));
+  size_t n_vocab = (size_t)ctx->model->hp.n_vocab;
+  float *logits = g2_malloc_array(rows * n_vocab, sizeof(float));
   if (!logits) return g2_fail(GPT2_E_NOMEM, "out of memory for %zu rows of logits", rows);
+  if (ctx->logits_rows) memcpy(logits, ctx->logits, ctx->logits_rows * n_vocab * sizeof(float));
   g2_free(ctx->logits);
   ctx->logits = logits;
   ctx->logits_cap = rows;
-  ctx->logits_rows = 0;
   return GPT2_OK;
 }
 
@@ -106,6 +126,9 @@ GPT2_API int gpt2_context_new(const gpt2_model *model, const gpt2_context_params
   ctx->kv_type = p.kv_type;
   ctx->kv_elem_bytes = p.kv_type == GPT2_KV_F16 ? 2 : 4;
   g2_rng_seed(ctx->rng_state, p.seed);
+  ctx->params = p;
+  ctx->params.n_ctx = (uint32_t)ctx->n_ctx;
+  ctx->params.n_threads = ctx->n_threads;
 
   size_t cache_elems = (size_t)model->hp.n_layer * ctx->n_ctx * (size_t)model->hp.n_embd;
   ctx->k_cache = g2_calloc(cache_elems, ctx->kv_elem_bytes);
@@ -144,38 +167,6 @@ GPT2_API void gpt2_context_free(gpt2_context *ctx) {
 
 GPT2_API size_t gpt2_n_ctx(const gpt2_context *ctx) { return ctx ? ctx->n_ctx : 0; }
 GPT2_API size_t gpt2_pos(const gpt2_context *ctx) { return ctx ? ctx->pos : 0; }
-
-GPT2_API int gpt2_eval(gpt2_context *ctx, const gpt2_token *tokens, size_t n) {
-  g2_clear_error();
-  if (!ctx || (!tokens && n)) return g2_fail(GPT2_E_INVALID, "gpt2_eval: NULL argument");
-  if (n == 0) return g2_fail(GPT2_E_INVALID, "gpt2_eval: no tokens");
-  if (n > ctx->n_ctx - ctx->pos)
-    return g2_fail(GPT2_E_RANGE, "gpt2_eval: %zu tokens at position %zu exceed n_ctx %zu", n,
-                   ctx->pos, ctx->n_ctx);
-  int32_t n_vocab = ctx->model->hp.n_vocab;
-  for (size_t i = 0; i < n; i++)
-    if (tokens[i] < 0 || tokens[i] >= n_vocab)
-      return g2_fail(GPT2_E_RANGE, "gpt2_eval: token %zu has id %d, outside [0, %d)", i,
-                     (int)tokens[i], (int)n_vocab);
-  size_t batch = n < G2_MAX_BATCH ? n : G2_MAX_BATCH;
-  int status = scratch_reserve(ctx, batch);
-  if (!status) status = logits_reserve(ctx, ctx->logits_all ? n : 1);
-  if (status) return status;
-
-  /* From here nothing can fail. */
-  size_t n_vocab_rows = (size_t)n_vocab;
-  for (size_t done = 0; done < n; done += batch) {
-    size_t chunk = n - done < batch ? n - done : batch;
-    if (ctx->logits_all)
-      g2_forward(ctx, tokens + done, chunk, ctx->logits + done * n_vocab_rows, 1);
-    else
-      /* earlier chunks' last rows are overwritten by the final one */
-      g2_forward(ctx, tokens + done, chunk, ctx->logits, 0);
-  }
-  ctx->last_batch = n;
-  ctx->logits_rows = ctx->logits_all ? n : 1;
-  return GPT2_OK;
-}
 
 GPT2_API const float *gpt2_logits(const gpt2_context *ctx, int32_t i) {
   if (!ctx || ctx->logits_rows == 0) return NULL;

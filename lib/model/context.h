@@ -9,15 +9,40 @@
 #include "gpt2.h"
 #include "model/model.h"
 
-/* Scratch activations for a batch of up to `cap_tokens` tokens. */
+/* One context's part of a forward pass: n tokens at positions pos.., in
+   rows row.. of the pass's activations. The final-normed rows of tokens
+   first_wanted.. (whose logits are wanted) go to hidden rows hidden_row..;
+   first_wanted == n: none. */
+typedef struct g2_segment {
+  struct gpt2_context *ctx;
+  const gpt2_token *tokens;
+  size_t n, pos, row;
+  size_t first_wanted, hidden_row;
+} g2_segment;
+
+/* A block of up to G2_ATTENTION_QUERIES consecutive tokens of one segment. */
+typedef struct g2_attention_block {
+  const g2_segment *segment;
+  size_t first; /* token index in the segment */
+  size_t n_q;
+} g2_attention_block;
+
+/* Scratch of the context that runs a pass (gpt2_eval_batch's ctxs[0]). */
 typedef struct g2_scratch {
-  size_t cap_tokens;
+  size_t cap_tokens; /* tokens of one pass */
+  size_t cap_kv;     /* positions a thread's score rows hold */
+  size_t cap_hidden; /* rows of hidden */
+  size_t cap_stage;  /* rows of stage */
   float *x;       /* [T][n_embd] residual stream */
   float *xn;      /* [T][n_embd] layer-normed input */
   float *qkv;     /* [T][3 n_embd] */
   float *attn;    /* [T][n_embd] attention output (heads concatenated) */
   float *ff;      /* [T][n_ff] */
-  float *scores;  /* [n_threads][G2_ATTENTION_QUERIES][n_ctx] attention weights */
+  float *scores;  /* [n_threads][G2_ATTENTION_QUERIES][cap_kv] attention weights */
+  float *hidden;  /* [cap_hidden][n_embd] final-normed rows whose logits are wanted */
+  float *stage;   /* [cap_stage][n_vocab] logits of several contexts, one product */
+  g2_segment *segments;        /* [cap_tokens] a pass's segments (each >= 1 token) */
+  g2_attention_block *blocks;  /* [cap_tokens] a pass's attention blocks */
   unsigned char *work; /* [n_threads][G2_KERNEL_WORK_BYTES] the matmuls' work areas, 64-byte aligned */
   void *work_block;    /* what g2_free takes for `work` */
 } g2_scratch;
@@ -57,6 +82,8 @@ struct gpt2_context {
   g2_matmul_plan lm_head_plan;
 
   uint64_t rng_state[4]; /* sampler RNG (lib/sample), seeded at creation */
+  gpt2_context_params params; /* as given (effective n_ctx, n_threads), for copies */
+  uint32_t in_batch; /* set while gpt2_eval_batch checks for a context given twice */
 };
 
 /* Largest batch the forward pass runs at once; gpt2_eval splits longer
@@ -68,11 +95,26 @@ struct gpt2_context {
    of once per query; tools/attention_speed measures block sizes). */
 #define G2_ATTENTION_QUERIES 16
 
-/* Forward pass of n <= G2_MAX_BATCH tokens at positions ctx->pos.., already
-   validated, with scratch for n tokens ready. Fills the KV cache, advances
-   pos and history, and writes logits: n rows if all_logits, else the last
-   token's row. Cannot fail. */
-void g2_forward(struct gpt2_context *ctx, const gpt2_token *tokens, size_t n,
-                float *logits, int all_logits);
+/* Most contexts one gpt2_eval_batch takes. */
+#define G2_MAX_CONTEXTS 65536
+
+/* Scratch for passes of n_tok tokens over caches of up to n_kv positions,
+   n_hidden rows of final-normed activations and n_stage rows of staged
+   logits, on ctx's threads. On failure the old scratch stays. */
+int g2_scratch_reserve(struct gpt2_context *ctx, size_t n_tok, size_t n_kv, size_t n_hidden,
+                       size_t n_stage);
+/* Room for `rows` rows of logits; the valid rows are kept. */
+int g2_logits_reserve(struct gpt2_context *ctx, size_t rows);
+
+/* The layers of one pass of n_tok <= cap_tokens tokens, the segments of
+   distinct contexts of one model, on runner's threads and scratch: fills
+   each segment's KV cache rows and its hidden rows. Positions, history and
+   logits are not touched. Asks the segments' contexts' abort callbacks
+   before each layer: GPT2_E_ABORTED if one says stop, else GPT2_OK. */
+int g2_forward_layers(struct gpt2_context *runner, const g2_segment *segments, size_t n_segments,
+                      size_t n_tok);
+/* logits[r] = hidden[first + r] . lm_head^T for r < rows (<= cap_tokens),
+   rows n_vocab apart, on runner's threads. */
+void g2_forward_logits(struct gpt2_context *runner, size_t first, size_t rows, float *logits);
 
 #endif

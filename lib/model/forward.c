@@ -3,6 +3,9 @@
      per layer:  x += proj(attention(qkv(layernorm_1(x))))
                  x += down(gelu(up(layernorm_2(x))))
      logits = layernorm_f(x) . wte^T
+   A pass runs the tokens of several contexts (segments) as one batch: the
+   matmuls over all their rows at once, so each weight is read once per
+   pass, and attention per segment over its own context's cache.
    Every numeric loop goes through the model's kernel table (the matmul of
    each matrix chosen when the context was made); work is split
    across threads by output columns or by (block of tokens, head), never inside one
@@ -62,114 +65,156 @@ static void layernorm_rows(const g2_vector_kernels *k, const float *x, size_t n_
   for (size_t t = 0; t < n_tok; t++) k->layernorm(x + t * n_embd, n_embd, gamma, beta, eps, out + t * n_embd);
 }
 
-/* x[t] = wte[token[t]] + wpe[pos + t] */
-static void embed(struct gpt2_context *ctx, const gpt2_token *tokens, size_t n_tok) {
-  const struct gpt2_model *model = ctx->model;
+/* x[row + t] = wte[token[t]] + wpe[pos + t], per segment */
+static void embed(struct gpt2_context *runner, const g2_segment *segments, size_t n_segments) {
+  const struct gpt2_model *model = runner->model;
   const g2_vector_kernels *k = model->kernels->vec;
   size_t n_embd = (size_t)model->hp.n_embd;
-  float *x = ctx->scratch.x, *position = ctx->scratch.xn;
-  for (size_t t = 0; t < n_tok; t++) {
-    k->get_row(&model->wte, tokens[t], x + t * n_embd);
-    k->get_row(&model->wpe, (int64_t)(ctx->pos + t), position);
-    k->add(x + t * n_embd, position, n_embd);
-  }
-}
-
-/* Appends the keys and values of the batch to layer `layer` of the cache. */
-static void store_kv(struct gpt2_context *ctx, size_t layer, const float *qkv, size_t n_tok) {
-  size_t n_embd = (size_t)ctx->model->hp.n_embd;
-  size_t first = (layer * ctx->n_ctx + ctx->pos) * n_embd;
-  for (size_t t = 0; t < n_tok; t++) {
-    const float *key = qkv + t * 3 * n_embd + n_embd, *value = key + n_embd;
-    size_t at = first + t * n_embd;
-    if (ctx->kv_type == GPT2_KV_F16) {
-      uint16_t *k16 = (uint16_t *)ctx->k_cache + at, *v16 = (uint16_t *)ctx->v_cache + at;
-      for (size_t i = 0; i < n_embd; i++) {
-        k16[i] = g2_f32_to_f16(key[i]);
-        v16[i] = g2_f32_to_f16(value[i]);
-      }
-    } else {
-      memcpy((float *)ctx->k_cache + at, key, n_embd * sizeof(float));
-      memcpy((float *)ctx->v_cache + at, value, n_embd * sizeof(float));
+  float *position = runner->scratch.xn;
+  for (size_t i = 0; i < n_segments; i++) {
+    const g2_segment *seg = &segments[i];
+    for (size_t t = 0; t < seg->n; t++) {
+      float *x = runner->scratch.x + (seg->row + t) * n_embd;
+      k->get_row(&model->wte, seg->tokens[t], x);
+      k->get_row(&model->wpe, (int64_t)(seg->pos + t), position);
+      k->add(x, position, n_embd);
     }
   }
 }
 
+/* Writes the keys and values of each segment to layer `layer` of its
+   context's cache, at its positions. */
+static void store_kv(const g2_segment *segments, size_t n_segments, size_t layer, const float *qkv) {
+  for (size_t i = 0; i < n_segments; i++) {
+    const g2_segment *seg = &segments[i];
+    const struct gpt2_context *ctx = seg->ctx;
+    size_t n_embd = (size_t)ctx->model->hp.n_embd;
+    size_t first = (layer * ctx->n_ctx + seg->pos) * n_embd;
+    for (size_t t = 0; t < seg->n; t++) {
+      const float *key = qkv + (seg->row + t) * 3 * n_embd + n_embd, *value = key + n_embd;
+      size_t at = first + t * n_embd;
+      if (ctx->kv_type == GPT2_KV_F16) {
+        uint16_t *k16 = (uint16_t *)ctx->k_cache + at, *v16 = (uint16_t *)ctx->v_cache + at;
+        for (size_t e = 0; e < n_embd; e++) {
+          k16[e] = g2_f32_to_f16(key[e]);
+          v16[e] = g2_f32_to_f16(value[e]);
+        }
+      } else {
+        memcpy((float *)ctx->k_cache + at, key, n_embd * sizeof(float));
+        memcpy((float *)ctx->v_cache + at, value, n_embd * sizeof(float));
+      }
+    }
+  }
+}
+
+/* Cuts every segment into blocks of up to G2_ATTENTION_QUERIES tokens;
+   returns their number (<= the pass's tokens). */
+static size_t attention_blocks(const g2_segment *segments, size_t n_segments, g2_attention_block *blocks) {
+  size_t n_blocks = 0;
+  for (size_t i = 0; i < n_segments; i++)
+    for (size_t t = 0; t < segments[i].n; t += G2_ATTENTION_QUERIES) {
+      size_t left = segments[i].n - t;
+      blocks[n_blocks++] = (g2_attention_block){&segments[i], t,
+                                                left < G2_ATTENTION_QUERIES ? left : G2_ATTENTION_QUERIES};
+    }
+  return n_blocks;
+}
+
 typedef struct attention_job {
-  struct gpt2_context *ctx;
+  const struct gpt2_context *runner;
   size_t layer;
   const float *qkv;
   float *out;
-  size_t n_tok, n_blocks;
+  const g2_attention_block *blocks;
+  size_t n_blocks;
 } attention_job;
 
-/* One (block of up to G2_ATTENTION_QUERIES tokens, head): causal attention
-   of each token's query over the cache up to and including its own
-   position. Threads claim tasks in order, so the blocks go last first:
-   later blocks attend to more positions, and the short ones left for the
-   end even out the threads' finishing times. */
+/* One (block, head): causal attention of each of the block's queries over
+   its context's cache up to and including its own position. Threads claim
+   tasks in order, so the blocks go last first: a segment's later blocks
+   attend to more positions, and the short ones left for the end even out
+   the threads' finishing times. */
 static void attention_task(void *arg, size_t task, uint32_t thread) {
   const attention_job *job = arg;
-  const struct gpt2_context *ctx = job->ctx;
-  size_t n_embd = (size_t)ctx->model->hp.n_embd, n_head = (size_t)ctx->model->hp.n_head;
+  const struct gpt2_context *runner = job->runner;
+  size_t n_embd = (size_t)runner->model->hp.n_embd, n_head = (size_t)runner->model->hp.n_head;
   size_t head_dim = n_embd / n_head;
   size_t order = task / n_head, h = task % n_head;
-  size_t block = job->n_blocks - 1 - order;
-  size_t t = block * G2_ATTENTION_QUERIES;
-  size_t n_q = job->n_tok - t < G2_ATTENTION_QUERIES ? job->n_tok - t : G2_ATTENTION_QUERIES;
+  const g2_attention_block *block = &job->blocks[job->n_blocks - 1 - order];
+  const g2_segment *seg = block->segment;
+  const struct gpt2_context *ctx = seg->ctx;
+  size_t row = seg->row + block->first;
   size_t offset = (job->layer * ctx->n_ctx * n_embd + h * head_dim) * ctx->kv_elem_bytes;
-  ctx->model->kernels->vec->attention(job->qkv + t * 3 * n_embd + h * head_dim, 3 * n_embd, n_q,
-                                      (const char *)ctx->k_cache + offset,
-                                      (const char *)ctx->v_cache + offset, ctx->kv_type,
-                                      ctx->pos + t + 1, head_dim, n_embd,
-                                      1.0f / sqrtf((float)head_dim),
-                                      ctx->scratch.scores + thread * G2_ATTENTION_QUERIES * ctx->n_ctx,
-                                      job->out + t * n_embd + h * head_dim, n_embd);
+  runner->model->kernels->vec->attention(job->qkv + row * 3 * n_embd + h * head_dim, 3 * n_embd, block->n_q,
+                                         (const char *)ctx->k_cache + offset,
+                                         (const char *)ctx->v_cache + offset, ctx->kv_type,
+                                         seg->pos + block->first + 1, head_dim, n_embd,
+                                         1.0f / sqrtf((float)head_dim),
+                                         runner->scratch.scores + thread * G2_ATTENTION_QUERIES * runner->scratch.cap_kv,
+                                         job->out + row * n_embd + h * head_dim, n_embd);
 }
 
-static void transformer_block(struct gpt2_context *ctx, size_t layer_index, size_t n_tok) {
-  const struct gpt2_model *model = ctx->model;
+static void transformer_block(struct gpt2_context *runner, const g2_segment *segments, size_t n_segments,
+                              size_t layer_index, size_t n_tok, size_t n_blocks) {
+  const struct gpt2_model *model = runner->model;
   const g2_layer *layer = &model->layers[layer_index];
-  const g2_layer_plan *plan = &ctx->layer_plans[layer_index];
+  const g2_layer_plan *plan = &runner->layer_plans[layer_index];
   const g2_vector_kernels *k = model->kernels->vec;
   size_t n_embd = (size_t)model->hp.n_embd, n_ff = (size_t)model->hp.n_ff;
-  g2_scratch *s = &ctx->scratch;
+  g2_scratch *s = &runner->scratch;
 
   /* attention: x += proj(attn(qkv(ln_1(x)))) */
   layernorm_rows(k, s->x, n_tok, n_embd, layer->ln1_gamma, layer->ln1_beta, model->hp.ln_eps, s->xn);
-  matmul(ctx, &layer->attn_qkv, plan->attn_qkv, s->xn, n_tok, n_embd, layer->attn_qkv_bias, s->qkv, 3 * n_embd);
-  store_kv(ctx, layer_index, s->qkv, n_tok);
-  size_t n_blocks = (n_tok + G2_ATTENTION_QUERIES - 1) / G2_ATTENTION_QUERIES;
-  attention_job job = {ctx, layer_index, s->qkv, s->attn, n_tok, n_blocks};
-  g2_pool_run(ctx->pool, n_blocks * (size_t)model->hp.n_head, attention_task, &job);
-  matmul(ctx, &layer->attn_proj, plan->attn_proj, s->attn, n_tok, n_embd, layer->attn_proj_bias, s->xn, n_embd);
+  matmul(runner, &layer->attn_qkv, plan->attn_qkv, s->xn, n_tok, n_embd, layer->attn_qkv_bias, s->qkv, 3 * n_embd);
+  store_kv(segments, n_segments, layer_index, s->qkv);
+  attention_job job = {runner, layer_index, s->qkv, s->attn, s->blocks, n_blocks};
+  g2_pool_run(runner->pool, n_blocks * (size_t)model->hp.n_head, attention_task, &job);
+  matmul(runner, &layer->attn_proj, plan->attn_proj, s->attn, n_tok, n_embd, layer->attn_proj_bias, s->xn, n_embd);
   k->add(s->x, s->xn, n_tok * n_embd);
 
   /* MLP: x += down(gelu(up(ln_2(x)))) */
   layernorm_rows(k, s->x, n_tok, n_embd, layer->ln2_gamma, layer->ln2_beta, model->hp.ln_eps, s->xn);
-  matmul(ctx, &layer->mlp_up, plan->mlp_up, s->xn, n_tok, n_embd, layer->mlp_up_bias, s->ff, n_ff);
+  matmul(runner, &layer->mlp_up, plan->mlp_up, s->xn, n_tok, n_embd, layer->mlp_up_bias, s->ff, n_ff);
   k->gelu(s->ff, n_tok * n_ff);
-  matmul(ctx, &layer->mlp_down, plan->mlp_down, s->ff, n_tok, n_ff, layer->mlp_down_bias, s->xn, n_embd);
+  matmul(runner, &layer->mlp_down, plan->mlp_down, s->ff, n_tok, n_ff, layer->mlp_down_bias, s->xn, n_embd);
   k->add(s->x, s->xn, n_tok * n_embd);
 }
 
-void g2_forward(struct gpt2_context *ctx, const gpt2_token *tokens, size_t n_tok,
-                float *logits, int all_logits) {
-  const struct gpt2_model *model = ctx->model;
+/* Nonzero if a segment's context asks to stop. */
+static int abort_requested(const g2_segment *segments, size_t n_segments) {
+  for (size_t i = 0; i < n_segments; i++) {
+    const gpt2_context_params *p = &segments[i].ctx->params;
+    if (p->abort_callback && p->abort_callback(p->abort_data)) return 1;
+  }
+  return 0;
+}
+
+int g2_forward_layers(struct gpt2_context *runner, const g2_segment *segments, size_t n_segments,
+                      size_t n_tok) {
+  const struct gpt2_model *model = runner->model;
   size_t n_embd = (size_t)model->hp.n_embd;
-  g2_scratch *s = &ctx->scratch;
+  g2_scratch *s = &runner->scratch;
 
-  embed(ctx, tokens, n_tok);
-  for (size_t layer = 0; layer < (size_t)model->hp.n_layer; layer++)
-    transformer_block(ctx, layer, n_tok);
+  size_t n_blocks = attention_blocks(segments, n_segments, s->blocks);
+  embed(runner, segments, n_segments);
+  for (size_t layer = 0; layer < (size_t)model->hp.n_layer; layer++) {
+    if (abort_requested(segments, n_segments)) return GPT2_E_ABORTED;
+    transformer_block(runner, segments, n_segments, layer, n_tok, n_blocks);
+  }
 
-  /* Only the rows whose logits are wanted go through the final norm and the
-     unembedding (tied to wte). */
-  size_t first = all_logits ? 0 : n_tok - 1, rows = n_tok - first;
-  layernorm_rows(model->kernels->vec, s->x + first * n_embd, rows, n_embd, model->lnf_gamma,
-                 model->lnf_beta, model->hp.ln_eps, s->xn);
-  matmul(ctx, &model->lm_head, ctx->lm_head_plan, s->xn, rows, n_embd, NULL, logits, (size_t)model->hp.n_vocab);
+  /* Only the rows whose logits are wanted go through the final norm. */
+  for (size_t i = 0; i < n_segments; i++) {
+    const g2_segment *seg = &segments[i];
+    layernorm_rows(model->kernels->vec, s->x + (seg->row + seg->first_wanted) * n_embd, seg->n - seg->first_wanted,
+                   n_embd, model->lnf_gamma, model->lnf_beta, model->hp.ln_eps, s->hidden + seg->hidden_row * n_embd);
+  }
+  return GPT2_OK;
+}
 
-  memcpy(ctx->history + ctx->pos, tokens, n_tok * sizeof *tokens);
-  ctx->pos += n_tok;
+/* The unembedding, tied to wte. */
+void g2_forward_logits(struct gpt2_context *runner, size_t first, size_t rows, float *logits) {
+  const struct gpt2_model *model = runner->model;
+  size_t n_embd = (size_t)model->hp.n_embd;
+  matmul(runner, &model->lm_head, runner->lm_head_plan, runner->scratch.hidden + first * n_embd, rows, n_embd,
+         NULL, logits, (size_t)model->hp.n_vocab);
 }
