@@ -365,8 +365,8 @@ static size_t load_prompt_cache(const char *path, gpt2_context *ctx,
     gpt2_token saved;
     memcpy(&saved, tokens + i * sizeof saved, sizeof saved);
     if (i == n_prompt || saved != prompt[i])
-      cli_fail("the state in '%s' is of a %llu-token prompt that this prompt does not "
-               "begin with (they differ at token %zu); make it again with --state-out",
+      cli_fail("the state in '%s' holds a prompt of %llu tokens that does not begin "
+               "this prompt (they differ at token %zu); save it again with --state-out",
                path, (unsigned long long)n_tokens, i);
   }
   int status = gpt2_state_load(ctx, rest + sizeof n_state, (size_t)n_state);
