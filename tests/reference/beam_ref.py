@@ -9,6 +9,7 @@ EARLY_STOPPING is true, false or never. Prints
 
     tokens ID ...        the best hypothesis (the end-of-text token not included)
     finished N           hypotheses that ended with <|endoftext|> during the search
+    skipped N            <|endoftext|> candidates ranked NUM_BEAMS or lower, not finished
     margin M             the smallest score gap at a decision of the search
 
 Each step every beam's sum of log-probabilities plus each token's
@@ -91,7 +92,7 @@ def beam_search(model, eos, prompt, num_beams, max_new, length_penalty, early_st
     row = model.forward(prompt, cache, rows=[len(prompt) - 1])[0]
     beams = [([], 0.0, cache, row)]  # tokens, sum of log-probabilities, cache, logits
     hyps = Hypotheses(num_beams, length_penalty, early_stopping, max_new)
-    margins, finished, done = [], 0, False
+    margins, finished, skipped, done = [], 0, 0, False
     for step in range(1, max_new + 1):
         scores = np.concatenate([score + log_softmax(last) for _, score, _, last in beams])
         # Best first; equal scores in flat (beam, token) order, as the C code.
@@ -105,6 +106,8 @@ def beam_search(model, eos, prompt, num_beams, max_new, length_penalty, early_st
                 if rank < num_beams:
                     hyps.add(list(beams[beam][0]), score, step)
                     finished += 1
+                else:
+                    skipped += 1
                 continue
             picked.append((score, beam, token))
             last_rank = rank
@@ -129,7 +132,7 @@ def beam_search(model, eos, prompt, num_beams, max_new, length_penalty, early_st
     ranked = sorted(hyps.items, key=lambda item: item[0])
     if len(ranked) > 1:
         margins.append(ranked[-1][0] - ranked[-2][0])
-    return ranked[-1][1], finished, min(margins)
+    return ranked[-1][1], finished, skipped, min(margins)
 
 
 def main(argv):
@@ -138,10 +141,11 @@ def main(argv):
     model = gpt2_ref.Model(argv[1])
     with open(os.path.join(argv[1], "vocab.json"), encoding="utf-8") as f:
         eos = json.load(f).get("<|endoftext|>")
-    tokens, finished, margin = beam_search(model, eos, [int(t) for t in argv[6:]], int(argv[2]),
+    tokens, finished, skipped, margin = beam_search(model, eos, [int(t) for t in argv[6:]], int(argv[2]),
                                            int(argv[3]), float(argv[4]), argv[5])
     print("tokens", *tokens)
     print("finished", finished)
+    print("skipped", skipped)
     print("margin %.6g" % margin)
 
 
