@@ -56,9 +56,8 @@ class Context:
         self.library = model.library
         self._n_vocab = model.n_vocab
         self._params = params
-        self._abort = hook
+        self._abort = hook  # the C context calls it: it lives as long as this object
         self._handle = Handle(pointer, self.library.gpt2_context_free, "context")
-        self._handle.keepalive = hook  # the C context calls it until it is freed
         self._finalizer = weakref.finalize(self, self._handle.close)
         model._adopt(self)
 
