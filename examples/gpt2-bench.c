@@ -19,6 +19,13 @@
      stored type, the output matrix whole, one row of each embedding table)
      + the K and V rows read by attention (2 L E (pos + 1) elements of the
      KV cache type).
+   np<S> tg<N> (-np S,...): S sequences (contexts of the model's full n_ctx),
+     each given its own NP_PROMPT-token prompt in one gpt2_eval_batch, then N
+     steps of gpt2_eval_batch with one token per sequence. Aggregate tokens/s
+     = S N / time, per sequence = N / time; bytes counted per step: the
+     weights once (they are read once per pass) + the K and V rows of all S
+     sequences. Peak RSS from before the contexts are made: with contexts of
+     the full n_ctx it shows that a cache costs the positions it uses.
    Tokens are random valid ids from a fixed seed; a warm-up run precedes the
    timed repetitions of each test. */
 #include <math.h>
@@ -37,7 +44,7 @@
 #define BENCH_X86 1
 #endif
 
-enum { MAX_LIST = 16, MAX_REPS = 100, MACHINE_PASSES = 5, TG_PROMPT = 1 };
+enum { MAX_LIST = 16, MAX_REPS = 100, MACHINE_PASSES = 5, TG_PROMPT = 1, NP_PROMPT = 16, MAX_PARALLEL = 4096 };
 
 /* ---- options -------------------------------------------------------------- */
 
@@ -57,6 +64,7 @@ typedef struct options {
   int threads[MAX_LIST], n_threads;
   int prompts[MAX_LIST], n_prompts;
   int gens[MAX_LIST], n_gens;
+  int parallel[MAX_LIST], n_parallel; /* -np: sequences of the np tests (0: none) */
   const type_option *types[MAX_LIST];
   int n_types;
   int reps;
@@ -73,6 +81,8 @@ static void usage(void) {
           "                 also converts the weights at load (--type)\n"
           "  -p N,...       prompt lengths for pp tests, 0 for none (default 512)\n"
           "  -n N,...       generated tokens for tg tests, 0 for none (default 128)\n"
+          "  -np S,...      also S sequences generating -n tokens together, one\n"
+          "                 gpt2_eval_batch per step after a 16-token prompt each\n"
           "  -r N           repetitions of each test (default 5)\n"
           "  --type T,...   convert weights at load: auto (as stored), f32, f16, bf16,\n"
           "                 q8_0, q4_0 (default auto)\n"
@@ -140,6 +150,8 @@ static void parse_options(int argc, char **argv, options *opts) {
       parse_ints(arg, cli_value(argc, argv, &i), 1, 1024, opts->threads, &opts->n_threads);
     } else if (strcmp(arg, "-p") == 0) {
       parse_ints(arg, cli_value(argc, argv, &i), 0, 1 << 20, opts->prompts, &opts->n_prompts);
+    } else if (strcmp(arg, "-np") == 0) {
+      parse_ints(arg, cli_value(argc, argv, &i), 1, MAX_PARALLEL, opts->parallel, &opts->n_parallel);
     } else if (strcmp(arg, "-n") == 0) {
       parse_ints(arg, cli_value(argc, argv, &i), 0, 1 << 20, opts->gens, &opts->n_gens);
     } else if (strcmp(arg, "-r") == 0) {
@@ -553,6 +565,7 @@ typedef struct model_info {
 typedef struct result {
   const model_info *model;
   int threads;
+  int n_parallel; /* sequences (1 for pp and tg) */
   int n_prompt, n_gen;
   stats tokens_per_second;
   double samples[MAX_REPS];
@@ -563,12 +576,12 @@ typedef struct result {
 } result;
 
 static void print_table_header(void) {
-  printf("\n| %-24s | %-5s | %-10s | %9s | %7s | %7s | %21s | %10s | %16s | %7s | %9s |\n",
+  printf("\n| %-24s | %-5s | %-10s | %9s | %7s | %10s | %21s | %10s | %11s | %16s | %7s | %9s |\n",
          "model", "type", "kernels", "size MiB", "threads", "test", "t/s (mean +- sd)",
-         "median", "rate", "% limit", "RSS MiB");
-  printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "--------------------------", "-------",
-         "------------", "----------:", "--------:", "--------:", "----------------------:",
-         "-----------:", "-----------------:", "--------:", "----------:");
+         "median", "t/s per seq", "rate", "% limit", "RSS MiB");
+  printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "--------------------------", "-------",
+         "------------", "----------:", "--------:", "-----------:", "----------------------:",
+         "-----------:", "------------:", "-----------------:", "--------:", "----------:");
 }
 
 static void print_model(const options *opts, const model_info *info) {
@@ -586,7 +599,8 @@ static void print_model(const options *opts, const model_info *info) {
 static void print_result(const options *opts, const result *r, int *first_json) {
   const model_info *m = r->model;
   char test[32];
-  if (r->n_gen) snprintf(test, sizeof test, "tg%d", r->n_gen);
+  if (r->n_parallel > 1 || (r->n_gen && r->n_prompt)) snprintf(test, sizeof test, "np%d tg%d", r->n_parallel, r->n_gen);
+  else if (r->n_gen) snprintf(test, sizeof test, "tg%d", r->n_gen);
   else snprintf(test, sizeof test, "pp%d", r->n_prompt);
   if (opts->json) {
     printf("%s\n    {\"model\": ", *first_json ? "" : ",");
@@ -596,17 +610,18 @@ static void print_result(const options *opts, const result *r, int *first_json) 
            "\"n_embd\": %d, \"n_layer\": %d, \"size_bytes\": %llu, "
            "\"n_params\": %llu, \"bytes_per_token_weights\": %llu, \"load_seconds\": %.4f, "
            "\"load_peak_rss_bytes\": %llu, \"rss_budget_bytes\": %llu,\n     \"threads\": %d, \"test\": \"%s\", "
-           "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"samples_ts\": [",
+           "\"n_prompt\": %d, \"n_gen\": %d, \"n_parallel\": %d, \"reps\": %d, \"samples_ts\": [",
            m->type, m->isa, opts->kv_type == GPT2_KV_F16 ? "f16" : "f32", m->n_vocab, m->n_embd,
            m->n_layer, (unsigned long long)m->size, (unsigned long long)m->n_params,
            (unsigned long long)m->size_per_token, m->load_seconds,
-           (unsigned long long)m->load_rss, (unsigned long long)m->rss_budget, r->threads, test, r->n_prompt, r->n_gen, r->reps);
+           (unsigned long long)m->load_rss, (unsigned long long)m->rss_budget, r->threads, test, r->n_prompt, r->n_gen, r->n_parallel, r->reps);
     for (int i = 0; i < r->reps; i++) printf("%s%.3f", i ? ", " : "", r->samples[i]);
     printf("],\n     \"avg_ts\": %.3f, \"stddev_ts\": %.3f, \"median_ts\": %.3f, \"%s\": %.4f, "
-           "\"%s\": %.4f, \"fraction_of_limit\": %.4f, \"peak_rss_bytes\": %llu}",
+           "\"%s\": %.4f, \"fraction_of_limit\": %.4f, \"per_sequence_ts\": %.3f, \"peak_rss_bytes\": %llu}",
            r->tokens_per_second.mean, r->tokens_per_second.sd, r->tokens_per_second.median,
            r->n_gen ? "gbs" : "gflops", r->rate, r->n_gen ? "limit_gbs" : "limit_gflops",
-           r->limit, r->rate / r->limit, (unsigned long long)r->peak_rss);
+           r->limit, r->rate / r->limit, r->tokens_per_second.mean / r->n_parallel,
+           (unsigned long long)r->peak_rss);
     return;
   }
   char speed[40], rate[32];
@@ -615,9 +630,9 @@ static void print_result(const options *opts, const result *r, int *first_json) 
   snprintf(rate, sizeof rate, r->n_gen ? "%.2f GB/s" : "%.1f GFLOP/s", r->rate);
   const char *base = strrchr(m->name, '/');
   base = base && base[1] ? base + 1 : m->name;
-  printf("| %-24.24s | %-5s | %-10s | %9.2f | %7d | %7s | %21s | %10.2f | %16s | %6.1f%% | %9.1f |\n",
+  printf("| %-24.24s | %-5s | %-10s | %9.2f | %7d | %10s | %21s | %10.2f | %11.2f | %16s | %6.1f%% | %9.1f |\n",
          base, m->type, m->isa, (double)m->size / 1048576.0, r->threads, test, speed,
-         r->tokens_per_second.median, rate, 100.0 * r->rate / r->limit,
+         r->tokens_per_second.median, r->tokens_per_second.mean / r->n_parallel, rate, 100.0 * r->rate / r->limit,
          (double)r->peak_rss / 1048576.0);
   fflush(stdout);
 }
@@ -651,16 +666,46 @@ static int run_generation(gpt2_context *ctx, const gpt2_token *tokens, int n, do
   return 1;
 }
 
+/* S sequences: each context's prompt in one batch, then n steps of one
+   token per sequence in one batch each; the seconds of the steps. Sequence
+   i reads its tokens from tokens + i (all different). */
+static int run_parallel(gpt2_context **ctxs, int n_seq, const gpt2_token *tokens, int n, double *seconds) {
+  const gpt2_token **ptrs = malloc((size_t)n_seq * sizeof *ptrs);
+  size_t *counts = malloc((size_t)n_seq * sizeof *counts);
+  int ok = ptrs && counts;
+  for (int i = 0; ok && i < n_seq; i++) {
+    ok = gpt2_truncate(ctxs[i], 0) == GPT2_OK;
+    ptrs[i] = tokens + i;
+    counts[i] = NP_PROMPT;
+  }
+  ok = ok && gpt2_eval_batch(ctxs, ptrs, counts, (size_t)n_seq) == GPT2_OK;
+  double start = cli_seconds();
+  for (int step = 0; ok && step < n; step++) {
+    for (int i = 0; i < n_seq; i++) {
+      ptrs[i] = tokens + i + NP_PROMPT + step;
+      counts[i] = 1;
+    }
+    ok = gpt2_eval_batch(ctxs, ptrs, counts, (size_t)n_seq) == GPT2_OK;
+  }
+  *seconds = cli_seconds() - start;
+  free(ptrs);
+  free(counts);
+  return ok;
+}
+
 static double prompt_flops(const model_info *m, int n) {
   double L = m->n_layer, E = m->n_embd, V = m->n_vocab, P = n;
   return 24 * L * E * E * P + 2 * V * E + 2 * L * E * P * (P + 1);
 }
 
-static double generation_bytes(const model_info *m, int n, uint32_t kv_type) {
+/* Bytes read by n generation steps of n_seq sequences after a prompt of
+   `prompt` tokens each: the weights once per step, every sequence's K and
+   V rows. */
+static double generation_bytes(const model_info *m, int n, int n_seq, int prompt, uint32_t kv_type) {
   double kv_elem = kv_type == GPT2_KV_F16 ? 2 : 4, bytes = 0;
   for (int i = 0; i < n; i++) {
-    double cached = TG_PROMPT + i + 1; /* positions attended to, itself included */
-    bytes += (double)m->size_per_token + 2.0 * m->n_layer * m->n_embd * cached * kv_elem;
+    double cached = prompt + i + 1; /* positions attended to, itself included */
+    bytes += (double)m->size_per_token + n_seq * 2.0 * m->n_layer * m->n_embd * cached * kv_elem;
   }
   return bytes;
 }
@@ -680,10 +725,42 @@ static int run_test(const options *opts, gpt2_context *ctx, const gpt2_token *to
   r->tokens_per_second = summarize(r->samples, r->reps);
   double runs_per_second = r->tokens_per_second.mean / n;
   r->rate = runs_per_second *
-            (r->n_gen ? generation_bytes(r->model, n, opts->kv_type) : prompt_flops(r->model, n)) /
+            (r->n_gen ? generation_bytes(r->model, n, 1, TG_PROMPT, opts->kv_type) : prompt_flops(r->model, n)) /
             1e9;
   r->peak_rss = peak_rss();
   return 1;
+}
+
+/* The np test of r->n_parallel sequences and r->n_gen steps, with contexts
+   of the model's full n_ctx on `threads` threads (the runner; the others
+   need no workers); 0 on failure. Peak RSS counts from before the contexts. */
+static int run_parallel_test(const options *opts, gpt2_model *model, const gpt2_token *tokens, result *r) {
+  int n_seq = r->n_parallel, n = r->n_gen, ok = 1;
+  gpt2_context **ctxs = calloc((size_t)n_seq, sizeof *ctxs);
+  if (!ctxs) return 0;
+  reset_peak_rss();
+  for (int i = 0; ok && i < n_seq; i++) {
+    gpt2_context_params p = GPT2_CONTEXT_PARAMS_INIT;
+    p.n_threads = i == 0 ? (uint32_t)r->threads : 1;
+    p.kv_type = opts->kv_type;
+    ok = gpt2_context_new(model, &p, &ctxs[i]) == GPT2_OK;
+  }
+  double seconds;
+  ok = ok && run_parallel(ctxs, n_seq, tokens, n, &seconds); /* warm-up */
+  for (int rep = 0; ok && rep < opts->reps; rep++) {
+    ok = run_parallel(ctxs, n_seq, tokens, n, &seconds);
+    r->samples[rep] = (double)n_seq * n / seconds;
+  }
+  if (ok) {
+    r->reps = opts->reps;
+    r->tokens_per_second = summarize(r->samples, r->reps);
+    r->rate = r->tokens_per_second.mean / ((double)n_seq * n) *
+              generation_bytes(r->model, n, n_seq, NP_PROMPT, opts->kv_type) / 1e9;
+    r->peak_rss = peak_rss();
+  }
+  for (int i = 0; i < n_seq; i++) gpt2_context_free(ctxs[i]);
+  free(ctxs);
+  return ok;
 }
 
 static int largest(const int *values, int n) {
@@ -717,14 +794,17 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
   int max_gen = largest(opts->gens, opts->n_gens);
   int n_ctx = max_prompt > TG_PROMPT + max_gen ? max_prompt : TG_PROMPT + max_gen;
   if (n_ctx > info.n_ctx) n_ctx = info.n_ctx;
+  /* np tests: sequence i reads tokens i .. i + NP_PROMPT + max_gen */
+  int n_tokens = opts->n_parallel ? largest(opts->parallel, opts->n_parallel) + NP_PROMPT + max_gen : 0;
+  n_tokens = n_tokens > n_ctx ? n_tokens : n_ctx;
   uint64_t kv_bytes = 2ull * (uint64_t)info.n_layer * (uint64_t)n_ctx * (uint64_t)info.n_embd *
                       (opts->kv_type == GPT2_KV_F16 ? 2 : 4);
   info.rss_budget = info.size_per_token + kv_bytes + (32ull << 20);
   print_model(opts, &info);
 
-  gpt2_token *tokens = malloc((size_t)n_ctx * sizeof *tokens);
+  gpt2_token *tokens = malloc((size_t)n_tokens * sizeof *tokens);
   int ok = tokens != NULL;
-  if (ok) random_tokens(tokens, (size_t)n_ctx, info.n_vocab);
+  if (ok) random_tokens(tokens, (size_t)n_tokens, info.n_vocab);
   for (int t = 0; ok && t < opts->n_threads; t++) {
     gpt2_context_params ctx_params = GPT2_CONTEXT_PARAMS_INIT;
     ctx_params.n_ctx = (uint32_t)n_ctx;
@@ -741,7 +821,7 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
     /* The pp tests, then the tg tests. */
     for (int i = 0; ok && i < opts->n_prompts + opts->n_gens; i++) {
       int is_gen = i >= opts->n_prompts;
-      result r = {.model = &info, .threads = opts->threads[t]};
+      result r = {.model = &info, .threads = opts->threads[t], .n_parallel = 1};
       r.n_prompt = is_gen ? 0 : opts->prompts[i];
       r.n_gen = is_gen ? opts->gens[i - opts->n_prompts] : 0;
       int needed = is_gen ? TG_PROMPT + r.n_gen : r.n_prompt;
@@ -762,6 +842,23 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
       }
     }
     gpt2_context_free(ctx);
+    /* The np tests, with their own contexts. */
+    for (int g = 0; ok && g < opts->n_gens; g++)
+      for (int i = 0; ok && i < opts->n_parallel && opts->gens[g]; i++) {
+        result r = {.model = &info, .threads = opts->threads[t], .n_parallel = opts->parallel[i],
+                    .n_prompt = NP_PROMPT, .n_gen = opts->gens[g], .limit = mach->read_gbs[t]};
+        if (NP_PROMPT + r.n_gen > info.n_ctx) {
+          fprintf(stderr, "gpt2-bench: np%d tg%d needs %d positions, the model has %d: skipped\n", r.n_parallel,
+                  r.n_gen, NP_PROMPT + r.n_gen, info.n_ctx);
+          continue;
+        }
+        if (!run_parallel_test(opts, model, tokens, &r)) {
+          fprintf(stderr, "gpt2-bench: np%d on %s failed: %s\n", r.n_parallel, path, gpt2_last_error());
+          ok = 0;
+        } else {
+          print_result(opts, &r, first_json);
+        }
+      }
   }
   free(tokens);
   gpt2_model_free(model);

@@ -205,7 +205,9 @@ GPT2_API size_t gpt2_n_ctx(const gpt2_context *ctx);
    (one matrix product per layer) and filling the KV cache. Afterwards
    gpt2_logits() gives their logits. On failure (GPT2_E_RANGE for an id
    outside the vocabulary or a position past n_ctx, GPT2_E_INVALID for
-   n == 0) the cache, position and logits are as they were. */
+   n == 0, GPT2_E_ABORTED when the abort_callback said stop, GPT2_E_NOMEM)
+   the cache, position and logits are as they were. The one-context case
+   of gpt2_eval_batch. */
 GPT2_API int gpt2_eval(gpt2_context *ctx, const gpt2_token *tokens, size_t n);
 /* Logits (n_vocab floats) of the i-th token of the last gpt2_eval batch;
    i = -1 is the last one. Other i need logits_all. NULL if not available.

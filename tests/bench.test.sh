@@ -14,7 +14,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # A small bandwidth buffer keeps the test quick; the figures are checked
 # for consistency, not for speed.
 quick="--bw-mib 32 -r 3"
-"$bench" -m "$MODELS/mid-f32" -t 1,2 -p 16,40 -n 8 $quick --type auto,q8_0,bf16 --kv f16 --json \
+"$bench" -m "$MODELS/mid-f32" -t 1,2 -p 16,40 -n 8 -np 1,3 $quick --type auto,q8_0,bf16 --kv f16 --json \
   >"$tmp/out.json" 2>"$tmp/err"
 check "gpt2-bench --json on mid-f32 exits 0 (stderr: $(head -n 1 "$tmp/err"))" [ $? -eq 0 ]
 
@@ -28,7 +28,11 @@ check(sorted(limits) == [1, 2] and all(l["read_gbs"] > 0 and l["fma_gflops"] > 0
                                        for l in limits.values()),
       "machine limits measured for 1 and 2 threads")
 results = doc["results"]
-check(len(results) == 3 * 2 * 3, "18 results: 3 types x 2 thread counts x (pp16, pp40, tg8)")
+check(len(results) == 3 * 2 * 5, "30 results: 3 types x 2 thread counts x (pp16, pp40, tg8, np1 tg8, np3 tg8)")
+check(sorted((r["n_parallel"], r["n_prompt"], r["n_gen"]) for r in results if r["n_parallel"] > 1 or r["test"].startswith("np"))
+      == sorted([(1, 16, 8), (3, 16, 8)] * 6), "np rows: 1 and 3 sequences after 16-token prompts, 8 steps")
+check(all(math.isclose(r["per_sequence_ts"], r["avg_ts"] / r["n_parallel"], rel_tol=1e-3) for r in results),
+      "per-sequence t/s = aggregate t/s / sequences")
 ok_stats = ok_flops = ok_bytes = ok_limits = ok_rss = True
 for r in results:
     s = r["samples_ts"]
@@ -47,15 +51,16 @@ for r in results:
         ok_limits &= math.isclose(r["limit_gflops"], limits[r["threads"]][peak], rel_tol=1e-4)
         ok_limits &= math.isclose(r["fraction_of_limit"], r["gflops"] / r["limit_gflops"], rel_tol=1e-2)
     else:
-        N = r["n_gen"]
-        total = sum(r["bytes_per_token_weights"] + 2 * L * E * (1 + i + 1) * 2 for i in range(N))
-        ok_bytes &= math.isclose(r["gbs"], r["avg_ts"] / N * total / 1e9, rel_tol=1e-2)
+        # tg: a 1-token prompt; np: S sequences after 16-token prompts, the weights read once per step
+        N, S, P0 = r["n_gen"], r["n_parallel"], r["n_prompt"] or 1
+        total = sum(r["bytes_per_token_weights"] + S * 2 * L * E * (P0 + i + 1) * 2 for i in range(N))
+        ok_bytes &= math.isclose(r["gbs"], r["avg_ts"] / (N * S) * total / 1e9, rel_tol=1e-2)
         ok_limits &= math.isclose(r["limit_gbs"], limits[r["threads"]]["read_gbs"], rel_tol=1e-4)
         ok_limits &= math.isclose(r["fraction_of_limit"], r["gbs"] / r["limit_gbs"], rel_tol=1e-2)
     ok_rss &= 0 < r["peak_rss_bytes"] <= r["rss_budget_bytes"]
 check(ok_stats, "mean, median and sample sd are those of the 3 samples")
 check(ok_flops, "pp GFLOP/s = tok/s / P x (24 L E^2 P + 2 V E + 2 L E P (P+1))")
-check(ok_bytes, "tg GB/s = tok/s / N x sum of (weights per token + F16 KV rows 2 L E (pos+1) x 2)")
+check(ok_bytes, "tg GB/s = steps/s x sum of (weights per token + S x F16 KV rows 2 L E (pos+1) x 2)")
 check(ok_limits, "each fraction is of the limit measured for its thread count")
 check(ok_rss, "peak RSS within the budget (weights read + KV cache + 32 MiB)")
 by_type = {r["type"]: r for r in results}
@@ -65,12 +70,13 @@ check(by_type["q8_0"]["bytes_per_token_weights"] * 3 < by_type["auto"]["bytes_pe
 check(all(r["kv_type"] == "f16" and r["kernels"] for r in results), "KV type and kernel table reported")
 PY
 
-"$bench" -m "$MODELS/tiny-f32" -t 1 -p 16,100 -n 4 $quick >"$tmp/out" 2>"$tmp/err"
+"$bench" -m "$MODELS/tiny-f32" -t 1 -p 16,100 -n 4 -np 2 $quick >"$tmp/out" 2>"$tmp/err"
 status=$?
 check "table output exits 0" [ $status -eq 0 ]
 check "table has the machine limits, the model line and pp16/tg4 rows" \
   grep -q "machine limits" "$tmp/out"
 check "table rows for pp16 and tg4" sh -c "grep -q '| tiny-f32 .*pp16 ' '$tmp/out' && grep -q '| tiny-f32 .*tg4 ' '$tmp/out'"
+check "table row for np2 tg4" grep -q '| tiny-f32 .*np2 tg4 ' "$tmp/out"
 check "pp100 beyond the model's 64 positions is skipped with a message" \
   grep -q "pp100 needs 100 positions, the model has 64: skipped" "$tmp/err"
 
@@ -86,6 +92,7 @@ expect() {
 }
 expect "no model" 2 "no model given" "$bench"
 expect "bad thread list" 2 "-t: 'x' is not an integer" "$bench" -m x -t 1,x
+expect "zero sequences" 2 "-np: 0 is out of range" "$bench" -m x -np 0
 expect "unknown type" 2 "--type: unknown type" "$bench" -m x --type q5_1
 expect "zero repetitions" 2 "-r: 0 is out of range" "$bench" -m x -r 0
 expect "unknown option" 2 "unknown option '--fast'" "$bench" -m x --fast

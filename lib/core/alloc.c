@@ -70,3 +70,21 @@ void g2_free(void *ptr) {
   if (ptr) __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
   free(ptr);
 }
+
+void *g2_calloc_pages(size_t count, size_t size) {
+  if (size != 0 && count > SIZE_MAX / size) return NULL;
+  if (should_fail()) return NULL;
+  size_t bytes = count * size != 0 ? count * size : 1;
+  void *block = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (block == MAP_FAILED) return NULL;
+#ifdef MADV_NOHUGEPAGE
+  madvise(block, bytes, MADV_NOHUGEPAGE); /* advice only */
+#endif
+  return counted(block);
+}
+
+void g2_free_pages(void *ptr, size_t count, size_t size) {
+  if (!ptr) return;
+  __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
+  munmap(ptr, count * size != 0 ? count * size : 1);
+}

@@ -20,6 +20,16 @@ void g2_free(void *ptr);
    g2_free takes. */
 void *g2_malloc_huge(size_t size, void **block);
 
+/* count * size zeroed bytes straight from the system (anonymous mmap), whose
+   pages become resident only when first written, whatever malloc's state:
+   glibc serves even megabytes from its heap, zeroed by memset (all
+   resident), once a large block has been freed (its mmap threshold grows).
+   Huge pages are declined, so that resident memory follows the bytes
+   written to 4 KiB. For KV caches, which fill from the start. Freed with
+   g2_free_pages(ptr, count, size) only. */
+void *g2_calloc_pages(size_t count, size_t size);
+void g2_free_pages(void *ptr, size_t count, size_t size);
+
 /* Test hook (static library only): the `n`-th allocation from now in this
    thread fails (n = 1: the next one); n = 0 disables. Returns how many
    allocations were made since the last call, so a test can count them. */

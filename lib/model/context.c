@@ -100,6 +100,11 @@ int g2_logits_reserve(struct gpt2_context *ctx, size_t rows) {
   return GPT2_OK;
 }
 
+/* Elements of the K cache (and of the V cache). */
+static size_t cache_elems(const struct gpt2_context *ctx) {
+  return (size_t)ctx->model->hp.n_layer * ctx->n_ctx * (size_t)ctx->model->hp.n_embd;
+}
+
 GPT2_API int gpt2_context_new(const gpt2_model *model, const gpt2_context_params *params,
                               gpt2_context **out) {
   g2_clear_error();
@@ -130,9 +135,10 @@ GPT2_API int gpt2_context_new(const gpt2_model *model, const gpt2_context_params
   ctx->params.n_ctx = (uint32_t)ctx->n_ctx;
   ctx->params.n_threads = ctx->n_threads;
 
-  size_t cache_elems = (size_t)model->hp.n_layer * ctx->n_ctx * (size_t)model->hp.n_embd;
-  ctx->k_cache = g2_calloc(cache_elems, ctx->kv_elem_bytes);
-  ctx->v_cache = g2_calloc(cache_elems, ctx->kv_elem_bytes);
+  /* [n_layer][n_ctx][n_embd]: positions in use cost resident memory, the
+     rest of n_ctx only address space (g2_calloc_pages) */
+  ctx->k_cache = g2_calloc_pages(cache_elems(ctx), ctx->kv_elem_bytes);
+  ctx->v_cache = g2_calloc_pages(cache_elems(ctx), ctx->kv_elem_bytes);
   ctx->history = g2_malloc_array(ctx->n_ctx, sizeof(gpt2_token));
   status = !ctx->k_cache || !ctx->v_cache || !ctx->history
                ? g2_fail(GPT2_E_NOMEM, "out of memory for a KV cache of %zu positions", ctx->n_ctx)
@@ -141,8 +147,8 @@ GPT2_API int gpt2_context_new(const gpt2_model *model, const gpt2_context_params
   if (status) {
     g2_pool_free(ctx->pool);
     g2_free(ctx->layer_plans);
-    g2_free(ctx->k_cache);
-    g2_free(ctx->v_cache);
+    g2_free_pages(ctx->k_cache, cache_elems(ctx), ctx->kv_elem_bytes);
+    g2_free_pages(ctx->v_cache, cache_elems(ctx), ctx->kv_elem_bytes);
     g2_free(ctx->history);
     g2_free(ctx);
     return status;
@@ -158,8 +164,8 @@ GPT2_API void gpt2_context_free(gpt2_context *ctx) {
   scratch_free(&ctx->scratch);
   g2_free(ctx->layer_plans);
   g2_free(ctx->logits);
-  g2_free(ctx->k_cache);
-  g2_free(ctx->v_cache);
+  g2_free_pages(ctx->k_cache, cache_elems(ctx), ctx->kv_elem_bytes);
+  g2_free_pages(ctx->v_cache, cache_elems(ctx), ctx->kv_elem_bytes);
   g2_free(ctx->history);
   g2_model_release(ctx->model);
   g2_free(ctx);

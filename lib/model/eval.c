@@ -137,6 +137,7 @@ static void unembed_group(const eval_call *call, size_t begin, size_t end, size_
   const float *row = runner->scratch.stage;
   for (size_t i = begin; i < end; i++) {
     size_t n = rows_wanted(call->ctxs[i], call->n_tokens[i]);
+    if (!n) continue; /* sits out: its logits may not even exist */
     memcpy(call->ctxs[i]->logits, row, n * n_vocab * sizeof(float));
     row += n * n_vocab;
   }

@@ -136,7 +136,7 @@ static size_t blob_bytes(const gpt2_context *ctx, size_t pos, size_t logits_rows
 }
 
 static unsigned char *put(unsigned char *at, const void *data, size_t bytes) {
-  memcpy(at, data, bytes);
+  if (bytes) memcpy(at, data, bytes); /* data may be NULL for none (no logits yet) */
   return at + bytes;
 }
 
@@ -209,6 +209,8 @@ GPT2_API int gpt2_state_load(gpt2_context *ctx, const void *data, size_t len) {
     return g2_fail(GPT2_E_FORMAT, "gpt2_state_load: %zu bytes, the header implies %zu", len,
                    blob_bytes(ctx, (size_t)pos, (size_t)logits_rows));
   const unsigned char *history = blob + HEADER_BYTES;
+  for (size_t i = pos * sizeof(gpt2_token); i < history_bytes((size_t)pos); i++)
+    if (history[i] != 0) return g2_fail(GPT2_E_FORMAT, "gpt2_state_load: history padding is not zero");
   for (size_t i = 0; i < pos; i++) {
     int32_t id = (int32_t)get32(history + i * sizeof(gpt2_token));
     if (id < 0 || id >= ctx->model->hp.n_vocab)

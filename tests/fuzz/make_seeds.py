@@ -140,6 +140,40 @@ def eval_seeds():
         write("eval", "random%d" % i, bytes(rng.randrange(256) for _ in range(64 + 32 * i)))
 
 
+def state_seeds():
+    # flags (bit 0 F16 source, 1 other KV type in the target, 2 logits_all, 3 the other
+    # logits_all in the target), source n_ctx, target n_ctx, positions used in each, mode
+    # (0 flips, 1 flips + checksum, 2 cut, 3 the rest is the blob), then the mode's bytes.
+    write("state", "unchanged", bytes([0, 20, 30, 5, 9, 0, 0]))
+    write("state", "logits_all_f16", bytes([5, 40, 12, 11, 3, 0, 0]))
+    write("state", "other_logits", bytes([8, 20, 30, 6, 2, 0, 0]))
+    write("state", "too_many_positions", bytes([0, 40, 5, 20, 1, 0, 0]))
+    write("state", "other_kv", bytes([2, 20, 30, 5, 9, 0, 0]))
+    write("state", "flips", bytes([0, 20, 30, 5, 9, 0, 3, 30, 0, 0, 0, 1, 200, 0, 0, 0, 0x80, 90, 0, 0, 0, 4]))
+    write("state", "header_fixed_checksum", bytes([4, 20, 30, 5, 9, 1, 2, 40, 0, 0, 0, 1, 24, 0, 0, 0, 2]))
+    write("state", "history_fixed_checksum", bytes([0, 20, 30, 5, 9, 1, 1, 90, 0, 0, 0, 0x40]))
+    write("state", "cut", bytes([0, 20, 30, 5, 9, 2, 100, 0, 0, 0]))
+    write("state", "raw", bytes([0, 20, 30, 5, 9, 3]) + b"GPT2STAT\x01\0\0\0\0\0\0\0" + bytes(80))
+
+
+def batch_seeds():
+    rng = random.Random(15)
+    # 1 + 2 = 3 contexts: (n_ctx - 1, flags: bit 0 F16, 1 logits_all, 2.. threads); 4 calls of
+    # (shape = slot count, then per slot: context, token count, ids).
+    ctxs = bytes([2, 40, 0, 30, 2, 63, 5])
+    calls = bytes([4])
+    calls += bytes([3, 0, 5, 1, 2, 3, 4, 5, 1, 1, 9, 2, 0])          # prompts, single token, sits out
+    calls += bytes([2, 0, 1, 7, 1, 1, 8])                              # one token each
+    calls += bytes([2, 1, 1, 3, 1, 2, 255, 4])                         # a bad id
+    calls += bytes([3, 2, 1, 5, 2, 1, 6, 0, 1, 7])                     # a context twice
+    write("batch", "walk", ctxs + calls)
+    write("batch", "huge_count", ctxs + bytes([1, 250]))
+    write("batch", "long", bytes([1, 63, 2, 63, 7, 2, 2, 0, 20] + list(range(20)) + [1, 20] + list(range(20, 40))
+                                 + [2, 0, 20] + list(range(40, 60)) + [1, 1, 3]))
+    for i in range(3):
+        write("batch", "random%d" % i, bytes(rng.randrange(256) for _ in range(96 + 32 * i)))
+
+
 if __name__ == "__main__":
     shutil.rmtree(CORPUS, ignore_errors=True)
     os.makedirs(os.path.join(CORPUS, "gguf"))
@@ -150,3 +184,5 @@ if __name__ == "__main__":
     tokenize_seeds()
     detok_seeds()
     eval_seeds()
+    state_seeds()
+    batch_seeds()

@@ -12,6 +12,8 @@
 #include "harness.h"
 #include "../fuzz/fuzz_detok.c"
 #include "../fuzz/fuzz_eval.c"
+#include "../fuzz/fuzz_state.c"
+#include "../fuzz/fuzz_batch.c"
 #include "../fuzz/fuzz_gguf.c"
 #include "../fuzz/fuzz_json.c"
 #include "../fuzz/fuzz_merges.c"
@@ -101,5 +103,7 @@ int main(void) {
   replay("tokenize", fuzz_tokenize, NULL);
   replay("detok", fuzz_detok, NULL);
   replay("eval", fuzz_eval, NULL);
+  replay("state", fuzz_state, NULL);
+  replay("batch", fuzz_batch, NULL);
   HARNESS_EXIT();
 }

@@ -1,0 +1,309 @@
+/*
+ * gpt2.h - libgpt2: GPT-2 inference on the CPU, exact and fast.
+ *
+ * This header is the reference documentation of the library. It compiles
+ * alone as C99 and as C++.
+ *
+ * Threading rules
+ *   - A gpt2_model is immutable after gpt2_load(): every function taking a
+ *     `const gpt2_model *` may run concurrently from any number of threads.
+ *   - A gpt2_context (one sequence: KV cache, logits, sampler RNG, history)
+ *     belongs to one thread at a time. Different contexts on one model may
+ *     run concurrently.
+ *   - gpt2_last_error() is per thread.
+ *
+ * Errors
+ *   Every fallible function returns GPT2_OK (0) or a negative GPT2_E_* code.
+ *   gpt2_strerror() names the code; gpt2_last_error() gives the detail of the
+ *   last failure in the calling thread. The library never prints, exits or
+ *   aborts on bad input.
+ *
+ * Buffers
+ *   Functions producing a variable amount write into (out, cap) and store the
+ *   needed count in *n_out. A too small buffer gives GPT2_E_BUFFER with *n_out
+ *   set; out = NULL, cap = 0 asks for the size.
+ *
+ * ABI
+ *   Opaque handles only. Params structs are passed by pointer, start with
+ *   their own size and only grow at the end; initialise them with the
+ *   GPT2_*_PARAMS_INIT macros. NULL means defaults. See docs/abi.md.
+ */
+#ifndef GPT2_H
+#define GPT2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- version ------------------------------------------------------------ */
+#define GPT2_VERSION_MAJOR 0
+#define GPT2_VERSION_MINOR 1
+#define GPT2_VERSION_PATCH 0
+#define GPT2_VERSION_NUMBER \
+  (GPT2_VERSION_MAJOR * 10000 + GPT2_VERSION_MINOR * 100 + GPT2_VERSION_PATCH)
+#define GPT2_VERSION_STRING "0.1.0"
+
+/* ---- export macro ------------------------------------------------------- */
+#if defined(_WIN32) && defined(GPT2_BUILDING_DLL)
+#define GPT2_API __declspec(dllexport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define GPT2_API __attribute__((visibility("default")))
+#else
+#define GPT2_API
+#endif
+
+/* ---- opaque types ------------------------------------------------------- */
+typedef int32_t gpt2_token;
+typedef struct gpt2_model gpt2_model;
+typedef struct gpt2_context gpt2_context;
+typedef struct gpt2_detok gpt2_detok;
+
+/* ---- status codes (pinned values, never renumbered) --------------------- */
+#define GPT2_OK 0
+#define GPT2_E_INVALID (-1)     /* bad argument (NULL pointer, bad value) */
+#define GPT2_E_NOMEM (-2)       /* an allocation failed */
+#define GPT2_E_IO (-3)          /* a file could not be opened, read or mapped */
+#define GPT2_E_FORMAT (-4)      /* a file is malformed */
+#define GPT2_E_UNSUPPORTED (-5) /* valid file, but a feature we do not run */
+#define GPT2_E_RANGE (-6)       /* token id or position out of range */
+#define GPT2_E_BUFFER (-7)      /* output buffer too small; *n_out says how big */
+#define GPT2_E_STATE (-8)       /* call not valid in the object's state */
+
+/* ---- enumerations (passed as uint32_t fields) --------------------------- */
+/* Weight types. GPT2_WTYPE_AUTO keeps the file's types. */
+#define GPT2_WTYPE_AUTO 0u
+#define GPT2_WTYPE_F32 1u
+#define GPT2_WTYPE_F16 2u
+#define GPT2_WTYPE_BF16 3u
+#define GPT2_WTYPE_Q8_0 4u
+#define GPT2_WTYPE_Q4_0 5u
+
+/* KV cache element types. */
+#define GPT2_KV_F32 0u
+#define GPT2_KV_F16 1u
+
+/* ---- params structs ----------------------------------------------------- */
+typedef struct gpt2_load_params {
+  uint32_t size;         /* sizeof(gpt2_load_params) */
+  uint32_t weight_type;  /* GPT2_WTYPE_*: convert matrices at load (AUTO: as stored) */
+  uint32_t use_mmap;     /* 1 (default): map weight files and use them in place;
+                            0: read them into memory instead */
+  uint32_t fp32_products; /* 0 (default): the fastest products the CPU has, which
+                            round activations to bfloat16 for BF16 weights on
+                            AVX512-BF16 CPUs and to 8 bits for Q8_0/Q4_0 on
+                            AVX512-VNNI ones (docs/kernels.md); 1: every product
+                            in FP32 on any CPU (what the golden tests bound) */
+} gpt2_load_params;
+#define GPT2_LOAD_PARAMS_INIT \
+  { (uint32_t)sizeof(gpt2_load_params), GPT2_WTYPE_AUTO, 1u, 0u }
+
+typedef struct gpt2_context_params {
+  uint32_t size;       /* sizeof(gpt2_context_params) */
+  uint32_t n_ctx;      /* positions in the KV cache; 0 = the model's n_ctx */
+  uint32_t n_threads;  /* 0 = number of online CPUs; n - 1 workers start with the context */
+  uint32_t logits_all; /* 1: keep logits for every evaluated token; 0: last only */
+  uint64_t seed;       /* sampler RNG seed */
+  uint32_t kv_type;    /* GPT2_KV_F32 (default) or GPT2_KV_F16 */
+  uint32_t reserved;   /* must be 0 */
+} gpt2_context_params;
+#define GPT2_CONTEXT_PARAMS_INIT \
+  { (uint32_t)sizeof(gpt2_context_params), 0u, 0u, 0u, 0u, GPT2_KV_F32, 0u }
+
+typedef struct gpt2_save_params {
+  uint32_t size;        /* sizeof(gpt2_save_params) */
+  uint32_t weight_type; /* GPT2_WTYPE_*: the file's weight mix (AUTO: as held) */
+} gpt2_save_params;
+#define GPT2_SAVE_PARAMS_INIT \
+  { (uint32_t)sizeof(gpt2_save_params), GPT2_WTYPE_AUTO }
+
+/* ---- library ------------------------------------------------------------ */
+/* "MAJOR.MINOR.PATCH" of the library actually loaded. Static storage. */
+GPT2_API const char *gpt2_version(void);
+/* A constant English name of a status code. Never NULL. */
+GPT2_API const char *gpt2_strerror(int status);
+/* Detail of the last failure in the calling thread (file, key, tensor, limit),
+   or "" if none. Valid until the next libgpt2 call in this thread. */
+GPT2_API const char *gpt2_last_error(void);
+
+/* ---- model -------------------------------------------------------------- */
+/* Load a model from `path`: a Hugging Face GPT-2 directory (config.json,
+   model.safetensors, vocab.json, merges.txt) or a .gguf file (architecture
+   gpt2). `params` may be NULL. On success *out owns the model; free it with
+   gpt2_model_free(). On failure *out is NULL, nothing leaks, and
+   gpt2_last_error() names the file and the problem. Any thread. */
+GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params,
+                       gpt2_model **out);
+/* Release the caller's reference. Contexts still alive keep the model alive
+   until they are freed. NULL is accepted. */
+GPT2_API void gpt2_model_free(gpt2_model *model);
+
+GPT2_API int gpt2_n_vocab(const gpt2_model *model);
+GPT2_API int gpt2_n_ctx_train(const gpt2_model *model);
+GPT2_API int gpt2_n_embd(const gpt2_model *model);
+GPT2_API int gpt2_n_layer(const gpt2_model *model);
+GPT2_API int gpt2_n_head(const gpt2_model *model);
+/* <|endoftext|>, or -1 if the vocabulary has none. */
+GPT2_API gpt2_token gpt2_token_eot(const gpt2_model *model);
+/* Bytes of the weights as held in memory (after any conversion at load; a
+   tied output matrix counted once), and the number of weights. */
+GPT2_API uint64_t gpt2_model_size(const gpt2_model *model);
+GPT2_API uint64_t gpt2_model_n_params(const gpt2_model *model);
+/* Bytes of weights that evaluating one token reads: every matrix and vector,
+   the output matrix whole, and one row of each embedding table. With the
+   KV cache traffic, what bounds generation speed by memory bandwidth
+   (gpt2-bench, docs/performance.md). */
+GPT2_API uint64_t gpt2_model_size_per_token(const gpt2_model *model);
+/* Name of the kernel set chosen for this model ("scalar", "avx2", "avx512",
+   "avx512vnni", "avx512bf16", "neon"). GPT2_ISA=name in the environment
+   forces one at load. "avx512vnni" (the default on CPUs with AVX512-VNNI)
+   multiplies Q8_0/Q4_0 weights with activations quantized to 8 bits, as
+   llama.cpp does; "avx512bf16" (the default with AVX512-BF16 too) also
+   multiplies BF16 weights with bf16-rounded activations: faster, less exact
+   (docs/kernels.md). gpt2_load_params.fp32_products = 1 keeps every product
+   in FP32. Static. */
+GPT2_API const char *gpt2_model_isa(const gpt2_model *model);
+/* Write the model to `path` as a GGUF v3 file that libgpt2 and llama.cpp
+   load: llama.cpp's GPT-2 tensor names and metadata keys, the vocabulary
+   and merges embedded. weight_type chooses the types as llama.cpp's
+   converter and quantizer do (docs/gguf.md): norms, biases and the
+   position embeddings stay F32; Q8_0 and Q4_0 blocks are bit for bit those
+   of ggml's reference quantizer. `params` may be NULL. The file is written
+   next to `path` and renamed over it when complete: on failure `path` is
+   untouched. Any thread; the model is only read. */
+GPT2_API int gpt2_save_gguf(const gpt2_model *model, const char *path,
+                            const gpt2_save_params *params);
+
+/* ---- context ------------------------------------------------------------ */
+/* Create a context (one sequence) on `model`; it holds a reference to the
+   model. `params` may be NULL. Any thread. */
+GPT2_API int gpt2_context_new(const gpt2_model *model,
+                              const gpt2_context_params *params,
+                              gpt2_context **out);
+/* NULL is accepted. */
+GPT2_API void gpt2_context_free(gpt2_context *ctx);
+/* Effective positions in the KV cache. */
+GPT2_API size_t gpt2_n_ctx(const gpt2_context *ctx);
+
+/* Append n tokens at the current position, evaluating them as one batch
+   (one matrix product per layer) and filling the KV cache. Afterwards
+   gpt2_logits() gives their logits. On failure (GPT2_E_RANGE for an id
+   outside the vocabulary or a position past n_ctx, GPT2_E_INVALID for
+   n == 0) the cache, position and logits are as they were. */
+GPT2_API int gpt2_eval(gpt2_context *ctx, const gpt2_token *tokens, size_t n);
+/* Logits (n_vocab floats) of the i-th token of the last gpt2_eval batch;
+   i = -1 is the last one. Other i need logits_all. NULL if not available.
+   Valid until the next gpt2_eval/gpt2_truncate on this context. */
+GPT2_API const float *gpt2_logits(const gpt2_context *ctx, int32_t i);
+/* Number of tokens in the KV cache. */
+GPT2_API size_t gpt2_pos(const gpt2_context *ctx);
+/* Forget every position >= pos. The logits are no longer available
+   until the next eval. GPT2_E_RANGE if pos > gpt2_pos(). */
+GPT2_API int gpt2_truncate(gpt2_context *ctx, size_t pos);
+
+/* ---- tokenizer ---------------------------------------------------------- */
+#define GPT2_TOKENIZE_SPECIAL 1u /* the literal "<|endoftext|>" becomes EOT */
+
+/* Byte-level BPE exactly as GPT-2. Any bytes are accepted (invalid UTF-8
+   is tokenized losslessly, see docs/tokenizer.md). Any thread. */
+GPT2_API int gpt2_tokenize(const gpt2_model *model, const char *text,
+                           size_t len, unsigned flags, gpt2_token *out,
+                           size_t cap, size_t *n_out);
+/* The raw bytes of a token (not NUL-terminated), valid while the model
+   lives; NULL for an id out of range. */
+GPT2_API const char *gpt2_token_bytes(const gpt2_model *model, gpt2_token t,
+                                      size_t *len);
+/* Concatenated bytes of n tokens. GPT2_E_RANGE for a bad id. */
+GPT2_API int gpt2_detokenize(const gpt2_model *model, const gpt2_token *tokens,
+                             size_t n, char *out, size_t cap, size_t *n_out);
+
+/* Streaming detokenizer: push tokens one by one, get only complete UTF-8
+   back; partial sequences are held until completed or flushed. */
+GPT2_API int gpt2_detok_new(const gpt2_model *model, gpt2_detok **out);
+GPT2_API void gpt2_detok_free(gpt2_detok *detok);
+/* Appends the bytes of `t`; writes the newly completed UTF-8 text to out.
+   Bytes that can never become valid UTF-8 are emitted as they are. At most
+   3 bytes are held, so one push writes at most the token's length + 3. On
+   failure (GPT2_E_BUFFER with *n_out set, GPT2_E_RANGE) the state is
+   unchanged and the push can be repeated. One thread at a time. */
+GPT2_API int gpt2_detok_push(gpt2_detok *detok, gpt2_token t, char *out,
+                             size_t cap, size_t *n_out);
+/* Writes what is held back (raw bytes, at most 3) and resets the state. */
+GPT2_API int gpt2_detok_flush(gpt2_detok *detok, char *out, size_t cap,
+                              size_t *n_out);
+
+/* ---- sampling ----------------------------------------------------------- */
+/* A per-token additive bias, as OpenAI's `logit_bias`. */
+typedef struct gpt2_logit_bias {
+  gpt2_token token; /* 0 <= token < gpt2_n_vocab() */
+  float bias;       /* added to the logit; -INFINITY bans the token. Must not
+                       be NaN or +INFINITY. */
+} gpt2_logit_bias;
+
+/* How gpt2_sample() picks the next token. Names and meanings follow Hugging
+   Face generate(); the defaults are those of GPT2_SAMPLE_PARAMS_INIT (also
+   used for NULL params and for fields beyond `size`).
+
+   Order of operations on the last logits (docs/sampling.md):
+     1. repetition_penalty, presence_penalty and frequency_penalty, for the
+        tokens among the last repeat_last_n tokens of the context's history
+        (the prompt included);
+     2. logit_bias is added;
+     3. temperature == 0: the highest logit wins (greedy; no random number
+        is drawn). Otherwise the logits are divided by the temperature and
+        turned into probabilities, then
+     4. top_k keeps the k most probable tokens,
+     5. top_p keeps, of those, the smallest set of most probable tokens whose
+        probability (renormalised over the top-k set) sums to at least top_p,
+     6. min_p keeps, of those, the tokens whose probability is at least
+        min_p times that of the most probable token,
+     7. one token is drawn from what is left, in proportion to probability.
+   Ties (equal logits) are ordered by lower token id first, so top_k = 1 and
+   greedy pick the lowest id among equal maxima.
+
+   Determinism: the random numbers come from the context's xoshiro256**
+   generator (seeded from gpt2_context_params.seed with splitmix64; each
+   sampled token draws exactly one 53-bit uniform). Sampling runs on one
+   thread. Same logits + same params + same RNG state give the same token,
+   whatever n_threads. Logits themselves are bitwise identical across thread
+   counts but not across kernel sets (GPT2_ISA): scalar, AVX2 and AVX-512
+   round differently, so a forced ISA may give a different sequence. */
+typedef struct gpt2_sample_params {
+  uint32_t size;            /* sizeof(gpt2_sample_params) */
+  float temperature;        /* 1.0; 0 = greedy; must be finite and >= 0 */
+  int32_t top_k;            /* 50 (as Hugging Face); 0 = off; >= 0 */
+  float top_p;              /* 1.0 = off; in [0, 1] (0 keeps one token) */
+  float min_p;              /* 0 = off; in [0, 1] */
+  float repetition_penalty; /* 1.0 = off; > 0. A penalised logit is divided
+                               by it if positive, multiplied if negative */
+  int32_t repeat_last_n;    /* tokens of history the penalties look at:
+                               -1 (default) = all, 0 = none */
+  float presence_penalty;   /* 0; subtracted once from each seen token */
+  float frequency_penalty;  /* 0; subtracted once per occurrence */
+  uint32_t n_logit_bias;    /* entries in logit_bias (0) */
+  const gpt2_logit_bias *logit_bias; /* caller's array, read during the call
+                                        only; NULL if n_logit_bias is 0 */
+} gpt2_sample_params;
+#define GPT2_SAMPLE_PARAMS_INIT                                           \
+  { (uint32_t)sizeof(gpt2_sample_params), 1.0f, 50, 1.0f, 0.0f, 1.0f, -1, \
+    0.0f, 0.0f, 0u, NULL }
+
+/* Draws the next token from the logits of the last evaluated token
+   (gpt2_logits(ctx, -1)) and stores it in *out. It does not evaluate the
+   token: pass it to gpt2_eval() to continue. `params` may be NULL
+   (defaults). Advances the context's RNG by one draw unless greedy.
+   Errors: GPT2_E_INVALID for a bad parameter (NaN, out of range, NULL
+   logit_bias with a count), a NaN logit, or when every token is banned;
+   GPT2_E_RANGE for a logit_bias token out of the vocabulary; GPT2_E_STATE
+   when no logits are available (before the first gpt2_eval, after
+   gpt2_truncate); GPT2_E_NOMEM. On failure *out and the RNG state are
+   unchanged. The context's thread. */
+GPT2_API int gpt2_sample(gpt2_context *ctx, const gpt2_sample_params *params,
+                         gpt2_token *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GPT2_H */

@@ -1,0 +1,37 @@
+# The ABI against release 0.1.0 (docs/abi.md): abidiff of the built library
+# against the baseline committed in tests/abi/libgpt2-0.1.0.abi (abidw of
+# the 0.1.0 sources, commit 89d3b82) allows only additions; and an
+# application built against 0.1.0's header runs on this library exactly as
+# the same source built against the current header.
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+BUILD=${BUILD:-build}
+MODELS=${GPT2_TEST_MODELS:-$BUILD/models}
+so=$(ls "$BUILD"/libgpt2.so.*.*.* | head -1)
+
+if ! command -v abidiff >/dev/null; then
+  skip "abidiff against 0.1.0: abidiff is not installed (apt-get install abigail-tools)"
+else
+  report=$(abidiff --headers-dir2 include --drop-private-types tests/abi/libgpt2-0.1.0.abi "$so")
+  status=$?
+  # exit bits: 1 error, 2 usage error, 4 ABI change, 8 incompatible change
+  check "abidiff against 0.1.0 ran and found no incompatible change (exit $status)" test $((status & 11)) -eq 0
+  unexpected=$(echo "$report" | awk -f tests/abi/additions_only.awk | head -5 | tr '\n' ' ')
+  check "every ABI change since 0.1.0 is an addition (new functions, params fields at the end)${unexpected:+: $unexpected}" \
+    test -z "$unexpected"
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+flags="-std=c11 -Wall -Wextra -Werror tests/abi/app.c -L$BUILD -lgpt2 -Wl,-rpath,$PWD/$BUILD"
+if cc -Itests/abi/0.1.0 $flags -o "$tmp/app-0.1" && cc -Iinclude $flags -o "$tmp/app-now"; then
+  wrong=$(objdump -T "$tmp/app-0.1" | awk '/gpt2_/ && !/GPT2_0\.1/ {print $NF}' | tr '\n' ' ')
+  check "an application built against 0.1.0's header binds every gpt2_* at GPT2_0.1${wrong:+ (not: $wrong)}" test -z "$wrong"
+  old=$("$tmp/app-0.1" "$MODELS/tiny-f32" 2>&1)
+  now=$("$tmp/app-now" "$MODELS/tiny-f32" 2>&1)
+  check "built against 0.1.0's header, it runs on $(basename "$so") as built against the current one ($old)" \
+    test -n "$old" -a "$old" = "$now" -a "$(echo "$old" | grep -c ' n_ctx 24 pos 19 ')" = 1
+else
+  fail "the 0.1 application builds against both headers"
+fi
