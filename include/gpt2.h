@@ -240,10 +240,13 @@ GPT2_API int gpt2_truncate(gpt2_context *ctx, size_t pos);
 GPT2_API int gpt2_eval_batch(gpt2_context *const *ctxs, const gpt2_token *const *tokens,
                              const size_t *n_tokens, size_t n_ctxs);
 /* A new context holding a copy of src's sequence: positions, KV cache rows
-   in use, history, last logits and sampler RNG state (params: NULL = src's;
-   kv_type must match src's, n_ctx must hold src's positions: GPT2_E_INVALID
-   / GPT2_E_RANGE). Copies only the positions in use. For n completions of
-   one prompt, beam search, prompt caching. src is only read. */
+   in use, history and last logits. params NULL: src's params and sampler
+   RNG state (the copy draws what src would); given: those params (kv_type
+   must match src's, n_ctx must hold src's positions: GPT2_E_INVALID /
+   GPT2_E_RANGE) and a sampler seeded from params->seed, so that forks with
+   different seeds sample different continuations. Copies only the
+   positions in use. For n completions of one prompt, beam search, prompt
+   caching. src is only read. */
 GPT2_API int gpt2_context_copy(const gpt2_context *src, const gpt2_context_params *params,
                                gpt2_context **out);
 /* A context's state as bytes (buffer convention of the header) and back.

@@ -202,3 +202,150 @@ expect "perplexity: --stride 0" 2 "--stride: 0 must be >= 1" "$ppl" -m "$mid" -f
 expect "perplexity: no file" 2 "give -f FILE" "$ppl" -m "$mid"
 expect "perplexity: missing file" 1 "cannot open '$tmp/none'" "$ppl" -m "$mid" -f "$tmp/none"
 expect "perplexity: missing model" 1 "cannot load model '$tmp/none'" "$ppl" -m "$tmp/none" -f "$tmp/corpus"
+
+# ---- many sequences: gpt2-batched, gpt2-generate --n / --beams / --state-* ----
+# (issue 15) Forks of one evaluated prompt advance in one gpt2_eval_batch per
+# step; a fork's logits are bitwise those of a context run alone, so each
+# completion must equal the plain one-sequence program with its seed.
+batched=$BUILD/gpt2-batched
+[ -x "$batched" ] || fail "$batched is not built"
+run "$batched" --help
+check "gpt2-batched --help exits 0 and documents every flag" \
+  eval '[ $status -eq 0 ] && for f in -m -p -f --np -n --temp --top-k --top-p --min-p \
+    --repeat-penalty --seed --threads; do grep -qe " $f " "$tmp/out" || exit 1; done'
+run "$gen" --help
+check "gpt2-generate --help documents --n, --beams, --length-penalty, --early-stopping, --state-out, --state-in" \
+  eval 'for f in --n --beams --length-penalty --early-stopping --state-out --state-in; do grep -qe " $f " "$tmp/out" || exit 1; done'
+
+# wrap FILE I N: FILE's text as completion I of N is printed.
+wrap() { printf -- '--- completion %d/%d ---\n' "$2" "$3"; cat "$1"; printf '\n'; }
+sampling=(-n 24 --temp 0.9 --top-k 40 --repeat-penalty 1.1)
+for seed in 7 8 9; do
+  "$gen" -m "$mid" -f "$tmp/prompt" "${sampling[@]}" --seed "$seed" >"$tmp/plain$seed" 2>/dev/null
+done
+run "$batched" -m "$mid" -f "$tmp/prompt" "${sampling[@]}" --seed 7 --np 1
+check "gpt2-batched --np 1 = gpt2-generate with the same seed and options" \
+  cmp -s "$tmp/out" <(wrap "$tmp/plain7" 1 1)
+run "$batched" -m "$mid" -f "$tmp/prompt" "${sampling[@]}" --seed 7 --np 3 --threads 2
+cp "$tmp/out" "$tmp/batched3"
+check "gpt2-batched --np 3: completion i = gpt2-generate --seed 7+i, each alone" \
+  cmp -s "$tmp/out" <(wrap "$tmp/plain7" 1 3; wrap "$tmp/plain8" 2 3; wrap "$tmp/plain9" 3 3)
+n_distinct=$("$PYTHON" -c 'import re, sys
+print(len(set(re.split(rb"(?m)^--- completion \d+/3 ---\n", open(sys.argv[1], "rb").read())[1:])))' "$tmp/out")
+check "gpt2-batched --np 3: three different completions ($n_distinct)" test "$n_distinct" -eq 3
+check "gpt2-batched reports the aggregate speed" grep -q "^speed: .* tok/s aggregate" "$tmp/err"
+run "$batched" -m "$mid" -f "$tmp/prompt" "${sampling[@]}" --seed 7 --np 3 --threads 1
+check "gpt2-batched: the same completions with 1 and 2 threads" cmp -s "$tmp/out" "$tmp/batched3"
+run "$gen" -m "$mid" -f "$tmp/prompt" "${sampling[@]}" --seed 7 --n 3
+check "gpt2-generate --n 3 = gpt2-batched --np 3" cmp -s "$tmp/out" "$tmp/batched3"
+run "$gen" -m "$mid" -f "$tmp/prompt" "${sampling[@]}" --seed 7 --n 1
+check "gpt2-generate --n 1 = plain gpt2-generate" cmp -s "$tmp/out" <(wrap "$tmp/plain7" 1 1)
+# Stop strings apply per completion: one from the middle of completion 2.
+stop=$(head -c 30 "$tmp/plain8" | tail -c 4)
+for seed in 7 8; do
+  "$gen" -m "$mid" -f "$tmp/prompt" "${sampling[@]}" --seed "$seed" --stop "$stop" >"$tmp/stop$seed" 2>/dev/null
+done
+run "$gen" -m "$mid" -f "$tmp/prompt" "${sampling[@]}" --seed 7 --n 2 --stop "$stop"
+check "gpt2-generate --n 2 --stop: each completion cut as alone ($(grep -c 'stop string' "$tmp/err") stopped)" \
+  eval 'cmp -s "$tmp/out" <(wrap "$tmp/stop7" 1 2; wrap "$tmp/stop8" 2 2) && grep -q "completion 2: .*(stop string)" "$tmp/err"'
+run "$batched" -m "$tiny" -f "$tmp/prompt60" -n 20 --np 2 --seed 1
+check "gpt2-batched: completions end when the context is full" \
+  eval '[ $status -eq 0 ] && [ "$(grep -c "(context full)" "$tmp/err")" -eq 2 ]'
+
+# --beams 1 is greedy search (Hugging Face runs num_beams=1 as greedy).
+run "$gen" -m "$mid" -f "$tmp/prompt" -n 32 --beams 1
+check "--beams 1 = greedy: 32 tokens equal the reference continuation" cmp -s "$tmp/out" "$tmp/expected"
+
+# Beam search against tests/reference/beam_ref.py (float64 numpy, Hugging
+# Face's algorithm). Each case's margin is the smallest score gap at any
+# decision of the search (candidate cut, end-of-text rank, early stop, best
+# hypothesis). float32 logits stay within ~4e-5 of float64 on these models
+# (golden data), so a log-probability within ~1e-4 and a sum over MAX steps
+# within MAX x 1e-4: a case must have a margin above that for equal outputs
+# to be required; the cases were chosen so (margins 3.8e-3 to 1.7e-2, the
+# 40-step ones 4.4e-3 and up). The 40-step cases give three different
+# results for early_stopping true, false and never. Some end with
+# <|endoftext|> hypotheses (finished > 0) or skip an end candidate ranked
+# too low to finish (skipped > 0), and the length penalties change
+# which hypothesis wins (tiny 2 beams: penalty 1 vs 0; mid: 0 picks a 7-token
+# finished one over the 12-token open beam).
+n_finished=0 n_skipped=0
+while read -r model beams max lp es ids; do
+  "$tok" -m "$MODELS/$model" --decode "$ids" >"$tmp/beam-prompt"
+  if [ "$("$tok" -m "$MODELS/$model" -f "$tmp/beam-prompt")" != "$ids" ]; then
+    fail "beam prompt $ids of $model does not survive decode + tokenize"; continue
+  fi
+  "$PYTHON" tests/reference/beam_ref.py "$MODELS/$model" "$beams" "$max" "$lp" "$es" $ids >"$tmp/beam-ref" ||
+    { fail "beam_ref.py $model $ids"; continue; }
+  margin=$(sed -n 's/^margin //p' "$tmp/beam-ref")
+  finished=$(sed -n 's/^finished //p' "$tmp/beam-ref")
+  n_finished=$((n_finished + finished))
+  n_skipped=$((n_skipped + $(sed -n 's/^skipped //p' "$tmp/beam-ref")))
+  "$tok" -m "$MODELS/$model" --decode "$(sed -n 's/^tokens *//p' "$tmp/beam-ref")" >"$tmp/beam-expected"
+  run "$gen" -m "$MODELS/$model" -f "$tmp/beam-prompt" -n "$max" --beams "$beams" \
+    --length-penalty "$lp" --early-stopping "$es"
+  label="$model beams $beams max $max length_penalty $lp early_stopping $es [$ids]"
+  if awk -v m="$margin" -v n="$max" 'BEGIN { exit !(m > n * 1e-4) }'; then
+    check "beam search = float64 reference: $label (margin $margin, finished $finished)" \
+      cmp -s "$tmp/out" "$tmp/beam-expected"
+  else
+    fail "beam case $label: margin $margin is too small to require equality"
+  fi
+done <<'CASES'
+tiny-f32 3 12 1.0 false 7 108 209 310 411
+tiny-f32 2 12 1.0 false 7 108 209 310 411
+tiny-f32 2 12 0.0 true 7 108 209 310 411
+tiny-f32 3 12 1.0 false 118 219 320 421 14
+tiny-f32 3 12 1.0 false 313 414 7 108 209
+tiny-f32 2 40 1.0 true 44 145 246 347 448
+tiny-f32 2 40 1.0 false 44 145 246 347 448
+tiny-f32 2 40 1.0 never 44 145 246 347 448
+mid-f32 2 12 1.0 false 1043 1144 1245 1346 1447
+mid-f32 2 12 0.0 never 1043 1144 1245 1346 1447
+mid-f32 2 12 -1.0 never 1043 1144 1245 1346 1447
+mid-f32 3 12 1.0 false 1783 1884 1985 88 189
+CASES
+check "beam cases exercise finished (<|endoftext|>) hypotheses ($n_finished) and end candidates ranked too low to finish ($n_skipped)" \
+  test "$n_finished" -gt 0 -a "$n_skipped" -gt 0
+
+# Prompt cache: save the evaluated prompt, reuse it for a prompt extending it.
+printf 'The quick brown fox jumps over the lazy dog.' >"$tmp/part1"
+printf ' Then it ran away, far away.' >"$tmp/part2"
+cat "$tmp/part1" "$tmp/part2" >"$tmp/whole"
+n_part1=$("$tok" -m "$mid" -f "$tmp/part1" | wc -w)
+n_whole=$("$tok" -m "$mid" -f "$tmp/whole" | wc -w)
+check "prompt cache test: part 1's tokens begin the whole prompt's" \
+  test "$("$tok" -m "$mid" -f "$tmp/whole" | cut -d' ' -f1-"$n_part1")" = "$("$tok" -m "$mid" -f "$tmp/part1")"
+run "$gen" -m "$mid" -f "$tmp/part1" -n 0 --seed 3 --state-out "$tmp/cache"
+check "--state-out writes the cache (exit $status)" test "$status" -eq 0 -a -s "$tmp/cache"
+"$gen" -m "$mid" -f "$tmp/whole" "${sampling[@]}" --seed 4 >"$tmp/one-run" 2>/dev/null
+run "$gen" -m "$mid" -f "$tmp/whole" "${sampling[@]}" --seed 4 --state-in "$tmp/cache"
+check "--state-in + a longer prompt = one run (seed 4, saved with seed 3)" cmp -s "$tmp/out" "$tmp/one-run"
+check "--state-in evaluates only the new tokens ($((n_whole - n_part1)) of $n_whole)" \
+  eval 'grep -q "^cached: *$n_part1 tokens" "$tmp/err" && grep -q "^prompt: *$((n_whole - n_part1)) tokens" "$tmp/err"'
+"$gen" -m "$mid" -f "$tmp/part1" "${sampling[@]}" --seed 5 >"$tmp/one-run" 2>/dev/null
+run "$gen" -m "$mid" -f "$tmp/part1" "${sampling[@]}" --seed 5 --state-in "$tmp/cache"
+check "--state-in + the same prompt = one run, nothing evaluated" \
+  eval 'cmp -s "$tmp/out" "$tmp/one-run" && grep -q "^prompt: *0 tokens" "$tmp/err"'
+run "$gen" -m "$mid" -f "$tmp/whole" -n 32 --beams 2 --state-in "$tmp/cache"
+cp "$tmp/out" "$tmp/beam-cached"
+run "$gen" -m "$mid" -f "$tmp/whole" -n 32 --beams 2
+check "--state-in with --beams = one run" cmp -s "$tmp/out" "$tmp/beam-cached"
+expect "--state-in: a prompt that does not extend the saved one" 1 "does not begin this prompt (they differ at token 0)" \
+  "$gen" -m "$mid" -p "Other text" --state-in "$tmp/cache"
+expect "--state-in: a state of another model (same vocabulary)" 1 "made with another model" \
+  "$gen" -m "$MODELS/mid-f16" -f "$tmp/whole" --state-in "$tmp/cache"
+head -c 1000 "$tmp/cache" >"$tmp/cut-cache"
+expect "--state-in: a cut file" 1 "the file holds" "$gen" -m "$mid" -f "$tmp/whole" --state-in "$tmp/cut-cache"
+expect "--state-in: not a cache" 1 "is not a prompt cache" "$gen" -m "$mid" -f "$tmp/whole" --state-in "$tmp/prompt"
+expect "--state-in: missing file" 1 "cannot open '$tmp/none'" "$gen" -m "$mid" -f "$tmp/whole" --state-in "$tmp/none"
+expect "--state-out: unwritable path" 1 "cannot create '$tmp/none/x'" "$gen" -m "$mid" -p hi -n 0 --state-out "$tmp/none/x"
+
+expect "generate: --n 0" 2 "--n: 0 is out of range [1, 1024]" "$gen" -m "$mid" -p hi --n 0
+expect "generate: --n and --beams" 2 "give --n or --beams, not both" "$gen" -m "$mid" -p hi --n 2 --beams 2
+expect "generate: --length-penalty without --beams" 2 "need --beams" "$gen" -m "$mid" -p hi --length-penalty 2
+expect "generate: --early-stopping maybe" 2 "'maybe' is not true, false or never" "$gen" -m "$mid" -p hi --beams 2 --early-stopping maybe
+expect "generate: --stop with --beams" 2 "--stop does not apply to --beams" "$gen" -m "$mid" -p hi --beams 2 --stop x
+expect "batched: --np 0" 2 "--np: 0 is out of range [1, 1024]" "$batched" -m "$mid" -p hi --np 0
+expect "batched: unknown option" 2 "unknown option '--n'" "$batched" -m "$mid" -p hi --n 2
+expect "batched: empty prompt" 1 "the prompt is empty" "$batched" -m "$mid" -p ""

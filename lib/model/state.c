@@ -91,6 +91,9 @@ GPT2_API int gpt2_context_copy(const gpt2_context *src, const gpt2_context_param
     status = g2_fail(GPT2_E_RANGE, "gpt2_context_copy: n_ctx %zu cannot hold the source's %zu positions",
                      dst->n_ctx, src->pos);
   state_view view = view_of_context(src);
+  /* Given params, the copy keeps the sampler gpt2_context_new seeded from
+     params->seed: forks of one prompt with different seeds must differ. */
+  if (params) memcpy(view.rng, dst->rng_state, sizeof view.rng);
   if (!status) status = state_apply(dst, &view);
   if (status) {
     gpt2_context_free(dst);

@@ -12,19 +12,20 @@ from ._structs import (KV_F16, KV_F32, TOKENIZE_SPECIAL, WTYPE_AUTO, WTYPE_BF16,
                        WTYPE_F32, WTYPE_Q4_0, WTYPE_Q8_0)
 from .context import Context
 from .detokenizer import Detokenizer
-from .errors import (BufferSizeError, ClosedError, Error, FileError, FormatError,
+from .batch import eval_batch
+from .errors import (AbortedError, BufferSizeError, ClosedError, Error, FileError, FormatError,
                      InvalidArgumentError, LibraryNotFoundError, OutOfMemoryError, RangeError,
                      StateError, UnsupportedError)
 from .model import Model
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ENV_VAR", "Library", "load_library", "version", "sample_params",
     "KV_F16", "KV_F32", "TOKENIZE_SPECIAL", "WTYPE_AUTO", "WTYPE_BF16", "WTYPE_F16",
     "WTYPE_F32", "WTYPE_Q4_0", "WTYPE_Q8_0",
-    "Model", "Context", "Detokenizer",
-    "Error", "BufferSizeError", "ClosedError", "FileError", "FormatError",
+    "Model", "Context", "Detokenizer", "eval_batch",
+    "Error", "AbortedError", "BufferSizeError", "ClosedError", "FileError", "FormatError",
     "InvalidArgumentError", "LibraryNotFoundError", "OutOfMemoryError", "RangeError",
     "StateError", "UnsupportedError",
 ]

@@ -10,7 +10,7 @@ from ._structs import ContextParams, LoadParams, SampleParams, SaveParams
 ENV_VAR = "GPT2_LIBRARY"
 # The library versions this binding's struct mirrors and prototypes match:
 # before 1.0 a minor release may change the ABI, so major.minor must agree.
-ABI_VERSION = (0, 1)
+ABI_VERSION = (0, 2)
 
 _void_p = ctypes.c_void_p
 _int = ctypes.c_int
@@ -20,6 +20,8 @@ _token_p = ctypes.POINTER(_token)
 _size_p = ctypes.POINTER(_size)
 _char_p = ctypes.POINTER(ctypes.c_char)
 _handle_out = ctypes.POINTER(_void_p)
+_handles = ctypes.POINTER(_void_p)
+_token_pp = ctypes.POINTER(_token_p)
 
 # name: (restype, argtypes, returns a status)
 _PROTOTYPES = {
@@ -46,6 +48,10 @@ _PROTOTYPES = {
     "gpt2_logits": (ctypes.POINTER(ctypes.c_float), [_void_p, ctypes.c_int32], False),
     "gpt2_pos": (_size, [_void_p], False),
     "gpt2_truncate": (_int, [_void_p, _size], True),
+    "gpt2_eval_batch": (_int, [_handles, _token_pp, _size_p, _size], True),
+    "gpt2_context_copy": (_int, [_void_p, ctypes.POINTER(ContextParams), _handle_out], True),
+    "gpt2_state_save": (_int, [_void_p, _char_p, _size, _size_p], True),
+    "gpt2_state_load": (_int, [_void_p, _char_p, _size], True),
     "gpt2_tokenize": (_int, [_void_p, ctypes.c_char_p, _size, ctypes.c_uint,
                              _token_p, _size, _size_p], True),
     # Not NUL-terminated: a plain pointer, read with ctypes.string_at.

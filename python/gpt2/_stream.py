@@ -2,6 +2,7 @@
 strings that are never yielded, even in part."""
 from ._convert import checked_int
 from ._sampling import sample_params
+from .batch import eval_batch
 from .errors import InvalidArgumentError
 
 
@@ -38,20 +39,26 @@ class _StopFilter:
         return ready
 
 
-def generate(context, prompt, max_tokens, stop, special, stop_at_eot, params):
-    """Context.generate's generator; arguments checked before the first next()."""
-    max_tokens = checked_int("max_tokens", max_tokens, 0, (1 << 63) - 1)
-    model = context.model
+def _prompt_ids(model, prompt, special, at_start):
+    """The prompt as token ids; empty at the start of a context: <|endoftext|>."""
     if isinstance(prompt, (str, bytes, bytearray, memoryview)):
         prompt = model.tokenize(prompt, special)
     else:
         prompt = list(prompt)
-    if not prompt and context.pos == 0:
+    if not prompt and at_start:
         if model.eot is None:
             raise InvalidArgumentError("empty prompt, and the vocabulary has no <|endoftext|>")
         prompt = [model.eot]
+    return prompt
+
+
+def generate(context, prompt, max_tokens, stop, special, stop_at_eot, params):
+    """Context.generate's generator; arguments checked before the first next()."""
+    max_tokens = checked_int("max_tokens", max_tokens, 0, (1 << 63) - 1)
+    prompt = _prompt_ids(context.model, prompt, special, context.pos == 0)
     stops = _StopFilter(stop)
-    return _run(context, model.detokenizer(), prompt, max_tokens, stops, stop_at_eot, params)
+    return _run(context, context.model.detokenizer(), prompt, max_tokens, stops, stop_at_eot,
+                params)
 
 
 def _run(context, detok, prompt, max_tokens, stops, stop_at_eot, params):
@@ -99,3 +106,68 @@ def generate_in_new_context(model, context_params, prompt, max_tokens, stop, spe
 def _closing(context, stream):
     with context:
         return (yield from stream)
+
+
+def generate_many_in_new_context(model, context_params, n, prompt, max_tokens, stop, special,
+                                 stop_at_eot, sampling):
+    """Model.generate with n > 1: the prompt is evaluated once in a context
+    of its own, forked n times (completion i samples with seed + i, on one
+    thread: the batches run on the prompt's context's threads), and every
+    step appends one token to each running completion in one eval_batch.
+    Yields (i, piece); returns the n reasons. Each completion is what n = 1
+    with seed + i gives: same tokens, same pieces, same reason."""
+    params = sample_params(**sampling)
+    max_tokens = checked_int("max_tokens", max_tokens, 0, (1 << 63) - 1)
+    stops = [_StopFilter(stop) for _ in range(n)]
+    prompt = _prompt_ids(model, prompt, special, True)
+    root = model.context(**context_params)
+    return _closing(root, _run_many(root, n, prompt, max_tokens, stops, stop_at_eot, params))
+
+
+def _run_many(root, n, prompt, max_tokens, stops, stop_at_eot, params):
+    model = root.model
+    eot = model.eot if stop_at_eot else None
+    forks, detoks = [], []
+    try:
+        root.eval(prompt)
+        seed = root._params.seed
+        for i in range(n):
+            forks.append(root.copy(seed=(seed + i) % (1 << 64), threads=1))
+            detoks.append(model.detokenizer())
+        reasons = [None] * n
+        for _ in range(max_tokens):
+            step = {}
+            for i, fork in enumerate(forks):
+                if reasons[i] is not None:
+                    continue
+                if fork.pos >= fork.n_ctx:
+                    reasons[i] = "context"
+                    continue
+                token = fork._sample(params)
+                if token == eot:
+                    reasons[i] = "eot"
+                    continue
+                step[i] = token
+            if not step:
+                break
+            eval_batch([root] + forks, [[]] + [[step[i]] if i in step else [] for i in range(n)])
+            for i, token in step.items():
+                text, stopped = stops[i].feed(detoks[i].push(token))
+                if text:
+                    yield i, text
+                if stopped:
+                    reasons[i] = "stop"
+        for i in range(n):
+            if reasons[i] == "stop":
+                continue
+            text, stopped = stops[i].feed(detoks[i].flush())
+            text += "" if stopped else stops[i].finish()
+            if text:
+                yield i, text
+            reasons[i] = "stop" if stopped else reasons[i] or "length"
+        return reasons
+    finally:
+        for detok in detoks:
+            detok.close()
+        for fork in forks:
+            fork.close()

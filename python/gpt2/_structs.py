@@ -47,6 +47,10 @@ class LoadParams(_Params):
     _defaults = {"weight_type": WTYPE_AUTO, "use_mmap": 1}
 
 
+# int (*abort_callback)(void *data) of gpt2_context_params.
+AbortCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+
+
 class ContextParams(_Params):
     _fields_ = [
         ("size", ctypes.c_uint32),
@@ -56,6 +60,8 @@ class ContextParams(_Params):
         ("seed", ctypes.c_uint64),
         ("kv_type", ctypes.c_uint32),
         ("reserved", ctypes.c_uint32),
+        ("abort_callback", AbortCallback),
+        ("abort_data", ctypes.c_void_p),
     ]
     _defaults = {"kv_type": KV_F32}
 

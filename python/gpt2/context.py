@@ -4,11 +4,14 @@ import ctypes
 import weakref
 
 from . import _convert
+from ._abort import AbortHook, reporting
 from ._handle import Handle
 from ._sampling import sample_params
 from ._stream import generate
-from ._structs import KV_TYPES, ContextParams
+from ._structs import KV_TYPES, AbortCallback, ContextParams
 from .errors import RangeError, StateError
+
+_KEEP = object()  # copy(): an argument not given
 
 try:
     import numpy as _numpy
@@ -23,24 +26,38 @@ class Context:
     model may run in parallel (the library releases the GIL).
     """
 
-    def __init__(self, model, *, n_ctx=0, threads=0, seed=0, logits_all=False, kv_type="f32"):
+    def __init__(self, model, *, n_ctx=0, threads=0, seed=0, logits_all=False, kv_type="f32",
+                 abort=None):
         """n_ctx: positions in the KV cache (0 = the model's n_ctx_train);
         threads: 0 = every online CPU; seed: the sampler's seed (0..2**64-1);
         logits_all: keep the logits of every token of a batch, not only the
-        last; kv_type: "f32" or "f16" KV cache."""
+        last; kv_type: "f32" or "f16" KV cache; abort: None, or an object
+        with is_set() (a threading.Event) or a callable, asked between
+        layers of every evaluation: true stops it with gpt2.AbortedError and
+        the context as it was (an exception raised there does too, and is
+        the error's __cause__)."""
         params = ContextParams(n_ctx=_convert.uint("n_ctx", n_ctx, 32),
                                n_threads=_convert.uint("threads", threads, 32),
                                seed=_convert.uint("seed", seed, 64),
                                logits_all=1 if logits_all else 0,
                                kv_type=_convert.choice("kv_type", kv_type, KV_TYPES))
+        hook = None if abort is None else AbortHook(abort)
+        if hook is not None:
+            params.abort_callback = hook.callback
+        pointer = ctypes.c_void_p()
+        with model._handle as model_pointer:
+            model.library.gpt2_context_new(model_pointer, ctypes.byref(params),
+                                           ctypes.byref(pointer))
+        self._own(model, pointer.value, params, hook)
+
+    def _own(self, model, pointer, params, hook):
+        """Takes ownership of the C context at `pointer`, made with `params`."""
         self.model = model
         self.library = model.library
         self._n_vocab = model.n_vocab
-        pointer = ctypes.c_void_p()
-        with model._handle as model_pointer:
-            self.library.gpt2_context_new(model_pointer, ctypes.byref(params),
-                                          ctypes.byref(pointer))
-        self._handle = Handle(pointer.value, self.library.gpt2_context_free, "context")
+        self._params = params
+        self._abort = hook  # the C context calls it: it lives as long as this object
+        self._handle = Handle(pointer, self.library.gpt2_context_free, "context")
         self._finalizer = weakref.finalize(self, self._handle.close)
         model._adopt(self)
 
@@ -79,10 +96,10 @@ class Context:
 
     def eval(self, ids):
         """Appends the tokens `ids` at the current position, evaluated as one
-        batch. On failure (RangeError for a bad id or no room left) the
-        context is as it was."""
+        batch. On failure (RangeError for a bad id or no room left,
+        AbortedError) the context is as it was."""
         tokens, count = _convert.token_array(ids)
-        with self._handle as context:
+        with self._handle as context, reporting([self]):
             self.library.gpt2_eval(context, tokens, count)
 
     def logits(self, i=-1):
@@ -109,6 +126,53 @@ class Context:
         pos = _convert.checked_int("truncate position", pos, 0, (1 << 63) - 1, RangeError)
         with self._handle as context:
             self.library.gpt2_truncate(context, pos)
+
+    # ---- fork and saved state -----------------------------------------
+    def copy(self, *, seed=_KEEP, threads=_KEEP, abort=_KEEP):
+        """A new context holding this one's sequence: positions, KV cache
+        rows in use, token history, last logits (gpt2_context_copy; only the
+        positions in use are copied). With no arguments it is exact: this
+        context's parameters, sampler state and abort hook, so it samples
+        what this one would. Given any of seed, threads or abort, it takes
+        this context's parameters with those replaced, and its sampler
+        starts from `seed` (default: this context's seed). For n
+        completions of one prompt, beam search, prompt caching."""
+        if seed is _KEEP and threads is _KEEP and abort is _KEEP:
+            params, hook, params_pointer = self._params, self._abort, None
+        else:
+            params = ContextParams.from_buffer_copy(self._params)
+            if seed is not _KEEP:
+                params.seed = _convert.uint("seed", seed, 64)
+            if threads is not _KEEP:
+                params.n_threads = _convert.uint("threads", threads, 32)
+            hook = self._abort if abort is _KEEP else None if abort is None else AbortHook(abort)
+            params.abort_callback = hook.callback if hook is not None else AbortCallback()
+            params_pointer = ctypes.byref(params)
+        pointer = ctypes.c_void_p()
+        with self._handle as context:
+            self.library.gpt2_context_copy(context, params_pointer, ctypes.byref(pointer))
+        copy = Context.__new__(Context)
+        copy._own(self.model, pointer.value, params, hook)
+        return copy
+
+    def save_state(self):
+        """The context's state as bytes (gpt2_state_save): positions, token
+        history, KV cache rows in use, last logits and sampler state, with a
+        format version and a fingerprint of the model. load_state() takes it
+        back into a context of the same model and KV type."""
+        with self._handle as context:
+            return _convert.read_bytes(
+                lambda out, cap, n_out: self.library.gpt2_state_save(context, out, cap, n_out), 0)
+
+    def load_state(self, data):
+        """Replaces this context's sequence with the state `data` (bytes
+        from save_state). State of another model or KV type, or cut or
+        corrupted bytes, raise gpt2.FormatError; more positions than n_ctx,
+        gpt2.RangeError. On failure the context is as it was."""
+        data = bytes(data)
+        buffer = (ctypes.c_char * len(data)).from_buffer_copy(data)
+        with self._handle as context:
+            self.library.gpt2_state_load(context, buffer, len(data))
 
     # ---- sampling and generation ---------------------------------------
     def sample(self, **sampling):

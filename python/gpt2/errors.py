@@ -15,6 +15,7 @@ E_UNSUPPORTED = -5
 E_RANGE = -6
 E_BUFFER = -7
 E_STATE = -8
+E_ABORTED = -9
 
 _STATUS_NAMES = {
     E_INVALID: "GPT2_E_INVALID",
@@ -25,6 +26,7 @@ _STATUS_NAMES = {
     E_RANGE: "GPT2_E_RANGE",
     E_BUFFER: "GPT2_E_BUFFER",
     E_STATE: "GPT2_E_STATE",
+    E_ABORTED: "GPT2_E_ABORTED",
 }
 
 
@@ -93,6 +95,14 @@ class StateError(Error):
     status = E_STATE
 
 
+class AbortedError(Error):
+    """GPT2_E_ABORTED: a context's abort hook stopped an evaluation; every
+    context is as it was before the call. If the hook raised, that
+    exception is the __cause__."""
+
+    status = E_ABORTED
+
+
 class ClosedError(StateError):
     """The object was closed (or its model was): its handle is gone."""
 
@@ -106,7 +116,7 @@ class LibraryNotFoundError(Error, OSError):
 _BY_STATUS = {
     cls.status: cls
     for cls in (InvalidArgumentError, OutOfMemoryError, FileError, FormatError,
-                UnsupportedError, RangeError, BufferSizeError, StateError)
+                UnsupportedError, RangeError, BufferSizeError, StateError, AbortedError)
 }
 
 

@@ -7,7 +7,7 @@ import weakref
 from . import _convert
 from ._handle import Handle
 from ._library import load_library
-from ._stream import generate_in_new_context
+from ._stream import generate_in_new_context, generate_many_in_new_context
 from ._structs import TOKENIZE_SPECIAL, WEIGHT_TYPES, LoadParams, SaveParams
 from .context import Context
 from .detokenizer import Detokenizer
@@ -182,13 +182,23 @@ class Model:
         """A new gpt2.Context on this model; see Context for the params."""
         return Context(self, **params)
 
-    def generate(self, prompt, max_tokens=16, *, stop=None, special=False,
+    def generate(self, prompt, max_tokens=16, *, n=1, stop=None, special=False,
                  stop_at_eot=True, n_ctx=0, threads=0, seed=0, kv_type="f32",
                  **sampling):
         """Yields the text generated after `prompt` (str, bytes or token
         ids), piece by piece as tokens are sampled, in a context of its own
         (closed when the generator ends or is closed). See
-        Context.generate for the arguments and what the generator returns."""
-        return generate_in_new_context(
-            self, dict(n_ctx=n_ctx, threads=threads, seed=seed, kv_type=kv_type),
-            prompt, max_tokens, stop, special, stop_at_eot, sampling)
+        Context.generate for the arguments and what the generator returns.
+
+        n > 1: n completions of the prompt, evaluated once and forked;
+        completion i samples with seed + i, and all advance together, one
+        batch per step (gpt2.eval_batch). It yields (i, piece) pairs and
+        returns the list of the n reasons; completion i is exactly what
+        n=1 with seed + i yields."""
+        n = _convert.checked_int("n", n, 1, 1 << 16)
+        context_params = dict(n_ctx=n_ctx, threads=threads, seed=seed, kv_type=kv_type)
+        if n == 1:
+            return generate_in_new_context(self, context_params, prompt, max_tokens, stop,
+                                           special, stop_at_eot, sampling)
+        return generate_many_in_new_context(self, context_params, n, prompt, max_tokens, stop,
+                                            special, stop_at_eot, sampling)

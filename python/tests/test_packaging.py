@@ -60,7 +60,7 @@ def test_pip_install_target_offline(source, tmp_path):
         return {f for f in os.listdir(directory) if f.endswith(".py")}
 
     assert modules(target / "gpt2") == modules(os.path.dirname(gpt2.__file__))
-    assert (target / "libgpt2-0.1.0.dist-info").is_dir()
+    assert (target / ("libgpt2-%s.dist-info" % gpt2.__version__)).is_dir()
     check_installed(sys.executable, str(target), tmp_path)
 
 

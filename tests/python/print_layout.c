@@ -46,6 +46,8 @@ int main(void) {
   FIELD(gpt2_context_params, seed);
   FIELD(gpt2_context_params, kv_type);
   FIELD(gpt2_context_params, reserved);
+  FIELD(gpt2_context_params, abort_callback);
+  FIELD(gpt2_context_params, abort_data);
   print_init("gpt2_context_params", &context_init, sizeof context_init);
 
   STRUCT(gpt2_save_params);
@@ -80,6 +82,7 @@ int main(void) {
   CONST(GPT2_E_RANGE);
   CONST(GPT2_E_BUFFER);
   CONST(GPT2_E_STATE);
+  CONST(GPT2_E_ABORTED);
   CONST(GPT2_WTYPE_AUTO);
   CONST(GPT2_WTYPE_F32);
   CONST(GPT2_WTYPE_F16);
