@@ -1,6 +1,6 @@
 # ABI checks: exported symbols, SONAME, symbol versions, header hygiene.
 . "$(dirname "$0")/lib.sh"
-so=$(ls "$BUILD"/libgpt2.so.*.*.* | head -1)
+so=$BUILD/libgpt2.so.$(header_version)
 major=$(header_version | cut -d. -f1)
 
 exported=$(nm -D --defined-only "$so" | awk '{print $3}' | sed 's/@.*//' | sort -u)

@@ -3,10 +3,7 @@
 # no environment variable (OMP_NUM_THREADS) changes what the library does.
 # The library and every program must not need an OpenMP runtime, and the
 # sources must not include omp.h or use its pragmas.
-set -u
-cd "$(dirname "$0")/.."
-. tests/lib.sh
-BUILD=${BUILD:-build}
+. "$(dirname "$0")/lib.sh"
 # no_openmp FILE: FILE's dynamic section and undefined symbols name no
 # OpenMP runtime (libgomp, LLVM's libomp) and no GOMP_/omp_ function.
 no_openmp() {
@@ -18,7 +15,7 @@ no_openmp() {
   check "no OpenMP runtime needed by $1" eval '! grep -qiE "lib(g|i)?omp" <<<"$needed"'
   check "no OpenMP function used by $1" eval '! grep -qE " (GOMP_|omp_)" <<<"$symbols"'
 }
-no_openmp "$(ls "$BUILD"/libgpt2.so.*.*.*)"
+no_openmp "$BUILD/libgpt2.so.$(header_version)"
 for program in "$BUILD"/gpt2-*; do
   [ -x "$program" ] && no_openmp "$program"
 done
