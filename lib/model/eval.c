@@ -5,6 +5,7 @@
    has run: positions, history and logits are written at the end, so an
    abort leaves every context as it was (cache rows past a context's
    position are not part of its state). */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -29,24 +30,33 @@ static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 /* Rows of logits a context keeps after evaluating n tokens. */
 static size_t rows_wanted(const gpt2_context *ctx, size_t n) { return n == 0 ? 0 : ctx->logits_all ? n : 1; }
 
+/* " (context i)" in a batch's messages; nothing for gpt2_eval's one context. */
+static const char *which_context(const eval_call *call, size_t i, char *buf, size_t cap) {
+  if (call->n_ctxs == 1) return "";
+  snprintf(buf, cap, " (context %zu)", i);
+  return buf;
+}
+
 static int check_context(const eval_call *call, size_t i) {
   const gpt2_context *ctx = call->ctxs[i];
   const gpt2_token *tokens = call->tokens[i];
   size_t n = call->n_tokens[i];
   const char *who = call->who;
+  char buf[32];
+  const char *where = which_context(call, i, buf, sizeof buf);
   if (!ctx) return g2_fail(GPT2_E_INVALID, "%s: context %zu is NULL", who, i);
   if (ctx->in_batch) return g2_fail(GPT2_E_INVALID, "%s: context %zu appears twice", who, i);
   if (ctx->model != call->ctxs[0]->model)
     return g2_fail(GPT2_E_INVALID, "%s: context %zu is on another model than context 0", who, i);
-  if (!tokens && n) return g2_fail(GPT2_E_INVALID, "%s: tokens of context %zu are NULL", who, i);
+  if (!tokens && n) return g2_fail(GPT2_E_INVALID, "%s: tokens are NULL%s", who, where);
   if (n > ctx->n_ctx - ctx->pos)
-    return g2_fail(GPT2_E_RANGE, "%s: %zu tokens at position %zu exceed n_ctx %zu (context %zu)", who, n,
-                   ctx->pos, ctx->n_ctx, i);
+    return g2_fail(GPT2_E_RANGE, "%s: %zu tokens at position %zu exceed n_ctx %zu%s", who, n, ctx->pos,
+                   ctx->n_ctx, where);
   int32_t n_vocab = ctx->model->hp.n_vocab;
   for (size_t t = 0; t < n; t++)
     if (tokens[t] < 0 || tokens[t] >= n_vocab)
-      return g2_fail(GPT2_E_RANGE, "%s: token %zu of context %zu has id %d, outside [0, %d)", who, t, i,
-                     (int)tokens[t], (int)n_vocab);
+      return g2_fail(GPT2_E_RANGE, "%s: token %zu has id %d, outside [0, %d)%s", who, t, (int)tokens[t],
+                     (int)n_vocab, where);
   return GPT2_OK;
 }
 
