@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/params.h"
 #include "gpt2.h"
+#include "model/policy.h"
 
 int g2_model_new(int fp32_products, struct gpt2_model **out) {
   *out = NULL;
@@ -125,12 +126,6 @@ int g2_model_validate(const struct gpt2_model *model, const char *source) {
   return GPT2_OK;
 }
 
-int g2_check_weight_type(uint32_t weight_type, const char *params_name) {
-  if (weight_type <= GPT2_WTYPE_Q4_0) return GPT2_OK;
-  return g2_fail(GPT2_E_INVALID, "%s.weight_type %u is not a GPT2_WTYPE_*", params_name,
-                 (unsigned)weight_type);
-}
-
 static int is_directory(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -149,7 +144,11 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
   struct gpt2_model *model;
   if ((status = g2_model_new(p.fp32_products != 0, &model))) return status;
   model->use_mmap = p.use_mmap != 0;
-  status = is_directory(path) ? g2_load_hf_dir(model, path) : g2_load_gguf(model, path);
+  g2_checkpoint ckpt;
+  status = is_directory(path) ? g2_read_hf_dir(path, model->use_mmap, &ckpt)
+                              : g2_read_gguf(path, model->use_mmap, &ckpt);
+  if (!status) status = g2_model_build(model, &ckpt, path);
+  g2_checkpoint_free(&ckpt);
   if (!status) status = g2_model_validate(model, path);
   if (!status && p.weight_type != GPT2_WTYPE_AUTO)
     status = g2_model_convert_weights(model, p.weight_type);

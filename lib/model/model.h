@@ -7,19 +7,11 @@
 #include <stdint.h>
 
 #include "core/file.h"
+#include "format/checkpoint.h"
+#include "format/schema.h"
 #include "kernels/kernels.h"
 #include "tensor/matrix.h"
 #include "tokenizer/tokenizer.h"
-
-typedef struct g2_hparams {
-  int32_t n_vocab;
-  int32_t n_ctx; /* n_positions: rows of wpe */
-  int32_t n_embd;
-  int32_t n_layer;
-  int32_t n_head;
-  int32_t n_ff; /* 4 * n_embd in every GPT-2 */
-  float ln_eps;
-} g2_hparams;
 
 typedef struct g2_layer {
   const float *ln1_gamma, *ln1_beta;             /* [n_embd] */
@@ -68,15 +60,21 @@ int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map);
    right shape. GPT2_E_FORMAT naming `source` and the tensor otherwise. */
 int g2_model_validate(const struct gpt2_model *model, const char *source);
 
-/* GPT2_E_INVALID naming `params_name` unless weight_type is a GPT2_WTYPE_*. */
-int g2_check_weight_type(uint32_t weight_type, const char *params_name);
-
 /* Converts every layer matrix to `dtype` (GPT2_WTYPE_* load parameter),
    in new model-owned memory. */
 int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type);
 
-/* Loaders, one per format; they fill an empty model. */
-int g2_load_hf_dir(struct gpt2_model *model, const char *dir);
-int g2_load_gguf(struct gpt2_model *model, const char *path);
+/* Fills an empty model from a checkpoint a reader filled (model/build.c):
+   the fields of each schema entry, vectors as F32, the mapping of the
+   weights and the tokenizer; `source` names the checkpoint in messages. */
+int g2_model_build(struct gpt2_model *model, g2_checkpoint *ckpt, const char *source);
+
+/* The field of the model that holds schema entry `id` (g2_model_tensor for
+   layer -1, else g2_layer_tensor of that block): a g2_matrix for matrices,
+   a const float * for vectors. */
+void *g2_model_field(const struct gpt2_model *model, int32_t layer, int id);
+
+/* Whether the output matrix is the token embedding itself (tied). */
+int g2_model_output_tied(const struct gpt2_model *model);
 
 #endif
