@@ -38,7 +38,6 @@ struct gpt2_model {
   void **owned; /* g2_malloc'd blocks (converted weights, layers, ...) */
   size_t n_owned, cap_owned;
   int refcount; /* atomically updated: caller + live contexts */
-  int use_mmap; /* load option: map weight files (1) or read them (0) */
 };
 
 /* An empty model with refcount 1 and the kernel table chosen (GPT2_ISA,
@@ -56,9 +55,6 @@ void *g2_model_alloc_huge(struct gpt2_model *model, size_t bytes);
 /* Keeps a mapping alive for the model's lifetime (at most 4). */
 int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map);
 
-/* Checks hyper-parameters and that every matrix and vector is set with the
-   right shape. GPT2_E_FORMAT naming `source` and the tensor otherwise. */
-int g2_model_validate(const struct gpt2_model *model, const char *source);
 
 /* Converts every layer matrix to `dtype` (GPT2_WTYPE_* load parameter),
    in new model-owned memory. */
