@@ -404,6 +404,21 @@ static void test_round_trip(const char *name) {
     }
     free(gguf.logits);
   }
+  /* AUTO: the model as loaded, which conversion at load leaves as it is,
+     saved as held. From the Q4_0 file (Q4_0, Q8_0 and F32 tensors, already
+     [n_out][n_in]) the file written back runs bitwise alike. */
+  char file[64], again[1024];
+  snprintf(file, sizeof file, "%s-%s.gguf", name, type_names[GPT2_WTYPE_Q4_0]);
+  tmp_path(out, sizeof out, file);
+  snprintf(file, sizeof file, "%s-auto-again.gguf", name);
+  tmp_path(again, sizeof again, file);
+  logits_run loaded, saved;
+  ok = model_logits(out, GPT2_WTYPE_AUTO, &loaded) && save_as(out, again, GPT2_WTYPE_AUTO) == GPT2_OK &&
+       model_logits(again, GPT2_WTYPE_AUTO, &saved);
+  CHECK(ok && same_logits(&loaded, &saved),
+        "%s: the Q4_0 GGUF saved with AUTO gives bitwise the logits of the file loaded with AUTO", name);
+  free(loaded.logits);
+  free(saved.logits);
   free(f32_nk.logits);
   free(as_stored.logits);
 }
