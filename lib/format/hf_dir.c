@@ -235,9 +235,11 @@ static int check_layer_names(const weights *w) {
   int32_t n_layer = w->ckpt->hp.n_layer;
   for (size_t i = 0; i < w->st->n_tensors; i++) {
     const char *name = w->st->tensors[i].name;
-    if (strncmp(name, w->prefix, prefix_len) != 0 || strncmp(name + prefix_len, "h.", 2) != 0)
+    size_t layer_len = strlen(G2_HF_LAYER_PREFIX);
+    if (strncmp(name, w->prefix, prefix_len) != 0 ||
+        strncmp(name + prefix_len, G2_HF_LAYER_PREFIX, layer_len) != 0)
       continue;
-    const char *digits = name + prefix_len + 2;
+    const char *digits = name + prefix_len + layer_len;
     long long layer = 0;
     size_t n_digits = 0;
     for (; digits[n_digits] >= '0' && digits[n_digits] <= '9'; n_digits++)

@@ -43,13 +43,13 @@ const char *g2_schema_hf_name(const g2_tensor_schema *t, int32_t layer, const ch
                               char *buf, size_t cap) {
   /* lm_head sits beside the transformer, never under its prefix */
   if (t == &g2_model_schema[G2_T_OUTPUT]) prefix = "";
-  if (layer >= 0) snprintf(buf, cap, "%sh.%d.%s", prefix, (int)layer, t->hf_name);
+  if (layer >= 0) snprintf(buf, cap, "%s" G2_HF_LAYER_PREFIX "%d.%s", prefix, (int)layer, t->hf_name);
   else snprintf(buf, cap, "%s%s", prefix, t->hf_name);
   return buf;
 }
 
 const char *g2_schema_gguf_name(const g2_tensor_schema *t, int32_t layer, char *buf, size_t cap) {
-  if (layer >= 0) snprintf(buf, cap, "blk.%d.%s", (int)layer, t->gguf_name);
+  if (layer >= 0) snprintf(buf, cap, G2_GGUF_LAYER_PREFIX "%d.%s", (int)layer, t->gguf_name);
   else snprintf(buf, cap, "%s", t->gguf_name);
   return buf;
 }

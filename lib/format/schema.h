@@ -56,6 +56,10 @@ typedef struct g2_tensor_schema {
   g2_layout hf_layout;   /* matrices: Conv1D is [n_in][n_out] */
 } g2_tensor_schema;
 
+/* Layer tensors' names start with these and the block's number and a dot. */
+#define G2_HF_LAYER_PREFIX "h."
+#define G2_GGUF_LAYER_PREFIX "blk."
+
 extern const g2_tensor_schema g2_model_schema[G2_MODEL_TENSORS];
 extern const g2_tensor_schema g2_layer_schema[G2_LAYER_TENSORS];
 
