@@ -13,7 +13,6 @@ BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 
 CC ?= cc
-OPENMP ?= 1
 BUILD ?= build
 OPT ?= -O2
 SANITIZE ?=
@@ -22,10 +21,6 @@ WARN := -Wall -Wextra -Wpedantic -Werror
 CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -fvisibility=hidden -fPIC \
   -D_GNU_SOURCE -Iinclude -Ilib $(CFLAGS)
 LDLIBS_ALL := -lm -lpthread
-ifeq ($(OPENMP),1)
-  CFLAGS_ALL += -fopenmp
-  LDLIBS_ALL += -fopenmp
-endif
 ifneq ($(NATIVE),)
   CFLAGS_ALL += -march=native
 endif
@@ -107,7 +102,7 @@ demo: all
 FUZZ_BUILD ?= build-fuzz
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 fuzz:
-	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPENMP=0 SANITIZE=address,undefined \
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang SANITIZE=address,undefined \
 	  CFLAGS=-fsanitize=fuzzer-no-link $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(STATIC)
 	@mkdir -p $(dir $@)

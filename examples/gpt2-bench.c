@@ -22,6 +22,7 @@
    Tokens are random valid ids from a fixed seed; a warm-up run precedes the
    timed repetitions of each test. */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,6 @@
 #include "cli.h"
 #include "gpt2.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define BENCH_X86 1
@@ -71,7 +69,8 @@ static void usage(void) {
   printf(
           "usage: gpt2-bench -m MODEL [-m MODEL ...] [options]\n"
           "  -m PATH        Hugging Face directory or .gguf file (repeatable)\n"
-          "  -t N,...       thread counts (default: all online CPUs)\n"
+          "  -t N,...       thread counts (default: all online CPUs); the largest\n"
+          "                 also converts the weights at load (--type)\n"
           "  -p N,...       prompt lengths for pp tests, 0 for none (default 512)\n"
           "  -n N,...       generated tokens for tg tests, 0 for none (default 128)\n"
           "  -r N           repetitions of each test (default 5)\n"
@@ -204,12 +203,43 @@ static uint64_t peak_rss(void) {
   return kib * 1024;
 }
 
-static int thread_id(void) {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
+/* ---- running a measurement on several threads at once ------------------ */
+
+/* One thread's part of a measurement: its index among `threads`, and what it returns. */
+typedef double (*part_fn)(const void *arg, int index);
+
+typedef struct part {
+  part_fn fn;
+  const void *arg;
+  int index;
+  double result;
+} part;
+
+static void *run_part(void *arg) {
+  part *p = arg;
+  p->result = p->fn(p->arg, p->index);
+  return NULL;
+}
+
+/* The sum of fn(arg, i) for i < threads, run on `threads` threads at once
+   (the caller is index 0). */
+static double run_parts(int threads, part_fn fn, const void *arg) {
+  part *parts = calloc((size_t)threads, sizeof *parts);
+  pthread_t *ids = calloc((size_t)threads, sizeof *ids);
+  if (!parts || !ids) cli_fail("out of memory for %d threads", threads);
+  for (int i = 0; i < threads; i++) parts[i] = (part){fn, arg, i, 0.0};
+  for (int i = 1; i < threads; i++)
+    if (pthread_create(&ids[i], NULL, run_part, &parts[i]) != 0)
+      cli_fail("cannot start thread %d of %d", i + 1, threads);
+  run_part(&parts[0]);
+  double sum = parts[0].result;
+  for (int i = 1; i < threads; i++) {
+    pthread_join(ids[i], NULL);
+    sum += parts[i].result;
+  }
+  free(ids);
+  free(parts);
+  return sum;
 }
 
 /* ---- machine limits: memory read bandwidth and FP32 FMA peak -------------- */
@@ -375,22 +405,28 @@ typedef struct machine {
 
 static volatile float machine_sink; /* keeps the measured loops alive */
 
+typedef struct read_shares {
+  isa level;
+  const float *data;
+  size_t share; /* floats per thread */
+  size_t ahead; /* prefetch distance in bytes, 0 for none */
+} read_shares;
+
+static double read_share(const void *arg, int index) {
+  const read_shares *r = arg;
+  return sum_floats(r->level, r->data + (size_t)index * r->share, r->share, r->ahead);
+}
+
 /* GB/s of a streaming read of `n` floats by `threads` threads, each taking
    one contiguous share, as the matrix kernels split rows. */
 static double read_bandwidth_ahead(isa level, const float *data, size_t n, int threads,
                                   size_t ahead) {
+  read_shares shares = {level, data, n / 64 / (size_t)threads * 64, ahead};
   double start = cli_seconds();
-  float total = 0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-#endif
-  {
-    size_t share = n / 64 / (size_t)threads * 64, begin = (size_t)thread_id() * share;
-    total += sum_floats(level, data + begin, share, ahead);
-  }
+  double total = run_parts(threads, read_share, &shares);
   double seconds = cli_seconds() - start;
-  machine_sink = total;
-  return (double)(n / 64 / (size_t)threads * 64 * (size_t)threads) * sizeof(float) / seconds / 1e9;
+  machine_sink = (float)total;
+  return (double)(shares.share * (size_t)threads) * sizeof(float) / seconds / 1e9;
 }
 
 /* The faster of a plain streaming read and one that prefetches 16 KiB ahead. */
@@ -400,23 +436,30 @@ static double read_bandwidth(isa level, const float *data, size_t n, int threads
   return plain > ahead ? plain : ahead;
 }
 
+typedef struct fma_work {
+  isa level;
+  int bf16;
+} fma_work;
+
+static double fma_part(const void *arg, int index) {
+  const fma_work *work = arg;
+  const long iters = 20000000;
+  float sink = 0;
+  (void)index;
+#ifdef BENCH_X86
+  double flops = work->bf16 ? bf16_dot_avx512(iters, &sink) : fma_loop(work->level, iters, &sink);
+#else
+  double flops = fma_loop(work->level, iters, &sink);
+#endif
+  machine_sink = sink;
+  return flops;
+}
+
 /* FP32 FMA peak (bf16 0) or BF16 dot peak (bf16 1, AVX512-BF16 only). */
 static double fma_peak(isa level, int bf16, int threads) {
-  const long iters = 20000000;
-  double start = cli_seconds(), flops = 0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) reduction(+ : flops)
-#endif
-  {
-    float sink = 0;
-#ifdef BENCH_X86
-    flops += bf16 ? bf16_dot_avx512(iters, &sink) : fma_loop(level, iters, &sink);
-#else
-    (void)bf16;
-    flops += fma_loop(level, iters, &sink);
-#endif
-    machine_sink = sink;
-  }
+  fma_work work = {level, bf16};
+  double start = cli_seconds();
+  double flops = run_parts(threads, fma_part, &work);
   return flops / (cli_seconds() - start) / 1e9;
 }
 
@@ -438,9 +481,6 @@ static int measure_machine(const options *opts, machine *out) {
   out->n_threads = opts->n_threads;
   for (int t = 0; t < opts->n_threads; t++) {
     int threads = opts->threads[t];
-#ifndef _OPENMP
-    threads = 1; /* built without OpenMP: the library runs one thread too */
-#endif
     double read[MACHINE_PASSES], fma[MACHINE_PASSES], bf16[MACHINE_PASSES];
     read_bandwidth(out->level, data, n, threads); /* warm-up */
     for (int pass = 0; pass < MACHINE_PASSES; pass++)
@@ -657,6 +697,7 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
                        const type_option *type, int *first_json) {
   gpt2_load_params load_params = GPT2_LOAD_PARAMS_INIT;
   load_params.weight_type = type->weight_type;
+  load_params.n_threads = (uint32_t)largest(opts->threads, opts->n_threads);
   gpt2_model *model;
   reset_peak_rss();
   double start = cli_seconds();

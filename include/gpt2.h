@@ -11,6 +11,10 @@
  *     belongs to one thread at a time. Different contexts on one model may
  *     run concurrently.
  *   - gpt2_last_error() is per thread.
+ *   - The library's own threads (pthreads, no other thread system): a
+ *     context's n_threads - 1 workers, from gpt2_context_new() to
+ *     gpt2_context_free(); a load's n_threads - 1 converters, inside
+ *     gpt2_load() only.
  *
  * Errors
  *   Every fallible function returns GPT2_OK (0) or a negative GPT2_E_* code.
@@ -96,9 +100,13 @@ typedef struct gpt2_load_params {
                             AVX512-BF16 CPUs and to 8 bits for Q8_0/Q4_0 on
                             AVX512-VNNI ones (docs/kernels.md); 1: every product
                             in FP32 on any CPU (what the golden tests bound) */
+  uint32_t n_threads;    /* 0 = number of online CPUs: threads that convert weights
+                            at load (weight_type); they are joined before
+                            gpt2_load returns, and the result does not depend
+                            on their number */
 } gpt2_load_params;
 #define GPT2_LOAD_PARAMS_INIT \
-  { (uint32_t)sizeof(gpt2_load_params), GPT2_WTYPE_AUTO, 1u, 0u }
+  { (uint32_t)sizeof(gpt2_load_params), GPT2_WTYPE_AUTO, 1u, 0u, 0u }
 
 typedef struct gpt2_context_params {
   uint32_t size;       /* sizeof(gpt2_context_params) */

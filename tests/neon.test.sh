@@ -18,7 +18,7 @@ for tool in "$CROSS_CC" "$QEMU"; do
 done
 
 mkdir -p "$out/obj"
-flags=(-std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -fopenmp -D_GNU_SOURCE -Iinclude -Ilib)
+flags=(-std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -pthread -D_GNU_SOURCE -Iinclude -Ilib)
 objs=()
 for src in $(find lib -name '*.c' | sort); do
   obj=$out/obj/$(echo "${src%.c}" | tr / _).o

@@ -1,6 +1,6 @@
 # Shared by tests/asan.test.sh and tests/tsan.test.sh: builds the library
 # and some test programs with a sanitizer in their own build directory, runs
-# them, and prints their ok/FAIL lines prefixed with the pass name (so
+# them, and prints their ok/FAIL/skip lines prefixed with the pass name (so
 # tests/run.sh counts them). A program that dies without a FAIL line (a
 # sanitizer report) is one FAIL, with the report's last lines.
 #   sanitize_pass NAME BUILD_DIR "MAKE VARIABLES" PROGRAM...
@@ -39,7 +39,7 @@ sanitize_pass() {
       status=$?
     fi
     sed -n -e "s/^ok /ok $pass: ${target##*/}: /p" -e "s/^FAIL /FAIL $pass: ${target##*/}: /p" \
-      -e "s/^# /# $pass: ${target##*/}: /p" "$log"
+      -e "s/^skip /skip $pass: ${target##*/}: /p" -e "s/^# /# $pass: ${target##*/}: /p" "$log"
     local fails; fails=$(grep -c '^FAIL ' "$log")
     if [ $status -ne 0 ] && [ "$fails" -eq 0 ]; then
       fail "$pass: ${target##*/} $args exited with status $status:"; tail -n 30 "$log" | sed "s/^/    /"

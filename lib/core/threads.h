@@ -1,4 +1,4 @@
-/* How many threads a context uses when the caller does not say. */
+/* How many threads a context or a load uses when the caller does not say. */
 #ifndef G2_THREADS_H
 #define G2_THREADS_H
 
@@ -6,5 +6,8 @@
 
 /* Online CPUs (at least 1). */
 uint32_t g2_cpu_count(void);
+
+/* Upper bound on a caller's thread count, against absurd values. */
+enum { G2_MAX_THREADS = 1024 };
 
 #endif

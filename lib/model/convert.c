@@ -25,13 +25,11 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/pool.h"
+#include "core/threads.h"
 #include "gpt2.h"
 #include "model/model.h"
 #include "tensor/quant.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 enum {
   /* Rows converted per step. A multiple of the block size: a transposing
@@ -146,32 +144,38 @@ static void release_source(const struct gpt2_model *model, const void *data, siz
   }
 }
 
-/* Converts rows [first, first + count) of the target layout into `out`
-   (rows of `dtype`), tiles spread over `n_workers` threads, each with its
-   scratch of TILE_ROWS x length floats plus a line of TILE_ROWS. */
-static void convert_band(const g2_matrix *m, g2_dtype dtype, g2_layout layout,
-                         unsigned char *out, int64_t first, int64_t count, float *scratch,
-                         int n_workers) {
-  int64_t length = row_length(m, layout);
-  size_t row_bytes = g2_dtype_row_bytes(dtype, length);
-  size_t scratch_floats = (size_t)TILE_ROWS * (size_t)length + TILE_ROWS;
-  int64_t n_tiles = (count + TILE_ROWS - 1) / TILE_ROWS;
-  (void)n_workers;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(n_workers) schedule(static)
-#endif
-  for (int64_t tile_index = 0; tile_index < n_tiles; tile_index++) {
-    int worker = 0;
-#ifdef _OPENMP
-    worker = omp_get_thread_num();
-#endif
-    float *tile = scratch + (size_t)worker * scratch_floats;
-    int64_t tile_first = first + tile_index * TILE_ROWS;
-    int64_t rows = first + count - tile_first < TILE_ROWS ? first + count - tile_first : TILE_ROWS;
-    gather_rows(m, layout, tile_first, rows, tile, tile + (size_t)TILE_ROWS * (size_t)length);
-    for (int64_t r = 0; r < rows; r++)
-      g2_quantize(dtype, tile + r * length, length, out + (size_t)(tile_first + r) * row_bytes);
-  }
+/* Rows [first, first + count) of the target layout to convert into `out`
+   (rows of `dtype`), one task per tile of TILE_ROWS rows; runner `thread`
+   works in scratch[thread * scratch_floats...]: TILE_ROWS x length floats
+   plus a line of TILE_ROWS. */
+typedef struct band {
+  const g2_matrix *m;
+  g2_dtype dtype;
+  g2_layout layout;
+  unsigned char *out;
+  int64_t first, count;
+  float *scratch;
+  size_t scratch_floats;
+} band;
+
+static void convert_tile(void *arg, size_t task, uint32_t thread) {
+  const band *b = arg;
+  int64_t length = row_length(b->m, b->layout);
+  size_t row_bytes = g2_dtype_row_bytes(b->dtype, length);
+  float *tile = b->scratch + (size_t)thread * b->scratch_floats;
+  int64_t tile_first = b->first + (int64_t)task * TILE_ROWS;
+  int64_t end = b->first + b->count;
+  int64_t rows = end - tile_first < TILE_ROWS ? end - tile_first : TILE_ROWS;
+  gather_rows(b->m, b->layout, tile_first, rows, tile, tile + (size_t)TILE_ROWS * (size_t)length);
+  for (int64_t r = 0; r < rows; r++)
+    g2_quantize(b->dtype, tile + r * length, length, b->out + (size_t)(tile_first + r) * row_bytes);
+}
+
+/* Converts the band's tiles on the pool's runners. Each tile is converted
+   alone, so the bytes do not depend on the thread count or the schedule. */
+static void convert_band(g2_pool *pool, band *b) {
+  size_t n_tiles = (size_t)((b->count + TILE_ROWS - 1) / TILE_ROWS);
+  g2_pool_run(pool, n_tiles, convert_tile, b);
 }
 
 /* Converts a whole matrix. A source kept in its layout is read in bands of
@@ -180,27 +184,30 @@ static void convert_band(const g2_matrix *m, g2_dtype dtype, g2_layout layout,
    154 MB in F32 for GPT-2). A transposed source (a layer matrix, a few MB)
    is released at the end. */
 static void convert_matrix(const struct gpt2_model *model, const named_matrix *item,
-                           unsigned char *out, float *scratch, int n_workers) {
+                           unsigned char *out, float *scratch, size_t scratch_floats,
+                           g2_pool *pool) {
   const g2_matrix *m = item->matrix;
   const unsigned char *source = m->data;
   size_t source_row_bytes = stored_row_bytes(m);
   int64_t rows = row_count(m, item->layout);
+  band b = {m, item->dtype, item->layout, out, 0, rows, scratch, scratch_floats};
   if (m->layout != item->layout) {
-    convert_band(m, item->dtype, item->layout, out, 0, rows, scratch, n_workers);
+    convert_band(pool, &b);
     release_source(model, source, source_row_bytes * (size_t)row_count(m, m->layout));
     return;
   }
   int64_t band_rows = (int64_t)(BAND_BYTES / source_row_bytes) / TILE_ROWS * TILE_ROWS;
   if (band_rows < TILE_ROWS) band_rows = TILE_ROWS;
   for (int64_t first = 0; first < rows; first += band_rows) {
-    int64_t count = rows - first < band_rows ? rows - first : band_rows;
-    convert_band(m, item->dtype, item->layout, out, first, count, scratch, n_workers);
+    b.first = first;
+    b.count = rows - first < band_rows ? rows - first : band_rows;
+    convert_band(pool, &b);
     release_source(model, source + (size_t)first * source_row_bytes,
-                   (size_t)count * source_row_bytes);
+                   (size_t)b.count * source_row_bytes);
   }
 }
 
-int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
+int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads) {
   if (weight_type == GPT2_WTYPE_AUTO) return GPT2_OK;
   g2_dtype dtype;
   if (!dtype_for(weight_type, &dtype))
@@ -235,17 +242,14 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
     if (length > max_length) max_length = length;
   }
 
-  int n_workers = 1;
-#ifdef _OPENMP
-  n_workers = omp_get_max_threads();
-#endif
+  if (n_threads == 0) n_threads = g2_cpu_count();
+  size_t scratch_floats = (size_t)TILE_ROWS * (size_t)max_length + TILE_ROWS;
   float *scratch = NULL;
   if (status == GPT2_OK) {
-    size_t scratch_floats = (size_t)TILE_ROWS * (size_t)max_length + TILE_ROWS;
-    scratch = g2_malloc_array((size_t)n_workers, scratch_floats * sizeof(float));
+    scratch = g2_malloc_array((size_t)n_threads, scratch_floats * sizeof(float));
     if (!scratch)
-      status = g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %d scratch tiles",
-                       n_workers);
+      status = g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %u scratch tiles",
+                       (unsigned)n_threads);
   }
 
   /* One block for all converted matrices, on huge pages: layer matrices
@@ -267,6 +271,10 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
                        g2_dtype_name(dtype), total);
   }
 
+  /* The load's own runners: the caller and n_threads - 1 workers. */
+  g2_pool *pool = NULL;
+  if (status == GPT2_OK && total > 0) status = g2_pool_new(n_threads, &pool);
+
   /* Nothing below can fail: a matrix is switched to its converted copy once
      complete. */
   for (size_t i = 0; i < count && status == GPT2_OK; i++) {
@@ -274,12 +282,13 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type) {
     if (!needs_conversion(item)) continue;
     unsigned char *out = arena;
     arena += (item->bytes + 63) / 64 * 64;
-    convert_matrix(model, item, out, scratch, n_workers);
+    convert_matrix(model, item, out, scratch, scratch_floats, pool);
     item->matrix->data = out;
     item->matrix->dtype = item->dtype;
     item->matrix->layout = item->layout;
   }
   if (tied) model->lm_head = model->wte;
+  g2_pool_free(pool);
   g2_free(scratch);
   g2_free(items);
   return status;

@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/params.h"
+#include "core/threads.h"
 #include "gpt2.h"
 #include "model/policy.h"
 
@@ -142,6 +143,9 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
   int status = g2_read_params(&p, sizeof p, params, "gpt2_load_params");
   if (status) return status;
   if ((status = g2_check_weight_type(p.weight_type, "gpt2_load_params"))) return status;
+  if (p.n_threads > G2_MAX_THREADS)
+    return g2_fail(GPT2_E_INVALID, "gpt2_load_params.n_threads %u exceeds %d",
+                   (unsigned)p.n_threads, G2_MAX_THREADS);
 
   struct gpt2_model *model;
   if ((status = g2_model_new(p.fp32_products != 0, &model))) return status;
@@ -152,7 +156,7 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
   g2_checkpoint_free(&ckpt);
   if (!status) status = validate(model, path);
   if (!status && p.weight_type != GPT2_WTYPE_AUTO)
-    status = g2_model_convert_weights(model, p.weight_type);
+    status = g2_model_convert_weights(model, p.weight_type, p.n_threads);
   if (status) {
     g2_model_release(model);
     return status;

@@ -57,8 +57,10 @@ int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map);
 
 
 /* Converts every layer matrix to `dtype` (GPT2_WTYPE_* load parameter),
-   in new model-owned memory. */
-int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type);
+   in new model-owned memory, on n_threads runners (0: one per online CPU):
+   the caller and n_threads - 1 threads started for the call and joined
+   before it returns. The result does not depend on n_threads. */
+int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads);
 
 /* Fills an empty model from a checkpoint a reader filled (model/build.c):
    the fields of each schema entry, vectors as F32, the mapping of the

@@ -42,6 +42,7 @@ class LoadParams(_Params):
         ("weight_type", ctypes.c_uint32),
         ("use_mmap", ctypes.c_uint32),
         ("fp32_products", ctypes.c_uint32),
+        ("n_threads", ctypes.c_uint32),
     ]
     _defaults = {"weight_type": WTYPE_AUTO, "use_mmap": 1}
 

@@ -34,15 +34,17 @@ class Model:
     """
 
     def __init__(self, path, *, weight_type="auto", use_mmap=True, fp32_products=False,
-                 library=None):
+                 threads=0, library=None):
         """weight_type: "auto" (as stored), "f32", "f16", "bf16", "q8_0" or
         "q4_0" converts matrices at load. fp32_products: every product in
-        FP32, never the faster ones that round activations. library: a path
-        to libgpt2 (see gpt2.load_library for the default search)."""
+        FP32, never the faster ones that round activations. threads: those
+        that convert the weights at load, 0 = every online CPU. library: a
+        path to libgpt2 (see gpt2.load_library for the default search)."""
         self.library = load_library(library)
         params = LoadParams(weight_type=_convert.choice("weight_type", weight_type, WEIGHT_TYPES),
                             use_mmap=1 if use_mmap else 0,
-                            fp32_products=1 if fp32_products else 0)
+                            fp32_products=1 if fp32_products else 0,
+                            n_threads=_convert.uint("threads", threads, 32))
         self.path = os.fspath(path)
         pointer = ctypes.c_void_p()
         self.library.gpt2_load(os.fsencode(self.path), ctypes.byref(params),

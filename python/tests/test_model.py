@@ -51,6 +51,22 @@ def test_weight_type_conversion_and_no_mmap():
         model.close()
 
 
+def test_conversion_threads():
+    """threads= reaches gpt2_load_params.n_threads: its limit is enforced,
+    and the weights converted on 1 and 3 threads give the same logits."""
+    logits = []
+    for threads in (1, 3):
+        with gpt2.Model(model_path("mid-f32"), weight_type="q8_0", threads=threads) as model, \
+                model.context(threads=1) as context:
+            context.eval(model.tokenize("Threads or not"))
+            logits.append(context.logits(-1).tobytes())
+    assert logits[0] == logits[1]
+    with pytest.raises(gpt2.InvalidArgumentError, match="n_threads 5000 exceeds"):
+        gpt2.Model(model_path("mid-f32"), weight_type="q8_0", threads=5000)
+    with pytest.raises(gpt2.InvalidArgumentError, match="threads is -1"):
+        gpt2.Model(model_path("mid-f32"), threads=-1)
+
+
 def test_path_like():
     import pathlib
     with gpt2.Model(pathlib.Path(model_path("tiny-f32"))) as model:

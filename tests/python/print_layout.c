@@ -35,6 +35,7 @@ int main(void) {
   FIELD(gpt2_load_params, weight_type);
   FIELD(gpt2_load_params, use_mmap);
   FIELD(gpt2_load_params, fp32_products);
+  FIELD(gpt2_load_params, n_threads);
   print_init("gpt2_load_params", &load_init, sizeof load_init);
 
   STRUCT(gpt2_context_params);

@@ -153,6 +153,7 @@ int main(void) {
   snprintf(gguf_path, sizeof gguf_path, "%s/gguf_bad/good_base.gguf", harness_path("GPT2_TEST_DATA", "tests/data"));
   gpt2_load_params to_q8 = GPT2_LOAD_PARAMS_INIT;
   to_q8.weight_type = GPT2_WTYPE_Q8_0;
+  to_q8.n_threads = 2; /* a worker to start: its allocations fail in turn too */
   long live = g2_alloc_live_blocks();
   walk_load("(Hugging Face directory)", model_dir, NULL);
   walk_load("(converted to Q8_0)", model_dir, &to_q8);

@@ -1,6 +1,7 @@
 /* The public API's contracts outside the numbers: status codes, messages,
    params structs by size, NULL handling, lifetimes, and eval's failure
    atomicity. Uses the tiny generated model. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,20 @@ static void test_load_errors(void) {
   older.size = sizeof(uint32_t);
   CHECK(gpt2_load(model_dir, &older, &model) == GPT2_OK, "smaller params struct accepted");
   gpt2_model_free(model);
+  /* A struct from before n_threads existed converts on the default threads. */
+  gpt2_load_params before_threads = GPT2_LOAD_PARAMS_INIT;
+  before_threads.size = (uint32_t)offsetof(gpt2_load_params, n_threads);
+  before_threads.weight_type = GPT2_WTYPE_Q8_0;
+  before_threads.n_threads = 5000; /* beyond the limit, but outside the caller's struct */
+  status = gpt2_load(model_dir, &before_threads, &model);
+  CHECK(status == GPT2_OK, "params struct without n_threads converts on the default threads (%s)",
+        gpt2_last_error());
+  gpt2_model_free(model);
+  gpt2_load_params too_many = GPT2_LOAD_PARAMS_INIT;
+  too_many.weight_type = GPT2_WTYPE_Q8_0;
+  too_many.n_threads = 5000;
+  CHECK(gpt2_load(model_dir, &too_many, &model) == GPT2_E_INVALID && model == NULL,
+        "n_threads 5000 rejected");
 
   setenv("GPT2_ISA", "no-such-isa", 1);
   CHECK(gpt2_load(model_dir, NULL, &model) == GPT2_E_UNSUPPORTED, "unknown GPT2_ISA rejected");
