@@ -55,9 +55,9 @@ void *g2_model_alloc_huge(struct gpt2_model *model, size_t bytes);
 /* Keeps a mapping alive for the model's lifetime (at most 4). */
 int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map);
 
-
-/* Converts every layer matrix to `dtype` (GPT2_WTYPE_* load parameter),
-   in new model-owned memory, on n_threads runners (0: one per online CPU):
+/* Converts every matrix to the type the weight-type policy gives it for
+   `weight_type` (model/policy.h) and to [n_out][n_in], in new model-owned
+   memory, all or nothing, on n_threads runners (0: one per online CPU):
    the caller and n_threads - 1 threads started for the call and joined
    before it returns. The result does not depend on n_threads. */
 int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads);
