@@ -185,10 +185,11 @@ GPT2_API uint64_t gpt2_model_size_per_token(const gpt2_model *model);
 GPT2_API const char *gpt2_model_isa(const gpt2_model *model);
 /* Write the model to `path` as a GGUF v3 file that libgpt2 and llama.cpp
    load: llama.cpp's GPT-2 tensor names and metadata keys, the vocabulary
-   and merges embedded. weight_type chooses the types as llama.cpp's
-   converter and quantizer do (docs/gguf.md): norms, biases and the
-   position embeddings stay F32; Q8_0 and Q4_0 blocks are bit for bit those
-   of ggml's reference quantizer. `params` may be NULL. The file is written
+   and merges embedded. weight_type chooses the types by the same rules as
+   gpt2_load_params.weight_type at load, so the file and the model converted
+   at load give the same logits (docs/gguf.md): norms, biases and the
+   position embeddings stay F32, Q4_0 keeps the embeddings Q8_0; Q8_0 and
+   Q4_0 blocks are bit for bit those of ggml's reference quantizer. `params` may be NULL. The file is written
    next to `path` and renamed over it when complete: on failure `path` is
    untouched. Any thread; the model is only read. */
 GPT2_API int gpt2_save_gguf(const gpt2_model *model, const char *path,

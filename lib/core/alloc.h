@@ -30,9 +30,12 @@ void *g2_malloc_huge(size_t size, void **block);
 void *g2_calloc_pages(size_t count, size_t size);
 void g2_free_pages(void *ptr, size_t count, size_t size);
 
-/* Test hook (static library only): the `n`-th allocation from now in this
-   thread fails (n = 1: the next one); n = 0 disables. Returns how many
-   allocations were made since the last call, so a test can count them. */
+/* Test hook, hidden like every g2_ symbol: reachable only from programs
+   linked with the static library (in the shared one the countdown is never
+   set; each allocation pays one thread-local test). The `n`-th allocation
+   from now in this thread fails (n = 1: the next one); n = 0 disables.
+   Returns how many allocations were made since the last call, so a test
+   can count them. */
 size_t g2_alloc_fail_at(size_t n);
 /* Blocks allocated and not yet freed, across all threads (leak checks). */
 long g2_alloc_live_blocks(void);

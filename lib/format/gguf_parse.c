@@ -19,24 +19,42 @@ typedef struct ggml_type_info {
   uint32_t block_bytes; /* bytes per block */
 } ggml_type_info;
 
-/* Every type of the spec's enum ggml_type (ids of removed types stay empty). */
+/* Every type of the spec's enum ggml_type (ids of removed types stay
+   empty). The types libgpt2 runs have no sizes here: theirs are read from
+   the one table of tensor/matrix.c (type_info). */
+#define RUN(name) {name, 0, 0}
 static const ggml_type_info ggml_types[] = {
-    [0] = {"F32", 1, 4},         [1] = {"F16", 1, 2},        [2] = {"Q4_0", 32, 18},
+    [0] = RUN("F32"),            [1] = RUN("F16"),           [2] = RUN("Q4_0"),
     [3] = {"Q4_1", 32, 20},      [6] = {"Q5_0", 32, 22},     [7] = {"Q5_1", 32, 24},
-    [8] = {"Q8_0", 32, 34},      [9] = {"Q8_1", 32, 36},     [10] = {"Q2_K", 256, 84},
-    [11] = {"Q3_K", 256, 110},   [12] = {"Q4_K", 256, 144},  [13] = {"Q5_K", 256, 176},
-    [14] = {"Q6_K", 256, 210},   [15] = {"Q8_K", 256, 292},  [16] = {"IQ2_XXS", 256, 66},
+    [8] = RUN("Q8_0"),           [9] = {"Q8_1", 32, 36},     [10] = {"Q2_K", 256, 84},
+    [11] = {"Q3_K", 256, 110},   [12] = RUN("Q4_K"),         [13] = RUN("Q5_K"),
+    [14] = RUN("Q6_K"),          [15] = {"Q8_K", 256, 292},  [16] = {"IQ2_XXS", 256, 66},
     [17] = {"IQ2_XS", 256, 74},  [18] = {"IQ3_XXS", 256, 98}, [19] = {"IQ1_S", 256, 50},
     [20] = {"IQ4_NL", 32, 18},   [21] = {"IQ3_S", 256, 110}, [22] = {"IQ2_S", 256, 82},
     [23] = {"IQ4_XS", 256, 136}, [24] = {"I8", 1, 1},        [25] = {"I16", 1, 2},
     [26] = {"I32", 1, 4},        [27] = {"I64", 1, 8},       [28] = {"F64", 1, 8},
-    [29] = {"IQ1_M", 256, 56},   [30] = {"BF16", 1, 2},      [34] = {"TQ1_0", 256, 54},
+    [29] = {"IQ1_M", 256, 56},   [30] = RUN("BF16"),         [34] = {"TQ1_0", 256, 54},
     [35] = {"TQ2_0", 256, 66},   [39] = {"MXFP4", 32, 17},
 };
+#undef RUN
 #define N_GGML_TYPES (sizeof ggml_types / sizeof ggml_types[0])
 
 static const ggml_type_info *ggml_type(uint32_t type) {
   return type < N_GGML_TYPES && ggml_types[type].name ? &ggml_types[type] : NULL;
+}
+
+/* The name and block sizes of a known type, in *out; 0 if unknown. */
+static int type_info(uint32_t type, ggml_type_info *out) {
+  const ggml_type_info *info = ggml_type(type);
+  if (!info) return 0;
+  *out = *info;
+  int dtype = g2_ggml_to_dtype(type);
+  if (dtype >= 0) {
+    int64_t block = g2_dtype_block_size((g2_dtype)dtype);
+    out->block = (uint32_t)block;
+    out->block_bytes = (uint32_t)g2_dtype_row_bytes((g2_dtype)dtype, block);
+  }
+  return 1;
 }
 
 const char *g2_ggml_type_name(uint32_t type) {
@@ -320,8 +338,9 @@ static int parse_tensor_info(cursor *c, g2_gguf_tensor *t) {
   }
   if ((status = read_u32(c, "type", &t->type)) || (status = read_u64(c, "offset", &t->offset)))
     return status;
-  const ggml_type_info *info = ggml_type(t->type);
-  if (!info)
+  ggml_type_info type;
+  const ggml_type_info *info = &type;
+  if (!type_info(t->type, &type))
     return g2_fail(GPT2_E_UNSUPPORTED, "%s: tensor %s: type %" PRIu32 " is unknown to libgpt2",
                    c->source, name, t->type);
   if ((uint64_t)t->ne[0] % info->block != 0)

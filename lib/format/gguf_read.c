@@ -1,6 +1,7 @@
-/* Loading a GPT-2 model from a GGUF file as llama.cpp writes it
-   (docs/gguf.md): hyper-parameters from the gpt2.* keys, the vocabulary
-   from tokenizer.ggml.*, the weights mapped in place. */
+/* Reading a GPT-2 GGUF file as llama.cpp writes it (docs/gguf.md) into a
+   checkpoint description (format/checkpoint.h): hyper-parameters from the
+   gpt2.* keys, the vocabulary from tokenizer.ggml.*, the tensors of the
+   schema pointing into the mapped file. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,19 +10,14 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "format/gguf.h"
+#include "format/checkpoint.h"
 #include "gpt2.h"
-#include "model/model.h"
-#include "tensor/quant.h"
-
-/* Tensors per block: attn_norm, attn_qkv, attn_output, ffn_norm, ffn_up,
-   ffn_down, each with weight and bias. */
-#define TENSORS_PER_LAYER 12
 
 typedef struct loader {
   const g2_gguf *gguf;
   const char *path;
-  struct gpt2_model *model;
-  unsigned char *used; /* [n_tensors]: claimed by the model */
+  g2_checkpoint *ckpt;
+  unsigned char *used; /* [n_tensors]: claimed by the schema */
 } loader;
 
 /* ---- metadata --------------------------------------------------------- */
@@ -89,7 +85,7 @@ static int read_hparams(const loader *ld, g2_hparams *hp) {
     return g2_fail(GPT2_E_FORMAT, "%s: gpt2.embedding_length %d is not a multiple of gpt2.attention.head_count %d",
                    ld->path, (int)hp->n_embd, (int)hp->n_head);
   /* The block count sizes an allocation: it must be backed by tensors. */
-  if ((uint64_t)hp->n_layer > ld->gguf->n_tensors / TENSORS_PER_LAYER)
+  if ((uint64_t)hp->n_layer > ld->gguf->n_tensors / G2_LAYER_TENSORS)
     return g2_fail(GPT2_E_FORMAT, "%s: gpt2.block_count is %d but the file has only %zu tensors",
                    ld->path, (int)hp->n_layer, ld->gguf->n_tensors);
   return GPT2_OK;
@@ -109,7 +105,7 @@ static int check_token_id(const loader *ld, const char *key, size_t n_tokens) {
   return GPT2_OK;
 }
 
-static int read_vocab(const loader *ld, struct gpt2_model *model) {
+static int read_vocab(const loader *ld) {
   g2_str text = {0};
   char shown[80];
   int status = get_string(ld, "tokenizer.ggml.model", 1, &text);
@@ -146,20 +142,18 @@ static int read_vocab(const loader *ld, struct gpt2_model *model) {
       (status = check_token_id(ld, "tokenizer.ggml.eos_token_id", (size_t)n_tokens)))
     return status;
 
-  g2_str *tokens = NULL, *merges = NULL;
-  if ((status = g2_gguf_strings(ld->gguf, tokens_kv, &tokens)) ||
-      (status = g2_gguf_strings(ld->gguf, merges_kv, &merges))) {
-    g2_free(tokens);
+  g2_checkpoint *ckpt = ld->ckpt;
+  if ((status = g2_gguf_strings(ld->gguf, tokens_kv, &ckpt->tokens)) ||
+      (status = g2_gguf_strings(ld->gguf, merges_kv, &ckpt->merges)))
     return status;
-  }
-  char source[512];
-  snprintf(source, sizeof source, "%s: tokenizer.ggml", ld->path);
-  status = g2_tokenizer_new(tokens, (size_t)n_tokens, merges, (size_t)merges_kv->count, source,
-                            &model->tokenizer);
-  g2_free(tokens);
-  g2_free(merges);
-  model->hp.n_vocab = (int32_t)n_tokens;
-  return status;
+  ckpt->n_tokens = (size_t)n_tokens;
+  ckpt->n_merges = (size_t)merges_kv->count;
+  ckpt->hp.n_vocab = (int32_t)n_tokens;
+  const char *suffix = ": tokenizer.ggml";
+  ckpt->vocab_source = g2_malloc(strlen(ld->path) + strlen(suffix) + 1);
+  if (!ckpt->vocab_source) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", ld->path);
+  strcat(strcpy(ckpt->vocab_source, ld->path), suffix);
+  return GPT2_OK;
 }
 
 /* ---- tensors ---------------------------------------------------------- */
@@ -173,103 +167,50 @@ static const char *shape_text(const int64_t *ne, uint32_t n_dims, char *buf, siz
   return buf;
 }
 
-/* The tensor `name` with shape {ne0} (ne1 == 0) or {ne0, ne1} in ggml
-   order, in a type the kernels run. NULL in *out if absent and optional. */
-static int claim_tensor(const loader *ld, const char *name, int required, int64_t ne0, int64_t ne1,
-                        const g2_gguf_tensor **out, g2_dtype *dtype) {
-  *out = NULL;
-  const g2_gguf_tensor *t = g2_gguf_find_tensor(ld->gguf, name);
-  if (!t) return required ? g2_fail(GPT2_E_FORMAT, "%s: tensor %s is missing", ld->path, name) : GPT2_OK;
-  int64_t want[G2_GGUF_MAX_DIMS] = {ne0, ne1 ? ne1 : 1, 1, 1};
-  if (memcmp(t->ne, want, sizeof want) != 0) {
+/* The tensor of schema entry `t` (of block `layer`, or -1) with the shape
+   the schema gives it ({n_in, n_out} in ggml order, {n} for a vector) in
+   a type the kernels run, read in place. Left empty if absent and not
+   `required`. */
+static int claim_tensor(const loader *ld, const g2_tensor_schema *t, int32_t layer, int required,
+                        g2_ckpt_tensor *out) {
+  char name[G2_GGUF_MAX_TENSOR_NAME + 1];
+  g2_schema_gguf_name(t, layer, name, sizeof name);
+  const g2_gguf_tensor *found = g2_gguf_find_tensor(ld->gguf, name);
+  if (!found) return required ? g2_fail(GPT2_E_FORMAT, "%s: tensor %s is missing", ld->path, name) : GPT2_OK;
+  const g2_hparams *hp = &ld->ckpt->hp;
+  int64_t want[G2_GGUF_MAX_DIMS] = {g2_schema_dim(hp, t->is_matrix ? t->n_in : t->n_out),
+                                    t->is_matrix ? g2_schema_dim(hp, t->n_out) : 1, 1, 1};
+  if (memcmp(found->ne, want, sizeof want) != 0) {
     char have_text[96], want_text[64];
     return g2_fail(GPT2_E_FORMAT, "%s: tensor %s has shape %s, expected %s", ld->path, name,
-                   shape_text(t->ne, t->n_dims, have_text, sizeof have_text),
-                   shape_text(want, ne1 ? 2 : 1, want_text, sizeof want_text));
+                   shape_text(found->ne, found->n_dims, have_text, sizeof have_text),
+                   shape_text(want, t->is_matrix ? 2 : 1, want_text, sizeof want_text));
   }
-  int type = g2_ggml_to_dtype(t->type);
+  int type = g2_ggml_to_dtype(found->type);
   if (type < 0)
     return g2_fail(GPT2_E_UNSUPPORTED, "%s: tensor %s has type %s, which libgpt2 does not run (it runs F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K)",
-                   ld->path, name, g2_ggml_type_name(t->type));
-  ld->used[t - ld->gguf->tensors] = 1;
-  *dtype = (g2_dtype)type;
-  *out = t;
+                   ld->path, name, g2_ggml_type_name(found->type));
+  ld->used[found - ld->gguf->tensors] = 1;
+  *out = (g2_ckpt_tensor){ld->gguf->data + found->offset, (g2_dtype)type, G2_LAYOUT_NK};
   return GPT2_OK;
 }
 
-/* A weight matrix [n_out][n_in], read in place. */
-static int load_matrix(const loader *ld, const char *name, int required, int64_t n_in, int64_t n_out,
-                       g2_matrix *out) {
-  const g2_gguf_tensor *t;
-  g2_dtype dtype;
-  int status = claim_tensor(ld, name, required, n_in, n_out, &t, &dtype);
-  if (status || !t) return status;
-  *out = (g2_matrix){ld->gguf->data + t->offset, dtype, G2_LAYOUT_NK, n_out, n_in};
-  return GPT2_OK;
-}
-
-/* A norm or bias vector as floats: in place if F32 (aligned: offsets are
-   multiples of the alignment, at least 8), else converted into memory the
-   model owns. */
-static int load_vector(const loader *ld, const char *name, int64_t n, const float **out) {
-  const g2_gguf_tensor *t;
-  g2_dtype dtype;
-  int status = claim_tensor(ld, name, 1, n, 0, &t, &dtype);
-  if (status) return status;
-  const unsigned char *data = ld->gguf->data + t->offset;
-  if (dtype == G2_DT_F32) {
-    *out = (const float *)(const void *)data;
-    return GPT2_OK;
-  }
-  float *values = g2_model_alloc(ld->model, (size_t)n * sizeof *values);
-  if (!values) return g2_fail(GPT2_E_NOMEM, "%s: out of memory converting tensor %s", ld->path, name);
-  g2_dequantize(dtype, data, 0, n, values);
-  *out = values;
-  return GPT2_OK;
-}
-
-static int load_layer(const loader *ld, int32_t index, g2_layer *layer) {
-  const g2_hparams *hp = &ld->model->hp;
-  int64_t n_embd = hp->n_embd, n_ff = hp->n_ff;
-  char name[64];
-#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, (int)index), name)
-  int status;
-  if ((status = load_vector(ld, NAME("attn_norm.weight"), n_embd, &layer->ln1_gamma)) ||
-      (status = load_vector(ld, NAME("attn_norm.bias"), n_embd, &layer->ln1_beta)) ||
-      (status = load_matrix(ld, NAME("attn_qkv.weight"), 1, n_embd, 3 * n_embd, &layer->attn_qkv)) ||
-      (status = load_vector(ld, NAME("attn_qkv.bias"), 3 * n_embd, &layer->attn_qkv_bias)) ||
-      (status = load_matrix(ld, NAME("attn_output.weight"), 1, n_embd, n_embd, &layer->attn_proj)) ||
-      (status = load_vector(ld, NAME("attn_output.bias"), n_embd, &layer->attn_proj_bias)) ||
-      (status = load_vector(ld, NAME("ffn_norm.weight"), n_embd, &layer->ln2_gamma)) ||
-      (status = load_vector(ld, NAME("ffn_norm.bias"), n_embd, &layer->ln2_beta)) ||
-      (status = load_matrix(ld, NAME("ffn_up.weight"), 1, n_embd, n_ff, &layer->mlp_up)) ||
-      (status = load_vector(ld, NAME("ffn_up.bias"), n_ff, &layer->mlp_up_bias)) ||
-      (status = load_matrix(ld, NAME("ffn_down.weight"), 1, n_ff, n_embd, &layer->mlp_down)) ||
-      (status = load_vector(ld, NAME("ffn_down.bias"), n_embd, &layer->mlp_down_bias)))
-    return status;
-#undef NAME
-  return GPT2_OK;
-}
-
-static int load_tensors(const loader *ld, struct gpt2_model *model) {
-  const g2_hparams *hp = &model->hp;
-  int status;
-  if ((status = load_matrix(ld, "token_embd.weight", 1, hp->n_embd, hp->n_vocab, &model->wte)) ||
-      (status = load_matrix(ld, "position_embd.weight", 1, hp->n_embd, hp->n_ctx, &model->wpe)) ||
-      (status = load_vector(ld, "output_norm.weight", hp->n_embd, &model->lnf_gamma)) ||
-      (status = load_vector(ld, "output_norm.bias", hp->n_embd, &model->lnf_beta)))
-    return status;
+static int load_tensors(const loader *ld) {
+  g2_checkpoint *ckpt = ld->ckpt;
+  const g2_hparams *hp = &ckpt->hp;
+  int status = GPT2_OK;
   /* Without output.weight the output layer is tied to token_embd, as in
      the original GPT-2 (older llama.cpp converters wrote a copy). */
-  model->lm_head = model->wte;
-  if ((status = load_matrix(ld, "output.weight", 0, hp->n_embd, hp->n_vocab, &model->lm_head)))
-    return status;
+  for (int id = 0; id < G2_MODEL_TENSORS && !status; id++)
+    status = claim_tensor(ld, &g2_model_schema[id], -1, id != G2_T_OUTPUT, &ckpt->tensors[id]);
+  if (status) return status;
 
-  model->layers = g2_model_alloc(model, (size_t)hp->n_layer * sizeof *model->layers);
-  if (!model->layers) return g2_fail(GPT2_E_NOMEM, "%s: out of memory for %d layers", ld->path, (int)hp->n_layer);
-  memset(model->layers, 0, (size_t)hp->n_layer * sizeof *model->layers);
+  ckpt->layers = g2_calloc((size_t)hp->n_layer * G2_LAYER_TENSORS, sizeof *ckpt->layers);
+  if (!ckpt->layers) return g2_fail(GPT2_E_NOMEM, "%s: out of memory for %d layers", ld->path, (int)hp->n_layer);
   for (int32_t i = 0; i < hp->n_layer; i++)
-    if ((status = load_layer(ld, i, &model->layers[i]))) return status;
+    for (int id = 0; id < G2_LAYER_TENSORS; id++)
+      if ((status = claim_tensor(ld, &g2_layer_schema[id], i, 1, g2_ckpt_layer(ckpt, i, id))))
+        return status;
 
   /* Anything left is not part of a GPT-2 of this shape: refuse rather than
      run a model we would misread (e.g. blocks beyond block_count). */
@@ -284,33 +225,24 @@ static int load_tensors(const loader *ld, struct gpt2_model *model) {
 
 /* ---- entry point ------------------------------------------------------ */
 
-static int load(loader *ld, struct gpt2_model *model) {
+static int load(loader *ld) {
   int status;
-  if ((status = read_architecture(ld)) || (status = read_hparams(ld, &model->hp)) ||
-      (status = read_vocab(ld, model)))
+  if ((status = read_architecture(ld)) || (status = read_hparams(ld, &ld->ckpt->hp)) ||
+      (status = read_vocab(ld)))
     return status;
   ld->used = g2_calloc(ld->gguf->n_tensors, 1);
   if (!ld->used) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", ld->path);
-  return load_tensors(ld, model);
+  return load_tensors(ld);
 }
 
-int g2_load_gguf(struct gpt2_model *model, const char *path) {
-  g2_mapping map;
-  int status = g2_load_file(path, model->use_mmap, &map);
+int g2_read_gguf(const char *path, int use_mmap, g2_checkpoint *out) {
+  memset(out, 0, sizeof *out);
+  int status = g2_load_file(path, use_mmap, &out->weights);
   if (status) return status;
   g2_gguf gguf;
-  if ((status = g2_gguf_parse(map.data, map.size, path, &gguf))) {
-    g2_unmap_file(&map);
-    return status;
-  }
-  /* The model owns the mapping from here on (even on failure). */
-  if ((status = g2_model_keep_mapping(model, &map))) {
-    g2_gguf_free(&gguf);
-    g2_unmap_file(&map);
-    return status;
-  }
-  loader ld = {&gguf, path, model, NULL};
-  status = load(&ld, model);
+  if ((status = g2_gguf_parse(out->weights.data, out->weights.size, path, &gguf))) return status;
+  loader ld = {&gguf, path, out, NULL};
+  status = load(&ld);
   g2_free(ld.used);
   g2_gguf_free(&gguf);
   return status;

@@ -1,7 +1,7 @@
 /* Hugging Face GPT-2 directory: config.json, model.safetensors, vocab.json,
-   merges.txt. Weights are used in place in the mapped safetensors file:
-   Conv1D matrices as stored ([in][out], G2_LAYOUT_KN), embeddings as
-   [rows][n_embd]. Only misaligned data and non-F32 vectors are copied.
+   merges.txt, read into a checkpoint description (format/checkpoint.h)
+   whose tensors point into the mapped safetensors file: Conv1D matrices
+   as stored ([in][out], G2_LAYOUT_KN), embeddings as [rows][n_embd].
    What is accepted and checked: docs/formats.md. */
 #include <stdio.h>
 #include <string.h>
@@ -9,11 +9,10 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "core/half.h"
 #include "core/json.h"
+#include "format/checkpoint.h"
 #include "format/safetensors.h"
 #include "gpt2.h"
-#include "model/model.h"
 
 /* Upper bounds on config.json values (docs/formats.md). They keep every
    later size computation far from overflow; real GPT-2 models are well
@@ -161,11 +160,11 @@ static int read_config_object(const g2_json *config, const char *path, g2_hparam
   return GPT2_OK;
 }
 
-static int load_config(struct gpt2_model *model, const char *dir, int *tied) {
+static int load_config(g2_hparams *hp, const char *dir, int *tied) {
   hf_file file;
   g2_json *config;
   int status = open_json(dir, "config.json", &file, &config);
-  if (!status) status = read_config_object(config, file.path, &model->hp, tied);
+  if (!status) status = read_config_object(config, file.path, hp, tied);
   g2_json_free(config);
   close_file(&file);
   return status;
@@ -174,124 +173,58 @@ static int load_config(struct gpt2_model *model, const char *dir, int *tied) {
 /* ---- model.safetensors ----------------------------------------------------- */
 
 typedef struct weights {
-  struct gpt2_model *model;
+  g2_checkpoint *ckpt;
   const g2_safetensors *st;
   const char *path;
   const char *prefix; /* "transformer." or "" */
 } weights;
 
-/* The tensor `name` (after the prefix) with the expected shape and a
-   supported dtype. */
-static int find_tensor(const weights *w, const char *name, int ndim, const int64_t *shape,
+/* The tensor of the schema entry `t` (of block `layer`, or -1) with the
+   shape the schema gives it and a supported dtype; NULL in *out when it
+   is absent and `required` is 0. */
+static int find_tensor(const weights *w, const g2_tensor_schema *t, int32_t layer, int required,
                        const g2_st_tensor **out) {
-  char full[128];
-  snprintf(full, sizeof full, "%s%s", w->prefix, name);
-  const g2_st_tensor *t = g2_safetensors_find(w->st, full);
-  if (!t) return g2_fail(GPT2_E_FORMAT, "%s: missing tensor '%s'", w->path, full);
-  if (!t->supported)
+  *out = NULL;
+  char name[128];
+  g2_schema_hf_name(t, layer, w->prefix, name, sizeof name);
+  const g2_hparams *hp = &w->ckpt->hp;
+  int64_t n_out = g2_schema_dim(hp, t->n_out), n_in = g2_schema_dim(hp, t->n_in);
+  /* NK is [n_out][n_in]; KN (Conv1D) is [n_in][n_out] */
+  int ndim = t->is_matrix ? 2 : 1;
+  int64_t shape[2] = {n_out, n_in};
+  if (t->is_matrix && t->hf_layout == G2_LAYOUT_KN) shape[0] = n_in, shape[1] = n_out;
+  const g2_st_tensor *found = g2_safetensors_find(w->st, name);
+  if (!found)
+    return required ? g2_fail(GPT2_E_FORMAT, "%s: missing tensor '%s'", w->path, name) : GPT2_OK;
+  if (!found->supported)
     return g2_fail(GPT2_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s (supported: F32, F16, BF16)",
-                   w->path, full, t->dtype_name);
-  int same = t->ndim == ndim;
-  for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+                   w->path, name, found->dtype_name);
+  int same = found->ndim == ndim;
+  for (int i = 0; same && i < ndim; i++) same = found->shape[i] == shape[i];
   if (!same) {
-    char found[160] = "[", expected[64];
-    for (int i = 0; i < t->ndim; i++) {
-      size_t used = strlen(found);
-      snprintf(found + used, sizeof found - used, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    char have[160] = "[", expected[64];
+    for (int i = 0; i < found->ndim; i++) {
+      size_t used = strlen(have);
+      snprintf(have + used, sizeof have - used, "%s%lld", i ? ", " : "", (long long)found->shape[i]);
     }
-    strncat(found, "]", sizeof found - strlen(found) - 1);
+    strncat(have, "]", sizeof have - strlen(have) - 1);
     if (ndim == 1) snprintf(expected, sizeof expected, "[%lld]", (long long)shape[0]);
     else snprintf(expected, sizeof expected, "[%lld, %lld]", (long long)shape[0], (long long)shape[1]);
-    return g2_fail(GPT2_E_FORMAT, "%s: tensor '%s' has shape %s, expected %s", w->path, full, found,
+    return g2_fail(GPT2_E_FORMAT, "%s: tensor '%s' has shape %s, expected %s", w->path, name, have,
                    expected);
   }
-  *out = t;
+  *out = found;
   return GPT2_OK;
 }
 
-static size_t dtype_size(g2_dtype dtype) { return dtype == G2_DT_F32 ? 4 : 2; }
-
-/* A [rows][cols] matrix used in place, or copied when its data is not
-   aligned to its element size. */
-static int load_matrix(const weights *w, const char *name, int64_t rows, int64_t cols,
-                       g2_layout layout, g2_matrix *out) {
-  const int64_t shape[2] = {rows, cols};
-  const g2_st_tensor *t;
-  int status = find_tensor(w, name, 2, shape, &t);
+/* The tensor of `t` into *out, used in place (model/build.c copies what
+   is misaligned or not F32 where F32 is needed). */
+static int load_tensor(const weights *w, const g2_tensor_schema *t, int32_t layer,
+                       g2_ckpt_tensor *out) {
+  const g2_st_tensor *found;
+  int status = find_tensor(w, t, layer, 1, &found);
   if (status) return status;
-  const void *data = t->data;
-  if ((uintptr_t)data % dtype_size(t->dtype) != 0) {
-    void *copy = g2_model_alloc(w->model, t->nbytes);
-    if (!copy) return g2_fail(GPT2_E_NOMEM, "%s: out of memory copying '%s'", w->path, name);
-    memcpy(copy, data, t->nbytes);
-    data = copy;
-  }
-  out->data = data;
-  out->dtype = t->dtype;
-  out->layout = layout;
-  /* NK is [n_out][n_in]; KN (Conv1D) is [n_in][n_out] */
-  out->n_out = layout == G2_LAYOUT_NK ? rows : cols;
-  out->n_in = layout == G2_LAYOUT_NK ? cols : rows;
-  return GPT2_OK;
-}
-
-/* A vector of n floats: in place when F32 and aligned, else converted. */
-static int load_vector(const weights *w, const char *name, int64_t n, const float **out) {
-  const g2_st_tensor *t;
-  int status = find_tensor(w, name, 1, &n, &t);
-  if (status) return status;
-  if (t->dtype == G2_DT_F32 && (uintptr_t)t->data % sizeof(float) == 0) {
-    *out = (const float *)t->data;
-    return GPT2_OK;
-  }
-  float *converted = g2_model_alloc(w->model, (size_t)n * sizeof(float));
-  if (!converted) return g2_fail(GPT2_E_NOMEM, "%s: out of memory converting '%s'", w->path, name);
-  for (int64_t i = 0; i < n; i++) {
-    const unsigned char *element = t->data + (size_t)i * dtype_size(t->dtype);
-    uint16_t half;
-    if (t->dtype == G2_DT_F32) {
-      memcpy(&converted[i], element, sizeof(float));
-      continue;
-    }
-    memcpy(&half, element, sizeof half);
-    converted[i] = t->dtype == G2_DT_F16 ? g2_f16_to_f32(half) : g2_bf16_to_f32(half);
-  }
-  *out = converted;
-  return GPT2_OK;
-}
-
-/* "h.INDEX.SUFFIX" in `buffer`. */
-static const char *layer_name(char *buffer, size_t size, int32_t index, const char *suffix) {
-  snprintf(buffer, size, "h.%d.%s", (int)index, suffix);
-  return buffer;
-}
-
-static int load_layer(const weights *w, int32_t i, g2_layer *layer) {
-  const g2_hparams *hp = &w->model->hp;
-  int64_t n_embd = hp->n_embd, n_ff = hp->n_ff;
-  char name[96];
-  const size_t size = sizeof name;
-  int status;
-  if ((status = load_vector(w, layer_name(name, size, i, "ln_1.weight"), n_embd, &layer->ln1_gamma)) ||
-      (status = load_vector(w, layer_name(name, size, i, "ln_1.bias"), n_embd, &layer->ln1_beta)) ||
-      (status = load_matrix(w, layer_name(name, size, i, "attn.c_attn.weight"), n_embd, 3 * n_embd,
-                            G2_LAYOUT_KN, &layer->attn_qkv)) ||
-      (status = load_vector(w, layer_name(name, size, i, "attn.c_attn.bias"), 3 * n_embd,
-                            &layer->attn_qkv_bias)) ||
-      (status = load_matrix(w, layer_name(name, size, i, "attn.c_proj.weight"), n_embd, n_embd,
-                            G2_LAYOUT_KN, &layer->attn_proj)) ||
-      (status = load_vector(w, layer_name(name, size, i, "attn.c_proj.bias"), n_embd,
-                            &layer->attn_proj_bias)) ||
-      (status = load_vector(w, layer_name(name, size, i, "ln_2.weight"), n_embd, &layer->ln2_gamma)) ||
-      (status = load_vector(w, layer_name(name, size, i, "ln_2.bias"), n_embd, &layer->ln2_beta)) ||
-      (status = load_matrix(w, layer_name(name, size, i, "mlp.c_fc.weight"), n_embd, n_ff,
-                            G2_LAYOUT_KN, &layer->mlp_up)) ||
-      (status = load_vector(w, layer_name(name, size, i, "mlp.c_fc.bias"), n_ff, &layer->mlp_up_bias)) ||
-      (status = load_matrix(w, layer_name(name, size, i, "mlp.c_proj.weight"), n_ff, n_embd,
-                            G2_LAYOUT_KN, &layer->mlp_down)) ||
-      (status = load_vector(w, layer_name(name, size, i, "mlp.c_proj.bias"), n_embd,
-                            &layer->mlp_down_bias)))
-    return status;
+  *out = (g2_ckpt_tensor){found->data, found->dtype, t->is_matrix ? t->hf_layout : G2_LAYOUT_NK};
   return GPT2_OK;
 }
 
@@ -299,69 +232,62 @@ static int load_layer(const weights *w, int32_t i, g2_layer *layer) {
    disagree; anything else not used is ignored (docs/formats.md). */
 static int check_layer_names(const weights *w) {
   size_t prefix_len = strlen(w->prefix);
+  int32_t n_layer = w->ckpt->hp.n_layer;
   for (size_t i = 0; i < w->st->n_tensors; i++) {
     const char *name = w->st->tensors[i].name;
-    if (strncmp(name, w->prefix, prefix_len) != 0 || strncmp(name + prefix_len, "h.", 2) != 0)
+    size_t layer_len = strlen(G2_HF_LAYER_PREFIX);
+    if (strncmp(name, w->prefix, prefix_len) != 0 ||
+        strncmp(name + prefix_len, G2_HF_LAYER_PREFIX, layer_len) != 0)
       continue;
-    const char *digits = name + prefix_len + 2;
+    const char *digits = name + prefix_len + layer_len;
     long long layer = 0;
     size_t n_digits = 0;
     for (; digits[n_digits] >= '0' && digits[n_digits] <= '9'; n_digits++)
       if (layer <= MAX_LAYERS) layer = layer * 10 + (digits[n_digits] - '0');
-    if (n_digits > 0 && digits[n_digits] == '.' && layer >= w->model->hp.n_layer)
+    if (n_digits > 0 && digits[n_digits] == '.' && layer >= n_layer)
       return g2_fail(GPT2_E_FORMAT, "%s: tensor '%.200s' is past the %d layers of config.json",
-                     w->path, name, (int)w->model->hp.n_layer);
+                     w->path, name, (int)n_layer);
   }
   return GPT2_OK;
 }
 
 static int load_tensors(weights *w, int tied) {
-  struct gpt2_model *model = w->model;
-  const g2_hparams *hp = &model->hp;
+  g2_checkpoint *ckpt = w->ckpt;
+  const g2_hparams *hp = &ckpt->hp;
   w->prefix = g2_safetensors_find(w->st, "transformer.wte.weight") ? "transformer." : "";
-  int status;
-  if ((status = check_layer_names(w)) ||
-      (status = load_matrix(w, "wte.weight", hp->n_vocab, hp->n_embd, G2_LAYOUT_NK, &model->wte)) ||
-      (status = load_matrix(w, "wpe.weight", hp->n_ctx, hp->n_embd, G2_LAYOUT_NK, &model->wpe)) ||
-      (status = load_vector(w, "ln_f.weight", hp->n_embd, &model->lnf_gamma)) ||
-      (status = load_vector(w, "ln_f.bias", hp->n_embd, &model->lnf_beta)))
-    return status;
-  /* lm_head.weight is never prefixed. Tied, it is at most a saved copy of
-     wte: its shape is checked and wte is used (one matrix in cache). */
-  const char *saved_prefix = w->prefix;
-  w->prefix = "";
-  if (!tied) {
-    status = load_matrix(w, "lm_head.weight", hp->n_vocab, hp->n_embd, G2_LAYOUT_NK,
-                         &model->lm_head);
-  } else if (g2_safetensors_find(w->st, "lm_head.weight")) {
-    const int64_t shape[2] = {hp->n_vocab, hp->n_embd};
-    const g2_st_tensor *lm_head;
-    status = find_tensor(w, "lm_head.weight", 2, shape, &lm_head);
+  int status = check_layer_names(w);
+  for (int id = 0; id < G2_MODEL_TENSORS && !status; id++) {
+    if (id != G2_T_OUTPUT) status = load_tensor(w, &g2_model_schema[id], -1, &ckpt->tensors[id]);
   }
-  w->prefix = saved_prefix;
   if (status) return status;
-  if (tied) model->lm_head = model->wte;
+  /* Tied, lm_head.weight is at most a saved copy of wte: its shape is
+     checked and wte is used (one matrix in cache). */
+  const g2_tensor_schema *output = &g2_model_schema[G2_T_OUTPUT];
+  const g2_st_tensor *lm_head;
+  if (!tied) status = load_tensor(w, output, -1, &ckpt->tensors[G2_T_OUTPUT]);
+  else status = find_tensor(w, output, -1, 0, &lm_head);
+  if (status) return status;
 
-  g2_layer *layers = g2_model_alloc(model, (size_t)hp->n_layer * sizeof *layers);
-  if (!layers) return g2_fail(GPT2_E_NOMEM, "%s: out of memory for the layers", w->path);
-  memset(layers, 0, (size_t)hp->n_layer * sizeof *layers);
-  model->layers = layers;
-  for (int32_t i = 0; i < hp->n_layer && !status; i++) status = load_layer(w, i, &layers[i]);
+  ckpt->layers = g2_calloc((size_t)hp->n_layer * G2_LAYER_TENSORS, sizeof *ckpt->layers);
+  if (!ckpt->layers) return g2_fail(GPT2_E_NOMEM, "%s: out of memory for the layers", w->path);
+  for (int32_t i = 0; i < hp->n_layer && !status; i++)
+    for (int id = 0; id < G2_LAYER_TENSORS && !status; id++)
+      status = load_tensor(w, &g2_layer_schema[id], i, g2_ckpt_layer(ckpt, i, id));
   return status;
 }
 
-static int load_weights(struct gpt2_model *model, const char *dir, int tied) {
+/* The weights point into the mapping, which the checkpoint keeps. */
+static int load_weights(g2_checkpoint *ckpt, const char *dir, int use_mmap, int tied) {
   hf_file file;
-  int status = open_file(dir, "model.safetensors", model->use_mmap, &file);
+  int status = open_file(dir, "model.safetensors", use_mmap, &file);
+  ckpt->weights = file.map;
+  file.map = (g2_mapping){NULL, 0, 0};
   g2_safetensors *st = NULL;
-  if (!status) status = g2_safetensors_open(file.map.data, file.map.size, file.path, &st);
+  if (!status) status = g2_safetensors_open(ckpt->weights.data, ckpt->weights.size, file.path, &st);
   if (!status) {
-    weights w = {model, st, file.path, ""};
+    weights w = {ckpt, st, file.path, ""};
     status = load_tensors(&w, tied);
   }
-  /* The weights point into the mapping: the model keeps it. (On failure
-     the caller discards the model without reading them.) */
-  if (!status) status = g2_model_keep_mapping(model, &file.map);
   g2_safetensors_free(st);
   close_file(&file);
   return status;
@@ -434,42 +360,39 @@ static int read_merges(const char *text, size_t size, const char *path, g2_str *
   return GPT2_OK;
 }
 
-static int load_vocabulary(struct gpt2_model *model, const char *dir) {
+/* The strings point into vocab.json's tree and merges.txt, which the
+   checkpoint keeps. */
+static int load_vocabulary(g2_checkpoint *ckpt, const char *dir) {
   hf_file vocab_file, merges_file = {NULL, {NULL, 0, 0}};
-  g2_json *vocab = NULL;
-  g2_str *tokens = NULL, *merges = NULL;
-  size_t n_merges = 0;
-  char *source = NULL;
-  int status = open_json(dir, "vocab.json", &vocab_file, &vocab);
+  int status = open_json(dir, "vocab.json", &vocab_file, &ckpt->vocab_json);
   if (!status) {
-    tokens = g2_malloc_array(g2_json_count(vocab) ? g2_json_count(vocab) : 1, sizeof *tokens);
-    if (!tokens) status = g2_fail(GPT2_E_NOMEM, "%s: out of memory", vocab_file.path);
+    size_t count = g2_json_count(ckpt->vocab_json);
+    ckpt->tokens = g2_malloc_array(count ? count : 1, sizeof *ckpt->tokens);
+    if (!ckpt->tokens) status = g2_fail(GPT2_E_NOMEM, "%s: out of memory", vocab_file.path);
   }
-  if (!status) status = read_vocab(vocab, vocab_file.path, model->hp.n_vocab, tokens);
+  if (!status) status = read_vocab(ckpt->vocab_json, vocab_file.path, ckpt->hp.n_vocab, ckpt->tokens);
+  ckpt->n_tokens = (size_t)ckpt->hp.n_vocab;
   if (!status) status = open_file(dir, "merges.txt", 1, &merges_file);
   if (!status)
     status = read_merges((const char *)merges_file.map.data, merges_file.map.size,
-                         merges_file.path, &merges, &n_merges);
+                         merges_file.path, &ckpt->merges, &ckpt->n_merges);
   if (!status) {
-    source = g2_path_join(dir, "{vocab.json,merges.txt}");
-    if (!source) status = g2_fail(GPT2_E_NOMEM, "%s: out of memory", dir);
+    ckpt->vocab_source = g2_path_join(dir, "{vocab.json,merges.txt}");
+    if (!ckpt->vocab_source) status = g2_fail(GPT2_E_NOMEM, "%s: out of memory", dir);
   }
-  if (!status)
-    status = g2_tokenizer_new(tokens, (size_t)model->hp.n_vocab, merges, n_merges, source,
-                              &model->tokenizer);
-  g2_free(source);
-  g2_free(merges);
-  g2_free(tokens);
-  g2_json_free(vocab);
+  ckpt->text_files[0] = vocab_file.map;
+  ckpt->text_files[1] = merges_file.map;
+  vocab_file.map = merges_file.map = (g2_mapping){NULL, 0, 0};
   close_file(&merges_file);
   close_file(&vocab_file);
   return status;
 }
 
-int g2_load_hf_dir(struct gpt2_model *model, const char *dir) {
+int g2_read_hf_dir(const char *dir, int use_mmap, g2_checkpoint *out) {
+  memset(out, 0, sizeof *out);
   int tied = 1;
-  int status = load_config(model, dir, &tied);
-  if (!status) status = load_weights(model, dir, tied);
-  if (!status) status = load_vocabulary(model, dir);
+  int status = load_config(&out->hp, dir, &tied);
+  if (!status) status = load_weights(out, dir, use_mmap, tied);
+  if (!status) status = load_vocabulary(out, dir);
   return status;
 }

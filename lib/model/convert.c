@@ -1,18 +1,15 @@
-/* Load-time conversion of the weight matrices to one type
-   (gpt2_load_params.weight_type), as llama.cpp's quantizer does offline.
+/* Load-time conversion of the weight matrices (gpt2_load_params.weight_type),
+   as llama.cpp's quantizer does offline.
 
-   Every layer matrix and the token embedding (which is also the output
-   matrix when tied) is converted, to NK: block types (Q8_0, Q4_0) need
-   their blocks along n_in, the token embedding's rows are looked up, and
-   with NK for the float types too a converted model is the model in the
-   GGUF file of that type gpt2-quantize writes, with bitwise the same logits
-   (tests/unit/test_gguf.c). The kernels run both layouts about equally
-   fast (docs/performance.md). TARGET_LAYOUT is the one place to change;
-   the conversion handles either layout.
-   The position embedding stays as loaded: one row of it is read per
-   token. With Q4_0 the token embedding becomes Q8_0, as llama.cpp keeps its
-   output matrix at a higher precision than Q4_0: the logits are the most
-   quantization-sensitive product of the model.
+   Each matrix gets the type of the weight-type policy (model/policy.c),
+   which gpt2_save_gguf follows too, and the [n_out][n_in] layout (NK) of
+   GGUF: block types need their blocks along n_in, the embeddings' rows are
+   looked up, and with NK for the float types too a converted model is the
+   model in the GGUF file of that type gpt2-quantize writes, with bitwise
+   the same logits (tests/unit/test_gguf.c). The kernels run both layouts
+   about equally fast (docs/performance.md). TARGET_LAYOUT is the one place
+   to change; the conversion handles either layout. The rows themselves go
+   through g2_convert_rows (tensor/convert.c), as the GGUF writer's do.
 
    Rows are converted a tile at a time through a small F32 scratch, so no
    F32 copy of a matrix is ever materialised; the pages of a source matrix
@@ -29,13 +26,12 @@
 #include "core/threads.h"
 #include "gpt2.h"
 #include "model/model.h"
-#include "tensor/quant.h"
+#include "model/policy.h"
+#include "tensor/convert.h"
 
 enum {
-  /* Rows converted per step. A multiple of the block size: a transposing
-     conversion reads TILE_ROWS elements of each stored row at a time. */
-  TILE_ROWS = 32,
-  BAND_BYTES = 4 << 20 /* source bytes converted between page releases */
+  TILE_ROWS = G2_CONVERT_ROWS, /* rows converted per task */
+  BAND_BYTES = 4 << 20         /* source bytes converted between page releases */
 };
 
 /* The layout of converted layer matrices (see above). */
@@ -51,28 +47,8 @@ typedef struct named_matrix {
   size_t bytes;      /* converted size */
 } named_matrix;
 
-static int dtype_for(uint32_t weight_type, g2_dtype *out) {
-  switch (weight_type) {
-    case GPT2_WTYPE_F32: *out = G2_DT_F32; return 1;
-    case GPT2_WTYPE_F16: *out = G2_DT_F16; return 1;
-    case GPT2_WTYPE_BF16: *out = G2_DT_BF16; return 1;
-    case GPT2_WTYPE_Q8_0: *out = G2_DT_Q8_0; return 1;
-    case GPT2_WTYPE_Q4_0: *out = G2_DT_Q4_0; return 1;
-    default: return 0;
-  }
-}
-
-/* Rows as stored in `layout`, and their length. */
-static int64_t row_count(const g2_matrix *m, g2_layout layout) {
-  return layout == G2_LAYOUT_NK ? m->n_out : m->n_in;
-}
-
-static int64_t row_length(const g2_matrix *m, g2_layout layout) {
-  return layout == G2_LAYOUT_NK ? m->n_in : m->n_out;
-}
-
 static size_t stored_row_bytes(const g2_matrix *m) {
-  return g2_dtype_row_bytes(m->dtype, row_length(m, m->layout));
+  return g2_dtype_row_bytes(m->dtype, g2_matrix_row_length(m, m->layout));
 }
 
 static int needs_conversion(const named_matrix *item) {
@@ -84,13 +60,9 @@ static int check_matrix(named_matrix *item) {
   const g2_matrix *m = item->matrix;
   char where[32] = "";
   if (item->layer >= 0) snprintf(where, sizeof where, "layer %d ", (int)item->layer);
-  int64_t rows = row_count(m, item->layout), length = row_length(m, item->layout);
+  int64_t rows = g2_matrix_rows(m, item->layout), length = g2_matrix_row_length(m, item->layout);
+  /* the policy gives every row length a type it fits (F16 at worst) */
   size_t row_bytes = g2_dtype_row_bytes(item->dtype, length);
-  if (row_bytes == 0 || rows <= 0)
-    return g2_fail(GPT2_E_UNSUPPORTED,
-                   "%s%s: %lld inputs per row cannot be stored as %s (blocks of %lld)",
-                   where, item->name, (long long)length, g2_dtype_name(item->dtype),
-                   (long long)g2_dtype_block_size(item->dtype));
   if (m->layout == G2_LAYOUT_KN && g2_dtype_block_size(m->dtype) != 1)
     return g2_fail(GPT2_E_UNSUPPORTED, "%s%s: %s is not readable in KN layout", where,
                    item->name, g2_dtype_name(m->dtype));
@@ -99,28 +71,6 @@ static int check_matrix(named_matrix *item) {
                    where, item->name, (long long)rows, row_bytes);
   item->bytes = row_bytes * (size_t)rows;
   return GPT2_OK;
-}
-
-/* tile[r][0..length) = row `first + r` of W in `layout`, as floats, for
-   r < count; `line` holds TILE_ROWS floats. */
-static void gather_rows(const g2_matrix *m, g2_layout layout, int64_t first, int64_t count,
-                        float *tile, float *line) {
-  const unsigned char *data = m->data;
-  size_t source_row_bytes = stored_row_bytes(m);
-  int64_t length = row_length(m, layout);
-  if (m->layout == layout) {
-    for (int64_t r = 0; r < count; r++)
-      g2_dequantize(m->dtype, data + (size_t)(first + r) * source_row_bytes, 0, length,
-                    tile + r * length);
-    return;
-  }
-  /* Transposing: the wanted rows are columns of the stored ones. Take
-     their `count` elements of every stored row (first is a multiple of
-     TILE_ROWS, so of any block size) and scatter them into the tile. */
-  for (int64_t s = 0; s < length; s++) {
-    g2_dequantize(m->dtype, data + (size_t)s * source_row_bytes, first, count, line);
-    for (int64_t r = 0; r < count; r++) tile[r * length + s] = line[r];
-  }
 }
 
 /* Drops the resident pages of [data, data + bytes) if it lies in one of
@@ -146,8 +96,7 @@ static void release_source(const struct gpt2_model *model, const void *data, siz
 
 /* Rows [first, first + count) of the target layout to convert into `out`
    (rows of `dtype`), one task per tile of TILE_ROWS rows; runner `thread`
-   works in scratch[thread * scratch_floats...]: TILE_ROWS x length floats
-   plus a line of TILE_ROWS. */
+   works in scratch[thread * scratch_floats...] (g2_convert_scratch_floats). */
 typedef struct band {
   const g2_matrix *m;
   g2_dtype dtype;
@@ -160,15 +109,13 @@ typedef struct band {
 
 static void convert_tile(void *arg, size_t task, uint32_t thread) {
   const band *b = arg;
-  int64_t length = row_length(b->m, b->layout);
-  size_t row_bytes = g2_dtype_row_bytes(b->dtype, length);
-  float *tile = b->scratch + (size_t)thread * b->scratch_floats;
+  size_t row_bytes = g2_dtype_row_bytes(b->dtype, g2_matrix_row_length(b->m, b->layout));
   int64_t tile_first = b->first + (int64_t)task * TILE_ROWS;
   int64_t end = b->first + b->count;
   int64_t rows = end - tile_first < TILE_ROWS ? end - tile_first : TILE_ROWS;
-  gather_rows(b->m, b->layout, tile_first, rows, tile, tile + (size_t)TILE_ROWS * (size_t)length);
-  for (int64_t r = 0; r < rows; r++)
-    g2_quantize(b->dtype, tile + r * length, length, b->out + (size_t)(tile_first + r) * row_bytes);
+  g2_convert_rows(b->m, b->layout, b->dtype, tile_first, rows,
+                  b->out + (size_t)tile_first * row_bytes,
+                  b->scratch + (size_t)thread * b->scratch_floats);
 }
 
 /* Converts the band's tiles on the pool's runners. Each tile is converted
@@ -189,11 +136,11 @@ static void convert_matrix(const struct gpt2_model *model, const named_matrix *i
   const g2_matrix *m = item->matrix;
   const unsigned char *source = m->data;
   size_t source_row_bytes = stored_row_bytes(m);
-  int64_t rows = row_count(m, item->layout);
+  int64_t rows = g2_matrix_rows(m, item->layout);
   band b = {m, item->dtype, item->layout, out, 0, rows, scratch, scratch_floats};
   if (m->layout != item->layout) {
     convert_band(pool, &b);
-    release_source(model, source, source_row_bytes * (size_t)row_count(m, m->layout));
+    release_source(model, source, source_row_bytes * (size_t)g2_matrix_rows(m, m->layout));
     return;
   }
   int64_t band_rows = (int64_t)(BAND_BYTES / source_row_bytes) / TILE_ROWS * TILE_ROWS;
@@ -209,41 +156,38 @@ static void convert_matrix(const struct gpt2_model *model, const named_matrix *i
 
 int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads) {
   if (weight_type == GPT2_WTYPE_AUTO) return GPT2_OK;
-  g2_dtype dtype;
-  if (!dtype_for(weight_type, &dtype))
-    return g2_fail(GPT2_E_INVALID, "weight_type %u is not a GPT2_WTYPE_* value", weight_type);
-  g2_dtype embd_dtype = dtype == G2_DT_Q4_0 ? G2_DT_Q8_0 : dtype;
-  g2_layout layout = TARGET_LAYOUT;
+  int status = g2_check_weight_type(weight_type, "gpt2_load_params");
+  if (status) return status;
 
+  /* Every matrix of the schema; a tied output is the token embedding. */
   int32_t n_layer = model->hp.n_layer;
-  size_t n_items = (size_t)n_layer * 4 + 2;
+  size_t n_items = G2_MODEL_TENSORS + (size_t)n_layer * G2_LAYER_TENSORS;
   named_matrix *items = g2_malloc_array(n_items, sizeof *items);
   if (!items)
     return g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %zu entries", n_items);
-  int tied = model->lm_head.data == model->wte.data;
+  int tied = g2_model_output_tied(model);
   size_t count = 0;
-  items[count++] = (named_matrix){&model->wte, "wte", -1, embd_dtype, G2_LAYOUT_NK, 0};
-  if (!tied)
-    items[count++] = (named_matrix){&model->lm_head, "lm_head", -1, embd_dtype, G2_LAYOUT_NK, 0};
-  for (int32_t l = 0; l < n_layer; l++) {
-    g2_layer *layer = &model->layers[l];
-    items[count++] = (named_matrix){&layer->attn_qkv, "attn_qkv", l, dtype, layout, 0};
-    items[count++] = (named_matrix){&layer->attn_proj, "attn_proj", l, dtype, layout, 0};
-    items[count++] = (named_matrix){&layer->mlp_up, "mlp_up", l, dtype, layout, 0};
-    items[count++] = (named_matrix){&layer->mlp_down, "mlp_down", l, dtype, layout, 0};
+  for (int32_t l = -1; l < n_layer; l++) {
+    int n_ids = l < 0 ? G2_MODEL_TENSORS : G2_LAYER_TENSORS;
+    for (int id = 0; id < n_ids; id++) {
+      const g2_tensor_schema *t = l < 0 ? &g2_model_schema[id] : &g2_layer_schema[id];
+      if (!t->is_matrix || (l < 0 && id == G2_T_OUTPUT && tied)) continue;
+      g2_matrix *m = g2_model_field(model, l, id);
+      g2_dtype dtype = g2_weight_policy(weight_type, g2_weight_role_of(model, l, id), m);
+      items[count++] = (named_matrix){m, t->hf_name, l, dtype, TARGET_LAYOUT, 0};
+    }
   }
 
   /* Everything is checked before anything changes. */
   int64_t max_length = 0;
-  int status = GPT2_OK;
   for (size_t i = 0; i < count && status == GPT2_OK; i++) {
     status = check_matrix(&items[i]);
-    int64_t length = row_length(items[i].matrix, items[i].layout);
+    int64_t length = g2_matrix_row_length(items[i].matrix, items[i].layout);
     if (length > max_length) max_length = length;
   }
 
   if (n_threads == 0) n_threads = g2_cpu_count();
-  size_t scratch_floats = (size_t)TILE_ROWS * (size_t)max_length + TILE_ROWS;
+  size_t scratch_floats = g2_convert_scratch_floats(max_length);
   float *scratch = NULL;
   if (status == GPT2_OK) {
     scratch = g2_malloc_array((size_t)n_threads, scratch_floats * sizeof(float));
@@ -267,8 +211,7 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uin
   if (status == GPT2_OK && total > 0) {
     arena = g2_model_alloc_huge(model, total);
     if (!arena)
-      status = g2_fail(GPT2_E_NOMEM, "converting weights to %s: no memory for %zu bytes",
-                       g2_dtype_name(dtype), total);
+      status = g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %zu bytes", total);
   }
 
   /* The load's own runners: the caller and n_threads - 1 workers. */

@@ -10,6 +10,7 @@
 #include "core/params.h"
 #include "core/threads.h"
 #include "gpt2.h"
+#include "model/policy.h"
 
 int g2_model_new(int fp32_products, struct gpt2_model **out) {
   *out = NULL;
@@ -94,7 +95,9 @@ static int check_matrix(const g2_matrix *w, int64_t n_in, int64_t n_out,
   return GPT2_OK;
 }
 
-int g2_model_validate(const struct gpt2_model *model, const char *source) {
+/* Checks hyper-parameters and that every matrix and vector is set with the
+   right shape. GPT2_E_FORMAT naming `source` and the tensor otherwise. */
+static int validate(const struct gpt2_model *model, const char *source) {
   const g2_hparams *hp = &model->hp;
   if (hp->n_vocab <= 0 || hp->n_ctx <= 0 || hp->n_embd <= 0 || hp->n_layer <= 0 ||
       hp->n_head <= 0 || hp->n_ff <= 0 || hp->n_embd % hp->n_head != 0 || !(hp->ln_eps > 0.0f))
@@ -126,12 +129,6 @@ int g2_model_validate(const struct gpt2_model *model, const char *source) {
   return GPT2_OK;
 }
 
-int g2_check_weight_type(uint32_t weight_type, const char *params_name) {
-  if (weight_type <= GPT2_WTYPE_Q4_0) return GPT2_OK;
-  return g2_fail(GPT2_E_INVALID, "%s.weight_type %u is not a GPT2_WTYPE_*", params_name,
-                 (unsigned)weight_type);
-}
-
 static int is_directory(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -152,9 +149,12 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
 
   struct gpt2_model *model;
   if ((status = g2_model_new(p.fp32_products != 0, &model))) return status;
-  model->use_mmap = p.use_mmap != 0;
-  status = is_directory(path) ? g2_load_hf_dir(model, path) : g2_load_gguf(model, path);
-  if (!status) status = g2_model_validate(model, path);
+  g2_checkpoint ckpt;
+  status = is_directory(path) ? g2_read_hf_dir(path, p.use_mmap != 0, &ckpt)
+                              : g2_read_gguf(path, p.use_mmap != 0, &ckpt);
+  if (!status) status = g2_model_build(model, &ckpt, path);
+  g2_checkpoint_free(&ckpt);
+  if (!status) status = validate(model, path);
   if (!status && p.weight_type != GPT2_WTYPE_AUTO)
     status = g2_model_convert_weights(model, p.weight_type, p.n_threads);
   if (status) {

@@ -7,19 +7,11 @@
 #include <stdint.h>
 
 #include "core/file.h"
+#include "format/checkpoint.h"
+#include "format/schema.h"
 #include "kernels/kernels.h"
 #include "tensor/matrix.h"
 #include "tokenizer/tokenizer.h"
-
-typedef struct g2_hparams {
-  int32_t n_vocab;
-  int32_t n_ctx; /* n_positions: rows of wpe */
-  int32_t n_embd;
-  int32_t n_layer;
-  int32_t n_head;
-  int32_t n_ff; /* 4 * n_embd in every GPT-2 */
-  float ln_eps;
-} g2_hparams;
 
 typedef struct g2_layer {
   const float *ln1_gamma, *ln1_beta;             /* [n_embd] */
@@ -46,7 +38,6 @@ struct gpt2_model {
   void **owned; /* g2_malloc'd blocks (converted weights, layers, ...) */
   size_t n_owned, cap_owned;
   int refcount; /* atomically updated: caller + live contexts */
-  int use_mmap; /* load option: map weight files (1) or read them (0) */
 };
 
 /* An empty model with refcount 1 and the kernel table chosen (GPT2_ISA,
@@ -64,21 +55,24 @@ void *g2_model_alloc_huge(struct gpt2_model *model, size_t bytes);
 /* Keeps a mapping alive for the model's lifetime (at most 4). */
 int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map);
 
-/* Checks hyper-parameters and that every matrix and vector is set with the
-   right shape. GPT2_E_FORMAT naming `source` and the tensor otherwise. */
-int g2_model_validate(const struct gpt2_model *model, const char *source);
-
-/* GPT2_E_INVALID naming `params_name` unless weight_type is a GPT2_WTYPE_*. */
-int g2_check_weight_type(uint32_t weight_type, const char *params_name);
-
-/* Converts every layer matrix to `dtype` (GPT2_WTYPE_* load parameter),
-   in new model-owned memory, on n_threads runners (0: one per online CPU):
+/* Converts every matrix to the type the weight-type policy gives it for
+   `weight_type` (model/policy.h) and to [n_out][n_in], in new model-owned
+   memory, all or nothing, on n_threads runners (0: one per online CPU):
    the caller and n_threads - 1 threads started for the call and joined
    before it returns. The result does not depend on n_threads. */
 int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads);
 
-/* Loaders, one per format; they fill an empty model. */
-int g2_load_hf_dir(struct gpt2_model *model, const char *dir);
-int g2_load_gguf(struct gpt2_model *model, const char *path);
+/* Fills an empty model from a checkpoint a reader filled (model/build.c):
+   the fields of each schema entry, vectors as F32, the mapping of the
+   weights and the tokenizer; `source` names the checkpoint in messages. */
+int g2_model_build(struct gpt2_model *model, g2_checkpoint *ckpt, const char *source);
+
+/* The field of the model that holds schema entry `id` (g2_model_tensor for
+   layer -1, else g2_layer_tensor of that block): a g2_matrix for matrices,
+   a const float * for vectors. */
+void *g2_model_field(const struct gpt2_model *model, int32_t layer, int id);
+
+/* Whether the output matrix is the token embedding itself (tied). */
+int g2_model_output_tied(const struct gpt2_model *model);
 
 #endif

@@ -27,15 +27,11 @@ static uint64_t layer_matrix_bytes(const gpt2_model *model) {
   return bytes;
 }
 
-static int lm_head_tied(const gpt2_model *model) {
-  return model->lm_head.data == model->wte.data;
-}
-
 uint64_t gpt2_model_size(const gpt2_model *model) {
   if (!model) return 0;
   uint64_t bytes = layer_matrix_bytes(model) + matrix_bytes(&model->wte) +
                    matrix_bytes(&model->wpe) + vector_params(&model->hp) * sizeof(float);
-  if (!lm_head_tied(model)) bytes += matrix_bytes(&model->lm_head);
+  if (!g2_model_output_tied(model)) bytes += matrix_bytes(&model->lm_head);
   return bytes;
 }
 
@@ -46,7 +42,7 @@ uint64_t gpt2_model_n_params(const gpt2_model *model) {
   uint64_t per_layer = 3 * n_embd * n_embd + n_embd * n_embd + 2 * n_embd * (uint64_t)hp->n_ff;
   uint64_t params = per_layer * (uint64_t)hp->n_layer +
                     ((uint64_t)hp->n_vocab + (uint64_t)hp->n_ctx) * n_embd + vector_params(hp);
-  if (!lm_head_tied(model)) params += (uint64_t)hp->n_vocab * n_embd;
+  if (!g2_model_output_tied(model)) params += (uint64_t)hp->n_vocab * n_embd;
   return params;
 }
 

@@ -1,4 +1,5 @@
-/* gpt2_sample: penalties, temperature, top-k, top-p, min-p, one draw.
+/* The sampler behind gpt2_sample (lib/api/sample.c): penalties, temperature,
+   top-k, top-p, min-p, one draw.
    The order and the rules are documented in include/gpt2.h and
    docs/sampling.md. */
 #include <math.h>
@@ -6,7 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "model/context.h"
+#include "gpt2.h"
 #include "sample/sample.h"
 #include "sample/select.h"
 
@@ -202,19 +203,4 @@ int g2_sample_logits(const float *logits, size_t n_vocab,
   if (status == GPT2_OK) status = sample_from(work, n_vocab, p, rng, out);
   g2_free(work);
   return status;
-}
-
-GPT2_API int gpt2_sample(gpt2_context *ctx, const gpt2_sample_params *params,
-                         gpt2_token *out) {
-  g2_clear_error();
-  if (!ctx || !out) return g2_fail(GPT2_E_INVALID, "gpt2_sample: NULL argument");
-  gpt2_sample_params p;
-  int status = g2_sample_params_read(params, &p);
-  if (status != GPT2_OK) return status;
-  const float *logits = gpt2_logits(ctx, -1);
-  if (!logits)
-    return g2_fail(GPT2_E_STATE,
-                   "gpt2_sample: no logits to sample from; call gpt2_eval first");
-  return g2_sample_logits(logits, (size_t)ctx->model->hp.n_vocab,
-                          ctx->history, ctx->pos, &p, ctx->rng_state, out);
 }

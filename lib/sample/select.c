@@ -18,7 +18,8 @@ static int compare_candidates(const void *a, const void *b) {
   return ranks_before(x, y) ? -1 : ranks_before(y, x) ? 1 : 0;
 }
 
-void g2_sort_candidates(g2_candidate *candidates, size_t n) {
+/* Sorts best first: higher logit, then lower token id. */
+static void sort_candidates(g2_candidate *candidates, size_t n) {
   qsort(candidates, n, sizeof *candidates, compare_candidates);
 }
 
@@ -61,7 +62,7 @@ size_t g2_select_top_k(const float *logits, size_t n_vocab, size_t k,
       sift_down(out, size, 0);
     }
   }
-  g2_sort_candidates(out, size);
+  sort_candidates(out, size);
   return size;
 }
 
@@ -97,6 +98,6 @@ size_t g2_select_nucleus(const float *logits, const float *weights,
   for (size_t i = 0; i < n_vocab; i++)
     if (weights[i] > 0.0f && weight_bucket(weights[i]) <= last)
       out[n_out++] = (g2_candidate){logits[i], (gpt2_token)i};
-  g2_sort_candidates(out, n_out);
+  sort_candidates(out, n_out);
   return n_out;
 }

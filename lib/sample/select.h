@@ -11,9 +11,6 @@ typedef struct g2_candidate {
   gpt2_token token;
 } g2_candidate;
 
-/* Sorts best first: higher logit, then lower token id. */
-void g2_sort_candidates(g2_candidate *candidates, size_t n);
-
 /* The k best tokens whose logit is not -inf, sorted, into out[k]; returns
    how many (fewer than k only if fewer tokens are finite). O(n log k). */
 size_t g2_select_top_k(const float *logits, size_t n_vocab, size_t k,

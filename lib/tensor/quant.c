@@ -54,6 +54,7 @@ static void dequantize_k(g2_dtype dtype, const unsigned char *block, float *out)
 void g2_dequantize(g2_dtype dtype, const void *row, int64_t begin, int64_t n,
                    float *out) {
   const unsigned char *bytes = row;
+  const size_t block_bytes = g2_dtype_row_bytes(dtype, g2_dtype_block_size(dtype));
   switch (dtype) {
     case G2_DT_F32:
       memcpy(out, bytes + begin * 4, (size_t)n * sizeof(float));
@@ -66,17 +67,17 @@ void g2_dequantize(g2_dtype dtype, const void *row, int64_t begin, int64_t n,
       return;
     case G2_DT_Q8_0:
       for (int64_t i = 0; i < n; i += G2_QK8_0)
-        dequantize_q8_0(bytes + (begin + i) / G2_QK8_0 * 34, out + i);
+        dequantize_q8_0(bytes + (begin + i) / G2_QK8_0 * block_bytes, out + i);
       return;
     case G2_DT_Q4_0:
       for (int64_t i = 0; i < n; i += G2_QK4_0)
-        dequantize_q4_0(bytes + (begin + i) / G2_QK4_0 * 18, out + i);
+        dequantize_q4_0(bytes + (begin + i) / G2_QK4_0 * block_bytes, out + i);
       return;
     case G2_DT_Q6_K:
     case G2_DT_Q4_K:
     case G2_DT_Q5_K:
       for (int64_t i = 0; i < n; i += G2_QK_K)
-        dequantize_k(dtype, bytes + (begin + i) / G2_QK_K * g2_dtype_row_bytes(dtype, G2_QK_K), out + i);
+        dequantize_k(dtype, bytes + (begin + i) / G2_QK_K * block_bytes, out + i);
       return;
     case G2_DT_COUNT:
       break;
@@ -210,7 +211,7 @@ static void quantize_q6_k(const float *x, unsigned char *block) {
       max_scale = scales[g];
     }
   }
-  memset(block, 0, 210);
+  memset(block, 0, g2_dtype_row_bytes(G2_DT_Q6_K, G2_QK_K));
   if (max_abs_scale < GROUP_MAX_EPS) return; /* all zero: d = 0 */
   unsigned char *ql = block, *qh = block + 128;
   int8_t *group_scales = (int8_t *)(block + 192);
@@ -243,6 +244,7 @@ static void quantize_q6_k(const float *x, unsigned char *block) {
 
 void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
   unsigned char *bytes = row;
+  const size_t block_bytes = g2_dtype_row_bytes(dtype, g2_dtype_block_size(dtype));
   switch (dtype) {
     case G2_DT_F32:
       memcpy(bytes, in, (size_t)n * sizeof(float));
@@ -254,13 +256,13 @@ void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
       for (int64_t i = 0; i < n; i++) write_u16(bytes + i * 2, g2_f32_to_bf16(in[i]));
       return;
     case G2_DT_Q8_0:
-      for (int64_t i = 0; i < n; i += G2_QK8_0) quantize_q8_0(in + i, bytes + i / G2_QK8_0 * 34);
+      for (int64_t i = 0; i < n; i += G2_QK8_0) quantize_q8_0(in + i, bytes + i / G2_QK8_0 * block_bytes);
       return;
     case G2_DT_Q4_0:
-      for (int64_t i = 0; i < n; i += G2_QK4_0) quantize_q4_0(in + i, bytes + i / G2_QK4_0 * 18);
+      for (int64_t i = 0; i < n; i += G2_QK4_0) quantize_q4_0(in + i, bytes + i / G2_QK4_0 * block_bytes);
       return;
     case G2_DT_Q6_K:
-      for (int64_t i = 0; i < n; i += G2_QK_K) quantize_q6_k(in + i, bytes + i / G2_QK_K * 210);
+      for (int64_t i = 0; i < n; i += G2_QK_K) quantize_q6_k(in + i, bytes + i / G2_QK_K * block_bytes);
       return;
     case G2_DT_Q4_K: /* read, not produced, by this library */
     case G2_DT_Q5_K:

@@ -51,7 +51,7 @@ VARIANTS = {
     "tiny-q8_0": ("tiny-f32", "gguf", "q8_0"),
     "tiny-q4_0": ("tiny-f32", "gguf", "q4_0"),
     "mid-q8_0": ("mid-f32", "gguf", "q8_0"),
-    "mid-q4_0": ("mid-f32", "gguf", "q4_0"),  # Q4_0 with a Q6_K output matrix
+    "mid-q4_0": ("mid-f32", "gguf", "q4_0"),  # Q4_0 layers, Q8_0 embeddings (the one weight-type policy)
     "kq-q4_k_m": (None, "file", "llamacpp/kq-q4_k_m.gguf"),
     "kq-q5_k_m": (None, "file", "llamacpp/kq-q5_k_m.gguf"),
     "tiny-f32-kvf16": ("tiny-f32", "kv_f16", None),

@@ -1,5 +1,5 @@
 /* The public tokenizer functions: argument checks, then the model's
-   tokenizer. */
+   tokenizer (tokenizer/, which knows no model). */
 #include "core/alloc.h"
 #include "core/error.h"
 #include "gpt2.h"
