@@ -109,9 +109,16 @@ typedef struct gpt2_load_params {
                             at load (weight_type); they are joined before
                             gpt2_load returns, and the result does not depend
                             on their number */
+  /* 0.2: called by gpt2_load on the loading thread with the part of the
+     load done, from 0 to 1 (once the file is read, then after each matrix
+     converted by weight_type, and 1 at the end); a non-zero return cancels
+     the load: gpt2_load returns GPT2_E_ABORTED, *out NULL, nothing kept.
+     NULL: never called. */
+  int (*progress_callback)(float done, void *data);
+  void *progress_data; /* passed to progress_callback */
 } gpt2_load_params;
 #define GPT2_LOAD_PARAMS_INIT \
-  { (uint32_t)sizeof(gpt2_load_params), GPT2_WTYPE_AUTO, 1u, 0u, 0u }
+  { (uint32_t)sizeof(gpt2_load_params), GPT2_WTYPE_AUTO, 1u, 0u, 0u, NULL, NULL }
 
 typedef struct gpt2_context_params {
   uint32_t size;       /* sizeof(gpt2_context_params) */

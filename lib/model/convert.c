@@ -23,6 +23,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/pool.h"
+#include "core/progress.h"
 #include "core/threads.h"
 #include "gpt2.h"
 #include "model/model.h"
@@ -154,7 +155,8 @@ static void convert_matrix(const struct gpt2_model *model, const named_matrix *i
   }
 }
 
-int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads) {
+int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads,
+                             const g2_progress *progress) {
   if (weight_type == GPT2_WTYPE_AUTO) return GPT2_OK;
   int status = g2_check_weight_type(weight_type, "gpt2_load_params");
   if (status) return status;
@@ -218,8 +220,10 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uin
   g2_pool *pool = NULL;
   if (status == GPT2_OK && total > 0) status = g2_pool_new(n_threads, &pool);
 
-  /* Nothing below can fail: a matrix is switched to its converted copy once
-     complete. */
+  /* Nothing below fails but a cancel by the progress callback (the last
+     report, 1, is gpt2_load's), after which gpt2_load frees the model: a
+     matrix is switched to its converted copy once complete. */
+  size_t converted = 0;
   for (size_t i = 0; i < count && status == GPT2_OK; i++) {
     named_matrix *item = &items[i];
     if (!needs_conversion(item)) continue;
@@ -229,6 +233,8 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uin
     item->matrix->data = out;
     item->matrix->dtype = item->dtype;
     item->matrix->layout = item->layout;
+    converted += (item->bytes + 63) / 64 * 64;
+    if (converted < total) status = g2_progress_report(progress, (double)converted / (double)total);
   }
   if (tied) model->lm_head = model->wte;
   g2_pool_free(pool);

@@ -155,8 +155,14 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
   if (!status) status = g2_model_build(model, &ckpt, path);
   g2_checkpoint_free(&ckpt);
   if (!status) status = validate(model, path);
+  /* Progress: the file read is the first tenth, the conversion the rest. */
+  g2_progress progress = {p.progress_callback, p.progress_data, 0.0f, 0.1f};
+  if (!status) status = g2_progress_report(&progress, 1.0);
+  progress.begin = 0.1f;
+  progress.end = 1.0f;
   if (!status && p.weight_type != GPT2_WTYPE_AUTO)
-    status = g2_model_convert_weights(model, p.weight_type, p.n_threads);
+    status = g2_model_convert_weights(model, p.weight_type, p.n_threads, &progress);
+  if (!status) status = g2_progress_report(&progress, 1.0);
   if (status) {
     g2_model_release(model);
     return status;

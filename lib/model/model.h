@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/file.h"
+#include "core/progress.h"
 #include "format/checkpoint.h"
 #include "format/schema.h"
 #include "kernels/kernels.h"
@@ -59,8 +60,11 @@ int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map);
    `weight_type` (model/policy.h) and to [n_out][n_in], in new model-owned
    memory, all or nothing, on n_threads runners (0: one per online CPU):
    the caller and n_threads - 1 threads started for the call and joined
-   before it returns. The result does not depend on n_threads. */
-int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads);
+   before it returns. The result does not depend on n_threads. Reports
+   each converted matrix to `progress` (may be NULL); a cancel returns
+   GPT2_E_ABORTED with the model half converted, to be freed. */
+int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads,
+                             const g2_progress *progress);
 
 /* Fills an empty model from a checkpoint a reader filled (model/build.c):
    the fields of each schema entry, vectors as F32, the mapping of the

@@ -1,8 +1,9 @@
 """Abort hooks: a Python object that asks a running evaluation to stop,
-turned into the context's C abort_callback (gpt2_context_params)."""
+turned into the context's C abort_callback (gpt2_context_params); and a
+load's progress hook (gpt2_load_params.progress_callback)."""
 import contextlib
 
-from ._structs import AbortCallback
+from ._structs import AbortCallback, ProgressCallback
 from .errors import AbortedError
 
 
@@ -26,6 +27,27 @@ class AbortHook:
         try:
             return 1 if self._check() else 0
         except BaseException as error:  # noqa: B902 - reported after the call returns
+            self.error = error
+            return 1
+
+
+class ProgressHook:
+    """Calls `progress(done)` with the part of a load done (0 to 1, ending
+    at 1); a true return cancels the load with GPT2_E_ABORTED, and so does
+    an exception raised there, kept in `error` for the AbortedError's
+    __cause__."""
+
+    def __init__(self, progress):
+        if not callable(progress):
+            raise TypeError("progress must be callable, not %s" % type(progress).__name__)
+        self._progress = progress
+        self.error = None
+        self.callback = ProgressCallback(self._call)
+
+    def _call(self, done, _data):
+        try:
+            return 1 if self._progress(done) else 0
+        except BaseException as error:  # noqa: B902 - reported after gpt2_load returns
             self.error = error
             return 1
 

@@ -36,6 +36,10 @@ class _Params(ctypes.Structure):
         super().__init__(size=ctypes.sizeof(type(self)), **values)
 
 
+# int (*progress_callback)(float done, void *data) of gpt2_load_params.
+ProgressCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_float, ctypes.c_void_p)
+
+
 class LoadParams(_Params):
     _fields_ = [
         ("size", ctypes.c_uint32),
@@ -43,6 +47,8 @@ class LoadParams(_Params):
         ("use_mmap", ctypes.c_uint32),
         ("fp32_products", ctypes.c_uint32),
         ("n_threads", ctypes.c_uint32),
+        ("progress_callback", ProgressCallback),
+        ("progress_data", ctypes.c_void_p),
     ]
     _defaults = {"weight_type": WTYPE_AUTO, "use_mmap": 1}
 

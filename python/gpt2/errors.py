@@ -96,8 +96,9 @@ class StateError(Error):
 
 
 class AbortedError(Error):
-    """GPT2_E_ABORTED: a context's abort hook stopped an evaluation; every
-    context is as it was before the call. If the hook raised, that
+    """GPT2_E_ABORTED: a context's abort hook stopped an evaluation (every
+    context is as it was before the call), or a load's progress hook
+    cancelled the load (no model was made). If the hook raised, that
     exception is the __cause__."""
 
     status = E_ABORTED

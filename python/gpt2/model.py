@@ -11,7 +11,8 @@ from ._stream import generate_in_new_context, generate_many_in_new_context
 from ._structs import TOKENIZE_SPECIAL, WEIGHT_TYPES, LoadParams, SaveParams
 from .context import Context
 from .detokenizer import Detokenizer
-from .errors import RangeError
+from ._abort import ProgressHook
+from .errors import AbortedError, RangeError
 
 
 def _as_bytes(text):
@@ -34,21 +35,33 @@ class Model:
     """
 
     def __init__(self, path, *, weight_type="auto", use_mmap=True, fp32_products=False,
-                 threads=0, library=None):
+                 threads=0, progress=None, library=None):
         """weight_type: "auto" (as stored), "f32", "f16", "bf16", "q8_0" or
         "q4_0" converts matrices at load. fp32_products: every product in
         FP32, never the faster ones that round activations. threads: those
-        that convert the weights at load, 0 = every online CPU. library: a
-        path to libgpt2 (see gpt2.load_library for the default search)."""
+        that convert the weights at load, 0 = every online CPU. progress: None,
+        or a callable called as progress(done) with the part of the load done
+        (0 to 1, ending at 1), on the loading thread; a true return cancels
+        the load with AbortedError, and so does an exception raised there
+        (then the AbortedError's __cause__). library: a path to libgpt2 (see
+        gpt2.load_library for the default search)."""
         self.library = load_library(library)
         params = LoadParams(weight_type=_convert.choice("weight_type", weight_type, WEIGHT_TYPES),
                             use_mmap=1 if use_mmap else 0,
                             fp32_products=1 if fp32_products else 0,
                             n_threads=_convert.uint("threads", threads, 32))
+        hook = None if progress is None else ProgressHook(progress)
+        if hook is not None:
+            params.progress_callback = hook.callback
         self.path = os.fspath(path)
         pointer = ctypes.c_void_p()
-        self.library.gpt2_load(os.fsencode(self.path), ctypes.byref(params),
-                               ctypes.byref(pointer))
+        try:
+            self.library.gpt2_load(os.fsencode(self.path), ctypes.byref(params),
+                                   ctypes.byref(pointer))
+        except AbortedError as aborted:
+            if hook is None or hook.error is None:
+                raise
+            raise aborted from hook.error
         self._handle = Handle(pointer.value, self.library.gpt2_model_free, "model")
         self._finalizer = weakref.finalize(self, self._handle.close)
         self._children = weakref.WeakSet()

@@ -225,3 +225,30 @@ def test_generate_n_1_is_unchanged(mid):
 def test_generate_n_context_full(tiny):
     _, reasons = run(tiny.generate(list(range(100, 160)), 20, n=2, seed=1))
     assert reasons == ["context", "context"]
+
+
+def test_load_progress_reports_and_cancels():
+    """The load's progress hook: reports from 0.1 to 1, never decreasing
+    (mid converted to q8_0: the file read, then 16 of its 17 matrices, then
+    the end); a true return or an exception cancels with AbortedError."""
+    from support import model_path
+    path = model_path("mid-f32")
+    reports = []
+    with gpt2.Model(path, weight_type="q8_0", progress=reports.append) as model:
+        assert model.n_vocab > 0
+    assert len(reports) == 18
+    assert reports[0] == pytest.approx(0.1) and reports[-1] == 1.0
+    assert reports == sorted(reports)
+
+    seen = []
+    with pytest.raises(gpt2.AbortedError, match="progress callback"):
+        gpt2.Model(path, weight_type="q8_0", progress=lambda done: seen.append(done) or len(seen) == 3)
+    assert len(seen) == 3
+
+    def broken(done):
+        raise KeyError("boom")
+    with pytest.raises(gpt2.AbortedError) as raised:
+        gpt2.Model(path, progress=broken)
+    assert isinstance(raised.value.__cause__, KeyError)
+    with pytest.raises(TypeError):
+        gpt2.Model(path, progress=42)

@@ -36,6 +36,8 @@ int main(void) {
   FIELD(gpt2_load_params, use_mmap);
   FIELD(gpt2_load_params, fp32_products);
   FIELD(gpt2_load_params, n_threads);
+  FIELD(gpt2_load_params, progress_callback);
+  FIELD(gpt2_load_params, progress_data);
   print_init("gpt2_load_params", &load_init, sizeof load_init);
 
   STRUCT(gpt2_context_params);

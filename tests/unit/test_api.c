@@ -53,7 +53,9 @@ static void test_load_errors(void) {
   struct {
     gpt2_load_params known;
     uint32_t future_field;
-  } newer = {GPT2_LOAD_PARAMS_INIT, 0};
+  } newer;
+  memset(&newer, 0, sizeof newer); /* the padding after future_field too */
+  newer.known = (gpt2_load_params)GPT2_LOAD_PARAMS_INIT;
   newer.known.size = sizeof newer;
   status = gpt2_load(model_dir, &newer.known, &model);
   CHECK(status == GPT2_OK, "larger params struct with zero tail accepted (%s)", gpt2_last_error());

@@ -128,7 +128,7 @@ static const g2_dtype layer_dtypes[] = {G2_DT_F32, G2_DT_F32, G2_DT_F16, G2_DT_B
 static void test_every_type(void) {
   for (uint32_t type = GPT2_WTYPE_F32; type <= GPT2_WTYPE_Q4_0; type++) {
     struct gpt2_model *original = make_model(N_EMBD), *model = make_model(N_EMBD);
-    int status = g2_model_convert_weights(model, type, 0);
+    int status = g2_model_convert_weights(model, type, 0, NULL);
     CHECK(status == GPT2_OK, "convert to %s: status %d (%s)", type_names[type], status,
           gpt2_last_error());
     g2_dtype dtype = layer_dtypes[type];
@@ -156,7 +156,7 @@ static void test_every_type(void) {
 
     /* A second model converted the same way is byte for byte the same. */
     struct gpt2_model *again = make_model(N_EMBD);
-    g2_model_convert_weights(again, type, 0);
+    g2_model_convert_weights(again, type, 0, NULL);
     int same = memcmp(again->wte.data, model->wte.data, matrix_bytes(&model->wte)) == 0;
     for (int l = 0; l < N_LAYER; l++) {
       const g2_layer *a = &again->layers[l], *b = &model->layers[l];
@@ -170,7 +170,7 @@ static void test_every_type(void) {
     /* Converting again to the same type changes nothing and copies nothing. */
     const void *qkv = model->layers[0].attn_qkv.data;
     size_t owned = model->n_owned;
-    CHECK(g2_model_convert_weights(model, type, 0) == GPT2_OK &&
+    CHECK(g2_model_convert_weights(model, type, 0, NULL) == GPT2_OK &&
               model->layers[0].attn_qkv.data == qkv && model->n_owned == owned,
           "convert to %s twice: the second is a no-op", type_names[type]);
     g2_model_release(again);
@@ -183,9 +183,9 @@ static void test_every_type(void) {
    Q8_0 weights. */
 static void test_block_source(void) {
   struct gpt2_model *model = make_model(N_EMBD);
-  g2_model_convert_weights(model, GPT2_WTYPE_Q8_0, 0);
+  g2_model_convert_weights(model, GPT2_WTYPE_Q8_0, 0, NULL);
   g2_layer quantized = model->layers[1];
-  int status = g2_model_convert_weights(model, GPT2_WTYPE_F32, 0);
+  int status = g2_model_convert_weights(model, GPT2_WTYPE_F32, 0, NULL);
   const g2_layer *layer = &model->layers[1];
   CHECK(status == GPT2_OK &&
             rows_match_reference(&quantized.attn_qkv, &layer->attn_qkv, G2_DT_F32, G2_LAYOUT_NK) &&
@@ -197,10 +197,10 @@ static void test_block_source(void) {
 static void test_auto_and_invalid(void) {
   struct gpt2_model *model = make_model(N_EMBD);
   g2_matrix qkv = model->layers[0].attn_qkv;
-  CHECK(g2_model_convert_weights(model, GPT2_WTYPE_AUTO, 0) == GPT2_OK &&
+  CHECK(g2_model_convert_weights(model, GPT2_WTYPE_AUTO, 0, NULL) == GPT2_OK &&
             memcmp(&qkv, &model->layers[0].attn_qkv, sizeof qkv) == 0,
         "GPT2_WTYPE_AUTO keeps the weights as loaded");
-  int status = g2_model_convert_weights(model, 77, 0);
+  int status = g2_model_convert_weights(model, 77, 0, NULL);
   CHECK(status == GPT2_E_INVALID && strstr(gpt2_last_error(), "77"),
         "an unknown weight type is GPT2_E_INVALID naming it (%s)", gpt2_last_error());
   g2_model_release(model);
@@ -213,7 +213,7 @@ static void test_auto_and_invalid(void) {
 static void test_block_misfit(void) {
   for (uint32_t type = GPT2_WTYPE_Q8_0; type <= GPT2_WTYPE_Q4_0; type++) {
     struct gpt2_model *model = make_model(48);
-    int status = g2_model_convert_weights(model, type, 0);
+    int status = g2_model_convert_weights(model, type, 0, NULL);
     g2_dtype asked = type == GPT2_WTYPE_Q8_0 ? G2_DT_Q8_0 : G2_DT_Q4_0;
     CHECK(status == GPT2_OK && model->wte.dtype == G2_DT_F16 &&
               model->layers[0].mlp_up.dtype == G2_DT_F16 &&
@@ -224,7 +224,7 @@ static void test_block_misfit(void) {
     g2_model_release(model);
   }
   struct gpt2_model *model = make_model(48);
-  CHECK(g2_model_convert_weights(model, GPT2_WTYPE_BF16, 0) == GPT2_OK &&
+  CHECK(g2_model_convert_weights(model, GPT2_WTYPE_BF16, 0, NULL) == GPT2_OK &&
             model->layers[1].mlp_down.dtype == G2_DT_BF16,
         "bf16 with n_embd 48: float types take any row length");
   g2_model_release(model);
@@ -236,14 +236,14 @@ static void test_block_misfit(void) {
 static void test_allocation_failures(void) {
   struct gpt2_model *probe = make_model(N_EMBD);
   g2_alloc_fail_at(0);
-  g2_model_convert_weights(probe, GPT2_WTYPE_Q8_0, 0);
+  g2_model_convert_weights(probe, GPT2_WTYPE_Q8_0, 0, NULL);
   size_t n_allocs = g2_alloc_fail_at(0);
   g2_model_release(probe);
   int all_nomem = 1, all_consistent = 1;
   for (size_t n = 1; n <= n_allocs; n++) {
     struct gpt2_model *model = make_model(N_EMBD), *original = make_model(N_EMBD);
     g2_alloc_fail_at(n);
-    int status = g2_model_convert_weights(model, GPT2_WTYPE_Q8_0, 0);
+    int status = g2_model_convert_weights(model, GPT2_WTYPE_Q8_0, 0, NULL);
     g2_alloc_fail_at(0);
     all_nomem &= status == GPT2_E_NOMEM;
     for (int l = 0; l < N_LAYER; l++) {
@@ -281,7 +281,7 @@ static void test_mapped_source(void) {
   g2_matrix source = *up;
   void *copy = malloc(bytes);
   memcpy(copy, source.data, bytes);
-  CHECK(g2_model_convert_weights(model, GPT2_WTYPE_F16, 0) == GPT2_OK &&
+  CHECK(g2_model_convert_weights(model, GPT2_WTYPE_F16, 0, NULL) == GPT2_OK &&
             rows_match_reference(&source, up, G2_DT_F16, G2_LAYOUT_NK),
         "a mapped KN source converts to F16 NK");
   CHECK(memcmp(copy, source.data, bytes) == 0, "the released source pages read back unchanged");
@@ -298,9 +298,9 @@ static void test_sizes(void) {
   uint64_t params = matrix_params + (N_VOCAB + N_CTX) * E + vector_params;
   CHECK(gpt2_model_n_params(model) == params, "n_params %llu = %llu counted by hand",
         (unsigned long long)gpt2_model_n_params(model), (unsigned long long)params);
-  g2_model_convert_weights(model, GPT2_WTYPE_F32, 0);
+  g2_model_convert_weights(model, GPT2_WTYPE_F32, 0, NULL);
   CHECK(gpt2_model_size(model) == 4 * params, "all F32: size is 4 bytes per parameter");
-  g2_model_convert_weights(model, GPT2_WTYPE_Q8_0, 0);
+  g2_model_convert_weights(model, GPT2_WTYPE_Q8_0, 0, NULL);
   uint64_t q8_bytes = (matrix_params + N_VOCAB * E) / 32 * 34;
   uint64_t size = q8_bytes + (N_CTX * E + vector_params) * 4;
   CHECK(gpt2_model_size(model) == size, "Q8_0: size %llu = %llu (34 bytes per 32 weights)",
@@ -335,7 +335,7 @@ static int model_logits_mmap(const char *path, uint32_t weight_type, int then_f3
   gpt2_model *model;
   out->logits = NULL;
   if (gpt2_load(path, &load_params, &model) != GPT2_OK) return 0;
-  int ok = !then_f32 || g2_model_convert_weights(model, GPT2_WTYPE_F32, 0) == GPT2_OK;
+  int ok = !then_f32 || g2_model_convert_weights(model, GPT2_WTYPE_F32, 0, NULL) == GPT2_OK;
   gpt2_context_params ctx_params = GPT2_CONTEXT_PARAMS_INIT;
   ctx_params.logits_all = 1;
   ctx_params.n_threads = 1;

@@ -279,7 +279,7 @@ static int model_logits_as(const char *path, uint32_t weight_type, int mode, log
   ctx_params.logits_all = 1;
   ctx_params.n_threads = 1;
   gpt2_context *ctx = NULL;
-  int ok = (mode != DEQUANTIZED || g2_model_convert_weights(model, GPT2_WTYPE_F32, 0) == GPT2_OK) &&
+  int ok = (mode != DEQUANTIZED || g2_model_convert_weights(model, GPT2_WTYPE_F32, 0, NULL) == GPT2_OK) &&
            gpt2_context_new(model, &ctx_params, &ctx) == GPT2_OK;
   out->n_vocab = gpt2_n_vocab(model);
   gpt2_token tokens[N_TOKENS];
