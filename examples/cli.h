@@ -159,4 +159,26 @@ static inline double cli_seconds(void) {
   return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
 }
 
+/* The sampling options the generating programs share (--temp, --top-k,
+   --top-p, --min-p, --repeat-penalty): 1 if `flag` is one of them, its
+   value parsed into `sample`; 0 otherwise. */
+static inline int cli_parse_sampling(const char *flag, int argc, char **argv, int *i,
+                                     gpt2_sample_params *sample) {
+  if (!strcmp(flag, "--temp")) {
+    sample->temperature = cli_parse_float(flag, cli_value(argc, argv, i), 0.0f, FLT_MAX);
+  } else if (!strcmp(flag, "--top-k")) {
+    sample->top_k = (int32_t)cli_parse_integer(flag, cli_value(argc, argv, i), 0, INT32_MAX);
+  } else if (!strcmp(flag, "--top-p")) {
+    sample->top_p = cli_parse_float(flag, cli_value(argc, argv, i), 0.0f, 1.0f);
+  } else if (!strcmp(flag, "--min-p")) {
+    sample->min_p = cli_parse_float(flag, cli_value(argc, argv, i), 0.0f, 1.0f);
+  } else if (!strcmp(flag, "--repeat-penalty")) {
+    sample->repetition_penalty = cli_parse_float(flag, cli_value(argc, argv, i), 0.0f, FLT_MAX);
+    if (sample->repetition_penalty == 0.0f) cli_usage_error("%s: must be greater than 0", flag);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 #endif

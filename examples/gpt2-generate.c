@@ -108,19 +108,8 @@ static void parse_options(int argc, char **argv, options *o) {
       o->prompt_file = cli_value(argc, argv, &i);
     } else if (!strcmp(flag, "-n")) {
       o->n_predict = cli_parse_integer(flag, cli_value(argc, argv, &i), 0, INT32_MAX);
-    } else if (!strcmp(flag, "--temp")) {
-      o->sample.temperature = cli_parse_float(flag, cli_value(argc, argv, &i), 0.0f, FLT_MAX);
-    } else if (!strcmp(flag, "--top-k")) {
-      o->sample.top_k = (int32_t)cli_parse_integer(flag, cli_value(argc, argv, &i), 0, INT32_MAX);
-    } else if (!strcmp(flag, "--top-p")) {
-      o->sample.top_p = cli_parse_float(flag, cli_value(argc, argv, &i), 0.0f, 1.0f);
-    } else if (!strcmp(flag, "--min-p")) {
-      o->sample.min_p = cli_parse_float(flag, cli_value(argc, argv, &i), 0.0f, 1.0f);
-    } else if (!strcmp(flag, "--repeat-penalty")) {
-      o->sample.repetition_penalty =
-          cli_parse_float(flag, cli_value(argc, argv, &i), 0.0f, FLT_MAX);
-      if (o->sample.repetition_penalty == 0.0f)
-        cli_usage_error("%s: must be greater than 0", flag);
+    } else if (cli_parse_sampling(flag, argc, argv, &i, &o->sample)) {
+      /* parsed into o->sample */
     } else if (!strcmp(flag, "--seed")) {
       o->seed = cli_parse_u64(flag, cli_value(argc, argv, &i));
       o->seed_given = 1;

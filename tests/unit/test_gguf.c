@@ -19,6 +19,7 @@
 #include "format/gguf.h"
 #include "gpt2.h"
 #include "harness.h"
+#include "k_model.h"
 #include "model/model.h"
 #include "tensor/quant.h"
 
@@ -677,35 +678,6 @@ static void test_save_failures(void) {
 
 /* ---- K types: files with Q4_K, Q5_K and Q6_K matrices ------------------- */
 
-static uint64_t k_state = 0x2545F4914F6CDD1Du;
-
-static unsigned char random_byte(void) {
-  k_state = k_state * 6364136223846793005u + 1442695040888963407u;
-  return (unsigned char)(k_state >> 56);
-}
-
-static void put_f16(unsigned char *p, float value) {
-  uint16_t h = g2_f32_to_f16(value);
-  p[0] = (unsigned char)h;
-  p[1] = (unsigned char)(h >> 8);
-}
-
-/* A matrix of random K blocks with small scales (weights below about 0.1). */
-static g2_matrix random_k_matrix(struct gpt2_model *model, g2_dtype dtype, int64_t n_out, int64_t n_in) {
-  size_t row = g2_dtype_row_bytes(dtype, n_in), block = g2_dtype_row_bytes(dtype, G2_QK_K);
-  unsigned char *data = g2_model_alloc(model, row * (size_t)n_out);
-  for (size_t i = 0; i < row * (size_t)n_out; i++) data[i] = random_byte();
-  for (size_t b = 0; b < row * (size_t)n_out; b += block) {
-    if (dtype == G2_DT_Q6_K) {
-      put_f16(data + b + 208, 2e-4f);
-    } else {
-      put_f16(data + b, 1e-4f);     /* d */
-      put_f16(data + b + 2, 2e-4f); /* dmin */
-    }
-  }
-  return (g2_matrix){data, dtype, G2_LAYOUT_NK, n_out, n_in};
-}
-
 /* The same weights as F32. */
 static g2_matrix to_f32(struct gpt2_model *model, const g2_matrix *m) {
   size_t row = g2_dtype_row_bytes(m->dtype, m->n_in);
@@ -729,16 +701,11 @@ static void test_k_types(void) {
     CHECK(0, "mid-f32 loads: %s", gpt2_last_error());
     return;
   }
-  static const g2_dtype types[] = {G2_DT_Q4_K, G2_DT_Q5_K, G2_DT_Q6_K};
-  int64_t n_embd = model->hp.n_embd, n_ff = model->hp.n_ff;
-  for (int32_t i = 0; i < model->hp.n_layer; i++) {
-    g2_layer *l = &model->layers[i];
-    l->attn_qkv = random_k_matrix(model, types[i % 3], 3 * n_embd, n_embd);
-    l->attn_proj = random_k_matrix(model, types[(i + 1) % 3], n_embd, n_embd);
-    l->mlp_up = random_k_matrix(model, types[(i + 2) % 3], n_ff, n_embd);
-    l->mlp_down = random_k_matrix(model, types[i % 3], n_embd, n_ff);
+  if (!make_k_types(model)) {
+    CHECK(0, "K-type matrices made (no memory)");
+    gpt2_model_free(model);
+    return;
   }
-  model->wte = model->lm_head = random_k_matrix(model, G2_DT_Q6_K, model->hp.n_vocab, n_embd);
   int saved = gpt2_save_gguf(model, k_file, NULL) == GPT2_OK;
   for (int32_t i = 0; i < model->hp.n_layer; i++) {
     g2_layer *l = &model->layers[i];

@@ -28,6 +28,7 @@
 
 #include "gpt2.h"
 #include "harness.h"
+#include "k_model.h"
 #include "model/model.h"
 #include "tensor/quant.h"
 
@@ -105,45 +106,6 @@ static long eval_on_small_stack(eval_job *job) {
   }
   munmap(region, GUARD_BYTES + stack_bytes);
   return used;
-}
-
-/* A matrix of random K-type blocks with small scales (weights below about
-   0.1): K types are read from GGUF files only, never made by conversion. */
-static g2_matrix random_k_matrix(struct gpt2_model *model, g2_dtype dtype, int64_t n_out, int64_t n_in) {
-  size_t row = g2_dtype_row_bytes(dtype, n_in), block = g2_dtype_row_bytes(dtype, G2_QK_K);
-  unsigned char *data = g2_model_alloc(model, row * (size_t)n_out);
-  if (!data) return (g2_matrix){NULL, dtype, G2_LAYOUT_NK, 0, 0};
-  uint32_t state = 12345u;
-  for (size_t i = 0; i < row * (size_t)n_out; i++) {
-    state = state * 1664525u + 1013904223u;
-    data[i] = (unsigned char)(state >> 24);
-  }
-  uint16_t small = 0x0a8d; /* F16 of about 1e-4 */
-  for (size_t b = 0; b < row * (size_t)n_out; b += block) {
-    if (dtype == G2_DT_Q6_K) {
-      memcpy(data + b + 208, &small, 2);
-    } else {
-      memcpy(data + b, &small, 2);     /* d */
-      memcpy(data + b + 2, &small, 2); /* dmin */
-    }
-  }
-  return (g2_matrix){data, dtype, G2_LAYOUT_NK, n_out, n_in};
-}
-
-/* Every layer matrix a K type (Q4_K, Q5_K, Q6_K in turn), wte Q6_K. */
-static int make_k_types(struct gpt2_model *model) {
-  static const g2_dtype types[] = {G2_DT_Q4_K, G2_DT_Q5_K, G2_DT_Q6_K};
-  int64_t n_embd = model->hp.n_embd, n_ff = model->hp.n_ff;
-  for (int32_t i = 0; i < model->hp.n_layer; i++) {
-    g2_layer *l = &model->layers[i];
-    l->attn_qkv = random_k_matrix(model, types[i % 3], 3 * n_embd, n_embd);
-    l->attn_proj = random_k_matrix(model, types[(i + 1) % 3], n_embd, n_embd);
-    l->mlp_up = random_k_matrix(model, types[(i + 2) % 3], n_ff, n_embd);
-    l->mlp_down = random_k_matrix(model, types[i % 3], n_embd, n_ff);
-    if (!l->attn_qkv.data || !l->attn_proj.data || !l->mlp_up.data || !l->mlp_down.data) return 0;
-  }
-  model->wte = model->lm_head = random_k_matrix(model, G2_DT_Q6_K, model->hp.n_vocab, n_embd);
-  return model->wte.data != NULL;
 }
 
 typedef struct weights_case {
