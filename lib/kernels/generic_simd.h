@@ -163,8 +163,9 @@ static ALWAYS_INLINE void store_cols(float *p, vf v, size_t n) {
 /* ---- NK: out[t][j] = x[t] . row j ---- */
 
 /* nt tokens x NK_ROWS rows: sums[t][r] = x[t][0..n_in) . rows[r][0..n_in).
-   dtype and nt are constants after inlining. */
-static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char *const *rows,
+   dtype and nt are constants after inlining. `stream`: the rows come from
+   the matrix (prefetched ahead), not from the panel. */
+static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows,
                                   size_t n_in, const float *x, size_t x_stride,
                                   float sums[TILE_MAX][TILE_MAX]) {
   vf acc[NK_TOKS][NK_ROWS];
@@ -182,7 +183,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
       for (size_t r = 0; r < NK_ROWS; r++) {
         blocks[r] = rows[r] + k / 32 * block_bytes;
         /* rows of ~1 KB are too short for the hardware to learn the streams */
-        if (nt == 1) __builtin_prefetch(blocks[r] + G2_PREFETCH_BYTES, 0, 2); /* each block: faster than each line */
+        if (stream) __builtin_prefetch(blocks[r] + G2_PREFETCH_BYTES, 0, 2); /* each block: faster than each line */
         scales[r] = vf_set1(half_to_float(load_u16(blocks[r])));
 #if defined(HAVE_NIBBLE_TABLE)
         if (dtype == G2_DT_Q4_0) scales[r] = nibble_table(scales[r]);
@@ -216,7 +217,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
     vf weights[NK_ROWS];
 #pragma GCC unroll 8
     for (size_t r = 0; r < NK_ROWS; r++) {
-      if (nt == 1 && (k * elem_bytes) % 64 == 0) /* short streams, as above */
+      if (stream && (k * elem_bytes) % 64 == 0) /* short streams, as above */
         __builtin_prefetch(rows[r] + k * elem_bytes + G2_PREFETCH_BYTES, 0, 2);
       weights[r] = load_weights(dtype, rows[r], k);
     }
@@ -241,29 +242,36 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
     for (size_t r = 0; r < NK_ROWS; r++) sums[t][r] = vf_sum(acc[t][r]);
 }
 
-static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, const unsigned char *const *rows,
+static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows,
                                          size_t n_in, const float *x, size_t x_stride,
                                          float sums[TILE_MAX][TILE_MAX]) {
   switch (nt) {
-    case 1: nk_tile(dtype, 1, rows, n_in, x, x_stride, sums); break;
-    case 2: if (NK_TOKS >= 2) nk_tile(dtype, 2, rows, n_in, x, x_stride, sums); break;
-    case 3: if (NK_TOKS >= 3) nk_tile(dtype, 3, rows, n_in, x, x_stride, sums); break;
-    case 4: if (NK_TOKS >= 4) nk_tile(dtype, 4, rows, n_in, x, x_stride, sums); break;
-    case 5: if (NK_TOKS >= 5) nk_tile(dtype, 5, rows, n_in, x, x_stride, sums); break;
-    case 6: if (NK_TOKS >= 6) nk_tile(dtype, 6, rows, n_in, x, x_stride, sums); break;
-    case 7: if (NK_TOKS >= 7) nk_tile(dtype, 7, rows, n_in, x, x_stride, sums); break;
-    default: if (NK_TOKS >= 8) nk_tile(dtype, 8, rows, n_in, x, x_stride, sums); break;
+    case 1: nk_tile(dtype, 1, stream, rows, n_in, x, x_stride, sums); break;
+    case 2: if (NK_TOKS >= 2) nk_tile(dtype, 2, stream, rows, n_in, x, x_stride, sums); break;
+    case 3: if (NK_TOKS >= 3) nk_tile(dtype, 3, stream, rows, n_in, x, x_stride, sums); break;
+    case 4: if (NK_TOKS >= 4) nk_tile(dtype, 4, stream, rows, n_in, x, x_stride, sums); break;
+    case 5: if (NK_TOKS >= 5) nk_tile(dtype, 5, stream, rows, n_in, x, x_stride, sums); break;
+    case 6: if (NK_TOKS >= 6) nk_tile(dtype, 6, stream, rows, n_in, x, x_stride, sums); break;
+    case 7: if (NK_TOKS >= 7) nk_tile(dtype, 7, stream, rows, n_in, x, x_stride, sums); break;
+    default: if (NK_TOKS >= 8) nk_tile(dtype, 8, stream, rows, n_in, x, x_stride, sums); break;
   }
 }
 
-static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t n_in,
+/* The non-F32 types always stream from the matrix; F32 rows are the
+   matrix's (stream: prefetched ahead) or the panel's. */
+static void nk_tile_any(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows, size_t n_in,
                         const float *x, size_t x_stride, float sums[TILE_MAX][TILE_MAX]) {
   switch (dtype) {
-    case G2_DT_F16: nk_tile_tokens(G2_DT_F16, nt, rows, n_in, x, x_stride, sums); break;
-    case G2_DT_BF16: nk_tile_tokens(G2_DT_BF16, nt, rows, n_in, x, x_stride, sums); break;
-    case G2_DT_Q8_0: nk_tile_tokens(G2_DT_Q8_0, nt, rows, n_in, x, x_stride, sums); break;
-    case G2_DT_Q4_0: nk_tile_tokens(G2_DT_Q4_0, nt, rows, n_in, x, x_stride, sums); break;
-    default: nk_tile_tokens(G2_DT_F32, nt, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_F16: nk_tile_tokens(G2_DT_F16, nt, 1, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_BF16: nk_tile_tokens(G2_DT_BF16, nt, 1, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_Q8_0: nk_tile_tokens(G2_DT_Q8_0, nt, 1, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_Q4_0: nk_tile_tokens(G2_DT_Q4_0, nt, 1, rows, n_in, x, x_stride, sums); break;
+    default:
+      if (stream)
+        nk_tile_tokens(G2_DT_F32, nt, 1, rows, n_in, x, x_stride, sums);
+      else
+        nk_tile_tokens(G2_DT_F32, nt, 0, rows, n_in, x, x_stride, sums);
+      break;
   }
 }
 
@@ -321,8 +329,12 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   int k_type = g2_is_k_type(w->dtype);
-  /* K-type batches always go through the panel: their rows unpack whole */
-  int use_panel = (n_tok > 1 || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
+  /* Up to NK_TOKS tokens (one tile) convert the weights in registers as
+     they stream, as one token does; more reuse the converted rows of the
+     panel. K-type batches always go through the panel: their rows unpack
+     whole. */
+  int use_panel = (n_tok > NK_TOKS || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
+  int stream = !use_panel && n_tok <= NK_TOKS; /* prefetch F32 rows in a small batch only */
   size_t token_block = NK_X_BLOCK_BYTES / (n_in * sizeof(float) + 1) / NK_TOKS * NK_TOKS;
   if (token_block < NK_TOKS) token_block = NK_TOKS;
   float *restrict panel = ((simd_work *)work)->nk_panel;
@@ -352,7 +364,7 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
       }
       for (size_t t = t0; t < t_end; t += NK_TOKS) {
         size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS;
-        nk_tile_any(dtype, nt, rows, n_in, x + t * x_stride, x_stride, sums);
+        nk_tile_any(dtype, nt, stream, rows, n_in, x + t * x_stride, x_stride, sums);
         for (size_t i = 0; i < nt; i++)
           for (size_t r = 0; r < n_rows; r++)
             out[(t + i) * out_stride + j0 + r] = sums[i][r] + (bias ? bias[j0 + r] : 0.0f);
