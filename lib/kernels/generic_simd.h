@@ -57,16 +57,18 @@ enum {
   KN_KC = KN_PANEL_FLOATS / KN_COLS,
   /* Rows ahead that packing prefetches into L2. */
   KN_PACK_AHEAD = 8,
-  /* Decode (one token, KN): columns accumulated in an L1-resident buffer
-     while each weight row streams through once. */
-  KN_DECODE_COLS = 2048
+  /* One token or a small batch, KN (kn_stream): the tokens' column sums
+     accumulated in an L1-resident buffer while each weight row streams
+     through once; up to KN_FEW_TOKS tokens (more pack, matmul_kn_batch). */
+  KN_STREAM_SUMS = 2048,
+  KN_FEW_TOKS = 16
 };
 
 /* The matmuls' buffers in the work area (kernels.h); one at a time. */
 typedef union simd_work {
   float nk_panel[NK_ROWS * NK_PANEL_MAX_IN]; /* NK rows as floats */
   float kn_panel[KN_KC * KN_COLS];           /* KN weights packed as floats */
-  float kn_sums[KN_DECODE_COLS];             /* KN one-token column sums */
+  float kn_sums[KN_STREAM_SUMS];             /* KN small-batch column sums */
   struct {                                   /* NK one token, K types: a block of NK_ROWS rows unpacked */
     int8_t q[NK_ROWS][G2_QK_K];
     float step[NK_ROWS][G2_K_GROUPS_MAX], offset[NK_ROWS][G2_K_GROUPS_MAX];
@@ -469,18 +471,23 @@ static void matmul_kn_batch(const g2_matrix *w, const float *x, size_t n_tok, si
   }
 }
 
-/* One token: each weight row streams through once, into sums kept in L1. */
-static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const float *x,
-                                    const float *bias, float *out, size_t col_begin,
-                                    size_t col_end, simd_work *work) {
+/* One token or a small batch (n_tok <= KN_FEW_TOKS): each weight row
+   streams through once, eight rows at a time, into every token's sums,
+   kept in L1 (KN_STREAM_SUMS floats: a chunk of columns per token). Each
+   element is the chain of the packed path: fused multiply-adds from zero
+   in k order, the bias last. */
+static ALWAYS_INLINE void kn_stream(g2_dtype dtype, size_t n_tok, const g2_matrix *w, const float *x,
+                                    size_t x_stride, const float *bias, float *out, size_t out_stride,
+                                    size_t col_begin, size_t col_end, simd_work *work) {
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_out);
   size_t elem_bytes = dtype == G2_DT_F32 ? 4 : 2;
+  size_t chunk = KN_STREAM_SUMS / n_tok / VLEN * VLEN; /* columns per pass, n_tok <= KN_FEW_TOKS */
   float *restrict acc = work->kn_sums;
-  for (size_t j0 = col_begin; j0 < col_end; j0 += KN_DECODE_COLS) {
-    size_t n_cols = col_end - j0 < KN_DECODE_COLS ? col_end - j0 : KN_DECODE_COLS;
+  for (size_t j0 = col_begin; j0 < col_end; j0 += chunk) {
+    size_t n_cols = col_end - j0 < chunk ? col_end - j0 : chunk;
     size_t n_full = n_cols / VLEN * VLEN;
-    memset(acc, 0, n_cols * sizeof(float));
+    memset(acc, 0, n_tok * chunk * sizeof(float)); /* token t's sums at acc + t * chunk */
     size_t k = 0;
     for (; k + 8 <= n_in; k += 8) { /* eight rows per pass over the sums */
       const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
@@ -491,38 +498,61 @@ static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const fl
         if (k + 16 <= n_in) /* the next pass's rows, into L2 (see G2_PREFETCH_BYTES) */
 #pragma GCC unroll 8
           for (size_t i = 0; i < 8; i++) __builtin_prefetch(row + (8 + i) * row_bytes + elem_bytes * (j0 + c), 0, 2);
-        vf sum = vf_load(acc + c);
+        if (n_tok == 1) { /* the activations stay in registers */
+          vf sum = vf_load(acc + c);
 #pragma GCC unroll 8
-        for (size_t i = 0; i < 8; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
-        vf_store(acc + c, sum);
+          for (size_t i = 0; i < 8; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
+          vf_store(acc + c, sum);
+          continue;
+        }
+        vf weights[8];
+#pragma GCC unroll 8
+        for (size_t i = 0; i < 8; i++) weights[i] = load_weights(dtype, row + i * row_bytes, j0 + c);
+        for (size_t t = 0; t < n_tok; t++) {
+          const float *xt = x + t * x_stride + k;
+          vf sum = vf_load(acc + t * chunk + c);
+#pragma GCC unroll 8
+          for (size_t i = 0; i < 8; i++) sum = vf_fma(vf_set1(xt[i]), weights[i], sum);
+          vf_store(acc + t * chunk + c, sum);
+        }
       }
     }
     for (; k < n_in; k++) {
       const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
-      vf xk = vf_set1(x[k]);
-      for (size_t c = 0; c < n_full; c += VLEN)
-        vf_store(acc + c, vf_fma(xk, load_weights(dtype, row, j0 + c), vf_load(acc + c)));
+      for (size_t c = 0; c < n_full; c += VLEN) {
+        vf weight = load_weights(dtype, row, j0 + c);
+        for (size_t t = 0; t < n_tok; t++)
+          vf_store(acc + t * chunk + c, vf_fma(vf_set1(x[t * x_stride + k]), weight, vf_load(acc + t * chunk + c)));
+      }
     }
     for (size_t c = n_full; c < n_cols; c++) /* columns left of a vector */
       for (k = 0; k < n_in; k++) {
         float weight;
         g2_dequantize(dtype, (const unsigned char *)w->data + k * row_bytes, (int64_t)(j0 + c), 1, &weight);
-        acc[c] = fmaf(x[k], weight, acc[c]);
+        for (size_t t = 0; t < n_tok; t++) acc[t * chunk + c] = fmaf(x[t * x_stride + k], weight, acc[t * chunk + c]);
       }
-    for (size_t c = 0; c < n_cols; c++) out[j0 + c] = acc[c] + (bias ? bias[j0 + c] : 0.0f);
+    for (size_t t = 0; t < n_tok; t++)
+      for (size_t c = 0; c < n_cols; c++)
+        out[t * out_stride + j0 + c] = acc[t * chunk + c] + (bias ? bias[j0 + c] : 0.0f);
   }
 }
 
 /* Batches (any n_tok), or no rows at all: the bias alone (the panel loop
-   would not run). */
+   would not run). Small ones stream (kn_stream), larger ones pack. */
 static void matmul_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                       const float *bias, float *out, size_t out_stride, size_t col_begin,
                       size_t col_end, void *work) {
   if (w->n_in == 0)
     for (size_t t = 0; t < n_tok; t++)
       for (size_t j = col_begin; j < col_end; j++) out[t * out_stride + j] = bias ? bias[j] : 0.0f;
-  else
+  else if (n_tok > KN_FEW_TOKS)
     matmul_kn_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
+  else if (w->dtype == G2_DT_F16)
+    kn_stream(G2_DT_F16, n_tok, w, x, x_stride, bias, out, out_stride, col_begin, col_end, work);
+  else if (w->dtype == G2_DT_BF16)
+    kn_stream(G2_DT_BF16, n_tok, w, x, x_stride, bias, out, out_stride, col_begin, col_end, work);
+  else
+    kn_stream(G2_DT_F32, n_tok, w, x, x_stride, bias, out, out_stride, col_begin, col_end, work);
 }
 
 /* The one-token KN matmuls of the float types (n_tok = 1: x_stride and
@@ -530,8 +560,8 @@ static void matmul_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x
 #define KN_DECODE(name, dtype)                                                                          \
   static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias, \
                    float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {        \
-    (void)n_tok, (void)x_stride, (void)out_stride;                                                       \
-    kn_decode(dtype, w, x, bias, out, col_begin, col_end, work);                                         \
+    (void)n_tok;                                                                                         \
+    kn_stream(dtype, 1, w, x, x_stride, bias, out, out_stride, col_begin, col_end, work);                \
   }
 KN_DECODE(kn_decode_f32, G2_DT_F32)
 KN_DECODE(kn_decode_f16, G2_DT_F16)
