@@ -336,7 +336,9 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
      panel. K-type batches always go through the panel: their rows unpack
      whole. */
   int use_panel = (n_tok > NK_TOKS || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
-  int stream = !use_panel && n_tok <= NK_TOKS; /* prefetch F32 rows in a small batch only */
+  /* rows read from the matrix are prefetched by the first tile of tokens
+     (the others find them in the caches) */
+  int stream = !use_panel;
   size_t token_block = NK_X_BLOCK_BYTES / (n_in * sizeof(float) + 1) / NK_TOKS * NK_TOKS;
   if (token_block < NK_TOKS) token_block = NK_TOKS;
   float *restrict panel = ((simd_work *)work)->nk_panel;
@@ -352,6 +354,8 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
       if (use_panel) {
         for (size_t r = 0; r < n_rows; r++) {
           float *panel_row = panel + r * n_in;
+          /* the same row of the next block, into L2: short rows, as in nk_tile */
+          for (size_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(rows[r] + NK_ROWS * row_bytes + at, 0, 2);
           if (k_type) {
             dequantize_k_row(dtype, rows[r], n_in, panel_row);
             continue;
@@ -366,7 +370,7 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
       }
       for (size_t t = t0; t < t_end; t += NK_TOKS) {
         size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS;
-        nk_tile_any(dtype, nt, stream, rows, n_in, x + t * x_stride, x_stride, sums);
+        nk_tile_any(dtype, nt, stream && t == t0, rows, n_in, x + t * x_stride, x_stride, sums);
         for (size_t i = 0; i < nt; i++)
           for (size_t r = 0; r < n_rows; r++)
             out[(t + i) * out_stride + j0 + r] = sums[i][r] + (bias ? bias[j0 + r] : 0.0f);
