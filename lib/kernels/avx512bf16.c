@@ -38,8 +38,12 @@ enum {
      are read once per block (measured as fast as 96 or 128 tokens with 128
      pairs, within this machine's noise, with fewer passes over the weights). */
   BLOCK_TOKS = 264, /* a multiple of TILE_TOKS; 512 tokens make two blocks */
+  /* One token, or a small NK batch (at most FEW_TOKS tokens; more go to
+     matmul_batch): the weights stream through once for all of them. */
+  FEW_TOKS = 16,
+  FEW_GROUP = 8,      /* NK: tokens whose chains stay in registers */
   DECODE_COLS = 2048, /* one token, KN: column sums kept in L1 */
-  DECODE_PAIRS = 1024  /* one token: activation pairs converted at a time */
+  DECODE_PAIRS = 1024 /* activation pairs converted at a time, per token */
 };
 
 /* The buffers in the work area (kernels.h). */
@@ -50,7 +54,7 @@ typedef union bf16_work {
   } batch;
   struct {
     float sums[DECODE_COLS]; /* KN column sums */
-    uint32_t x_pairs[DECODE_PAIRS];
+    uint32_t x_pairs[FEW_TOKS * DECODE_PAIRS];
   } decode;
 } bf16_work;
 _Static_assert(sizeof(bf16_work) <= G2_KERNEL_WORK_BYTES, "avx512bf16.c's buffers fit the work area");
@@ -252,7 +256,13 @@ static void matmul_batch(const g2_matrix *w, const float *x, size_t n_tok, size_
   }
 }
 
-/* ---- one token: memory bound, weights stream through once ---- */
+/* ---- one token or a small NK batch: memory bound, weights stream through once ---- */
+
+/* Each token's activation pairs kk0 .. kk0 + n_pairs at x_pairs + t * n_pairs. */
+static void few_pairs(const float *x, size_t n_tok, size_t x_stride, size_t kk0, size_t n_pairs, size_t n_in,
+                      uint32_t *x_pairs) {
+  for (size_t t = 0; t < n_tok; t++) activation_pairs(x + t * x_stride, 2 * kk0, n_pairs, n_in, x_pairs + t * n_pairs);
+}
 
 /* KN: each pair of weight rows streams through once into L1 sums, four
    pairs (eight rows) per pass over them. n_tok = 1: the strides are
@@ -306,10 +316,54 @@ static void decode_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x
   }
 }
 
-/* NK: 16 rows at a time, transposed on the fly into one vector of chains;
-   the same lines of the next 16 rows are prefetched into L2. Partial sums
-   wait in `out` between blocks of activation pairs. n_tok = 1: the
-   strides are unused. */
+/* NK, nt tokens (a constant after inlining) of 16 rows: pairs kk0 ..
+   kk0 + n_pairs, transposed on the fly into one vector of chains per
+   token, continued from `out` unless first. */
+static ALWAYS_INLINE void nk_rows(size_t nt, const uint16_t *rows, size_t n_in, size_t n_rows, size_t kk0,
+                                  size_t n_pairs, size_t ahead, const uint32_t *x_pairs, size_t pairs_stride,
+                                  float *out, size_t out_stride, int first, const float *bias) {
+  __mmask16 mask = mask_of(n_rows);
+  __m512 acc[FEW_GROUP];
+#pragma GCC unroll 8
+  for (size_t t = 0; t < nt; t++) acc[t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, out + t * out_stride);
+  for (size_t kk = 0; kk < n_pairs; kk += 16) {
+    __m512i v[16];
+    nk_pairs(rows, n_in, n_rows, kk0 + kk, ahead, v);
+    size_t n = n_pairs - kk < 16 ? n_pairs - kk : 16;
+#pragma GCC unroll 8
+    for (size_t t = 0; t < nt; t++)
+#pragma GCC unroll 16
+      for (size_t i = 0; i < 16; i++)
+        if (i < n) acc[t] = dot_pairs(acc[t], _mm512_set1_epi32((int)x_pairs[t * pairs_stride + kk + i]), v[i]);
+  }
+#pragma GCC unroll 8
+  for (size_t t = 0; t < nt; t++) {
+    __m512 sum = bias ? _mm512_add_ps(acc[t], _mm512_maskz_loadu_ps(mask, bias)) : acc[t];
+    _mm512_mask_storeu_ps(out + t * out_stride, mask, sum);
+  }
+}
+
+static void nk_rows_any(size_t nt, const uint16_t *rows, size_t n_in, size_t n_rows, size_t kk0, size_t n_pairs,
+                        size_t ahead, const uint32_t *x_pairs, size_t pairs_stride, float *out, size_t out_stride,
+                        int first, const float *bias) {
+#define NK_ROWS_ARGS rows, n_in, n_rows, kk0, n_pairs, ahead, x_pairs, pairs_stride, out, out_stride, first, bias
+  switch (nt) {
+    case 1: nk_rows(1, NK_ROWS_ARGS); break;
+    case 2: nk_rows(2, NK_ROWS_ARGS); break;
+    case 3: nk_rows(3, NK_ROWS_ARGS); break;
+    case 4: nk_rows(4, NK_ROWS_ARGS); break;
+    case 5: nk_rows(5, NK_ROWS_ARGS); break;
+    case 6: nk_rows(6, NK_ROWS_ARGS); break;
+    case 7: nk_rows(7, NK_ROWS_ARGS); break;
+    default: nk_rows(FEW_GROUP, NK_ROWS_ARGS); break;
+  }
+#undef NK_ROWS_ARGS
+}
+
+/* NK: 16 rows at a time, the same lines of the next 16 rows prefetched
+   into L2; groups of FEW_GROUP tokens in turn (the rows stay in the caches
+   for the next group). Partial sums wait in `out` between blocks of
+   activation pairs. */
 static void decode_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                       float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   size_t n_in = (size_t)w->n_in, total_pairs = (n_in + 1) / 2;
@@ -317,35 +371,41 @@ static void decode_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
   size_t ahead = 16 * n_in * sizeof(uint16_t);
   if (ahead < G2_PREFETCH_BYTES) ahead = G2_PREFETCH_BYTES;
   uint32_t *restrict x_pairs = ((bf16_work *)work)->decode.x_pairs;
-  (void)n_tok, (void)x_stride, (void)out_stride;
   for (size_t kk0 = 0; kk0 < total_pairs; kk0 += DECODE_PAIRS) {
     size_t n_pairs = total_pairs - kk0 < DECODE_PAIRS ? total_pairs - kk0 : DECODE_PAIRS;
     int first = kk0 == 0, last = kk0 + n_pairs == total_pairs;
-    activation_pairs(x, 2 * kk0, n_pairs, n_in, x_pairs);
+    few_pairs(x, n_tok, x_stride, kk0, n_pairs, n_in, x_pairs);
     for (size_t j0 = col_begin; j0 < col_end; j0 += 16) {
       size_t n_rows = col_end - j0 < 16 ? col_end - j0 : 16;
-      __mmask16 mask = mask_of(n_rows);
-      __m512 acc = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, out + j0);
-      for (size_t kk = 0; kk < n_pairs; kk += 16) {
-        __m512i v[16];
-        nk_pairs(data + j0 * n_in, n_in, n_rows, kk0 + kk, ahead, v);
-        size_t n = n_pairs - kk < 16 ? n_pairs - kk : 16;
-#pragma GCC unroll 16
-        for (size_t i = 0; i < 16; i++)
-          if (i < n) acc = dot_pairs(acc, _mm512_set1_epi32((int)x_pairs[kk + i]), v[i]);
+      for (size_t t = 0; t < n_tok; t += FEW_GROUP) {
+        size_t nt = n_tok - t < FEW_GROUP ? n_tok - t : FEW_GROUP;
+        nk_rows_any(nt, data + j0 * n_in, n_in, n_rows, kk0, n_pairs, t == 0 ? ahead : 0, x_pairs + t * n_pairs,
+                    n_pairs, out + t * out_stride + j0, out_stride, first, last && bias ? bias + j0 : NULL);
       }
-      if (last && bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mask, bias + j0));
-      _mm512_mask_storeu_ps(out + j0, mask, acc);
     }
   }
+}
+
+/* NK: up to FEW_TOKS tokens stream, more pack (matmul_batch). KN batches
+   always pack: streaming 4 to 16 tokens through decode_kn's L1 sums
+   measured no faster (4 tokens) to 17% slower (16) than the packed tiles,
+   whose vdpbf16ps work is denser. */
+static void decode_nk_or_batch(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
+                               const float *bias, float *out, size_t out_stride, size_t col_begin, size_t col_end,
+                               void *work) {
+  if (n_tok > FEW_TOKS)
+    matmul_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
+  else if (n_tok > 0)
+    decode_nk(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
 }
 
 /* BF16 matrices with at least one row of k; the others go to the next
    finder of the table. */
 g2_matmul_fn g2_bf16_matmul_for(const g2_matrix *w, int many) {
   if (w->dtype != G2_DT_BF16 || w->n_in == 0) return NULL;
-  if (many) return matmul_batch;
-  return w->layout == G2_LAYOUT_KN ? decode_kn : decode_nk;
+  if (w->layout == G2_LAYOUT_KN) return many ? matmul_batch : decode_kn;
+  (void)many;
+  return decode_nk_or_batch;
 }
 
 #if defined(__clang__)

@@ -57,16 +57,18 @@ enum {
   KN_KC = KN_PANEL_FLOATS / KN_COLS,
   /* Rows ahead that packing prefetches into L2. */
   KN_PACK_AHEAD = 8,
-  /* Decode (one token, KN): columns accumulated in an L1-resident buffer
-     while each weight row streams through once. */
-  KN_DECODE_COLS = 2048
+  /* One token or a small batch, KN (kn_stream): the tokens' column sums
+     accumulated in an L1-resident buffer while each weight row streams
+     through once; up to KN_FEW_TOKS tokens (more pack, matmul_kn_batch). */
+  KN_STREAM_SUMS = 2048,
+  KN_FEW_TOKS = 16
 };
 
 /* The matmuls' buffers in the work area (kernels.h); one at a time. */
 typedef union simd_work {
   float nk_panel[NK_ROWS * NK_PANEL_MAX_IN]; /* NK rows as floats */
   float kn_panel[KN_KC * KN_COLS];           /* KN weights packed as floats */
-  float kn_sums[KN_DECODE_COLS];             /* KN one-token column sums */
+  float kn_sums[KN_STREAM_SUMS];             /* KN small-batch column sums */
   struct {                                   /* NK one token, K types: a block of NK_ROWS rows unpacked */
     int8_t q[NK_ROWS][G2_QK_K];
     float step[NK_ROWS][G2_K_GROUPS_MAX], offset[NK_ROWS][G2_K_GROUPS_MAX];
@@ -163,8 +165,9 @@ static ALWAYS_INLINE void store_cols(float *p, vf v, size_t n) {
 /* ---- NK: out[t][j] = x[t] . row j ---- */
 
 /* nt tokens x NK_ROWS rows: sums[t][r] = x[t][0..n_in) . rows[r][0..n_in).
-   dtype and nt are constants after inlining. */
-static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char *const *rows,
+   dtype and nt are constants after inlining. `stream`: the rows come from
+   the matrix (prefetched ahead), not from the panel. */
+static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows,
                                   size_t n_in, const float *x, size_t x_stride,
                                   float sums[TILE_MAX][TILE_MAX]) {
   vf acc[NK_TOKS][NK_ROWS];
@@ -182,7 +185,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
       for (size_t r = 0; r < NK_ROWS; r++) {
         blocks[r] = rows[r] + k / 32 * block_bytes;
         /* rows of ~1 KB are too short for the hardware to learn the streams */
-        if (nt == 1) __builtin_prefetch(blocks[r] + G2_PREFETCH_BYTES, 0, 2); /* each block: faster than each line */
+        if (stream) __builtin_prefetch(blocks[r] + G2_PREFETCH_BYTES, 0, 2); /* each block: faster than each line */
         scales[r] = vf_set1(half_to_float(load_u16(blocks[r])));
 #if defined(HAVE_NIBBLE_TABLE)
         if (dtype == G2_DT_Q4_0) scales[r] = nibble_table(scales[r]);
@@ -216,7 +219,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
     vf weights[NK_ROWS];
 #pragma GCC unroll 8
     for (size_t r = 0; r < NK_ROWS; r++) {
-      if (nt == 1 && (k * elem_bytes) % 64 == 0) /* short streams, as above */
+      if (stream && (k * elem_bytes) % 64 == 0) /* short streams, as above */
         __builtin_prefetch(rows[r] + k * elem_bytes + G2_PREFETCH_BYTES, 0, 2);
       weights[r] = load_weights(dtype, rows[r], k);
     }
@@ -241,29 +244,36 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, const unsigned char
     for (size_t r = 0; r < NK_ROWS; r++) sums[t][r] = vf_sum(acc[t][r]);
 }
 
-static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, const unsigned char *const *rows,
+static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows,
                                          size_t n_in, const float *x, size_t x_stride,
                                          float sums[TILE_MAX][TILE_MAX]) {
   switch (nt) {
-    case 1: nk_tile(dtype, 1, rows, n_in, x, x_stride, sums); break;
-    case 2: if (NK_TOKS >= 2) nk_tile(dtype, 2, rows, n_in, x, x_stride, sums); break;
-    case 3: if (NK_TOKS >= 3) nk_tile(dtype, 3, rows, n_in, x, x_stride, sums); break;
-    case 4: if (NK_TOKS >= 4) nk_tile(dtype, 4, rows, n_in, x, x_stride, sums); break;
-    case 5: if (NK_TOKS >= 5) nk_tile(dtype, 5, rows, n_in, x, x_stride, sums); break;
-    case 6: if (NK_TOKS >= 6) nk_tile(dtype, 6, rows, n_in, x, x_stride, sums); break;
-    case 7: if (NK_TOKS >= 7) nk_tile(dtype, 7, rows, n_in, x, x_stride, sums); break;
-    default: if (NK_TOKS >= 8) nk_tile(dtype, 8, rows, n_in, x, x_stride, sums); break;
+    case 1: nk_tile(dtype, 1, stream, rows, n_in, x, x_stride, sums); break;
+    case 2: if (NK_TOKS >= 2) nk_tile(dtype, 2, stream, rows, n_in, x, x_stride, sums); break;
+    case 3: if (NK_TOKS >= 3) nk_tile(dtype, 3, stream, rows, n_in, x, x_stride, sums); break;
+    case 4: if (NK_TOKS >= 4) nk_tile(dtype, 4, stream, rows, n_in, x, x_stride, sums); break;
+    case 5: if (NK_TOKS >= 5) nk_tile(dtype, 5, stream, rows, n_in, x, x_stride, sums); break;
+    case 6: if (NK_TOKS >= 6) nk_tile(dtype, 6, stream, rows, n_in, x, x_stride, sums); break;
+    case 7: if (NK_TOKS >= 7) nk_tile(dtype, 7, stream, rows, n_in, x, x_stride, sums); break;
+    default: if (NK_TOKS >= 8) nk_tile(dtype, 8, stream, rows, n_in, x, x_stride, sums); break;
   }
 }
 
-static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t n_in,
+/* The non-F32 types always stream from the matrix; F32 rows are the
+   matrix's (stream: prefetched ahead) or the panel's. */
+static void nk_tile_any(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows, size_t n_in,
                         const float *x, size_t x_stride, float sums[TILE_MAX][TILE_MAX]) {
   switch (dtype) {
-    case G2_DT_F16: nk_tile_tokens(G2_DT_F16, nt, rows, n_in, x, x_stride, sums); break;
-    case G2_DT_BF16: nk_tile_tokens(G2_DT_BF16, nt, rows, n_in, x, x_stride, sums); break;
-    case G2_DT_Q8_0: nk_tile_tokens(G2_DT_Q8_0, nt, rows, n_in, x, x_stride, sums); break;
-    case G2_DT_Q4_0: nk_tile_tokens(G2_DT_Q4_0, nt, rows, n_in, x, x_stride, sums); break;
-    default: nk_tile_tokens(G2_DT_F32, nt, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_F16: nk_tile_tokens(G2_DT_F16, nt, 1, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_BF16: nk_tile_tokens(G2_DT_BF16, nt, 1, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_Q8_0: nk_tile_tokens(G2_DT_Q8_0, nt, 1, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_Q4_0: nk_tile_tokens(G2_DT_Q4_0, nt, 1, rows, n_in, x, x_stride, sums); break;
+    default:
+      if (stream)
+        nk_tile_tokens(G2_DT_F32, nt, 1, rows, n_in, x, x_stride, sums);
+      else
+        nk_tile_tokens(G2_DT_F32, nt, 0, rows, n_in, x, x_stride, sums);
+      break;
   }
 }
 
@@ -321,8 +331,14 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   int k_type = g2_is_k_type(w->dtype);
-  /* K-type batches always go through the panel: their rows unpack whole */
-  int use_panel = (n_tok > 1 || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
+  /* Up to NK_TOKS tokens (one tile) convert the weights in registers as
+     they stream, as one token does; more reuse the converted rows of the
+     panel. K-type batches always go through the panel: their rows unpack
+     whole. */
+  int use_panel = (n_tok > NK_TOKS || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
+  /* rows read from the matrix are prefetched by the first tile of tokens
+     (the others find them in the caches) */
+  int stream = !use_panel;
   size_t token_block = NK_X_BLOCK_BYTES / (n_in * sizeof(float) + 1) / NK_TOKS * NK_TOKS;
   if (token_block < NK_TOKS) token_block = NK_TOKS;
   float *restrict panel = ((simd_work *)work)->nk_panel;
@@ -338,6 +354,8 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
       if (use_panel) {
         for (size_t r = 0; r < n_rows; r++) {
           float *panel_row = panel + r * n_in;
+          /* the same row of the next block, into L2: short rows, as in nk_tile */
+          for (size_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(rows[r] + NK_ROWS * row_bytes + at, 0, 2);
           if (k_type) {
             dequantize_k_row(dtype, rows[r], n_in, panel_row);
             continue;
@@ -352,7 +370,7 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
       }
       for (size_t t = t0; t < t_end; t += NK_TOKS) {
         size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS;
-        nk_tile_any(dtype, nt, rows, n_in, x + t * x_stride, x_stride, sums);
+        nk_tile_any(dtype, nt, stream && t == t0, rows, n_in, x + t * x_stride, x_stride, sums);
         for (size_t i = 0; i < nt; i++)
           for (size_t r = 0; r < n_rows; r++)
             out[(t + i) * out_stride + j0 + r] = sums[i][r] + (bias ? bias[j0 + r] : 0.0f);
@@ -457,18 +475,23 @@ static void matmul_kn_batch(const g2_matrix *w, const float *x, size_t n_tok, si
   }
 }
 
-/* One token: each weight row streams through once, into sums kept in L1. */
-static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const float *x,
-                                    const float *bias, float *out, size_t col_begin,
-                                    size_t col_end, simd_work *work) {
+/* One token or a small batch (n_tok <= KN_FEW_TOKS): each weight row
+   streams through once, eight rows at a time, into every token's sums,
+   kept in L1 (KN_STREAM_SUMS floats: a chunk of columns per token). Each
+   element is the chain of the packed path: fused multiply-adds from zero
+   in k order, the bias last. */
+static ALWAYS_INLINE void kn_stream(g2_dtype dtype, size_t n_tok, const g2_matrix *w, const float *x,
+                                    size_t x_stride, const float *bias, float *out, size_t out_stride,
+                                    size_t col_begin, size_t col_end, simd_work *work) {
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_out);
   size_t elem_bytes = dtype == G2_DT_F32 ? 4 : 2;
+  size_t chunk = KN_STREAM_SUMS / n_tok / VLEN * VLEN; /* columns per pass, n_tok <= KN_FEW_TOKS */
   float *restrict acc = work->kn_sums;
-  for (size_t j0 = col_begin; j0 < col_end; j0 += KN_DECODE_COLS) {
-    size_t n_cols = col_end - j0 < KN_DECODE_COLS ? col_end - j0 : KN_DECODE_COLS;
+  for (size_t j0 = col_begin; j0 < col_end; j0 += chunk) {
+    size_t n_cols = col_end - j0 < chunk ? col_end - j0 : chunk;
     size_t n_full = n_cols / VLEN * VLEN;
-    memset(acc, 0, n_cols * sizeof(float));
+    memset(acc, 0, n_tok * chunk * sizeof(float)); /* token t's sums at acc + t * chunk */
     size_t k = 0;
     for (; k + 8 <= n_in; k += 8) { /* eight rows per pass over the sums */
       const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
@@ -479,38 +502,61 @@ static ALWAYS_INLINE void kn_decode(g2_dtype dtype, const g2_matrix *w, const fl
         if (k + 16 <= n_in) /* the next pass's rows, into L2 (see G2_PREFETCH_BYTES) */
 #pragma GCC unroll 8
           for (size_t i = 0; i < 8; i++) __builtin_prefetch(row + (8 + i) * row_bytes + elem_bytes * (j0 + c), 0, 2);
-        vf sum = vf_load(acc + c);
+        if (n_tok == 1) { /* the activations stay in registers */
+          vf sum = vf_load(acc + c);
 #pragma GCC unroll 8
-        for (size_t i = 0; i < 8; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
-        vf_store(acc + c, sum);
+          for (size_t i = 0; i < 8; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
+          vf_store(acc + c, sum);
+          continue;
+        }
+        vf weights[8];
+#pragma GCC unroll 8
+        for (size_t i = 0; i < 8; i++) weights[i] = load_weights(dtype, row + i * row_bytes, j0 + c);
+        for (size_t t = 0; t < n_tok; t++) {
+          const float *xt = x + t * x_stride + k;
+          vf sum = vf_load(acc + t * chunk + c);
+#pragma GCC unroll 8
+          for (size_t i = 0; i < 8; i++) sum = vf_fma(vf_set1(xt[i]), weights[i], sum);
+          vf_store(acc + t * chunk + c, sum);
+        }
       }
     }
     for (; k < n_in; k++) {
       const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
-      vf xk = vf_set1(x[k]);
-      for (size_t c = 0; c < n_full; c += VLEN)
-        vf_store(acc + c, vf_fma(xk, load_weights(dtype, row, j0 + c), vf_load(acc + c)));
+      for (size_t c = 0; c < n_full; c += VLEN) {
+        vf weight = load_weights(dtype, row, j0 + c);
+        for (size_t t = 0; t < n_tok; t++)
+          vf_store(acc + t * chunk + c, vf_fma(vf_set1(x[t * x_stride + k]), weight, vf_load(acc + t * chunk + c)));
+      }
     }
     for (size_t c = n_full; c < n_cols; c++) /* columns left of a vector */
       for (k = 0; k < n_in; k++) {
         float weight;
         g2_dequantize(dtype, (const unsigned char *)w->data + k * row_bytes, (int64_t)(j0 + c), 1, &weight);
-        acc[c] = fmaf(x[k], weight, acc[c]);
+        for (size_t t = 0; t < n_tok; t++) acc[t * chunk + c] = fmaf(x[t * x_stride + k], weight, acc[t * chunk + c]);
       }
-    for (size_t c = 0; c < n_cols; c++) out[j0 + c] = acc[c] + (bias ? bias[j0 + c] : 0.0f);
+    for (size_t t = 0; t < n_tok; t++)
+      for (size_t c = 0; c < n_cols; c++)
+        out[t * out_stride + j0 + c] = acc[t * chunk + c] + (bias ? bias[j0 + c] : 0.0f);
   }
 }
 
 /* Batches (any n_tok), or no rows at all: the bias alone (the panel loop
-   would not run). */
+   would not run). Small ones stream (kn_stream), larger ones pack. */
 static void matmul_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                       const float *bias, float *out, size_t out_stride, size_t col_begin,
                       size_t col_end, void *work) {
   if (w->n_in == 0)
     for (size_t t = 0; t < n_tok; t++)
       for (size_t j = col_begin; j < col_end; j++) out[t * out_stride + j] = bias ? bias[j] : 0.0f;
-  else
+  else if (n_tok > KN_FEW_TOKS)
     matmul_kn_batch(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
+  else if (w->dtype == G2_DT_F16)
+    kn_stream(G2_DT_F16, n_tok, w, x, x_stride, bias, out, out_stride, col_begin, col_end, work);
+  else if (w->dtype == G2_DT_BF16)
+    kn_stream(G2_DT_BF16, n_tok, w, x, x_stride, bias, out, out_stride, col_begin, col_end, work);
+  else
+    kn_stream(G2_DT_F32, n_tok, w, x, x_stride, bias, out, out_stride, col_begin, col_end, work);
 }
 
 /* The one-token KN matmuls of the float types (n_tok = 1: x_stride and
@@ -518,8 +564,8 @@ static void matmul_kn(const g2_matrix *w, const float *x, size_t n_tok, size_t x
 #define KN_DECODE(name, dtype)                                                                          \
   static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias, \
                    float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {        \
-    (void)n_tok, (void)x_stride, (void)out_stride;                                                       \
-    kn_decode(dtype, w, x, bias, out, col_begin, col_end, work);                                         \
+    (void)n_tok;                                                                                         \
+    kn_stream(dtype, 1, w, x, x_stride, bias, out, out_stride, col_begin, col_end, work);                \
   }
 KN_DECODE(kn_decode_f32, G2_DT_F32)
 KN_DECODE(kn_decode_f16, G2_DT_F16)

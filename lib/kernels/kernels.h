@@ -52,7 +52,16 @@ typedef void (*g2_matmul_fn)(const g2_matrix *w, const float *x, size_t n_tok, s
 
 /* One instruction set's matmul for w, for one token (many = 0: called with
    n_tok = 1 only) or for batches (many = 1: any n_tok), or NULL if it does
-   not take this matrix (type, layout or size). */
+   not take this matrix (type, layout or size).
+
+   Small batches (generating several sequences: n_tok of 2 to about 16) are
+   chosen inside the batch function by n_tok, not by the plan: below a
+   per-file threshold (KN_FEW_TOKS and NK_TOKS in generic_simd.h, FEW_TOKS
+   in avx512bf16.c, BATCH_MIN_TOKS in int8_avx512.c) the weights stream
+   once from memory through the one-token loop carrying every token's sums,
+   with no packing; above it they are packed once per call and swept by
+   register tiles. Both compute each element with the same chain, so the
+   choice never changes a bit. */
 typedef g2_matmul_fn (*g2_matmul_finder)(const g2_matrix *w, int many);
 
 /* The kernels other than matmul. */

@@ -284,6 +284,57 @@ static void test_matmul(const g2_kernels *kt) {
   }
 }
 
+/* Small batches (generating several sequences: the streaming paths for
+   n_tok below each table's batch threshold, and the batch paths just
+   above it): every n_tok in 2..33, every type and layout, with the bits
+   of one token at a time (the determinism rule), on shapes with tails in
+   n_in (an odd number of blocks) and in the columns; and check_matmul's
+   oracle or error bound on a few of them. */
+static void test_small_batches(const g2_kernels *kt) {
+  static const struct {
+    g2_dtype dtype;
+    g2_layout layout;
+  } cases[] = {{G2_DT_F32, G2_LAYOUT_KN}, {G2_DT_F16, G2_LAYOUT_KN}, {G2_DT_BF16, G2_LAYOUT_KN},
+               {G2_DT_F32, G2_LAYOUT_NK}, {G2_DT_F16, G2_LAYOUT_NK}, {G2_DT_BF16, G2_LAYOUT_NK},
+               {G2_DT_Q8_0, G2_LAYOUT_NK}, {G2_DT_Q4_0, G2_LAYOUT_NK}};
+  enum { MAX_TOK = 33, N_OUT = 139 };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    int block_type = cases[c].dtype == G2_DT_Q8_0 || cases[c].dtype == G2_DT_Q4_0;
+    size_t n_in = block_type ? 288 : 291, x_stride = n_in + 1, out_stride = N_OUT + 2;
+    test_matrix t = make_matrix(cases[c].dtype, cases[c].layout, N_OUT, n_in);
+    float *x = malloc(MAX_TOK * x_stride * sizeof(float));
+    float *bias = malloc(N_OUT * sizeof(float));
+    float *whole = malloc(MAX_TOK * out_stride * sizeof(float));
+    float *single = malloc(MAX_TOK * out_stride * sizeof(float));
+    fill(x, MAX_TOK * x_stride, -1.0f, 1.0f);
+    fill(bias, N_OUT, -1.0f, 1.0f);
+    set_sentinel(single, MAX_TOK * out_stride);
+    for (size_t tok = 0; tok < MAX_TOK; tok++)
+      g2_matmul(kt, &t.m, x + tok * x_stride, 1, x_stride, bias, single + tok * out_stride, out_stride, 0, N_OUT,
+                work);
+    int same = 1;
+    size_t first_bad = 0;
+    for (size_t n_tok = 2; n_tok <= MAX_TOK; n_tok++) {
+      set_sentinel(whole, MAX_TOK * out_stride);
+      g2_matmul(kt, &t.m, x, n_tok, x_stride, bias, whole, out_stride, 0, N_OUT, work);
+      if (same && memcmp(whole, single, n_tok * out_stride * sizeof(float)) != 0) {
+        same = 0;
+        first_bad = n_tok;
+      }
+    }
+    CHECK(same, "%s matmul %s %s n_in=%zu n_out=%d: small batches n_tok 2..%d have the bits of one token at a "
+          "time (first n_tok that differs: %zu, 0 = none)", kt->name, g2_dtype_name(cases[c].dtype),
+          cases[c].layout == G2_LAYOUT_KN ? "KN" : "NK", n_in, N_OUT, MAX_TOK, first_bad);
+    static const size_t checked[] = {2, 3, 4, 16};
+    for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++) check_matmul(kt, &t, checked[i], (int)(i % 2));
+    free(x);
+    free(bias);
+    free(whole);
+    free(single);
+    free_matrix(&t);
+  }
+}
+
 /* K types (read from GGUF files only): products within the bound for one
    token (unpacked in registers) and for batches (through the dequantized
    panel), with check_matmul's bitwise checks of splits and of batches
@@ -597,6 +648,7 @@ int main(void) {
       continue;
     }
     test_matmul(kt);
+    test_small_batches(kt);
     test_k_types(kt);
     test_attention(kt);
     if (kt == scalar) continue; /* the oracle is its own reference below */
