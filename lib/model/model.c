@@ -11,6 +11,7 @@
 #include "core/threads.h"
 #include "gpt2.h"
 #include "model/policy.h"
+#include "tokenizer/strtab.h" /* g2_hash_bytes */
 
 int g2_model_new(int fp32_products, struct gpt2_model **out) {
   *out = NULL;
@@ -41,6 +42,30 @@ void g2_model_release(struct gpt2_model *model) {
   g2_free(model->owned);
   for (size_t i = 0; i < model->n_mappings; i++) g2_unmap_file(&model->mappings[i]);
   g2_free(model);
+}
+
+/* gpt2_model.fingerprint: hyper-parameters, matrix types and layouts, the
+   vocabulary's bytes. */
+static uint64_t model_fingerprint(const struct gpt2_model *model) {
+  const g2_hparams *hp = &model->hp;
+  uint64_t h = g2_hash_bytes(hp, sizeof *hp); /* int32 fields and a float: no padding */
+  const g2_matrix *globals[3] = {&model->wte, &model->wpe, &model->lm_head};
+  size_t n_layer = (size_t)hp->n_layer;
+  for (size_t m = 0; m < 3 + 4 * n_layer; m++) {
+    const g2_layer *layer = m < 3 ? NULL : &model->layers[(m - 3) / 4];
+    const g2_matrix *w = m < 3 ? globals[m]
+                         : (const g2_matrix *[]){&layer->attn_qkv, &layer->attn_proj, &layer->mlp_up,
+                                                 &layer->mlp_down}[(m - 3) % 4];
+    uint64_t item[3] = {h, (uint64_t)w->dtype, (uint64_t)w->layout};
+    h = g2_hash_bytes(item, sizeof item);
+  }
+  for (int32_t id = 0; id < hp->n_vocab; id++) {
+    size_t len = 0;
+    const char *bytes = g2_token_bytes(model->tokenizer, id, &len);
+    uint64_t item[2] = {h, bytes ? g2_hash_bytes(bytes, len) : 0};
+    h = g2_hash_bytes(item, sizeof item);
+  }
+  return h;
 }
 
 /* Room for one more owned block. */
@@ -167,6 +192,7 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
     g2_model_release(model);
     return status;
   }
+  model->fingerprint = model_fingerprint(model);
   *out = model;
   return GPT2_OK;
 }

@@ -32,6 +32,10 @@ struct gpt2_model {
   g2_layer *layers;                  /* [n_layer] */
   g2_tokenizer *tokenizer;
   const g2_kernels *kernels;
+  /* Hyper-parameters, matrix types and layouts and the vocabulary, hashed
+     once loaded (the weights' values are not): what a saved context state
+     must have been made with (model/state.c). */
+  uint64_t fingerprint;
 
   /* Owned resources, released by gpt2_model_free. */
   g2_mapping mappings[4];

@@ -10,16 +10,17 @@
      values   the same
      logits   logits_rows x n_vocab f32
      checksum u64 g2_hash_bytes of everything before it
-   Only the positions in use are written. The fingerprint covers the
-   hyper-parameters, every matrix's type and layout and the vocabulary's
-   bytes, not the weights' values (hashing 500 MB per save would cost more
-   than the save), nor the kernel table: a blob moves between machines. */
+   Only the positions in use are written. The fingerprint (gpt2_model's,
+   made at load) covers the hyper-parameters, every matrix's type and
+   layout and the vocabulary's bytes, not the weights' values (hashing 500
+   MB would cost more than a save), nor the kernel table: a blob moves
+   between machines. */
 #include <string.h>
 
 #include "core/error.h"
 #include "core/params.h"
 #include "model/context.h"
-#include "tokenizer/strtab.h"
+#include "tokenizer/strtab.h" /* g2_hash_bytes */
 
 #define STATE_MAGIC "GPT2STAT"
 enum { STATE_VERSION = 1, HEADER_BYTES = 88, CHECKSUM_BYTES = 8 };
@@ -103,29 +104,6 @@ GPT2_API int gpt2_context_copy(const gpt2_context *src, const gpt2_context_param
   return GPT2_OK;
 }
 
-/* Hyper-parameters, matrix types and layouts, the vocabulary's bytes. */
-static uint64_t model_fingerprint(const struct gpt2_model *model) {
-  const g2_hparams *hp = &model->hp;
-  uint64_t h = g2_hash_bytes(hp, sizeof *hp); /* int32 fields and a float: no padding */
-  const g2_matrix *globals[3] = {&model->wte, &model->wpe, &model->lm_head};
-  size_t n_layer = (size_t)hp->n_layer;
-  for (size_t m = 0; m < 3 + 4 * n_layer; m++) {
-    const g2_layer *layer = m < 3 ? NULL : &model->layers[(m - 3) / 4];
-    const g2_matrix *w = m < 3 ? globals[m]
-                         : (const g2_matrix *[]){&layer->attn_qkv, &layer->attn_proj, &layer->mlp_up,
-                                                 &layer->mlp_down}[(m - 3) % 4];
-    uint64_t item[3] = {h, (uint64_t)w->dtype, (uint64_t)w->layout};
-    h = g2_hash_bytes(item, sizeof item);
-  }
-  for (int32_t id = 0; id < hp->n_vocab; id++) {
-    size_t len = 0;
-    const char *bytes = gpt2_token_bytes(model, id, &len);
-    uint64_t item[2] = {h, bytes ? g2_hash_bytes(bytes, len) : 0};
-    h = g2_hash_bytes(item, sizeof item);
-  }
-  return h;
-}
-
 static size_t history_bytes(size_t pos) { return (pos * sizeof(gpt2_token) + 7) / 8 * 8; }
 
 /* Bytes of a blob of `pos` positions and `logits_rows` rows for ctx's
@@ -150,7 +128,7 @@ GPT2_API int gpt2_state_save(const gpt2_context *ctx, void *out, size_t cap, siz
 
   unsigned char *at = out;
   uint32_t u32[4] = {STATE_VERSION, ctx->kv_type, ctx->logits_all, 0};
-  uint64_t u64[4] = {model_fingerprint(ctx->model), ctx->pos, ctx->last_batch, ctx->logits_rows};
+  uint64_t u64[4] = {ctx->model->fingerprint, ctx->pos, ctx->last_batch, ctx->logits_rows};
   at = put(at, STATE_MAGIC, 8);
   at = put(at, u32, 8);
   at = put(at, u64, sizeof u64);
@@ -191,7 +169,7 @@ GPT2_API int gpt2_state_load(gpt2_context *ctx, const void *data, size_t len) {
                    (unsigned)get32(blob + 8), STATE_VERSION);
   if (get64(blob + len - CHECKSUM_BYTES) != g2_hash_bytes(blob, len - CHECKSUM_BYTES))
     return g2_fail(GPT2_E_FORMAT, "gpt2_state_load: checksum mismatch (cut or corrupted state)");
-  if (get64(blob + 16) != model_fingerprint(ctx->model))
+  if (get64(blob + 16) != ctx->model->fingerprint)
     return g2_fail(GPT2_E_FORMAT, "gpt2_state_load: the state was made with another model");
   uint32_t kv_type = get32(blob + 12), logits_all = get32(blob + 48);
   if (kv_type != ctx->kv_type)
