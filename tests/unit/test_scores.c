@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "model/context.h"
 #include "sample/logprob.h"
 
 /* The definition, in long double without any shift: exact enough for
@@ -305,6 +306,89 @@ static void test_score(const gpt2_model *model) {
         "NULL model, tokens, output, or no tokens: GPT2_E_INVALID");
 }
 
+/* logits[v] = embedding . lm_head[v] in double, for an F32 [n_vocab][n_embd]
+   output matrix: the largest difference from the context's logits. */
+static double unembed_error(const gpt2_model *model, const float *embedding, const float *logits) {
+  const g2_matrix *w = &model->lm_head;
+  if (w->dtype != G2_DT_F32 || w->layout != G2_LAYOUT_NK) return INFINITY;
+  double worst = 0.0;
+  for (int64_t v = 0; v < w->n_out; v++) {
+    const float *row = (const float *)w->data + v * w->n_in;
+    double dot = 0.0;
+    for (int64_t e = 0; e < w->n_in; e++) dot += (double)embedding[e] * row[e];
+    double d = fabs(dot - logits[v]);
+    worst = d > worst ? d : worst;
+  }
+  return worst;
+}
+
+static void test_embeddings(const gpt2_model *model) {
+  enum { N = 30 };
+  size_t n_embd = (size_t)gpt2_n_embd(model), n = 0;
+  gpt2_token tokens[N];
+  random_tokens(tokens, N, gpt2_n_vocab(model), 5);
+  gpt2_context_params cp = GPT2_CONTEXT_PARAMS_INIT;
+  cp.embeddings = 1;
+  cp.logits_all = 1;
+  cp.n_threads = 2;
+  gpt2_context *ctx = NULL, *split = NULL, *plain = NULL;
+  gpt2_context_new(model, &cp, &ctx);
+  gpt2_context_new(model, &cp, &split);
+  gpt2_context_new(model, NULL, &plain);
+  float *all = calloc(N * n_embd, sizeof(float)), *part = calloc(N * n_embd, sizeof(float));
+  CHECK(ctx && split && plain && all && part, "contexts with embeddings");
+  if (!ctx || !split || !plain || !all || !part) goto done;
+
+  CHECK(gpt2_embeddings(ctx, all, N * n_embd, &n) == GPT2_E_STATE, "before any eval: GPT2_E_STATE (%s)",
+        gpt2_last_error());
+  gpt2_eval(plain, tokens, 3);
+  CHECK(gpt2_embeddings(plain, all, N * n_embd, &n) == GPT2_E_STATE,
+        "a context without embeddings: GPT2_E_STATE (%s)", gpt2_last_error());
+  CHECK(gpt2_eval(ctx, tokens, N) == GPT2_OK && gpt2_embeddings(ctx, NULL, 0, &n) == GPT2_E_BUFFER && n == N * n_embd,
+        "size query: %zu floats for %d tokens", n, N);
+  CHECK(gpt2_embeddings(ctx, all, N * n_embd - 1, &n) == GPT2_E_BUFFER && n == N * n_embd,
+        "one float short: GPT2_E_BUFFER");
+  CHECK(gpt2_embeddings(ctx, all, N * n_embd, &n) == GPT2_OK, "embeddings of %d tokens", N);
+  CHECK(gpt2_embeddings(NULL, all, 1, &n) == GPT2_E_INVALID && gpt2_embeddings(ctx, all, 1, NULL) == GPT2_E_INVALID &&
+            gpt2_embeddings(ctx, NULL, 5, &n) == GPT2_E_INVALID,
+        "NULL context, n_out or buffer with a capacity: GPT2_E_INVALID");
+
+  /* The logits are made from the final-normed state: an embedding taken
+     before ln_f, or of another token, is off by whole units. The f32
+     products round differently from this double sum: measured <= 3e-6. */
+  double worst = 0.0;
+  for (int32_t i = 0; i < N; i++) {
+    double e = unembed_error(model, all + (size_t)i * n_embd, gpt2_logits(ctx, i));
+    worst = e > worst ? e : worst;
+  }
+  CHECK(worst < 1e-4, "embedding . lm_head = logits for all %d tokens (max error %.2g)", N, worst);
+
+  /* One batch or three: the same bits, each call giving its own tokens. */
+  int same = 1;
+  size_t cuts[4] = {0, 7, 8, N};
+  for (int c = 0; c < 3; c++) {
+    size_t count = cuts[c + 1] - cuts[c];
+    same &= gpt2_eval(split, tokens + cuts[c], count) == GPT2_OK &&
+            gpt2_embeddings(split, part, N * n_embd, &n) == GPT2_OK && n == count * n_embd &&
+            memcmp(part, all + cuts[c] * n_embd, n * sizeof(float)) == 0;
+  }
+  CHECK(same, "evaluated in batches of 7, 1 and 22: each call gives its own rows, bitwise those of one batch");
+
+  /* A failed eval keeps the previous rows; gpt2_truncate drops them. */
+  gpt2_token bad = gpt2_n_vocab(model);
+  CHECK(gpt2_eval(split, &bad, 1) == GPT2_E_RANGE && gpt2_embeddings(split, part, N * n_embd, &n) == GPT2_OK &&
+            n == 22 * n_embd && memcmp(part, all + 8 * n_embd, n * sizeof(float)) == 0,
+        "a failed eval leaves the last batch's embeddings");
+  gpt2_truncate(split, 5);
+  CHECK(gpt2_embeddings(split, part, N * n_embd, &n) == GPT2_E_STATE, "after gpt2_truncate: GPT2_E_STATE");
+done:
+  free(all);
+  free(part);
+  gpt2_context_free(ctx);
+  gpt2_context_free(split);
+  gpt2_context_free(plain);
+}
+
 int main(void) {
   test_log_sum_exp();
   gpt2_model *model = load("mid-f32");
@@ -312,6 +396,7 @@ int main(void) {
     test_logprob_api(model);
     test_sample_logprob(model);
     test_score(model);
+    test_embeddings(model);
   }
   gpt2_model_free(model);
   HARNESS_EXIT();
