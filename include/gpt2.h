@@ -320,7 +320,10 @@ typedef struct gpt2_logit_bias {
    Order of operations on the last logits (docs/sampling.md):
      1. repetition_penalty, presence_penalty and frequency_penalty, for the
         tokens among the last repeat_last_n tokens of the context's history
-        (the prompt included);
+        (the prompt included); then, with no_repeat_ngram_size n > 0, every
+        token that would repeat an n-gram of the whole history is banned
+        (Hugging Face's no_repeat_ngram_size: the tokens that followed
+        earlier occurrences of the history's last n - 1 tokens);
      2. logit_bias is added;
      3. temperature == 0: the highest logit wins (greedy; no random number
         is drawn). Otherwise the logits are divided by the temperature and
@@ -330,7 +333,11 @@ typedef struct gpt2_logit_bias {
         probability (renormalised over the top-k set) sums to at least top_p,
      6. min_p keeps, of those, the tokens whose probability is at least
         min_p times that of the most probable token,
-     7. one token is drawn from what is left, in proportion to probability.
+     7. typical_p (Hugging Face's typical decoding) keeps, of those, the
+        tokens ranked by how far their -log p is from the entropy of what
+        is left, the fewest whose probability sums to at least typical_p
+        (and any tied with the last one kept),
+     8. one token is drawn from what is left, in proportion to probability.
    Ties (equal logits) are ordered by lower token id first, so top_k = 1 and
    greedy pick the lowest id among equal maxima.
 
