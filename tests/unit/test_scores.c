@@ -469,14 +469,14 @@ static int model_checksum(const char model_dir[1024], char out[32]) {
   return found;
 }
 
-/* Bounds against float64 (numpy float32 of the same computation, listed
-   as numpy_float32_max_error in each file, is off by up to 6.4e-5 for the
+/* Bounds against float64: numpy float32 of the same computation (listed
+   as numpy_float32_max_error in each file) is off by up to 6.4e-5 for the
    log-probabilities, 3.6e-5 for the top ones, 3.4e-5 for the embeddings;
-   libgpt2 measured 7.9e-6 / 2.7e-6 / 2.0e-6 on AVX-512, 0.0 kernel
-   differences aside): 2e-4 for all three, 3x the worst float32 figure.
-   Planted bugs move them far more: the window off by one token 2e-2,
-   the scored row off by one 4.5, no max subtraction in the log-sum-exp
-   NaN, embeddings before ln_f 9.6. */
+   libgpt2 measured 2.6e-5 / 5.3e-5 (tiny / mid) for the scores, 3.7e-6 /
+   1.8e-5 for the top-5, 1.1e-5 / 2.9e-5 for the embeddings. 2e-4 for all
+   three: 4x the worst measured. Planted bugs move them by whole units: the
+   window's context starting one token late 9.4, the scored row off by one
+   18, embeddings taken before ln_f 8.7. */
 #define SCORES_BOUND 2e-4
 
 static void test_against_reference(const char *name) {
