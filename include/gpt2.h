@@ -135,7 +135,9 @@ typedef struct gpt2_context_params {
   void *abort_data; /* passed to abort_callback */
   /* 0.3: 1 keeps the final hidden state (after the last layer norm, the
      vector the logits are made from) of every token of the last
-     gpt2_eval batch, read with gpt2_embeddings(); 0 (default): none. */
+     gpt2_eval batch, read with gpt2_embeddings(); 0 (default): none.
+     Like the logits they last until the next successful eval, and go with
+     gpt2_truncate; gpt2_context_copy and gpt2_state_save do not carry them. */
   uint32_t embeddings;
 } gpt2_context_params;
 #define GPT2_CONTEXT_PARAMS_INIT \

@@ -3,6 +3,7 @@
    hold). Runs on a private context: windows are evaluated in batches, only
    the rows whose log-probabilities are wanted get logits, and those rows'
    log-softmax runs on the context's threads. */
+#include <stddef.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -80,6 +81,11 @@ GPT2_API int gpt2_score(const gpt2_model *model, const gpt2_token *tokens, size_
   g2_clear_error();
   if (!model || !tokens || !logprobs) return g2_fail(GPT2_E_INVALID, "gpt2_score: NULL argument");
   if (n == 0) return g2_fail(GPT2_E_INVALID, "gpt2_score: no tokens");
+  /* A size ending inside the prefix pointer would copy part of it. */
+  size_t prefix_at = offsetof(gpt2_score_params, prefix);
+  if (params && params->size > prefix_at && params->size < prefix_at + sizeof params->prefix)
+    return g2_fail(GPT2_E_INVALID, "gpt2_score_params.size is %u, inside the prefix pointer; initialise the "
+                                   "struct with GPT2_SCORE_PARAMS_INIT", (unsigned)params->size);
   gpt2_score_params p = GPT2_SCORE_PARAMS_INIT;
   int status = g2_read_params(&p, sizeof p, params, "gpt2_score_params");
   if (!status) status = check_params(model, tokens, n, &p);

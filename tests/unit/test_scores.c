@@ -4,6 +4,7 @@
    generated model against sums and windows computed here from gpt2_logits
    (the float64 reference comparison is in test_golden), and every error. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,7 +264,7 @@ static void test_score(const gpt2_model *model) {
     sp.n_threads = 1 + (uint32_t)(c % 2);
     sp.n_prefix = configs[c].n_prefix;
     sp.prefix = full + PREFIX - sp.n_prefix;
-    size_t n = configs[c].window == 37 ? 150 : N; /* stride 1 evaluates ~n x window tokens */
+    size_t n = configs[c].window == 37 ? 80 : N; /* stride 1 evaluates ~n x window tokens */
     status = gpt2_score(model, full + PREFIX, n, &sp, got);
     naive_scores(model, full + PREFIX - sp.n_prefix, n + sp.n_prefix, sp.n_prefix, sp.window, sp.stride, expected);
     worst = max_difference(got, expected, n);
@@ -301,6 +302,13 @@ static void test_score(const gpt2_model *model) {
   sp = (gpt2_score_params)GPT2_SCORE_PARAMS_INIT;
   sp.reserved = 1;
   CHECK(gpt2_score(model, full, 3, &sp, got) == GPT2_E_INVALID, "reserved not 0: GPT2_E_INVALID");
+  sp = (gpt2_score_params)GPT2_SCORE_PARAMS_INIT;
+  sp.size = (uint32_t)offsetof(gpt2_score_params, prefix) + 4;
+  CHECK(gpt2_score(model, full, 3, &sp, got) == GPT2_E_INVALID, "a size inside the prefix pointer: GPT2_E_INVALID");
+  sp.size = (uint32_t)offsetof(gpt2_score_params, prefix);
+  CHECK(gpt2_score(model, full, 3, &sp, got) == GPT2_OK, "a size ending before the prefix: defaults for the rest");
+  sp.size = 2;
+  CHECK(gpt2_score(model, full, 3, &sp, got) == GPT2_E_INVALID, "size 2: GPT2_E_INVALID");
   CHECK(gpt2_score(NULL, full, 3, NULL, got) == GPT2_E_INVALID && gpt2_score(model, NULL, 3, NULL, got) == GPT2_E_INVALID &&
             gpt2_score(model, full, 3, NULL, NULL) == GPT2_E_INVALID && gpt2_score(model, full, 0, NULL, got) == GPT2_E_INVALID,
         "NULL model, tokens, output, or no tokens: GPT2_E_INVALID");
