@@ -382,6 +382,29 @@ static void test_embeddings(const gpt2_model *model) {
   }
   CHECK(same, "evaluated in batches of 7, 1 and 22: each call gives its own rows, bitwise those of one batch");
 
+  /* Two contexts in one gpt2_eval_batch: each gets its own rows, those of
+     its tokens evaluated alone. */
+  gpt2_context *pair[2] = {NULL, NULL};
+  gpt2_context_new(model, &cp, &pair[0]);
+  gpt2_context_new(model, &cp, &pair[1]);
+  const gpt2_token *batch_tokens[2] = {tokens + 8, tokens};
+  size_t batch_n[2] = {N - 8, 8};
+  same = pair[0] && pair[1] && gpt2_eval_batch(pair, batch_tokens, batch_n, 2) == GPT2_OK;
+  same = same && gpt2_embeddings(pair[1], part, N * n_embd, &n) == GPT2_OK && n == 8 * n_embd &&
+         memcmp(part, all, n * sizeof(float)) == 0;
+  gpt2_context *alone = NULL;
+  gpt2_context_new(model, &cp, &alone);
+  float *expected = calloc(N * n_embd, sizeof(float));
+  same = same && alone && expected && gpt2_eval(alone, tokens + 8, N - 8) == GPT2_OK &&
+         gpt2_embeddings(alone, expected, N * n_embd, &n) == GPT2_OK &&
+         gpt2_embeddings(pair[0], part, N * n_embd, &n) == GPT2_OK && n == (N - 8) * n_embd &&
+         memcmp(part, expected, n * sizeof(float)) == 0;
+  CHECK(same, "gpt2_eval_batch of two contexts: each one's embeddings bitwise those of its tokens alone");
+  free(expected);
+  gpt2_context_free(alone);
+  gpt2_context_free(pair[0]);
+  gpt2_context_free(pair[1]);
+
   /* A failed eval keeps the previous rows; gpt2_truncate drops them. */
   gpt2_token bad = gpt2_n_vocab(model);
   CHECK(gpt2_eval(split, &bad, 1) == GPT2_E_RANGE && gpt2_embeddings(split, part, N * n_embd, &n) == GPT2_OK &&
