@@ -13,8 +13,9 @@ reads token ids (whitespace-separated; stdin without IDS_FILE) and prints
 Windows start at 0, STRIDE, 2 STRIDE, ... and end CTX tokens later (or at
 the end of the text, which ends the loop). Each token is scored once, by
 the first window that holds it past the previous window's end, from the
-logits of the token before it in that window; the text's first token, and
-a window's first token, are never scored (no context). Bits per byte
+logits of the token before it in that window (score_ref.py, with the text's
+first token as the prefix); the text's first token, and with STRIDE = CTX
+each window's first token, are never scored (no context). Bits per byte
 divide the total negative log2-likelihood by the byte length of the scored
 tokens, read from vocab.json through GPT-2's byte-to-unicode map.
 
@@ -26,10 +27,9 @@ import math
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpt2_ref  # noqa: E402  (tests/reference/gpt2_ref.py)
+import score_ref  # noqa: E402  (the sliding window, tests/reference/score_ref.py)
 
 
 def unicode_to_byte():
@@ -57,29 +57,19 @@ def token_byte_lengths(model_dir, n_vocab):
     return lengths
 
 
-def negative_log_likelihoods(logits, targets):
-    top = logits.max(axis=1, keepdims=True)
-    log_sum = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
-    return log_sum - logits[np.arange(len(targets)), targets]
-
-
 def perplexity(model, tokens, ctx, stride):
+    """Total negative log-likelihood and the scored tokens. The text's first
+    token is the prefix (no context); with stride = ctx the windows are
+    disjoint and each one's first token is context only."""
+    if stride < ctx:
+        spans = [(0, len(tokens))]
+    else:
+        spans = [(begin, min(begin + ctx, len(tokens))) for begin in range(0, len(tokens) - 1, ctx)]
     nll, scored = 0.0, []
-    scored_until = 1
-    begin = 0
-    while True:
-        end = min(begin + ctx, len(tokens))
-        window = tokens[begin:end]
-        rows = [p - begin for p in range(begin, end - 1) if p + 1 >= scored_until]
-        if rows:
-            logits = model.logits(window[:-1], rows)
-            targets = np.array([window[r + 1] for r in rows])
-            nll += float(negative_log_likelihoods(logits, targets).sum())
-            scored += [window[r + 1] for r in rows]
-        scored_until = end
-        if end == len(tokens):
-            return nll, scored
-        begin += stride
+    for begin, end in spans:
+        nll -= float(score_ref.score(model, tokens[begin:end], 1, ctx, min(stride, ctx - 1)).sum())
+        scored += tokens[begin + 1:end]
+    return nll, scored
 
 
 def main(argv):
