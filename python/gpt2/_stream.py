@@ -1,5 +1,5 @@
 """Streaming generation: sample, evaluate, detokenize, yield; with stop
-strings that are never yielded, even in part."""
+strings that are never yielded, even in part, nor left in the cache."""
 from ._convert import checked_int
 from ._sampling import sample_params
 from .batch import eval_batch
@@ -39,6 +39,40 @@ class _StopFilter:
         return ready
 
 
+class Generation:
+    """What generate() returns: an iterator of the text pieces that keeps,
+    once it has ended, why (finish_reason: "length", "eot", "stop" or
+    "context"; for n > 1 the list of the n reasons) and the sampler seed it
+    ran with (seed). finish_reason is None until the end; it is also the
+    value of the StopIteration that ends the iteration, as before."""
+
+    def __init__(self, stream, seed):
+        self._stream = stream
+        self.seed = seed
+        self.finish_reason = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._stream)
+        except StopIteration as end:
+            if self.finish_reason is None:
+                self.finish_reason = end.value
+            raise StopIteration(self.finish_reason) from None
+
+    def close(self):
+        """Stops the generation (its own context, if any, is closed)."""
+        self._stream.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exception):
+        self.close()
+
+
 def _prompt_ids(model, prompt, special, at_start):
     """The prompt as token ids; empty at the start of a context: <|endoftext|>."""
     if isinstance(prompt, (str, bytes, bytearray, memoryview)):
@@ -53,12 +87,37 @@ def _prompt_ids(model, prompt, special, at_start):
 
 
 def generate(context, prompt, max_tokens, stop, special, stop_at_eot, params):
-    """Context.generate's generator; arguments checked before the first next()."""
+    """Context.generate's Generation; arguments checked at the call."""
     max_tokens = checked_int("max_tokens", max_tokens, 0, (1 << 63) - 1)
     prompt = _prompt_ids(context.model, prompt, special, context.pos == 0)
     stops = _StopFilter(stop)
-    return _run(context, context.model.detokenizer(), prompt, max_tokens, stops, stop_at_eot,
-                params)
+    return Generation(_run(context, context.model.detokenizer(), prompt, max_tokens, stops,
+                           stop_at_eot, params), context.seed)
+
+
+def _rewind(context, prompt, start, tokens, shown):
+    """After a stop string: the cache ends where the output ended. It keeps
+    the longest run of generated tokens whose text begins `shown` (the
+    generated text yielded), then the rest of `shown` (the part of the next
+    token before the stop string) tokenized and evaluated, so that a later
+    generate() continues the text the caller saw, not the hidden stop.
+    gpt2_truncate drops the logits, so with no rest the last kept token is
+    evaluated again for them (with an empty prompt and nothing kept, its id
+    is unknown here: the context then needs an eval before sampling)."""
+    model = context.model
+    for kept in range(len(tokens), -1, -1):
+        # A prefix ending inside a character decodes to U+FFFD there, which
+        # `shown` does not have: it is skipped.
+        text = model.decode(tokens[:kept])
+        if shown.startswith(text):
+            break
+    rest = model.tokenize(shown[len(text):])
+    held = list(prompt) + tokens[:kept]
+    if not rest and held:
+        start, rest = start - 1, [held[-1]]
+    context.truncate(start + kept)
+    if rest:
+        context.eval(rest)
 
 
 def _run(context, detok, prompt, max_tokens, stops, stop_at_eot, params):
@@ -66,6 +125,7 @@ def _run(context, detok, prompt, max_tokens, stops, stop_at_eot, params):
     try:
         if prompt:
             context.eval(prompt)
+        start, tokens, shown = context.pos, [], []
         reason = "length"
         for _ in range(max_tokens):
             if context.pos >= context.n_ctx:
@@ -76,13 +136,19 @@ def _run(context, detok, prompt, max_tokens, stops, stop_at_eot, params):
                 reason = "eot"
                 break
             context.eval([token])
+            tokens.append(token)
             text, stopped = stops.feed(detok.push(token))
+            if stopped:
+                _rewind(context, prompt, start, tokens, "".join(shown) + text)
             if text:
                 yield text
+                shown.append(text)
             if stopped:
                 return "stop"
         text, stopped = stops.feed(detok.flush())
         text += "" if stopped else stops.finish()
+        if stopped:
+            _rewind(context, prompt, start, tokens, "".join(shown) + text)
         if text:
             yield text
         return "stop" if stopped else reason
@@ -100,7 +166,7 @@ def generate_in_new_context(model, context_params, prompt, max_tokens, stop, spe
     except BaseException:
         context.close()
         raise
-    return _closing(context, stream)
+    return _closing(context, stream._stream)
 
 
 def _closing(context, stream):
@@ -114,7 +180,8 @@ def generate_many_in_new_context(model, context_params, n, prompt, max_tokens, s
     of its own, forked n times (completion i samples with seed + i, on one
     thread: the batches run on the prompt's context's threads), and every
     step appends one token to each running completion in one eval_batch.
-    Yields (i, piece); returns the n reasons. Each completion is what n = 1
+    Yields (i, piece); returns the n reasons (the Generation's
+    finish_reason). Each completion is what n = 1
     with seed + i gives: same tokens, same pieces, same reason."""
     params = sample_params(**sampling)
     max_tokens = checked_int("max_tokens", max_tokens, 0, (1 << 63) - 1)
@@ -132,7 +199,7 @@ def _run_many(root, n, prompt, max_tokens, stops, stop_at_eot, params):
         root.eval(prompt)
         seed = root._params.seed
         for i in range(n):
-            forks.append(root.copy(seed=(seed + i) % (1 << 64), threads=1))
+            forks.append(root.copy(seed=(seed + i) % (1 << 64), n_threads=1))
             detoks.append(model.detokenizer())
         reasons = [None] * n
         for _ in range(max_tokens):

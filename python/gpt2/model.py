@@ -1,13 +1,14 @@
 """gpt2.Model: a loaded model (weights and vocabulary)."""
 import ctypes
 import os
+import secrets
 import threading
 import weakref
 
 from . import _convert
 from ._handle import Handle
 from ._library import load_library
-from ._stream import generate_in_new_context, generate_many_in_new_context
+from ._stream import Generation, generate_in_new_context, generate_many_in_new_context
 from ._structs import TOKENIZE_SPECIAL, WEIGHT_TYPES, LoadParams, SaveParams
 from .context import Context
 from .detokenizer import Detokenizer
@@ -35,11 +36,12 @@ class Model:
     """
 
     def __init__(self, path, *, weight_type="auto", use_mmap=True, fp32_products=False,
-                 threads=0, progress=None, library=None):
+                 n_threads=0, progress=None, library=None, threads=None):
         """weight_type: "auto" (as stored), "f32", "f16", "bf16", "q8_0" or
         "q4_0" converts matrices at load. fp32_products: every product in
-        FP32, never the faster ones that round activations. threads: those
-        that convert the weights at load, 0 = every online CPU. progress: None,
+        FP32, never the faster ones that round activations. n_threads: those
+        that convert the weights at load, 0 = every online CPU (`threads`
+        is its 0.2 name, still accepted). progress: None,
         or a callable called as progress(done) with the part of the load done
         (0 to 1, ending at 1), on the loading thread; a true return cancels
         the load with AbortedError, and so does an exception raised there
@@ -49,7 +51,7 @@ class Model:
         params = LoadParams(weight_type=_convert.choice("weight_type", weight_type, WEIGHT_TYPES),
                             use_mmap=1 if use_mmap else 0,
                             fp32_products=1 if fp32_products else 0,
-                            n_threads=_convert.uint("threads", threads, 32))
+                            n_threads=_convert.n_threads(n_threads, threads))
         hook = None if progress is None else ProgressHook(progress)
         if hook is not None:
             params.progress_callback = hook.callback
@@ -196,22 +198,31 @@ class Model:
         return Context(self, **params)
 
     def generate(self, prompt, max_tokens=16, *, n=1, stop=None, special=False,
-                 stop_at_eot=True, n_ctx=0, threads=0, seed=0, kv_type="f32",
-                 **sampling):
-        """Yields the text generated after `prompt` (str, bytes or token
-        ids), piece by piece as tokens are sampled, in a context of its own
-        (closed when the generator ends or is closed). See
-        Context.generate for the arguments and what the generator returns.
+                 stop_at_eot=True, n_ctx=0, n_threads=0, seed=None, kv_type="f32",
+                 threads=None, **sampling):
+        """A gpt2.Generation: iterating it yields the text generated after
+        `prompt` (str, bytes or token ids), piece by piece as tokens are
+        sampled, in a context of its own (closed when the generation ends
+        or is closed); afterwards its finish_reason says why it ended. See
+        Context.generate for the arguments.
+
+        seed: None (default) draws a fresh 64-bit seed for this call, as
+        the programs do without --seed, so two calls sample differently;
+        the seed used is the Generation's `seed`, to repeat a call exactly.
 
         n > 1: n completions of the prompt, evaluated once and forked;
         completion i samples with seed + i, and all advance together, one
-        batch per step (gpt2.eval_batch). It yields (i, piece) pairs and
-        returns the list of the n reasons; completion i is exactly what
-        n=1 with seed + i yields."""
+        batch per step (gpt2.eval_batch). It yields (i, piece) pairs and its
+        finish_reason is the list of the n reasons; completion i is exactly
+        what n=1 with seed + i yields."""
         n = _convert.checked_int("n", n, 1, 1 << 16)
-        context_params = dict(n_ctx=n_ctx, threads=threads, seed=seed, kv_type=kv_type)
+        seed = secrets.randbits(64) if seed is None else _convert.uint("seed", seed, 64)
+        context_params = dict(n_ctx=n_ctx, n_threads=_convert.n_threads(n_threads, threads),
+                              seed=seed, kv_type=kv_type)
         if n == 1:
-            return generate_in_new_context(self, context_params, prompt, max_tokens, stop,
-                                           special, stop_at_eot, sampling)
-        return generate_many_in_new_context(self, context_params, n, prompt, max_tokens, stop,
-                                            special, stop_at_eot, sampling)
+            stream = generate_in_new_context(self, context_params, prompt, max_tokens, stop,
+                                             special, stop_at_eot, sampling)
+        else:
+            stream = generate_many_in_new_context(self, context_params, n, prompt, max_tokens,
+                                                  stop, special, stop_at_eot, sampling)
+        return Generation(stream, seed)
