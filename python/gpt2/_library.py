@@ -127,17 +127,24 @@ def _open(path):
         return library
 
 
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libgpt2.so")
+
+
 def load_library(path=None):
     """The libgpt2 to use: `path` if given, else $GPT2_LIBRARY if set, else
-    the system's (ctypes.util.find_library("gpt2"), then the dynamic loader
-    by SONAME). The first of these that is given is the one used, so a
-    wrong path fails loudly instead of falling back to another library."""
+    the one pip built into the package (gpt2/libgpt2.so) if there is one,
+    else the system's (ctypes.util.find_library("gpt2"), then the dynamic
+    loader by SONAME). The first of these that is given is the one used,
+    so a wrong path fails loudly instead of falling back to another
+    library."""
     if isinstance(path, Library):
         return path
     if path is not None:
         sources = [("path argument %r" % os.fspath(path), os.fspath(path))]
     elif os.environ.get(ENV_VAR):
         sources = [("%s=%r" % (ENV_VAR, os.environ[ENV_VAR]), os.environ[ENV_VAR])]
+    elif os.path.exists(BUNDLED):
+        sources = [("the package's own %r" % BUNDLED, BUNDLED)]
     else:
         found = ctypes.util.find_library("gpt2")
         soname = "libgpt2.so.%d" % ABI_VERSION[0]
@@ -146,6 +153,8 @@ def load_library(path=None):
     tried = []
     if path is None and not os.environ.get(ENV_VAR):
         tried = ["no path argument", "%s not set" % ENV_VAR]
+        if not os.path.exists(BUNDLED):
+            tried.append("no %s (the library pip builds into the package)" % BUNDLED)
     for label, candidate in sources:
         if candidate is None:
             tried.append(label)
