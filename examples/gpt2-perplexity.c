@@ -1,8 +1,9 @@
 /* gpt2-perplexity: how well a model predicts a text, with a sliding window
-   as in the Hugging Face perplexity guide. Shows batched evaluation with
-   logits for every position (logits_all) and gpt2_truncate to reuse one
-   context for many windows. */
+   as in the Hugging Face perplexity guide. Shows gpt2_score: per-token
+   log-probabilities of a whole text in one call, the window sliding inside
+   the library. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,50 +38,33 @@ static const char usage[] =
     "Exit status: 0 success, 1 error (model, file, text too short), 2 bad\n"
     "command line.\n";
 
-/* Rows evaluated per gpt2_eval call: bounds the logits kept (rows x n_vocab
-   floats) whatever the window length. */
-#define EVAL_CHUNK 128
-
-/* -log p(target) from one row of logits, in double: log-sum-exp minus the
-   target's logit. */
-static double negative_log_likelihood(const float *logits, int n_vocab, gpt2_token target) {
-  float max_logit = logits[0];
-  for (int i = 1; i < n_vocab; i++) max_logit = logits[i] > max_logit ? logits[i] : max_logit;
-  double sum = 0.0;
-  for (int i = 0; i < n_vocab; i++) sum += exp((double)logits[i] - max_logit);
-  return log(sum) + max_logit - (double)logits[target];
-}
-
 typedef struct score {
-  double nll;        /* nats, summed */
-  size_t n_scored;   /* tokens */
-  size_t n_bytes;    /* bytes of the scored tokens */
-  size_t n_evaluated;
+  double nll;      /* nats, summed */
+  size_t n_scored; /* tokens */
+  size_t n_bytes;  /* bytes of the scored tokens */
 } score;
 
-/* Evaluates tokens[begin, end) from an empty cache and scores the targets
-   from `first` on, each predicted from the logits of the token before it.
-   The last token predicts nothing inside the window: it is not evaluated. */
-static void score_window(gpt2_context *ctx, const gpt2_model *model, const gpt2_token *tokens,
-                         size_t begin, size_t first, size_t end, score *s) {
-  int status = gpt2_truncate(ctx, 0);
-  if (status != GPT2_OK) cli_fail_status("cannot reset the context", status);
-  for (size_t chunk = begin; chunk < end - 1; chunk += EVAL_CHUNK) {
-    size_t chunk_end = chunk + EVAL_CHUNK < end - 1 ? chunk + EVAL_CHUNK : end - 1;
-    status = gpt2_eval(ctx, tokens + chunk, chunk_end - chunk);
-    if (status != GPT2_OK) cli_fail_status("cannot evaluate", status);
-    s->n_evaluated += chunk_end - chunk;
-    for (size_t p = chunk; p < chunk_end; p++) {
-      if (p + 1 < first) continue; /* context only, scored by an earlier window */
-      const float *logits = gpt2_logits(ctx, (int32_t)(p - chunk));
-      if (!logits) cli_fail("no logits for position %zu", p);
-      s->nll += negative_log_likelihood(logits, gpt2_n_vocab(model), tokens[p + 1]);
-      size_t n_bytes = 0;
-      gpt2_token_bytes(model, tokens[p + 1], &n_bytes);
-      s->n_bytes += n_bytes;
-      s->n_scored++;
-    }
+/* Scores tokens[first, end), each conditioned on the tokens before it from
+   `begin` on, with the library's sliding window (gpt2_score), and adds
+   their negative log-likelihood and bytes to *s. */
+static void score_span(const gpt2_model *model, const gpt2_token *tokens, size_t begin, size_t first,
+                       size_t end, const gpt2_score_params *base, score *s) {
+  size_t n = end - first;
+  double *logprobs = malloc(n * sizeof *logprobs);
+  if (!logprobs) cli_fail("out of memory for %zu scores", n);
+  gpt2_score_params params = *base;
+  params.prefix = tokens + begin;
+  params.n_prefix = (uint32_t)(first - begin);
+  int status = gpt2_score(model, tokens + first, n, &params, logprobs);
+  if (status != GPT2_OK) cli_fail_status("cannot score the text", status);
+  for (size_t t = 0; t < n; t++) {
+    size_t n_bytes = 0;
+    gpt2_token_bytes(model, tokens[first + t], &n_bytes);
+    s->nll -= logprobs[t];
+    s->n_bytes += n_bytes;
   }
+  s->n_scored += n;
+  free(logprobs);
 }
 
 int main(int argc, char **argv) {
@@ -128,22 +112,21 @@ int main(int argc, char **argv) {
     cli_fail("'%s' is %zu token%s; perplexity needs at least 2", file, n_tokens,
              n_tokens == 1 ? "" : "s");
 
-  gpt2_context_params cparams = GPT2_CONTEXT_PARAMS_INIT;
-  cparams.n_ctx = (uint32_t)window;
-  cparams.n_threads = (uint32_t)n_threads;
-  cparams.logits_all = 1;
-  gpt2_context *ctx = NULL;
-  int status = gpt2_context_new(model, &cparams, &ctx);
-  if (status != GPT2_OK) cli_fail_status("cannot create a context", status);
-
-  score s = {0, 0, 0, 0};
+  gpt2_score_params sparams = GPT2_SCORE_PARAMS_INIT;
+  sparams.window = (uint32_t)window;
+  sparams.n_threads = (uint32_t)n_threads;
+  score s = {0, 0, 0};
   double start = cli_seconds();
-  size_t scored_until = 1; /* the first token has no context: never scored */
-  for (size_t begin = 0;; begin += (size_t)stride) {
-    size_t end = begin + (size_t)window < n_tokens ? begin + (size_t)window : n_tokens;
-    score_window(ctx, model, tokens, begin, scored_until, end, &s);
-    scored_until = end;
-    if (end == n_tokens) break;
+  if (stride < window) {
+    /* One call: the first token is the prefix (no context, not scored). */
+    sparams.stride = (uint32_t)stride;
+    score_span(model, tokens, 0, 1, n_tokens, &sparams, &s);
+  } else {
+    /* Disjoint windows: each one's first token is context only. */
+    for (size_t begin = 0; begin + 1 < n_tokens; begin += (size_t)window) {
+      size_t end = begin + (size_t)window < n_tokens ? begin + (size_t)window : n_tokens;
+      score_span(model, tokens, begin, begin + 1, end, &sparams, &s);
+    }
   }
   double seconds = cli_seconds() - start;
 
@@ -151,10 +134,9 @@ int main(int argc, char **argv) {
   printf("perplexity:    %.4f\n", exp(mean_nll));
   printf("bits per byte: %.4f\n", s.nll / log(2.0) / (double)s.n_bytes);
   printf("tokens scored: %zu (window %lld, stride %lld)\n", s.n_scored, window, stride);
-  printf("speed:         %.1f tok/s (%zu tokens evaluated in %.2f s)\n",
-         seconds > 0 ? (double)s.n_evaluated / seconds : 0.0, s.n_evaluated, seconds);
+  printf("speed:         %.1f tok/s (%zu tokens scored in %.2f s)\n",
+         seconds > 0 ? (double)s.n_scored / seconds : 0.0, s.n_scored, seconds);
 
-  gpt2_context_free(ctx);
   gpt2_model_free(model);
   free(tokens);
   free(text);

@@ -44,7 +44,7 @@ extern "C" {
 
 /* ---- version ------------------------------------------------------------ */
 #define GPT2_VERSION_MAJOR 0
-#define GPT2_VERSION_MINOR 2
+#define GPT2_VERSION_MINOR 3
 #define GPT2_VERSION_PATCH 0
 #define GPT2_VERSION_NUMBER \
   (GPT2_VERSION_MAJOR * 10000 + GPT2_VERSION_MINOR * 100 + GPT2_VERSION_PATCH)
@@ -133,9 +133,13 @@ typedef struct gpt2_context_params {
      GPT2_E_ABORTED and every context as before the call. NULL: never. */
   int (*abort_callback)(void *data);
   void *abort_data; /* passed to abort_callback */
+  /* 0.3: 1 keeps the final hidden state (after the last layer norm, the
+     vector the logits are made from) of every token of the last
+     gpt2_eval batch, read with gpt2_embeddings(); 0 (default): none. */
+  uint32_t embeddings;
 } gpt2_context_params;
 #define GPT2_CONTEXT_PARAMS_INIT \
-  { (uint32_t)sizeof(gpt2_context_params), 0u, 0u, 0u, 0u, GPT2_KV_F32, 0u, NULL, NULL }
+  { (uint32_t)sizeof(gpt2_context_params), 0u, 0u, 0u, 0u, GPT2_KV_F32, 0u, NULL, NULL, 0u }
 
 typedef struct gpt2_save_params {
   uint32_t size;        /* sizeof(gpt2_save_params) */
@@ -316,7 +320,10 @@ typedef struct gpt2_logit_bias {
    Order of operations on the last logits (docs/sampling.md):
      1. repetition_penalty, presence_penalty and frequency_penalty, for the
         tokens among the last repeat_last_n tokens of the context's history
-        (the prompt included);
+        (the prompt included); then, with no_repeat_ngram_size n > 0, every
+        token that would repeat an n-gram of the whole history is banned
+        (Hugging Face's no_repeat_ngram_size: the tokens that followed
+        earlier occurrences of the history's last n - 1 tokens);
      2. logit_bias is added;
      3. temperature == 0: the highest logit wins (greedy; no random number
         is drawn). Otherwise the logits are divided by the temperature and
@@ -326,7 +333,11 @@ typedef struct gpt2_logit_bias {
         probability (renormalised over the top-k set) sums to at least top_p,
      6. min_p keeps, of those, the tokens whose probability is at least
         min_p times that of the most probable token,
-     7. one token is drawn from what is left, in proportion to probability.
+     7. typical_p (Hugging Face's typical decoding) keeps, of those, the
+        tokens ranked by how far their -log p is from the entropy of what
+        is left, the fewest whose probability sums to at least typical_p
+        (and any tied with the last one kept),
+     8. one token is drawn from what is left, in proportion to probability.
    Ties (equal logits) are ordered by lower token id first, so top_k = 1 and
    greedy pick the lowest id among equal maxima.
 
@@ -352,10 +363,13 @@ typedef struct gpt2_sample_params {
   uint32_t n_logit_bias;    /* entries in logit_bias (0) */
   const gpt2_logit_bias *logit_bias; /* caller's array, read during the call
                                         only; NULL if n_logit_bias is 0 */
+  /* 0.3 */
+  float typical_p;          /* 1.0 = off; in [0, 1] */
+  int32_t no_repeat_ngram_size; /* 0 = off; >= 0 */
 } gpt2_sample_params;
 #define GPT2_SAMPLE_PARAMS_INIT                                           \
   { (uint32_t)sizeof(gpt2_sample_params), 1.0f, 50, 1.0f, 0.0f, 1.0f, -1, \
-    0.0f, 0.0f, 0u, NULL }
+    0.0f, 0.0f, 0u, NULL, 1.0f, 0 }
 
 /* Draws the next token from the logits of the last evaluated token
    (gpt2_logits(ctx, -1)) and stores it in *out. It does not evaluate the
@@ -369,6 +383,80 @@ typedef struct gpt2_sample_params {
    unchanged. The context's thread. */
 GPT2_API int gpt2_sample(gpt2_context *ctx, const gpt2_sample_params *params,
                          gpt2_token *out);
+/* 0.3: gpt2_sample(), also storing in *logprob (if not NULL) the
+   log-probability of the drawn token under the model: the log-softmax of
+   the raw logits, as gpt2_logprob(ctx, -1, *out) gives, whatever the
+   sampling params (temperature, penalties, filters change which token is
+   drawn, not the number reported; OpenAI's `logprobs` are the same). Same
+   errors as gpt2_sample(); on failure *out, *logprob and the RNG are
+   unchanged. The context's thread. */
+GPT2_API int gpt2_sample_logprob(gpt2_context *ctx, const gpt2_sample_params *params,
+                                 gpt2_token *out, double *logprob);
+
+/* ---- log-probabilities, scoring, embeddings (0.3) ------------------------ */
+/* Log-probabilities are the log-softmax of a row of logits, computed with
+   the largest logit subtracted and the sum of exponentials accumulated in
+   double, so any finite logits (and -inf ones) give finite results. */
+
+/* A token and its log-probability (natural log, <= 0). */
+typedef struct gpt2_token_logprob {
+  gpt2_token token;
+  double logprob;
+} gpt2_token_logprob;
+
+/* Log-probability of `token` at the i-th token of the last gpt2_eval batch
+   (the distribution of the token that follows it; i as for gpt2_logits():
+   -1 is the last, others need logits_all). Errors: GPT2_E_INVALID (NULL),
+   GPT2_E_RANGE (token outside the vocabulary), GPT2_E_STATE (no logits for
+   i: before the first eval, after gpt2_truncate, i outside the last batch
+   or not the last without logits_all). *logprob is unchanged on failure.
+   Reads the context only. */
+GPT2_API int gpt2_logprob(const gpt2_context *ctx, int32_t i, gpt2_token token,
+                          double *logprob);
+/* The k most probable tokens at the i-th token of the last batch (i as
+   above), most probable first, ties by lower id: min(k, n_vocab) entries
+   written to out (buffer convention: cap too small gives GPT2_E_BUFFER
+   with *n_out set; out = NULL, cap = 0 asks for the count). k = 0 writes
+   nothing. Same errors as gpt2_logprob() otherwise; GPT2_E_NOMEM. */
+GPT2_API int gpt2_top_logprobs(const gpt2_context *ctx, int32_t i, size_t k,
+                               gpt2_token_logprob *out, size_t cap, size_t *n_out);
+
+typedef struct gpt2_score_params {
+  uint32_t size;      /* sizeof(gpt2_score_params) */
+  uint32_t window;    /* tokens the model sees at once; 0 = the model's n_ctx */
+  uint32_t stride;    /* tokens the window advances when the text is longer
+                         than it; 0 = window / 2; in [1, window - 1] */
+  uint32_t n_threads; /* 0 = number of online CPUs */
+  const gpt2_token *prefix; /* the tokens the text follows, not scored; */
+  uint32_t n_prefix;        /* 0: <|endoftext|> (an error if the vocabulary
+                               has none) */
+  uint32_t reserved;        /* must be 0 */
+} gpt2_score_params;
+#define GPT2_SCORE_PARAMS_INIT \
+  { (uint32_t)sizeof(gpt2_score_params), 0u, 0u, 0u, NULL, 0u, 0u }
+
+/* Scores a text: logprobs[t] = log p(tokens[t] | the tokens before it),
+   for every t < n, the first conditioned on the prefix. Any length: past
+   `window` tokens the window slides as in Hugging Face's perplexity guide
+   (docs/api.md): windows start at 0, stride, 2 stride, ... of prefix +
+   tokens, and each token is scored in the first window that holds it past
+   the end of the previous one, so with at least window - stride tokens
+   before it (or all there are). Tokens run through the model in batches,
+   at prefill speed; on its own threads and KV cache (nothing of the
+   caller's changes but logprobs). Errors: GPT2_E_INVALID (NULL, n = 0,
+   bad params, no <|endoftext|> and no prefix), GPT2_E_RANGE (a token id,
+   window past the model's n_ctx), GPT2_E_NOMEM. logprobs is written only
+   on success. Any thread; the model is only read. */
+GPT2_API int gpt2_score(const gpt2_model *model, const gpt2_token *tokens, size_t n,
+                        const gpt2_score_params *params, double *logprobs);
+
+/* The final hidden states of the last gpt2_eval batch (a context made with
+   embeddings = 1): n_embd floats per token, in batch order, written to out
+   (buffer convention, counted in floats: batch tokens x n_embd). Errors:
+   GPT2_E_INVALID (NULL ctx or n_out), GPT2_E_STATE (embeddings off, no
+   batch since creation or gpt2_truncate), GPT2_E_BUFFER. Reads the context
+   only. */
+GPT2_API int gpt2_embeddings(const gpt2_context *ctx, float *out, size_t cap, size_t *n_out);
 
 #ifdef __cplusplus
 }

@@ -128,6 +128,7 @@ GPT2_API int gpt2_context_new(const gpt2_model *model, const gpt2_context_params
   ctx->n_ctx = p.n_ctx ? p.n_ctx : (size_t)model->hp.n_ctx;
   ctx->n_threads = p.n_threads ? p.n_threads : g2_cpu_count();
   ctx->logits_all = p.logits_all != 0;
+  ctx->embeddings = p.embeddings != 0;
   ctx->kv_type = p.kv_type;
   ctx->kv_elem_bytes = p.kv_type == GPT2_KV_F16 ? 2 : 4;
   g2_rng_seed(ctx->rng_state, p.seed);
@@ -164,6 +165,8 @@ GPT2_API void gpt2_context_free(gpt2_context *ctx) {
   scratch_free(&ctx->scratch);
   g2_free(ctx->layer_plans);
   g2_free(ctx->logits);
+  g2_free(ctx->embd);
+  g2_free(ctx->embd_pending);
   g2_free_pages(ctx->k_cache, cache_elems(ctx), ctx->kv_elem_bytes);
   g2_free_pages(ctx->v_cache, cache_elems(ctx), ctx->kv_elem_bytes);
   g2_free(ctx->history);
@@ -191,5 +194,6 @@ GPT2_API int gpt2_truncate(gpt2_context *ctx, size_t pos) {
                    ctx->pos);
   ctx->pos = pos;
   ctx->logits_rows = 0;
+  ctx->embd_rows = 0;
   return GPT2_OK;
 }

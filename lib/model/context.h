@@ -76,6 +76,15 @@ struct gpt2_context {
   size_t logits_rows;   /* rows valid from the last eval (0: none) */
   size_t last_batch;    /* tokens in the last eval batch */
 
+  /* Final hidden states (params.embeddings, model/embeddings.c): those of
+     the last batch, and those a pass in progress writes, swapped when an
+     eval succeeds, so that a failed one leaves the previous ones. */
+  uint32_t embeddings;
+  float *embd;          /* [embd_cap][n_embd] */
+  float *embd_pending;  /* [embd_cap][n_embd] */
+  size_t embd_cap;      /* rows of each */
+  size_t embd_rows;     /* rows valid in embd (0: none) */
+
   g2_scratch scratch;
   /* The model's matmuls, chosen once when the context is made. */
   g2_layer_plan *layer_plans; /* [n_layer] */
@@ -106,9 +115,16 @@ int g2_scratch_reserve(struct gpt2_context *ctx, size_t n_tok, size_t n_kv, size
 /* Room for `rows` rows of logits; the valid rows are kept. */
 int g2_logits_reserve(struct gpt2_context *ctx, size_t rows);
 
+/* Room for `rows` pending rows of hidden states (a context with
+   embeddings); the valid rows are kept. */
+int g2_embeddings_reserve(struct gpt2_context *ctx, size_t rows);
+/* Makes the pending rows of an eval of n tokens the valid ones. */
+void g2_embeddings_commit(struct gpt2_context *ctx, size_t n);
+
 /* The layers of one pass of n_tok <= cap_tokens tokens, the segments of
    distinct contexts of one model, on runner's threads and scratch: fills
-   each segment's KV cache rows and its hidden rows. Positions, history and
+   each segment's KV cache rows and its hidden rows (and, for a context
+   with embeddings, all its final-normed rows into embd_pending). Positions, history and
    logits are not touched. Asks the segments' contexts' abort callbacks
    before each layer: GPT2_E_ABORTED if one says stop, else GPT2_OK. */
 int g2_forward_layers(struct gpt2_context *runner, const g2_segment *segments, size_t n_segments,

@@ -88,6 +88,7 @@ static int reserve(const eval_call *call, size_t n_total) {
     size_t rows = rows_wanted(ctx, call->n_tokens[i]);
     if (!rows) continue;
     int status = g2_logits_reserve(ctx, rows);
+    if (!status && ctx->embeddings) status = g2_embeddings_reserve(ctx, call->n_tokens[i]);
     if (status) return status;
     n_kv = ctx->n_ctx > n_kv ? ctx->n_ctx : n_kv;
     n_hidden += rows;
@@ -186,6 +187,7 @@ static int eval_contexts(const eval_call *call) {
     ctx->pos += n;
     ctx->last_batch = n;
     ctx->logits_rows = rows_wanted(ctx, n);
+    if (ctx->embeddings) g2_embeddings_commit(ctx, n);
   }
   return GPT2_OK;
 }

@@ -207,6 +207,9 @@ int g2_forward_layers(struct gpt2_context *runner, const g2_segment *segments, s
     const g2_segment *seg = &segments[i];
     layernorm_rows(model->kernels->vec, s->x + (seg->row + seg->first_wanted) * n_embd, seg->n - seg->first_wanted,
                    n_embd, model->lnf_gamma, model->lnf_beta, model->hp.ln_eps, s->hidden + seg->hidden_row * n_embd);
+    if (seg->ctx->embeddings) /* every row, at its index in the eval call */
+      layernorm_rows(model->kernels->vec, s->x + seg->row * n_embd, seg->n, n_embd, model->lnf_gamma, model->lnf_beta,
+                     model->hp.ln_eps, seg->ctx->embd_pending + (seg->pos - seg->ctx->pos) * n_embd);
   }
   return GPT2_OK;
 }

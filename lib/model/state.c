@@ -61,6 +61,7 @@ static int state_apply(gpt2_context *ctx, const state_view *s) {
   ctx->pos = s->pos;
   ctx->last_batch = last_batch;
   ctx->logits_rows = rows;
+  ctx->embd_rows = 0; /* not part of a state */
   memcpy(ctx->rng_state, s->rng, sizeof ctx->rng_state);
   return GPT2_OK;
 }

@@ -44,6 +44,10 @@ int g2_sample_params_check(const gpt2_sample_params *p, size_t n_vocab) {
     return invalid("presence_penalty", p->presence_penalty, "finite");
   if (!isfinite(p->frequency_penalty))
     return invalid("frequency_penalty", p->frequency_penalty, "finite");
+  if (!(p->typical_p >= 0.0f && p->typical_p <= 1.0f))
+    return invalid("typical_p", p->typical_p, "in [0, 1]");
+  if (p->no_repeat_ngram_size < 0)
+    return invalid("no_repeat_ngram_size", p->no_repeat_ngram_size, ">= 0");
   if (p->n_logit_bias && !p->logit_bias)
     return g2_fail(GPT2_E_INVALID,
                    "gpt2_sample_params.logit_bias is NULL with n_logit_bias %u",

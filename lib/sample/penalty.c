@@ -1,5 +1,7 @@
-/* Step 1 and 2 of sampling: penalties for recently seen tokens and the
-   caller's logit bias, applied to a copy of the logits. */
+/* Steps 1 and 2 of sampling: penalties for recently seen tokens, the ban
+   of repeated n-grams and the caller's logit bias, applied to a copy of
+   the logits. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +49,17 @@ static int penalize_history(float *work, const gpt2_token *history,
   return GPT2_OK;
 }
 
+/* Hugging Face's NoRepeatNGramLogitsProcessor: bans every token that
+   would complete an n-gram (n = no_repeat_ngram_size) already present in
+   the whole history, i.e. each token that followed an earlier occurrence
+   of the history's last n - 1 tokens. */
+static void ban_repeated_ngrams(float *work, const gpt2_token *history, size_t n_history, size_t n) {
+  if (n_history < n) return; /* no n-gram in the history yet */
+  const gpt2_token *tail = history + n_history - (n - 1);
+  for (size_t start = 0; start + n <= n_history; start++)
+    if (memcmp(history + start, tail, (n - 1) * sizeof *tail) == 0) work[history[start + n - 1]] = -INFINITY;
+}
+
 int g2_sample_has_penalty(const gpt2_sample_params *p) {
   return p->repetition_penalty != 1.0f || p->presence_penalty != 0.0f ||
          p->frequency_penalty != 0.0f;
@@ -58,6 +71,8 @@ int g2_sample_penalize(float *work, const gpt2_token *history,
     int status = penalize_history(work, history, n_history, p);
     if (status != GPT2_OK) return status;
   }
+  if (p->no_repeat_ngram_size > 0)
+    ban_repeated_ngrams(work, history, n_history, (size_t)p->no_repeat_ngram_size);
   for (uint32_t i = 0; i < p->n_logit_bias; i++)
     work[p->logit_bias[i].token] += p->logit_bias[i].bias;
   return GPT2_OK;

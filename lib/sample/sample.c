@@ -1,8 +1,9 @@
 /* The sampler behind gpt2_sample (lib/api/sample.c): penalties, temperature,
-   top-k, top-p, min-p, one draw.
+   top-k, top-p, min-p, typical-p, one draw.
    The order and the rules are documented in include/gpt2.h and
    docs/sampling.md. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -99,10 +100,53 @@ static double fill_weights(const g2_candidate *candidates, float *weights,
   return sum;
 }
 
-static int sample_top_k(const float *logits, size_t n_vocab, float max_logit,
+typedef struct typical_rank {
+  double shifted; /* |-log p - entropy| */
+  size_t index;   /* in the candidates, for ties */
+} typical_rank;
+
+static int compare_typical(const void *a, const void *b) {
+  const typical_rank *x = a, *y = b;
+  if (x->shifted != y->shifted) return x->shifted < y->shifted ? -1 : 1;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Step 7, Hugging Face's TypicalLogitsWarper over the n sorted candidates
+   left with weights (probabilities up to their sum): ranks them by how far
+   their information -log p is from the entropy, keeps the fewest of that
+   order whose probability reaches typical_p (at least one), plus any tied
+   with the last kept; zeroes the others' weights. GPT2_E_NOMEM only. */
+static int keep_typical(const g2_candidate *candidates, float *weights, size_t n, float max_logit,
+                        const gpt2_sample_params *p) {
+  typical_rank *ranks = g2_malloc_array(n, sizeof *ranks);
+  if (!ranks) return no_memory(n);
+  double total = 0.0, entropy = 0.0;
+  for (size_t i = 0; i < n; i++) total += weights[i];
+  double log_total = log(total);
+  for (size_t i = 0; i < n; i++) {
+    double log_p = ((double)candidates[i].logit - max_logit) / p->temperature - log_total;
+    if (weights[i] > 0.0f) entropy -= weights[i] / total * log_p;
+    ranks[i] = (typical_rank){weights[i] > 0.0f ? -log_p : INFINITY, i};
+  }
+  for (size_t i = 0; i < n; i++) ranks[i].shifted = fabs(ranks[i].shifted - entropy);
+  qsort(ranks, n, sizeof *ranks, compare_typical);
+  size_t last = 0;
+  double cumulative = 0.0;
+  for (; last + 1 < n; last++) {
+    cumulative += weights[ranks[last].index] / total;
+    if (cumulative >= p->typical_p) break;
+  }
+  for (size_t i = last + 1; i < n; i++)
+    if (ranks[i].shifted > ranks[last].shifted) weights[ranks[i].index] = 0.0f;
+  g2_free(ranks);
+  return GPT2_OK;
+}
+
+/* top-k with k candidates (also the route of typical_p, with k every
+   finite token: it needs them sorted). */
+static int sample_top_k(const float *logits, size_t n_vocab, size_t k, float max_logit,
                         const gpt2_sample_params *p, uint64_t rng[4],
                         gpt2_token *out) {
-  size_t k = (size_t)p->top_k;
   g2_candidate *candidates = g2_malloc_array(k, sizeof *candidates);
   float *weights = g2_malloc_array(k, sizeof *weights);
   if (!candidates || !weights) {
@@ -114,10 +158,11 @@ static int sample_top_k(const float *logits, size_t n_vocab, float max_logit,
   /* top-p renormalises over the top-k set */
   double total = fill_weights(candidates, weights, n, max_logit, p->temperature);
   size_t kept = kept_by_top_p_min_p(weights, n, total, p);
-  *out = candidates[draw(weights, kept, rng)].token;
+  int status = p->typical_p < 1.0f ? keep_typical(candidates, weights, kept, max_logit, p) : GPT2_OK;
+  if (status == GPT2_OK) *out = candidates[draw(weights, kept, rng)].token;
   g2_free(candidates);
   g2_free(weights);
-  return GPT2_OK;
+  return status;
 }
 
 /* No top-k: every token takes part. Top-p needs an order, but only over a
@@ -166,14 +211,17 @@ static int sample_from(const float *logits, size_t n_vocab,
     return GPT2_OK;
   }
   if (p->top_k > 0 && (size_t)p->top_k < n_finite)
-    return sample_top_k(logits, n_vocab, logits[argmax], p, rng, out);
+    return sample_top_k(logits, n_vocab, (size_t)p->top_k, logits[argmax], p, rng, out);
+  if (p->typical_p < 1.0f)
+    return sample_top_k(logits, n_vocab, n_finite, logits[argmax], p, rng, out);
   return sample_all(logits, n_vocab, logits[argmax], p, rng, out);
 }
 
 /* Whether steps 1-2 change anything, so that the logits need a copy. */
 static int modifies_logits(const gpt2_sample_params *p, size_t n_history) {
-  return p->n_logit_bias > 0 || (g2_sample_has_penalty(p) && n_history > 0 &&
-                                 p->repeat_last_n != 0);
+  return p->n_logit_bias > 0 ||
+         (g2_sample_has_penalty(p) && n_history > 0 && p->repeat_last_n != 0) ||
+         (p->no_repeat_ngram_size > 0 && n_history >= (size_t)p->no_repeat_ngram_size);
 }
 
 int g2_sample_logits(const float *logits, size_t n_vocab,

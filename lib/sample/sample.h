@@ -38,7 +38,7 @@ int g2_sample_logits(const float *logits, size_t n_vocab,
 /* Whether any of the three history penalties is switched on. */
 int g2_sample_has_penalty(const gpt2_sample_params *params);
 
-/* Applies the penalties and the logit bias of `params` to `work`, a copy
+/* Applies the penalties, the n-gram ban and the logit bias of `params` to `work`, a copy
    of the logits; params and history ids are already validated against its
    size. GPT2_E_NOMEM only. */
 int g2_sample_penalize(float *work, const gpt2_token *history,

@@ -111,6 +111,37 @@ static void reference_probabilities(const float *logits, size_t n,
     }
   double kept_total = 0.0;
   for (size_t j = 0; j < kept; j++) kept_total += weight[j];
+  if (p->typical_p < 1.0f) {
+    /* Hugging Face's TypicalLogitsWarper as its source reads, with a full
+       selection sort: rank by |-log p - H|, keep the first index where the
+       cumulative probability reaches typical_p, and everything no farther
+       from H than it. */
+    static double shifted[MAX_VOCAB];
+    static int used[MAX_VOCAB];
+    double entropy = 0.0;
+    for (size_t j = 0; j < kept; j++) {
+      double q = weight[j] / kept_total;
+      entropy -= q * log(q);
+    }
+    for (size_t j = 0; j < kept; j++) {
+      shifted[j] = fabs(-log(weight[j] / kept_total) - entropy);
+      used[j] = 0;
+    }
+    double cumulative = 0.0, threshold = 0.0;
+    for (size_t r = 0; r < kept; r++) {
+      size_t best = kept;
+      for (size_t j = 0; j < kept; j++)
+        if (!used[j] && (best == kept || shifted[j] < shifted[best])) best = j;
+      used[best] = 1;
+      cumulative += weight[best] / kept_total;
+      threshold = shifted[best];
+      if (cumulative >= p->typical_p) break;
+    }
+    for (size_t j = 0; j < kept; j++)
+      if (shifted[j] > threshold) weight[j] = 0.0;
+    kept_total = 0.0;
+    for (size_t j = 0; j < kept; j++) kept_total += weight[j];
+  }
   for (size_t j = 0; j < kept; j++) probability[order[j]] = weight[j] / kept_total;
 }
 
@@ -247,6 +278,18 @@ static void test_distributions(void) {
   check_fit("2000 tokens, top-k 40, min-p 0.05", big, 2000, &p, 50000, 11);
   p = defaults(); /* top-k 50 */
   check_fit("2000 tokens, defaults (top-k 50)", big, 2000, &p, 50000, 12);
+
+  p = plain();
+  p.typical_p = 0.6f;
+  check_fit("typical-p 0.6", small, 8, &p, 200000, 13);
+  p.temperature = 0.7f;
+  p.top_k = 6;
+  p.typical_p = 0.9f;
+  check_fit("top-k 6, temperature 0.7, typical-p 0.9", small, 8, &p, 200000, 14);
+  p = plain();
+  p.typical_p = 0.5f;
+  p.top_p = 0.95f;
+  check_fit("2000 tokens, top-p 0.95, typical-p 0.5", big, 2000, &p, 50000, 15);
 }
 
 /* ---- exact boundaries ---------------------------------------------------- */
@@ -361,6 +404,70 @@ static void test_greedy(void) {
   p.top_p = 1.0f;
   CHECK(drawn_set(logits, 5, &p, 4) == 0xau,
         "a tiny temperature draws only among the maxima");
+}
+
+static void test_typical_boundaries(void) {
+  /* Probabilities 1/2, 1/4, 1/8, 1/8: entropy 1.75 bits, information 1, 2,
+     3, 3 bits, so distances from the entropy 0.75, 0.25, 1.25, 1.25: the
+     typical order is token 1, token 0, then 2 and 3 tied; cumulative
+     probability 0.25, 0.75, 0.875, 1. */
+  const float logits[4] = {3.0f * logf(2.0f), 2.0f * logf(2.0f), logf(2.0f), logf(2.0f)};
+  gpt2_sample_params p = plain();
+  p.typical_p = 0.2f;
+  CHECK(drawn_set(logits, 4, &p, 21) == 0x2u, "typical-p 0.2: only the most typical token (1), not the most probable");
+  p.typical_p = 0.5f;
+  CHECK(drawn_set(logits, 4, &p, 22) == 0x3u, "typical-p 0.5: tokens 1 and 0 (cumulative 0.75)");
+  p.typical_p = 0.8f;
+  CHECK(drawn_set(logits, 4, &p, 23) == 0xfu, "typical-p 0.8: token 2 reaches it, token 3 tied with it also kept");
+  p.typical_p = 0.0f;
+  CHECK(drawn_set(logits, 4, &p, 24) == 0x2u, "typical-p 0: one token");
+  p.typical_p = 0.5f;
+  p.top_k = 3; /* typical over the top 3 renormalised: 4/7, 2/7, 1/7 */
+  /* H = 1.379 bits; information 0.807, 1.807, 2.807: distances 0.572,
+     0.428, 1.428: order 1, 0, 2; cumulative 2/7, 6/7 */
+  CHECK(drawn_set(logits, 4, &p, 25) == 0x3u, "top-k 3 then typical-p 0.5: tokens 1 and 0, over the renormalised top 3");
+}
+
+static void test_no_repeat_ngram(void) {
+  const float logits[5] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  const gpt2_token history[5] = {1, 2, 3, 1, 2};
+  float work[5];
+  const struct {
+    int32_t n;
+    const char *banned; /* 1 where banned */
+  } cases[] = {{1, "01110"}, {2, "00010"}, {3, "00010"}, {4, "00000"}, {5, "00000"}, {6, "00000"}, {0, "00000"}};
+  /* n 1: every seen token; 2: after "2" came 3; 3: after "1 2" came 3; 4:
+     "3 1 2" never seen before; 6: longer than the history. */
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    gpt2_sample_params p = plain();
+    p.no_repeat_ngram_size = cases[c].n;
+    memcpy(work, logits, sizeof work);
+    g2_sample_penalize(work, history, 5, &p);
+    int ok = 1;
+    for (size_t t = 0; t < 5; t++) ok &= (work[t] == -INFINITY) == (cases[c].banned[t] == '1');
+    CHECK(ok, "no_repeat_ngram_size %d over 1 2 3 1 2 bans tokens %s", (int)cases[c].n, cases[c].banned);
+  }
+  const gpt2_token repeated[4] = {4, 4, 4, 4};
+  gpt2_sample_params p = plain();
+  p.no_repeat_ngram_size = 2;
+  memcpy(work, logits, sizeof work);
+  g2_sample_penalize(work, repeated, 4, &p);
+  CHECK(work[4] == -INFINITY && work[0] == 0.0f, "4 4 4 4 with n 2: 4 banned");
+
+  /* Through the sampler: greedy would take token 3, the ban turns it to 0. */
+  const float favour[5] = {1.0f, 0.0f, 0.0f, 2.0f, 0.0f};
+  uint64_t rng[4];
+  g2_rng_seed(rng, 3);
+  gpt2_token t = -1;
+  p = plain();
+  p.temperature = 0.0f;
+  p.no_repeat_ngram_size = 3;
+  CHECK(g2_sample_logits(favour, 5, history, 5, &p, rng, &t) == GPT2_OK && t == 0,
+        "greedy with no_repeat_ngram_size 3 skips the banned best token (%d)", (int)t);
+  p.no_repeat_ngram_size = 1;
+  const gpt2_token all[5] = {0, 1, 2, 3, 4};
+  CHECK(g2_sample_logits(favour, 5, all, 5, &p, rng, &t) == GPT2_E_INVALID,
+        "every token banned by n 1: GPT2_E_INVALID");
 }
 
 /* ---- penalties and bias -------------------------------------------------- */
@@ -495,12 +602,15 @@ static void test_validation(void) {
       {"repetition_penalty inf", 3, INFINITY},
       {"presence_penalty NaN", 4, NAN}, {"presence_penalty -inf", 4, -INFINITY},
       {"frequency_penalty inf", 5, INFINITY},
+      {"typical_p NaN", 6, NAN},        {"typical_p -0.1", 6, -0.1f},
+      {"typical_p 1.01", 6, 1.01f},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     gpt2_sample_params p = plain();
     float *field[] = {&p.temperature,        &p.top_p,
                       &p.min_p,              &p.repetition_penalty,
-                      &p.presence_penalty,   &p.frequency_penalty};
+                      &p.presence_penalty,   &p.frequency_penalty,
+                      &p.typical_p};
     *field[bad[i].field] = bad[i].value;
     CHECK(status_with(p, logits, 4, NULL, 0) == GPT2_E_INVALID,
           "%s is GPT2_E_INVALID, outputs untouched", bad[i].name);
@@ -508,6 +618,9 @@ static void test_validation(void) {
   gpt2_sample_params p = plain();
   p.top_k = -1;
   CHECK(status_with(p, logits, 4, NULL, 0) == GPT2_E_INVALID, "top_k -1 is GPT2_E_INVALID");
+  p = plain();
+  p.no_repeat_ngram_size = -1;
+  CHECK(status_with(p, logits, 4, NULL, 0) == GPT2_E_INVALID, "no_repeat_ngram_size -1 is GPT2_E_INVALID");
   p = plain();
   p.repeat_last_n = -2;
   CHECK(status_with(p, logits, 4, NULL, 0) == GPT2_E_INVALID,
@@ -569,6 +682,17 @@ static void test_params_read(void) {
   CHECK(g2_sample_params_read(&older, &out) == GPT2_OK && out.temperature == 0.5f &&
             out.top_k == 7 && out.top_p == 1.0f && out.size == sizeof out,
         "a shorter struct: known fields read, the rest default");
+
+  /* A 0.2 struct ends at logit_bias: typical_p and no_repeat_ngram_size
+     beyond it stay off whatever the memory there holds. */
+  gpt2_sample_params v02 = defaults;
+  v02.typical_p = 0.5f;
+  v02.no_repeat_ngram_size = 3;
+  v02.size = (uint32_t)(offsetof(gpt2_sample_params, logit_bias) + sizeof v02.logit_bias);
+  CHECK(g2_sample_params_read(&v02, &out) == GPT2_OK && out.typical_p == 1.0f && out.no_repeat_ngram_size == 0,
+        "a 0.2 struct (%u bytes): typical_p and no_repeat_ngram_size off", (unsigned)v02.size);
+  CHECK(defaults.typical_p == 1.0f && defaults.no_repeat_ngram_size == 0,
+        "defaults: typical-p 1 (off), no_repeat_ngram_size 0 (off)");
 
   /* A newer, longer struct: its unknown tail must be zero. */
   struct {
@@ -779,6 +903,8 @@ int main(void) {
   test_top_k_boundaries();
   test_top_p_boundaries();
   test_min_p_boundaries();
+  test_typical_boundaries();
+  test_no_repeat_ngram();
   test_greedy();
   test_penalties();
   test_logit_bias();
