@@ -5,12 +5,13 @@ import os
 import threading
 
 from . import errors
-from ._structs import ContextParams, LoadParams, SampleParams, SaveParams
+from ._structs import (ContextParams, LoadParams, SampleParams, SaveParams, ScoreParams,
+                       TokenLogprob)
 
 ENV_VAR = "GPT2_LIBRARY"
 # The library versions this binding's struct mirrors and prototypes match:
 # before 1.0 a minor release may change the ABI, so major.minor must agree.
-ABI_VERSION = (0, 2)
+ABI_VERSION = (0, 3)
 
 _void_p = ctypes.c_void_p
 _int = ctypes.c_int
@@ -62,6 +63,16 @@ _PROTOTYPES = {
     "gpt2_detok_push": (_int, [_void_p, _token, _char_p, _size, _size_p], True),
     "gpt2_detok_flush": (_int, [_void_p, _char_p, _size, _size_p], True),
     "gpt2_sample": (_int, [_void_p, ctypes.POINTER(SampleParams), _token_p], True),
+    # 0.3
+    "gpt2_sample_logprob": (_int, [_void_p, ctypes.POINTER(SampleParams), _token_p,
+                                   ctypes.POINTER(ctypes.c_double)], True),
+    "gpt2_logprob": (_int, [_void_p, ctypes.c_int32, _token, ctypes.POINTER(ctypes.c_double)],
+                     True),
+    "gpt2_top_logprobs": (_int, [_void_p, ctypes.c_int32, _size, ctypes.POINTER(TokenLogprob),
+                                 _size, _size_p], True),
+    "gpt2_score": (_int, [_void_p, _token_p, _size, ctypes.POINTER(ScoreParams),
+                          ctypes.POINTER(ctypes.c_double)], True),
+    "gpt2_embeddings": (_int, [_void_p, ctypes.POINTER(ctypes.c_float), _size, _size_p], True),
 }
 
 

@@ -50,6 +50,16 @@ class Generation:
         self._stream = stream
         self.seed = seed
         self.finish_reason = None
+        # With logprobs=k (n = 1): per token yielded, its id, log-probability
+        # (None for the first echoed prompt token) and top k (token, logprob).
+        self.tokens = []
+        self.token_logprobs = []
+        self.top_logprobs = []
+
+    def _record(self, token, logprob, top):
+        self.tokens.append(token)
+        self.token_logprobs.append(logprob)
+        self.top_logprobs.append(top)
 
     def __iter__(self):
         return self
@@ -86,13 +96,21 @@ def _prompt_ids(model, prompt, special, at_start):
     return prompt
 
 
-def generate(context, prompt, max_tokens, stop, special, stop_at_eot, params):
+def generate(context, prompt, max_tokens, stop, special, stop_at_eot, params, logprobs=None,
+             echo=False):
     """Context.generate's Generation; arguments checked at the call."""
     max_tokens = checked_int("max_tokens", max_tokens, 0, (1 << 63) - 1)
+    if logprobs is not None:
+        logprobs = checked_int("logprobs", logprobs, 0, context.model.n_vocab)
+        if echo and not context._params.logits_all:
+            raise InvalidArgumentError("echo with logprobs needs a context made with "
+                                       "logits_all=True (the prompt's rows)")
     prompt = _prompt_ids(context.model, prompt, special, context.pos == 0)
     stops = _StopFilter(stop)
-    return Generation(_run(context, context.model.detokenizer(), prompt, max_tokens, stops,
-                           stop_at_eot, params), context.seed)
+    generation = Generation(None, context.seed)
+    generation._stream = _run(context, context.model.detokenizer(), prompt, max_tokens, stops,
+                              stop_at_eot, params, generation, logprobs, echo)
+    return generation
 
 
 def _rewind(context, prompt, start, tokens, shown):
@@ -118,28 +136,41 @@ def _rewind(context, prompt, start, tokens, shown):
     context.truncate(start + kept)
     if rest:
         context.eval(rest)
+    return kept
 
 
-def _run(context, detok, prompt, max_tokens, stops, stop_at_eot, params):
+def _run(context, detok, prompt, max_tokens, stops, stop_at_eot, params, generation,
+         logprobs, echo):
     eot = context.model.eot if stop_at_eot else None
     try:
         if prompt:
             context.eval(prompt)
+        if echo:
+            text = _echo(context, detok, prompt, generation, logprobs)
+            if text:
+                yield text
         start, tokens, shown = context.pos, [], []
         reason = "length"
         for _ in range(max_tokens):
             if context.pos >= context.n_ctx:
                 reason = "context"
                 break
-            token = context._sample(params)
+            if logprobs is None:
+                token = context._sample(params)
+            else:
+                token, logprob = context._sample_logprob(params)
             if token == eot:
                 reason = "eot"
                 break
+            if logprobs is not None:
+                generation._record(token, logprob,
+                                   context.top_logprobs(logprobs) if logprobs else [])
             context.eval([token])
             tokens.append(token)
             text, stopped = stops.feed(detok.push(token))
             if stopped:
-                _rewind(context, prompt, start, tokens, "".join(shown) + text)
+                _cut(generation, len(generation.tokens) - len(tokens) +
+                     _rewind(context, prompt, start, tokens, "".join(shown) + text))
             if text:
                 yield text
                 shown.append(text)
@@ -148,7 +179,8 @@ def _run(context, detok, prompt, max_tokens, stops, stop_at_eot, params):
         text, stopped = stops.feed(detok.flush())
         text += "" if stopped else stops.finish()
         if stopped:
-            _rewind(context, prompt, start, tokens, "".join(shown) + text)
+            _cut(generation, len(generation.tokens) - len(tokens) +
+                 _rewind(context, prompt, start, tokens, "".join(shown) + text))
         if text:
             yield text
         return "stop" if stopped else reason
@@ -156,17 +188,41 @@ def _run(context, detok, prompt, max_tokens, stops, stop_at_eot, params):
         detok.close()
 
 
+def _echo(context, detok, prompt, generation, logprobs):
+    """echo=True: the prompt's text (through the detokenizer, so a
+    character split across the prompt and the output comes out whole) and,
+    with logprobs, its tokens' records from the logits_all rows of the
+    prompt's batch (the first token has none)."""
+    if logprobs is not None:
+        for i, token in enumerate(prompt):
+            if i == 0:
+                generation._record(token, None, [])
+                continue
+            row = i - 1  # the row of the token before: the distribution of this one
+            generation._record(token, context.logprob(token, row),
+                               context.top_logprobs(logprobs, row) if logprobs else [])
+    return "".join(detok.push(token) for token in prompt)
+
+
+def _cut(generation, kept):
+    """Drops the records of the tokens a stop string's rewind dropped."""
+    del generation.tokens[kept:], generation.token_logprobs[kept:]
+    del generation.top_logprobs[kept:]
+
+
 def generate_in_new_context(model, context_params, prompt, max_tokens, stop, special,
-                            stop_at_eot, sampling):
+                            stop_at_eot, sampling, logprobs=None, echo=False):
     """Model.generate: a context that lives as long as the generator."""
     params = sample_params(**sampling)
     context = model.context(**context_params)
     try:
-        stream = generate(context, prompt, max_tokens, stop, special, stop_at_eot, params)
+        generation = generate(context, prompt, max_tokens, stop, special, stop_at_eot, params,
+                              logprobs, echo)
     except BaseException:
         context.close()
         raise
-    return _closing(context, stream._stream)
+    generation._stream = _closing(context, generation._stream)
+    return generation
 
 
 def _closing(context, stream):
