@@ -24,7 +24,8 @@ class _StopFilter:
         self.pending += text
         found = [at for at in (self.pending.find(s) for s in self.stops) if at >= 0]
         if found:
-            return self.pending[:min(found)], True
+            ready, self.pending = self.pending[:min(found)], ""  # the rest is never shown
+            return ready, True
         keep = 0
         for length in range(min(len(self.pending), self.longest - 1), 0, -1):
             if any(s.startswith(self.pending[-length:]) for s in self.stops):

@@ -237,7 +237,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _send_error(self, error):
-        if error.status in (413, 400) and not getattr(self, "_body_read", True):
+        if not self._body_read:
             self.close_connection = True  # the unread body would be taken for a request
         self._send_json(error.status, error.body())
 
@@ -251,7 +251,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            code="invalid_api_key")
 
     def _read_json(self):
-        self._body_read = False
         if self.headers.get("Transfer-Encoding"):
             raise ApiError(411, "send the body with a Content-Length")
         try:
@@ -269,6 +268,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise _invalid(None, "the body is not valid JSON: %s" % error) from None
 
     def _dispatch(self, routes):
+        self._body_read = self.command != "POST"
+        self._streaming = False
         path = self.path.split("?", 1)[0]
         try:
             route = routes.get(path)
@@ -279,7 +280,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self._authorize()
             route()
         except ApiError as error:
-            if getattr(self, "_streaming", False):  # the 200 is sent: end the stream with it
+            if self._streaming:  # the 200 is sent: end the stream with it
                 self._chunk("data: %s\n\n" % json.dumps(error.body()))
                 self.wfile.write(b"0\r\n\r\n")
                 self.close_connection = True
