@@ -395,6 +395,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets the 6th of many clients
+    # that connect at once (32 concurrent streams did).
+    request_queue_size = 256
 
     def __init__(self, model, address, api_key=None, max_body=1 << 20, n_threads=0,
                  max_sequences=64, verbose=False, model_name=None):
