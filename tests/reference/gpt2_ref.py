@@ -202,10 +202,9 @@ class Model:
         up = self.gelu(self.product(x, prefix + "c_fc"))
         return self.product(up, prefix + "c_proj")
 
-    def forward(self, tokens, cache, rows=None):
-        """Logits of `tokens` appended after the len(cache) positions already
-        in `cache` (a dict, empty to start; it is extended). All rows by
-        default, else the listed rows of this call's tokens."""
+    def final_hidden(self, tokens, cache, rows=None):
+        """The hidden states after the final layer norm (what the logits are
+        made from, gpt2_embeddings) of `tokens` after `cache`, as forward()."""
         start = cache.get("length", 0)
         tokens = np.asarray(tokens, dtype=np.int64)
         if start + len(tokens) > self.n_ctx or tokens.min() < 0 or tokens.max() >= self.n_vocab:
@@ -218,8 +217,14 @@ class Model:
         cache["length"] = start + len(tokens)
         if rows is not None:
             h = h[list(rows)]
+        return self.layer_norm(h, "ln_f")
+
+    def forward(self, tokens, cache, rows=None):
+        """Logits of `tokens` appended after the len(cache) positions already
+        in `cache` (a dict, empty to start; it is extended). All rows by
+        default, else the listed rows of this call's tokens."""
+        h = self.final_hidden(tokens, cache, rows)
         unembedding = self.w.get("lm_head.weight", self.w["wte.weight"])
-        h = self.layer_norm(h, "ln_f")
         return (round_bf16(h) if self.bf16_products else h) @ unembedding.T
 
     def logits(self, tokens, rows=None):

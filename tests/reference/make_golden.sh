@@ -15,3 +15,5 @@ rm -f tests/data/golden/*.txt tests/data/golden/*.logits
 # the quantized GGUF, llama.cpp-file and F16 KV variants (make_golden.py --variants)
 /usr/bin/python3 tests/reference/make_golden.py --variants "${BUILD:-build}/gpt2-quantize" \
   "$models" tests/data/golden tests/data
+# log-probabilities, scores and embeddings (make_scores_golden.py)
+/usr/bin/python3 tests/reference/make_scores_golden.py "$models" tests/data/golden tiny-f32 mid-f32

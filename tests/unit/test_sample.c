@@ -453,6 +453,10 @@ static void test_no_repeat_ngram(void) {
   memcpy(work, logits, sizeof work);
   g2_sample_penalize(work, repeated, 4, &p);
   CHECK(work[4] == -INFINITY && work[0] == 0.0f, "4 4 4 4 with n 2: 4 banned");
+  const gpt2_token ends_twice[3] = {2, 3, 3};
+  memcpy(work, logits, sizeof work);
+  g2_sample_penalize(work, ends_twice, 3, &p);
+  CHECK(work[3] == -INFINITY && work[2] == 0.0f, "2 3 3 with n 2: 3 banned (the history's last n-gram counts)");
 
   /* Through the sampler: greedy would take token 3, the ban turns it to 0. */
   const float favour[5] = {1.0f, 0.0f, 0.0f, 2.0f, 0.0f};

@@ -389,6 +389,150 @@ done:
   gpt2_context_free(plain);
 }
 
+/* ---- against the float64 reference (tests/data/golden/scores-*.txt) ------ */
+
+enum { MAX_TEXT = 512, MAX_EMBD = 1024, EMBD_ROWS = 3, TOP_K = 5 };
+
+typedef struct scores_golden {
+  char checksum[32];
+  size_t n_text;
+  gpt2_token text[MAX_TEXT];
+  uint32_t window, stride;
+  double logprobs[MAX_TEXT];
+  size_t top_row;
+  gpt2_token top_token[TOP_K];
+  double top_logprob[TOP_K];
+  size_t rows[EMBD_ROWS], n_embd;
+  double embedding[EMBD_ROWS][MAX_EMBD];
+} scores_golden;
+
+/* Reads `count` numbers of a line into doubles; 1 if all were there. */
+static int read_doubles(char **cursor, double *out, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    char *end;
+    out[i] = strtod(*cursor, &end);
+    if (end == *cursor) return 0;
+    *cursor = end;
+  }
+  return 1;
+}
+
+static int read_golden(const char *path, scores_golden *g) {
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  static char line[1 << 16];
+  int complete = 0, embeddings = 0;
+  while (fgets(line, sizeof line, f)) {
+    char key[32];
+    int used = 0;
+    if (line[0] == '#' || sscanf(line, "%31s %n", key, &used) != 1) continue;
+    char *cursor = line + used;
+    double values[2 * TOP_K];
+    if (!strcmp(key, "weights_fnv1a64")) {
+      complete += sscanf(cursor, "%31s", g->checksum) == 1;
+    } else if (!strcmp(key, "text")) {
+      g->n_text = strtoul(cursor, &cursor, 10);
+      for (size_t i = 0; i < g->n_text && i < MAX_TEXT; i++) g->text[i] = (gpt2_token)strtol(cursor, &cursor, 10);
+      complete += g->n_text <= MAX_TEXT;
+    } else if (!strcmp(key, "window")) {
+      g->window = (uint32_t)strtoul(cursor, NULL, 10);
+    } else if (!strcmp(key, "stride")) {
+      g->stride = (uint32_t)strtoul(cursor, NULL, 10);
+    } else if (!strcmp(key, "logprobs")) {
+      complete += strtoul(cursor, &cursor, 10) == g->n_text && read_doubles(&cursor, g->logprobs, g->n_text);
+    } else if (!strcmp(key, "top")) {
+      g->top_row = strtoul(cursor, &cursor, 10);
+      int ok = strtoul(cursor, &cursor, 10) == TOP_K && read_doubles(&cursor, values, 2 * TOP_K);
+      for (size_t i = 0; ok && i < TOP_K; i++) {
+        g->top_token[i] = (gpt2_token)values[2 * i];
+        g->top_logprob[i] = values[2 * i + 1];
+      }
+      complete += ok;
+    } else if (!strcmp(key, "embedding") && embeddings < EMBD_ROWS) {
+      g->rows[embeddings] = strtoul(cursor, &cursor, 10);
+      g->n_embd = strtoul(cursor, &cursor, 10);
+      embeddings += g->n_embd <= MAX_EMBD && read_doubles(&cursor, g->embedding[embeddings], g->n_embd);
+    }
+  }
+  fclose(f);
+  return complete == 4 && embeddings == EMBD_ROWS;
+}
+
+/* The checksum gen_model recorded for the model's weights. */
+static int model_checksum(const char model_dir[1024], char out[32]) {
+  char path[1100], line[256];
+  snprintf(path, sizeof path, "%s/gen_model.txt", model_dir);
+  FILE *f = fopen(path, "r");
+  int found = 0;
+  while (f && !found && fgets(line, sizeof line, f)) found = sscanf(line, "safetensors_fnv1a64 %31s", out) == 1;
+  if (f) fclose(f);
+  return found;
+}
+
+/* Bounds against float64: numpy float32 of the same computation (listed
+   as numpy_float32_max_error in each file) is off by up to 6.4e-5 for the
+   log-probabilities, 3.6e-5 for the top ones, 3.4e-5 for the embeddings;
+   libgpt2 measured 2.6e-5 / 5.3e-5 (tiny / mid) for the scores, 3.7e-6 /
+   1.8e-5 for the top-5, 1.1e-5 / 2.9e-5 for the embeddings. 2e-4 for all
+   three: 4x the worst measured. Planted bugs move them by whole units: the
+   window's context starting one token late 9.4, the scored row off by one
+   18, embeddings taken before ln_f 8.7. */
+#define SCORES_BOUND 2e-4
+
+static void test_against_reference(const char *name) {
+  static scores_golden g;
+  char path[1024], model_dir[1024], checksum[32];
+  snprintf(path, sizeof path, "%s/golden/scores-%s.txt", harness_path("GPT2_TEST_DATA", "tests/data"), name);
+  snprintf(model_dir, sizeof model_dir, "%s/%s", harness_path("GPT2_TEST_MODELS", "build/models"), name);
+  memset(&g, 0, sizeof g);
+  CHECK(read_golden(path, &g), "read %s", path);
+  CHECK(model_checksum(model_dir, checksum) && !strcmp(checksum, g.checksum),
+        "%s: the model's weights are those of the golden data (%s)", name, g.checksum);
+  gpt2_load_params lp = GPT2_LOAD_PARAMS_INIT;
+  lp.fp32_products = 1;
+  gpt2_model *model = NULL;
+  CHECK(gpt2_load(model_dir, &lp, &model) == GPT2_OK, "load %s", model_dir);
+  if (!model) return;
+
+  static double logprobs[MAX_TEXT];
+  gpt2_score_params sp = GPT2_SCORE_PARAMS_INIT;
+  sp.window = g.window;
+  sp.stride = g.stride;
+  int status = gpt2_score(model, g.text, g.n_text, &sp, logprobs);
+  double worst = status == GPT2_OK ? max_difference(logprobs, g.logprobs, g.n_text) : INFINITY;
+  CHECK(worst < SCORES_BOUND, "%s: gpt2_score of %zu tokens (window %u, stride %u, past n_ctx %d) within %.0e of "
+                              "float64: %.2g",
+        name, g.n_text, g.window, g.stride, gpt2_n_ctx_train(model), SCORES_BOUND, worst);
+
+  gpt2_context_params cp = GPT2_CONTEXT_PARAMS_INIT;
+  cp.embeddings = 1;
+  gpt2_context *ctx = NULL;
+  gpt2_token_logprob top[TOP_K];
+  size_t n = 0;
+  status = gpt2_context_new(model, &cp, &ctx);
+  if (!status) status = gpt2_eval(ctx, g.text, g.top_row + 1);
+  if (!status) status = gpt2_top_logprobs(ctx, -1, TOP_K, top, TOP_K, &n);
+  int same_tokens = status == GPT2_OK;
+  worst = status == GPT2_OK ? 0.0 : INFINITY;
+  for (size_t i = 0; same_tokens && i < TOP_K; i++) {
+    same_tokens &= top[i].token == g.top_token[i];
+    worst = fmax(worst, fabs(top[i].logprob - g.top_logprob[i]));
+  }
+  CHECK(same_tokens && worst < SCORES_BOUND, "%s: top-%d logprobs at token %zu: same tokens, within %.0e: %.2g", name,
+        TOP_K, g.top_row, SCORES_BOUND, worst);
+
+  static float embd[MAX_TEXT * MAX_EMBD];
+  status = gpt2_embeddings(ctx, embd, sizeof embd / sizeof embd[0], &n);
+  worst = status == GPT2_OK && g.n_embd == (size_t)gpt2_n_embd(model) ? 0.0 : INFINITY;
+  for (size_t r = 0; r < EMBD_ROWS && worst < INFINITY; r++)
+    for (size_t e = 0; e < g.n_embd; e++)
+      worst = fmax(worst, fabs((double)embd[g.rows[r] * g.n_embd + e] - g.embedding[r][e]));
+  CHECK(worst < SCORES_BOUND, "%s: embeddings of tokens %zu, %zu, %zu within %.0e of float64: %.2g", name, g.rows[0],
+        g.rows[1], g.rows[2], SCORES_BOUND, worst);
+  gpt2_context_free(ctx);
+  gpt2_model_free(model);
+}
+
 int main(void) {
   test_log_sum_exp();
   gpt2_model *model = load("mid-f32");
@@ -399,5 +543,7 @@ int main(void) {
     test_embeddings(model);
   }
   gpt2_model_free(model);
+  test_against_reference("tiny-f32");
+  test_against_reference("mid-f32");
   HARNESS_EXIT();
 }
