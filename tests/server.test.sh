@@ -55,6 +55,51 @@ assert all(e.startswith("data: ") for e in events[:-2])
 assert chunks[-1]["choices"][0]["finish_reason"] in ("length", "stop")
 ' "$tmp/sse"
 
+# ---- greedy = the float64 reference, on the other f32 models -----------------
+# (mid-f32 is checked through the openai client below.) A server of its own
+# per model, without a key; the request goes through urllib.
+for name in tiny-f32 124m-f32; do
+  "$PYTHON" -m gpt2.server -m "$MODELS/$name" --port 0 >"$tmp/$name.log" 2>&1 &
+  other=$!
+  other_base=
+  for _ in $(seq 300); do
+    other_base=$(sed -n 's|^gpt2.server: .* on \(http://.*/v1\)$|\1|p' "$tmp/$name.log")
+    [ -n "$other_base" ] && break
+    sleep 0.1
+  done
+  "$PYTHON" - "$GPT2_TEST_DATA/golden/$name.txt" "$MODELS/$name" "$other_base" \
+    >"$tmp/golden-$name" <<'PY'
+import json, sys, urllib.request
+import gpt2
+golden, path, base = sys.argv[1:]
+fields = {}
+for line in open(golden):
+    if line.strip() and not line.startswith("#"):
+        key, *values = line.split()
+        fields[key] = values
+prompt = [int(v) for v in fields["prompt"][1:]]
+continuation = [int(v) for v in fields["continuation"][1:]]
+with gpt2.Model(path) as model:
+    # the reference runs on past <|endoftext|>; the server stops there ("stop")
+    end = continuation.index(model.eot) if model.eot in continuation else None
+    expected = (model.decode(continuation[:end]), "length" if end is None else "stop")
+body = json.dumps({"prompt": prompt, "max_tokens": len(continuation), "temperature": 0}).encode()
+try:
+    with urllib.request.urlopen(urllib.request.Request(base + "/completions", body)) as reply:
+        choice = json.load(reply)["choices"][0]
+    got = (choice["text"], choice["finish_reason"])
+except Exception as error:  # noqa: B902 - reported as the check's failure
+    got = ("(%s)" % error, None)
+name = path.rstrip("/").rsplit("/", 1)[-1]
+print(("ok" if got == expected else "FAIL") +
+      " server: %s greedy completion = float64 reference continuation (%s)%s"
+      % (name, expected[1], "" if got == expected else ": %r != %r" % (got, expected)))
+PY
+  [ $? -eq 0 ] || fail "server: $name greedy check did not run"
+  relay "$tmp/golden-$name"
+  kill "$other"; wait "$other" 2>/dev/null
+done
+
 # ---- the openai client ------------------------------------------------------
 npm_dir=$BUILD/server-npm
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
