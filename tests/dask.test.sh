@@ -48,3 +48,4 @@ print(("ok" if summary["tokens"] == tokens and summary["documents"] == 24 else "
       " dask: corpus totals")
 PY
 relay "$tmp/report"
+exit 0
