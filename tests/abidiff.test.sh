@@ -1,22 +1,25 @@
-# The ABI against release 0.1.0 (docs/abi.md): abidiff of the built library
-# against the baseline committed in tests/abi/libgpt2-0.1.0.abi (abidw of
-# the 0.1.0 sources, commit 89d3b82) allows only additions; and an
+# The ABI against releases 0.1.0 and 0.2.0 (docs/abi.md): abidiff of the
+# built library against the baselines committed in tests/abi/libgpt2-0.1.0.abi
+# (abidw of the 0.1.0 sources, commit 89d3b82) and libgpt2-0.2.0.abi (of the
+# 0.2.0 state, commit 544cd1f) allows only additions; and an
 # application built against 0.1.0's header runs on this library exactly as
 # the same source built against the current header.
 . "$(dirname "$0")/lib.sh"
 so=$BUILD/libgpt2.so.$(header_version)
 
-if ! command -v abidiff >/dev/null; then
-  skip "abidiff against 0.1.0: abidiff is not installed (apt-get install abigail-tools)"
-else
-  report=$(abidiff --headers-dir2 include --drop-private-types tests/abi/libgpt2-0.1.0.abi "$so")
+for release in 0.1.0 0.2.0; do
+  if ! command -v abidiff >/dev/null; then
+    skip "abidiff against $release: abidiff is not installed (apt-get install abigail-tools)"
+    continue
+  fi
+  report=$(abidiff --headers-dir2 include --drop-private-types "tests/abi/libgpt2-$release.abi" "$so")
   status=$?
   # exit bits: 1 error, 2 usage error, 4 ABI change, 8 incompatible change
-  check "abidiff against 0.1.0 ran and found no incompatible change (exit $status)" test $((status & 11)) -eq 0
+  check "abidiff against $release ran and found no incompatible change (exit $status)" test $((status & 11)) -eq 0
   unexpected=$(echo "$report" | awk -f tests/abi/additions_only.awk | head -5 | tr '\n' ' ')
-  check "every ABI change since 0.1.0 is an addition (new functions, params fields at the end)${unexpected:+: $unexpected}" \
+  check "every ABI change since $release is an addition (new functions, params fields at the end)${unexpected:+: $unexpected}" \
     test -z "$unexpected"
-fi
+done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
