@@ -135,19 +135,33 @@ static inline gpt2_model *cli_load_model(const char *path) {
   return model;
 }
 
-/* Text to tokens with the two-call pattern; "<|endoftext|>" becomes EOT,
-   as Hugging Face's GPT-2 tokenizer does. malloc'd result. */
+/* The flags of cli_tokenize: GPT2_TOKENIZE_SPECIAL once a program is given
+   --special (cli_parse_special). By default the literal "<|endoftext|>" is
+   text, as in the Python binding and its server: text from elsewhere cannot
+   plant a document boundary (docs/tokenizer.md). */
+static unsigned cli_tokenize_flags = 0u;
+
+/* --special: "<|endoftext|>" in the text becomes the end-of-text token.
+   1 if `flag` was it. */
+static inline int cli_parse_special(const char *flag) {
+  if (strcmp(flag, "--special")) return 0;
+  cli_tokenize_flags = GPT2_TOKENIZE_SPECIAL;
+  return 1;
+}
+
+/* Text to tokens with the two-call pattern, with cli_tokenize_flags.
+   malloc'd result. */
 static inline gpt2_token *cli_tokenize(const gpt2_model *model,
                                        const char *text, size_t len,
                                        size_t *n_tokens) {
   size_t needed = 0;
-  int status = gpt2_tokenize(model, text, len, GPT2_TOKENIZE_SPECIAL, NULL, 0,
+  int status = gpt2_tokenize(model, text, len, cli_tokenize_flags, NULL, 0,
                              &needed);
   if (status != GPT2_OK && status != GPT2_E_BUFFER)
     cli_fail_status("cannot tokenize", status);
   gpt2_token *tokens = malloc((needed ? needed : 1) * sizeof *tokens);
   if (!tokens) cli_fail("out of memory for %zu tokens", needed);
-  status = gpt2_tokenize(model, text, len, GPT2_TOKENIZE_SPECIAL, tokens,
+  status = gpt2_tokenize(model, text, len, cli_tokenize_flags, tokens,
                          needed, n_tokens);
   if (status != GPT2_OK) cli_fail_status("cannot tokenize", status);
   return tokens;

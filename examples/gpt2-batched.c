@@ -21,7 +21,8 @@ static const char usage[] =
     "  -m MODEL             model: a Hugging Face GPT-2 directory or a .gguf file\n"
     "  -p PROMPT            the prompt text\n"
     "  -f FILE              read the prompt from FILE (with neither -p nor -f:\n"
-    "                       from stdin); \"<|endoftext|>\" is the end-of-text token\n"
+    "                       from stdin); \"<|endoftext|>\" in it is text\n"
+    "  --special            \"<|endoftext|>\" in the prompt is the end-of-text token\n"
     "  --np N               number of completions (default 4)\n"
     "  -n N                 generate at most N tokens each (default 32)\n"
     "  --temp T             temperature, >= 0; 0 = greedy (default 1.0)\n"
@@ -66,6 +67,8 @@ static void parse_options(int argc, char **argv, options *o) {
       o->n_sequences = cli_parse_integer(flag, cli_value(argc, argv, &i), 1, 1024);
     } else if (!strcmp(flag, "-n")) {
       o->n_predict = cli_parse_integer(flag, cli_value(argc, argv, &i), 0, INT32_MAX);
+    } else if (cli_parse_special(flag)) {
+      /* parsed into cli_tokenize_flags */
     } else if (cli_parse_sampling(flag, argc, argv, &i, &o->sample)) {
       /* parsed into o->sample */
     } else if (!strcmp(flag, "--seed")) {

@@ -24,8 +24,10 @@ static const char usage[] =
     "  -p PROMPT            the prompt text\n"
     "  -f FILE              read the prompt from FILE (with neither -p nor -f:\n"
     "                       from stdin). Taken byte for byte, trailing newline\n"
-    "                       included; \"<|endoftext|>\" is the end-of-text token,\n"
-    "                       so -p '<|endoftext|>' samples unconditionally\n"
+    "                       included; \"<|endoftext|>\" in it is text\n"
+    "  --special            \"<|endoftext|>\" in the prompt is the end-of-text\n"
+    "                       token: --special -p '<|endoftext|>' samples\n"
+    "                       unconditionally\n"
     "  -n N                 generate at most N tokens (default 128)\n"
     "  --temp T             temperature, >= 0; 0 = greedy (default 1.0)\n"
     "  --top-k K            keep the K most probable tokens; 0 = off (default 50)\n"
@@ -110,6 +112,8 @@ static void parse_options(int argc, char **argv, options *o) {
       o->n_predict = cli_parse_integer(flag, cli_value(argc, argv, &i), 0, INT32_MAX);
     } else if (cli_parse_sampling(flag, argc, argv, &i, &o->sample)) {
       /* parsed into o->sample */
+    } else if (cli_parse_special(flag)) {
+      /* parsed into cli_tokenize_flags */
     } else if (!strcmp(flag, "--seed")) {
       o->seed = cli_parse_u64(flag, cli_value(argc, argv, &i));
       o->seed_given = 1;
@@ -789,8 +793,8 @@ int main(int argc, char **argv) {
     prompt_text = cli_read_all(o.prompt_file, &prompt_len);
   }
   if (prompt_len == 0)
-    cli_fail("the prompt is empty; give some text, or -p '<|endoftext|>' to "
-             "sample unconditionally");
+    cli_fail("the prompt is empty; give some text, or --special -p "
+             "'<|endoftext|>' to sample unconditionally");
 
   timings t = {0};
   t.stop_reason = "token limit";

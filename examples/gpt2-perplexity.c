@@ -16,8 +16,9 @@ static const char usage[] =
     "Perplexity of a model on the text in FILE.\n"
     "\n"
     "  -m MODEL       model: a Hugging Face GPT-2 directory or a .gguf file\n"
-    "  -f FILE        the text, taken byte for byte (\"<|endoftext|>\" is the\n"
-    "                 end-of-text token)\n"
+    "  -f FILE        the text, taken byte for byte (\"<|endoftext|>\" in it is\n"
+    "                 text)\n"
+    "  --special      \"<|endoftext|>\" in the text is the end-of-text token\n"
     "  --ctx N        window length in tokens (default: the model's context,\n"
     "                 1024 for GPT-2)\n"
     "  --stride S     tokens the window advances each step (default: half the\n"
@@ -76,6 +77,8 @@ int main(int argc, char **argv) {
     if (!strcmp(flag, "-h") || !strcmp(flag, "--help")) {
       fputs(usage, stdout);
       return 0;
+    } else if (cli_parse_special(flag)) {
+      /* parsed into cli_tokenize_flags */
     } else if (!strcmp(flag, "-m")) {
       model_path = cli_value(argc, argv, &i);
     } else if (!strcmp(flag, "-f")) {

@@ -9,14 +9,15 @@
 #include "gpt2.h"
 
 static const char usage[] =
-    "Usage: gpt2-tokenize -m MODEL [--ids | --pieces] [TEXT | -f FILE]\n"
+    "Usage: gpt2-tokenize -m MODEL [--special] [--ids | --pieces] [TEXT | -f FILE]\n"
     "       gpt2-tokenize -m MODEL --decode [IDS | -f FILE]\n"
     "Tokenize text with a model's byte-level BPE, or decode token ids.\n"
     "\n"
     "  -m MODEL     model: a Hugging Face GPT-2 directory or a .gguf file\n"
     "  TEXT         the text (with neither TEXT nor -f: read stdin; after\n"
     "               \"--\" it may start with \"-\"). Taken\n"
-    "               byte for byte; \"<|endoftext|>\" is the end-of-text token\n"
+    "               byte for byte; \"<|endoftext|>\" in it is text\n"
+    "  --special    \"<|endoftext|>\" in the text is the end-of-text token\n"
     "  -f FILE      read the text (or the ids) from FILE\n"
     "  --ids        print the token ids on one line, separated by spaces\n"
     "               (the default)\n"
@@ -142,6 +143,8 @@ int main(int argc, char **argv) {
       model_path = cli_value(argc, argv, &i);
     } else if (!strcmp(arg, "-f")) {
       file = cli_value(argc, argv, &i);
+    } else if (cli_parse_special(arg)) {
+      /* parsed into cli_tokenize_flags */
     } else if (!strcmp(arg, "--ids")) {
       mode = MODE_IDS, mode_flags++;
     } else if (!strcmp(arg, "--pieces")) {

@@ -38,15 +38,15 @@ absent() {
 }
 run "$gen" --help
 missing=$(absent "$tmp/out" " -m " " -p " " -f " " -n " " --temp " " --top-k " " --top-p " " --min-p " \
-  " --repeat-penalty " " --seed " " --threads " " --stop ")
+  " --repeat-penalty " " --seed " " --threads " " --stop " " --special ")
 check "gpt2-generate --help exits 0 and documents every flag (exit $status; missing: ${missing:-none})" \
   test "$status" -eq 0 -a -z "$missing"
 run "$tok" --help
-missing=$(absent "$tmp/out" " -m " " -f " " --ids " " --pieces " " --decode ")
+missing=$(absent "$tmp/out" " -m " " -f " " --ids " " --pieces " " --decode " " --special ")
 check "gpt2-tokenize --help exits 0 and documents every flag (exit $status; missing: ${missing:-none})" \
   test "$status" -eq 0 -a -z "$missing"
 run "$ppl" -h
-missing=$(absent "$tmp/out" " -m " " -f " " --ctx " " --stride ")
+missing=$(absent "$tmp/out" " -m " " -f " " --ctx " " --stride " " --special ")
 check "gpt2-perplexity -h exits 0 and documents every flag (exit $status; missing: ${missing:-none})" \
   test "$status" -eq 0 -a -z "$missing"
 
@@ -54,8 +54,13 @@ check "gpt2-perplexity -h exits 0 and documents every flag (exit $status; missin
 # Expected ids: tiktoken's published gpt2 test vectors.
 run "$tok" -m "$real_vocab" "hello world"
 check "tokenize 'hello world' = 31373 995" test "$(cat "$tmp/out")" = "31373 995"
+run "$tok" -m "$real_vocab" --special --ids "hello <|endoftext|>"
+check "tokenize --special 'hello <|endoftext|>' = 31373 220 50256" test "$(cat "$tmp/out")" = "31373 220 50256"
+# Without --special the literal is text, as in the Python binding: GPT-2's
+# BPE of " <|endoftext|>" as characters (" <", "|", "end", "of", "text", "|", ">").
 run "$tok" -m "$real_vocab" --ids "hello <|endoftext|>"
-check "tokenize 'hello <|endoftext|>' = 31373 220 50256" test "$(cat "$tmp/out")" = "31373 220 50256"
+check "tokenize 'hello <|endoftext|>' without --special = 31373 1279 91 437 1659 5239 91 29 (text)" \
+  test "$(cat "$tmp/out")" = "31373 1279 91 437 1659 5239 91 29"
 run "$tok" -m "$real_vocab" "00000"
 check "tokenize '00000' = 20483" test "$(cat "$tmp/out")" = "20483"
 printf 'hello world' | "$tok" -m "$real_vocab" >"$tmp/out" 2>&1

@@ -16,15 +16,16 @@ from .batch import eval_batch
 from .errors import (AbortedError, BufferSizeError, ClosedError, Error, FileError, FormatError,
                      InvalidArgumentError, LibraryNotFoundError, OutOfMemoryError, RangeError,
                      StateError, UnsupportedError)
-from .model import Model
+from ._stream import Generation
+from .model import Model, Score
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "ENV_VAR", "Library", "load_library", "version", "sample_params",
     "KV_F16", "KV_F32", "TOKENIZE_SPECIAL", "WTYPE_AUTO", "WTYPE_BF16", "WTYPE_F16",
     "WTYPE_F32", "WTYPE_Q4_0", "WTYPE_Q8_0",
-    "Model", "Context", "Detokenizer", "eval_batch",
+    "Model", "Score", "Generation", "Context", "Detokenizer", "eval_batch",
     "Error", "AbortedError", "BufferSizeError", "ClosedError", "FileError", "FormatError",
     "InvalidArgumentError", "LibraryNotFoundError", "OutOfMemoryError", "RangeError",
     "StateError", "UnsupportedError",

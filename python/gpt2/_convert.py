@@ -80,3 +80,13 @@ def read_bytes(call, capacity):
     """read_sized for a char buffer: the bytes written."""
     buffer, count = read_sized(call, byte_buffer, capacity)
     return ctypes.string_at(buffer, count)
+
+
+def n_threads(n_threads, threads):
+    """The thread count from `n_threads` (the C field's name) or `threads`
+    (the binding's 0.2 name, still accepted); giving both is an error."""
+    if threads is not None:
+        if n_threads:
+            raise InvalidArgumentError("give n_threads or threads (its old name), not both")
+        n_threads = threads
+    return uint("n_threads", n_threads, 32)

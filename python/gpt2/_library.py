@@ -5,12 +5,13 @@ import os
 import threading
 
 from . import errors
-from ._structs import ContextParams, LoadParams, SampleParams, SaveParams
+from ._structs import (ContextParams, LoadParams, SampleParams, SaveParams, ScoreParams,
+                       TokenLogprob)
 
 ENV_VAR = "GPT2_LIBRARY"
 # The library versions this binding's struct mirrors and prototypes match:
 # before 1.0 a minor release may change the ABI, so major.minor must agree.
-ABI_VERSION = (0, 2)
+ABI_VERSION = (0, 3)
 
 _void_p = ctypes.c_void_p
 _int = ctypes.c_int
@@ -62,6 +63,16 @@ _PROTOTYPES = {
     "gpt2_detok_push": (_int, [_void_p, _token, _char_p, _size, _size_p], True),
     "gpt2_detok_flush": (_int, [_void_p, _char_p, _size, _size_p], True),
     "gpt2_sample": (_int, [_void_p, ctypes.POINTER(SampleParams), _token_p], True),
+    # 0.3
+    "gpt2_sample_logprob": (_int, [_void_p, ctypes.POINTER(SampleParams), _token_p,
+                                   ctypes.POINTER(ctypes.c_double)], True),
+    "gpt2_logprob": (_int, [_void_p, ctypes.c_int32, _token, ctypes.POINTER(ctypes.c_double)],
+                     True),
+    "gpt2_top_logprobs": (_int, [_void_p, ctypes.c_int32, _size, ctypes.POINTER(TokenLogprob),
+                                 _size, _size_p], True),
+    "gpt2_score": (_int, [_void_p, _token_p, _size, ctypes.POINTER(ScoreParams),
+                          ctypes.POINTER(ctypes.c_double)], True),
+    "gpt2_embeddings": (_int, [_void_p, ctypes.POINTER(ctypes.c_float), _size, _size_p], True),
 }
 
 
@@ -127,17 +138,24 @@ def _open(path):
         return library
 
 
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libgpt2.so")
+
+
 def load_library(path=None):
     """The libgpt2 to use: `path` if given, else $GPT2_LIBRARY if set, else
-    the system's (ctypes.util.find_library("gpt2"), then the dynamic loader
-    by SONAME). The first of these that is given is the one used, so a
-    wrong path fails loudly instead of falling back to another library."""
+    the one pip built into the package (gpt2/libgpt2.so) if there is one,
+    else the system's (ctypes.util.find_library("gpt2"), then the dynamic
+    loader by SONAME). The first of these that is given is the one used,
+    so a wrong path fails loudly instead of falling back to another
+    library."""
     if isinstance(path, Library):
         return path
     if path is not None:
         sources = [("path argument %r" % os.fspath(path), os.fspath(path))]
     elif os.environ.get(ENV_VAR):
         sources = [("%s=%r" % (ENV_VAR, os.environ[ENV_VAR]), os.environ[ENV_VAR])]
+    elif os.path.exists(BUNDLED):
+        sources = [("the package's own %r" % BUNDLED, BUNDLED)]
     else:
         found = ctypes.util.find_library("gpt2")
         soname = "libgpt2.so.%d" % ABI_VERSION[0]
@@ -146,6 +164,8 @@ def load_library(path=None):
     tried = []
     if path is None and not os.environ.get(ENV_VAR):
         tried = ["no path argument", "%s not set" % ENV_VAR]
+        if not os.path.exists(BUNDLED):
+            tried.append("no %s (the library pip builds into the package)" % BUNDLED)
     for label, candidate in sources:
         if candidate is None:
             tried.append(label)

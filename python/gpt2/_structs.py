@@ -68,6 +68,7 @@ class ContextParams(_Params):
         ("reserved", ctypes.c_uint32),
         ("abort_callback", AbortCallback),
         ("abort_data", ctypes.c_void_p),
+        ("embeddings", ctypes.c_uint32),  # 0.3
     ]
     _defaults = {"kv_type": KV_F32}
 
@@ -100,10 +101,32 @@ class SampleParams(_Params):
         ("frequency_penalty", ctypes.c_float),
         ("n_logit_bias", ctypes.c_uint32),
         ("logit_bias", ctypes.POINTER(LogitBias)),
+        ("typical_p", ctypes.c_float),  # 0.3
+        ("no_repeat_ngram_size", ctypes.c_int32),
     ]
     _defaults = {"temperature": 1.0, "top_k": 50, "top_p": 1.0, "min_p": 0.0,
                  "repetition_penalty": 1.0, "repeat_last_n": -1,
-                 "presence_penalty": 0.0, "frequency_penalty": 0.0}
+                 "presence_penalty": 0.0, "frequency_penalty": 0.0, "typical_p": 1.0,
+                 "no_repeat_ngram_size": 0}
+
+
+class TokenLogprob(ctypes.Structure):
+    _fields_ = [
+        ("token", ctypes.c_int32),
+        ("logprob", ctypes.c_double),
+    ]
+
+
+class ScoreParams(_Params):
+    _fields_ = [
+        ("size", ctypes.c_uint32),
+        ("window", ctypes.c_uint32),
+        ("stride", ctypes.c_uint32),
+        ("n_threads", ctypes.c_uint32),
+        ("prefix", ctypes.POINTER(ctypes.c_int32)),
+        ("n_prefix", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+    ]
 
 
 # C struct name -> mirror, for the layout test.
@@ -113,4 +136,6 @@ MIRRORS = {
     "gpt2_save_params": SaveParams,
     "gpt2_logit_bias": LogitBias,
     "gpt2_sample_params": SampleParams,
+    "gpt2_token_logprob": TokenLogprob,
+    "gpt2_score_params": ScoreParams,
 }

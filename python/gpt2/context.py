@@ -8,7 +8,7 @@ from ._abort import AbortHook, reporting
 from ._handle import Handle
 from ._sampling import sample_params
 from ._stream import generate
-from ._structs import KV_TYPES, AbortCallback, ContextParams
+from ._structs import KV_TYPES, AbortCallback, ContextParams, TokenLogprob
 from .errors import RangeError, StateError
 
 _KEEP = object()  # copy(): an argument not given
@@ -26,21 +26,26 @@ class Context:
     model may run in parallel (the library releases the GIL).
     """
 
-    def __init__(self, model, *, n_ctx=0, threads=0, seed=0, logits_all=False, kv_type="f32",
-                 abort=None):
+    def __init__(self, model, *, n_ctx=0, n_threads=0, seed=0, logits_all=False, kv_type="f32",
+                 abort=None, embeddings=False, threads=None):
         """n_ctx: positions in the KV cache (0 = the model's n_ctx_train);
-        threads: 0 = every online CPU; seed: the sampler's seed (0..2**64-1);
+        n_threads: 0 = every online CPU (`threads` is its 0.2 name, still
+        accepted); seed: the sampler's seed (0..2**64-1; 0 by default, as
+        GPT2_CONTEXT_PARAMS_INIT: a context is reproducible unless told
+        otherwise, while Model.generate draws a fresh seed per call);
         logits_all: keep the logits of every token of a batch, not only the
         last; kv_type: "f32" or "f16" KV cache; abort: None, or an object
         with is_set() (a threading.Event) or a callable, asked between
         layers of every evaluation: true stops it with gpt2.AbortedError and
         the context as it was (an exception raised there does too, and is
-        the error's __cause__)."""
+        the error's __cause__); embeddings: keep the final hidden states of
+        every token of the last batch, for embeddings()."""
         params = ContextParams(n_ctx=_convert.uint("n_ctx", n_ctx, 32),
-                               n_threads=_convert.uint("threads", threads, 32),
+                               n_threads=_convert.n_threads(n_threads, threads),
                                seed=_convert.uint("seed", seed, 64),
                                logits_all=1 if logits_all else 0,
-                               kv_type=_convert.choice("kv_type", kv_type, KV_TYPES))
+                               kv_type=_convert.choice("kv_type", kv_type, KV_TYPES),
+                               embeddings=1 if embeddings else 0)
         hook = None if abort is None else AbortHook(abort)
         if hook is not None:
             params.abort_callback = hook.callback
@@ -89,6 +94,11 @@ class Context:
             return self.library.gpt2_n_ctx(context)
 
     @property
+    def seed(self):
+        """The sampler's seed, as given at creation (or to copy())."""
+        return self._params.seed
+
+    @property
     def pos(self):
         """Number of tokens in the KV cache."""
         with self._handle as context:
@@ -111,6 +121,9 @@ class Context:
             pointer = self.library.gpt2_logits(context, i)
             if not pointer:
                 if i != -1 and self.library.gpt2_logits(context, -1):
+                    if self._params.logits_all:
+                        raise RangeError("no logits for row %d: the last batch has fewer "
+                                         "tokens" % i)
                     raise RangeError(
                         "no logits for row %d of the last batch (rows other than the "
                         "last need logits_all=True)" % i)
@@ -121,6 +134,44 @@ class Context:
             values.frombytes(ctypes.string_at(pointer, 4 * self._n_vocab))
             return values
 
+    def logprob(self, token, i=-1):
+        """The log-probability (natural log, float64 log-softmax of the
+        logits) of `token` following the i-th token of the last batch (i as
+        for logits())."""
+        token = _convert.int32("token", token, RangeError)
+        i = _convert.int32("logits row", i, RangeError)
+        value = ctypes.c_double()
+        with self._handle as context:
+            self.library.gpt2_logprob(context, i, token, ctypes.byref(value))
+        return value.value
+
+    def top_logprobs(self, k, i=-1):
+        """The k most probable tokens after the i-th token of the last batch,
+        most probable first (ties: lower id first), as (token, logprob)."""
+        k = _convert.checked_int("k", k, 0, (1 << 31) - 1)
+        i = _convert.int32("logits row", i, RangeError)
+        with self._handle as context:
+            buffer, count = _convert.read_sized(
+                lambda out, cap, n_out: self.library.gpt2_top_logprobs(
+                    context, i, k, out, cap, n_out),
+                lambda cap: (TokenLogprob * cap)(), min(k, self._n_vocab))
+        return [(entry.token, entry.logprob) for entry in buffer[:count]]
+
+    def embeddings(self):
+        """The final hidden states (after the last layer norm) of the last
+        batch's tokens, a context made with embeddings=True: a numpy float32
+        array of shape (tokens, n_embd), or without numpy a list of
+        array.array("f") rows."""
+        n_embd = self.model.n_embd
+        with self._handle as context:
+            buffer, count = _convert.read_sized(
+                lambda out, cap, n_out: self.library.gpt2_embeddings(context, out, cap, n_out),
+                lambda cap: (ctypes.c_float * cap)(), n_embd)
+        if _numpy is not None:
+            return _numpy.ctypeslib.as_array(buffer)[:count].reshape(-1, n_embd).copy()
+        flat = array.array("f", buffer[:count])
+        return [flat[row:row + n_embd] for row in range(0, count, n_embd)]
+
     def truncate(self, pos):
         """Forgets every position >= pos (the logits too, until the next eval)."""
         pos = _convert.checked_int("truncate position", pos, 0, (1 << 63) - 1, RangeError)
@@ -128,23 +179,26 @@ class Context:
             self.library.gpt2_truncate(context, pos)
 
     # ---- fork and saved state -----------------------------------------
-    def copy(self, *, seed=_KEEP, threads=_KEEP, abort=_KEEP):
+    def copy(self, *, seed=_KEEP, n_threads=_KEEP, abort=_KEEP, threads=_KEEP):
         """A new context holding this one's sequence: positions, KV cache
         rows in use, token history, last logits (gpt2_context_copy; only the
         positions in use are copied). With no arguments it is exact: this
         context's parameters, sampler state and abort hook, so it samples
-        what this one would. Given any of seed, threads or abort, it takes
+        what this one would. Given any of seed, n_threads (old name:
+        threads) or abort, it takes
         this context's parameters with those replaced, and its sampler
         starts from `seed` (default: this context's seed). For n
         completions of one prompt, beam search, prompt caching."""
-        if seed is _KEEP and threads is _KEEP and abort is _KEEP:
+        if threads is not _KEEP:
+            n_threads = _convert.n_threads(0 if n_threads is _KEEP else n_threads, threads)
+        if seed is _KEEP and n_threads is _KEEP and abort is _KEEP:
             params, hook, params_pointer = self._params, self._abort, None
         else:
             params = ContextParams.from_buffer_copy(self._params)
             if seed is not _KEEP:
                 params.seed = _convert.uint("seed", seed, 64)
-            if threads is not _KEEP:
-                params.n_threads = _convert.uint("threads", threads, 32)
+            if n_threads is not _KEEP:
+                params.n_threads = _convert.uint("n_threads", n_threads, 32)
             hook = self._abort if abort is _KEEP else None if abort is None else AbortHook(abort)
             params.abort_callback = hook.callback if hook is not None else AbortCallback()
             params_pointer = ctypes.byref(params)
@@ -189,11 +243,25 @@ class Context:
             self.library.gpt2_sample(context, ctypes.byref(params), ctypes.byref(token))
         return token.value
 
+    def sample_logprob(self, **sampling):
+        """sample(), and the drawn token's log-probability under the model
+        (of the raw logits, whatever the sampling arguments, as OpenAI's
+        logprobs): (token, logprob)."""
+        return self._sample_logprob(sample_params(**sampling))
+
+    def _sample_logprob(self, params):
+        token, logprob = ctypes.c_int32(), ctypes.c_double()
+        with self._handle as context:
+            self.library.gpt2_sample_logprob(context, ctypes.byref(params), ctypes.byref(token),
+                                             ctypes.byref(logprob))
+        return token.value, logprob.value
+
     def generate(self, prompt=(), max_tokens=16, *, stop=None, special=False,
-                 stop_at_eot=True, **sampling):
-        """Yields the text generated after `prompt`, piece by piece as tokens
-        are sampled; each piece is whole UTF-8 characters (bytes that can
-        never be valid UTF-8 come out as U+FFFD).
+                 stop_at_eot=True, logprobs=None, echo=False, **sampling):
+        """A gpt2.Generation: iterating it yields the text generated after
+        `prompt`, piece by piece as tokens are sampled; each piece is whole
+        UTF-8 characters (bytes that can never be valid UTF-8 come out as
+        U+FFFD).
 
         prompt: str or bytes (tokenized, `special` as in Model.tokenize) or
         token ids, appended at the current position; empty at position 0
@@ -203,8 +271,13 @@ class Context:
         after max_tokens tokens ("length"), at an <|endoftext|> if
         stop_at_eot ("eot"; it is neither evaluated nor yielded), when a
         `stop` string (str or list of str) appears ("stop"; the text from
-        it on is not yielded), or when the context is full ("context"). The
-        reason is the generator's return value (StopIteration.value).
-        Sampling keyword arguments as sample()."""
+        it on is not yielded, and the context is cut back to end where the
+        yielded text ends), or when the context is full ("context"). The
+        reason is the Generation's finish_reason once it has ended (and
+        the StopIteration's value). logprobs=k records each token's id,
+        log-probability and top k on the Generation (tokens,
+        token_logprobs, top_logprobs); echo=True yields the prompt's text
+        first (with logprobs, the context needs logits_all=True). Sampling
+        keyword arguments as sample()."""
         return generate(self, prompt, max_tokens, stop, special, stop_at_eot,
-                        sample_params(**sampling))
+                        sample_params(**sampling), logprobs, echo)

@@ -1,18 +1,20 @@
 """gpt2.Model: a loaded model (weights and vocabulary)."""
 import ctypes
+import math
 import os
+import secrets
 import threading
 import weakref
 
 from . import _convert
 from ._handle import Handle
 from ._library import load_library
-from ._stream import generate_in_new_context, generate_many_in_new_context
-from ._structs import TOKENIZE_SPECIAL, WEIGHT_TYPES, LoadParams, SaveParams
+from ._stream import Generation, generate_in_new_context, generate_many_in_new_context
+from ._structs import TOKENIZE_SPECIAL, WEIGHT_TYPES, LoadParams, SaveParams, ScoreParams
 from .context import Context
 from .detokenizer import Detokenizer
 from ._abort import ProgressHook
-from .errors import AbortedError, RangeError
+from .errors import AbortedError, InvalidArgumentError, RangeError
 
 
 def _as_bytes(text):
@@ -25,6 +27,29 @@ def _as_bytes(text):
     raise TypeError("text must be str or bytes, not %s" % type(text).__name__)
 
 
+class Score:
+    """Model.score's result: `tokens` (ids) and `logprobs` (natural log,
+    one per token), iterable as (token, logprob) pairs, with the totals
+    `total` (sum of the log-probabilities), `n` and `perplexity`."""
+
+    def __init__(self, tokens, logprobs):
+        self.tokens = tokens
+        self.logprobs = logprobs
+        self.n = len(tokens)
+        self.total = math.fsum(logprobs)
+        self.perplexity = math.exp(-self.total / self.n)
+
+    def __iter__(self):
+        return iter(zip(self.tokens, self.logprobs))
+
+    def __len__(self):
+        return self.n
+
+    def __repr__(self):
+        return "<gpt2.Score n=%d total=%.4f perplexity=%.4f>" % (self.n, self.total,
+                                                                 self.perplexity)
+
+
 class Model:
     """A GPT-2 model loaded by libgpt2 from a Hugging Face directory or a
     .gguf file. Immutable: its methods may run from any number of threads.
@@ -35,11 +60,12 @@ class Model:
     """
 
     def __init__(self, path, *, weight_type="auto", use_mmap=True, fp32_products=False,
-                 threads=0, progress=None, library=None):
+                 n_threads=0, progress=None, library=None, threads=None):
         """weight_type: "auto" (as stored), "f32", "f16", "bf16", "q8_0" or
         "q4_0" converts matrices at load. fp32_products: every product in
-        FP32, never the faster ones that round activations. threads: those
-        that convert the weights at load, 0 = every online CPU. progress: None,
+        FP32, never the faster ones that round activations. n_threads: those
+        that convert the weights at load, 0 = every online CPU (`threads`
+        is its 0.2 name, still accepted). progress: None,
         or a callable called as progress(done) with the part of the load done
         (0 to 1, ending at 1), on the loading thread; a true return cancels
         the load with AbortedError, and so does an exception raised there
@@ -49,7 +75,7 @@ class Model:
         params = LoadParams(weight_type=_convert.choice("weight_type", weight_type, WEIGHT_TYPES),
                             use_mmap=1 if use_mmap else 0,
                             fp32_products=1 if fp32_products else 0,
-                            n_threads=_convert.uint("threads", threads, 32))
+                            n_threads=_convert.n_threads(n_threads, threads))
         hook = None if progress is None else ProgressHook(progress)
         if hook is not None:
             params.progress_callback = hook.callback
@@ -190,28 +216,96 @@ class Model:
         """A streaming gpt2.Detokenizer: push tokens, get whole characters."""
         return Detokenizer(self, errors)
 
+    # ---- scoring and embeddings ----------------------------------------
+    def score(self, text, *, prefix=None, window=0, stride=0, n_threads=0, special=False):
+        """Scores `text` (str, bytes or token ids): a gpt2.Score with each
+        token's log-probability given the tokens before it (gpt2_score:
+        float64 log-softmax; the first token follows `prefix`, text or ids,
+        default <|endoftext|>). Any length: past `window` tokens (0: the
+        model's n_ctx) the window slides by `stride` (0: window / 2) as in
+        Hugging Face's perplexity guide. Runs at prefill speed."""
+        tokens = self._ids(text, special)
+        if not tokens:
+            raise InvalidArgumentError("score: the text has no tokens")
+        params = ScoreParams(window=_convert.uint("window", window, 32),
+                             stride=_convert.uint("stride", stride, 32),
+                             n_threads=_convert.uint("n_threads", n_threads, 32))
+        if prefix is not None:
+            prefix_ids, n_prefix = _convert.token_array(self._ids(prefix, special))
+            params.prefix, params.n_prefix = prefix_ids, n_prefix
+        array, count = _convert.token_array(tokens)
+        logprobs = (ctypes.c_double * count)()
+        with self._handle as model:
+            self.library.gpt2_score(model, array, count, ctypes.byref(params), logprobs)
+        return Score(tokens, list(logprobs))
+
+    def embed(self, text, pooling="mean", *, n_threads=0, special=False):
+        """The final hidden states (after the last layer norm) of `text`
+        (str, bytes or ids; at most n_ctx_train tokens), evaluated after
+        nothing: pooling "mean" (default) averages the tokens' vectors,
+        "last" takes the last token's, None returns one row per token.
+        A numpy float32 array ((n_embd,) pooled, else (tokens, n_embd))."""
+        if pooling not in ("mean", "last", None):
+            raise InvalidArgumentError("pooling %r is not 'mean', 'last' or None" % (pooling,))
+        tokens = self._ids(text, special)
+        if not tokens:
+            raise InvalidArgumentError("embed: the text has no tokens")
+        if len(tokens) > self.n_ctx_train:
+            raise RangeError("embed: %d tokens, more than the model's %d positions"
+                             % (len(tokens), self.n_ctx_train))
+        with self.context(n_ctx=len(tokens), n_threads=n_threads, embeddings=True) as context:
+            context.eval(tokens)
+            rows = context.embeddings()
+        if pooling is None:
+            return rows
+        return rows.mean(axis=0, dtype="float64").astype("float32") if pooling == "mean" \
+            else rows[-1].copy()
+
+    def _ids(self, text, special):
+        if isinstance(text, (str, bytes, bytearray, memoryview)):
+            return self.tokenize(text, special)
+        return list(text)
+
     # ---- contexts and generation ---------------------------------------
     def context(self, **params):
         """A new gpt2.Context on this model; see Context for the params."""
         return Context(self, **params)
 
     def generate(self, prompt, max_tokens=16, *, n=1, stop=None, special=False,
-                 stop_at_eot=True, n_ctx=0, threads=0, seed=0, kv_type="f32",
-                 **sampling):
-        """Yields the text generated after `prompt` (str, bytes or token
-        ids), piece by piece as tokens are sampled, in a context of its own
-        (closed when the generator ends or is closed). See
-        Context.generate for the arguments and what the generator returns.
+                 stop_at_eot=True, n_ctx=0, n_threads=0, seed=None, kv_type="f32",
+                 logprobs=None, echo=False, threads=None, **sampling):
+        """A gpt2.Generation: iterating it yields the text generated after
+        `prompt` (str, bytes or token ids), piece by piece as tokens are
+        sampled, in a context of its own (closed when the generation ends
+        or is closed); afterwards its finish_reason says why it ended. See
+        Context.generate for the arguments.
+
+        seed: None (default) draws a fresh 64-bit seed for this call, as
+        the programs do without --seed, so two calls sample differently;
+        the seed used is the Generation's `seed`, to repeat a call exactly.
+
+        logprobs=k (n = 1): the Generation records, per token, its id,
+        log-probability and the k most probable alternatives (tokens,
+        token_logprobs, top_logprobs), as OpenAI's completions; echo=True
+        yields the prompt's text first (and records its tokens, the first
+        with logprob None).
 
         n > 1: n completions of the prompt, evaluated once and forked;
         completion i samples with seed + i, and all advance together, one
-        batch per step (gpt2.eval_batch). It yields (i, piece) pairs and
-        returns the list of the n reasons; completion i is exactly what
-        n=1 with seed + i yields."""
+        batch per step (gpt2.eval_batch). It yields (i, piece) pairs and its
+        finish_reason is the list of the n reasons; completion i is exactly
+        what n=1 with seed + i yields."""
         n = _convert.checked_int("n", n, 1, 1 << 16)
-        context_params = dict(n_ctx=n_ctx, threads=threads, seed=seed, kv_type=kv_type)
+        seed = secrets.randbits(64) if seed is None else _convert.uint("seed", seed, 64)
+        context_params = dict(n_ctx=n_ctx, n_threads=_convert.n_threads(n_threads, threads),
+                              seed=seed, kv_type=kv_type,
+                              logits_all=bool(echo and logprobs is not None))
         if n == 1:
             return generate_in_new_context(self, context_params, prompt, max_tokens, stop,
-                                           special, stop_at_eot, sampling)
-        return generate_many_in_new_context(self, context_params, n, prompt, max_tokens, stop,
-                                            special, stop_at_eot, sampling)
+                                           special, stop_at_eot, sampling, logprobs, echo)
+        if logprobs is not None or echo:
+            raise InvalidArgumentError("logprobs and echo need n=1 (run one generate per "
+                                       "completion, with seed + i)")
+        stream = generate_many_in_new_context(self, context_params, n, prompt, max_tokens,
+                                              stop, special, stop_at_eot, sampling)
+        return Generation(stream, seed)

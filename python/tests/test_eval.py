@@ -174,8 +174,27 @@ def test_logits_before_eval_and_bad_rows(tiny):
     with tiny.context(logits_all=True) as context:
         context.eval([1, 2, 3])
         assert numpy.array_equal(context.logits(2), context.logits(-1))
-        with pytest.raises(gpt2.RangeError):
-            context.logits(3)
+        for row in (3, -2):  # logits_all is set: the message must not ask for it
+            with pytest.raises(gpt2.RangeError, match="row %d: the last batch has fewer" % row) \
+                    as caught:
+                context.logits(row)
+            assert "logits_all" not in str(caught.value)
+
+
+def test_n_threads_is_the_c_name(tiny):
+    """n_threads as in gpt2_context_params / gpt2_load_params; `threads`
+    (the 0.2 name) still works; both at once is an error."""
+    with tiny.context(n_threads=2) as context:
+        assert context._params.n_threads == 2
+        assert context.copy(n_threads=1)._params.n_threads == 1
+        assert context.copy(threads=3)._params.n_threads == 3
+    with tiny.context(threads=2) as context:
+        assert context._params.n_threads == 2
+    with pytest.raises(gpt2.InvalidArgumentError, match="not both"):
+        tiny.context(n_threads=1, threads=2)
+    assert "".join(tiny.generate("a", max_tokens=2, n_threads=1, seed=1))
+    with gpt2.Model(model_path("tiny-f32"), n_threads=1) as model:
+        assert model.n_vocab == tiny.n_vocab
 
 
 @pytest.mark.parametrize("bad", [-1, 509, 2**31 - 1, 2**31, -2**40])

@@ -78,14 +78,69 @@ def test_text_is_the_sampled_tokens(name):
 
 def test_stop_strings(tiny):
     _, sampling = cycle(tiny, "xyz")
-    cases = [("zx", "xy", "stop", 4), (["qq", "yz"], "x", "stop", 3), ("z", "xy", "stop", 3),
-             ("xyzx", "", "stop", 4), ("zq", "xyzxyz", "length", 6), (None, "xyzxyz", "length", 6),
-             ([], "xyzxyz", "length", 6)]
-    for stop, text, reason, n_evaluated in cases:
+    cases = [("zx", "xy", "stop"), (["qq", "yz"], "x", "stop"), ("z", "xy", "stop"),
+             ("xyzx", "", "stop"), ("zq", "xyzxyz", "length"), (None, "xyzxyz", "length"),
+             ([], "xyzxyz", "length")]
+    for stop, text, reason in cases:
         with tiny.context() as context:
             pieces, why = drive(context.generate("a", max_tokens=6, stop=stop, **sampling))
             assert ("".join(pieces), why) == (text, reason), stop
-            assert context.pos == 1 + n_evaluated, stop  # tokens up to the stop are evaluated
+            # one token per character here: the cache ends where the text does
+            assert context.pos == 1 + len(text), stop
+            with tiny.context() as alone:
+                alone.eval(tiny.tokenize("a" + text))
+                assert (context.logits() == alone.logits()).all(), stop
+
+
+def test_stop_string_inside_a_token_is_not_left_in_the_cache(gpt2_vocab):
+    """" hello" is one token; the stop "lo w" cuts it: the cache must hold
+    the prompt and " hel" (what was shown), not " hello world", so that a
+    continued generation follows the text the caller saw."""
+    ids, sampling = cycle(gpt2_vocab, " hello world")
+    prompt = gpt2_vocab.tokenize("x")
+    with gpt2_vocab.context(n_threads=1) as context:
+        pieces, why = drive(context.generate(prompt, max_tokens=6, stop="lo w", **sampling))
+        assert (pieces, why) == ([" hel"], "stop")
+        shown = prompt + gpt2_vocab.tokenize(" hel")
+        assert context.pos == len(shown)
+        with gpt2_vocab.context(n_threads=1) as alone:
+            alone.eval(shown)
+            assert (context.logits() == alone.logits()).all()
+    with gpt2_vocab.context(n_threads=1) as context:  # a stop at a token boundary
+        pieces, why = drive(context.generate(prompt, max_tokens=6, stop=" world", **sampling))
+        assert (pieces, why) == ([" hello"], "stop")
+        assert context.pos == len(prompt) + 1
+        with gpt2_vocab.context(n_threads=1) as alone:
+            alone.eval(prompt + ids[:1])
+            assert (context.logits() == alone.logits()).all()
+
+
+def test_finish_reason_is_kept_by_a_plain_loop(tiny):
+    _, sampling = cycle(tiny, "xyz")
+    with tiny.context() as context:
+        generation = context.generate("a", max_tokens=6, stop="z", **sampling)
+        assert generation.finish_reason is None
+        assert "".join(piece for piece in generation) == "xy"
+        assert generation.finish_reason == "stop"
+    generation = tiny.generate("a", max_tokens=3, **sampling)
+    for _ in generation:
+        pass
+    assert generation.finish_reason == "length"
+    generation = tiny.generate("a", max_tokens=6, n=3, stop="z", **sampling)
+    assert "".join(piece for _, piece in generation) == "xxxyyy"  # one step each
+    assert generation.finish_reason == ["stop"] * 3
+
+
+def test_model_generate_draws_a_seed_per_call(tiny):
+    """No seed: each call samples with a fresh seed (as gpt2-generate does
+    without --seed), reported on the result, which replays the call."""
+    runs = [tiny.generate("Hello", max_tokens=24, top_k=0, temperature=2.0) for _ in range(2)]
+    texts = ["".join(run) for run in runs]
+    # 24 tokens at temperature 2 over 509 tokens: equal texts from two seeds
+    # would be a chance far below 1e-20.
+    assert runs[0].seed != runs[1].seed and texts[0] != texts[1]
+    again = tiny.generate("Hello", max_tokens=24, top_k=0, temperature=2.0, seed=runs[1].seed)
+    assert "".join(again) == texts[1] and again.seed == runs[1].seed
 
 
 def test_stop_string_held_back_across_tokens(gpt2_vocab):

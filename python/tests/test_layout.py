@@ -68,7 +68,8 @@ def test_struct_size_and_field_offsets(header, name):
 
 
 @pytest.mark.parametrize("name", ["gpt2_load_params", "gpt2_context_params",
-                                  "gpt2_save_params", "gpt2_sample_params"])
+                                  "gpt2_save_params", "gpt2_sample_params",
+                                  "gpt2_score_params"])
 def test_defaults_are_the_init_macro(header, name):
     mirror = _structs.MIRRORS[name]()
     assert mirror.size == ctypes.sizeof(mirror)

@@ -1,5 +1,7 @@
 """Installing the package offline with Debian's pip and setuptools (no build
-isolation, no index), and the example script."""
+isolation, no index): pip compiles libgpt2 from the repository's C sources
+into the package, so the installed `gpt2` needs no GPT2_LIBRARY and no
+`make`; the compile commands are the Makefile's; and the example script."""
 import os
 import shutil
 import subprocess
@@ -8,6 +10,9 @@ import sys
 import pytest
 
 from support import REPO, model_path, run_python
+
+sys.path.insert(0, os.path.join(REPO, "python"))
+import libgpt2_build  # noqa: E402 - python/, not installed
 
 import gpt2
 
@@ -24,10 +29,14 @@ def pip_environment():
 
 @pytest.fixture
 def source(tmp_path):
-    """A copy of python/ (the build writes into the source directory)."""
-    copy = tmp_path / "src" / "python"
+    """A copy of the parts of the checkout the package builds from: python/
+    (the build writes into it), lib/ and include/ (no build/ directory)."""
+    root = tmp_path / "src"
+    copy = root / "python"
     shutil.copytree(os.path.join(REPO, "python"), copy,
                     ignore=shutil.ignore_patterns("tests", "__pycache__", "build", "*.egg-info"))
+    for part in ("lib", "include"):
+        shutil.copytree(os.path.join(REPO, part), root / part)
     return copy
 
 
@@ -39,17 +48,23 @@ def run(args, cwd, env=None):
 
 
 def check_installed(python, site, tmp_path):
-    """The installed package (not the source tree's) loads and generates."""
+    """The installed package (not the source tree's) loads the library
+    built into it, with no GPT2_LIBRARY, and generates."""
     code = ("import gpt2, sys\n"
             "print(gpt2.__file__)\n"
+            "print(gpt2.load_library().path)\n"
             "m = gpt2.Model(sys.argv[1])\n"
             "print(len(list(m.generate('Hi', max_tokens=4, stop_at_eot=False))) > 0)\n")
-    env = dict(pip_environment(), GPT2_LIBRARY=gpt2.load_library().path)
+    env = pip_environment()
+    env.pop("GPT2_LIBRARY", None)
+    env.pop("LD_LIBRARY_PATH", None)
     if site:
         env["PYTHONPATH"] = site
     result = run([python, "-c", code, model_path("tiny-f32")], cwd=tmp_path, env=env)
-    location, generated = result.stdout.split()
+    location, library, generated = result.stdout.split()
+    package = os.path.dirname(location)
     assert location.startswith(str(site or tmp_path)) and generated == "True"
+    assert library == os.path.join(package, "libgpt2.so")
 
 
 def test_pip_install_target_offline(source, tmp_path):
@@ -73,9 +88,36 @@ def test_readme_install_command_in_a_venv(source, tmp_path):
     run([python, "-m", "pip", "install", "--no-build-isolation", "--no-index", "./python"],
         cwd=source.parent)
     check_installed(python, None, tmp_path)
-    env = dict(pip_environment(), GPT2_LIBRARY=gpt2.load_library().path)
+    env = pip_environment()
+    env.pop("GPT2_LIBRARY", None)
     result = run([python, EXAMPLE, model_path("tiny-f32"), "Hello", "8"], cwd=tmp_path, env=env)
     assert result.stdout.startswith("Hello") and result.stdout.endswith("\n")
+
+
+def test_package_build_compiles_as_the_makefile_does(tmp_path):
+    """Every compile and the link of libgpt2_build.py are the commands
+    `make -n` prints for the shared library (same flags per file), so the
+    package's library is the one make builds."""
+    build = str(tmp_path / "b")
+    result = subprocess.run(["make", "-n", "-B", "CC=cc", "BUILD=" + build, "CFLAGS=", "NATIVE=",
+                             "SANITIZE=", "OPT=-O2", build + "/libgpt2.so"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    make = {}
+    for line in result.stdout.replace("\\\n", " ").splitlines():  # joins continued lines
+        words = line.split()
+        if words and words[0] == "cc" and "-c" in words:
+            make[words[words.index("-c") + 1]] = [w for w in words[1:] if w not in ("-MMD", "-MP")]
+        elif words and words[0] == "cc" and "-shared" in words:
+            make["link"] = words[1:]
+    sources = libgpt2_build.sources(REPO)
+    assert sorted(k for k in make if k != "link") == sources
+    for source in sources:
+        obj = os.path.join(build, "obj", source[:-2] + ".o")
+        assert make[source] == libgpt2_build.compile_command([], source, obj), source
+    objects = [os.path.join(build, "obj", s[:-2] + ".o") for s in sources]
+    shared = "%s/libgpt2.so.%s" % (build, ".".join(libgpt2_build.version(REPO)))
+    assert make["link"] == libgpt2_build.link_command([], REPO, objects, shared)
 
 
 def test_example_script():

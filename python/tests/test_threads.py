@@ -134,3 +134,29 @@ def test_closing_the_model_while_threads_generate():
     for thread in threads:
         thread.join()
     assert outcomes == ["closed"] * 3
+
+
+def test_close_during_a_call_returns_at_once_and_frees_after_it(tiny):
+    """docs/python.md: close() from another thread does not wait for a
+    running call; the handle is freed when that call returns."""
+    inside, release = threading.Event(), threading.Event()
+
+    def hold():  # the abort hook runs inside gpt2_eval, between layers
+        inside.set()
+        release.wait(10)
+        return False
+
+    context = tiny.context(n_threads=1, abort=hold)
+    freed = []
+    real_free = context._handle._free
+    context._handle._free = lambda pointer: (freed.append(pointer), real_free(pointer))
+    worker = threading.Thread(target=context.eval, args=([1, 2, 3],))
+    worker.start()
+    assert inside.wait(10)
+    context.close()  # returns while the eval is still inside the library
+    assert context.closed and worker.is_alive() and not freed
+    release.set()
+    worker.join()
+    assert len(freed) == 1
+    with pytest.raises(gpt2.ClosedError):
+        context.pos

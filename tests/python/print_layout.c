@@ -28,6 +28,7 @@ static const gpt2_load_params load_init = GPT2_LOAD_PARAMS_INIT;
 static const gpt2_context_params context_init = GPT2_CONTEXT_PARAMS_INIT;
 static const gpt2_save_params save_init = GPT2_SAVE_PARAMS_INIT;
 static const gpt2_sample_params sample_init = GPT2_SAMPLE_PARAMS_INIT;
+static const gpt2_score_params score_init = GPT2_SCORE_PARAMS_INIT;
 
 int main(void) {
   STRUCT(gpt2_load_params);
@@ -50,6 +51,7 @@ int main(void) {
   FIELD(gpt2_context_params, reserved);
   FIELD(gpt2_context_params, abort_callback);
   FIELD(gpt2_context_params, abort_data);
+  FIELD(gpt2_context_params, embeddings);
   print_init("gpt2_context_params", &context_init, sizeof context_init);
 
   STRUCT(gpt2_save_params);
@@ -73,7 +75,23 @@ int main(void) {
   FIELD(gpt2_sample_params, frequency_penalty);
   FIELD(gpt2_sample_params, n_logit_bias);
   FIELD(gpt2_sample_params, logit_bias);
+  FIELD(gpt2_sample_params, typical_p);
+  FIELD(gpt2_sample_params, no_repeat_ngram_size);
   print_init("gpt2_sample_params", &sample_init, sizeof sample_init);
+
+  STRUCT(gpt2_token_logprob);
+  FIELD(gpt2_token_logprob, token);
+  FIELD(gpt2_token_logprob, logprob);
+
+  STRUCT(gpt2_score_params);
+  FIELD(gpt2_score_params, size);
+  FIELD(gpt2_score_params, window);
+  FIELD(gpt2_score_params, stride);
+  FIELD(gpt2_score_params, n_threads);
+  FIELD(gpt2_score_params, prefix);
+  FIELD(gpt2_score_params, n_prefix);
+  FIELD(gpt2_score_params, reserved);
+  print_init("gpt2_score_params", &score_init, sizeof score_init);
 
   CONST(GPT2_OK);
   CONST(GPT2_E_INVALID);
