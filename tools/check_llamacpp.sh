@@ -9,8 +9,8 @@
 # Needs `make` done, npm, a C compiler and /usr/bin/python3 with numpy.
 # Prints ok/FAIL lines like the test suite; exits non-zero on a failure.
 #  1. ggml's own quantizers give the bytes of tests/data/quant (Q8_0, Q4_0, Q6_K),
-#     and ggml's quantizers and to_float the Q4_1, Q5_0, Q5_1, Q2_K, Q3_K,
-#     IQ4_NL and IQ4_XS vectors (tools/llamacpp/ggml_type_vectors.c)
+#     and ggml's quantizers and to_float those of tests/data/quant_ggml (Q4_1,
+#     Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS; tools/llamacpp/ggml_type_vectors.c)
 #  2. llama.cpp's quantizer, run on the F32 file gpt2-quantize writes, gives
 #     tensors byte-identical to gpt2-quantize --type q8_0 / q4_0
 #  3. llama.cpp loads every file gpt2-quantize writes and tokenizes text to
@@ -125,7 +125,7 @@ cc $CFLAGS_LLAMA "$WORK/quantize.c" -o "$WORK/quantize" $LIBS_LLAMA &&
 
 # ---- 1. quantizer vectors --------------------------------------------------
 "$WORK/ggml_vectors" tests/data/quant || failures=$((failures + 1))
-"$WORK/ggml_type_vectors" check tests/data/quant || failures=$((failures + 1))
+"$WORK/ggml_type_vectors" check tests/data/quant tests/data/quant_ggml || failures=$((failures + 1))
 
 # ---- 2. whole files against llama.cpp's quantizer --------------------------
 for type in f32 f16 bf16 q8_0 q4_0; do

@@ -19,9 +19,10 @@
 
 static const char *data_dir;
 
+/* `name` in tests/data/quant, or in another folder if it has a '/'. */
 static void *load(const char *name, size_t *size) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/quant/%s", data_dir, name);
+  snprintf(path, sizeof path, strchr(name, '/') ? "%s/%s" : "%s/quant/%s", data_dir, name);
   FILE *f = fopen(path, "rb");
   void *data = NULL;
   *size = 0;
@@ -170,15 +171,16 @@ int main(void) {
   check_dequantize(G2_DT_Q6_K, "q6_k.bin", "q6_k.f32");
   check_dequantize(G2_DT_Q4_K, "q4_k.bin", "q4_k.f32");
   check_dequantize(G2_DT_Q5_K, "q5_k.bin", "q5_k.f32");
-  /* made by ggml itself (tools/llamacpp/ggml_type_vectors.c): ggml's
-     quantization of the inputs, then blocks of random bytes */
-  check_dequantize(G2_DT_Q4_1, "q4_1.bin", "q4_1.f32");
-  check_dequantize(G2_DT_Q5_0, "q5_0.bin", "q5_0.f32");
-  check_dequantize(G2_DT_Q5_1, "q5_1.bin", "q5_1.f32");
-  check_dequantize(G2_DT_Q2_K, "q2_k.bin", "q2_k.f32");
-  check_dequantize(G2_DT_Q3_K, "q3_k.bin", "q3_k.f32");
-  check_dequantize(G2_DT_IQ4_NL, "iq4_nl.bin", "iq4_nl.f32");
-  check_dequantize(G2_DT_IQ4_XS, "iq4_xs.bin", "iq4_xs.f32");
+  /* tests/data/quant_ggml, made by ggml itself
+     (tools/llamacpp/ggml_type_vectors.c): ggml's quantization of the
+     inputs, then blocks of random bytes */
+  check_dequantize(G2_DT_Q4_1, "quant_ggml/q4_1.bin", "quant_ggml/q4_1.f32");
+  check_dequantize(G2_DT_Q5_0, "quant_ggml/q5_0.bin", "quant_ggml/q5_0.f32");
+  check_dequantize(G2_DT_Q5_1, "quant_ggml/q5_1.bin", "quant_ggml/q5_1.f32");
+  check_dequantize(G2_DT_Q2_K, "quant_ggml/q2_k.bin", "quant_ggml/q2_k.f32");
+  check_dequantize(G2_DT_Q3_K, "quant_ggml/q3_k.bin", "quant_ggml/q3_k.f32");
+  check_dequantize(G2_DT_IQ4_NL, "quant_ggml/iq4_nl.bin", "quant_ggml/iq4_nl.f32");
+  check_dequantize(G2_DT_IQ4_XS, "quant_ggml/iq4_xs.bin", "quant_ggml/iq4_xs.f32");
   check_non_finite();
   check_sizes();
   free(input);

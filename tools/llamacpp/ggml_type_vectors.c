@@ -1,11 +1,12 @@
-/* ggml_type_vectors write|check DIR: the dequantization vectors of
-   tests/data/quant for the types libgpt2 reads but did not define first
-   (Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS), made by ggml itself.
+/* ggml_type_vectors write|check INPUT_DIR DIR: the dequantization vectors
+   of tests/data/quant_ggml (DIR) for Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL
+   and IQ4_XS, made by ggml itself from the inputs of tests/data/quant
+   (INPUT_DIR/input.f32; that folder is gen_quant_vectors.py's).
    Built by tools/check_llamacpp.sh against llama.cpp's prebuilt libggml
    (not by make: it needs ggml's headers and libraries).
 
    For each type, NAME.bin holds the first N_QUANTIZED values of
-   DIR/input.f32 quantized by ggml_quantize_chunk (no importance matrix:
+   INPUT_DIR/input.f32 quantized by ggml_quantize_chunk (no importance matrix:
    none of these types needs one), then N_RANDOM blocks of random bytes
    (every field of a block, scales included, takes arbitrary values: inf
    and NaN F16 scales too); NAME.f32 is the values ggml's to_float gives for
@@ -87,16 +88,16 @@ static char *file_name(char *buf, size_t cap, const char *name, const char *ext)
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3 || (strcmp(argv[1], "write") && strcmp(argv[1], "check"))) {
-    fprintf(stderr, "usage: ggml_type_vectors write|check DIR\n");
+  if (argc != 4 || (strcmp(argv[1], "write") && strcmp(argv[1], "check"))) {
+    fprintf(stderr, "usage: ggml_type_vectors write|check INPUT_DIR DIR\n");
     return 2;
   }
   int write = !strcmp(argv[1], "write");
-  const char *dir = argv[2];
+  const char *dir = argv[3];
   size_t input_bytes;
-  float *input = (float *)slurp(dir, "input.f32", &input_bytes);
+  float *input = (float *)slurp(argv[2], "input.f32", &input_bytes);
   if (!input || input_bytes < N_QUANTIZED * sizeof(float)) {
-    fprintf(stderr, "cannot read %s/input.f32\n", dir);
+    fprintf(stderr, "cannot read %s/input.f32\n", argv[2]);
     return 2;
   }
   int failures = 0;
