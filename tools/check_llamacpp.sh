@@ -174,5 +174,5 @@ for mix in q4_0 q4_k_m q5_k_m; do
 done
 
 # ---- 4. every llama-quantize mix, 124M and XL shapes --------------------------
-tools/llamacpp/check_mixes.sh "$WORK" "$BINS" "$SRC" || failures=$((failures + 1))
+tools/llamacpp/check_mixes.sh "$WORK" "$BINS" || failures=$((failures + 1))
 [ "$failures" -eq 0 ]

@@ -37,6 +37,7 @@ reversed, i.e. a matrix stored [n_out][n_in] comes back with shape
 (n_out, n_in).
 """
 
+import mmap
 import struct
 
 import numpy as np
@@ -202,9 +203,9 @@ def dequantize(kind, raw, n_values):
     raise ValueError(f"type {name}")
 
 
-def read_gguf(path):
-    with open(path, "rb") as f:
-        data = f.read()
+def _header(data, path):
+    """The metadata dict, the tensor infos (name, dims, type id, offset) and
+    the start of the data section of the GGUF file `data`."""
     r = _Reader(data)
     if data[:4] != b"GGUF":
         raise ValueError(f"{path}: not GGUF")
@@ -222,7 +223,20 @@ def read_gguf(path):
         dims = [r.take("<Q") for _ in range(r.take("<I"))]
         infos.append((name, dims, r.take("<I"), r.take("<Q")))
     alignment = meta.get("general.alignment", 32)
-    start = (r.at + alignment - 1) // alignment * alignment
+    return meta, infos, (r.at + alignment - 1) // alignment * alignment
+
+
+def tensor_types(path):
+    """{name: (type name, dims)} of a GGUF file, reading only its header."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        _, infos, _ = _header(data, path)
+    return {name: (TYPES[kind][0] if kind in TYPES else str(kind), dims) for name, dims, kind, _ in infos}
+
+
+def read_gguf(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    meta, infos, start = _header(data, path)
     tensors = {}
     for name, dims, kind, offset in infos:
         n = int(np.prod(dims))

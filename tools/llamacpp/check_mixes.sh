@@ -4,8 +4,7 @@
 # within the bound below of the F32 model's. Run by tools/check_llamacpp.sh
 # (step 4), which builds WORK/quantize against llama.cpp's prebuilt
 # libraries; prints ok/FAIL lines, exits non-zero on a failure.
-#   tools/llamacpp/check_mixes.sh WORK BINS SRC
-#   (SRC: llama.cpp's source, for gguf-py, which lists each file's types)
+#   tools/llamacpp/check_mixes.sh WORK BINS
 # Needs `make` (gpt2-quantize, gen_model, libgpt2.so), /usr/bin/python3
 # with numpy, and about 2.5 GB in WORK.
 set -u
@@ -14,7 +13,6 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 WORK=$1
 BINS=$2
-SRC=$3
 MODEL=${GPT2_TEST_MODELS:-$BUILD/models}/124m-f32
 failures=0
 
@@ -73,13 +71,13 @@ for shape in 124m xl2; do
 done
 # the types of each file's matrices, so that the log shows which types the
 # mixes exercised (the fallbacks in the XL shape)
-/usr/bin/python3 - "$SRC/gguf-py" "${files[@]}" <<'PY'
+/usr/bin/python3 - "${files[@]}" <<'PY'
 import collections, os, sys
-sys.path.insert(0, sys.argv[1])
-from gguf import GGUFReader
-for path in sys.argv[2:]:
+sys.path.insert(0, "tests/reference")
+import gguf_ref
+for path in sys.argv[1:]:
     if os.path.exists(path):
-        types = collections.Counter(t.tensor_type.name for t in GGUFReader(path).tensors if len(t.shape) > 1)
+        types = collections.Counter(t for t, dims in gguf_ref.tensor_types(path).values() if len(dims) > 1)
         print("# %s: %s" % (os.path.basename(path), ", ".join("%s %d" % kv for kv in sorted(types.items()))))
 PY
 results=$(PYTHONPATH=python GPT2_LIBRARY=$BUILD/libgpt2.so /usr/bin/python3 tools/llamacpp/mix_logits.py \
