@@ -8,12 +8,16 @@
 #
 # Needs `make` done, npm, a C compiler and /usr/bin/python3 with numpy.
 # Prints ok/FAIL lines like the test suite; exits non-zero on a failure.
-#  1. ggml's own quantizers give the bytes of tests/data/quant (Q8_0, Q4_0, Q6_K)
+#  1. ggml's own quantizers give the bytes of tests/data/quant (Q8_0, Q4_0, Q6_K),
+#     and ggml's quantizers and to_float those of tests/data/quant_ggml (Q4_1,
+#     Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS; tools/llamacpp/ggml_type_vectors.c)
 #  2. llama.cpp's quantizer, run on the F32 file gpt2-quantize writes, gives
 #     tensors byte-identical to gpt2-quantize --type q8_0 / q4_0
 #  3. llama.cpp loads every file gpt2-quantize writes and tokenizes text to
 #     the ids libgpt2 gives; libgpt2 loads llama.cpp's Q4_0, Q4_K_M and
 #     Q5_K_M files
+#  4. every llama-quantize mix of a 124M- and an XL-shaped model loads,
+#     generates and stays within bounds of F32 (tools/llamacpp/check_mixes.sh)
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -115,11 +119,13 @@ JS
 CFLAGS_LLAMA="-O1 -I$SRC/include -I$SRC/ggml/include"
 LIBS_LLAMA="$BINS/libllama.v0.5.0.so $BINS/libggml.v0.5.0.so $BINS/libggml-base.so -Wl,-rpath,$BINS"
 cc $CFLAGS_LLAMA "$WORK/quantize.c" -o "$WORK/quantize" $LIBS_LLAMA &&
-  cc $CFLAGS_LLAMA "$WORK/ggml_vectors.c" -o "$WORK/ggml_vectors" $LIBS_LLAMA ||
+  cc $CFLAGS_LLAMA "$WORK/ggml_vectors.c" -o "$WORK/ggml_vectors" $LIBS_LLAMA &&
+  cc $CFLAGS_LLAMA tools/llamacpp/ggml_type_vectors.c -o "$WORK/ggml_type_vectors" $LIBS_LLAMA ||
   { echo "cannot build the llama.cpp helpers"; exit 1; }
 
 # ---- 1. quantizer vectors --------------------------------------------------
 "$WORK/ggml_vectors" tests/data/quant || failures=$((failures + 1))
+"$WORK/ggml_type_vectors" check tests/data/quant tests/data/quant_ggml || failures=$((failures + 1))
 
 # ---- 2. whole files against llama.cpp's quantizer --------------------------
 for type in f32 f16 bf16 q8_0 q4_0; do
@@ -166,4 +172,7 @@ for mix in q4_0 q4_k_m q5_k_m; do
   check "libgpt2 loads llama.cpp's $mix file (Q4_0, Q4_K, Q5_K, Q6_K matrices), with the same tokens" \
     test "$("$BUILD/gpt2-tokenize" -m "$WORK/llama-$mix.gguf" --ids "$text")" = "$ours"
 done
+
+# ---- 4. every llama-quantize mix, 124M and XL shapes --------------------------
+tools/llamacpp/check_mixes.sh "$WORK" "$BINS" || failures=$((failures + 1))
 [ "$failures" -eq 0 ]

@@ -26,6 +26,13 @@ static uint32_t file_type(g2_dtype dtype) {
     case G2_DT_Q4_K: return G2_FTYPE_MOSTLY_Q4_K_M;
     case G2_DT_Q5_K: return G2_FTYPE_MOSTLY_Q5_K_M;
     case G2_DT_Q6_K: return G2_FTYPE_MOSTLY_Q6_K;
+    case G2_DT_Q4_1: return G2_FTYPE_MOSTLY_Q4_1;
+    case G2_DT_Q5_0: return G2_FTYPE_MOSTLY_Q5_0;
+    case G2_DT_Q5_1: return G2_FTYPE_MOSTLY_Q5_1;
+    case G2_DT_Q2_K: return G2_FTYPE_MOSTLY_Q2_K;
+    case G2_DT_Q3_K: return G2_FTYPE_MOSTLY_Q3_K_M;
+    case G2_DT_IQ4_NL: return G2_FTYPE_MOSTLY_IQ4_NL;
+    case G2_DT_IQ4_XS: return G2_FTYPE_MOSTLY_IQ4_XS;
     default: return G2_FTYPE_ALL_F32;
   }
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/half.h"
+#include "tensor/dequant.h"
 #include "tensor/kquant.h"
 
 static uint16_t read_u16(const unsigned char *p) {
@@ -79,6 +80,18 @@ void g2_dequantize(g2_dtype dtype, const void *row, int64_t begin, int64_t n,
       for (int64_t i = 0; i < n; i += G2_QK_K)
         dequantize_k(dtype, bytes + (begin + i) / G2_QK_K * block_bytes, out + i);
       return;
+    case G2_DT_Q4_1:
+    case G2_DT_Q5_0:
+    case G2_DT_Q5_1:
+    case G2_DT_Q2_K:
+    case G2_DT_Q3_K:
+    case G2_DT_IQ4_NL:
+    case G2_DT_IQ4_XS: {
+      int64_t block = g2_dtype_block_size(dtype);
+      for (int64_t i = 0; i < n; i += block)
+        g2_dequantize_block(dtype, bytes + (begin + i) / block * block_bytes, out + i);
+      return;
+    }
     case G2_DT_COUNT:
       break;
   }
@@ -266,6 +279,13 @@ void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
       return;
     case G2_DT_Q4_K: /* read, not produced, by this library */
     case G2_DT_Q5_K:
+    case G2_DT_Q4_1:
+    case G2_DT_Q5_0:
+    case G2_DT_Q5_1:
+    case G2_DT_Q2_K:
+    case G2_DT_Q3_K:
+    case G2_DT_IQ4_NL:
+    case G2_DT_IQ4_XS:
     case G2_DT_COUNT:
       break;
   }

@@ -14,6 +14,22 @@ layout and the ggml block formats as documented by llama.cpp
           as Q4_K with a fifth bit from qh
     Q6_K  256 weights: u8 ql[128], u8 qh[64], i8 scales[16], f16 d
           16 sub-blocks of 16: w = d * scale * (6-bit value - 32)
+    Q4_1  32 weights:  f16 d, f16 m, u8 qs[16]              w = d * nibble + m
+    Q5_0  32 weights:  f16 d, u32 qh, u8 qs[16]             w = d * (5-bit value - 16)
+    Q5_1  32 weights:  f16 d, f16 m, u32 qh, u8 qs[16]      w = d * 5-bit value + m
+          bit j of qh is the fifth bit of weight j
+    Q2_K  256 weights: u8 scales[16], u8 qs[64], f16 d, f16 dmin
+          16 sub-blocks of 16, 4-bit scale (low) and min (high) each:
+          w = d * scale * 2-bit value - dmin * min
+    Q3_K  256 weights: u8 hmask[32], u8 qs[64], u8 scales[12], f16 d
+          16 sub-blocks of 16, 6-bit scales: w = d * (scale - 32) *
+          (2-bit value - (4 if the hmask bit is clear else 0))
+          (Q2_K and Q3_K: sub-block 8h + 2p + s is bit pair p of qs[32h + 16s ...],
+          its hmask bit is bit 4h + p of hmask[16s ...])
+    IQ4_NL 32 weights: f16 d, u8 qs[16]                     w = d * GRID[nibble]
+    IQ4_XS 256 weights: f16 d, u16 scales_h, u8 scales_l[4], u8 qs[128]
+          8 sub-blocks of 32 laid out as IQ4_NL, 6-bit scale each:
+          w = d * (scale - 32) * GRID[nibble]
 
 `read_gguf(path)` returns (metadata dict, {name: float64 array}, {name:
 type name}) with the arrays in numpy's row-major order of the ggml shape
@@ -21,6 +37,7 @@ reversed, i.e. a matrix stored [n_out][n_in] comes back with shape
 (n_out, n_in).
 """
 
+import mmap
 import struct
 
 import numpy as np
@@ -29,7 +46,12 @@ import numpy as np
 TYPES = {
     0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 8: ("Q8_0", 32, 34),
     12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210), 30: ("BF16", 1, 2),
+    3: ("Q4_1", 32, 20), 6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 10: ("Q2_K", 256, 84),
+    11: ("Q3_K", 256, 110), 20: ("IQ4_NL", 32, 18), 23: ("IQ4_XS", 256, 136),
 }
+
+# the 16 values an IQ4_NL / IQ4_XS nibble indexes (llama.cpp's kvalues_iq4nl)
+GRID = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.float64)
 
 # GGUF metadata value types: struct format of the fixed-size ones
 SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
@@ -84,6 +106,26 @@ def _nibbles_by_subblock(qs):
     return np.stack([q & 0xF, q >> 4], axis=2).reshape(len(qs), 8, 32)
 
 
+def _nibbles(qs):
+    """Blocks of 32 weights: low nibbles are weights 0..15, high 16..31."""
+    q = qs.astype(np.int64)
+    return np.concatenate([q & 0xF, q >> 4], axis=1)
+
+
+def _fifth_bits(qh):
+    """The 32 fifth bits of a Q5_0/Q5_1 block, from its 4 little-endian bytes."""
+    word = qh.astype(np.int64) << np.array([0, 8, 16, 24])
+    word = word.sum(axis=1)
+    return (word[:, None] >> np.arange(32)) & 1
+
+
+def _two_bits(qs):
+    """Q2_K/Q3_K 2-bit values as [block, 16 sub-blocks, 16]: (h, p, s) -> 8h + 2p + s."""
+    q = qs.astype(np.int64).reshape(-1, 2, 1, 2, 16)  # [block, h, -, s, l]
+    q = (q >> (2 * np.arange(4)).reshape(1, 1, 4, 1, 1)) & 3  # [block, h, p, s, l]
+    return q.reshape(-1, 16, 16)
+
+
 def dequantize(kind, raw, n_values):
     """float64 values of `n_values` weights of ggml type `kind` in `raw` bytes."""
     name, per_block, block_bytes = TYPES[kind]
@@ -126,12 +168,44 @@ def dequantize(kind, raw, n_values):
         scale = scales.reshape(-1, 2, 4, 2)  # one scale per 16 weights
         w = d[:, None, None, None, None] * scale[..., None] * q.reshape(-1, 2, 4, 2, 16)
         return w.reshape(-1)
+    if name == "Q4_1":
+        return (_f16(b, 0)[:, None] * _nibbles(b[:, 4:]) + _f16(b, 2)[:, None]).reshape(-1)
+    if name == "Q5_0":
+        q = _nibbles(b[:, 6:]) + 16 * _fifth_bits(b[:, 2:6])
+        return (_f16(b, 0)[:, None] * (q - 16)).reshape(-1)
+    if name == "Q5_1":
+        q = _nibbles(b[:, 8:]) + 16 * _fifth_bits(b[:, 4:8])
+        return (_f16(b, 0)[:, None] * q + _f16(b, 2)[:, None]).reshape(-1)
+    if name == "Q2_K":
+        scales = b[:, 0:16].astype(np.int64)
+        d, dmin = _f16(b, 80), _f16(b, 82)
+        q = _two_bits(b[:, 16:80])
+        w = (d[:, None] * (scales & 0xF))[:, :, None] * q - (dmin[:, None] * (scales >> 4))[:, :, None]
+        return w.reshape(-1)
+    if name == "Q3_K":
+        hmask = b[:, 0:32].astype(np.int64).reshape(-1, 1, 1, 2, 16)  # [block, -, -, s, l]
+        bit = (4 * np.arange(2)).reshape(1, 2, 1, 1, 1) + np.arange(4).reshape(1, 1, 4, 1, 1)
+        high = ((hmask >> bit) & 1).reshape(-1, 16, 16)
+        q = _two_bits(b[:, 32:96]) - 4 * (1 - high)
+        packed = b[:, 96:108].astype(np.int64)
+        g = np.arange(16)
+        scale = ((packed[:, g % 8] >> (4 * (g // 8))) & 0xF) | (((packed[:, 8 + g % 4] >> (2 * (g // 4))) & 3) << 4)
+        return (_f16(b, 108)[:, None, None] * (scale - 32)[:, :, None] * q).reshape(-1)
+    if name == "IQ4_NL":
+        return (_f16(b, 0)[:, None] * GRID[_nibbles(b[:, 2:])]).reshape(-1)
+    if name == "IQ4_XS":
+        high = b[:, 2].astype(np.int64) | (b[:, 3].astype(np.int64) << 8)
+        low = b[:, 4:8].astype(np.int64)
+        sub = np.arange(8)
+        scale = ((low[:, sub // 2] >> (4 * (sub % 2))) & 0xF) | (((high[:, None] >> (2 * sub)) & 3) << 4)
+        q = _nibbles(b[:, 8:].reshape(-1, 16)).reshape(-1, 8, 32)
+        return (_f16(b, 0)[:, None, None] * (scale - 32)[:, :, None] * GRID[q]).reshape(-1)
     raise ValueError(f"type {name}")
 
 
-def read_gguf(path):
-    with open(path, "rb") as f:
-        data = f.read()
+def _header(data, path):
+    """The metadata dict, the tensor infos (name, dims, type id, offset) and
+    the start of the data section of the GGUF file `data`."""
     r = _Reader(data)
     if data[:4] != b"GGUF":
         raise ValueError(f"{path}: not GGUF")
@@ -149,7 +223,20 @@ def read_gguf(path):
         dims = [r.take("<Q") for _ in range(r.take("<I"))]
         infos.append((name, dims, r.take("<I"), r.take("<Q")))
     alignment = meta.get("general.alignment", 32)
-    start = (r.at + alignment - 1) // alignment * alignment
+    return meta, infos, (r.at + alignment - 1) // alignment * alignment
+
+
+def tensor_types(path):
+    """{name: (type name, dims)} of a GGUF file, reading only its header."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        _, infos, _ = _header(data, path)
+    return {name: (TYPES[kind][0] if kind in TYPES else str(kind), dims) for name, dims, kind, _ in infos}
+
+
+def read_gguf(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    meta, infos, start = _header(data, path)
     tensors = {}
     for name, dims, kind, offset in infos:
         n = int(np.prod(dims))

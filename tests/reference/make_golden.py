@@ -54,6 +54,12 @@ VARIANTS = {
     "mid-q4_0": ("mid-f32", "gguf", "q4_0"),  # Q4_0 layers, Q8_0 embeddings (the one weight-type policy)
     "kq-q4_k_m": (None, "file", "llamacpp/kq-q4_k_m.gguf"),
     "kq-q5_k_m": (None, "file", "llamacpp/kq-q5_k_m.gguf"),
+    "kq-q4_1": (None, "file", "llamacpp/kq-q4_1.gguf"),
+    "kq-q5_0": (None, "file", "llamacpp/kq-q5_0.gguf"),
+    "kq-q5_1": (None, "file", "llamacpp/kq-q5_1.gguf"),
+    "kq-q2_k": (None, "file", "llamacpp/kq-q2_k.gguf"),  # Q2_K and Q3_K
+    "kq-iq4_nl": (None, "file", "llamacpp/kq-iq4_nl.gguf"),
+    "kq-iq4_xs": (None, "file", "llamacpp/kq-iq4_xs.gguf"),
     "tiny-f32-kvf16": ("tiny-f32", "kv_f16", None),
     "mid-f32-kvf16": ("mid-f32", "kv_f16", None),
     "odd-f32-kvf16": ("odd-f32", "kv_f16", None),

@@ -4,10 +4,12 @@
    - tests/data/golden/models.txt: the generated models in every dtype.
    - tests/data/golden/variants.txt: Q8_0 and Q4_0 GGUF files written now
      from the generated models (as gpt2-quantize does; their bytes must hash
-     to the golden data's), two GGUF files llama.cpp's quantizer wrote
-     (tests/data/llamacpp: Q4_K, Q5_K, Q6_K), each against the reference run
-     on the file's own dequantized weights, so that only our arithmetic is
-     measured, not the quantization error; the F16 KV cache against the
+     to the golden data's), eight GGUF files llama.cpp's quantizer wrote
+     (tests/data/llamacpp: Q4_K, Q5_K, Q6_K, and Q4_1, Q5_0, Q5_1, Q2_K,
+     Q3_K, IQ4_NL, IQ4_XS, which only the scalar table's products run),
+     each against the reference run on the file's own dequantized weights,
+     so that only our arithmetic is measured, not the quantization error;
+     the F16 KV cache against the
      reference with float16 keys and values; the avx512bf16 table's BF16
      products against the reference with bfloat16 activations.
    Every table this CPU has runs once (the default, the default with
@@ -493,7 +495,7 @@ int main(void) {
   if (only && *only)
     CHECK(n_models + n_variants > 0, "GPT2_GOLDEN_ONLY=%s names %zu golden models", only, n_models + n_variants);
   else
-    CHECK(n_models >= 12 && n_variants >= 13,
+    CHECK(n_models >= 12 && n_variants >= 19,
           "golden data covers %zu model/dtype pairs and %zu variants (quantized GGUF, llama.cpp files, "
           "F16 KV, bfloat16 activations)", n_models, n_variants);
   HARNESS_EXIT();

@@ -19,6 +19,12 @@ import numpy as np
 U8, I8, U16, I16, U32, I32, F32, BOOL, STR, ARR, U64, I64, F64 = range(13)
 # ggml tensor types
 T_F32, T_F16, T_Q4_0, T_Q4_1, T_Q8_0, T_I8, T_F64, T_BF16 = 0, 1, 2, 3, 8, 24, 28, 30
+T_Q5_0, T_Q5_1, T_Q2_K, T_Q3_K, T_IQ4_NL, T_IQ4_XS = 6, 7, 10, 11, 20, 23
+# block types written from raw bytes: (values per block, bytes per block, byte
+# offsets of the F16 scale fields: d, and the min where the type has one)
+BLOCKS = {T_Q4_1: (32, 20, (0, 2)), T_Q5_0: (32, 22, (0,)), T_Q5_1: (32, 24, (0, 2)),
+          T_Q2_K: (256, 84, (80, 82)), T_Q3_K: (256, 110, (108,)), T_IQ4_NL: (32, 18, (0,)),
+          T_IQ4_XS: (256, 136, (0,))}
 
 SCALAR_FORMAT = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i",
                  F32: "<f", BOOL: "<B", U64: "<Q", I64: "<q", F64: "<d"}
@@ -190,6 +196,57 @@ def base_tensors(types=None, drop=(), extra=()):
     return tensors + list(extra)
 
 
+# ---- models with the block types llama-quantize writes -----------------------
+# Random bytes for every block (every bit pattern of a block has a defined
+# value: IQ4 indices are 4 bits into a 16-value grid), scales set to `scale`
+# (an F16 bit pattern: a small finite value, or NaN / infinity for the
+# bad-block variants). A separate generator keeps the other files unchanged.
+block_rng = np.random.default_rng(17)
+
+
+def random_blocks(ttype, n_values, scale):
+    per_block, block_bytes, scale_fields = BLOCKS[ttype]
+    blocks = block_rng.integers(0, 256, (n_values // per_block, block_bytes), dtype=np.uint8)
+    for at in scale_fields:
+        blocks[:, at], blocks[:, at + 1] = scale & 0xFF, scale >> 8
+    return blocks.tobytes()
+
+
+def typed_tensors(n_embd, n_ff, types, scale):
+    """The base model's tensors at n_embd / n_ff, the matrices in `types`
+    ({name: block type}) as random blocks, the rest F32."""
+    shapes = {"token_embd.weight": (N_VOCAB, n_embd), "position_embd.weight": (N_CTX, n_embd),
+              "blk.0.attn_qkv.weight": (3 * n_embd, n_embd), "blk.0.attn_qkv.bias": (3 * n_embd,),
+              "blk.0.attn_output.weight": (n_embd, n_embd), "blk.0.ffn_up.weight": (n_ff, n_embd),
+              "blk.0.ffn_up.bias": (n_ff,), "blk.0.ffn_down.weight": (n_embd, n_ff)}
+    tensors = []
+    for name in BASE_WEIGHTS:
+        shape = shapes.get(name, (n_embd,))
+        if name in types:
+            data = random_blocks(types[name], shape[0] * shape[1], scale)
+            tensors.append(Tensor(name, list(reversed(shape)), types[name], data))
+        else:
+            array = (1.0 if name.endswith("norm.weight") else 0.0) + block_rng.standard_normal(shape) * 0.1
+            tensors.append(Tensor(name, list(reversed(shape)), T_F32, f32(array.astype(np.float32))))
+    return tensors
+
+
+def typed_model(n_embd, n_ff, types, scale=0x1800):  # 0x1800: 2^-9
+    return model(hp={"gpt2.embedding_length": (U32, n_embd), "gpt2.feed_forward_length": (U32, n_ff)},
+                 tensors=typed_tensors(n_embd, n_ff, types, scale))
+
+
+# n_embd 32: the types of 32-value blocks; n_embd 256: the super-block types
+# (each type in a layer matrix, and one as the token embedding, which is
+# read row by row rather than multiplied).
+SMALL_TYPES = {"token_embd.weight": T_IQ4_NL, "blk.0.attn_qkv.weight": T_Q4_1,
+               "blk.0.attn_output.weight": T_Q5_0, "blk.0.ffn_up.weight": T_Q5_1,
+               "blk.0.ffn_down.weight": T_IQ4_NL}
+K_TYPES = {"token_embd.weight": T_Q3_K, "blk.0.attn_qkv.weight": T_Q2_K,
+           "blk.0.attn_output.weight": T_Q3_K, "blk.0.ffn_up.weight": T_IQ4_XS,
+           "blk.0.ffn_down.weight": T_Q2_K}
+
+
 def model(general=None, hp=None, voc=None, tensors=None, drop_keys=(), **build_args):
     keys = {"general.architecture": (STR, "gpt2"), "general.name": (STR, "tiny"),
             "general.file_type": (U32, 1)}
@@ -281,6 +338,11 @@ def make_cases():
     case("tensor_type_unknown", "UNSUPPORTED", "type 99", one_tensor(ttype=99))
     case("tensor_type_removed", "UNSUPPORTED", "type 4", one_tensor(ttype=4))
     case("tensor_blocks_misfit", "FORMAT", "do not fill", one_tensor(dims=(33,), ttype=T_Q8_0))
+    for ttype, name in ((T_Q4_1, "q4_1"), (T_Q5_0, "q5_0"), (T_Q5_1, "q5_1"), (T_Q2_K, "q2_k"),
+                        (T_Q3_K, "q3_k"), (T_IQ4_NL, "iq4_nl"), (T_IQ4_XS, "iq4_xs")):
+        per_block, block_bytes, _ = BLOCKS[ttype]
+        case(f"tensor_blocks_misfit_{name}", "FORMAT", "do not fill",
+             one_tensor(dims=(per_block + 16,), ttype=ttype, data=b"\0" * (2 * block_bytes)))
     case("tensor_bigger_than_file", "FORMAT", "more bytes than the file", one_tensor(dims=(1 << 40,)))
     case("tensor_offset_misaligned", "FORMAT", "not a multiple of the alignment",
          one_tensor(offset=4, tail=b"\0" * 256))
@@ -355,6 +417,12 @@ def make_cases():
     case("good_f16_vectors", "OK", "", model(tensors=base_tensors(types={
         n: T_F16 for n, a in BASE_WEIGHTS.items() if a.ndim == 1})))
     case("good_nested_array", "OK", "", model(general={"general.nested": (ARR, (ARR, [(STR, ["a", "b"]), (U8, [])]))}))
+    case("good_types_32", "OK", "", typed_model(32, 128, SMALL_TYPES))
+    case("good_types_256", "OK", "", typed_model(256, 256, K_TYPES))
+    # bad blocks load (block contents are not checked) and evaluate to NaN
+    # logits, which sampling refuses: defined results, never a crash
+    case("blocks_nan_scales_32", "OK", "", typed_model(32, 128, SMALL_TYPES, scale=0x7E00))
+    case("blocks_inf_scales_256", "OK", "", typed_model(256, 256, K_TYPES, scale=0x7C00))
 
 
 def main():

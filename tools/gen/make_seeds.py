@@ -85,7 +85,11 @@ def safetensors_seeds():
 
 
 def gguf_seeds():
-    shutil.copy(os.path.join(DATA, "gguf_bad", "good_base.gguf"), os.path.join(CORPUS, "gguf", "good_base"))
+    # the base model, and the 32-value block types (Q4_1, Q5_0, Q5_1, IQ4_NL)
+    # so that mutations reach their products; the 256-value ones are in
+    # tests/data/gguf_bad, which run.sh and the replay add (200 KB files)
+    for name in ("good_base", "good_types_32"):
+        shutil.copy(os.path.join(DATA, "gguf_bad", name + ".gguf"), os.path.join(CORPUS, "gguf", name))
 
 
 def merges_seeds():
