@@ -311,13 +311,14 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
   }
 }
 
-/* The one-token matmuls of the K types (n_tok = 1: x_stride and
-   out_stride unused). */
+/* The one-token matmuls of the K types, and their batches whose rows are
+   longer than the panel takes (NK_PANEL_MAX_IN: XL's mlp_down), token by
+   token (the same chains as the panel's). */
 #define NK_DECODE_K(name, dtype)                                                                        \
   static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias, \
                    float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {        \
-    (void)n_tok, (void)x_stride, (void)out_stride;                                                       \
-    nk_decode_k_type(dtype, w, x, bias, out, col_begin, col_end, work);                                  \
+    for (size_t t = 0; t < n_tok; t++)                                                                   \
+      nk_decode_k_type(dtype, w, x + t * x_stride, bias, out + t * out_stride, col_begin, col_end, work); \
   }
 NK_DECODE_K(nk_decode_q6_k, G2_DT_Q6_K)
 NK_DECODE_K(nk_decode_q4_k, G2_DT_Q4_K)
@@ -571,9 +572,8 @@ KN_DECODE(kn_decode_f32, G2_DT_F32)
 KN_DECODE(kn_decode_f16, G2_DT_F16)
 KN_DECODE(kn_decode_bf16, G2_DT_BF16)
 
-/* KN: the float types; NK: the float and block types, and the K types
-   whose rows fit the panel (NK_PANEL_MAX_IN; longer ones go to the scalar
-   table, one token or many, as before the panel existed). */
+/* KN: the float types; NK: the float, block and K types (K-type batches
+   through the panel where their rows fit it, else token by token). */
 g2_matmul_fn MATMUL_FOR(const g2_matrix *w, int many) {
   g2_dtype dtype = w->dtype;
   int float_type = dtype == G2_DT_F32 || dtype == G2_DT_F16 || dtype == G2_DT_BF16;
@@ -584,8 +584,8 @@ g2_matmul_fn MATMUL_FOR(const g2_matrix *w, int many) {
     return dtype == G2_DT_F16 ? kn_decode_f16 : dtype == G2_DT_BF16 ? kn_decode_bf16 : kn_decode_f32;
   }
   if (float_type || block_type) return matmul_nk;
-  if (!g2_is_k_type(dtype) || (size_t)w->n_in > NK_PANEL_MAX_IN) return NULL;
-  if (many) return matmul_nk;
+  if (!g2_is_k_type(dtype)) return NULL;
+  if (many && (size_t)w->n_in <= NK_PANEL_MAX_IN) return matmul_nk;
   return dtype == G2_DT_Q6_K ? nk_decode_q6_k : dtype == G2_DT_Q4_K ? nk_decode_q4_k : nk_decode_q5_k;
 }
 

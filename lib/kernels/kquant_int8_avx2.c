@@ -1,0 +1,227 @@
+/* K-type products on 8-bit activations (definition and oracle:
+   kernels/kquant_int8.h, kquant_int8_ref.c), in AVX2 integer code:
+   vpmaddubsw multiplies the unsigned weights u (4, 5 or 6 bits) by the
+   signed activations in pairs (at most 2 * 63 * 127, no saturation), and
+   vpmaddwd by each group's scale adds the pairs into int32 lanes, so a
+   block's S is one horizontal sum; the mins and Q6_K's offset of 32 meet
+   the activations' per-16 sums in one more vpmaddwd. All of it is exact,
+   so the order of the integer additions is free and only the float chain
+   (two fmaf per block) is fixed, as the definition says.
+
+   Rows are unpacked once per block of tokens (4 rows at a time) into u
+   bytes in activation order and 16 scales and mins per block, in the work
+   area, then every token of the block meets them from L1; one token runs
+   the same code, so a batch gives each token's one-token bits. The code
+   is AVX2 only; on Zen 4 the 256-bit integer ops run at the 512-bit ones'
+   rate per byte, and the one-token path is bound by the weight stream. */
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/kquant_int8.h"
+#include "tensor/kquant.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+enum {
+  ROWS = 4,                                 /* rows unpacked together */
+  MAX_BLOCKS = G2_KQ8_MAX_IN / G2_QK_K,
+  X_BYTES = 72 * 1024,                      /* quantized activations of a block of tokens */
+  GROUPS = G2_QK_K / G2_KQ8_GROUP
+};
+
+/* One super-block, unpacked: u in activation order, and per group of 16
+   its scale and min (Q4_K/Q5_K: the 32-group's, twice; Q6_K: no mins). */
+typedef struct unpacked_block {
+  _Alignas(32) uint8_t u[G2_QK_K];
+  int16_t scales[GROUPS], mins[GROUPS];
+  float d, dmin;
+} unpacked_block;
+
+typedef struct kq8_work {
+  _Alignas(64) unsigned char x[X_BYTES];
+  unpacked_block panel[ROWS][MAX_BLOCKS];
+} kq8_work;
+_Static_assert(sizeof(kq8_work) <= G2_KERNEL_WORK_BYTES, "kquant_int8_avx2.c's buffers fit the work area");
+
+/* One token's quantized activations: q[n_in], d[n_in / 256], sums[n_in / 16]. */
+typedef struct token_x {
+  const int8_t *q;
+  const float *d;
+  const int16_t *sums;
+} token_x;
+
+static size_t token_bytes(size_t n_in) {
+  return (n_in + n_in / G2_QK_K * sizeof(float) + n_in / G2_KQ8_GROUP * sizeof(int16_t) + 63) / 64 * 64;
+}
+
+static token_x token_at(unsigned char *base, size_t n_in) {
+  return (token_x){(const int8_t *)base, (const float *)(const void *)(base + n_in),
+                   (const int16_t *)(const void *)(base + n_in + n_in / G2_QK_K * sizeof(float))};
+}
+
+static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
+  g2_kq8_quantize_row(x, n_in, (int8_t *)base, (float *)(void *)(base + n_in),
+                      (int16_t *)(void *)(base + n_in + n_in / G2_QK_K * sizeof(float)));
+}
+
+static ALWAYS_INLINE float half_at(const unsigned char *p) {
+  uint16_t h;
+  memcpy(&h, p, sizeof h);
+  return _cvtsh_ss(h);
+}
+
+/* The bits above `shift` of each byte's bits at `shift`.. (mask), moved to
+   bit 4 and up: the high bits of the u values. */
+static ALWAYS_INLINE __m256i high_bits(__m256i bytes, int shift, __m256i mask) {
+  return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bytes, shift), mask), 4);
+}
+
+static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, unpacked_block *ub) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  if (dtype == G2_DT_Q6_K) { /* kquant.h's layout: two halves of four runs of 32 */
+    const __m256i two_bits = _mm256_set1_epi8(3);
+    for (int half = 0; half < 2; half++) {
+      const unsigned char *ql = block + 64 * half, *qh = block + 128 + 32 * half;
+      __m256i ql0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
+      __m256i ql1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
+      __m256i hv = _mm256_loadu_si256((const __m256i *)(const void *)qh);
+      __m256i *u = (__m256i *)(void *)(ub->u + 128 * half);
+      _mm256_store_si256(u, _mm256_or_si256(_mm256_and_si256(ql0, low4), high_bits(hv, 0, two_bits)));
+      _mm256_store_si256(u + 1, _mm256_or_si256(_mm256_and_si256(ql1, low4), high_bits(hv, 2, two_bits)));
+      _mm256_store_si256(u + 2, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                                                high_bits(hv, 4, two_bits)));
+      _mm256_store_si256(u + 3, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                                high_bits(hv, 6, two_bits)));
+    }
+    __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
+    _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
+    ub->d = half_at(block + 208);
+    return;
+  }
+  int five_bits = dtype == G2_DT_Q5_K;
+  const unsigned char *qs = block + (five_bits ? 48 : 16);
+  const __m256i one = _mm256_set1_epi8(1);
+  __m256i hv = five_bits ? _mm256_loadu_si256((const __m256i *)(const void *)(block + 16)) : _mm256_setzero_si256();
+#pragma GCC unroll 4
+  for (int run = 0; run < 4; run++) { /* 32 bytes: low nibbles are group 2 run, high ones 2 run + 1 */
+    __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * run));
+    __m256i low = _mm256_and_si256(bytes, low4), high = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+    if (five_bits) {
+      low = _mm256_or_si256(low, high_bits(hv, 2 * run, one));
+      high = _mm256_or_si256(high, high_bits(hv, 2 * run + 1, one));
+    }
+    _mm256_store_si256((__m256i *)(void *)(ub->u + 64 * run), low);
+    _mm256_store_si256((__m256i *)(void *)(ub->u + 64 * run + 32), high);
+  }
+  for (int k = 0; k < 8; k++) {
+    int scale, min;
+    g2_k_scale_min(block + 4, k, &scale, &min);
+    ub->scales[2 * k] = ub->scales[2 * k + 1] = (int16_t)scale;
+    ub->mins[2 * k] = ub->mins[2 * k + 1] = (int16_t)min;
+  }
+  ub->d = half_at(block);
+  ub->dmin = half_at(block + 2);
+}
+
+static ALWAYS_INLINE int32_t hsum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  return _mm_cvtsi128_si32(s);
+}
+
+/* Row . token under the definition: per block S (and M), then the chain. */
+static ALWAYS_INLINE float row_dot(g2_dtype dtype, const unpacked_block *row, size_t n_blocks, token_x x) {
+  /* words 0..7 from scale 2r, 8..15 from scale 2r + 1 of a broadcast pair */
+  const __m256i pair_order = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
+                                              2, 3, 2, 3, 2, 3, 2, 3);
+  float chain = 0.0f;
+  for (size_t b = 0; b < n_blocks; b++) {
+    const unpacked_block *ub = &row[b];
+    const int8_t *q = x.q + b * G2_QK_K;
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+      __m256i pairs = _mm256_maddubs_epi16(_mm256_load_si256((const __m256i *)(const void *)(ub->u + 32 * r)),
+                                           _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * r)));
+      int32_t scale_pair;
+      memcpy(&scale_pair, ub->scales + 2 * r, sizeof scale_pair);
+      __m256i scales = _mm256_shuffle_epi8(_mm256_set1_epi32(scale_pair), pair_order);
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, scales));
+    }
+    __m256i sums = _mm256_loadu_si256((const __m256i *)(const void *)(x.sums + b * GROUPS));
+    float d_x = x.d[b];
+    if (dtype == G2_DT_Q6_K) { /* S = sum sc_g (dot_g - 32 s_g) */
+      __m256i offsets = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->scales), sums);
+      acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(offsets, 5));
+      chain = fmaf((float)hsum(acc), ub->d * d_x, chain);
+    } else {
+      int32_t m = hsum(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->mins), sums));
+      chain = fmaf((float)hsum(acc), ub->d * d_x, chain);
+      chain = fmaf((float)-m, ub->dmin * d_x, chain);
+    }
+  }
+  return chain;
+}
+
+static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const float *x, size_t n_tok,
+                                     size_t x_stride, const float *bias, float *out, size_t out_stride,
+                                     size_t col_begin, size_t col_end, kq8_work *work) {
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, x_bytes = token_bytes(n_in);
+  size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
+  size_t token_block = X_BYTES / x_bytes; /* >= 1: n_in <= G2_KQ8_MAX_IN */
+  for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
+    size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
+    for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
+    for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
+      size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
+      for (size_t r = 0; r < n_rows; r++) {
+        const unsigned char *row = (const unsigned char *)w->data + (j0 + r) * row_bytes;
+        for (size_t b = 0; b < n_blocks; b++) {
+          const unsigned char *block = row + b * block_bytes;
+          for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
+          unpack_block(dtype, block, &work->panel[r][b]);
+        }
+      }
+      for (size_t t = t0; t < t_end; t++) {
+        token_x xt = token_at(work->x + (t - t0) * x_bytes, n_in);
+        for (size_t r = 0; r < n_rows; r++)
+          out[t * out_stride + j0 + r] = row_dot(dtype, work->panel[r], n_blocks, xt) + (bias ? bias[j0 + r] : 0.0f);
+      }
+    }
+  }
+}
+
+#define KQ8_MATMUL(name, dtype)                                                                              \
+  static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,     \
+                   float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {            \
+    kq8_matmul(dtype, w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);               \
+  }
+KQ8_MATMUL(kq8_matmul_q6_k, G2_DT_Q6_K)
+KQ8_MATMUL(kq8_matmul_q4_k, G2_DT_Q4_K)
+KQ8_MATMUL(kq8_matmul_q5_k, G2_DT_Q5_K)
+
+/* One token and batches alike (the same code): NK Q4_K/Q5_K/Q6_K. */
+g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many) {
+  (void)many;
+  if (!g2_kq8_supported(w)) return NULL;
+  return w->dtype == G2_DT_Q6_K ? kq8_matmul_q6_k : w->dtype == G2_DT_Q4_K ? kq8_matmul_q4_k : kq8_matmul_q5_k;
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+#else
+typedef int g2_kquant_int8_avx2_not_built; /* ISO C wants a declaration in every file */
+#endif
