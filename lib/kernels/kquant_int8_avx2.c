@@ -86,6 +86,20 @@ static ALWAYS_INLINE __m256i high_bits(__m256i bytes, int shift, __m256i mask) {
   return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bytes, shift), mask), 4);
 }
 
+/* Q4_K/Q5_K: the 8 six-bit scales and the 8 mins of a block, as bytes 0..7
+   (tensor/kquant.h's g2_k_scale_min, four at a time in 32-bit words). */
+static ALWAYS_INLINE void q45_scales_mins(const unsigned char *packed, __m128i *scales, __m128i *mins) {
+  uint32_t w0, w1, w2;
+  memcpy(&w0, packed, 4);
+  memcpy(&w1, packed + 4, 4);
+  memcpy(&w2, packed + 8, 4);
+  uint64_t scale_low = w0 & 0x3f3f3f3fu, min_low = w1 & 0x3f3f3f3fu;
+  uint64_t scale_high = (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u);
+  uint64_t min_high = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u);
+  *scales = _mm_cvtsi64_si128((long long)(scale_high << 32 | scale_low));
+  *mins = _mm_cvtsi64_si128((long long)(min_high << 32 | min_low));
+}
+
 static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, unpacked_block *ub) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   if (dtype == G2_DT_Q6_K) { /* kquant.h's layout: two halves of four runs of 32 */
@@ -123,12 +137,10 @@ static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *bloc
     _mm256_store_si256((__m256i *)(void *)(ub->u + 64 * run), low);
     _mm256_store_si256((__m256i *)(void *)(ub->u + 64 * run + 32), high);
   }
-  for (int k = 0; k < 8; k++) {
-    int scale, min;
-    g2_k_scale_min(block + 4, k, &scale, &min);
-    ub->scales[2 * k] = ub->scales[2 * k + 1] = (int16_t)scale;
-    ub->mins[2 * k] = ub->mins[2 * k + 1] = (int16_t)min;
-  }
+  __m128i scales, mins;
+  q45_scales_mins(block + 4, &scales, &mins);
+  _mm256_storeu_si256((__m256i *)(void *)ub->scales, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(scales, scales)));
+  _mm256_storeu_si256((__m256i *)(void *)ub->mins, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins)));
   ub->d = half_at(block);
   ub->dmin = half_at(block + 2);
 }
@@ -174,12 +186,127 @@ static ALWAYS_INLINE float row_dot(g2_dtype dtype, const unpacked_block *row, si
   return chain;
 }
 
+/* ---- one token: blocks unpacked in registers as they stream ---- */
+
+/* vpshufb pattern giving word `low` of a 128-bit lane in every word of the
+   low half and word `high` in every word of the high half. */
+static ALWAYS_INLINE __m256i word_pattern(int low, int high) {
+  return _mm256_set_m128i(_mm_set1_epi16((short)((2 * high + 1) << 8 | 2 * high)),
+                          _mm_set1_epi16((short)((2 * low + 1) << 8 | 2 * low)));
+}
+
+/* S (lane 0) and M (lane 1) of a block from the lanes of acc and macc. */
+static ALWAYS_INLINE __m128i hsum_pair(__m256i acc, __m256i macc) {
+  __m256i pairs = _mm256_hadd_epi32(acc, macc); /* per half: S S M M */
+  __m128i quads = _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+  return _mm_hadd_epi32(quads, quads);
+}
+
+static ALWAYS_INLINE void prefetch_block(const unsigned char *block, size_t block_bytes) {
+  for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
+}
+
+static ALWAYS_INLINE float stream_row_q45(int five_bits, const unsigned char *row, size_t n_blocks, token_x x) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+  size_t block_bytes = five_bits ? 176 : 144;
+  float chain = 0.0f;
+  for (size_t b = 0; b < n_blocks; b++) {
+    const unsigned char *block = row + b * block_bytes, *qs = block + (five_bits ? 48 : 16);
+    const int8_t *q = x.q + b * G2_QK_K;
+    prefetch_block(block, block_bytes);
+    __m128i scale_bytes, min_bytes;
+    q45_scales_mins(block + 4, &scale_bytes, &min_bytes);
+    __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scale_bytes)); /* word k: sc_k */
+    __m256i hv = five_bits ? _mm256_loadu_si256((const __m256i *)(const void *)(block + 16)) : _mm256_setzero_si256();
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int run = 0; run < 4; run++) {
+      __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * run));
+      __m256i low = _mm256_and_si256(bytes, low4), high = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+      if (five_bits) {
+        low = _mm256_or_si256(low, high_bits(hv, 2 * run, one));
+        high = _mm256_or_si256(high, high_bits(hv, 2 * run + 1, one));
+      }
+      __m256i p_low = _mm256_maddubs_epi16(low, _mm256_loadu_si256((const __m256i *)(const void *)(q + 64 * run)));
+      __m256i p_high =
+          _mm256_maddubs_epi16(high, _mm256_loadu_si256((const __m256i *)(const void *)(q + 64 * run + 32)));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_low, _mm256_shuffle_epi8(scales, word_pattern(2 * run, 2 * run))));
+      acc = _mm256_add_epi32(
+          acc, _mm256_madd_epi16(p_high, _mm256_shuffle_epi8(scales, word_pattern(2 * run + 1, 2 * run + 1))));
+    }
+    __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes)); /* word g: m_{g / 2} */
+    __m256i macc = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)(const void *)(x.sums + b * GROUPS)));
+    __m128i sm = hsum_pair(acc, macc);
+    float d_x = x.d[b];
+    chain = fmaf((float)_mm_cvtsi128_si32(sm), half_at(block) * d_x, chain);
+    chain = fmaf((float)-_mm_extract_epi32(sm, 1), half_at(block + 2) * d_x, chain);
+  }
+  return chain;
+}
+
+static ALWAYS_INLINE float stream_row_q6(const unsigned char *row, size_t n_blocks, token_x x) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3);
+  float chain = 0.0f;
+  for (size_t b = 0; b < n_blocks; b++) {
+    const unsigned char *block = row + b * 210;
+    const int8_t *q = x.q + b * G2_QK_K;
+    prefetch_block(block, 210);
+    __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
+    __m256i halves[2] = {_mm256_broadcastsi128_si256(_mm256_castsi256_si128(scales)),
+                         _mm256_broadcastsi128_si256(_mm256_extracti128_si256(scales, 1))};
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; half++) {
+      const unsigned char *ql = block + 64 * half, *qh = block + 128 + 32 * half;
+      __m256i ql0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
+      __m256i ql1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
+      __m256i hv = _mm256_loadu_si256((const __m256i *)(const void *)qh);
+      __m256i u[4] = {
+          _mm256_or_si256(_mm256_and_si256(ql0, low4), high_bits(hv, 0, two_bits)),
+          _mm256_or_si256(_mm256_and_si256(ql1, low4), high_bits(hv, 2, two_bits)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), high_bits(hv, 4, two_bits)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), high_bits(hv, 6, two_bits))};
+#pragma GCC unroll 4
+      for (int run = 0; run < 4; run++) { /* groups 8 half + 2 run and the next: words 2 run, 2 run + 1 of halves[half] */
+        __m256i p = _mm256_maddubs_epi16(
+            u[run], _mm256_loadu_si256((const __m256i *)(const void *)(q + 128 * half + 32 * run)));
+        acc = _mm256_add_epi32(
+            acc, _mm256_madd_epi16(p, _mm256_shuffle_epi8(halves[half], word_pattern(2 * run, 2 * run + 1))));
+      }
+    }
+    __m256i offsets =
+        _mm256_madd_epi16(scales, _mm256_loadu_si256((const __m256i *)(const void *)(x.sums + b * GROUPS)));
+    acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(offsets, 5));
+    chain = fmaf((float)hsum(acc), half_at(block + 208) * x.d[b], chain);
+  }
+  return chain;
+}
+
+static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
+                                        float *out, size_t col_begin, size_t col_end, kq8_work *work) {
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
+  quantize_token(x, n_in, work->x);
+  token_x xt = token_at(work->x, n_in);
+  for (size_t j = col_begin; j < col_end; j++) {
+    const unsigned char *row = (const unsigned char *)w->data + j * row_bytes;
+    float dot = dtype == G2_DT_Q6_K ? stream_row_q6(row, n_blocks, xt)
+                                    : stream_row_q45(dtype == G2_DT_Q5_K, row, n_blocks, xt);
+    out[j] = dot + (bias ? bias[j] : 0.0f);
+  }
+}
+
+/* ---- batches: rows unpacked once per block of tokens ---- */
+
 static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const float *x, size_t n_tok,
                                      size_t x_stride, const float *bias, float *out, size_t out_stride,
                                      size_t col_begin, size_t col_end, kq8_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, x_bytes = token_bytes(n_in);
   size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
   size_t token_block = X_BYTES / x_bytes; /* >= 1: n_in <= G2_KQ8_MAX_IN */
+  if (n_tok == 1) {
+    kq8_one_token(dtype, w, x, bias, out, col_begin, col_end, work);
+    return;
+  }
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
     for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
@@ -189,7 +316,7 @@ static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const f
         const unsigned char *row = (const unsigned char *)w->data + (j0 + r) * row_bytes;
         for (size_t b = 0; b < n_blocks; b++) {
           const unsigned char *block = row + b * block_bytes;
-          for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
+          prefetch_block(block, block_bytes);
           unpack_block(dtype, block, &work->panel[r][b]);
         }
       }
