@@ -69,9 +69,40 @@ static token_x token_at(unsigned char *base, size_t n_in) {
                    (const int16_t *)(const void *)(base + n_in + n_in / G2_QK_K * sizeof(float))};
 }
 
+/* Step 1 of the definition (g2_kq8_quantize_row's bits: the same float
+   division, clamp and round-to-nearest-even conversion), 32 activations
+   at a time. */
 static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
-  g2_kq8_quantize_row(x, n_in, (int8_t *)base, (float *)(void *)(base + n_in),
-                      (int16_t *)(void *)(base + n_in + n_in / G2_QK_K * sizeof(float)));
+  int8_t *q = (int8_t *)base;
+  float *d = (float *)(void *)(base + n_in);
+  int16_t *sums = (int16_t *)(void *)(base + n_in + n_in / G2_QK_K * sizeof(float));
+  const __m256 sign = _mm256_set1_ps(-0.0f), low = _mm256_set1_ps(-127.0f), high = _mm256_set1_ps(127.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (size_t b = 0; b < n_in / G2_QK_K; b++) {
+    const float *xb = x + b * G2_QK_K;
+    __m256 amax = _mm256_setzero_ps();
+    for (size_t i = 0; i < G2_QK_K; i += 8) amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + i)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float scale = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4))) / 127.0f;
+    d[b] = scale;
+    __m256 divisor = _mm256_set1_ps(scale);
+    for (size_t i = 0; i < G2_QK_K; i += 32) {
+      __m256i v[4];
+      for (int k = 0; k < 4; k++) {
+        __m256 ratio = _mm256_div_ps(_mm256_loadu_ps(xb + i + 8 * k), divisor);
+        v[k] = scale != 0.0f ? _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(ratio, low), high))
+                             : _mm256_setzero_si256();
+      }
+      __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+      _mm256_storeu_si256((__m256i *)(void *)(q + b * G2_QK_K + i), _mm256_permutevar8x32_epi32(bytes, order));
+      __m256i pairs = _mm256_hadd_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3]));
+      __m128i quads = _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+      quads = _mm_hadd_epi32(quads, quads); /* the two groups of 16 */
+      sums[(b * G2_QK_K + i) / G2_KQ8_GROUP] = (int16_t)_mm_cvtsi128_si32(quads);
+      sums[(b * G2_QK_K + i) / G2_KQ8_GROUP + 1] = (int16_t)_mm_extract_epi32(quads, 1);
+    }
+  }
 }
 
 static ALWAYS_INLINE float half_at(const unsigned char *p) {

@@ -422,6 +422,42 @@ static void test_kq8_oracle_accuracy(void) {
   }
 }
 
+/* The K-type int8 kernel on activations that stress step 1 of its
+   definition, one token and a batch of 2, bitwise against the oracle.
+   Token 0: block 0 all zero (d_x = 0), block 1 ties (amax 127, so d_x = 1
+   and k + 0.5 rounds to even), block 2 uniform, block 3 one large value
+   among small ones (most q round to 0); no block's terms are absorbed by
+   another's. Token 1: block 0 subnormal, the rest zero, so its output is
+   that block's alone. */
+static void test_kq8_hostile_activations(const g2_kernels *kt) {
+  static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  enum { N_IN = 1024, N_OUT = 8 };
+  float x[2 * N_IN], want[2 * N_OUT], got[2 * N_OUT], single[N_OUT];
+  for (size_t i = 0; i < N_IN; i++) {
+    size_t block = i / G2_QK_K, k = i % G2_QK_K;
+    float sign = i % 3 == 0 ? -1.0f : 1.0f;
+    x[i] = block == 0 ? 0.0f
+         : block == 1 ? (k == 0 ? 127.0f : sign * ((float)(k % 120) + 0.5f))
+         : block == 2 ? uniform(-1.0f, 1.0f)
+                      : (k == 7 ? -1e4f : sign * uniform(0.0f, 1.0f));
+    x[N_IN + i] = block == 0 ? sign * 1e-40f * (float)(k + 1) : 0.0f;
+  }
+  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+    test_matrix t = make_k_matrix(types[d], N_OUT, N_IN);
+    if (rounding_oracle(kt, &t.m) != g2_kq8_ref_matmul) {
+      free_matrix(&t);
+      continue;
+    }
+    g2_kq8_ref_matmul(&t.m, x, 2, N_IN, NULL, want, N_OUT, 0, N_OUT);
+    g2_matmul(kt, &t.m, x, 2, N_IN, NULL, got, N_OUT, 0, N_OUT, work);
+    g2_matmul(kt, &t.m, x, 1, N_IN, NULL, single, N_OUT, 0, N_OUT, work);
+    CHECK(memcmp(want, got, sizeof got) == 0 && memcmp(want, single, sizeof single) == 0,
+          "%s %s: zero, tied, subnormal and large activations: the bits of the int8 oracle, one token and two",
+          kt->name, g2_dtype_name(types[d]));
+    free_matrix(&t);
+  }
+}
+
 /* Attention against the oracle. Tolerance 2e-5 * max|v| + 1e-7: each
    softmax weight is off by the score's rounding (2 * head_dim * u *
    sum|q_d k_d| * scale <= 2e-6 here, |q|,|k| <= 1, head_dim <= 80, in the
@@ -713,6 +749,7 @@ int main(void) {
     test_matmul(kt);
     test_small_batches(kt);
     test_k_types(kt);
+    test_kq8_hostile_activations(kt);
     test_attention(kt);
     if (kt == scalar) continue; /* the oracle is its own reference below */
     test_layernorm(kt);
