@@ -6,7 +6,7 @@
    from the hardware (docs/performance.md).
 
      gpt2-bench -m MODEL [-m MODEL ...] [-t 1,2] [-p 128,512] [-n 128] [-r 5]
-                [--type f32,f16,bf16,q8_0,q4_0] [--kv f32|f16] [--json]
+                [-d 0,512,1000] [--type f32,f16,bf16,q8_0,q4_0] [--kv f32|f16] [--json]
 
    pp<P>: one gpt2_eval of P tokens on an empty cache. Work counted per
      prompt, in FLOPs: 24 L E^2 P (the layer matrices, 12 E^2 weights per
@@ -19,6 +19,9 @@
      stored type, the output matrix whole, one row of each embedding table)
      + the K and V rows read by attention (2 L E (pos + 1) elements of the
      KV cache type).
+   tg<N> @ d<D> (-d D,...): the same after a prompt of D tokens (one
+     untimed gpt2_eval), so the N tokens take positions D .. D + N - 1 of a
+     filled cache, as llama-bench's -d does; d0 is plain tg<N>.
    np<S> tg<N> (-np S,...): S sequences (contexts of the model's full n_ctx),
      each given its own NP_PROMPT-token prompt in one gpt2_eval_batch, then N
      steps of gpt2_eval_batch with one token per sequence. Aggregate tokens/s
@@ -64,6 +67,7 @@ typedef struct options {
   int threads[MAX_LIST], n_threads;
   int prompts[MAX_LIST], n_prompts;
   int gens[MAX_LIST], n_gens;
+  int depths[MAX_LIST], n_depths; /* tg tests after prompts of these lengths */
   int parallel[MAX_LIST], n_parallel; /* -np: sequences of the np tests (0: none) */
   const type_option *types[MAX_LIST];
   int n_types;
@@ -81,6 +85,7 @@ static void usage(void) {
           "                 also converts the weights at load (--type)\n"
           "  -p N,...       prompt lengths for pp tests, 0 for none (default 512)\n"
           "  -n N,...       generated tokens for tg tests, 0 for none (default 128)\n"
+          "  -d D,...       tg tests after a D-token prompt too (default 0: after one token)\n"
           "  -np S,...      also S sequences generating -n tokens together, one\n"
           "                 gpt2_eval_batch per step after a 16-token prompt each\n"
           "  -r N           repetitions of each test (default 5)\n"
@@ -129,7 +134,7 @@ static void parse_types(const char *text, options *opts) {
 
 static void parse_options(int argc, char **argv, options *opts) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  *opts = (options){.n_threads = 1, .n_prompts = 1, .n_gens = 1, .n_types = 1, .reps = 5,
+  *opts = (options){.n_threads = 1, .n_prompts = 1, .n_gens = 1, .n_depths = 1, .n_types = 1, .reps = 5,
                     .buffer_mib = 1024};
   opts->threads[0] = cpus > 0 ? (int)cpus : 1;
   opts->prompts[0] = 512;
@@ -150,6 +155,8 @@ static void parse_options(int argc, char **argv, options *opts) {
       parse_ints(arg, cli_value(argc, argv, &i), 1, 1024, opts->threads, &opts->n_threads);
     } else if (strcmp(arg, "-p") == 0) {
       parse_ints(arg, cli_value(argc, argv, &i), 0, 1 << 20, opts->prompts, &opts->n_prompts);
+    } else if (strcmp(arg, "-d") == 0) {
+      parse_ints(arg, cli_value(argc, argv, &i), 0, 1 << 20, opts->depths, &opts->n_depths);
     } else if (strcmp(arg, "-np") == 0) {
       parse_ints(arg, cli_value(argc, argv, &i), 1, MAX_PARALLEL, opts->parallel, &opts->n_parallel);
     } else if (strcmp(arg, "-n") == 0) {
@@ -567,6 +574,7 @@ typedef struct result {
   int threads;
   int n_parallel; /* sequences (1 for pp and tg) */
   int n_prompt, n_gen;
+  int depth; /* tg: the prompt before the timed tokens (0: TG_PROMPT) */
   stats tokens_per_second;
   double samples[MAX_REPS];
   int reps;
@@ -576,11 +584,11 @@ typedef struct result {
 } result;
 
 static void print_table_header(void) {
-  printf("\n| %-24s | %-5s | %-10s | %9s | %7s | %10s | %21s | %10s | %11s | %16s | %7s | %9s |\n",
+  printf("\n| %-24s | %-5s | %-10s | %9s | %7s | %12s | %21s | %10s | %11s | %16s | %7s | %9s |\n",
          "model", "type", "kernels", "size MiB", "threads", "test", "t/s (mean +- sd)",
          "median", "t/s per seq", "rate", "% limit", "RSS MiB");
   printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "--------------------------", "-------",
-         "------------", "----------:", "--------:", "-----------:", "----------------------:",
+         "------------", "----------:", "--------:", "-------------:", "----------------------:",
          "-----------:", "------------:", "-----------------:", "--------:", "----------:");
 }
 
@@ -600,6 +608,7 @@ static void print_result(const options *opts, const result *r, int *first_json) 
   const model_info *m = r->model;
   char test[32];
   if (r->n_parallel > 1 || (r->n_gen && r->n_prompt)) snprintf(test, sizeof test, "np%d tg%d", r->n_parallel, r->n_gen);
+  else if (r->n_gen && r->depth) snprintf(test, sizeof test, "tg%d @ d%d", r->n_gen, r->depth);
   else if (r->n_gen) snprintf(test, sizeof test, "tg%d", r->n_gen);
   else snprintf(test, sizeof test, "pp%d", r->n_prompt);
   if (opts->json) {
@@ -610,12 +619,12 @@ static void print_result(const options *opts, const result *r, int *first_json) 
            "\"n_embd\": %d, \"n_layer\": %d, \"size_bytes\": %llu, "
            "\"n_params\": %llu, \"bytes_per_token_weights\": %llu, \"load_seconds\": %.4f, "
            "\"load_peak_rss_bytes\": %llu, \"rss_budget_bytes\": %llu,\n     \"threads\": %d, \"test\": \"%s\", "
-           "\"n_prompt\": %d, \"n_gen\": %d, \"n_parallel\": %d, \"reps\": %d, \"samples_ts\": [",
+           "\"n_prompt\": %d, \"n_gen\": %d, \"n_depth\": %d, \"n_parallel\": %d, \"reps\": %d, \"samples_ts\": [",
            m->type, m->isa, opts->kv_type == GPT2_KV_F16 ? "f16" : "f32", m->n_vocab, m->n_embd,
            m->n_layer, (unsigned long long)m->size, (unsigned long long)m->n_params,
            (unsigned long long)m->size_per_token, m->load_seconds,
            (unsigned long long)m->load_rss, (unsigned long long)m->rss_budget, r->threads, test, r->n_prompt,
-           r->n_gen, r->n_parallel, r->reps);
+           r->n_gen, r->depth, r->n_parallel, r->reps);
     for (int i = 0; i < r->reps; i++) printf("%s%.3f", i ? ", " : "", r->samples[i]);
     printf("],\n     \"avg_ts\": %.3f, \"stddev_ts\": %.3f, \"median_ts\": %.3f, \"%s\": %.4f, "
            "\"%s\": %.4f, \"fraction_of_limit\": %.4f, \"per_sequence_ts\": %.3f, \"peak_rss_bytes\": %llu}",
@@ -631,7 +640,7 @@ static void print_result(const options *opts, const result *r, int *first_json) 
   snprintf(rate, sizeof rate, r->n_gen ? "%.2f GB/s" : "%.1f GFLOP/s", r->rate);
   const char *base = strrchr(m->name, '/');
   base = base && base[1] ? base + 1 : m->name;
-  printf("| %-24.24s | %-5s | %-10s | %9.2f | %7d | %10s | %21s | %10.2f | %11.2f | %16s | %6.1f%% | %9.1f |\n",
+  printf("| %-24.24s | %-5s | %-10s | %9.2f | %7d | %12s | %21s | %10.2f | %11.2f | %16s | %6.1f%% | %9.1f |\n",
          base, m->type, m->isa, (double)m->size / 1048576.0, r->threads, test, speed,
          r->tokens_per_second.median, r->tokens_per_second.mean / r->n_parallel, rate, 100.0 * r->rate / r->limit,
          (double)r->peak_rss / 1048576.0);
@@ -657,12 +666,13 @@ static int run_prompt(gpt2_context *ctx, const gpt2_token *tokens, int n, double
   return status == GPT2_OK;
 }
 
-/* Seconds of one tg run: n single-token evaluations after a short prompt. */
-static int run_generation(gpt2_context *ctx, const gpt2_token *tokens, int n, double *seconds) {
-  if (gpt2_truncate(ctx, 0) != GPT2_OK || gpt2_eval(ctx, tokens, TG_PROMPT) != GPT2_OK) return 0;
+/* Seconds of one tg run: n single-token evaluations after a prompt of
+   `prompt` tokens. */
+static int run_generation(gpt2_context *ctx, const gpt2_token *tokens, int prompt, int n, double *seconds) {
+  if (gpt2_truncate(ctx, 0) != GPT2_OK || gpt2_eval(ctx, tokens, (size_t)prompt) != GPT2_OK) return 0;
   double start = cli_seconds();
   for (int i = 0; i < n; i++)
-    if (gpt2_eval(ctx, tokens + TG_PROMPT + i, 1) != GPT2_OK) return 0;
+    if (gpt2_eval(ctx, tokens + prompt + i, 1) != GPT2_OK) return 0;
   *seconds = cli_seconds() - start;
   return 1;
 }
@@ -715,10 +725,10 @@ static double generation_bytes(const model_info *m, int n, int n_seq, int prompt
 static int run_test(const options *opts, gpt2_context *ctx, const gpt2_token *tokens,
                     result *r) {
   double seconds;
-  int n = r->n_gen ? r->n_gen : r->n_prompt;
-  int ok = r->n_gen ? run_generation(ctx, tokens, n, &seconds) : run_prompt(ctx, tokens, n, &seconds);
+  int n = r->n_gen ? r->n_gen : r->n_prompt, prompt = r->depth ? r->depth : TG_PROMPT;
+  int ok = r->n_gen ? run_generation(ctx, tokens, prompt, n, &seconds) : run_prompt(ctx, tokens, n, &seconds);
   for (int rep = 0; ok && rep < opts->reps; rep++) {
-    ok = r->n_gen ? run_generation(ctx, tokens, n, &seconds) : run_prompt(ctx, tokens, n, &seconds);
+    ok = r->n_gen ? run_generation(ctx, tokens, prompt, n, &seconds) : run_prompt(ctx, tokens, n, &seconds);
     r->samples[rep] = n / seconds;
   }
   if (!ok) return 0;
@@ -726,7 +736,7 @@ static int run_test(const options *opts, gpt2_context *ctx, const gpt2_token *to
   r->tokens_per_second = summarize(r->samples, r->reps);
   double runs_per_second = r->tokens_per_second.mean / n;
   r->rate = runs_per_second *
-            (r->n_gen ? generation_bytes(r->model, n, 1, TG_PROMPT, opts->kv_type) : prompt_flops(r->model, n)) /
+            (r->n_gen ? generation_bytes(r->model, n, 1, prompt, opts->kv_type) : prompt_flops(r->model, n)) /
             1e9;
   r->peak_rss = peak_rss();
   return 1;
@@ -792,8 +802,9 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
 
   /* Positions for the longest test that fits the model. */
   int max_prompt = largest(opts->prompts, opts->n_prompts);
-  int max_gen = largest(opts->gens, opts->n_gens);
-  int n_ctx = max_prompt > TG_PROMPT + max_gen ? max_prompt : TG_PROMPT + max_gen;
+  int max_gen = largest(opts->gens, opts->n_gens), max_depth = largest(opts->depths, opts->n_depths);
+  int tg_positions = (max_depth > TG_PROMPT ? max_depth : TG_PROMPT) + max_gen;
+  int n_ctx = max_prompt > tg_positions ? max_prompt : tg_positions;
   if (n_ctx > info.n_ctx) n_ctx = info.n_ctx;
   /* np tests: sequence i reads tokens i .. i + NP_PROMPT + max_gen */
   int n_tokens = opts->n_parallel ? largest(opts->parallel, opts->n_parallel) + NP_PROMPT + max_gen : 0;
@@ -819,17 +830,19 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
       ok = 0;
       break;
     }
-    /* The pp tests, then the tg tests. */
-    for (int i = 0; ok && i < opts->n_prompts + opts->n_gens; i++) {
+    /* The pp tests, then the tg tests at each depth. */
+    for (int i = 0; ok && i < opts->n_prompts + opts->n_gens * opts->n_depths; i++) {
       int is_gen = i >= opts->n_prompts;
       result r = {.model = &info, .threads = opts->threads[t], .n_parallel = 1};
       r.n_prompt = is_gen ? 0 : opts->prompts[i];
-      r.n_gen = is_gen ? opts->gens[i - opts->n_prompts] : 0;
-      int needed = is_gen ? TG_PROMPT + r.n_gen : r.n_prompt;
+      r.n_gen = is_gen ? opts->gens[(i - opts->n_prompts) / opts->n_depths] : 0;
+      r.depth = is_gen ? opts->depths[(i - opts->n_prompts) % opts->n_depths] : 0;
+      int needed = is_gen ? (r.depth ? r.depth : TG_PROMPT) + r.n_gen : r.n_prompt;
       if (r.n_prompt == 0 && r.n_gen == 0) continue;
       if (needed > info.n_ctx) {
-        fprintf(stderr, "gpt2-bench: %s%d needs %d positions, the model has %d: skipped\n",
-                is_gen ? "tg" : "pp", is_gen ? r.n_gen : r.n_prompt, needed, info.n_ctx);
+        fprintf(stderr, "gpt2-bench: %s%d%s%.0d needs %d positions, the model has %d: skipped\n",
+                is_gen ? "tg" : "pp", is_gen ? r.n_gen : r.n_prompt, r.depth ? " @ d" : "", r.depth, needed,
+                info.n_ctx);
         continue;
       }
       r.limit = is_gen ? mach->read_gbs[t] : mach->fma_gflops[t];
