@@ -401,6 +401,23 @@ __attribute__((target("avx512f,avx512bf16"))) static double bf16_dot_avx512(long
   *sink += _mm512_reduce_add_ps(acc[0]);
   return (double)iters * 12 * 16 * 4;
 }
+
+/* The same with vpdpbusd, which multiplies four unsigned by four signed
+   bytes and adds them to an int32 lane: 8 integer ops per lane. The int8
+   products (Q8_0, Q4_0 and the K types on the avx512vnni and avx512bf16
+   kernels) do their multiplications with it or with vpmaddubsw, which does
+   no more per instruction, so it bounds their pp. */
+__attribute__((target("avx512f,avx512vnni"))) static double int8_dot_avx512(long iters, float *sink) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  __m512i acc[12];
+  for (int a = 0; a < 12; a++) acc[a] = _mm512_set1_epi32(a);
+  for (long i = 0; i < iters; i++)
+#pragma GCC unroll 12
+    for (int a = 0; a < 12; a++) acc[a] = _mm512_dpbusd_epi32(acc[a], ones, ones);
+  for (int a = 1; a < 12; a++) acc[0] = _mm512_add_epi32(acc[0], acc[a]);
+  *sink += (float)_mm512_reduce_add_epi32(acc[0]);
+  return (double)iters * 12 * 16 * 8;
+}
 #endif
 
 static double fma_loop(isa level, long iters, float *sink) {
@@ -415,11 +432,13 @@ static double fma_loop(isa level, long iters, float *sink) {
 typedef struct machine {
   isa level;
   int has_bf16; /* AVX512-BF16: bf16_gflops measured */
+  int has_int8; /* AVX512-VNNI: int8_gops measured */
   size_t buffer_bytes;
   int threads[MAX_LIST], n_threads;
   double read_gbs[MAX_LIST];   /* median of MACHINE_PASSES */
   double fma_gflops[MAX_LIST]; /* median of MACHINE_PASSES */
   double bf16_gflops[MAX_LIST]; /* median of MACHINE_PASSES, if has_bf16 */
+  double int8_gops[MAX_LIST];   /* median of MACHINE_PASSES, if has_int8 */
 } machine;
 
 static volatile float machine_sink; /* keeps the measured loops alive */
@@ -455,9 +474,11 @@ static double read_bandwidth(isa level, const float *data, size_t n, int threads
   return plain > ahead ? plain : ahead;
 }
 
+typedef enum peak_kind { PEAK_FMA, PEAK_BF16, PEAK_INT8 } peak_kind;
+
 typedef struct fma_work {
   isa level;
-  int bf16;
+  peak_kind kind;
 } fma_work;
 
 static double fma_part(const void *arg, int index) {
@@ -466,7 +487,9 @@ static double fma_part(const void *arg, int index) {
   float sink = 0;
   (void)index;
 #ifdef BENCH_X86
-  double flops = work->bf16 ? bf16_dot_avx512(iters, &sink) : fma_loop(work->level, iters, &sink);
+  double flops = work->kind == PEAK_BF16   ? bf16_dot_avx512(iters, &sink)
+                 : work->kind == PEAK_INT8 ? int8_dot_avx512(iters, &sink)
+                                           : fma_loop(work->level, iters, &sink);
 #else
   double flops = fma_loop(work->level, iters, &sink);
 #endif
@@ -474,9 +497,10 @@ static double fma_part(const void *arg, int index) {
   return flops;
 }
 
-/* FP32 FMA peak (bf16 0) or BF16 dot peak (bf16 1, AVX512-BF16 only). */
-static double fma_peak(isa level, int bf16, int threads) {
-  fma_work work = {level, bf16};
+/* FP32 FMA peak, BF16 dot peak (AVX512-BF16 only) or int8 dot peak
+   (AVX512-VNNI only), in G(FL)OP/s. */
+static double fma_peak(isa level, peak_kind kind, int threads) {
+  fma_work work = {level, kind};
   double start = cli_seconds();
   double flops = run_parts(threads, fma_part, &work);
   return flops / (cli_seconds() - start) / 1e9;
@@ -486,9 +510,10 @@ static double fma_peak(isa level, int bf16, int threads) {
    default, halved while memory is short) must be far larger than any cache. */
 static int measure_machine(const options *opts, machine *out) {
   out->level = widest_isa();
-  out->has_bf16 = 0;
+  out->has_bf16 = out->has_int8 = 0;
 #ifdef BENCH_X86
   out->has_bf16 = out->level == ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
+  out->has_int8 = out->level == ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
 #endif
   size_t bytes = (size_t)opts->buffer_mib << 20;
   float *data = NULL;
@@ -500,19 +525,21 @@ static int measure_machine(const options *opts, machine *out) {
   out->n_threads = opts->n_threads;
   for (int t = 0; t < opts->n_threads; t++) {
     int threads = opts->threads[t];
-    double read[MACHINE_PASSES], fma[MACHINE_PASSES], bf16[MACHINE_PASSES];
+    double read[MACHINE_PASSES], fma[MACHINE_PASSES], bf16[MACHINE_PASSES], int8[MACHINE_PASSES];
     read_bandwidth(out->level, data, n, threads); /* warm-up */
     for (int pass = 0; pass < MACHINE_PASSES; pass++)
       read[pass] = read_bandwidth(out->level, data, n, threads);
-    fma_peak(out->level, 0, threads);
+    fma_peak(out->level, PEAK_FMA, threads);
     for (int pass = 0; pass < MACHINE_PASSES; pass++) {
-      fma[pass] = fma_peak(out->level, 0, threads);
-      bf16[pass] = out->has_bf16 ? fma_peak(out->level, 1, threads) : 0.0;
+      fma[pass] = fma_peak(out->level, PEAK_FMA, threads);
+      bf16[pass] = out->has_bf16 ? fma_peak(out->level, PEAK_BF16, threads) : 0.0;
+      int8[pass] = out->has_int8 ? fma_peak(out->level, PEAK_INT8, threads) : 0.0;
     }
     out->threads[t] = threads;
     out->read_gbs[t] = summarize(read, MACHINE_PASSES).median;
     out->fma_gflops[t] = summarize(fma, MACHINE_PASSES).median;
     out->bf16_gflops[t] = summarize(bf16, MACHINE_PASSES).median;
+    out->int8_gops[t] = summarize(int8, MACHINE_PASSES).median;
   }
   free(data);
   return 1;
@@ -537,8 +564,9 @@ static void print_machine(const options *opts, const machine *m) {
            "\"read_buffer_bytes\": %zu, \"passes\": %d, \"limits\": [",
            gpt2_version(), cpus, isa_names[m->level], m->buffer_bytes, MACHINE_PASSES);
     for (int t = 0; t < m->n_threads; t++)
-      printf("%s{\"threads\": %d, \"read_gbs\": %.4f, \"fma_gflops\": %.4f, \"bf16_gflops\": %.4f}",
-             t ? ", " : "", m->threads[t], m->read_gbs[t], m->fma_gflops[t], m->bf16_gflops[t]);
+      printf("%s{\"threads\": %d, \"read_gbs\": %.4f, \"fma_gflops\": %.4f, \"bf16_gflops\": %.4f, "
+             "\"int8_gops\": %.4f}",
+             t ? ", " : "", m->threads[t], m->read_gbs[t], m->fma_gflops[t], m->bf16_gflops[t], m->int8_gops[t]);
     printf("]},\n  \"results\": [");
     return;
   }
@@ -550,10 +578,12 @@ static void print_machine(const options *opts, const machine *m) {
            m->threads[t], m->threads[t] > 1 ? "s" : " ", m->read_gbs[t], m->buffer_bytes >> 20,
            m->fma_gflops[t], isa_names[m->level]);
     if (m->has_bf16) printf(", BF16 dot peak %.1f GFLOP/s (vdpbf16ps)", m->bf16_gflops[t]);
+    if (m->has_int8) printf(", int8 dot peak %.1f GOP/s (vpdpbusd)", m->int8_gops[t]);
     printf("\n");
   }
   printf("pp: FLOPs per prompt of P tokens = 24 L E^2 P + 2 V E + 2 L E P (P+1); "
-         "%% of the FMA peak (of the BF16 dot peak for --type bf16 on the avx512bf16 kernels)\n");
+         "%% of the FMA peak (of the BF16 dot peak for --type bf16 on the avx512bf16 kernels, of the int8\n"
+         "    dot peak for block-quantized weights (under 1.1 bytes a parameter) on avx512vnni/avx512bf16)\n");
   printf("tg: bytes per token = gpt2_model_size_per_token + KV rows 2 L E (pos+1) x kv size; "
          "%% of the read bandwidth\n");
 }
@@ -780,6 +810,14 @@ static int largest(const int *values, int n) {
   return max;
 }
 
+/* Whether the model's matrices are block-quantized (Q8_0, Q4_0, K types:
+   at most 1.0625 bytes a parameter; F16 and BF16 take 2) and its kernels
+   multiply them on 8-bit activations, so that the int8 dot peak bounds pp. */
+static int int8_products(const model_info *m) {
+  int int8_table = strcmp(m->isa, "avx512vnni") == 0 || strcmp(m->isa, "avx512bf16") == 0;
+  return int8_table && (double)m->size_per_token < 1.1 * (double)m->n_params;
+}
+
 /* Loads one model with one weight type and runs every test on it. */
 static int bench_model(const options *opts, const machine *mach, const char *path,
                        const type_option *type, int *first_json) {
@@ -848,6 +886,7 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
       r.limit = is_gen ? mach->read_gbs[t] : mach->fma_gflops[t];
       if (!is_gen && mach->has_bf16 && strcmp(type->name, "bf16") == 0 && strcmp(info.isa, "avx512bf16") == 0)
         r.limit = mach->bf16_gflops[t];
+      if (!is_gen && mach->has_int8 && int8_products(&info)) r.limit = mach->int8_gops[t];
       if (!run_test(opts, ctx, tokens, &r)) {
         fprintf(stderr, "gpt2-bench: %s failed: %s\n", path, gpt2_last_error());
         ok = 0;
