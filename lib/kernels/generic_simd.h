@@ -17,6 +17,8 @@
      HAVE_NIBBLE_TABLE (optional) nibble_table(scale): scale * (i - 8) for
                                  i < 16; nibble_lookup(table, p, high): the
                                  VLEN nibbles' entries (Q4_0 in 3 ops)
+     HAVE_K_UNPACK (optional)    k_unpack(dtype, block, q, step, offset):
+                                 g2_k_unpack's results (q 32-byte aligned)
      NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
      KN_VECS, KN_TOKS            KN register tile: column vectors x tokens
      VECTOR_KERNELS, MATMUL_FOR  the names of the g2_vector_kernels object
@@ -109,6 +111,10 @@ static ALWAYS_INLINE vf load_weights(g2_dtype dtype, const unsigned char *row, s
   }
 }
 
+#if !defined(HAVE_K_UNPACK)
+#define k_unpack g2_k_unpack
+#endif
+
 /* Values i .. i + VLEN of an unpacked K-type block (kquant.h): step * q -
    offset, rounded as g2_dequantize does. Q6_K's offset is +0, whose
    subtraction changes no value, so it is skipped. */
@@ -126,7 +132,7 @@ static void dequantize_k_row(g2_dtype dtype, const unsigned char *row, size_t n,
   for (size_t b = 0; b < n / G2_QK_K; b++) {
     _Alignas(64) int8_t q[G2_QK_K];
     float step[G2_K_GROUPS_MAX], offset[G2_K_GROUPS_MAX];
-    g2_k_unpack(dtype, row + b * block_bytes, q, step, offset);
+    k_unpack(dtype, row + b * block_bytes, q, step, offset);
     for (size_t i = 0; i < G2_QK_K; i += VLEN) vf_store(out + b * G2_QK_K + i, k_values(dtype, q, step, offset, i));
   }
 }
@@ -299,7 +305,7 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
       for (size_t r = 0; r < NK_ROWS; r++) {
         const unsigned char *block = rows[r] + b * block_bytes;
         for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
-        g2_k_unpack(dtype, block, q[r], step[r], offset[r]);
+        k_unpack(dtype, block, q[r], step[r], offset[r]);
       }
       for (size_t i = 0; i < G2_QK_K; i += VLEN) {
         vf xv = vf_load(x + b * G2_QK_K + i);

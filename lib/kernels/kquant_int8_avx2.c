@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/kquant_avx2.h"
 #include "kernels/kquant_int8.h"
 #include "tensor/kquant.h"
 
@@ -111,65 +112,22 @@ static ALWAYS_INLINE float half_at(const unsigned char *p) {
   return _cvtsh_ss(h);
 }
 
-/* The bits above `shift` of each byte's bits at `shift`.. (mask), moved to
-   bit 4 and up: the high bits of the u values. */
-static ALWAYS_INLINE __m256i high_bits(__m256i bytes, int shift, __m256i mask) {
-  return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bytes, shift), mask), 4);
-}
-
-/* Q4_K/Q5_K: the 8 six-bit scales and the 8 mins of a block, as bytes 0..7
-   (tensor/kquant.h's g2_k_scale_min, four at a time in 32-bit words). */
-static ALWAYS_INLINE void q45_scales_mins(const unsigned char *packed, __m128i *scales, __m128i *mins) {
-  uint32_t w0, w1, w2;
-  memcpy(&w0, packed, 4);
-  memcpy(&w1, packed + 4, 4);
-  memcpy(&w2, packed + 8, 4);
-  uint64_t scale_low = w0 & 0x3f3f3f3fu, min_low = w1 & 0x3f3f3f3fu;
-  uint64_t scale_high = (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u);
-  uint64_t min_high = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u);
-  *scales = _mm_cvtsi64_si128((long long)(scale_high << 32 | scale_low));
-  *mins = _mm_cvtsi64_si128((long long)(min_high << 32 | min_low));
-}
-
 static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, unpacked_block *ub) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  if (dtype == G2_DT_Q6_K) { /* kquant.h's layout: two halves of four runs of 32 */
-    const __m256i two_bits = _mm256_set1_epi8(3);
-    for (int half = 0; half < 2; half++) {
-      const unsigned char *ql = block + 64 * half, *qh = block + 128 + 32 * half;
-      __m256i ql0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
-      __m256i ql1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
-      __m256i hv = _mm256_loadu_si256((const __m256i *)(const void *)qh);
-      __m256i *u = (__m256i *)(void *)(ub->u + 128 * half);
-      _mm256_store_si256(u, _mm256_or_si256(_mm256_and_si256(ql0, low4), high_bits(hv, 0, two_bits)));
-      _mm256_store_si256(u + 1, _mm256_or_si256(_mm256_and_si256(ql1, low4), high_bits(hv, 2, two_bits)));
-      _mm256_store_si256(u + 2, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                                                high_bits(hv, 4, two_bits)));
-      _mm256_store_si256(u + 3, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                                                high_bits(hv, 6, two_bits)));
-    }
+  __m256i *u = (__m256i *)(void *)ub->u;
+  if (dtype == G2_DT_Q6_K) {
+    g2_k_q6_half(block, 0, u);
+    g2_k_q6_half(block, 1, u + 4);
     __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
     _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
     ub->d = half_at(block + 208);
     return;
   }
   int five_bits = dtype == G2_DT_Q5_K;
-  const unsigned char *qs = block + (five_bits ? 48 : 16);
-  const __m256i one = _mm256_set1_epi8(1);
-  __m256i hv = five_bits ? _mm256_loadu_si256((const __m256i *)(const void *)(block + 16)) : _mm256_setzero_si256();
+  __m256i qh = g2_k_q5_bits(five_bits, block);
 #pragma GCC unroll 4
-  for (int run = 0; run < 4; run++) { /* 32 bytes: low nibbles are group 2 run, high ones 2 run + 1 */
-    __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * run));
-    __m256i low = _mm256_and_si256(bytes, low4), high = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
-    if (five_bits) {
-      low = _mm256_or_si256(low, high_bits(hv, 2 * run, one));
-      high = _mm256_or_si256(high, high_bits(hv, 2 * run + 1, one));
-    }
-    _mm256_store_si256((__m256i *)(void *)(ub->u + 64 * run), low);
-    _mm256_store_si256((__m256i *)(void *)(ub->u + 64 * run + 32), high);
-  }
+  for (int run = 0; run < 4; run++) g2_k_q45_run(five_bits, block, qh, run, u + 2 * run, u + 2 * run + 1);
   __m128i scales, mins;
-  q45_scales_mins(block + 4, &scales, &mins);
+  g2_k_scales_mins(block, &scales, &mins);
   _mm256_storeu_si256((__m256i *)(void *)ub->scales, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(scales, scales)));
   _mm256_storeu_si256((__m256i *)(void *)ub->mins, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins)));
   ub->d = half_at(block);
@@ -238,26 +196,21 @@ static ALWAYS_INLINE void prefetch_block(const unsigned char *block, size_t bloc
 }
 
 static ALWAYS_INLINE float stream_row_q45(int five_bits, const unsigned char *row, size_t n_blocks, token_x x) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
   size_t block_bytes = five_bits ? 176 : 144;
   float chain = 0.0f;
   for (size_t b = 0; b < n_blocks; b++) {
-    const unsigned char *block = row + b * block_bytes, *qs = block + (five_bits ? 48 : 16);
+    const unsigned char *block = row + b * block_bytes;
     const int8_t *q = x.q + b * G2_QK_K;
     prefetch_block(block, block_bytes);
     __m128i scale_bytes, min_bytes;
-    q45_scales_mins(block + 4, &scale_bytes, &min_bytes);
+    g2_k_scales_mins(block, &scale_bytes, &min_bytes);
     __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scale_bytes)); /* word k: sc_k */
-    __m256i hv = five_bits ? _mm256_loadu_si256((const __m256i *)(const void *)(block + 16)) : _mm256_setzero_si256();
+    __m256i qh = g2_k_q5_bits(five_bits, block);
     __m256i acc = _mm256_setzero_si256();
 #pragma GCC unroll 4
     for (int run = 0; run < 4; run++) {
-      __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * run));
-      __m256i low = _mm256_and_si256(bytes, low4), high = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
-      if (five_bits) {
-        low = _mm256_or_si256(low, high_bits(hv, 2 * run, one));
-        high = _mm256_or_si256(high, high_bits(hv, 2 * run + 1, one));
-      }
+      __m256i low, high;
+      g2_k_q45_run(five_bits, block, qh, run, &low, &high);
       __m256i p_low = _mm256_maddubs_epi16(low, _mm256_loadu_si256((const __m256i *)(const void *)(q + 64 * run)));
       __m256i p_high =
           _mm256_maddubs_epi16(high, _mm256_loadu_si256((const __m256i *)(const void *)(q + 64 * run + 32)));
@@ -276,7 +229,6 @@ static ALWAYS_INLINE float stream_row_q45(int five_bits, const unsigned char *ro
 }
 
 static ALWAYS_INLINE float stream_row_q6(const unsigned char *row, size_t n_blocks, token_x x) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3);
   float chain = 0.0f;
   for (size_t b = 0; b < n_blocks; b++) {
     const unsigned char *block = row + b * 210;
@@ -288,15 +240,8 @@ static ALWAYS_INLINE float stream_row_q6(const unsigned char *row, size_t n_bloc
     __m256i acc = _mm256_setzero_si256();
 #pragma GCC unroll 2
     for (int half = 0; half < 2; half++) {
-      const unsigned char *ql = block + 64 * half, *qh = block + 128 + 32 * half;
-      __m256i ql0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
-      __m256i ql1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
-      __m256i hv = _mm256_loadu_si256((const __m256i *)(const void *)qh);
-      __m256i u[4] = {
-          _mm256_or_si256(_mm256_and_si256(ql0, low4), high_bits(hv, 0, two_bits)),
-          _mm256_or_si256(_mm256_and_si256(ql1, low4), high_bits(hv, 2, two_bits)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), high_bits(hv, 4, two_bits)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), high_bits(hv, 6, two_bits))};
+      __m256i u[4];
+      g2_k_q6_half(block, half, u);
 #pragma GCC unroll 4
       for (int run = 0; run < 4; run++) { /* groups 8 half + 2 run and the next: words 2 run, 2 run + 1 of halves[half] */
         __m256i p = _mm256_maddubs_epi16(
