@@ -8,10 +8,12 @@
    so the order of the integer additions is free and only the float chain
    (two fmaf per block) is fixed, as the definition says.
 
-   Rows are unpacked once per block of tokens (4 rows at a time) into u
-   bytes in activation order and 16 scales and mins per block, in the work
-   area, then every token of the block meets them from L1; one token runs
-   the same code, so a batch gives each token's one-token bits. The code
+   One token streams each block through registers. Batches unpack rows
+   once per block of tokens (4 rows at a time) into u bytes in activation
+   order and 16 scales and mins per block, in the work area, then pairs of
+   tokens meet them from L1 (each row's bytes loaded once per pair). Both
+   compute the definition's integers exactly, so a batch gives each
+   token's one-token bits. The code
    is AVX2 only; on Zen 4 the 256-bit integer ops run at the 512-bit ones'
    rate per byte, and the one-token path is bound by the weight stream. */
 #if defined(__x86_64__)
@@ -141,38 +143,60 @@ static ALWAYS_INLINE int32_t hsum(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
-/* Row . token under the definition: per block S (and M), then the chain. */
-static ALWAYS_INLINE float row_dot(g2_dtype dtype, const unpacked_block *row, size_t n_blocks, token_x x) {
-  /* words 0..7 from scale 2r, 8..15 from scale 2r + 1 of a broadcast pair */
+/* Step 3 for block ub of a row and a token: S from the lanes of acc
+   (Q6_K: less 32 sum sc_g s_g) and M from the token's per-16 sums. */
+static ALWAYS_INLINE float block_step(g2_dtype dtype, const unpacked_block *ub, __m256i acc, const int16_t *sums,
+                                      float d_x, float chain) {
+  __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)sums);
+  if (dtype == G2_DT_Q6_K) {
+    __m256i offsets = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->scales), s);
+    acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(offsets, 5));
+    return fmaf((float)hsum(acc), ub->d * d_x, chain);
+  }
+  int32_t m = hsum(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->mins), s));
+  chain = fmaf((float)hsum(acc), ub->d * d_x, chain);
+  return fmaf((float)-m, ub->dmin * d_x, chain);
+}
+
+/* ROWS unpacked rows x nt tokens (1 or 2, a constant after inlining):
+   chains[t][r] = row r . token t under the definition. Each row's weights
+   and scales are loaded once per 32 values for both tokens. */
+static ALWAYS_INLINE void tile_dot(g2_dtype dtype, int nt, const unpacked_block *const *rows, size_t n_blocks,
+                                   const token_x *x, float chains[2][ROWS]) {
+  /* words 0..7 from scale 2c, 8..15 from scale 2c + 1 of a broadcast pair */
   const __m256i pair_order = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
                                               2, 3, 2, 3, 2, 3, 2, 3);
-  float chain = 0.0f;
+  for (int t = 0; t < nt; t++)
+    for (int r = 0; r < ROWS; r++) chains[t][r] = 0.0f;
   for (size_t b = 0; b < n_blocks; b++) {
-    const unpacked_block *ub = &row[b];
-    const int8_t *q = x.q + b * G2_QK_K;
-    __m256i acc = _mm256_setzero_si256();
+    __m256i acc[2][ROWS];
+#pragma GCC unroll 2
+    for (int t = 0; t < nt; t++)
+#pragma GCC unroll 4
+      for (int r = 0; r < ROWS; r++) acc[t][r] = _mm256_setzero_si256();
 #pragma GCC unroll 8
-    for (int r = 0; r < 8; r++) {
-      __m256i pairs = _mm256_maddubs_epi16(_mm256_load_si256((const __m256i *)(const void *)(ub->u + 32 * r)),
-                                           _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * r)));
-      int32_t scale_pair;
-      memcpy(&scale_pair, ub->scales + 2 * r, sizeof scale_pair);
-      __m256i scales = _mm256_shuffle_epi8(_mm256_set1_epi32(scale_pair), pair_order);
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, scales));
+    for (int c = 0; c < 8; c++) {
+      __m256i q[2];
+#pragma GCC unroll 2
+      for (int t = 0; t < nt; t++) q[t] = _mm256_loadu_si256((const __m256i *)(const void *)(x[t].q + b * G2_QK_K + 32 * c));
+#pragma GCC unroll 4
+      for (int r = 0; r < ROWS; r++) {
+        const unpacked_block *ub = &rows[r][b];
+        __m256i u = _mm256_load_si256((const __m256i *)(const void *)(ub->u + 32 * c));
+        int32_t scale_pair;
+        memcpy(&scale_pair, ub->scales + 2 * c, sizeof scale_pair);
+        __m256i scales = _mm256_shuffle_epi8(_mm256_set1_epi32(scale_pair), pair_order);
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++)
+          acc[t][r] = _mm256_add_epi32(acc[t][r], _mm256_madd_epi16(_mm256_maddubs_epi16(u, q[t]), scales));
+      }
     }
-    __m256i sums = _mm256_loadu_si256((const __m256i *)(const void *)(x.sums + b * GROUPS));
-    float d_x = x.d[b];
-    if (dtype == G2_DT_Q6_K) { /* S = sum sc_g (dot_g - 32 s_g) */
-      __m256i offsets = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->scales), sums);
-      acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(offsets, 5));
-      chain = fmaf((float)hsum(acc), ub->d * d_x, chain);
-    } else {
-      int32_t m = hsum(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->mins), sums));
-      chain = fmaf((float)hsum(acc), ub->d * d_x, chain);
-      chain = fmaf((float)-m, ub->dmin * d_x, chain);
-    }
+#pragma GCC unroll 2
+    for (int t = 0; t < nt; t++)
+#pragma GCC unroll 4
+      for (int r = 0; r < ROWS; r++)
+        chains[t][r] = block_step(dtype, &rows[r][b], acc[t][r], x[t].sums + b * GROUPS, x[t].d[b], chains[t][r]);
   }
-  return chain;
 }
 
 /* ---- one token: blocks unpacked in registers as they stream ---- */
@@ -296,10 +320,20 @@ static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const f
           unpack_block(dtype, block, &work->panel[r][b]);
         }
       }
-      for (size_t t = t0; t < t_end; t++) {
-        token_x xt = token_at(work->x + (t - t0) * x_bytes, n_in);
-        for (size_t r = 0; r < n_rows; r++)
-          out[t * out_stride + j0 + r] = row_dot(dtype, work->panel[r], n_blocks, xt) + (bias ? bias[j0 + r] : 0.0f);
+      const unpacked_block *rows[ROWS];
+      for (size_t r = 0; r < ROWS; r++) rows[r] = work->panel[r < n_rows ? r : 0]; /* missing rows repeat the first */
+      for (size_t t = t0; t < t_end; t += 2) {
+        int pair = t + 1 < t_end;
+        token_x xt[2] = {token_at(work->x + (t - t0) * x_bytes, n_in),
+                         token_at(work->x + (t + pair - t0) * x_bytes, n_in)};
+        float chains[2][ROWS];
+        if (pair)
+          tile_dot(dtype, 2, rows, n_blocks, xt, chains);
+        else
+          tile_dot(dtype, 1, rows, n_blocks, xt, chains);
+        for (int i = 0; i <= pair; i++)
+          for (size_t r = 0; r < n_rows; r++)
+            out[(t + (size_t)i) * out_stride + j0 + r] = chains[i][r] + (bias ? bias[j0 + r] : 0.0f);
       }
     }
   }
