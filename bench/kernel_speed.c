@@ -4,7 +4,7 @@
    weight type, and GB/s of one 768 x 768 matrix read again and again from
    the caches (what the one-token kernel could do if memory kept up). A
    batch of at most 64 TOKENS runs all twelve layers, from memory, as
-   generating that many sequences does. Usage: kernel_speed [ISA] [TOKENS]. Numbers for
+   generating that many sequences does. Usage: kernel_speed [ISA] [TOKENS] [TYPE-PREFIX] (e.g. Q4_K: only those cases). Numbers for
    docs/kernels.md; not a test. */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +13,8 @@
 #include <time.h>
 
 #include "kernels/kernels.h"
+#include "core/half.h"
+#include "tensor/kquant.h"
 #include "tensor/matrix.h"
 #include "tensor/quant.h"
 #include "speed_util.h"
@@ -30,10 +32,27 @@ typedef struct case_def {
 
 static float random_weight(void) { return random_value() * 0.1f; }
 
+/* K-type blocks, which g2_quantize does not write for Q4_K/Q5_K: random
+   bytes under small F16 scales (d, dmin; Q6_K's d) are valid blocks. */
+static void random_k_blocks(g2_dtype dtype, unsigned char *data, size_t bytes) {
+  size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
+  for (size_t i = 0; i < bytes; i++) data[i] = (unsigned char)((random_value() + 0.5f) * 256.0f);
+  for (size_t b = 0; b < bytes / block_bytes; b++) {
+    uint16_t scale = g2_f32_to_f16(1e-3f);
+    unsigned char *block = data + b * block_bytes;
+    memcpy(block + (dtype == G2_DT_Q6_K ? 208 : 0), &scale, 2);
+    if (dtype != G2_DT_Q6_K) memcpy(block + 2, &scale, 2);
+  }
+}
+
 static g2_matrix make(g2_dtype dtype, g2_layout layout, int64_t n_out, int64_t n_in) {
   int64_t rows = layout == G2_LAYOUT_NK ? n_out : n_in, cols = layout == G2_LAYOUT_NK ? n_in : n_out;
   size_t row_bytes = g2_dtype_row_bytes(dtype, cols);
   unsigned char *data = aligned_alloc(64, ((size_t)rows * row_bytes + 63) / 64 * 64);
+  if (g2_is_k_type(dtype)) {
+    random_k_blocks(dtype, data, (size_t)rows * row_bytes);
+    return (g2_matrix){data, dtype, layout, n_out, n_in};
+  }
   float *row = malloc((size_t)cols * sizeof(float));
   for (int64_t r = 0; r < rows; r++) {
     for (int64_t c = 0; c < cols; c++) row[c] = random_weight();
@@ -62,6 +81,8 @@ int main(int argc, char **argv) {
       {"BF16 KN", G2_DT_BF16, G2_LAYOUT_KN}, {"F32 NK", G2_DT_F32, G2_LAYOUT_NK},
       {"F16 NK", G2_DT_F16, G2_LAYOUT_NK},   {"BF16 NK", G2_DT_BF16, G2_LAYOUT_NK},
       {"Q8_0 NK", G2_DT_Q8_0, G2_LAYOUT_NK}, {"Q4_0 NK", G2_DT_Q4_0, G2_LAYOUT_NK},
+      {"Q4_K NK", G2_DT_Q4_K, G2_LAYOUT_NK}, {"Q5_K NK", G2_DT_Q5_K, G2_LAYOUT_NK},
+      {"Q6_K NK", G2_DT_Q6_K, G2_LAYOUT_NK},
   };
   static const int64_t shapes[4][2] = {{3 * N_EMBD, N_EMBD}, {N_EMBD, N_EMBD}, {4 * N_EMBD, N_EMBD}, {N_EMBD, 4 * N_EMBD}};
   float *x = malloc(n_batch * 4 * N_EMBD * sizeof(float));
@@ -83,7 +104,9 @@ int main(int argc, char **argv) {
   printf("table %s, one thread; streaming read %.2f GB/s (checksum %llu)\n", kt->name,
          (double)n_words * 8 / best_read * 1e-9, (unsigned long long)(checksum & 1));
   printf("%-8s %12s %12s %14s %14s\n", "weights", "pp GFLOP/s", "tg GB/s", "cached GB/s", "unembed GB/s");
+  const char *only = argc > 3 ? argv[3] : "";
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    if (strncmp(cases[c].label, only, strlen(only)) != 0) continue;
     g2_matrix layers[N_LAYER][4];
     size_t bytes = 0;
     for (int l = 0; l < N_LAYER; l++)

@@ -6,7 +6,7 @@
    from the hardware (docs/performance.md).
 
      gpt2-bench -m MODEL [-m MODEL ...] [-t 1,2] [-p 128,512] [-n 128] [-r 5]
-                [--type f32,f16,bf16,q8_0,q4_0] [--kv f32|f16] [--json]
+                [-d 0,512,1000] [--type f32,f16,bf16,q8_0,q4_0] [--kv f32|f16] [--json]
 
    pp<P>: one gpt2_eval of P tokens on an empty cache. Work counted per
      prompt, in FLOPs: 24 L E^2 P (the layer matrices, 12 E^2 weights per
@@ -19,6 +19,9 @@
      stored type, the output matrix whole, one row of each embedding table)
      + the K and V rows read by attention (2 L E (pos + 1) elements of the
      KV cache type).
+   tg<N> @ d<D> (-d D,...): the same after a prompt of D tokens (one
+     untimed gpt2_eval), so the N tokens take positions D .. D + N - 1 of a
+     filled cache, as llama-bench's -d does; d0 is plain tg<N>.
    np<S> tg<N> (-np S,...): S sequences (contexts of the model's full n_ctx),
      each given its own NP_PROMPT-token prompt in one gpt2_eval_batch, then N
      steps of gpt2_eval_batch with one token per sequence. Aggregate tokens/s
@@ -64,6 +67,7 @@ typedef struct options {
   int threads[MAX_LIST], n_threads;
   int prompts[MAX_LIST], n_prompts;
   int gens[MAX_LIST], n_gens;
+  int depths[MAX_LIST], n_depths; /* tg tests after prompts of these lengths */
   int parallel[MAX_LIST], n_parallel; /* -np: sequences of the np tests (0: none) */
   const type_option *types[MAX_LIST];
   int n_types;
@@ -81,6 +85,7 @@ static void usage(void) {
           "                 also converts the weights at load (--type)\n"
           "  -p N,...       prompt lengths for pp tests, 0 for none (default 512)\n"
           "  -n N,...       generated tokens for tg tests, 0 for none (default 128)\n"
+          "  -d D,...       tg tests after a D-token prompt too (default 0: after one token)\n"
           "  -np S,...      also S sequences generating -n tokens together, one\n"
           "                 gpt2_eval_batch per step after a 16-token prompt each\n"
           "  -r N           repetitions of each test (default 5)\n"
@@ -129,7 +134,7 @@ static void parse_types(const char *text, options *opts) {
 
 static void parse_options(int argc, char **argv, options *opts) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  *opts = (options){.n_threads = 1, .n_prompts = 1, .n_gens = 1, .n_types = 1, .reps = 5,
+  *opts = (options){.n_threads = 1, .n_prompts = 1, .n_gens = 1, .n_depths = 1, .n_types = 1, .reps = 5,
                     .buffer_mib = 1024};
   opts->threads[0] = cpus > 0 ? (int)cpus : 1;
   opts->prompts[0] = 512;
@@ -150,6 +155,8 @@ static void parse_options(int argc, char **argv, options *opts) {
       parse_ints(arg, cli_value(argc, argv, &i), 1, 1024, opts->threads, &opts->n_threads);
     } else if (strcmp(arg, "-p") == 0) {
       parse_ints(arg, cli_value(argc, argv, &i), 0, 1 << 20, opts->prompts, &opts->n_prompts);
+    } else if (strcmp(arg, "-d") == 0) {
+      parse_ints(arg, cli_value(argc, argv, &i), 0, 1 << 20, opts->depths, &opts->n_depths);
     } else if (strcmp(arg, "-np") == 0) {
       parse_ints(arg, cli_value(argc, argv, &i), 1, MAX_PARALLEL, opts->parallel, &opts->n_parallel);
     } else if (strcmp(arg, "-n") == 0) {
@@ -394,6 +401,23 @@ __attribute__((target("avx512f,avx512bf16"))) static double bf16_dot_avx512(long
   *sink += _mm512_reduce_add_ps(acc[0]);
   return (double)iters * 12 * 16 * 4;
 }
+
+/* The same with vpdpbusd, which multiplies four unsigned by four signed
+   bytes and adds them to an int32 lane: 8 integer ops per lane. The int8
+   products (Q8_0, Q4_0 and the K types on the avx512vnni and avx512bf16
+   kernels) do their multiplications with it or with vpmaddubsw, which does
+   no more per instruction, so it bounds their pp. */
+__attribute__((target("avx512f,avx512vnni"))) static double int8_dot_avx512(long iters, float *sink) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  __m512i acc[12];
+  for (int a = 0; a < 12; a++) acc[a] = _mm512_set1_epi32(a);
+  for (long i = 0; i < iters; i++)
+#pragma GCC unroll 12
+    for (int a = 0; a < 12; a++) acc[a] = _mm512_dpbusd_epi32(acc[a], ones, ones);
+  for (int a = 1; a < 12; a++) acc[0] = _mm512_add_epi32(acc[0], acc[a]);
+  *sink += (float)_mm512_reduce_add_epi32(acc[0]);
+  return (double)iters * 12 * 16 * 8;
+}
 #endif
 
 static double fma_loop(isa level, long iters, float *sink) {
@@ -408,11 +432,13 @@ static double fma_loop(isa level, long iters, float *sink) {
 typedef struct machine {
   isa level;
   int has_bf16; /* AVX512-BF16: bf16_gflops measured */
+  int has_int8; /* AVX512-VNNI: int8_gops measured */
   size_t buffer_bytes;
   int threads[MAX_LIST], n_threads;
   double read_gbs[MAX_LIST];   /* median of MACHINE_PASSES */
   double fma_gflops[MAX_LIST]; /* median of MACHINE_PASSES */
   double bf16_gflops[MAX_LIST]; /* median of MACHINE_PASSES, if has_bf16 */
+  double int8_gops[MAX_LIST];   /* median of MACHINE_PASSES, if has_int8 */
 } machine;
 
 static volatile float machine_sink; /* keeps the measured loops alive */
@@ -448,9 +474,11 @@ static double read_bandwidth(isa level, const float *data, size_t n, int threads
   return plain > ahead ? plain : ahead;
 }
 
+typedef enum peak_kind { PEAK_FMA, PEAK_BF16, PEAK_INT8 } peak_kind;
+
 typedef struct fma_work {
   isa level;
-  int bf16;
+  peak_kind kind;
 } fma_work;
 
 static double fma_part(const void *arg, int index) {
@@ -459,7 +487,9 @@ static double fma_part(const void *arg, int index) {
   float sink = 0;
   (void)index;
 #ifdef BENCH_X86
-  double flops = work->bf16 ? bf16_dot_avx512(iters, &sink) : fma_loop(work->level, iters, &sink);
+  double flops = work->kind == PEAK_BF16   ? bf16_dot_avx512(iters, &sink)
+                 : work->kind == PEAK_INT8 ? int8_dot_avx512(iters, &sink)
+                                           : fma_loop(work->level, iters, &sink);
 #else
   double flops = fma_loop(work->level, iters, &sink);
 #endif
@@ -467,9 +497,10 @@ static double fma_part(const void *arg, int index) {
   return flops;
 }
 
-/* FP32 FMA peak (bf16 0) or BF16 dot peak (bf16 1, AVX512-BF16 only). */
-static double fma_peak(isa level, int bf16, int threads) {
-  fma_work work = {level, bf16};
+/* FP32 FMA peak, BF16 dot peak (AVX512-BF16 only) or int8 dot peak
+   (AVX512-VNNI only), in G(FL)OP/s. */
+static double fma_peak(isa level, peak_kind kind, int threads) {
+  fma_work work = {level, kind};
   double start = cli_seconds();
   double flops = run_parts(threads, fma_part, &work);
   return flops / (cli_seconds() - start) / 1e9;
@@ -479,9 +510,10 @@ static double fma_peak(isa level, int bf16, int threads) {
    default, halved while memory is short) must be far larger than any cache. */
 static int measure_machine(const options *opts, machine *out) {
   out->level = widest_isa();
-  out->has_bf16 = 0;
+  out->has_bf16 = out->has_int8 = 0;
 #ifdef BENCH_X86
   out->has_bf16 = out->level == ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
+  out->has_int8 = out->level == ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
 #endif
   size_t bytes = (size_t)opts->buffer_mib << 20;
   float *data = NULL;
@@ -493,19 +525,21 @@ static int measure_machine(const options *opts, machine *out) {
   out->n_threads = opts->n_threads;
   for (int t = 0; t < opts->n_threads; t++) {
     int threads = opts->threads[t];
-    double read[MACHINE_PASSES], fma[MACHINE_PASSES], bf16[MACHINE_PASSES];
+    double read[MACHINE_PASSES], fma[MACHINE_PASSES], bf16[MACHINE_PASSES], int8[MACHINE_PASSES];
     read_bandwidth(out->level, data, n, threads); /* warm-up */
     for (int pass = 0; pass < MACHINE_PASSES; pass++)
       read[pass] = read_bandwidth(out->level, data, n, threads);
-    fma_peak(out->level, 0, threads);
+    fma_peak(out->level, PEAK_FMA, threads);
     for (int pass = 0; pass < MACHINE_PASSES; pass++) {
-      fma[pass] = fma_peak(out->level, 0, threads);
-      bf16[pass] = out->has_bf16 ? fma_peak(out->level, 1, threads) : 0.0;
+      fma[pass] = fma_peak(out->level, PEAK_FMA, threads);
+      bf16[pass] = out->has_bf16 ? fma_peak(out->level, PEAK_BF16, threads) : 0.0;
+      int8[pass] = out->has_int8 ? fma_peak(out->level, PEAK_INT8, threads) : 0.0;
     }
     out->threads[t] = threads;
     out->read_gbs[t] = summarize(read, MACHINE_PASSES).median;
     out->fma_gflops[t] = summarize(fma, MACHINE_PASSES).median;
     out->bf16_gflops[t] = summarize(bf16, MACHINE_PASSES).median;
+    out->int8_gops[t] = summarize(int8, MACHINE_PASSES).median;
   }
   free(data);
   return 1;
@@ -530,8 +564,9 @@ static void print_machine(const options *opts, const machine *m) {
            "\"read_buffer_bytes\": %zu, \"passes\": %d, \"limits\": [",
            gpt2_version(), cpus, isa_names[m->level], m->buffer_bytes, MACHINE_PASSES);
     for (int t = 0; t < m->n_threads; t++)
-      printf("%s{\"threads\": %d, \"read_gbs\": %.4f, \"fma_gflops\": %.4f, \"bf16_gflops\": %.4f}",
-             t ? ", " : "", m->threads[t], m->read_gbs[t], m->fma_gflops[t], m->bf16_gflops[t]);
+      printf("%s{\"threads\": %d, \"read_gbs\": %.4f, \"fma_gflops\": %.4f, \"bf16_gflops\": %.4f, "
+             "\"int8_gops\": %.4f}",
+             t ? ", " : "", m->threads[t], m->read_gbs[t], m->fma_gflops[t], m->bf16_gflops[t], m->int8_gops[t]);
     printf("]},\n  \"results\": [");
     return;
   }
@@ -543,10 +578,12 @@ static void print_machine(const options *opts, const machine *m) {
            m->threads[t], m->threads[t] > 1 ? "s" : " ", m->read_gbs[t], m->buffer_bytes >> 20,
            m->fma_gflops[t], isa_names[m->level]);
     if (m->has_bf16) printf(", BF16 dot peak %.1f GFLOP/s (vdpbf16ps)", m->bf16_gflops[t]);
+    if (m->has_int8) printf(", int8 dot peak %.1f GOP/s (vpdpbusd)", m->int8_gops[t]);
     printf("\n");
   }
   printf("pp: FLOPs per prompt of P tokens = 24 L E^2 P + 2 V E + 2 L E P (P+1); "
-         "%% of the FMA peak (of the BF16 dot peak for --type bf16 on the avx512bf16 kernels)\n");
+         "%% of the FMA peak (of the BF16 dot peak for --type bf16 on the avx512bf16 kernels, of the int8\n"
+         "    dot peak for block-quantized weights (under 1.1 bytes a parameter) on avx512vnni/avx512bf16)\n");
   printf("tg: bytes per token = gpt2_model_size_per_token + KV rows 2 L E (pos+1) x kv size; "
          "%% of the read bandwidth\n");
 }
@@ -567,6 +604,7 @@ typedef struct result {
   int threads;
   int n_parallel; /* sequences (1 for pp and tg) */
   int n_prompt, n_gen;
+  int depth; /* tg: the prompt before the timed tokens (0: TG_PROMPT) */
   stats tokens_per_second;
   double samples[MAX_REPS];
   int reps;
@@ -576,11 +614,11 @@ typedef struct result {
 } result;
 
 static void print_table_header(void) {
-  printf("\n| %-24s | %-5s | %-10s | %9s | %7s | %10s | %21s | %10s | %11s | %16s | %7s | %9s |\n",
+  printf("\n| %-24s | %-5s | %-10s | %9s | %7s | %12s | %21s | %10s | %11s | %16s | %7s | %9s |\n",
          "model", "type", "kernels", "size MiB", "threads", "test", "t/s (mean +- sd)",
          "median", "t/s per seq", "rate", "% limit", "RSS MiB");
   printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "--------------------------", "-------",
-         "------------", "----------:", "--------:", "-----------:", "----------------------:",
+         "------------", "----------:", "--------:", "-------------:", "----------------------:",
          "-----------:", "------------:", "-----------------:", "--------:", "----------:");
 }
 
@@ -600,6 +638,7 @@ static void print_result(const options *opts, const result *r, int *first_json) 
   const model_info *m = r->model;
   char test[32];
   if (r->n_parallel > 1 || (r->n_gen && r->n_prompt)) snprintf(test, sizeof test, "np%d tg%d", r->n_parallel, r->n_gen);
+  else if (r->n_gen && r->depth) snprintf(test, sizeof test, "tg%d @ d%d", r->n_gen, r->depth);
   else if (r->n_gen) snprintf(test, sizeof test, "tg%d", r->n_gen);
   else snprintf(test, sizeof test, "pp%d", r->n_prompt);
   if (opts->json) {
@@ -610,12 +649,12 @@ static void print_result(const options *opts, const result *r, int *first_json) 
            "\"n_embd\": %d, \"n_layer\": %d, \"size_bytes\": %llu, "
            "\"n_params\": %llu, \"bytes_per_token_weights\": %llu, \"load_seconds\": %.4f, "
            "\"load_peak_rss_bytes\": %llu, \"rss_budget_bytes\": %llu,\n     \"threads\": %d, \"test\": \"%s\", "
-           "\"n_prompt\": %d, \"n_gen\": %d, \"n_parallel\": %d, \"reps\": %d, \"samples_ts\": [",
+           "\"n_prompt\": %d, \"n_gen\": %d, \"n_depth\": %d, \"n_parallel\": %d, \"reps\": %d, \"samples_ts\": [",
            m->type, m->isa, opts->kv_type == GPT2_KV_F16 ? "f16" : "f32", m->n_vocab, m->n_embd,
            m->n_layer, (unsigned long long)m->size, (unsigned long long)m->n_params,
            (unsigned long long)m->size_per_token, m->load_seconds,
            (unsigned long long)m->load_rss, (unsigned long long)m->rss_budget, r->threads, test, r->n_prompt,
-           r->n_gen, r->n_parallel, r->reps);
+           r->n_gen, r->depth, r->n_parallel, r->reps);
     for (int i = 0; i < r->reps; i++) printf("%s%.3f", i ? ", " : "", r->samples[i]);
     printf("],\n     \"avg_ts\": %.3f, \"stddev_ts\": %.3f, \"median_ts\": %.3f, \"%s\": %.4f, "
            "\"%s\": %.4f, \"fraction_of_limit\": %.4f, \"per_sequence_ts\": %.3f, \"peak_rss_bytes\": %llu}",
@@ -631,7 +670,7 @@ static void print_result(const options *opts, const result *r, int *first_json) 
   snprintf(rate, sizeof rate, r->n_gen ? "%.2f GB/s" : "%.1f GFLOP/s", r->rate);
   const char *base = strrchr(m->name, '/');
   base = base && base[1] ? base + 1 : m->name;
-  printf("| %-24.24s | %-5s | %-10s | %9.2f | %7d | %10s | %21s | %10.2f | %11.2f | %16s | %6.1f%% | %9.1f |\n",
+  printf("| %-24.24s | %-5s | %-10s | %9.2f | %7d | %12s | %21s | %10.2f | %11.2f | %16s | %6.1f%% | %9.1f |\n",
          base, m->type, m->isa, (double)m->size / 1048576.0, r->threads, test, speed,
          r->tokens_per_second.median, r->tokens_per_second.mean / r->n_parallel, rate, 100.0 * r->rate / r->limit,
          (double)r->peak_rss / 1048576.0);
@@ -657,12 +696,13 @@ static int run_prompt(gpt2_context *ctx, const gpt2_token *tokens, int n, double
   return status == GPT2_OK;
 }
 
-/* Seconds of one tg run: n single-token evaluations after a short prompt. */
-static int run_generation(gpt2_context *ctx, const gpt2_token *tokens, int n, double *seconds) {
-  if (gpt2_truncate(ctx, 0) != GPT2_OK || gpt2_eval(ctx, tokens, TG_PROMPT) != GPT2_OK) return 0;
+/* Seconds of one tg run: n single-token evaluations after a prompt of
+   `prompt` tokens. */
+static int run_generation(gpt2_context *ctx, const gpt2_token *tokens, int prompt, int n, double *seconds) {
+  if (gpt2_truncate(ctx, 0) != GPT2_OK || gpt2_eval(ctx, tokens, (size_t)prompt) != GPT2_OK) return 0;
   double start = cli_seconds();
   for (int i = 0; i < n; i++)
-    if (gpt2_eval(ctx, tokens + TG_PROMPT + i, 1) != GPT2_OK) return 0;
+    if (gpt2_eval(ctx, tokens + prompt + i, 1) != GPT2_OK) return 0;
   *seconds = cli_seconds() - start;
   return 1;
 }
@@ -715,10 +755,10 @@ static double generation_bytes(const model_info *m, int n, int n_seq, int prompt
 static int run_test(const options *opts, gpt2_context *ctx, const gpt2_token *tokens,
                     result *r) {
   double seconds;
-  int n = r->n_gen ? r->n_gen : r->n_prompt;
-  int ok = r->n_gen ? run_generation(ctx, tokens, n, &seconds) : run_prompt(ctx, tokens, n, &seconds);
+  int n = r->n_gen ? r->n_gen : r->n_prompt, prompt = r->depth ? r->depth : TG_PROMPT;
+  int ok = r->n_gen ? run_generation(ctx, tokens, prompt, n, &seconds) : run_prompt(ctx, tokens, n, &seconds);
   for (int rep = 0; ok && rep < opts->reps; rep++) {
-    ok = r->n_gen ? run_generation(ctx, tokens, n, &seconds) : run_prompt(ctx, tokens, n, &seconds);
+    ok = r->n_gen ? run_generation(ctx, tokens, prompt, n, &seconds) : run_prompt(ctx, tokens, n, &seconds);
     r->samples[rep] = n / seconds;
   }
   if (!ok) return 0;
@@ -726,7 +766,7 @@ static int run_test(const options *opts, gpt2_context *ctx, const gpt2_token *to
   r->tokens_per_second = summarize(r->samples, r->reps);
   double runs_per_second = r->tokens_per_second.mean / n;
   r->rate = runs_per_second *
-            (r->n_gen ? generation_bytes(r->model, n, 1, TG_PROMPT, opts->kv_type) : prompt_flops(r->model, n)) /
+            (r->n_gen ? generation_bytes(r->model, n, 1, prompt, opts->kv_type) : prompt_flops(r->model, n)) /
             1e9;
   r->peak_rss = peak_rss();
   return 1;
@@ -770,6 +810,14 @@ static int largest(const int *values, int n) {
   return max;
 }
 
+/* Whether the model's matrices are block-quantized (Q8_0, Q4_0, K types:
+   at most 1.0625 bytes a parameter; F16 and BF16 take 2) and its kernels
+   multiply them on 8-bit activations, so that the int8 dot peak bounds pp. */
+static int int8_products(const model_info *m) {
+  int int8_table = strcmp(m->isa, "avx512vnni") == 0 || strcmp(m->isa, "avx512bf16") == 0;
+  return int8_table && (double)m->size_per_token < 1.1 * (double)m->n_params;
+}
+
 /* Loads one model with one weight type and runs every test on it. */
 static int bench_model(const options *opts, const machine *mach, const char *path,
                        const type_option *type, int *first_json) {
@@ -792,8 +840,9 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
 
   /* Positions for the longest test that fits the model. */
   int max_prompt = largest(opts->prompts, opts->n_prompts);
-  int max_gen = largest(opts->gens, opts->n_gens);
-  int n_ctx = max_prompt > TG_PROMPT + max_gen ? max_prompt : TG_PROMPT + max_gen;
+  int max_gen = largest(opts->gens, opts->n_gens), max_depth = largest(opts->depths, opts->n_depths);
+  int tg_positions = (max_depth > TG_PROMPT ? max_depth : TG_PROMPT) + max_gen;
+  int n_ctx = max_prompt > tg_positions ? max_prompt : tg_positions;
   if (n_ctx > info.n_ctx) n_ctx = info.n_ctx;
   /* np tests: sequence i reads tokens i .. i + NP_PROMPT + max_gen */
   int n_tokens = opts->n_parallel ? largest(opts->parallel, opts->n_parallel) + NP_PROMPT + max_gen : 0;
@@ -819,22 +868,25 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
       ok = 0;
       break;
     }
-    /* The pp tests, then the tg tests. */
-    for (int i = 0; ok && i < opts->n_prompts + opts->n_gens; i++) {
+    /* The pp tests, then the tg tests at each depth. */
+    for (int i = 0; ok && i < opts->n_prompts + opts->n_gens * opts->n_depths; i++) {
       int is_gen = i >= opts->n_prompts;
       result r = {.model = &info, .threads = opts->threads[t], .n_parallel = 1};
       r.n_prompt = is_gen ? 0 : opts->prompts[i];
-      r.n_gen = is_gen ? opts->gens[i - opts->n_prompts] : 0;
-      int needed = is_gen ? TG_PROMPT + r.n_gen : r.n_prompt;
+      r.n_gen = is_gen ? opts->gens[(i - opts->n_prompts) / opts->n_depths] : 0;
+      r.depth = is_gen ? opts->depths[(i - opts->n_prompts) % opts->n_depths] : 0;
+      int needed = is_gen ? (r.depth ? r.depth : TG_PROMPT) + r.n_gen : r.n_prompt;
       if (r.n_prompt == 0 && r.n_gen == 0) continue;
       if (needed > info.n_ctx) {
-        fprintf(stderr, "gpt2-bench: %s%d needs %d positions, the model has %d: skipped\n",
-                is_gen ? "tg" : "pp", is_gen ? r.n_gen : r.n_prompt, needed, info.n_ctx);
+        fprintf(stderr, "gpt2-bench: %s%d%s%.0d needs %d positions, the model has %d: skipped\n",
+                is_gen ? "tg" : "pp", is_gen ? r.n_gen : r.n_prompt, r.depth ? " @ d" : "", r.depth, needed,
+                info.n_ctx);
         continue;
       }
       r.limit = is_gen ? mach->read_gbs[t] : mach->fma_gflops[t];
       if (!is_gen && mach->has_bf16 && strcmp(type->name, "bf16") == 0 && strcmp(info.isa, "avx512bf16") == 0)
         r.limit = mach->bf16_gflops[t];
+      if (!is_gen && mach->has_int8 && int8_products(&info)) r.limit = mach->int8_gops[t];
       if (!run_test(opts, ctx, tokens, &r)) {
         fprintf(stderr, "gpt2-bench: %s failed: %s\n", path, gpt2_last_error());
         ok = 0;

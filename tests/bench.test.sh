@@ -9,7 +9,7 @@ bench=$BUILD/gpt2-bench
 # A small bandwidth buffer keeps the test quick; the figures are checked
 # for consistency, not for speed.
 quick="--bw-mib 32 -r 3"
-"$bench" -m "$MODELS/mid-f32" -t 1,2 -p 16,40 -n 8 -np 1,3 $quick --type auto,q8_0,bf16 --kv f16 --json \
+"$bench" -m "$MODELS/mid-f32" -t 1,2 -p 16,40 -n 8 -d 0,24 -np 1,3 $quick --type auto,q8_0,bf16 --kv f16 --json \
   >"$tmp/out.json" 2>"$tmp/err"
 status=$?
 check "gpt2-bench --json on mid-f32 exits 0 (exit $status; stderr: $(head -n 1 "$tmp/err"))" test $status -eq 0
@@ -23,10 +23,11 @@ def check(cond, name):
 doc = json.load(open(sys.argv[1]))
 limits = {l["threads"]: l for l in doc["machine"]["limits"]}
 check(sorted(limits) == [1, 2] and all(l["read_gbs"] > 0 and l["fma_gflops"] > 0 and l["bf16_gflops"] >= 0
-                                       for l in limits.values()),
+                                       and l["int8_gops"] >= 0 for l in limits.values()),
       "machine limits measured for 1 and 2 threads")
 results = doc["results"]
-check(len(results) == 3 * 2 * 5, "30 results: 3 types x 2 thread counts x (pp16, pp40, tg8, np1 tg8, np3 tg8)")
+check(len(results) == 3 * 2 * 6, "36 results: 3 types x 2 thread counts x (pp16, pp40, tg8, tg8 @ d24, np1 tg8, np3 tg8)")
+check(sorted(r["test"] for r in results if r["n_depth"]) == ["tg8 @ d24"] * 6, "tg8 @ d24 rows: depth 24 (-d 0,24)")
 check(sorted((r["n_parallel"], r["n_prompt"], r["n_gen"]) for r in results if r["n_parallel"] > 1 or r["test"].startswith("np"))
       == sorted([(1, 16, 8), (3, 16, 8)] * 6), "np rows: 1 and 3 sequences after 16-token prompts, 8 steps")
 check(all(math.isclose(r["per_sequence_ts"], r["avg_ts"] / r["n_parallel"], rel_tol=1e-3) for r in results),
@@ -43,14 +44,18 @@ for r in results:
         P = r["n_prompt"]
         flops = 24 * L * E * E * P + 2 * V * E + 2 * L * E * P * (P + 1)
         ok_flops &= math.isclose(r["gflops"], r["avg_ts"] / P * flops / 1e9, rel_tol=1e-2)
-        # BF16 weights on the vdpbf16ps kernels are bounded by that instruction's peak
-        peak = "bf16_gflops" if r["type"] == "bf16" and r["kernels"] == "avx512bf16" else "fma_gflops"
+        # BF16 weights on the vdpbf16ps kernels are bounded by that instruction's peak, block-quantized
+        # ones (under 1.1 bytes a parameter) on the int8 tables by vpdpbusd's
+        int8 = r["kernels"] in ("avx512vnni", "avx512bf16") and r["bytes_per_token_weights"] < 1.1 * r["n_params"]
+        peak = ("bf16_gflops" if r["type"] == "bf16" and r["kernels"] == "avx512bf16"
+                else "int8_gops" if int8 else "fma_gflops")
         ok_limits &= limits[r["threads"]][peak] > 0
         ok_limits &= math.isclose(r["limit_gflops"], limits[r["threads"]][peak], rel_tol=1e-4)
         ok_limits &= math.isclose(r["fraction_of_limit"], r["gflops"] / r["limit_gflops"], rel_tol=1e-2)
     else:
-        # tg: a 1-token prompt; np: S sequences after 16-token prompts, the weights read once per step
-        N, S, P0 = r["n_gen"], r["n_parallel"], r["n_prompt"] or 1
+        # tg: a 1-token prompt (-d D: a D-token one); np: S sequences after 16-token prompts, the
+        # weights read once per step
+        N, S, P0 = r["n_gen"], r["n_parallel"], r["n_prompt"] or r["n_depth"] or 1
         total = sum(r["bytes_per_token_weights"] + S * 2 * L * E * (P0 + i + 1) * 2 for i in range(N))
         ok_bytes &= math.isclose(r["gbs"], r["avg_ts"] / (N * S) * total / 1e9, rel_tol=1e-2)
         ok_limits &= math.isclose(r["limit_gbs"], limits[r["threads"]]["read_gbs"], rel_tol=1e-4)
@@ -71,13 +76,16 @@ status=$?
 relay "$tmp/checks"
 check "the JSON checks ran to the end (exit $status: $(tail -n 1 "$tmp/checks-err"))" test $status -eq 0
 
-"$bench" -m "$MODELS/tiny-f32" -t 1 -p 16,100 -n 4 -np 2 $quick >"$tmp/out" 2>"$tmp/err"
+"$bench" -m "$MODELS/tiny-f32" -t 1 -p 16,100 -n 4 -d 0,30,62 -np 2 $quick >"$tmp/out" 2>"$tmp/err"
 status=$?
 check "table output exits 0" [ $status -eq 0 ]
 check "table has the machine limits, the model line and pp16/tg4 rows" \
   grep -q "machine limits" "$tmp/out"
 check "table rows for pp16 and tg4" sh -c "grep -q '| tiny-f32 .*pp16 ' '$tmp/out' && grep -q '| tiny-f32 .*tg4 ' '$tmp/out'"
 check "table row for np2 tg4" grep -q '| tiny-f32 .*np2 tg4 ' "$tmp/out"
+check "table row for tg4 at depth 30" grep -q '| tiny-f32 .* tg4 @ d30 ' "$tmp/out"
+check "tg4 at depth 62 beyond the model's 64 positions is skipped with a message" \
+  grep -q "tg4 @ d62 needs 66 positions, the model has 64: skipped" "$tmp/err"
 check "pp100 beyond the model's 64 positions is skipped with a message" \
   grep -q "pp100 needs 100 positions, the model has 64: skipped" "$tmp/err"
 

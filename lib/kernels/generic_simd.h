@@ -17,6 +17,8 @@
      HAVE_NIBBLE_TABLE (optional) nibble_table(scale): scale * (i - 8) for
                                  i < 16; nibble_lookup(table, p, high): the
                                  VLEN nibbles' entries (Q4_0 in 3 ops)
+     HAVE_K_UNPACK (optional)    k_unpack(dtype, block, q, step, offset):
+                                 g2_k_unpack's results (q 32-byte aligned)
      NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
      KN_VECS, KN_TOKS            KN register tile: column vectors x tokens
      VECTOR_KERNELS, MATMUL_FOR  the names of the g2_vector_kernels object
@@ -109,6 +111,10 @@ static ALWAYS_INLINE vf load_weights(g2_dtype dtype, const unsigned char *row, s
   }
 }
 
+#if !defined(HAVE_K_UNPACK)
+#define k_unpack g2_k_unpack
+#endif
+
 /* Values i .. i + VLEN of an unpacked K-type block (kquant.h): step * q -
    offset, rounded as g2_dequantize does. Q6_K's offset is +0, whose
    subtraction changes no value, so it is skipped. */
@@ -126,7 +132,7 @@ static void dequantize_k_row(g2_dtype dtype, const unsigned char *row, size_t n,
   for (size_t b = 0; b < n / G2_QK_K; b++) {
     _Alignas(64) int8_t q[G2_QK_K];
     float step[G2_K_GROUPS_MAX], offset[G2_K_GROUPS_MAX];
-    g2_k_unpack(dtype, row + b * block_bytes, q, step, offset);
+    k_unpack(dtype, row + b * block_bytes, q, step, offset);
     for (size_t i = 0; i < G2_QK_K; i += VLEN) vf_store(out + b * G2_QK_K + i, k_values(dtype, q, step, offset, i));
   }
 }
@@ -299,7 +305,7 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
       for (size_t r = 0; r < NK_ROWS; r++) {
         const unsigned char *block = rows[r] + b * block_bytes;
         for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
-        g2_k_unpack(dtype, block, q[r], step[r], offset[r]);
+        k_unpack(dtype, block, q[r], step[r], offset[r]);
       }
       for (size_t i = 0; i < G2_QK_K; i += VLEN) {
         vf xv = vf_load(x + b * G2_QK_K + i);
@@ -311,13 +317,14 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
   }
 }
 
-/* The one-token matmuls of the K types (n_tok = 1: x_stride and
-   out_stride unused). */
+/* The one-token matmuls of the K types, and their batches whose rows are
+   longer than the panel takes (NK_PANEL_MAX_IN: XL's mlp_down), token by
+   token (the same chains as the panel's). */
 #define NK_DECODE_K(name, dtype)                                                                        \
   static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias, \
                    float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {        \
-    (void)n_tok, (void)x_stride, (void)out_stride;                                                       \
-    nk_decode_k_type(dtype, w, x, bias, out, col_begin, col_end, work);                                  \
+    for (size_t t = 0; t < n_tok; t++)                                                                   \
+      nk_decode_k_type(dtype, w, x + t * x_stride, bias, out + t * out_stride, col_begin, col_end, work); \
   }
 NK_DECODE_K(nk_decode_q6_k, G2_DT_Q6_K)
 NK_DECODE_K(nk_decode_q4_k, G2_DT_Q4_K)
@@ -571,9 +578,8 @@ KN_DECODE(kn_decode_f32, G2_DT_F32)
 KN_DECODE(kn_decode_f16, G2_DT_F16)
 KN_DECODE(kn_decode_bf16, G2_DT_BF16)
 
-/* KN: the float types; NK: the float and block types, and the K types
-   whose rows fit the panel (NK_PANEL_MAX_IN; longer ones go to the scalar
-   table, one token or many, as before the panel existed). */
+/* KN: the float types; NK: the float, block and K types (K-type batches
+   through the panel where their rows fit it, else token by token). */
 g2_matmul_fn MATMUL_FOR(const g2_matrix *w, int many) {
   g2_dtype dtype = w->dtype;
   int float_type = dtype == G2_DT_F32 || dtype == G2_DT_F16 || dtype == G2_DT_BF16;
@@ -584,8 +590,8 @@ g2_matmul_fn MATMUL_FOR(const g2_matrix *w, int many) {
     return dtype == G2_DT_F16 ? kn_decode_f16 : dtype == G2_DT_BF16 ? kn_decode_bf16 : kn_decode_f32;
   }
   if (float_type || block_type) return matmul_nk;
-  if (!g2_is_k_type(dtype) || (size_t)w->n_in > NK_PANEL_MAX_IN) return NULL;
-  if (many) return matmul_nk;
+  if (!g2_is_k_type(dtype)) return NULL;
+  if (many && (size_t)w->n_in <= NK_PANEL_MAX_IN) return matmul_nk;
   return dtype == G2_DT_Q6_K ? nk_decode_q6_k : dtype == G2_DT_Q4_K ? nk_decode_q4_k : nk_decode_q5_k;
 }
 

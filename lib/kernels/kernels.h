@@ -93,7 +93,7 @@ typedef struct g2_vector_kernels {
   void (*get_row)(const g2_matrix *w, int64_t row, float *out);
 } g2_vector_kernels;
 
-enum { G2_MAX_FINDERS = 4 };
+enum { G2_MAX_FINDERS = 5 };
 
 typedef struct g2_kernels {
   const char *name; /* "scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "neon" */
@@ -138,6 +138,9 @@ g2_matmul_fn g2_avx2_matmul_for(const g2_matrix *w, int many);
 g2_matmul_fn g2_avx512_matmul_for(const g2_matrix *w, int many);
 /* NK Q8_0/Q4_0 on 8-bit activations by vpdpbusd (kernels/int8.h). */
 g2_matmul_fn g2_int8_vnni_matmul_for(const g2_matrix *w, int many);
+/* NK Q4_K/Q5_K/Q6_K on 8-bit activations by AVX2 integer code
+   (kernels/kquant_int8.h); run by the tables that round activations. */
+g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many);
 /* BF16 weights by vdpbf16ps, activations rounded to bfloat16
    (kernels/bf16.h). */
 g2_matmul_fn g2_bf16_matmul_for(const g2_matrix *w, int many);

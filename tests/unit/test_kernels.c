@@ -13,6 +13,7 @@
 #include "test_random.h"
 #include "kernels/bf16.h"
 #include "kernels/int8.h"
+#include "kernels/kquant_int8.h"
 #include "kernels/kernels.h"
 #include "tensor/matrix.h"
 #include "tensor/quant.h"
@@ -153,6 +154,7 @@ static oracle_fn rounding_oracle(const g2_kernels *kt, const g2_matrix *w) {
 #if defined(__x86_64__)
   g2_matmul_fn chosen = g2_kernels_matmul(kt, w, 2);
   if (chosen == g2_int8_vnni_matmul_for(w, 1)) return g2_int8_ref_matmul;
+  if (chosen == g2_kq8_matmul_for(w, 1)) return g2_kq8_ref_matmul;
   if (chosen == g2_bf16_matmul_for(w, 1)) return g2_bf16_ref_matmul;
 #else
   (void)kt;
@@ -190,13 +192,13 @@ static void check_matmul(const g2_kernels *kt, const test_matrix *t, size_t n_to
     CHECK(memcmp(oracle, whole, n_tok * out_stride * sizeof(float)) == 0,
           "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu cols [%zu,%zu) bias=%d: the bits of its %s oracle",
           kt->name, dt, lay, n_in, n_out, n_tok, c0, c1, with_bias,
-          rounding == g2_int8_ref_matmul ? "int8" : "bf16");
+          rounding == g2_bf16_ref_matmul ? "bf16" : "int8");
     free(oracle);
   }
-  /* The int8 path's accuracy is tests/unit/test_int8.c's subject. BF16
+  /* The int8 paths' accuracy is tests/unit/test_int8.c's subject. BF16
      activations: each product is off by at most 2^-9 of itself (round to
      nearest, 8 significant bits), 2^-8 with room for flushed subnormals. */
-  if (rounding != g2_int8_ref_matmul) {
+  if (rounding != g2_int8_ref_matmul && rounding != g2_kq8_ref_matmul) {
     int bf16_products = rounding == g2_bf16_ref_matmul;
     double err = error_vs_exact(t, x, x_stride, b, whole, out_stride, n_tok, c0, c1,
                                 bf16_products ? ldexp(1.0, -8) : 0.0);
@@ -342,11 +344,20 @@ static void test_small_batches(const g2_kernels *kt) {
    get_row bitwise g2_dequantize. */
 static void test_k_types(const g2_kernels *kt) {
   static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
-  static const shape shapes[] = {{768, 37, 1}, {768, 37, 5}, {512, 19, 1}, {512, 19, 3}};
+  /* 6400 and 5120: XL's and large's mlp_down, longer than the FP32
+     tables' panel (they run batches token by token) */
+  static const shape shapes[] = {{768, 37, 1}, {768, 37, 5}, {512, 19, 1}, {512, 19, 3}, {6400, 9, 1}, {5120, 7, 3}};
   for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       test_matrix t = make_k_matrix(types[d], shapes[s].n_out, shapes[s].n_in);
       check_matmul(kt, &t, shapes[s].n_tok, (int)(s % 2 == 0));
+      if (strcmp(kt->name, "scalar") != 0) {
+        g2_matmul_fn one = g2_kernels_matmul(kt, &t.m, 1), many = g2_kernels_matmul(kt, &t.m, 2);
+        g2_matmul_fn scalar_one = g2_ref_matmul_for(&t.m, 0), scalar_many = g2_ref_matmul_for(&t.m, 1);
+        CHECK(one != scalar_one && one != scalar_many && many != scalar_one && many != scalar_many,
+              "%s %s n_in=%zu: SIMD products for one token and for batches (no scalar fallback)", kt->name,
+              g2_dtype_name(types[d]), shapes[s].n_in);
+      }
       if (s == 0) {
         float want[768], got[768];
         size_t row = 11;
@@ -357,6 +368,93 @@ static void test_k_types(const g2_kernels *kt) {
       }
       free_matrix(&t);
     }
+  }
+}
+
+/* The K-type int8 definition (kernels/kquant_int8.h, its oracle) against
+   the exact products of the same weights (float64 sums of g2_dequantize's
+   values), 3 tokens of uniform activations in [-1, 1]:
+   - worst case: rounding an activation to the step d_x of its 256-block
+     moves it by at most d_x / 2, so an output is off by at most
+     sum_b d_x,b / 2 * sum_{i in b} |w_i|; 1e-3 of that bound added for the
+     float steps (F16 scale products, (float)S, the fmaf chain: ~1e-7
+     relative each). Checked as worst error / bound <= 1.
+   - typical case: the rounding errors are close to independent and
+     uniform, so error / sqrt(sum_i w_i^2 d_x^2 / 12) has an RMS near 1
+     over many outputs; held to <= 1.5 (measured in the report line). */
+static void test_kq8_oracle_accuracy(void) {
+  static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  enum { N_IN = 768, N_OUT = 64, N_TOK = 3 };
+  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+    test_matrix t = make_k_matrix(types[d], N_OUT, N_IN);
+    float *x = malloc(N_TOK * N_IN * sizeof(float)), *out = malloc(N_TOK * N_OUT * sizeof(float));
+    fill(x, N_TOK * N_IN, -1.0f, 1.0f);
+    g2_kq8_ref_matmul(&t.m, x, N_TOK, N_IN, NULL, out, N_OUT, 0, N_OUT);
+    double worst = 0.0, square_sum = 0.0;
+    for (size_t tok = 0; tok < N_TOK; tok++)
+      for (size_t j = 0; j < N_OUT; j++) {
+        double exact = 0.0, bound = 0.0, variance = 0.0;
+        for (size_t b = 0; b < N_IN / G2_QK_K; b++) {
+          double amax = 0.0, w_abs = 0.0, w_square = 0.0;
+          for (size_t i = b * G2_QK_K; i < (b + 1) * G2_QK_K; i++) {
+            double w = t.dense[j * N_IN + i];
+            exact += w * x[tok * N_IN + i];
+            amax = fmax(amax, fabs(x[tok * N_IN + i]));
+            w_abs += fabs(w);
+            w_square += w * w;
+          }
+          double step = amax / 127.0;
+          bound += step * w_abs * (0.5 + 1e-3);
+          variance += w_square * step * step / 12.0;
+        }
+        double err = fabs((double)out[tok * N_OUT + j] - exact);
+        worst = fmax(worst, err / bound);
+        square_sum += err * err / variance;
+      }
+    double rms = sqrt(square_sum / (N_TOK * N_OUT));
+    CHECK(worst <= 1.0 && rms <= 1.5,
+          "K-type int8 oracle %s: within the activation rounding bound of the exact product (worst %.3f of it, "
+          "RMS %.2f of the expected rounding noise; bounds 1 and 1.5)",
+          g2_dtype_name(types[d]), worst, rms);
+    free(x);
+    free(out);
+    free_matrix(&t);
+  }
+}
+
+/* The K-type int8 kernel on activations that stress step 1 of its
+   definition, one token and a batch of 2, bitwise against the oracle.
+   Token 0: block 0 all zero (d_x = 0), block 1 ties (amax 127, so d_x = 1
+   and k + 0.5 rounds to even), block 2 uniform, block 3 one large value
+   among small ones (most q round to 0); no block's terms are absorbed by
+   another's. Token 1: block 0 subnormal, the rest zero, so its output is
+   that block's alone. */
+static void test_kq8_hostile_activations(const g2_kernels *kt) {
+  static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  enum { N_IN = 1024, N_OUT = 8 };
+  float x[2 * N_IN], want[2 * N_OUT], got[2 * N_OUT], single[N_OUT];
+  for (size_t i = 0; i < N_IN; i++) {
+    size_t block = i / G2_QK_K, k = i % G2_QK_K;
+    float sign = i % 3 == 0 ? -1.0f : 1.0f;
+    x[i] = block == 0 ? 0.0f
+         : block == 1 ? (k == 0 ? 127.0f : sign * ((float)(k % 120) + 0.5f))
+         : block == 2 ? uniform(-1.0f, 1.0f)
+                      : (k == 7 ? -1e4f : sign * uniform(0.0f, 1.0f));
+    x[N_IN + i] = block == 0 ? sign * 1e-40f * (float)(k + 1) : 0.0f;
+  }
+  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+    test_matrix t = make_k_matrix(types[d], N_OUT, N_IN);
+    if (rounding_oracle(kt, &t.m) != g2_kq8_ref_matmul) {
+      free_matrix(&t);
+      continue;
+    }
+    g2_kq8_ref_matmul(&t.m, x, 2, N_IN, NULL, want, N_OUT, 0, N_OUT);
+    g2_matmul(kt, &t.m, x, 2, N_IN, NULL, got, N_OUT, 0, N_OUT, work);
+    g2_matmul(kt, &t.m, x, 1, N_IN, NULL, single, N_OUT, 0, N_OUT, work);
+    CHECK(memcmp(want, got, sizeof got) == 0 && memcmp(want, single, sizeof single) == 0,
+          "%s %s: zero, tied, subnormal and large activations: the bits of the int8 oracle, one token and two",
+          kt->name, g2_dtype_name(types[d]));
+    free_matrix(&t);
   }
 }
 
@@ -641,6 +739,7 @@ int main(void) {
   static const char *names[] = {"scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "neon"};
   scalar = g2_kernels_select("scalar", 0);
   test_select();
+  test_kq8_oracle_accuracy();
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     const g2_kernels *kt = g2_kernels_select(names[i], 0);
     if (!kt) {
@@ -650,6 +749,7 @@ int main(void) {
     test_matmul(kt);
     test_small_batches(kt);
     test_k_types(kt);
+    test_kq8_hostile_activations(kt);
     test_attention(kt);
     if (kt == scalar) continue; /* the oracle is its own reference below */
     test_layernorm(kt);

@@ -1,0 +1,58 @@
+/* K-type products (Q4_K, Q5_K, Q6_K) with 8-bit activations, as the
+   "avx512vnni" and "avx512bf16" tables run them: the numeric definition,
+   its scalar oracle (kquant_int8_ref.c) and the SIMD kernel
+   (kquant_int8_avx2.c), which gives the oracle's bits.
+
+   Definition, for an NK matrix of K-type super-blocks (n_in a multiple of
+   256; tensor/kquant.h: Q4_K/Q5_K weight = (d * sc_k) * u - dmin * m_k with
+   u in [0, 15] or [0, 31] and 6-bit sc_k, m_k per group k of 32; Q6_K
+   weight = (d * sc_g) * (u - 32) with u in [0, 63] and int8 sc_g per group
+   g of 16) and float activations x (finite):
+
+   1. Activations, per token, in blocks b of 256 along n_in:
+        d_x = max |x_i| / 127 over the block (float division, nearest-even)
+        q_i = 0 if d_x == 0, else rne(clamp(x_i / d_x, -127, 127))
+      (int8.h's rule with blocks of 256), and s_g = sum of q over each group
+      g of 16 values (|s_g| <= 2032).
+   2. Per block, exact in int32 (every partial sum is below 2^31):
+        Q4_K/Q5_K: S = sum_k sc_k * sum_{i in k} u_i q_i
+                   M = sum_k m_k * (s_{2k} + s_{2k+1})
+        Q6_K:      S = sum_g sc_g * (sum_{i in g} u_i q_i - 32 s_g),  M = 0
+   3. Per output element, one chain in block order from +0:
+        c = fmaf((float)S, d * d_x, c)
+        c = fmaf((float)-M, dmin * d_x, c)      (Q4_K/Q5_K only)
+      with d, dmin the block's F16 values as floats, each scale product
+      rounded to float first and (float) rounding to nearest-even; then
+        out = c + bias                          (+0 if there is none).
+   The value depends on nothing but the element's own row and token, so any
+   column split, token batch or thread count gives the same bits; one
+   token and a batch run the same code. ggml's Q8_K dot products work the
+   same way (one activation scale per 256, per-16 sums for the mins); the
+   per-block float steps here are this library's own. */
+#ifndef G2_KQUANT_INT8_H
+#define G2_KQUANT_INT8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensor/matrix.h"
+
+enum {
+  G2_KQ8_GROUP = 16,        /* activations per sum s_g */
+  G2_KQ8_MAX_IN = 16384     /* longest row taken (work area: kquant_int8_avx2.c) */
+};
+
+/* Step 1 for one token row (n_in a multiple of 256): q[0..n_in),
+   d[n_in / 256] and sums[n_in / 16]. */
+void g2_kq8_quantize_row(const float *x, size_t n_in, int8_t *q, float *d, int16_t *sums);
+
+/* Whether the K-type int8 path takes this matrix (NK Q4_K/Q5_K/Q6_K,
+   0 < n_in <= G2_KQ8_MAX_IN). */
+int g2_kq8_supported(const g2_matrix *w);
+
+/* The kernels' matmul contract (kernels.h) under the definition above, for
+   supported matrices: the oracle, in plain C. */
+void g2_kq8_ref_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
+                       float *out, size_t out_stride, size_t col_begin, size_t col_end);
+
+#endif

@@ -1,0 +1,364 @@
+/* K-type products on 8-bit activations (definition and oracle:
+   kernels/kquant_int8.h, kquant_int8_ref.c), in AVX2 integer code:
+   vpmaddubsw multiplies the unsigned weights u (4, 5 or 6 bits) by the
+   signed activations in pairs (at most 2 * 63 * 127, no saturation), and
+   vpmaddwd by each group's scale adds the pairs into int32 lanes, so a
+   block's S is one horizontal sum; the mins and Q6_K's offset of 32 meet
+   the activations' per-16 sums in one more vpmaddwd. All of it is exact,
+   so the order of the integer additions is free and only the float chain
+   (two fmaf per block) is fixed, as the definition says.
+
+   One token streams each block through registers. Batches unpack rows
+   once per block of tokens (4 rows at a time) into u bytes in activation
+   order and 16 scales and mins per block, in the work area, then pairs of
+   tokens meet them from L1 (each row's bytes loaded once per pair). Both
+   compute the definition's integers exactly, so a batch gives each
+   token's one-token bits. The code
+   is AVX2 only; on Zen 4 the 256-bit integer ops run at the 512-bit ones'
+   rate per byte, and the one-token path is bound by the weight stream. */
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/kquant_avx2.h"
+#include "kernels/kquant_int8.h"
+#include "tensor/kquant.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+enum {
+  ROWS = 4,                                 /* rows unpacked together */
+  MAX_BLOCKS = G2_KQ8_MAX_IN / G2_QK_K,
+  X_BYTES = 72 * 1024,                      /* quantized activations of a block of tokens */
+  GROUPS = G2_QK_K / G2_KQ8_GROUP
+};
+
+/* One super-block, unpacked: u in activation order, and per group of 16
+   its scale and min (Q4_K/Q5_K: the 32-group's, twice; Q6_K: no mins). */
+typedef struct unpacked_block {
+  _Alignas(32) uint8_t u[G2_QK_K];
+  int16_t scales[GROUPS], mins[GROUPS];
+  float d, dmin;
+} unpacked_block;
+
+typedef struct kq8_work {
+  _Alignas(64) unsigned char x[X_BYTES];
+  unpacked_block panel[ROWS][MAX_BLOCKS];
+} kq8_work;
+_Static_assert(sizeof(kq8_work) <= G2_KERNEL_WORK_BYTES, "kquant_int8_avx2.c's buffers fit the work area");
+
+/* One token's quantized activations: q[n_in], d[n_in / 256], sums[n_in / 16]. */
+typedef struct token_x {
+  const int8_t *q;
+  const float *d;
+  const int16_t *sums;
+} token_x;
+
+static size_t token_bytes(size_t n_in) {
+  return (n_in + n_in / G2_QK_K * sizeof(float) + n_in / G2_KQ8_GROUP * sizeof(int16_t) + 63) / 64 * 64;
+}
+
+static token_x token_at(unsigned char *base, size_t n_in) {
+  return (token_x){(const int8_t *)base, (const float *)(const void *)(base + n_in),
+                   (const int16_t *)(const void *)(base + n_in + n_in / G2_QK_K * sizeof(float))};
+}
+
+/* Step 1 of the definition (g2_kq8_quantize_row's bits: the same float
+   division, clamp and round-to-nearest-even conversion), 32 activations
+   at a time. */
+static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
+  int8_t *q = (int8_t *)base;
+  float *d = (float *)(void *)(base + n_in);
+  int16_t *sums = (int16_t *)(void *)(base + n_in + n_in / G2_QK_K * sizeof(float));
+  const __m256 sign = _mm256_set1_ps(-0.0f), low = _mm256_set1_ps(-127.0f), high = _mm256_set1_ps(127.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (size_t b = 0; b < n_in / G2_QK_K; b++) {
+    const float *xb = x + b * G2_QK_K;
+    __m256 amax = _mm256_setzero_ps();
+    for (size_t i = 0; i < G2_QK_K; i += 8) amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + i)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float scale = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4))) / 127.0f;
+    d[b] = scale;
+    __m256 divisor = _mm256_set1_ps(scale);
+    for (size_t i = 0; i < G2_QK_K; i += 32) {
+      __m256i v[4];
+      for (int k = 0; k < 4; k++) {
+        __m256 ratio = _mm256_div_ps(_mm256_loadu_ps(xb + i + 8 * k), divisor);
+        v[k] = scale != 0.0f ? _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(ratio, low), high))
+                             : _mm256_setzero_si256();
+      }
+      __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+      _mm256_storeu_si256((__m256i *)(void *)(q + b * G2_QK_K + i), _mm256_permutevar8x32_epi32(bytes, order));
+      __m256i pairs = _mm256_hadd_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3]));
+      __m128i quads = _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+      quads = _mm_hadd_epi32(quads, quads); /* the two groups of 16 */
+      sums[(b * G2_QK_K + i) / G2_KQ8_GROUP] = (int16_t)_mm_cvtsi128_si32(quads);
+      sums[(b * G2_QK_K + i) / G2_KQ8_GROUP + 1] = (int16_t)_mm_extract_epi32(quads, 1);
+    }
+  }
+}
+
+static ALWAYS_INLINE float half_at(const unsigned char *p) {
+  uint16_t h;
+  memcpy(&h, p, sizeof h);
+  return _cvtsh_ss(h);
+}
+
+static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, unpacked_block *ub) {
+  __m256i *u = (__m256i *)(void *)ub->u;
+  if (dtype == G2_DT_Q6_K) {
+    g2_k_q6_half(block, 0, u);
+    g2_k_q6_half(block, 1, u + 4);
+    __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
+    _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
+    ub->d = half_at(block + 208);
+    return;
+  }
+  int five_bits = dtype == G2_DT_Q5_K;
+  __m256i qh = g2_k_q5_bits(five_bits, block);
+#pragma GCC unroll 4
+  for (int run = 0; run < 4; run++) g2_k_q45_run(five_bits, block, qh, run, u + 2 * run, u + 2 * run + 1);
+  __m128i scales, mins;
+  g2_k_scales_mins(block, &scales, &mins);
+  _mm256_storeu_si256((__m256i *)(void *)ub->scales, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(scales, scales)));
+  _mm256_storeu_si256((__m256i *)(void *)ub->mins, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins)));
+  ub->d = half_at(block);
+  ub->dmin = half_at(block + 2);
+}
+
+static ALWAYS_INLINE int32_t hsum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  return _mm_cvtsi128_si32(s);
+}
+
+/* Step 3 for block ub of a row and a token: S from the lanes of acc
+   (Q6_K: less 32 sum sc_g s_g) and M from the token's per-16 sums. */
+static ALWAYS_INLINE float block_step(g2_dtype dtype, const unpacked_block *ub, __m256i acc, const int16_t *sums,
+                                      float d_x, float chain) {
+  __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)sums);
+  if (dtype == G2_DT_Q6_K) {
+    __m256i offsets = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->scales), s);
+    acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(offsets, 5));
+    return fmaf((float)hsum(acc), ub->d * d_x, chain);
+  }
+  int32_t m = hsum(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->mins), s));
+  chain = fmaf((float)hsum(acc), ub->d * d_x, chain);
+  return fmaf((float)-m, ub->dmin * d_x, chain);
+}
+
+/* ROWS unpacked rows x nt tokens (1 or 2, a constant after inlining):
+   chains[t][r] = row r . token t under the definition. Each row's weights
+   and scales are loaded once per 32 values for both tokens. */
+static ALWAYS_INLINE void tile_dot(g2_dtype dtype, int nt, const unpacked_block *const *rows, size_t n_blocks,
+                                   const token_x *x, float chains[2][ROWS]) {
+  /* words 0..7 from scale 2c, 8..15 from scale 2c + 1 of a broadcast pair */
+  const __m256i pair_order = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
+                                              2, 3, 2, 3, 2, 3, 2, 3);
+  for (int t = 0; t < nt; t++)
+    for (int r = 0; r < ROWS; r++) chains[t][r] = 0.0f;
+  for (size_t b = 0; b < n_blocks; b++) {
+    __m256i acc[2][ROWS];
+#pragma GCC unroll 2
+    for (int t = 0; t < nt; t++)
+#pragma GCC unroll 4
+      for (int r = 0; r < ROWS; r++) acc[t][r] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; c++) {
+      __m256i q[2];
+#pragma GCC unroll 2
+      for (int t = 0; t < nt; t++) q[t] = _mm256_loadu_si256((const __m256i *)(const void *)(x[t].q + b * G2_QK_K + 32 * c));
+#pragma GCC unroll 4
+      for (int r = 0; r < ROWS; r++) {
+        const unpacked_block *ub = &rows[r][b];
+        __m256i u = _mm256_load_si256((const __m256i *)(const void *)(ub->u + 32 * c));
+        int32_t scale_pair;
+        memcpy(&scale_pair, ub->scales + 2 * c, sizeof scale_pair);
+        __m256i scales = _mm256_shuffle_epi8(_mm256_set1_epi32(scale_pair), pair_order);
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++)
+          acc[t][r] = _mm256_add_epi32(acc[t][r], _mm256_madd_epi16(_mm256_maddubs_epi16(u, q[t]), scales));
+      }
+    }
+#pragma GCC unroll 2
+    for (int t = 0; t < nt; t++)
+#pragma GCC unroll 4
+      for (int r = 0; r < ROWS; r++)
+        chains[t][r] = block_step(dtype, &rows[r][b], acc[t][r], x[t].sums + b * GROUPS, x[t].d[b], chains[t][r]);
+  }
+}
+
+/* ---- one token: blocks unpacked in registers as they stream ---- */
+
+/* vpshufb pattern giving word `low` of a 128-bit lane in every word of the
+   low half and word `high` in every word of the high half. */
+static ALWAYS_INLINE __m256i word_pattern(int low, int high) {
+  return _mm256_set_m128i(_mm_set1_epi16((short)((2 * high + 1) << 8 | 2 * high)),
+                          _mm_set1_epi16((short)((2 * low + 1) << 8 | 2 * low)));
+}
+
+/* S (lane 0) and M (lane 1) of a block from the lanes of acc and macc. */
+static ALWAYS_INLINE __m128i hsum_pair(__m256i acc, __m256i macc) {
+  __m256i pairs = _mm256_hadd_epi32(acc, macc); /* per half: S S M M */
+  __m128i quads = _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+  return _mm_hadd_epi32(quads, quads);
+}
+
+static ALWAYS_INLINE void prefetch_block(const unsigned char *block, size_t block_bytes) {
+  for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
+}
+
+static ALWAYS_INLINE float stream_row_q45(int five_bits, const unsigned char *row, size_t n_blocks, token_x x) {
+  size_t block_bytes = five_bits ? 176 : 144;
+  float chain = 0.0f;
+  for (size_t b = 0; b < n_blocks; b++) {
+    const unsigned char *block = row + b * block_bytes;
+    const int8_t *q = x.q + b * G2_QK_K;
+    prefetch_block(block, block_bytes);
+    __m128i scale_bytes, min_bytes;
+    g2_k_scales_mins(block, &scale_bytes, &min_bytes);
+    __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scale_bytes)); /* word k: sc_k */
+    __m256i qh = g2_k_q5_bits(five_bits, block);
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int run = 0; run < 4; run++) {
+      __m256i low, high;
+      g2_k_q45_run(five_bits, block, qh, run, &low, &high);
+      __m256i p_low = _mm256_maddubs_epi16(low, _mm256_loadu_si256((const __m256i *)(const void *)(q + 64 * run)));
+      __m256i p_high =
+          _mm256_maddubs_epi16(high, _mm256_loadu_si256((const __m256i *)(const void *)(q + 64 * run + 32)));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_low, _mm256_shuffle_epi8(scales, word_pattern(2 * run, 2 * run))));
+      acc = _mm256_add_epi32(
+          acc, _mm256_madd_epi16(p_high, _mm256_shuffle_epi8(scales, word_pattern(2 * run + 1, 2 * run + 1))));
+    }
+    __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes)); /* word g: m_{g / 2} */
+    __m256i macc = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)(const void *)(x.sums + b * GROUPS)));
+    __m128i sm = hsum_pair(acc, macc);
+    float d_x = x.d[b];
+    chain = fmaf((float)_mm_cvtsi128_si32(sm), half_at(block) * d_x, chain);
+    chain = fmaf((float)-_mm_extract_epi32(sm, 1), half_at(block + 2) * d_x, chain);
+  }
+  return chain;
+}
+
+static ALWAYS_INLINE float stream_row_q6(const unsigned char *row, size_t n_blocks, token_x x) {
+  float chain = 0.0f;
+  for (size_t b = 0; b < n_blocks; b++) {
+    const unsigned char *block = row + b * 210;
+    const int8_t *q = x.q + b * G2_QK_K;
+    prefetch_block(block, 210);
+    __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
+    __m256i halves[2] = {_mm256_broadcastsi128_si256(_mm256_castsi256_si128(scales)),
+                         _mm256_broadcastsi128_si256(_mm256_extracti128_si256(scales, 1))};
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; half++) {
+      __m256i u[4];
+      g2_k_q6_half(block, half, u);
+#pragma GCC unroll 4
+      for (int run = 0; run < 4; run++) { /* groups 8 half + 2 run and the next: words 2 run, 2 run + 1 of halves[half] */
+        __m256i p = _mm256_maddubs_epi16(
+            u[run], _mm256_loadu_si256((const __m256i *)(const void *)(q + 128 * half + 32 * run)));
+        acc = _mm256_add_epi32(
+            acc, _mm256_madd_epi16(p, _mm256_shuffle_epi8(halves[half], word_pattern(2 * run, 2 * run + 1))));
+      }
+    }
+    __m256i offsets =
+        _mm256_madd_epi16(scales, _mm256_loadu_si256((const __m256i *)(const void *)(x.sums + b * GROUPS)));
+    acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(offsets, 5));
+    chain = fmaf((float)hsum(acc), half_at(block + 208) * x.d[b], chain);
+  }
+  return chain;
+}
+
+static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
+                                        float *out, size_t col_begin, size_t col_end, kq8_work *work) {
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
+  quantize_token(x, n_in, work->x);
+  token_x xt = token_at(work->x, n_in);
+  for (size_t j = col_begin; j < col_end; j++) {
+    const unsigned char *row = (const unsigned char *)w->data + j * row_bytes;
+    float dot = dtype == G2_DT_Q6_K ? stream_row_q6(row, n_blocks, xt)
+                                    : stream_row_q45(dtype == G2_DT_Q5_K, row, n_blocks, xt);
+    out[j] = dot + (bias ? bias[j] : 0.0f);
+  }
+}
+
+/* ---- batches: rows unpacked once per block of tokens ---- */
+
+static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const float *x, size_t n_tok,
+                                     size_t x_stride, const float *bias, float *out, size_t out_stride,
+                                     size_t col_begin, size_t col_end, kq8_work *work) {
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, x_bytes = token_bytes(n_in);
+  size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
+  size_t token_block = X_BYTES / x_bytes; /* >= 1: n_in <= G2_KQ8_MAX_IN */
+  if (n_tok == 1) {
+    kq8_one_token(dtype, w, x, bias, out, col_begin, col_end, work);
+    return;
+  }
+  for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
+    size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
+    for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
+    for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
+      size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
+      for (size_t r = 0; r < n_rows; r++) {
+        const unsigned char *row = (const unsigned char *)w->data + (j0 + r) * row_bytes;
+        for (size_t b = 0; b < n_blocks; b++) {
+          const unsigned char *block = row + b * block_bytes;
+          prefetch_block(block, block_bytes);
+          unpack_block(dtype, block, &work->panel[r][b]);
+        }
+      }
+      const unpacked_block *rows[ROWS];
+      for (size_t r = 0; r < ROWS; r++) rows[r] = work->panel[r < n_rows ? r : 0]; /* missing rows repeat the first */
+      for (size_t t = t0; t < t_end; t += 2) {
+        int pair = t + 1 < t_end;
+        token_x xt[2] = {token_at(work->x + (t - t0) * x_bytes, n_in),
+                         token_at(work->x + (t + pair - t0) * x_bytes, n_in)};
+        float chains[2][ROWS];
+        if (pair)
+          tile_dot(dtype, 2, rows, n_blocks, xt, chains);
+        else
+          tile_dot(dtype, 1, rows, n_blocks, xt, chains);
+        for (int i = 0; i <= pair; i++)
+          for (size_t r = 0; r < n_rows; r++)
+            out[(t + (size_t)i) * out_stride + j0 + r] = chains[i][r] + (bias ? bias[j0 + r] : 0.0f);
+      }
+    }
+  }
+}
+
+#define KQ8_MATMUL(name, dtype)                                                                              \
+  static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,     \
+                   float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {            \
+    kq8_matmul(dtype, w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);               \
+  }
+KQ8_MATMUL(kq8_matmul_q6_k, G2_DT_Q6_K)
+KQ8_MATMUL(kq8_matmul_q4_k, G2_DT_Q4_K)
+KQ8_MATMUL(kq8_matmul_q5_k, G2_DT_Q5_K)
+
+/* One token and batches alike (the same code): NK Q4_K/Q5_K/Q6_K. */
+g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many) {
+  (void)many;
+  if (!g2_kq8_supported(w)) return NULL;
+  return w->dtype == G2_DT_Q6_K ? kq8_matmul_q6_k : w->dtype == G2_DT_Q4_K ? kq8_matmul_q4_k : kq8_matmul_q5_k;
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+#else
+typedef int g2_kquant_int8_avx2_not_built; /* ISO C wants a declaration in every file */
+#endif
