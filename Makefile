@@ -1,10 +1,7 @@
 # libgpt2 - GNU Make build. `make` builds the libraries, programs and tools;
 # `make check` runs the whole test suite; see README.md.
 
-VERSION_MAJOR := $(shell sed -n 's/^\#define GPT2_VERSION_MAJOR \([0-9]*\)/\1/p' include/gpt2.h)
-VERSION_MINOR := $(shell sed -n 's/^\#define GPT2_VERSION_MINOR \([0-9]*\)/\1/p' include/gpt2.h)
-VERSION_PATCH := $(shell sed -n 's/^\#define GPT2_VERSION_PATCH \([0-9]*\)/\1/p' include/gpt2.h)
-VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+include mk/version.mk
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -29,10 +26,31 @@ ifneq ($(SANITIZE),)
   LDLIBS_ALL += -fsanitize=$(SANITIZE)
 endif
 
-LIB_SRC := $(sort $(shell find lib -name '*.c'))
+# The platform decides the export mechanism and the shared library's form:
+# ELF (Linux, the BSDs: GNU ld, gold and lld all take these flags) a version
+# script, SONAME and symlinks; Mach-O (Darwin) an exported-symbols list and
+# an install name, written but never built here (docs/platforms.md); Windows
+# (MinGW-w64, `make windows`: the block further down) dllexport from
+# GPT2_API. lib/**/*_win32.c are the Windows bodies of core/ functions.
+TARGET_OS ?= $(shell uname -s)
+LIB_SRC := $(sort $(filter-out %_win32.c,$(shell find lib -name '*.c')))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+ifeq ($(TARGET_OS),Darwin)
+SONAME := libgpt2.$(VERSION_MAJOR).dylib
+SHARED := $(BUILD)/libgpt2.$(VERSION).dylib
+SHARED_LINK := libgpt2.dylib
+SHARED_FLAGS := -dynamiclib -install_name $(LIBDIR)/$(SONAME) \
+  -compatibility_version $(VERSION_MAJOR) -current_version $(VERSION) \
+  -Wl,-exported_symbols_list,lib/libgpt2.exports
+PROGRAM_RPATH := -Wl,-rpath,@loader_path -Wl,-rpath,@loader_path/../lib
+else
 SONAME := libgpt2.so.$(VERSION_MAJOR)
 SHARED := $(BUILD)/libgpt2.so.$(VERSION)
+SHARED_LINK := libgpt2.so
+SHARED_FLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libgpt2.map \
+  -Wl,--no-undefined
+PROGRAM_RPATH := -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib'
+endif
 STATIC := $(BUILD)/libgpt2.a
 
 # Programs: examples/NAME.c -> build/NAME (linked to the shared library).
@@ -46,19 +64,18 @@ TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 
 INSTALLED_PROGRAMS := $(filter $(BUILD)/gpt2-%,$(PROGRAMS))
 
-.PHONY: all check check-asan check-tsan demo install uninstall clean fuzz
-all: $(SHARED) $(BUILD)/libgpt2.so $(STATIC) $(PROGRAMS) $(TOOLS) $(BENCHES) $(BUILD)/gpt2.pc
+.PHONY: all check check-asan check-tsan demo install uninstall clean fuzz windows
+all: $(SHARED) $(BUILD)/$(SHARED_LINK) $(STATIC) $(PROGRAMS) $(TOOLS) $(BENCHES) $(BUILD)/gpt2.pc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(SHARED): $(LIB_OBJ) lib/libgpt2.map
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libgpt2.map \
-	  -Wl,--no-undefined -o $@ $(LIB_OBJ) $(LDFLAGS) $(LDLIBS_ALL)
+$(SHARED): $(LIB_OBJ) lib/libgpt2.map lib/libgpt2.exports
+	$(CC) $(SHARED_FLAGS) -o $@ $(LIB_OBJ) $(LDFLAGS) $(LDLIBS_ALL)
 
-$(BUILD)/libgpt2.so: $(SHARED)
-	ln -sf libgpt2.so.$(VERSION) $(BUILD)/$(SONAME)
+$(BUILD)/$(SHARED_LINK): $(SHARED)
+	ln -sf $(notdir $(SHARED)) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
 $(STATIC): $(LIB_OBJ)
@@ -67,8 +84,8 @@ $(STATIC): $(LIB_OBJ)
 
 # Every compile writes NAME.d (-MMD -MP), included below: a program is
 # rebuilt when a header it includes changes.
-$(BUILD)/%: examples/%.c $(BUILD)/libgpt2.so
-	$(CC) $(CFLAGS_ALL) -MMD -MP -o $@ $< -L$(BUILD) -lgpt2 -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib' $(LDFLAGS) $(LDLIBS_ALL)
+$(BUILD)/%: examples/%.c $(BUILD)/$(SHARED_LINK)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -o $@ $< -L$(BUILD) -lgpt2 $(PROGRAM_RPATH) $(LDFLAGS) $(LDLIBS_ALL)
 
 $(BUILD)/tools/%: tools/gen/%.c $(STATIC)
 	@mkdir -p $(dir $@)
@@ -137,3 +154,9 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(addsuffix .d,$(PROGRAMS) $(TOOLS) $(BENCHES) $(TESTS)) \
   $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%.d)
+
+# Windows x86-64 (MinGW-w64 cross build into build-win/, mk/windows.mk);
+# tests/windows.test.sh runs it under Wine in `make check`.
+WIN_BUILD ?= build-win
+windows:
+	$(MAKE) --no-print-directory -f mk/windows.mk BUILD=$(WIN_BUILD)

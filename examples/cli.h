@@ -153,6 +153,23 @@ static inline gpt2_token *cli_tokenize(const gpt2_model *model,
   return tokens;
 }
 
+/* memmem, which Windows' C runtime lacks (there, a memchr-and-compare loop). */
+static inline const char *cli_memmem(const char *haystack, size_t len, const char *needle,
+                                     size_t needle_len) {
+#if defined(_WIN32)
+  if (needle_len == 0) return haystack;
+  const char *end = haystack + len;
+  for (const char *at = haystack; (size_t)(end - at) >= needle_len; at++) {
+    at = memchr(at, needle[0], (size_t)(end - at) - needle_len + 1);
+    if (!at) return NULL;
+    if (memcmp(at, needle, needle_len) == 0) return at;
+  }
+  return NULL;
+#else
+  return memmem(haystack, len, needle, needle_len);
+#endif
+}
+
 static inline double cli_seconds(void) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
