@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <io.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -20,17 +21,29 @@
 #include "core/file.h"
 #include "gpt2.h"
 
-/* path as a new g2_malloc'd UTF-16 string; NULL if it is not valid UTF-8
-   or memory runs out. */
-static wchar_t *wide_path(const char *path) {
+/* path as a new malloc'd UTF-16 string, or NULL with *status GPT2_E_IO
+   (not valid UTF-8) or GPT2_E_NOMEM. Plain malloc: a transient buffer,
+   freed before the caller returns, like the C runtime's own inside fopen;
+   the allocation-failure tests count only the library's lasting blocks. */
+static wchar_t *wide_path(const char *path, int *status) {
+  *status = GPT2_E_IO;
   int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
   if (n <= 0) return NULL;
-  wchar_t *wide = g2_malloc_array((size_t)n, sizeof *wide);
-  if (wide && MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wide, n) != n) {
-    g2_free(wide);
+  wchar_t *wide = malloc((size_t)n * sizeof *wide);
+  if (!wide) {
+    *status = GPT2_E_NOMEM;
     return NULL;
   }
+  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wide, n);
+  *status = GPT2_OK;
   return wide;
+}
+
+/* Fails with wide_path's status. */
+static int path_fail(const char *path, int status, const char *action) {
+  return status == GPT2_E_NOMEM
+             ? g2_fail(GPT2_E_NOMEM, "%s: out of memory to %s it", path, action)
+             : g2_fail(GPT2_E_IO, "%s: cannot %s: not a UTF-8 path", path, action);
 }
 
 /* A short English reason for GetLastError()'s code. */
@@ -88,20 +101,20 @@ int g2_load_file(const char *path, int use_mmap, g2_mapping *out) {
   out->data = NULL;
   out->size = 0;
   out->is_copy = 0;
-  wchar_t *wide = wide_path(path);
-  if (!wide) return g2_fail(GPT2_E_IO, "%s: cannot open: not a UTF-8 path", path);
+  int status;
+  wchar_t *wide = wide_path(path, &status);
+  if (!wide) return path_fail(path, status, "open");
   /* FILE_FLAG_OVERLAPPED would be needed for a read to return early on a
      pipe; instead anything but a disk file is refused before reading. */
   HANDLE file = CreateFileW(wide, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL,
                             OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
   DWORD code = GetLastError();
-  g2_free(wide);
+  free(wide);
   if (file == INVALID_HANDLE_VALUE)
     return g2_fail(GPT2_E_IO, "%s: cannot open: %s (%lu)", path, win32_reason(code),
                    (unsigned long)code);
   BY_HANDLE_FILE_INFORMATION info;
   LARGE_INTEGER size;
-  int status = GPT2_OK;
   if (GetFileType(file) != FILE_TYPE_DISK || !GetFileInformationByHandle(file, &info) ||
       (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
     status = g2_fail(GPT2_E_IO, "%s: not a regular file", path);
@@ -128,10 +141,11 @@ void g2_unmap_file(g2_mapping *map) {
 }
 
 int g2_is_directory(const char *path) {
-  wchar_t *wide = wide_path(path);
-  if (!wide) return 0;
+  int status;
+  wchar_t *wide = wide_path(path, &status);
+  if (!wide) return 0; /* then opening it as a file fails the same way */
   DWORD attributes = GetFileAttributesW(wide);
-  g2_free(wide);
+  free(wide);
   return attributes != INVALID_FILE_ATTRIBUTES && (attributes & FILE_ATTRIBUTE_DIRECTORY);
 }
 
@@ -139,12 +153,13 @@ int g2_create_temporary(const char *path, char *tmp, size_t cap, FILE **out) {
   for (int attempt = 0; attempt < 100; attempt++) {
     int n = snprintf(tmp, cap, "%s.%lu.%d.tmp", path, (unsigned long)GetCurrentProcessId(), attempt);
     if (n < 0 || (size_t)n >= cap) return g2_fail(GPT2_E_INVALID, "%s: path too long", path);
-    wchar_t *wide = wide_path(tmp);
-    if (!wide) return g2_fail(GPT2_E_IO, "%s: cannot create: not a UTF-8 path", tmp);
+    int status;
+    wchar_t *wide = wide_path(tmp, &status);
+    if (!wide) return path_fail(tmp, status, "create");
     int fd = _wopen(wide, _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY | _O_NOINHERIT,
                     _S_IREAD | _S_IWRITE);
     int err = errno;
-    g2_free(wide);
+    free(wide);
     if (fd < 0 && err == EEXIST) continue;
     if (fd < 0) return g2_fail(GPT2_E_IO, "%s: cannot create: %s", tmp, strerror(err));
     *out = _fdopen(fd, "wb");
@@ -158,17 +173,21 @@ int g2_create_temporary(const char *path, char *tmp, size_t cap, FILE **out) {
 }
 
 int g2_replace_file(const char *from, const char *to) {
-  wchar_t *wide_from = wide_path(from), *wide_to = wide_path(to);
+  int status_from, status_to;
+  wchar_t *wide_from = wide_path(from, &status_from), *wide_to = wide_path(to, &status_to);
   /* MoveFileEx, not rename(): the C runtime's rename fails when `to` exists. */
-  int err = !wide_from || !wide_to ? EINVAL
-            : MoveFileExW(wide_from, wide_to, MOVEFILE_REPLACE_EXISTING) ? 0 : EACCES;
-  g2_free(wide_from);
-  g2_free(wide_to);
+  int err = status_from == GPT2_E_NOMEM || status_to == GPT2_E_NOMEM ? ENOMEM
+            : !wide_from || !wide_to                                   ? EINVAL
+            : MoveFileExW(wide_from, wide_to, MOVEFILE_REPLACE_EXISTING) ? 0
+                                                                       : EACCES;
+  free(wide_from);
+  free(wide_to);
   return err;
 }
 
 void g2_remove_file(const char *path) {
-  wchar_t *wide = wide_path(path);
+  int status;
+  wchar_t *wide = wide_path(path, &status);
   if (wide) DeleteFileW(wide);
-  g2_free(wide);
+  free(wide);
 }
