@@ -63,9 +63,14 @@ BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 
 INSTALLED_PROGRAMS := $(filter $(BUILD)/gpt2-%,$(PROGRAMS))
+# C++ examples (include/gpt2.hpp): examples/cpp/NAME.cpp -> build/cpp/NAME,
+# built when a C++ compiler is there.
+CXX ?= c++
+CXX_PROGRAMS := $(if $(shell command -v $(CXX)),$(patsubst examples/cpp/%.cpp,$(BUILD)/cpp/%,$(wildcard examples/cpp/*.cpp)))
 
 .PHONY: all check check-asan check-tsan demo install uninstall clean fuzz windows
-all: $(SHARED) $(BUILD)/$(SHARED_LINK) $(STATIC) $(PROGRAMS) $(TOOLS) $(BENCHES) $(BUILD)/gpt2.pc
+all: $(SHARED) $(BUILD)/$(SHARED_LINK) $(STATIC) $(PROGRAMS) $(CXX_PROGRAMS) $(TOOLS) $(BENCHES) \
+  $(BUILD)/gpt2.pc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -87,6 +92,11 @@ $(STATIC): $(LIB_OBJ)
 $(BUILD)/%: examples/%.c $(BUILD)/$(SHARED_LINK)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -o $@ $< -L$(BUILD) -lgpt2 $(PROGRAM_RPATH) $(LDFLAGS) $(LDLIBS_ALL)
 
+$(BUILD)/cpp/%: examples/cpp/%.cpp include/gpt2.hpp $(BUILD)/$(SHARED_LINK)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(OPT) -g -Wall -Wextra -Wpedantic -Werror -Iinclude $(CXXFLAGS) -MMD -MP \
+	  -o $@ $< -L$(BUILD) -lgpt2 -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)
+
 $(BUILD)/tools/%: tools/gen/%.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS_ALL)
@@ -106,6 +116,16 @@ PC_SED := sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
   -e 's|@LIBS_PRIVATE@|$(LDLIBS_ALL)|' pkgconfig/gpt2.pc.in
 $(BUILD)/gpt2.pc: pkgconfig/gpt2.pc.in include/gpt2.h
 	$(PC_SED) > $@
+
+# CMake package (cmake/*.in -> LIBDIR/cmake/gpt2/): paths relative to the
+# config file's folder, so that DESTDIR and moved installs work; LIBDIR,
+# INCLUDEDIR and BINDIR must lie under PREFIX.
+under_prefix = $(if $(filter $(PREFIX)/%,$(1)),$(patsubst $(PREFIX)/%,%,$(1)),$(error $(1) is not under PREFIX $(PREFIX)))
+CMAKE_SED = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
+  -e 's|@REL_LIBDIR@|$(call under_prefix,$(LIBDIR))|' \
+  -e 's|@REL_INCLUDEDIR@|$(call under_prefix,$(INCLUDEDIR))|' \
+  -e 's|@REL_BINDIR@|$(call under_prefix,$(BINDIR))|' \
+  -e 's|@CONFIG_TO_PREFIX@|../..$(foreach part,$(subst /, ,$(call under_prefix,$(LIBDIR))),/..)|'
 
 # The whole test suite; the last line it prints is "N passed, N failed".
 check: all $(TESTS)
@@ -136,23 +156,26 @@ $(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(STATIC)
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig
-	install -m 644 include/gpt2.h $(DESTDIR)$(INCLUDEDIR)/gpt2.h
+	install -m 644 include/gpt2.h include/gpt2.hpp $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
-	ln -sf libgpt2.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgpt2.so
+	ln -sf $(notdir $(SHARED)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(SHARED_LINK)
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
 	$(PC_SED) > $(DESTDIR)$(LIBDIR)/pkgconfig/gpt2.pc
+	install -d $(DESTDIR)$(LIBDIR)/cmake/gpt2
+	$(CMAKE_SED) cmake/gpt2-config.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gpt2/gpt2-config.cmake
+	$(CMAKE_SED) cmake/gpt2-config-version.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gpt2/gpt2-config-version.cmake
 	for p in $(INSTALLED_PROGRAMS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
 
 uninstall:
-	rm -f $(DESTDIR)$(INCLUDEDIR)/gpt2.h $(DESTDIR)$(LIBDIR)/libgpt2.* \
-	  $(DESTDIR)$(LIBDIR)/pkgconfig/gpt2.pc \
+	rm -f $(DESTDIR)$(INCLUDEDIR)/gpt2.h $(DESTDIR)$(INCLUDEDIR)/gpt2.hpp $(DESTDIR)$(LIBDIR)/libgpt2.* \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/gpt2.pc $(DESTDIR)$(LIBDIR)/cmake/gpt2/gpt2-config*.cmake \
 	  $(patsubst $(BUILD)/%,$(DESTDIR)$(BINDIR)/%,$(INSTALLED_PROGRAMS))
 
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(addsuffix .d,$(PROGRAMS) $(TOOLS) $(BENCHES) $(TESTS)) \
+-include $(LIB_OBJ:.o=.d) $(addsuffix .d,$(PROGRAMS) $(CXX_PROGRAMS) $(TOOLS) $(BENCHES) $(TESTS)) \
   $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%.d)
 
 # Windows x86-64 (MinGW-w64 cross build into build-win/, mk/windows.mk);
