@@ -15,6 +15,7 @@
 static int failures = 0;
 static void check(bool cond, const std::string &name) {
   std::printf("%s %s\n", cond ? "ok" : "FAIL", name.c_str());
+  std::fflush(stdout); /* kept if a later check crashes */
   if (!cond) failures++;
 }
 
@@ -101,9 +102,14 @@ int main() {
   gpt2::model moved = std::move(model);
   check(moved.get() != nullptr && model.get() == nullptr, "a moved model hands over its handle");
   gpt2::context kept = std::move(fork);
+  check(kept.get() != nullptr && fork.get() == nullptr, "a moved context hands over its handle");
+  gpt2::context assigned(moved);
+  assigned = std::move(kept); // frees assigned's own context, takes kept's
+  check(assigned.get() != nullptr && kept.get() == nullptr && assigned.pos() == pos,
+        "move assignment takes the handle and empties the source");
   { gpt2::model dropped = std::move(moved); }
-  kept.eval(next);
-  check(kept.pos() == pos + 1 && kept.logits().size() == logits.size(),
+  assigned.eval(next);
+  check(assigned.pos() == pos + 1 && assigned.logits().size() == logits.size(),
         "a context keeps working after its model object is destroyed");
 
   std::printf("%s\n", failures ? "C++ layer: failures" : "C++ layer: all passed");
