@@ -11,7 +11,7 @@
  *     belongs to one thread at a time. Different contexts on one model may
  *     run concurrently.
  *   - gpt2_last_error() is per thread.
- *   - The library's own threads (pthreads, no other thread system): a
+ *   - The library's own threads (pthreads; Win32 threads on Windows): a
  *     context's n_threads - 1 workers, from gpt2_context_new() to
  *     gpt2_context_free(); a load's n_threads - 1 converters, inside
  *     gpt2_load() only.

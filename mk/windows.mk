@@ -42,9 +42,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DGPT2_STATIC -MMD -MP -c $< -o $@
 
-$(DEF): include/gpt2.h
+$(DEF): include/gpt2.h tools/gen_def.sh
 	@mkdir -p $(dir $@)
-	{ echo EXPORTS; sed -n 's/^GPT2_API[^(]*[ *]\(gpt2_[a-z0-9_]*\)(.*/  \1/p' $<; } > $@
+	sh tools/gen_def.sh $< $@
 
 $(DLL): $(LIB_OBJ) $(DEF)
 	$(CC) -shared -static-libgcc -o $@ $(LIB_OBJ) $(DEF) -Wl,--out-implib,$(IMPLIB) \
