@@ -36,7 +36,8 @@ export WINEPREFIX=$PWD/$WIN/wine WINEDEBUG=-all
 wineserver -p 2>/dev/null
 trap 'wineserver -k 2>/dev/null; rm -rf "$tmp"; [ "$failures" -eq 0 ] || exit 1' EXIT
 wine cmd /c exit 0 >/dev/null 2>&1
-winrun() { wine "$@" 2>&1 | tr -d '\r'; return "${PIPESTATUS[0]}"; }
+# Each run has 300 s (a hung program is a failure, status 124).
+winrun() { timeout --kill-after=10 300 wine "$@" 2>&1 | tr -d '\r'; return "${PIPESTATUS[0]}"; }
 
 # Unit tests: their ok/FAIL/skip lines are relayed (run.sh counts them).
 slow="test_golden test_int8 test_sample test_gguf test_load_threads test_limits test_batch test_consistency"
