@@ -14,9 +14,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* msvcrt's _putenv_s (setenv below) may move the environment block, leaving
+   what earlier getenv calls returned dangling, and tests keep such pointers
+   (the data folder across a setenv of GPT2_ISA): here getenv returns a copy,
+   never freed (a test is a short process). */
+static inline char *win_compat_getenv(const char *name) {
+  const char *value = getenv(name);
+  return value ? _strdup(value) : NULL;
+}
+#define getenv win_compat_getenv
+
 /* _putenv_s with "" removes the variable. */
 static inline int setenv(const char *name, const char *value, int overwrite) {
-  if (!overwrite && getenv(name)) return 0;
+  if (!overwrite && getenv(name)) return 0; /* (the copy leaks, as above) */
   return _putenv_s(name, value);
 }
 static inline int unsetenv(const char *name) { return _putenv_s(name, ""); }
