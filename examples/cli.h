@@ -14,6 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(_WIN32)
+#include <malloc.h>
+#include <windows.h>
+#else
+#include <unistd.h>
+#endif
 
 #include "gpt2.h"
 
@@ -165,6 +171,49 @@ static inline gpt2_token *cli_tokenize(const gpt2_model *model,
                          needed, n_tokens);
   if (status != GPT2_OK) cli_fail_status("cannot tokenize", status);
   return tokens;
+}
+
+/* Online CPUs (0 if unknown). */
+static inline long cli_cpu_count(void) {
+#if defined(_WIN32)
+  return (long)GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+#else
+  return sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+}
+
+/* aligned_alloc, and the free that matches it: Windows' C runtime has
+   _aligned_malloc, whose blocks free() must not take. */
+static inline void *cli_aligned_alloc(size_t alignment, size_t bytes) {
+#if defined(_WIN32)
+  return _aligned_malloc(bytes, alignment);
+#else
+  return aligned_alloc(alignment, bytes);
+#endif
+}
+static inline void cli_aligned_free(void *block) {
+#if defined(_WIN32)
+  _aligned_free(block);
+#else
+  free(block);
+#endif
+}
+
+/* memmem, which Windows' C runtime lacks (there, a memchr-and-compare loop). */
+static inline const char *cli_memmem(const char *haystack, size_t len, const char *needle,
+                                     size_t needle_len) {
+#if defined(_WIN32)
+  if (needle_len == 0) return haystack;
+  const char *end = haystack + len;
+  for (const char *at = haystack; (size_t)(end - at) >= needle_len; at++) {
+    at = memchr(at, needle[0], (size_t)(end - at) - needle_len + 1);
+    if (!at) return NULL;
+    if (memcmp(at, needle, needle_len) == 0) return at;
+  }
+  return NULL;
+#else
+  return memmem(haystack, len, needle, needle_len);
+#endif
 }
 
 static inline double cli_seconds(void) {

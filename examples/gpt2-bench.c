@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "gpt2.h"
@@ -133,7 +132,7 @@ static void parse_types(const char *text, options *opts) {
 }
 
 static void parse_options(int argc, char **argv, options *opts) {
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  long cpus = cli_cpu_count();
   *opts = (options){.n_threads = 1, .n_prompts = 1, .n_gens = 1, .n_depths = 1, .n_types = 1, .reps = 5,
                     .buffer_mib = 1024};
   opts->threads[0] = cpus > 0 ? (int)cpus : 1;
@@ -517,7 +516,7 @@ static int measure_machine(const options *opts, machine *out) {
 #endif
   size_t bytes = (size_t)opts->buffer_mib << 20;
   float *data = NULL;
-  while (bytes >= ((size_t)16 << 20) && !(data = aligned_alloc(64, bytes))) bytes /= 2;
+  while (bytes >= ((size_t)16 << 20) && !(data = cli_aligned_alloc(64, bytes))) bytes /= 2;
   if (!data) return 0;
   size_t n = bytes / sizeof(float);
   out->buffer_bytes = bytes;
@@ -541,7 +540,7 @@ static int measure_machine(const options *opts, machine *out) {
     out->bf16_gflops[t] = summarize(bf16, MACHINE_PASSES).median;
     out->int8_gops[t] = summarize(int8, MACHINE_PASSES).median;
   }
-  free(data);
+  cli_aligned_free(data);
   return 1;
 }
 
@@ -558,7 +557,7 @@ static void json_string(const char *text) {
 }
 
 static void print_machine(const options *opts, const machine *m) {
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  long cpus = cli_cpu_count();
   if (opts->json) {
     printf("{\n  \"library\": \"%s\",\n  \"cpus\": %ld,\n  \"machine\": {\"isa\": \"%s\", "
            "\"read_buffer_bytes\": %zu, \"passes\": %d, \"limits\": [",

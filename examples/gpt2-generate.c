@@ -213,7 +213,7 @@ static void filter_push(stop_filter *f, const char *text, size_t n) {
 
   size_t first_stop = p->n;
   for (size_t s = 0; s < f->n_stops; s++) {
-    const char *found = memmem(p->data, p->n, f->stops[s], strlen(f->stops[s]));
+    const char *found = cli_memmem(p->data, p->n, f->stops[s], strlen(f->stops[s]));
     if (found && (size_t)(found - p->data) < first_stop)
       first_stop = (size_t)(found - p->data);
   }

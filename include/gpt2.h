@@ -11,7 +11,7 @@
  *     belongs to one thread at a time. Different contexts on one model may
  *     run concurrently.
  *   - gpt2_last_error() is per thread.
- *   - The library's own threads (pthreads, no other thread system): a
+ *   - The library's own threads (pthreads; Win32 threads on Windows): a
  *     context's n_threads - 1 workers, from gpt2_context_new() to
  *     gpt2_context_free(); a load's n_threads - 1 converters, inside
  *     gpt2_load() only.
@@ -55,8 +55,16 @@ extern "C" {
 #define GPT2_VERSION_QUOTE_(major, minor, patch) #major "." #minor "." #patch
 
 /* ---- export macro ------------------------------------------------------- */
+/* Windows: the DLL is built with GPT2_BUILDING_DLL (dllexport); a program
+   using the DLL gets dllimport; one linking the static library defines
+   GPT2_STATIC (the CMake target gpt2::gpt2_static and pkg-config's
+   --static do it). Elsewhere: default visibility, the rest is hidden. */
 #if defined(_WIN32) && defined(GPT2_BUILDING_DLL)
 #define GPT2_API __declspec(dllexport)
+#elif defined(_WIN32) && !defined(GPT2_STATIC)
+#define GPT2_API __declspec(dllimport)
+#elif defined(_WIN32)
+#define GPT2_API
 #elif defined(__GNUC__) && __GNUC__ >= 4
 #define GPT2_API __attribute__((visibility("default")))
 #else

@@ -2,7 +2,14 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#if defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#else
 #include <sys/mman.h>
+#endif
 
 /* Test hooks: a per-thread countdown to an injected failure, and a count of
    live blocks (all threads) so tests can check that nothing leaks. */
@@ -75,10 +82,16 @@ void *g2_calloc_pages(size_t count, size_t size) {
   if (size != 0 && count > SIZE_MAX / size) return NULL;
   if (should_fail()) return NULL;
   size_t bytes = count * size != 0 ? count * size : 1;
+#if defined(_WIN32)
+  /* Committed pages are zero and take memory only when first touched. */
+  void *block = VirtualAlloc(NULL, bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+  if (!block) return NULL;
+#else
   void *block = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (block == MAP_FAILED) return NULL;
 #ifdef MADV_NOHUGEPAGE
   madvise(block, bytes, MADV_NOHUGEPAGE); /* advice only */
+#endif
 #endif
   return counted(block);
 }
@@ -86,5 +99,11 @@ void *g2_calloc_pages(size_t count, size_t size) {
 void g2_free_pages(void *ptr, size_t count, size_t size) {
   if (!ptr) return;
   __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
+#if defined(_WIN32)
+  (void)count;
+  (void)size;
+  VirtualFree(ptr, 0, MEM_RELEASE);
+#else
   munmap(ptr, count * size != 0 ? count * size : 1);
+#endif
 }

@@ -2,7 +2,12 @@
 #ifndef G2_ERROR_H
 #define G2_ERROR_H
 
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+/* MinGW-w64 builds with __USE_MINGW_ANSI_STDIO=1 (C99 printf: %zu), whose
+   formats GCC checks as gnu_printf; plain `printf` there means msvcrt's. */
+#define G2_PRINTF(fmt_index, first_arg) \
+  __attribute__((format(gnu_printf, fmt_index, first_arg)))
+#elif defined(__GNUC__)
 #define G2_PRINTF(fmt_index, first_arg) \
   __attribute__((format(printf, fmt_index, first_arg)))
 #else

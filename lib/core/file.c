@@ -1,17 +1,23 @@
 #include "core/file.h"
 
+#include <string.h>
+
+#ifndef _WIN32 /* Windows: lib/core/file_win32.c */
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "gpt2.h"
 
 int g2_map_file(const char *path, g2_mapping *out) { return g2_load_file(path, 1, out); }
+
+#ifndef _WIN32 /* Windows: lib/core/file_win32.c */
 
 /* Reads the whole of fd (size bytes) into a new block. */
 static int read_copy(int fd, const char *path, size_t size, g2_mapping *out) {
@@ -77,6 +83,33 @@ void g2_unmap_file(g2_mapping *map) {
   map->data = NULL;
   map->size = 0;
 }
+
+int g2_is_directory(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int g2_create_temporary(const char *path, char *tmp, size_t cap, FILE **out) {
+  for (int attempt = 0; attempt < 100; attempt++) {
+    int n = snprintf(tmp, cap, "%s.%ld.%d.tmp", path, (long)getpid(), attempt);
+    if (n < 0 || (size_t)n >= cap) return g2_fail(GPT2_E_INVALID, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EEXIST) continue;
+    if (fd < 0) return g2_fail(GPT2_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    *out = fdopen(fd, "wb");
+    if (*out) return GPT2_OK;
+    int err = errno;
+    close(fd);
+    unlink(tmp);
+    return g2_fail(GPT2_E_IO, "%s: cannot open: %s", tmp, strerror(err));
+  }
+  return g2_fail(GPT2_E_IO, "%s: cannot create a temporary file next to it", path);
+}
+
+int g2_replace_file(const char *from, const char *to) { return rename(from, to) == 0 ? 0 : errno; }
+
+void g2_remove_file(const char *path) { unlink(path); }
+#endif
 
 char *g2_path_join(const char *dir, const char *name) {
   size_t dir_len = strlen(dir), name_len = strlen(name);

@@ -1,13 +1,11 @@
 #include "core/pool.h"
 
-#include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/sys_thread.h"
 #include "gpt2.h"
 
 /* The run being worked on is one 64-bit word, so that a claim checks the
@@ -27,7 +25,7 @@ enum { SPIN_NS = 100 * 1000, SPINS_PER_CLOCK_READ = 64 };
 
 struct g2_pool {
   uint32_t n_workers;
-  pthread_t *threads;
+  g2_thread *threads;
   _Atomic uint64_t work;
   _Atomic size_t done; /* tasks of the current run finished */
   /* The current run; written before its work word is published. */
@@ -36,8 +34,8 @@ struct g2_pool {
   size_t first_task;
   _Atomic uint32_t sleepers;
   _Atomic int stop;
-  pthread_mutex_t lock;
-  pthread_cond_t wake;
+  g2_mutex lock;
+  g2_cond wake;
 };
 
 typedef struct worker_start {
@@ -55,12 +53,6 @@ static void cpu_relax(void) {
 #elif defined(__aarch64__)
   __asm__ __volatile__("yield");
 #endif
-}
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Claims and runs tasks of run `run` until none is left. */
@@ -86,7 +78,7 @@ static uint64_t wait_for_run(g2_pool *pool, uint64_t seen) {
     uint64_t work = atomic_load_explicit(&pool->work, memory_order_acquire);
     if (run_of(work) != seen || atomic_load_explicit(&pool->stop, memory_order_relaxed)) return work;
     if (spins % SPINS_PER_CLOCK_READ == 0) {
-      uint64_t now = now_ns();
+      uint64_t now = g2_now_ns();
       if (!start)
         start = now;
       else if (now - start > SPIN_NS)
@@ -97,26 +89,26 @@ static uint64_t wait_for_run(g2_pool *pool, uint64_t seen) {
   /* Sleep. The count goes up before the last look, under the lock that the
      publisher takes to wake sleepers: either the publisher sees a sleeper
      or this look sees the new run. */
-  pthread_mutex_lock(&pool->lock);
+  g2_mutex_lock(&pool->lock);
   atomic_fetch_add(&pool->sleepers, 1);
   uint64_t work = atomic_load(&pool->work);
   while (run_of(work) == seen && !atomic_load(&pool->stop)) {
-    pthread_cond_wait(&pool->wake, &pool->lock);
+    g2_cond_wait(&pool->wake, &pool->lock);
     work = atomic_load(&pool->work);
   }
   atomic_fetch_sub(&pool->sleepers, 1);
-  pthread_mutex_unlock(&pool->lock);
+  g2_mutex_unlock(&pool->lock);
   return work;
 }
 
-static void *worker_main(void *start_arg) {
+static G2_THREAD_FN worker_main(void *start_arg) {
   worker_start start = *(worker_start *)start_arg;
   g2_free(start_arg);
   g2_pool *pool = start.pool;
   uint64_t seen = 0; /* the run number of a new pool: any later run is new */
   for (;;) {
     uint64_t work = wait_for_run(pool, seen);
-    if (atomic_load_explicit(&pool->stop, memory_order_acquire)) return NULL;
+    if (atomic_load_explicit(&pool->stop, memory_order_acquire)) return G2_THREAD_RETURN;
     seen = run_of(work);
     work_on(pool, seen, start.thread);
   }
@@ -132,14 +124,14 @@ static void run_batch(g2_pool *pool, size_t first, size_t n, g2_task_fn fn, void
   uint64_t run = (run_of(atomic_load_explicit(&pool->work, memory_order_relaxed)) + 1) & 0xffff;
   atomic_store(&pool->work, run << (2 * FIELD_BITS) | (uint64_t)n << FIELD_BITS);
   if (atomic_load(&pool->sleepers)) {
-    pthread_mutex_lock(&pool->lock);
-    pthread_cond_broadcast(&pool->wake);
-    pthread_mutex_unlock(&pool->lock);
+    g2_mutex_lock(&pool->lock);
+    g2_cond_broadcast(&pool->wake);
+    g2_mutex_unlock(&pool->lock);
   }
   work_on(pool, run, 0);
   for (unsigned spins = 1; atomic_load_explicit(&pool->done, memory_order_acquire) < n; spins++) {
     if (spins % 1024 == 0)
-      sched_yield(); /* a task's holder may be waiting for this core */
+      g2_thread_yield(); /* a task's holder may be waiting for this core */
     else
       cpu_relax();
   }
@@ -155,16 +147,16 @@ void g2_pool_run(g2_pool *pool, size_t n_tasks, g2_task_fn fn, void *arg) {
 }
 
 static void stop_workers(g2_pool *pool, uint32_t started) {
-  pthread_mutex_lock(&pool->lock);
+  g2_mutex_lock(&pool->lock);
   atomic_store(&pool->stop, 1);
-  pthread_cond_broadcast(&pool->wake);
-  pthread_mutex_unlock(&pool->lock);
-  for (uint32_t i = 0; i < started; i++) pthread_join(pool->threads[i], NULL);
+  g2_cond_broadcast(&pool->wake);
+  g2_mutex_unlock(&pool->lock);
+  for (uint32_t i = 0; i < started; i++) g2_thread_join(pool->threads[i]);
 }
 
 static void pool_destroy(g2_pool *pool) {
-  pthread_cond_destroy(&pool->wake);
-  pthread_mutex_destroy(&pool->lock);
+  g2_cond_destroy(&pool->wake);
+  g2_mutex_destroy(&pool->lock);
   g2_free(pool->threads);
   g2_free(pool);
 }
@@ -178,8 +170,8 @@ int g2_pool_new(uint32_t n_threads, g2_pool **out) {
   atomic_init(&pool->done, 0);
   atomic_init(&pool->sleepers, 0);
   atomic_init(&pool->stop, 0);
-  pthread_mutex_init(&pool->lock, NULL);
-  pthread_cond_init(&pool->wake, NULL);
+  g2_mutex_init(&pool->lock);
+  g2_cond_init(&pool->wake);
   if (pool->n_workers) {
     pool->threads = g2_malloc_array(pool->n_workers, sizeof *pool->threads);
     if (!pool->threads) {
@@ -193,7 +185,7 @@ int g2_pool_new(uint32_t n_threads, g2_pool **out) {
     if (start) {
       start->pool = pool;
       start->thread = i + 1;
-      error = pthread_create(&pool->threads[i], NULL, worker_main, start);
+      error = g2_thread_create(&pool->threads[i], worker_main, start);
       if (!error) continue; /* the worker frees `start` */
     }
     g2_free(start);

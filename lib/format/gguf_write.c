@@ -4,13 +4,12 @@
    each offset to follow the previous tensor). What is written comes from
    a description (format/gguf_write.h); the model's side is model/save.c. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "format/gguf_write.h"
 #include "gpt2.h"
 
@@ -183,37 +182,19 @@ static void put_file(writer *w, const g2_gguf_out *desc, char *text, unsigned ch
 
 /* ---- entry point -------------------------------------------------------- */
 
-/* A new file next to `path` (O_EXCL: never someone else's). */
-static int create_temporary(const char *path, char *tmp, size_t cap, FILE **out) {
-  for (int attempt = 0; attempt < 100; attempt++) {
-    int n = snprintf(tmp, cap, "%s.%ld.%d.tmp", path, (long)getpid(), attempt);
-    if (n < 0 || (size_t)n >= cap) return g2_fail(GPT2_E_INVALID, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno == EEXIST) continue;
-    if (fd < 0) return g2_fail(GPT2_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    *out = fdopen(fd, "wb");
-    if (*out) return GPT2_OK;
-    int err = errno;
-    close(fd);
-    unlink(tmp);
-    return g2_fail(GPT2_E_IO, "%s: cannot open: %s", tmp, strerror(err));
-  }
-  return g2_fail(GPT2_E_IO, "%s: cannot create a temporary file next to it", path);
-}
-
 static int write_file(const char *path, const g2_gguf_out *desc, char *text, unsigned char *rows,
                       char *buffer) {
   char tmp[4096];
   FILE *file;
-  int status = create_temporary(path, tmp, sizeof tmp, &file);
+  int status = g2_create_temporary(path, tmp, sizeof tmp, &file);
   if (status) return status;
   setvbuf(file, buffer, _IOFBF, OUTPUT_BUFFER);
   writer w = {file, 0, 0};
   put_file(&w, desc, text, rows);
   if (fclose(file) != 0 && !w.error) w.error = errno ? errno : EIO;
-  if (!w.error && rename(tmp, path) != 0) w.error = errno;
+  if (!w.error) w.error = g2_replace_file(tmp, path);
   if (w.error) {
-    unlink(tmp);
+    g2_remove_file(tmp);
     return g2_fail(GPT2_E_IO, "%s: cannot write: %s", path, strerror(w.error));
   }
   return GPT2_OK;

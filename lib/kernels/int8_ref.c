@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/fmaf.h"
 #include "core/half.h"
 #include "kernels/int8.h"
 
@@ -65,7 +66,7 @@ void g2_int8_ref_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t
         float d_w = block_weights(w->dtype, row, b, weights);
         for (size_t i = 0; i < BLOCK; i++) isum += weights[i] * q[i];
         float scale = d_w * d_x;
-        chains[b % 2] = fmaf((float)isum, scale, chains[b % 2]);
+        chains[b % 2] = g2_fmaf((float)isum, scale, chains[b % 2]);
       }
       out[t * out_stride + j] = (chains[0] + chains[1]) + (bias ? bias[j] : 0.0f);
     }

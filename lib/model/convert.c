@@ -17,8 +17,10 @@
    resident memory stays near the converted model's size. */
 #include <stdint.h>
 #include <stdio.h>
+#ifndef _WIN32
 #include <sys/mman.h>
 #include <unistd.h>
+#endif
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -81,6 +83,13 @@ static int check_matrix(named_matrix *item) {
    pages would read back from the file; those of a file read into memory
    (use_mmap 0) would read back as zeros, and are never read. */
 static void release_source(const struct gpt2_model *model, const void *data, size_t bytes) {
+#if defined(_WIN32)
+  /* No counterpart here: a read-only view's pages are reclaimed by the
+     system under pressure, and a copy's stay until the model is freed. */
+  (void)model;
+  (void)data;
+  (void)bytes;
+#else
   uintptr_t begin = (uintptr_t)data, end = begin + bytes;
   long page_size = sysconf(_SC_PAGESIZE);
   if (page_size <= 0) return;
@@ -93,6 +102,7 @@ static void release_source(const struct gpt2_model *model, const void *data, siz
     if (first < last) madvise((void *)first, last - first, MADV_DONTNEED);
     return;
   }
+#endif
 }
 
 /* Rows [first, first + count) of the target layout to convert into `out`

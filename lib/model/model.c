@@ -3,10 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/params.h"
 #include "core/threads.h"
 #include "gpt2.h"
@@ -154,11 +154,6 @@ static int validate(const struct gpt2_model *model, const char *source) {
   return GPT2_OK;
 }
 
-static int is_directory(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_model **out) {
   g2_clear_error();
   if (!out) return g2_fail(GPT2_E_INVALID, "gpt2_load: out is NULL");
@@ -175,7 +170,7 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
   struct gpt2_model *model;
   if ((status = g2_model_new(p.fp32_products != 0, &model))) return status;
   g2_checkpoint ckpt;
-  status = is_directory(path) ? g2_read_hf_dir(path, p.use_mmap != 0, &ckpt)
+  status = g2_is_directory(path) ? g2_read_hf_dir(path, p.use_mmap != 0, &ckpt)
                               : g2_read_gguf(path, p.use_mmap != 0, &ckpt);
   if (!status) status = g2_model_build(model, &ckpt, path);
   g2_checkpoint_free(&ckpt);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/str.h"
 #include "gpt2.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/piece_cache.h"
@@ -73,7 +74,7 @@ int g2_tokenize(const g2_tokenizer *tok, const char *text, size_t len,
     g2_str eot = tok->token_bytes[tok->eot];
     const char *found;
     while (status == GPT2_OK &&
-           (found = memmem(text + pos, len - pos, eot.ptr, eot.len)) != NULL) {
+           (found = g2_memmem(text + pos, len - pos, eot.ptr, eot.len)) != NULL) {
       size_t at = (size_t)(found - text);
       status = encode_text(&e, bytes + pos, at - pos);
       emit(&e, tok->eot);

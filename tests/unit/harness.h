@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "win_compat.h" /* Windows build only: setenv, mkdtemp, ... */
+
 static int harness_failures;
 
 #define CHECK(cond, ...)                                              \

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include "gpt2.h"
 #include "harness.h"
@@ -113,6 +115,9 @@ static void test_load_errors(void) {
   gpt2_model_free(forced);
   unsetenv("GPT2_ISA");
 
+#if defined(_WIN32)
+  SKIP("free functions accept NULL: needs fork (checked by the POSIX build)");
+#else
   /* In a child, so that a NULL dereference is a failed check here. */
   pid_t child = fork();
   if (child == 0) {
@@ -124,6 +129,7 @@ static void test_load_errors(void) {
   CHECK(child > 0 && waitpid(child, &child_status, 0) == child && WIFEXITED(child_status) &&
             WEXITSTATUS(child_status) == 0,
         "free functions accept NULL (a child process calls them and exits normally)");
+#endif
 }
 
 static void test_context(void) {
