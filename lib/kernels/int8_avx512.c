@@ -18,10 +18,18 @@
    chains of each row. Weights stream with an L2 prefetch 16 KiB ahead, as
    the exact NK kernels do.
 
-   Batches: 16 rows are repacked into a panel whose lane r holds row r's
-   offset weights, 4 bytes of a block per vector (8 vectors a block), so a
-   broadcast 4-byte group of a token's activations meets 16 rows in one
-   vpdpbusd and 8 of them give 16 block sums without any reduction. The
+   Few tokens (BATCH_MIN_TOKS to LANES_MAX_TOKS, as when generating
+   several sequences): the activations of up to 16 tokens are transposed
+   once per call so that lane t holds token t's 4-byte groups, and each
+   4-byte group of a row's offset weights, broadcast, meets 16 tokens in
+   one vpdpbusd; 8 of them give the row's block sums for 16 tokens without
+   any reduction, and the weights stream from memory in the stored layout,
+   4 rows at a time, with nothing packed.
+
+   More tokens: 16 rows are repacked into a panel whose lane r holds row
+   r's offset weights, 4 bytes of a block per vector (8 vectors a block),
+   so a broadcast 4-byte group of a token's activations meets 16 rows in
+   one vpdpbusd and 8 of them give 16 block sums without any reduction. The
    panel is reused for every token of a block of tokens. */
 #if defined(__x86_64__)
 
@@ -53,7 +61,15 @@ enum {
      weights (the one-token loop on several tokens): packing costs about
      what 16 rows' reductions of 4 tokens do. */
   FEW_TOKS = 4,
-  BATCH_MIN_TOKS = 5
+  BATCH_MIN_TOKS = 5,
+  /* From BATCH_MIN_TOKS to LANES_MAX_TOKS tokens the weights stream
+     through the token lanes, 16 tokens per pass and 4 rows at a time; more
+     tokens pack panels. 124M layers + lm_head, one thread, against the
+     panels: 16 tokens 15.0 + 7.0 -> 11.1 + 4.5 ms, 32 tokens 25.4 + 12.1 ->
+     21.7 + 9.0, 5 tokens 8.9 + 4.0 -> 9.4 + 4.1, 64 tokens equal. */
+  LANE_TOKS = 16,
+  LANE_ROWS = 4,
+  LANES_MAX_TOKS = 32
 };
 
 typedef struct panel_block {
@@ -482,6 +498,144 @@ static void batch_tile_any(int shift, size_t nt, const panel_block *panel, size_
   }
 }
 
+/* ---- a few tokens in the lanes ---- */
+
+/* Up to LANE_TOKS tokens' quantized activations, transposed once per call
+   so that lane t of a vector is token t: groups[b][i] holds each token's
+   4-byte group i of block b, offsets[b] the block-sum correction
+   -(sum q << shift) and d_x[b] the scale. Lanes of missing tokens are
+   zeroed, so that no lane computes on stale bytes of the work area (their
+   sums are never stored). */
+typedef struct lanes_x {
+  _Alignas(64) int32_t groups[PANEL_MAX_BLOCKS][8][LANE_TOKS];
+  _Alignas(64) int32_t offsets[PANEL_MAX_BLOCKS][LANE_TOKS];
+  _Alignas(64) float d_x[PANEL_MAX_BLOCKS][LANE_TOKS];
+  _Alignas(64) unsigned char token[PANEL_MAX_BLOCKS * (BLOCK + 8)]; /* one token, token_at's layout */
+} lanes_x;
+_Static_assert(sizeof(lanes_x) <= G2_KERNEL_WORK_BYTES, "int8_avx512.c's token lanes fit the work area");
+
+static void lanes_pack(const float *x, size_t nt, size_t x_stride, size_t n_in, int shift, lanes_x *lx) {
+  size_t n_blocks = n_in / BLOCK;
+  if (nt < LANE_TOKS) {
+    memset(lx->groups, 0, n_blocks * sizeof lx->groups[0]);
+    memset(lx->offsets, 0, n_blocks * sizeof lx->offsets[0]);
+    memset(lx->d_x, 0, n_blocks * sizeof lx->d_x[0]);
+  }
+  for (size_t t = 0; t < nt; t++) {
+    quantize_token(x + t * x_stride, n_in, lx->token);
+    token_x tok = token_at(lx->token, n_in, 0);
+    for (size_t b = 0; b < n_blocks; b++) {
+      for (size_t i = 0; i < 8; i++) lx->groups[b][i][t] = load_group(tok.q + b * BLOCK + 4 * i);
+      lx->offsets[b][t] = -(tok.sums[b] * (1 << shift));
+      lx->d_x[b][t] = tok.d[b];
+    }
+  }
+}
+
+/* One row's block against the token lanes: chain + isum * (d_w * d_x) in
+   each token's lane. Each 4-byte group of the block's offset weights is
+   broadcast against the lanes, so 8 vpdpbusd give the block's sums for 16
+   tokens with no reduction and no packing; two chains of 4, so that 4
+   rows keep 8 in flight. (Tried and slower on Zen 4: offsetting a block's
+   weights once into a buffer and broadcasting from it, with or without
+   the broadcast folded into vpdpbusd's memory operand and the Q8_0 offset
+   moved to the activations: 13.6-15.5 ms against 11.1 ms for 16 tokens
+   through the 124M layers, one thread.) */
+static ALWAYS_INLINE __m512 lanes_block(g2_dtype dtype, const unsigned char *block, const __m512i groups[8],
+                                        __m512i offsets, __m512 d_x, __m512 chain) {
+  const __m512i flip = _mm512_set1_epi8((char)0x80), low_nibbles = _mm512_set1_epi8(0x0f);
+  __builtin_prefetch(block + G2_PREFETCH_BYTES, 0, 2);
+  __m512i isum[2] = {offsets, _mm512_setzero_si512()};
+  if (dtype == G2_DT_Q8_0) {
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+      isum[i % 2] = _mm512_dpbusd_epi32(
+          isum[i % 2], _mm512_xor_si512(_mm512_set1_epi32(load_group((const int8_t *)block + 2 + 4 * i)), flip),
+          groups[i]);
+  } else { /* byte k's low nibble is element k, its high one element 16 + k */
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+      __m512i nibbles = _mm512_set1_epi32(load_group((const int8_t *)block + 2 + 4 * i));
+      isum[0] = _mm512_dpbusd_epi32(isum[0], _mm512_and_si512(nibbles, low_nibbles), groups[i]);
+      isum[1] = _mm512_dpbusd_epi32(isum[1], _mm512_and_si512(_mm512_srli_epi16(nibbles, 4), low_nibbles),
+                                    groups[4 + i]);
+    }
+  }
+  uint16_t d_w;
+  memcpy(&d_w, block, sizeof d_w);
+  __m512 scale = _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(d_w)), d_x);
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0], isum[1])), scale, chain);
+}
+
+/* Block b of the nr rows into their chains. */
+static ALWAYS_INLINE void lanes_step(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes, size_t b,
+                                     const lanes_x *lx, __m512 *chains) {
+  __m512i groups[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) groups[i] = _mm512_load_si512(lx->groups[b][i]);
+  const __m512i offsets = _mm512_load_si512(lx->offsets[b]);
+  const __m512 d_x = _mm512_load_ps(lx->d_x[b]);
+#pragma GCC unroll 4
+  for (int r = 0; r < nr; r++)
+    chains[r] = lanes_block(dtype, row0 + (size_t)r * row_bytes + b * block_bytes(dtype), groups, offsets, d_x,
+                            chains[r]);
+}
+
+/* sums[r] lane t = (c[0] + c[1]) of row r < nr (consecutive from row0)
+   with token t. */
+static ALWAYS_INLINE void lanes_rows(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes,
+                                     size_t n_blocks, const lanes_x *lx, __m512 sums[LANE_ROWS]) {
+  __m512 even[LANE_ROWS], odd[LANE_ROWS];
+#pragma GCC unroll 4
+  for (int r = 0; r < nr; r++) even[r] = odd[r] = _mm512_setzero_ps();
+  size_t b = 0;
+  for (; b + 2 <= n_blocks; b += 2) {
+    lanes_step(dtype, nr, row0, row_bytes, b, lx, even);
+    lanes_step(dtype, nr, row0, row_bytes, b + 1, lx, odd);
+  }
+  if (b < n_blocks) lanes_step(dtype, nr, row0, row_bytes, b, lx, even);
+#pragma GCC unroll 4
+  for (int r = 0; r < nr; r++) sums[r] = _mm512_add_ps(even[r], odd[r]);
+}
+
+static void lanes_any(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes, size_t n_blocks,
+                      const lanes_x *lx, __m512 sums[LANE_ROWS]) {
+#define LANES_ROWS_OF(type)                                                           \
+  switch (nr) {                                                                       \
+    case 1: lanes_rows(type, 1, row0, row_bytes, n_blocks, lx, sums); break;          \
+    case 2: lanes_rows(type, 2, row0, row_bytes, n_blocks, lx, sums); break;          \
+    case 3: lanes_rows(type, 3, row0, row_bytes, n_blocks, lx, sums); break;          \
+    default: lanes_rows(type, LANE_ROWS, row0, row_bytes, n_blocks, lx, sums); break; \
+  }
+  if (dtype == G2_DT_Q8_0)
+    LANES_ROWS_OF(G2_DT_Q8_0)
+  else
+    LANES_ROWS_OF(G2_DT_Q4_0)
+#undef LANES_ROWS_OF
+}
+
+/* Tokens [0, n_tok), LANE_TOKS at a time: each group streams the weights
+   once, LANE_ROWS consecutive rows at a time. */
+static void matmul_lanes(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
+                         float *out, size_t out_stride, size_t col_begin, size_t col_end, lanes_x *lx) {
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
+  for (size_t t0 = 0; t0 < n_tok; t0 += LANE_TOKS) {
+    size_t nt = n_tok - t0 < LANE_TOKS ? n_tok - t0 : LANE_TOKS;
+    lanes_pack(x + t0 * x_stride, nt, x_stride, n_in, offset_shift(w->dtype), lx);
+    for (size_t j0 = col_begin; j0 < col_end; j0 += LANE_ROWS) {
+      size_t nr = col_end - j0 < LANE_ROWS ? col_end - j0 : LANE_ROWS;
+      const unsigned char *row0 = (const unsigned char *)w->data + j0 * row_bytes;
+      __m512 sums[LANE_ROWS];
+      lanes_any(w->dtype, (int)nr, row0, row_bytes, n_blocks, lx, sums);
+      for (size_t r = 0; r < nr; r++) {
+        float lanes[LANE_TOKS];
+        _mm512_storeu_ps(lanes, _mm512_add_ps(sums[r], _mm512_set1_ps(bias ? bias[j0 + r] : 0.0f)));
+        for (size_t t = 0; t < nt; t++) out[(t0 + t) * out_stride + j0 + r] = lanes[t];
+      }
+    }
+  }
+}
+
 static void int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                              const float *bias, float *out, size_t out_stride, size_t col_begin,
                              size_t col_end, void *work) {
@@ -489,6 +643,10 @@ static void int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, s
   int batch = n_tok >= BATCH_MIN_TOKS && n_blocks <= PANEL_MAX_BLOCKS;
   size_t token_block = X_BYTES / token_bytes(n_in);
   if (batch && token_block >= TILE_TOKS) token_block = token_block / TILE_TOKS * TILE_TOKS;
+  if (batch && n_tok <= LANES_MAX_TOKS) {
+    matmul_lanes(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, (lanes_x *)work);
+    return;
+  }
   unsigned char *restrict scratch = ((int8_work *)work)->x;
   panel_block *restrict panel = ((int8_work *)work)->panel;
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {

@@ -60,8 +60,9 @@ typedef void (*g2_matmul_fn)(const g2_matrix *w, const float *x, size_t n_tok, s
    in avx512bf16.c, BATCH_MIN_TOKS in int8_avx512.c) the weights stream
    once from memory through the one-token loop carrying every token's sums,
    with no packing; above it they are packed once per call and swept by
-   register tiles. Both compute each element with the same chain, so the
-   choice never changes a bit. */
+   register tiles (int8_avx512.c streams them up to LANES_MAX_TOKS too,
+   with the tokens in the vector lanes). Every path computes each element
+   with the same chain, so the choice never changes a bit. */
 typedef g2_matmul_fn (*g2_matmul_finder)(const g2_matrix *w, int many);
 
 /* The kernels other than matmul. */

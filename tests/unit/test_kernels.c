@@ -327,7 +327,7 @@ static void test_small_batches(const g2_kernels *kt) {
     CHECK(same, "%s matmul %s %s n_in=%zu n_out=%d: small batches n_tok 2..%d have the bits of one token at a "
           "time (first n_tok that differs: %zu, 0 = none)", kt->name, g2_dtype_name(cases[c].dtype),
           cases[c].layout == G2_LAYOUT_KN ? "KN" : "NK", n_in, N_OUT, MAX_TOK, first_bad);
-    static const size_t checked[] = {2, 3, 4, 16};
+    static const size_t checked[] = {2, 3, 4, 5, 16, 20};
     for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++) check_matmul(kt, &t, checked[i], (int)(i % 2));
     free(x);
     free(bias);
