@@ -23,7 +23,8 @@
 #define MAX_POSITIONS (1 << 20)
 #define MAX_FF (4 * MAX_EMBD)
 
-/* A file of the directory, mapped read-only. */
+/* A file of the directory, read into memory or (the weights only, with
+   use_mmap) mapped read-only. */
 typedef struct hf_file {
   char *path;
   g2_mapping map;
@@ -45,10 +46,11 @@ static void close_file(hf_file *file) {
   file->path = NULL;
 }
 
-/* Maps and parses a JSON file that must hold an object. */
+/* Reads (never maps: a mapped file that another process truncates kills us
+   with SIGBUS) and parses a JSON file that must hold an object. */
 static int open_json(const char *dir, const char *name, hf_file *file, g2_json **root) {
   *root = NULL;
-  int status = open_file(dir, name, 1, file);
+  int status = open_file(dir, name, 0, file);
   if (status) return status;
   status = g2_json_parse((const char *)file->map.data, file->map.size, file->path, root);
   if (status) return status;
@@ -372,7 +374,7 @@ static int load_vocabulary(g2_checkpoint *ckpt, const char *dir) {
   }
   if (!status) status = read_vocab(ckpt->vocab_json, vocab_file.path, ckpt->hp.n_vocab, ckpt->tokens);
   ckpt->n_tokens = (size_t)ckpt->hp.n_vocab;
-  if (!status) status = open_file(dir, "merges.txt", 1, &merges_file);
+  if (!status) status = open_file(dir, "merges.txt", 0, &merges_file); /* read, as the JSON */
   if (!status)
     status = read_merges((const char *)merges_file.map.data, merges_file.map.size,
                          merges_file.path, &ckpt->merges, &ckpt->n_merges);
