@@ -437,6 +437,40 @@ static void test_untied(void) {
         "untied without lm_head.weight: %s", gpt2_last_error());
 }
 
+/* Issue 19 #6: tie_word_embeddings is true, false or absent (true); null,
+   0 or "no" used to count as tied, silently. A tied lm_head.weight is never
+   read, so its dtype (F64 here) is no reason to refuse the model. */
+static void test_tie_strict(void) {
+  static const char *const not_bool[][2] = {{"null", "null"}, {"0", "number"}, {"\"no\"", "string"}};
+  spec s = default_spec();
+  s.extras = 1;
+  for (size_t i = 0; i < 3; i++) {
+    write_model(&s);
+    write_config("tie_word_embeddings", not_bool[i][0]);
+    struct gpt2_model *model = (struct gpt2_model *)1;
+    int status = load(&model);
+    char words[64];
+    snprintf(words, sizeof words, "\"tie_word_embeddings\" is a JSON %s", not_bool[i][1]);
+    CHECK(status == GPT2_E_FORMAT && model == NULL && strstr(gpt2_last_error(), "config.json") &&
+              strstr(gpt2_last_error(), words),
+          "tie_word_embeddings %s: status %d, '%s'", not_bool[i][0], status, gpt2_last_error());
+    if (!status) gpt2_model_free(model);
+  }
+  s.retype = "lm_head.weight";
+  write_model(&s);
+  write_config("tie_word_embeddings", "true");
+  struct gpt2_model *model = NULL;
+  int status = load(&model);
+  CHECK(status == GPT2_OK, "tied, with an F64 lm_head.weight (ignored): loads (%s)",
+        status ? gpt2_last_error() : "ok");
+  if (!status) gpt2_model_free(model);
+  write_config("tie_word_embeddings", "false");
+  status = load(&model);
+  CHECK(status == GPT2_E_UNSUPPORTED && strstr(gpt2_last_error(), "'lm_head.weight' has dtype F64"),
+        "untied, the same F64 lm_head.weight is refused: '%s'", gpt2_last_error());
+  if (!status) gpt2_model_free(model);
+}
+
 /* ---- hostile corpus ------------------------------------------------------------ */
 
 /* Loads the directory as it is now and expects `status` and a message
@@ -857,6 +891,7 @@ int main(void) {
   }
   test_valid();
   test_untied();
+  test_tie_strict();
   test_config_variants();
   test_missing_files();
   test_fifo();
