@@ -47,7 +47,7 @@ static int open_regular(const char *path, int *fd_out, size_t *size) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return g2_fail(GPT2_E_IO, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
-  int status = GPT2_OK;
+  int status = GPT2_OK, flags;
   if (fstat(fd, &st) != 0)
     status = g2_fail(GPT2_E_IO, "%s: cannot stat: %s", path, strerror(errno));
   else if (!S_ISREG(st.st_mode))
@@ -55,7 +55,7 @@ static int open_regular(const char *path, int *fd_out, size_t *size) {
   else if ((uintmax_t)st.st_size > SIZE_MAX)
     status = g2_fail(GPT2_E_IO, "%s: %jd bytes do not fit this system's address space", path,
                      (intmax_t)st.st_size);
-  else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+  else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
     status = g2_fail(GPT2_E_IO, "%s: cannot clear O_NONBLOCK: %s", path, strerror(errno));
   if (status) {
     close(fd);
