@@ -1,5 +1,6 @@
 #include "core/pool.h"
 
+#include <limits.h> /* PTHREAD_STACK_MIN */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -19,6 +20,9 @@
 enum { FIELD_BITS = 24 };
 #define FIELD_MASK ((UINT64_C(1) << FIELD_BITS) - 1)
 #define MAX_RUN_TASKS ((size_t)FIELD_MASK)
+/* A worker's stack: 16 x what an eval was measured to need, room for
+   sanitizers' larger frames (ASan: up to 69 KiB for one kernel). */
+#define POOL_STACK_BYTES ((size_t)512 << 10)
 
 /* How long an idle worker polls before it sleeps: longer than the gaps
    between the parallel steps of a forward pass, far shorter than a
@@ -187,21 +191,36 @@ int g2_pool_new(uint32_t n_threads, g2_pool **out) {
       return g2_fail(GPT2_E_NOMEM, "out of memory for %u threads", (unsigned)n_threads);
     }
   }
+  /* Workers run kernels and conversions only (test_stack holds an eval to
+     32 KiB of stack): a stack of their own size, not the C library's
+     default (glibc: 8 MiB each, so 1,024 threads would not fit a 32-bit
+     address space; musl: 128 KiB). */
+  pthread_attr_t attr;
+  int have_attr = pthread_attr_init(&attr) == 0;
+  if (have_attr) {
+    size_t stack = POOL_STACK_BYTES;
+#ifdef PTHREAD_STACK_MIN
+    if (stack < (size_t)PTHREAD_STACK_MIN) stack = (size_t)PTHREAD_STACK_MIN;
+#endif
+    pthread_attr_setstacksize(&attr, stack); /* on failure, the default */
+  }
   for (uint32_t i = 0; i < pool->n_workers; i++) {
     worker_start *start = g2_malloc(sizeof *start);
     int error = -1;
     if (start) {
       start->pool = pool;
       start->thread = i + 1;
-      error = pthread_create(&pool->threads[i], NULL, worker_main, start);
+      error = pthread_create(&pool->threads[i], have_attr ? &attr : NULL, worker_main, start);
       if (!error) continue; /* the worker frees `start` */
     }
     g2_free(start);
+    if (have_attr) pthread_attr_destroy(&attr);
     stop_workers(pool, i);
     pool_destroy(pool);
     return g2_fail(GPT2_E_NOMEM, "cannot start thread %u of %u: %s", (unsigned)(i + 2),
                    (unsigned)n_threads, error > 0 ? strerror(error) : "out of memory");
   }
+  if (have_attr) pthread_attr_destroy(&attr);
   *out = pool;
   return GPT2_OK;
 }
