@@ -2,8 +2,8 @@
 # build-musl/ (issue 19 #9): another C library, whose threads get 128 KiB
 # stacks by default (glibc's: 8 MiB) and whose malloc and stdio differ. The
 # library must pass with no stack-size setting by the caller: its pool
-# threads (lib/core/pool.c) take the C library's default stack, and
-# test_stack holds an eval to 32 KiB of it. Without musl-gcc it prints a
+# threads (lib/core/pool.c) ask for 512 KiB, and test_stack holds an eval
+# on a caller's thread to 32 KiB of stack. Without musl-gcc it prints a
 # skip. `make check-musl` runs this alone.
 . "$(dirname "$0")/sanitize.sh"
 dir=${MUSL_BUILD:-build-musl}
