@@ -180,7 +180,8 @@ static int read_tensor(const g2_json *entry, const char *source, const unsigned 
    An empty tensor sits at a boundary. */
 static int check_names_and_layout(g2_safetensors *st, const char *source,
                                   const unsigned char *buffer, uint64_t buffer_size) {
-  qsort(st->tensors, st->n_tensors, sizeof *st->tensors, compare_tensor_names);
+  if (st->n_tensors > 1) /* with none, st->tensors is NULL: not for qsort */
+    qsort(st->tensors, st->n_tensors, sizeof *st->tensors, compare_tensor_names);
   for (size_t i = 1; i < st->n_tensors; i++)
     if (compare_tensor_names(&st->tensors[i - 1], &st->tensors[i]) == 0)
       return tensor_fail(source, st->tensors[i].name, "duplicate name");
