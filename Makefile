@@ -137,6 +137,14 @@ check: all $(TESTS)
 check-asan check-tsan: check-%: all
 	BUILD=$(BUILD) bash tests/$*.test.sh
 
+# Other ABIs (issue 19): every unit test built as 32-bit x86 code (gcc -m32,
+# in build-m32/) or with musl-gcc (in build-musl/) and run; `make check` runs
+# both too (tests/m32.test.sh, tests/musl.test.sh; each prints a skip where
+# its compiler is missing). docs/reliability.md.
+.PHONY: check-m32 check-musl
+check-m32 check-musl: check-%: all
+	BUILD=$(BUILD) bash tests/$*.test.sh
+
 # The main job: generate text from a checkpoint (MODEL=dir or .gguf; by
 # default a random-weight 124M-shape model that the repo's generator makes).
 demo: all

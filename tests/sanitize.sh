@@ -1,4 +1,4 @@
-# Shared by tests/asan.test.sh and tests/tsan.test.sh: builds the library
+# Shared by tests/asan.test.sh, tsan.test.sh, m32.test.sh and musl.test.sh: builds the library
 # and some test programs with a sanitizer in their own build directory, runs
 # them, and prints their ok/FAIL/skip lines prefixed with the pass name (so
 # tests/run.sh counts them). A program that dies without a FAIL line (a

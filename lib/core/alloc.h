@@ -39,5 +39,13 @@ void g2_free_pages(void *ptr, size_t count, size_t size);
 size_t g2_alloc_fail_at(size_t n);
 /* Blocks allocated and not yet freed, across all threads (leak checks). */
 long g2_alloc_live_blocks(void);
+/* Bytes allocated and not yet freed, all threads: each block counted as
+   malloc_usable_size gives it (its request rounded up to the allocator's
+   granule), KV pages as mapped. g2_alloc_peak_reset() starts a new peak at
+   the live bytes now, which it returns; g2_alloc_peak_bytes() is the most
+   live at once since. 0 everywhere where the C library cannot tell a
+   block's size (not Linux): tests then skip their bounds. */
+size_t g2_alloc_peak_reset(void);
+size_t g2_alloc_peak_bytes(void);
 
 #endif

@@ -1,3 +1,7 @@
+/* 64-bit file sizes on 32-bit systems too, so that a file of 4 GiB or more
+   is seen whole and refused, not read as a prefix of itself. */
+#define _FILE_OFFSET_BITS 64
+
 #include "core/file.h"
 
 #include <string.h>
@@ -5,6 +9,7 @@
 #ifndef _WIN32 /* Windows: lib/core/file_win32.c */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -40,37 +45,56 @@ static int read_copy(int fd, const char *path, size_t size, g2_mapping *out) {
   return GPT2_OK;
 }
 
+/* Opens `path` for reading without blocking on a FIFO or device (open(2)
+   of a FIFO waits for a writer), then accepts regular files only and clears
+   O_NONBLOCK again before any read. *size: the file's size, which must fit
+   the address space (on a 32-bit system a file of 4 GiB or more does not). */
+static int open_regular(const char *path, int *fd_out, size_t *size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return g2_fail(GPT2_E_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  int status = GPT2_OK, flags;
+  if (fstat(fd, &st) != 0)
+    status = g2_fail(GPT2_E_IO, "%s: cannot stat: %s", path, strerror(errno));
+  else if (!S_ISREG(st.st_mode))
+    status = g2_fail(GPT2_E_IO, "%s: not a regular file", path);
+  else if ((uintmax_t)st.st_size > SIZE_MAX)
+    status = g2_fail(GPT2_E_IO, "%s: %jd bytes do not fit this system's address space", path,
+                     (intmax_t)st.st_size);
+  else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+    status = g2_fail(GPT2_E_IO, "%s: cannot clear O_NONBLOCK: %s", path, strerror(errno));
+  if (status) {
+    close(fd);
+    return status;
+  }
+  *fd_out = fd;
+  *size = (size_t)st.st_size;
+  return GPT2_OK;
+}
+
 int g2_load_file(const char *path, int use_mmap, g2_mapping *out) {
   out->data = NULL;
   out->size = 0;
   out->is_copy = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return g2_fail(GPT2_E_IO, "%s: cannot open: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int err = errno;
-    close(fd);
-    return g2_fail(GPT2_E_IO, "%s: cannot stat: %s", path, strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return g2_fail(GPT2_E_IO, "%s: not a regular file", path);
-  }
-  if (st.st_size == 0) {
+  int fd = -1;
+  size_t size = 0;
+  int status = open_regular(path, &fd, &size);
+  if (status) return status;
+  if (size == 0) {
     close(fd);
     return GPT2_OK;
   }
   if (!use_mmap) {
-    int status = read_copy(fd, path, (size_t)st.st_size, out);
+    status = read_copy(fd, path, size, out);
     close(fd);
     return status;
   }
-  void *addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  void *addr = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
   int err = errno;
   close(fd);
   if (addr == MAP_FAILED) return g2_fail(GPT2_E_IO, "%s: cannot map: %s", path, strerror(err));
   out->data = addr;
-  out->size = (size_t)st.st_size;
+  out->size = size;
   return GPT2_OK;
 }
 

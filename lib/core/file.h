@@ -12,7 +12,11 @@ typedef struct g2_mapping {
 } g2_mapping;
 
 /* Maps `path` read-only. GPT2_E_IO with a message naming the path on
-   failure. An empty file maps to {NULL, 0}. */
+   failure: not a regular file (a FIFO or device is refused without
+   blocking in open), larger than the address space (4 GiB or more on a
+   32-bit system), unreadable. An empty file maps to {NULL, 0}. A mapping
+   reads the file as it is at each access: if another process truncates it,
+   touching the lost pages raises SIGBUS (docs/reliability.md). */
 int g2_map_file(const char *path, g2_mapping *out);
 /* The same, or with use_mmap == 0 the file read into memory (for file
    systems where mapping is slow or unsafe, or to keep the pages private).

@@ -17,6 +17,13 @@
 enum { FIELD_BITS = 24 };
 #define FIELD_MASK ((UINT64_C(1) << FIELD_BITS) - 1)
 #define MAX_RUN_TASKS ((size_t)FIELD_MASK)
+/* A worker's stack: 16 x what an eval was measured to need, room for
+   sanitizers' larger frames (ASan: up to 69 KiB for one kernel). Workers
+   run kernels and conversions only (test_stack holds an eval to 32 KiB of
+   stack): a stack of their own size, not the C library's default (glibc:
+   8 MiB each, so 1,024 threads would not fit a 32-bit address space; musl:
+   128 KiB). */
+#define POOL_STACK_BYTES ((size_t)512 << 10)
 
 /* How long an idle worker polls before it sleeps: longer than the gaps
    between the parallel steps of a forward pass, far shorter than a
@@ -185,7 +192,7 @@ int g2_pool_new(uint32_t n_threads, g2_pool **out) {
     if (start) {
       start->pool = pool;
       start->thread = i + 1;
-      error = g2_thread_create(&pool->threads[i], worker_main, start);
+      error = g2_thread_create(&pool->threads[i], worker_main, start, POOL_STACK_BYTES);
       if (!error) continue; /* the worker frees `start` */
     }
     g2_free(start);

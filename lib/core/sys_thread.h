@@ -9,6 +9,7 @@
 #ifndef G2_SYS_THREAD_H
 #define G2_SYS_THREAD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #if defined(_WIN32)
@@ -27,8 +28,9 @@ typedef CONDITION_VARIABLE g2_cond;
 
 /* 0 on success. _beginthreadex, not CreateThread, so that the C runtime's
    per-thread state is set up. */
-static inline int g2_thread_create(g2_thread *thread, unsigned(__stdcall *fn)(void *), void *arg) {
-  uintptr_t handle = _beginthreadex(NULL, 0, fn, arg, 0, NULL);
+static inline int g2_thread_create(g2_thread *thread, unsigned(__stdcall *fn)(void *), void *arg,
+                                   size_t stack_bytes) {
+  uintptr_t handle = _beginthreadex(NULL, (unsigned)stack_bytes, fn, arg, 0, NULL);
   if (!handle) return -1;
   *thread = (HANDLE)handle;
   return 0;
@@ -59,6 +61,7 @@ static inline uint64_t g2_now_ns(void) {
 
 #else /* POSIX */
 
+#include <limits.h> /* PTHREAD_STACK_MIN */
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
@@ -69,9 +72,19 @@ typedef pthread_t g2_thread;
 typedef pthread_mutex_t g2_mutex;
 typedef pthread_cond_t g2_cond;
 
-/* 0 on success. */
-static inline int g2_thread_create(g2_thread *thread, void *(*fn)(void *), void *arg) {
-  return pthread_create(thread, NULL, fn, arg);
+/* 0 on success, else an errno value. A stack of stack_bytes (at least the
+   system's minimum); the C library's default if it cannot be set. */
+static inline int g2_thread_create(g2_thread *thread, void *(*fn)(void *), void *arg,
+                                   size_t stack_bytes) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return pthread_create(thread, NULL, fn, arg);
+#ifdef PTHREAD_STACK_MIN
+  if (stack_bytes < (size_t)PTHREAD_STACK_MIN) stack_bytes = (size_t)PTHREAD_STACK_MIN;
+#endif
+  pthread_attr_setstacksize(&attr, stack_bytes); /* on failure, the default */
+  int error = pthread_create(thread, &attr, fn, arg);
+  pthread_attr_destroy(&attr);
+  return error;
 }
 static inline void g2_thread_join(g2_thread thread) { pthread_join(thread, NULL); }
 static inline void g2_thread_yield(void) { sched_yield(); }

@@ -239,7 +239,7 @@ static int check_key(const cursor *c, g2_str key, size_t at) {
   for (size_t i = 0; i < key.len; i++) {
     unsigned char ch = (unsigned char)key.ptr[i];
     if (ch <= 0x20 || ch >= 0x7f)
-      return g2_fail(GPT2_E_FORMAT, "%s: key at offset %zu is not printable ASCII (byte %zu is 0x%02x)",
+      return g2_fail(GPT2_E_FORMAT, "%s: key at offset %zu is not printable ASCII without spaces (byte %zu is 0x%02x)",
                      c->source, at, i, ch);
   }
   return GPT2_OK;

@@ -77,8 +77,10 @@ static int read_hparams(const loader *ld, g2_hparams *hp) {
   if (!kv) return missing_key(ld, eps_key);
   double eps;
   if ((status = g2_gguf_float(ld->gguf, kv, &eps))) return status;
-  if (!(eps > 0.0 && eps < 1.0))
-    return g2_fail(GPT2_E_FORMAT, "%s: %s is %g; must be in (0, 1)", ld->path, eps_key, eps);
+  /* a float64 too small for a float32 would become 0 (as config.json's) */
+  if (!(eps > 0.0 && eps < 1.0) || (float)eps == 0.0f)
+    return g2_fail(GPT2_E_FORMAT, "%s: %s is %g; must be in (0, 1) and non-zero as a float32", ld->path,
+                   eps_key, eps);
   hp->ln_eps = (float)eps;
 
   if (hp->n_embd % hp->n_head != 0)

@@ -23,7 +23,8 @@
 #define MAX_POSITIONS (1 << 20)
 #define MAX_FF (4 * MAX_EMBD)
 
-/* A file of the directory, mapped read-only. */
+/* A file of the directory, read into memory or (the weights only, with
+   use_mmap) mapped read-only. */
 typedef struct hf_file {
   char *path;
   g2_mapping map;
@@ -45,10 +46,11 @@ static void close_file(hf_file *file) {
   file->path = NULL;
 }
 
-/* Maps and parses a JSON file that must hold an object. */
+/* Reads (never maps: a mapped file that another process truncates kills us
+   with SIGBUS) and parses a JSON file that must hold an object. */
 static int open_json(const char *dir, const char *name, hf_file *file, g2_json **root) {
   *root = NULL;
-  int status = open_file(dir, name, 1, file);
+  int status = open_file(dir, name, 0, file);
   if (status) return status;
   status = g2_json_parse((const char *)file->map.data, file->map.size, file->path, root);
   if (status) return status;
@@ -155,8 +157,14 @@ static int read_config_object(const g2_json *config, const char *path, g2_hparam
   if (hp->n_embd % hp->n_head != 0)
     return g2_fail(GPT2_E_FORMAT, "%s: n_embd %d is not a multiple of n_head %d", path,
                    (int)hp->n_embd, (int)hp->n_head);
+  /* true, false or absent (= true, as transformers' default); anything
+     else (null, 0, "no") is an error rather than a guess */
   const g2_json *tie = g2_json_get(config, "tie_word_embeddings");
-  *tied = !tie || g2_json_type_of(tie) != G2_JSON_FALSE;
+  g2_json_type tie_type = tie ? g2_json_type_of(tie) : G2_JSON_TRUE;
+  if (tie_type != G2_JSON_TRUE && tie_type != G2_JSON_FALSE)
+    return g2_fail(GPT2_E_FORMAT, "%s: \"tie_word_embeddings\" is a JSON %s, expected true or false",
+                   path, g2_json_type_name(tie_type));
+  *tied = tie_type == G2_JSON_TRUE;
   return GPT2_OK;
 }
 
@@ -180,10 +188,10 @@ typedef struct weights {
 } weights;
 
 /* The tensor of the schema entry `t` (of block `layer`, or -1) with the
-   shape the schema gives it and a supported dtype; NULL in *out when it
-   is absent and `required` is 0. */
+   shape the schema gives it and, if `used`, a supported dtype; NULL in
+   *out when it is absent and `required` is 0. */
 static int find_tensor(const weights *w, const g2_tensor_schema *t, int32_t layer, int required,
-                       const g2_st_tensor **out) {
+                       int used, const g2_st_tensor **out) {
   *out = NULL;
   char name[128];
   g2_schema_hf_name(t, layer, w->prefix, name, sizeof name);
@@ -196,7 +204,7 @@ static int find_tensor(const weights *w, const g2_tensor_schema *t, int32_t laye
   const g2_st_tensor *found = g2_safetensors_find(w->st, name);
   if (!found)
     return required ? g2_fail(GPT2_E_FORMAT, "%s: missing tensor '%s'", w->path, name) : GPT2_OK;
-  if (!found->supported)
+  if (used && !found->supported)
     return g2_fail(GPT2_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s (supported: F32, F16, BF16)",
                    w->path, name, found->dtype_name);
   int same = found->ndim == ndim;
@@ -222,7 +230,7 @@ static int find_tensor(const weights *w, const g2_tensor_schema *t, int32_t laye
 static int load_tensor(const weights *w, const g2_tensor_schema *t, int32_t layer,
                        g2_ckpt_tensor *out) {
   const g2_st_tensor *found;
-  int status = find_tensor(w, t, layer, 1, &found);
+  int status = find_tensor(w, t, layer, 1, 1, &found);
   if (status) return status;
   *out = (g2_ckpt_tensor){found->data, found->dtype, t->is_matrix ? t->hf_layout : G2_LAYOUT_NK};
   return GPT2_OK;
@@ -261,11 +269,12 @@ static int load_tensors(weights *w, int tied) {
   }
   if (status) return status;
   /* Tied, lm_head.weight is at most a saved copy of wte: its shape is
-     checked and wte is used (one matrix in cache). */
+     checked, its dtype is not (it is never read), and wte is used (one
+     matrix in cache). */
   const g2_tensor_schema *output = &g2_model_schema[G2_T_OUTPUT];
   const g2_st_tensor *lm_head;
   if (!tied) status = load_tensor(w, output, -1, &ckpt->tensors[G2_T_OUTPUT]);
-  else status = find_tensor(w, output, -1, 0, &lm_head);
+  else status = find_tensor(w, output, -1, 0, 0, &lm_head);
   if (status) return status;
 
   ckpt->layers = g2_calloc((size_t)hp->n_layer * G2_LAYER_TENSORS, sizeof *ckpt->layers);
@@ -372,7 +381,7 @@ static int load_vocabulary(g2_checkpoint *ckpt, const char *dir) {
   }
   if (!status) status = read_vocab(ckpt->vocab_json, vocab_file.path, ckpt->hp.n_vocab, ckpt->tokens);
   ckpt->n_tokens = (size_t)ckpt->hp.n_vocab;
-  if (!status) status = open_file(dir, "merges.txt", 1, &merges_file);
+  if (!status) status = open_file(dir, "merges.txt", 0, &merges_file); /* read, as the JSON */
   if (!status)
     status = read_merges((const char *)merges_file.map.data, merges_file.map.size,
                          merges_file.path, &ckpt->merges, &ckpt->n_merges);

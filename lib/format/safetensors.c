@@ -42,10 +42,11 @@ static int compare_tensor_names(const void *a, const void *b) {
   return compare_names(x->name, x->name_len, y->name, y->name_len);
 }
 
+/* By begin, then end, as the reference reader sorts them. */
 static int compare_tensor_offsets(const void *a, const void *b) {
   const g2_st_tensor *x = *(const g2_st_tensor *const *)a, *y = *(const g2_st_tensor *const *)b;
-  if (x->data == y->data) return 0;
-  return x->data < y->data ? -1 : 1;
+  if (x->data != y->data) return x->data < y->data ? -1 : 1;
+  return (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes);
 }
 
 /* A non-negative integer literal that fits int64, or -1. */
@@ -142,40 +143,91 @@ static int read_metadata(const g2_json *metadata, const char *source) {
   return GPT2_OK;
 }
 
+/* A field given twice in one entry is an error (the reference reader's
+   serde refuses it), not last-one-wins; unknown fields are ignored, as
+   there. */
+static int check_fields(const g2_json *entry, const char *source, const g2_st_tensor *t) {
+  static const char *const fields[] = {"dtype", "shape", "data_offsets"};
+  for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+    size_t seen = 0;
+    for (size_t i = 0; i < g2_json_count(entry); i++) {
+      size_t len;
+      const char *key = g2_json_key_at(entry, i, &len);
+      seen += len == strlen(fields[f]) && memcmp(key, fields[f], len) == 0;
+    }
+    if (seen > 1)
+      return g2_fail(GPT2_E_FORMAT, "%s: tensor '%.*s': \"%s\" is given %zu times", source,
+                     NAME_MAX_SHOWN, t->name, fields[f], seen);
+  }
+  return GPT2_OK;
+}
+
 static int read_tensor(const g2_json *entry, const char *source, const unsigned char *buffer,
                        uint64_t buffer_size, g2_st_tensor *t) {
   if (g2_json_type_of(entry) != G2_JSON_OBJECT) return tensor_fail(source, t->name, "not an object");
   unsigned bits = 0;
-  int status = read_dtype(entry, source, t, &bits);
+  int status = check_fields(entry, source, t);
+  if (!status) status = read_dtype(entry, source, t, &bits);
   if (!status) status = read_shape(entry, source, t);
   if (!status) status = read_offsets(entry, source, buffer, buffer_size, bits, t);
   return status;
 }
 
-/* Names sorted: equal neighbours are duplicates. Then the non-empty
-   tensors sorted by offset: each must start at or after the previous
-   one's end (no byte belongs to two tensors; empty ones hold no bytes). */
-static int check_names_and_overlaps(g2_safetensors *st, const char *source) {
-  qsort(st->tensors, st->n_tensors, sizeof *st->tensors, compare_tensor_names);
+/* Names sorted: equal neighbours are duplicates. Then, as the reference
+   reader requires, the tensors sorted by (begin, end) must tile the data
+   buffer exactly: the first begins at 0, each where the previous one ends
+   (no byte in two tensors, no hole), the last ends at the end of the file.
+   An empty tensor sits at a boundary. */
+static int check_names_and_layout(g2_safetensors *st, const char *source,
+                                  const unsigned char *buffer, uint64_t buffer_size) {
+  if (st->n_tensors > 1) /* with none, st->tensors is NULL: not for qsort */
+    qsort(st->tensors, st->n_tensors, sizeof *st->tensors, compare_tensor_names);
   for (size_t i = 1; i < st->n_tensors; i++)
     if (compare_tensor_names(&st->tensors[i - 1], &st->tensors[i]) == 0)
       return tensor_fail(source, st->tensors[i].name, "duplicate name");
-  if (st->n_tensors < 2) return GPT2_OK;
-  const g2_st_tensor **by_offset = g2_malloc_array(st->n_tensors, sizeof *by_offset);
+  const g2_st_tensor **by_offset = g2_malloc_array(st->n_tensors ? st->n_tensors : 1, sizeof *by_offset);
   if (!by_offset) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", source);
-  size_t n_stored = 0;
-  for (size_t i = 0; i < st->n_tensors; i++)
-    if (st->tensors[i].nbytes > 0) by_offset[n_stored++] = &st->tensors[i];
-  qsort(by_offset, n_stored, sizeof *by_offset, compare_tensor_offsets);
+  for (size_t i = 0; i < st->n_tensors; i++) by_offset[i] = &st->tensors[i];
+  qsort(by_offset, st->n_tensors, sizeof *by_offset, compare_tensor_offsets);
   int status = GPT2_OK;
-  for (size_t i = 1; i < n_stored && !status; i++) {
-    const g2_st_tensor *prev = by_offset[i - 1], *cur = by_offset[i];
-    if (cur->data < prev->data + prev->nbytes)
+  uint64_t end = 0; /* of the tensors so far */
+  for (size_t i = 0; i < st->n_tensors && !status; i++) {
+    const g2_st_tensor *cur = by_offset[i];
+    uint64_t begin = (uint64_t)(cur->data - buffer);
+    if (begin < end)
       status = g2_fail(GPT2_E_FORMAT, "%s: tensors '%.*s' and '%.*s' overlap in the data buffer",
-                       source, NAME_MAX_SHOWN, prev->name, NAME_MAX_SHOWN, cur->name);
+                       source, NAME_MAX_SHOWN, by_offset[i - 1]->name, NAME_MAX_SHOWN, cur->name);
+    else if (begin > end)
+      status = g2_fail(GPT2_E_FORMAT,
+                       "%s: tensor '%.*s' begins at byte %llu of the data buffer, after a hole "
+                       "of %llu bytes (the tensors must cover the buffer, in order)",
+                       source, NAME_MAX_SHOWN, cur->name, (unsigned long long)begin,
+                       (unsigned long long)(begin - end));
+    end = begin + cur->nbytes;
   }
+  if (!status && end != buffer_size)
+    status = g2_fail(GPT2_E_FORMAT,
+                     "%s: %llu bytes after the last tensor (the tensors must cover the data "
+                     "buffer to the end of the file)",
+                     source, (unsigned long long)(buffer_size - end));
   g2_free(by_offset);
   return status;
+}
+
+/* Appends a validated tensor, growing the table by doubling: its size
+   follows the entries that passed, never the member count of the header
+   (20 million `"":0` members would have asked for 2.5 GB up front). */
+static int append_tensor(g2_safetensors *st, size_t *capacity, const g2_st_tensor *t,
+                         const char *source) {
+  if (st->n_tensors == *capacity) {
+    size_t grown = *capacity ? 2 * *capacity : 16;
+    g2_st_tensor *table = g2_realloc(st->tensors, grown * sizeof *table);
+    if (!table) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", source);
+    st->tensors = table;
+    *capacity = grown;
+  }
+  st->tensors[st->n_tensors++] = *t;
+  return GPT2_OK;
 }
 
 static int parse_header(g2_safetensors *st, const unsigned char *data, size_t size,
@@ -202,9 +254,7 @@ static int parse_header(g2_safetensors *st, const unsigned char *data, size_t si
                    g2_json_type_name(g2_json_type_of(root)));
   const unsigned char *buffer = data + 8 + header_len;
   uint64_t buffer_size = size - 8 - header_len;
-  size_t n_members = g2_json_count(root);
-  st->tensors = g2_calloc(n_members ? n_members : 1, sizeof *st->tensors);
-  if (!st->tensors) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", source);
+  size_t n_members = g2_json_count(root), capacity = 0;
   int seen_metadata = 0;
   for (size_t i = 0; i < n_members; i++) {
     size_t key_len;
@@ -214,14 +264,13 @@ static int parse_header(g2_safetensors *st, const unsigned char *data, size_t si
       if (seen_metadata++) return g2_fail(GPT2_E_FORMAT, "%s: duplicate __metadata__", source);
       status = read_metadata(value, source);
     } else {
-      g2_st_tensor *t = &st->tensors[st->n_tensors++];
-      t->name = key;
-      t->name_len = key_len;
-      status = read_tensor(value, source, buffer, buffer_size, t);
+      g2_st_tensor t = {.name = key, .name_len = key_len};
+      status = read_tensor(value, source, buffer, buffer_size, &t);
+      if (!status) status = append_tensor(st, &capacity, &t, source);
     }
     if (status) return status;
   }
-  return check_names_and_overlaps(st, source);
+  return check_names_and_layout(st, source, buffer, buffer_size);
 }
 
 int g2_safetensors_open(const unsigned char *data, size_t size, const char *source,

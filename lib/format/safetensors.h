@@ -35,8 +35,10 @@ typedef struct g2_safetensors {
 
 /* Validates `size` bytes at `data` (a whole .safetensors file; `source`
    names it in messages): header length within the file and the 100 MB
-   cap, JSON header, every tensor's dtype, shape and offsets, no duplicate
-   names, no overlapping data, __metadata__ string to string only.
+   cap, JSON header, every tensor's dtype, shape and offsets (each field
+   once), no duplicate names, tensors covering the data buffer exactly (in
+   offset order, no overlap, no hole, nothing after the last), __metadata__
+   string to string only (docs/formats.md lists the reference's rules).
    GPT2_E_FORMAT / GPT2_E_NOMEM with a message naming source and tensor.
    The result points into `data`, which must outlive it. */
 int g2_safetensors_open(const unsigned char *data, size_t size, const char *source,

@@ -177,7 +177,7 @@ static size_t queue_take(g2_bpe_work *work, int32_t rank) {
    the positions of a rank that merges queued out of order. */
 int g2_bpe_long(const g2_tokenizer *tok, const unsigned char *piece,
                 size_t len, g2_bpe_work *work, size_t *n_ids) {
-  if (len >= (1u << 29))
+  if (len >= G2_MAX_TOKEN_BYTES)
     return g2_fail(GPT2_E_INVALID,
                    "tokenize: a %zu-byte pre-token is too long (limit 2^29)",
                    len);
@@ -239,7 +239,10 @@ int g2_bpe_mark_self(g2_tokenizer *tok, const char *source) {
   int status = GPT2_OK;
   for (size_t i = 0; i < tok->n_tokens && status == GPT2_OK; i++) {
     g2_str bytes = tok->token_bytes[i];
-    if (tok->token_flags[i] & G2_TOKEN_RAW) continue;
+    /* Longer tokens are left unmarked (tokenizing such a piece runs BPE,
+       with the same result): BPE's work memory, ~40 bytes a byte, stays
+       under 40 * G2_BPE_SELF_MAX whatever the vocabulary holds. */
+    if ((tok->token_flags[i] & G2_TOKEN_RAW) || bytes.len > G2_BPE_SELF_MAX) continue;
     const int32_t *ids;
     size_t count;
     status = g2_bpe(tok, (const unsigned char *)bytes.ptr, bytes.len, &work,

@@ -10,6 +10,9 @@
 #include "tokenizer/vocab.h"
 
 #define G2_BPE_SHORT 32 /* longest piece merged by the quadratic scan */
+/* Pieces, and so vocabulary tokens, are shorter than this: the symbol
+   positions of a piece fit int32 with room for the pair queue (3n). */
+#define G2_MAX_TOKEN_BYTES ((size_t)1 << 29)
 
 /* Working memory, grown on demand: one per call (or per thread), so that
    the tokenizer itself stays read-only. */
@@ -36,7 +39,7 @@ void g2_bpe_work_free(g2_bpe_work *work);
 
 /* Encodes piece[0..len) (len >= 1); *ids points into `work` (valid until
    its next use) and *n_ids is the count. GPT2_E_NOMEM when the work area
-   cannot grow; GPT2_E_INVALID for a piece of 2^31 bytes or more. */
+   cannot grow; GPT2_E_INVALID for a piece of G2_MAX_TOKEN_BYTES or more. */
 int g2_bpe(const g2_tokenizer *tok, const unsigned char *piece, size_t len,
            g2_bpe_work *work, const int32_t **ids, size_t *n_ids);
 
@@ -49,8 +52,10 @@ size_t g2_bpe_short(const g2_tokenizer *tok, const unsigned char *piece,
 int g2_bpe_long(const g2_tokenizer *tok, const unsigned char *piece,
                 size_t len, g2_bpe_work *work, size_t *n_ids);
 
-/* Sets G2_TOKEN_SELF on each token that BPE of its own bytes yields, so the
-   tokenizer can take a whole pre-token that is such a token at once. */
+/* Sets G2_TOKEN_SELF on each token of at most G2_BPE_SELF_MAX bytes that
+   BPE of its own bytes yields, so the tokenizer can take a whole pre-token
+   that is such a token at once (GPT-2's longest token is 128 bytes). */
+#define G2_BPE_SELF_MAX 1024
 int g2_bpe_mark_self(g2_tokenizer *tok, const char *source);
 
 #endif

@@ -43,6 +43,10 @@ static int build_token_bytes(g2_tokenizer *tok, const g2_str *tokens,
     int raw;
     if (!tokens[i].ptr && tokens[i].len)
       return g2_fail(GPT2_E_INVALID, "%s: token %zu has no text", source, i);
+    /* no pre-token is that long (g2_bpe), so no text gives such a token */
+    if (tokens[i].len >= G2_MAX_TOKEN_BYTES)
+      return g2_fail(GPT2_E_FORMAT, "%s: token %zu is %zu bytes long (the limit is 2^29 - 1)",
+                     source, i, tokens[i].len);
     size_t len = decode_token(tokens[i], NULL, &raw);
     if (len == 0)
       return g2_fail(GPT2_E_FORMAT, "%s: token %zu is %s", source, i,

@@ -6,7 +6,8 @@
    tokens alone by gpt2_eval. Checked after every call: the status is the
    one the rules of gpt2.h give; a failed call changes no context (their
    saved bytes); after a successful one every context's position and logits
-   are bitwise its twin's; nothing leaks. */
+   are bitwise its twin's; nothing leaks. Then each context is copied
+   (gpt2_context_copy, see batch_check_copy). */
 #include "fuzz_common.h"
 
 enum { BATCH_CTXS = 4, BATCH_SLOTS = 6, BATCH_CALLS = 12, BATCH_TOKENS = 20 };
@@ -50,6 +51,47 @@ static int batch_expected_status(gpt2_context *const *ctxs, const gpt2_token *co
   return total ? GPT2_OK : GPT2_E_INVALID;
 }
 
+/* gpt2_context_copy of a context the calls left in some state, with
+   params the input picks: NULL (the copy saves to src's very bytes), src's
+   KV type with some n_ctx (GPT2_E_RANGE below src's position, else src's
+   position and last logits), or the other KV type (GPT2_E_INVALID). src is
+   only read: its saved bytes do not change. */
+static void batch_check_copy(gpt2_context *src, uint32_t kv_type, uint32_t n_ctx_model, int32_t n_vocab,
+                             fuzz_input *in) {
+  uint8_t kind = fuzz_u8(in) % 3;
+  gpt2_context_params p = GPT2_CONTEXT_PARAMS_INIT;
+  p.n_ctx = 1 + fuzz_u8(in) % n_ctx_model;
+  p.n_threads = 1;
+  p.kv_type = kind == 2 ? 1 - kv_type : kv_type;
+  int expected = kind == 0 ? GPT2_OK : kind == 2 ? GPT2_E_INVALID : p.n_ctx < gpt2_pos(src) ? GPT2_E_RANGE : GPT2_OK;
+  size_t src_len = 0, after_len = 0, copy_len = 0;
+  unsigned char *before = batch_save(src, &src_len);
+  gpt2_context *copy = (gpt2_context *)src; /* must be overwritten */
+  int status = gpt2_context_copy(src, kind == 0 ? NULL : &p, &copy);
+  if (status != expected)
+    fuzz_fail("context_copy (kind %u, n_ctx %u, src at %zu) gave %d, expected %d (%s)", kind, p.n_ctx,
+              gpt2_pos(src), status, expected, gpt2_last_error());
+  if (status != GPT2_OK) {
+    if (copy) fuzz_fail("a failed context_copy left a context");
+    fuzz_check_error_message(status, "gpt2_context_copy");
+  } else if (kind == 0) {
+    unsigned char *copied = batch_save(copy, &copy_len);
+    if (copied && before && (copy_len != src_len || memcmp(copied, before, copy_len) != 0))
+      fuzz_fail("a copy with src's params does not save to src's bytes");
+    free(copied);
+  } else {
+    const float *a = gpt2_logits(src, -1), *b = gpt2_logits(copy, -1);
+    if (gpt2_pos(copy) != gpt2_pos(src) || !a != !b || (a && memcmp(a, b, (size_t)n_vocab * sizeof *a) != 0))
+      fuzz_fail("a copy with n_ctx %u lost src's position or last logits", p.n_ctx);
+  }
+  if (status == GPT2_OK) gpt2_context_free(copy);
+  unsigned char *after = batch_save(src, &after_len);
+  if (after && before && (after_len != src_len || memcmp(after, before, src_len) != 0))
+    fuzz_fail("context_copy changed its source");
+  free(after);
+  free(before);
+}
+
 int fuzz_batch(const uint8_t *data, size_t size) {
   gpt2_model *model = fuzz_model();
   int32_t n_vocab = gpt2_n_vocab(model);
@@ -57,12 +99,13 @@ int fuzz_batch(const uint8_t *data, size_t size) {
   fuzz_input in = {data, size, 0};
   long live = g2_alloc_live_blocks();
   gpt2_context *ctxs[BATCH_CTXS] = {0}, *twins[BATCH_CTXS] = {0};
+  uint32_t kv_types[BATCH_CTXS] = {0};
   size_t n_ctxs = 1 + fuzz_u8(&in) % BATCH_CTXS;
   for (size_t i = 0; i < n_ctxs; i++) {
     gpt2_context_params p = GPT2_CONTEXT_PARAMS_INIT;
     p.n_ctx = 1 + fuzz_u8(&in) % n_ctx_model;
     uint8_t flags = fuzz_u8(&in);
-    p.kv_type = flags & 1;
+    p.kv_type = kv_types[i] = flags & 1;
     p.logits_all = (flags >> 1) & 1;
     p.n_threads = 1 + (flags >> 2) % 3;
     if (gpt2_context_new(model, &p, &ctxs[i]) != GPT2_OK) fuzz_fail("context_new: %s", gpt2_last_error());
@@ -117,6 +160,8 @@ int fuzz_batch(const uint8_t *data, size_t size) {
     }
     for (size_t i = 0; i < n_ctxs; i++) free(before[i]);
   }
+
+  for (size_t i = 0; i < n_ctxs; i++) batch_check_copy(ctxs[i], kv_types[i], n_ctx_model, n_vocab, &in);
 
 done:
   for (size_t i = 0; i < n_ctxs; i++) {

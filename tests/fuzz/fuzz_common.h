@@ -67,6 +67,25 @@ static inline void fuzz_check_no_leak(long live, const char *call) {
               g2_alloc_live_blocks(), live);
 }
 
+/* A small file never makes the library allocate much (issue 19 #3, the
+   promise of docs/reliability.md): the most bytes live at once during a
+   call, beyond those live before it, stay within `ratio` times the input's
+   size plus FUZZ_PEAK_SLACK (fixed costs: the model struct, error text,
+   the kernels' tables). `base` is g2_alloc_peak_reset()'s value before the
+   call. Where the allocator cannot count bytes the peak reads 0 and the
+   check holds trivially. */
+#define FUZZ_PEAK_SLACK ((size_t)64 << 10)
+
+static inline void fuzz_check_peak(size_t base, size_t size, size_t ratio, const char *call) {
+  size_t peak = g2_alloc_peak_bytes(), used = peak > base ? peak - base : 0;
+#ifdef FUZZ_PEAK_REPORT
+  fprintf(stderr, "peak %s %zu %zu %.2f\n", call, size, used, size ? (double)used / (double)size : 0.0);
+#endif
+  if (used > ratio * size + FUZZ_PEAK_SLACK)
+    fuzz_fail("%s: %zu bytes allocated at the peak for a %zu-byte input (bound %zu x size + %zu)",
+              call, used, size, ratio, FUZZ_PEAK_SLACK);
+}
+
 /* ---- reading parameters from the input ----------------------------------- */
 
 /* The input consumed front to back; reads past its end give zeros. */

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/file.h"
 #include "core/half.h"
+#include "format/checkpoint.h"
 #include "gpt2.h"
 #include "harness.h"
 #include "model/model.h"
@@ -435,6 +437,40 @@ static void test_untied(void) {
         "untied without lm_head.weight: %s", gpt2_last_error());
 }
 
+/* Issue 19 #6: tie_word_embeddings is true, false or absent (true); null,
+   0 or "no" used to count as tied, silently. A tied lm_head.weight is never
+   read, so its dtype (F64 here) is no reason to refuse the model. */
+static void test_tie_strict(void) {
+  static const char *const not_bool[][2] = {{"null", "null"}, {"0", "number"}, {"\"no\"", "string"}};
+  spec s = default_spec();
+  s.extras = 1;
+  for (size_t i = 0; i < 3; i++) {
+    write_model(&s);
+    write_config("tie_word_embeddings", not_bool[i][0]);
+    struct gpt2_model *model = (struct gpt2_model *)1;
+    int status = load(&model);
+    char words[64];
+    snprintf(words, sizeof words, "\"tie_word_embeddings\" is a JSON %s", not_bool[i][1]);
+    CHECK(status == GPT2_E_FORMAT && model == NULL && strstr(gpt2_last_error(), "config.json") &&
+              strstr(gpt2_last_error(), words),
+          "tie_word_embeddings %s: status %d, '%s'", not_bool[i][0], status, gpt2_last_error());
+    if (!status) gpt2_model_free(model);
+  }
+  s.retype = "lm_head.weight";
+  write_model(&s);
+  write_config("tie_word_embeddings", "true");
+  struct gpt2_model *model = NULL;
+  int status = load(&model);
+  CHECK(status == GPT2_OK, "tied, with an F64 lm_head.weight (ignored): loads (%s)",
+        status ? gpt2_last_error() : "ok");
+  if (!status) gpt2_model_free(model);
+  write_config("tie_word_embeddings", "false");
+  status = load(&model);
+  CHECK(status == GPT2_E_UNSUPPORTED && strstr(gpt2_last_error(), "'lm_head.weight' has dtype F64"),
+        "untied, the same F64 lm_head.weight is refused: '%s'", gpt2_last_error());
+  if (!status) gpt2_model_free(model);
+}
+
 /* ---- hostile corpus ------------------------------------------------------------ */
 
 /* Loads the directory as it is now and expects `status` and a message
@@ -759,21 +795,91 @@ static void test_allocation_failures(void) {
         allocations);
 }
 
+/* Mappings of files of the test directory, from /proc/self/maps; -1 where
+   there is no such file (not Linux). */
+static int count_mapped(const char *name) {
+  FILE *maps = fopen("/proc/self/maps", "r");
+  if (!maps) return -1;
+  char line[1024];
+  int n = 0;
+  while (fgets(line, sizeof line, maps)) n += strstr(line, dir) && (!name || strstr(line, name));
+  fclose(maps);
+  return n;
+}
+
 /* mmap'd files are not seen by ASan's leak check: any mapping of the test
    directory still in /proc/self/maps after every model is freed is one. */
 static void test_no_mapping_left(void) {
-  FILE *maps = fopen("/proc/self/maps", "r");
-  if (!maps) return; /* not Linux */
-  char line[1024];
-  int left = 0;
-  while (fgets(line, sizeof line, maps)) left += strstr(line, dir) != NULL;
-  fclose(maps);
+  int left = count_mapped(NULL);
+  if (left < 0) {
+    SKIP("no mapping left: no /proc/self/maps");
+    return;
+  }
   CHECK(left == 0, "no file of the test directory is still mapped (%d)", left);
 }
 
+/* Issue 19 #2: a mapped file truncated by another process kills us with
+   SIGBUS at the next access. The small files are read, never mapped; with
+   use_mmap = 0 nothing is; with 1 only the weights. Checked while the
+   checkpoint (which holds the files of the load) is alive. */
+static void test_small_files_read(void) {
+  if (count_mapped(NULL) < 0) {
+    SKIP("small files read: no /proc/self/maps");
+    return;
+  }
+  spec s = default_spec();
+  write_model(&s);
+  for (int use_mmap = 0; use_mmap <= 1; use_mmap++) {
+    g2_checkpoint ckpt;
+    int status = g2_read_hf_dir(dir, use_mmap, &ckpt);
+    int all = count_mapped(NULL), weights = count_mapped("model.safetensors");
+    CHECK(status == GPT2_OK && all == use_mmap && weights == use_mmap &&
+              ckpt.text_files[0].is_copy && ckpt.text_files[1].is_copy,
+          "use_mmap %d: %d file(s) of the directory mapped (%d the weights), vocab.json and "
+          "merges.txt read (%s)",
+          use_mmap, all, weights, status ? gpt2_last_error() : "loaded");
+    g2_checkpoint_free(&ckpt);
+  }
+}
+
+/* Issue 19 #1: open(2) of a FIFO blocks until a writer comes; each file of
+   the directory as a FIFO must be refused at once (the alarm turns a hang
+   into a failure of this program). */
+static void test_fifo(void) {
+  static const char *const files[] = {"config.json", "model.safetensors", "vocab.json",
+                                      "merges.txt"};
+  spec s = default_spec();
+  alarm(60);
+  for (size_t i = 0; i < 4; i++) {
+    write_model(&s);
+    unlink(file_path(files[i]));
+    if (mkfifo(file_path(files[i]), 0600) != 0) {
+      SKIP("FIFO %s: mkfifo refused here", files[i]);
+      continue;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "%s a FIFO", files[i]);
+    expect_fail(what, GPT2_E_IO, files[i], "not a regular file");
+    unlink(file_path(files[i]));
+  }
+  /* and a .gguf path */
+  char *path = file_path("model.gguf");
+  if (mkfifo(path, 0600) == 0) {
+    struct gpt2_model *model = (struct gpt2_model *)1;
+    int status = gpt2_load(path, NULL, &model);
+    CHECK(status == GPT2_E_IO && model == NULL && strstr(gpt2_last_error(), "not a regular file"),
+          "a .gguf FIFO: status %d, '%s'", status, gpt2_last_error());
+    unlink(path);
+  } else {
+    SKIP("a .gguf FIFO: mkfifo refused here");
+  }
+  alarm(0);
+}
+
 static void remove_dir(void) {
-  static const char *const files[] = {"config.json", "model.safetensors", "vocab.json", "merges.txt"};
-  for (size_t i = 0; i < 4; i++) unlink(file_path(files[i]));
+  static const char *const files[] = {"config.json", "model.safetensors", "vocab.json", "merges.txt",
+                                      "model.gguf"};
+  for (size_t i = 0; i < 5; i++) unlink(file_path(files[i]));
   rmdir(dir);
 }
 
@@ -785,8 +891,11 @@ int main(void) {
   }
   test_valid();
   test_untied();
+  test_tie_strict();
   test_config_variants();
   test_missing_files();
+  test_fifo();
+  test_small_files_read();
   test_hostile_weights();
   test_hostile_config();
   test_hostile_vocabulary();

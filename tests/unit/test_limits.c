@@ -1,13 +1,25 @@
 /* Behaviour at the documented limits (docs/reliability.md, "Limits") that
    the format and API tests do not already walk: the thread count, a
-   context filled to its last position in one batch, empty inputs, and a
-   single 1 MiB pre-token (the tokenizer's long-piece path, O(n log n)). */
+   context filled to its last position in one batch, empty inputs, a
+   single 1 MiB pre-token (the tokenizer's long-piece path, O(n log n)),
+   the work a long vocabulary token costs at load, the longest vocabulary
+   token, and files larger than a 32-bit address space. */
+#define _FILE_OFFSET_BITS 64 /* a 64-bit off_t for the sparse 4 GiB file on 32-bit */
+
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
+#include "core/utf8.h"
 #include "gpt2.h"
 #include "harness.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/vocab.h"
 
 static void test_threads_limit(gpt2_model *model) {
   gpt2_context_params params = GPT2_CONTEXT_PARAMS_INIT;
@@ -72,7 +84,104 @@ static void test_long_piece(gpt2_model *model) {
   free(text);
 }
 
+/* The 256 byte tokens in mapped form (text[b] holds token b's UTF-8), then
+   `extra` at id 256. */
+static void byte_vocabulary(g2_str *tokens, char (*text)[3], g2_str extra) {
+  for (int b = 0; b < 256; b++) {
+    size_t len = g2_utf8_encode(g2_byte_to_cp((unsigned char)b), (unsigned char *)text[b]);
+    tokens[b] = (g2_str){text[b], len};
+  }
+  tokens[256] = extra;
+}
+
+/* Issue 19 #3: building a tokenizer ran BPE over every token to mark those
+   that encode to themselves, with work arrays of ~40 bytes per byte of the
+   token: a 2^25-byte token asked for 1.3 GB. Tokens over G2_BPE_SELF_MAX
+   bytes are now left unmarked. Bound: the peak while building a vocabulary
+   with one 1 MiB token stays under 4 x its bytes (the token's bytes are
+   copied once, its table entries are small: measured 1,074,800 bytes,
+   1.02 x); the BPE run cost 41 x (the old mark_self planted back:
+   43,038,336 bytes). */
+static void test_long_vocabulary_token(void) {
+  const size_t len = (size_t)1 << 20;
+  char *long_token = malloc(len), text[256][3];
+  memset(long_token, 'a', len);
+  g2_str tokens[257];
+  byte_vocabulary(tokens, text, (g2_str){long_token, len});
+  g2_str merges[1] = {{"a a", 3}};
+  g2_tokenizer *tok = NULL;
+  size_t base = g2_alloc_peak_reset();
+  int status = g2_tokenizer_new(tokens, 257, merges, 0, "long", &tok);
+  size_t peak = g2_alloc_peak_bytes() - base;
+  if (peak == 0 && status == GPT2_OK) {
+    SKIP("a 1 MiB vocabulary token: this C library does not report block sizes");
+  } else {
+    CHECK(status == GPT2_OK && peak < 4 * len,
+          "a 1 MiB vocabulary token: built with %zu bytes at the peak (bound 4 x %zu) (%s)", peak, len,
+          status ? gpt2_last_error() : "ok");
+  }
+  g2_tokenizer_free(tok);
+  free(long_token);
+}
+
+/* Issue 19 #7: a vocabulary token of 2^29 bytes or more (no pre-token is
+   that long) is a format error, named, checked before its bytes are read
+   (the 512 MiB of zeros are an untouched anonymous mapping). */
+static void test_longest_vocabulary_token(void) {
+  void *zeros = mmap(NULL, G2_MAX_TOKEN_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                     -1, 0);
+  if (zeros == MAP_FAILED) {
+    SKIP("a 2^29-byte vocabulary token: no 512 MiB of address space here");
+    return;
+  }
+  char text[256][3];
+  g2_str tokens[257];
+  byte_vocabulary(tokens, text, (g2_str){zeros, G2_MAX_TOKEN_BYTES});
+  g2_tokenizer *tok = NULL;
+  int status = g2_tokenizer_new(tokens, 257, NULL, 0, "huge", &tok);
+  CHECK(status == GPT2_E_FORMAT && tok == NULL && strstr(gpt2_last_error(), "token 256"),
+        "a 2^29-byte vocabulary token: status %d, '%s'", status, gpt2_last_error());
+  g2_tokenizer_free(tok);
+  munmap(zeros, G2_MAX_TOKEN_BYTES);
+}
+
+/* Issue 19 #8: on a 32-bit system a file of 4 GiB or more does not fit the
+   address space; with 64-bit file offsets its size is seen whole and it is
+   refused (before, (size_t)st_size kept the low 32 bits and the loader
+   read a prefix). A sparse file costs no disk. */
+static void test_file_past_address_space(void) {
+  if (sizeof(size_t) > 4) {
+    SKIP("a file of 4 GiB + 1 byte: this build's address space holds it (the check runs in the -m32 build)");
+    return;
+  }
+  char path[] = "/tmp/g2_limits_XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) {
+    SKIP("a file of 4 GiB + 1 byte: cannot create a file in /tmp");
+    return;
+  }
+  int sized = ftruncate(fd, ((off_t)1 << 32) + 1) == 0;
+  close(fd);
+  if (!sized) {
+    SKIP("a file of 4 GiB + 1 byte: the file system refuses a sparse file that large");
+    unlink(path);
+    return;
+  }
+  for (int use_mmap = 0; use_mmap <= 1; use_mmap++) {
+    g2_mapping map;
+    int status = g2_load_file(path, use_mmap, &map);
+    CHECK(status == GPT2_E_IO && map.data == NULL && strstr(gpt2_last_error(), "4294967297 bytes"),
+          "a file of 4 GiB + 1 byte, use_mmap %d: status %d, '%s'", use_mmap, status,
+          gpt2_last_error());
+    if (status == GPT2_OK) g2_unmap_file(&map);
+  }
+  unlink(path);
+}
+
 int main(void) {
+  test_long_vocabulary_token();
+  test_longest_vocabulary_token();
+  test_file_past_address_space();
   char path[4096];
   snprintf(path, sizeof path, "%s/tiny-f32", harness_path("GPT2_TEST_MODELS", "build/models"));
   long live = g2_alloc_live_blocks();

@@ -424,6 +424,21 @@ def make_cases():
     case("blocks_nan_scales_32", "OK", "", typed_model(32, 128, SMALL_TYPES, scale=0x7E00))
     case("blocks_inf_scales_256", "OK", "", typed_model(256, 256, K_TYPES, scale=0x7C00))
 
+    # issue 19 (hostile inputs, round two)
+    # a float64 epsilon that is 0 as a float32: named, not "invalid hyper-parameters"
+    case("hostile_epsilon_f32_zero", "FORMAT", "gpt2.attention.layer_norm_epsilon is 1e-50",
+         model(hp={"gpt2.attention.layer_norm_epsilon": (F64, 1e-50)}))
+    # keys are printable ASCII without spaces; tensor names may hold spaces
+    case("hostile_key_with_space", "FORMAT", "not printable ASCII without spaces",
+         only_kvs(kv("general.my key", U32, 1)))
+    case("hostile_tensor_name_with_space", "FORMAT", "general.architecture is missing",
+         one_tensor(name="a b"))
+    # one 256 KiB token: loading it must not cost ~40 bytes of BPE work per
+    # byte (test_regressions checks the peak allocation against the size)
+    case("hostile_long_token", "OK", "",
+         model(voc={"tokenizer.ggml.tokens": (ARR, (STR, byte_tokens() + ["a" * (256 << 10), "he", "<|endoftext|>"])),
+                    "tokenizer.ggml.merges": (ARR, (STR, ["h e"]))}))
+
 
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(

@@ -175,6 +175,9 @@ def batch_seeds():
     calls += bytes([3, 2, 1, 5, 2, 1, 6, 0, 1, 7])                     # a context twice
     write("batch", "walk", ctxs + calls)
     write("batch", "huge_count", ctxs + bytes([1, 250]))
+    # then each context copied, (kind, n_ctx - 1): too small a copy (GPT2_E_RANGE), the other
+    # KV type (GPT2_E_INVALID), a larger one (GPT2_OK)
+    write("batch", "copies", ctxs + calls + bytes([1, 0, 2, 0, 1, 62]))
     write("batch", "long", bytes([1, 63, 2, 63, 7, 2, 2, 0, 20] + list(range(20)) + [1, 20] + list(range(20, 40))
                                  + [2, 0, 20] + list(range(40, 60)) + [1, 1, 3]))
     for i in range(3):
