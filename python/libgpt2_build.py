@@ -23,11 +23,12 @@ def repository():
 
 
 def sources(repo):
-    """lib/**/*.c, relative to the repository, sorted as the Makefile sorts."""
+    """lib/**/*.c but the Windows bodies (*_win32.c), relative to the
+    repository, sorted as the Makefile sorts."""
     found = []
     for directory, _, files in os.walk(os.path.join(repo, "lib")):
         found += [os.path.relpath(os.path.join(directory, f), repo)
-                  for f in files if f.endswith(".c")]
+                  for f in files if f.endswith(".c") and not f.endswith("_win32.c")]
     return sorted(found)
 
 

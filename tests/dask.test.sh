@@ -11,6 +11,7 @@ if ! "$PYTHON" -c "import dask.distributed" 2>/dev/null; then
   exit 0
 fi
 export GPT2_LIBRARY=$library PYTHONPATH=$PWD/python
+MODELS=$(cd "$MODELS" && pwd) # the example runs in $tmp
 "$PYTHON" - "$tmp/corpus.txt" <<'PY'
 import random, sys
 random.seed(7)

@@ -303,7 +303,7 @@ static void test_score(const gpt2_model *model) {
   sp.reserved = 1;
   CHECK(gpt2_score(model, full, 3, &sp, got) == GPT2_E_INVALID, "reserved not 0: GPT2_E_INVALID");
   sp = (gpt2_score_params)GPT2_SCORE_PARAMS_INIT;
-  sp.size = (uint32_t)offsetof(gpt2_score_params, prefix) + 4;
+  sp.size = (uint32_t)(offsetof(gpt2_score_params, prefix) + sizeof sp.prefix / 2);
   CHECK(gpt2_score(model, full, 3, &sp, got) == GPT2_E_INVALID, "a size inside the prefix pointer: GPT2_E_INVALID");
   sp.size = (uint32_t)offsetof(gpt2_score_params, prefix);
   CHECK(gpt2_score(model, full, 3, &sp, got) == GPT2_OK, "a size ending before the prefix: defaults for the rest");
