@@ -13,9 +13,9 @@ void g2_dequantize(g2_dtype dtype, const void *row, int64_t begin, int64_t n,
                    float *out);
 
 /* Converts n floats (a multiple of the block size for block types) to
-   `dtype`, writing g2_dtype_row_bytes(dtype, n) bytes. Q8_0, Q4_0 and Q6_K
-   round as ggml's reference quantizers do (quantize_row_*_ref), so files
-   are interchangeable; Q4_K and Q5_K are not produced. */
+   `dtype`, writing g2_dtype_row_bytes(dtype, n) bytes. Every block type
+   rounds as ggml's reference quantizers do (quantize_row_*_ref, without an
+   importance matrix), so files are interchangeable with llama-quantize's. */
 void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row);
 
 #endif
