@@ -50,10 +50,17 @@ enum {
   G2_GGML_F32 = 0,
   G2_GGML_F16 = 1,
   G2_GGML_Q4_0 = 2,
+  G2_GGML_Q4_1 = 3,
+  G2_GGML_Q5_0 = 6,
+  G2_GGML_Q5_1 = 7,
   G2_GGML_Q8_0 = 8,
+  G2_GGML_Q2_K = 10,
+  G2_GGML_Q3_K = 11,
   G2_GGML_Q4_K = 12,
   G2_GGML_Q5_K = 13,
   G2_GGML_Q6_K = 14,
+  G2_GGML_IQ4_NL = 20,
+  G2_GGML_IQ4_XS = 23,
   G2_GGML_BF16 = 30
 };
 

@@ -25,13 +25,13 @@ typedef struct ggml_type_info {
 #define RUN(name) {name, 0, 0}
 static const ggml_type_info ggml_types[] = {
     [0] = RUN("F32"),            [1] = RUN("F16"),           [2] = RUN("Q4_0"),
-    [3] = {"Q4_1", 32, 20},      [6] = {"Q5_0", 32, 22},     [7] = {"Q5_1", 32, 24},
-    [8] = RUN("Q8_0"),           [9] = {"Q8_1", 32, 36},     [10] = {"Q2_K", 256, 84},
-    [11] = {"Q3_K", 256, 110},   [12] = RUN("Q4_K"),         [13] = RUN("Q5_K"),
+    [3] = RUN("Q4_1"),           [6] = RUN("Q5_0"),          [7] = RUN("Q5_1"),
+    [8] = RUN("Q8_0"),           [9] = {"Q8_1", 32, 36},     [10] = RUN("Q2_K"),
+    [11] = RUN("Q3_K"),          [12] = RUN("Q4_K"),         [13] = RUN("Q5_K"),
     [14] = RUN("Q6_K"),          [15] = {"Q8_K", 256, 292},  [16] = {"IQ2_XXS", 256, 66},
     [17] = {"IQ2_XS", 256, 74},  [18] = {"IQ3_XXS", 256, 98}, [19] = {"IQ1_S", 256, 50},
-    [20] = {"IQ4_NL", 32, 18},   [21] = {"IQ3_S", 256, 110}, [22] = {"IQ2_S", 256, 82},
-    [23] = {"IQ4_XS", 256, 136}, [24] = {"I8", 1, 1},        [25] = {"I16", 1, 2},
+    [20] = RUN("IQ4_NL"),        [21] = {"IQ3_S", 256, 110}, [22] = {"IQ2_S", 256, 82},
+    [23] = RUN("IQ4_XS"),        [24] = {"I8", 1, 1},        [25] = {"I16", 1, 2},
     [26] = {"I32", 1, 4},        [27] = {"I64", 1, 8},       [28] = {"F64", 1, 8},
     [29] = {"IQ1_M", 256, 56},   [30] = RUN("BF16"),         [34] = {"TQ1_0", 256, 54},
     [35] = {"TQ2_0", 256, 66},   [39] = {"MXFP4", 32, 17},
@@ -72,6 +72,13 @@ int g2_ggml_to_dtype(uint32_t type) {
     case G2_GGML_Q6_K: return G2_DT_Q6_K;
     case G2_GGML_Q4_K: return G2_DT_Q4_K;
     case G2_GGML_Q5_K: return G2_DT_Q5_K;
+    case G2_GGML_Q4_1: return G2_DT_Q4_1;
+    case G2_GGML_Q5_0: return G2_DT_Q5_0;
+    case G2_GGML_Q5_1: return G2_DT_Q5_1;
+    case G2_GGML_Q2_K: return G2_DT_Q2_K;
+    case G2_GGML_Q3_K: return G2_DT_Q3_K;
+    case G2_GGML_IQ4_NL: return G2_DT_IQ4_NL;
+    case G2_GGML_IQ4_XS: return G2_DT_IQ4_XS;
     default: return -1;
   }
 }
@@ -80,7 +87,9 @@ uint32_t g2_dtype_to_ggml(g2_dtype dtype) {
   static const uint32_t ggml[G2_DT_COUNT] = {
       [G2_DT_F32] = G2_GGML_F32,   [G2_DT_F16] = G2_GGML_F16,   [G2_DT_BF16] = G2_GGML_BF16,
       [G2_DT_Q8_0] = G2_GGML_Q8_0, [G2_DT_Q4_0] = G2_GGML_Q4_0, [G2_DT_Q6_K] = G2_GGML_Q6_K,
-      [G2_DT_Q4_K] = G2_GGML_Q4_K, [G2_DT_Q5_K] = G2_GGML_Q5_K,
+      [G2_DT_Q4_K] = G2_GGML_Q4_K, [G2_DT_Q5_K] = G2_GGML_Q5_K, [G2_DT_Q4_1] = G2_GGML_Q4_1,
+      [G2_DT_Q5_0] = G2_GGML_Q5_0, [G2_DT_Q5_1] = G2_GGML_Q5_1, [G2_DT_Q2_K] = G2_GGML_Q2_K,
+      [G2_DT_Q3_K] = G2_GGML_Q3_K, [G2_DT_IQ4_NL] = G2_GGML_IQ4_NL, [G2_DT_IQ4_XS] = G2_GGML_IQ4_XS,
   };
   return ggml[dtype];
 }

@@ -15,6 +15,14 @@ typedef enum g2_dtype {
   G2_DT_Q6_K, /* GGUF super-block of 256 values (210 bytes) */
   G2_DT_Q4_K, /* GGUF super-block of 256 values (144 bytes) */
   G2_DT_Q5_K, /* GGUF super-block of 256 values (176 bytes) */
+  /* Read for llama-quantize's other mixes (dequant.h has their layouts). */
+  G2_DT_Q4_1,   /* F16 scale and min + 16 bytes of nibbles (20 bytes per 32) */
+  G2_DT_Q5_0,   /* F16 scale + 4 bytes of fifth bits + 16 bytes (22 per 32) */
+  G2_DT_Q5_1,   /* F16 scale and min + 4 + 16 bytes (24 per 32) */
+  G2_DT_Q2_K,   /* super-block of 256 values (84 bytes) */
+  G2_DT_Q3_K,   /* super-block of 256 values (110 bytes) */
+  G2_DT_IQ4_NL, /* F16 scale + 16 bytes of indices into a 16-value grid (18 per 32) */
+  G2_DT_IQ4_XS, /* super-block of 256 values, IQ4_NL's grid (136 bytes) */
   G2_DT_COUNT
 } g2_dtype;
 

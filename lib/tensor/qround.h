@@ -17,6 +17,15 @@ static inline int g2_nearest_int(float v) {
   return (bits & 0x007fffff) - 0x00400000;
 }
 
+/* (int8_t)v as ggml's casts for v in range; NaN (from non-finite weights,
+   where ggml's cast is undefined) gives 0 and the rest saturates. */
+static inline int g2_trunc_int8(float v) {
+  if (!(v == v)) return 0;
+  if (v <= -128.0f) return -128;
+  if (v >= 127.0f) return 127;
+  return (int)(int8_t)v;
+}
+
 static inline int g2_clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* Little-endian 16-bit fields of the blocks. */

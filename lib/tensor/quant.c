@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "core/half.h"
+#include "tensor/dequant.h"
 #include "tensor/kquant.h"
 #include "tensor/qround.h"
+#include "tensor/quant_32.h"
 #include "tensor/quant_k.h"
 
 static uint16_t read_u16(const unsigned char *p) {
@@ -81,21 +83,24 @@ void g2_dequantize(g2_dtype dtype, const void *row, int64_t begin, int64_t n,
       for (int64_t i = 0; i < n; i += G2_QK_K)
         dequantize_k(dtype, bytes + (begin + i) / G2_QK_K * block_bytes, out + i);
       return;
+    case G2_DT_Q4_1:
+    case G2_DT_Q5_0:
+    case G2_DT_Q5_1:
+    case G2_DT_Q2_K:
+    case G2_DT_Q3_K:
+    case G2_DT_IQ4_NL:
+    case G2_DT_IQ4_XS: {
+      int64_t block = g2_dtype_block_size(dtype);
+      for (int64_t i = 0; i < n; i += block)
+        g2_dequantize_block(dtype, bytes + (begin + i) / block * block_bytes, out + i);
+      return;
+    }
     case G2_DT_COUNT:
       break;
   }
 }
 
 /* ---- quantization ------------------------------------------------------ */
-
-/* (int8_t)v for v in range, as ggml's casts; NaN (from non-finite weights,
-   where ggml's cast is undefined) gives 0 and the rest saturates. */
-static int to_int8(float v) {
-  if (!(v == v)) return 0;
-  if (v <= -128.0f) return -128;
-  if (v >= 127.0f) return 127;
-  return (int)(int8_t)v;
-}
 
 /* Q8_0 as quantize_row_q8_0_ref: d = max|x| / 127, q = roundf(x / d)
    computed as roundf(x * (1/d)) (halves away from zero). */
@@ -107,7 +112,7 @@ static void quantize_q8_0(const float *in, unsigned char *block) {
   write_u16(block, g2_f32_to_f16(d));
   for (int i = 0; i < G2_QK8_0; i++) {
     float scaled = in[i] * inv_d;
-    block[2 + i] = (unsigned char)(int8_t)to_int8(roundf(scaled));
+    block[2 + i] = (unsigned char)(int8_t)g2_trunc_int8(roundf(scaled));
   }
 }
 
@@ -126,7 +131,7 @@ static void quantize_q4_0(const float *in, unsigned char *block) {
   write_u16(block, g2_f32_to_f16(d));
   for (int i = 0; i < G2_QK4_0 / 2; i++) {
     float x0 = in[i] * inv_d, x1 = in[i + 16] * inv_d;
-    int lo = to_int8(x0 + 8.5f), hi = to_int8(x1 + 8.5f);
+    int lo = g2_trunc_int8(x0 + 8.5f), hi = g2_trunc_int8(x1 + 8.5f);
     lo = lo < 15 ? lo : 15;
     hi = hi < 15 ? hi : 15;
     block[2 + i] = (unsigned char)((lo & 0x0f) | (hi << 4));
@@ -259,6 +264,15 @@ void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
     case G2_DT_Q5_K:
       g2_quantize_k(dtype, in, n, bytes);
       return;
+    case G2_DT_Q4_1:
+    case G2_DT_Q5_0:
+    case G2_DT_Q5_1:
+      g2_quantize_32(dtype, in, n, bytes);
+      return;
+    case G2_DT_Q2_K: /* read, not produced, by this library */
+    case G2_DT_Q3_K:
+    case G2_DT_IQ4_NL:
+    case G2_DT_IQ4_XS:
     case G2_DT_COUNT:
       break;
   }

@@ -4,7 +4,9 @@
    rounding, Q8_0/Q4_0/Q6_K blocks bit for bit as ggml's reference
    quantizers (the vectors were also checked against ggml's own
    ggml_quantize_chunk, docs/gguf.md),
-   and the values of Q8_0, Q4_0, Q4_K, Q5_K and Q6_K blocks. All checks are
+   and the values of Q8_0, Q4_0, Q4_K, Q5_K and Q6_K blocks; and the values
+   of Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL and IQ4_XS blocks as ggml's own
+   to_float gives them (tools/llamacpp/ggml_type_vectors.c). All checks are
    exact: both sides do the same IEEE float32 operations. */
 #include <math.h>
 #include <stdio.h>
@@ -141,6 +143,12 @@ static void check_sizes(void) {
             g2_dtype_row_bytes(G2_DT_Q6_K, 256) == 210 && g2_dtype_row_bytes(G2_DT_Q8_0, 64) == 68 &&
             g2_dtype_row_bytes(G2_DT_Q4_0, 32) == 18 && g2_dtype_row_bytes(G2_DT_Q4_K, 100) == 0,
         "row sizes of the block types (GGUF: Q4_K 144, Q5_K 176, Q6_K 210, Q8_0 34, Q4_0 18 bytes)");
+  CHECK(g2_dtype_row_bytes(G2_DT_Q4_1, 64) == 40 && g2_dtype_row_bytes(G2_DT_Q5_0, 32) == 22 &&
+            g2_dtype_row_bytes(G2_DT_Q5_1, 32) == 24 && g2_dtype_row_bytes(G2_DT_Q2_K, 256) == 84 &&
+            g2_dtype_row_bytes(G2_DT_Q3_K, 256) == 110 && g2_dtype_row_bytes(G2_DT_IQ4_NL, 32) == 18 &&
+            g2_dtype_row_bytes(G2_DT_IQ4_XS, 512) == 272 && g2_dtype_row_bytes(G2_DT_IQ4_XS, 320) == 0,
+        "row sizes of the read-only block types (ggml-common.h: Q4_1 20, Q5_0 22, Q5_1 24, Q2_K 84, Q3_K 110, "
+        "IQ4_NL 18, IQ4_XS 136 bytes)");
 }
 
 int main(void) {
@@ -162,6 +170,15 @@ int main(void) {
   check_dequantize(G2_DT_Q6_K, "q6_k.bin", "q6_k.f32");
   check_dequantize(G2_DT_Q4_K, "q4_k.bin", "q4_k.f32");
   check_dequantize(G2_DT_Q5_K, "q5_k.bin", "q5_k.f32");
+  /* made by ggml itself (tools/llamacpp/ggml_type_vectors.c): ggml's
+     quantization of the inputs, then blocks of random bytes */
+  check_dequantize(G2_DT_Q4_1, "q4_1.bin", "q4_1.f32");
+  check_dequantize(G2_DT_Q5_0, "q5_0.bin", "q5_0.f32");
+  check_dequantize(G2_DT_Q5_1, "q5_1.bin", "q5_1.f32");
+  check_dequantize(G2_DT_Q2_K, "q2_k.bin", "q2_k.f32");
+  check_dequantize(G2_DT_Q3_K, "q3_k.bin", "q3_k.f32");
+  check_dequantize(G2_DT_IQ4_NL, "iq4_nl.bin", "iq4_nl.f32");
+  check_dequantize(G2_DT_IQ4_XS, "iq4_xs.bin", "iq4_xs.f32");
   check_non_finite();
   check_sizes();
   free(input);

@@ -1,5 +1,5 @@
-/* The quantizers of lib/tensor/quant_k.c (and the other block types
-   llama-quantize's K mixes use) against ggml's own bytes: tests/data/quant/
+/* The quantizers of lib/tensor/quant_k.c and quant_32.c (Q4_K, Q5_K and
+   the fallbacks Q4_1, Q5_0, Q5_1) against ggml's own bytes: tests/data/quant/
    k_input.f32 (tools/gen/gen_k_input.py: 16 super-blocks shaped to reach
    every branch, then Gaussian weights of scales 1e-6 .. 10) quantized by
    ggml_quantize_chunk of the llama.cpp that tools/check_llamacpp.sh
@@ -92,11 +92,17 @@ int main(void) {
   if (input && size == N_INPUT * sizeof(float)) {
     check_blocks(G2_DT_Q4_K, input, "q4_k_quant.bin");
     check_blocks(G2_DT_Q5_K, input, "q5_k_quant.bin");
+    check_blocks(G2_DT_Q4_1, input, "q4_1_quant.bin");
+    check_blocks(G2_DT_Q5_0, input, "q5_0_quant.bin");
+    check_blocks(G2_DT_Q5_1, input, "q5_1_quant.bin");
   } else {
     CHECK(0, "k_input.f32 holds %d floats", N_INPUT);
   }
   check_non_finite(G2_DT_Q4_K);
   check_non_finite(G2_DT_Q5_K);
+  check_non_finite(G2_DT_Q4_1);
+  check_non_finite(G2_DT_Q5_0);
+  check_non_finite(G2_DT_Q5_1);
   free(input);
   HARNESS_EXIT();
 }
