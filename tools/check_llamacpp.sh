@@ -63,6 +63,7 @@ OLD_SRC=$OLD_WORK/llama.cpp
 # A GPT-2 XL-shaped model cut to 2 layers (n_embd 1600, 25 heads, n_ff
 # 6400): n_embd rows do not fill 256-value blocks, n_ff rows do.
 XL=$WORK/models/xl2-f32
+mkdir -p "$WORK/models"
 [ -f "$XL/config.json" ] || "$BUILD/tools/gen_model" --out "$XL" --layers 2 --heads 25 --embd 1600 \
   --positions 128 --seed 5 --dtype f32 --merges tests/data/gpt2/merges.txt --n-merges 1742 >/dev/null
 
