@@ -825,6 +825,17 @@ static void test_omit_tied_output(void) {
         "omit_tied_output: no output.weight, token_embd Q8_0 (%s)", gpt2_last_error());
   if (parsed) g2_gguf_free(&gguf);
   free(data);
+  gpt2_model *tied = NULL, *copy = NULL;
+  int loaded = gpt2_load(without, NULL, &tied) == GPT2_OK && gpt2_load(with, NULL, &copy) == GPT2_OK;
+  CHECK(loaded && gpt2_model_n_params(copy) == gpt2_model_n_params(tied) &&
+            gpt2_model_size(copy) == gpt2_model_size(tied),
+        "an output.weight that copies token_embd loads tied again: %llu parameters, %llu bytes (tied file: %llu, %llu)",
+        loaded ? (unsigned long long)gpt2_model_n_params(copy) : 0ull,
+        loaded ? (unsigned long long)gpt2_model_size(copy) : 0ull,
+        loaded ? (unsigned long long)gpt2_model_n_params(tied) : 0ull,
+        loaded ? (unsigned long long)gpt2_model_size(tied) : 0ull);
+  gpt2_model_free(tied);
+  gpt2_model_free(copy);
   logits_run a, b;
   int ok = model_logits(with, GPT2_WTYPE_AUTO, &a) && model_logits(without, GPT2_WTYPE_AUTO, &b);
   CHECK(ok && same_logits(&a, &b), "omit_tied_output: the tied file gives bitwise the logits of the default one");
