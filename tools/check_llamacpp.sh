@@ -273,10 +273,18 @@ for type in f32 f16 bf16 q8_0 q4_0 q4_k_m q6_k; do
   check "llama.cpp $VERSION loads and runs gpt2-quantize's $type file, with libgpt2's tokens" test "$theirs" = "$ours"
 done
 # Logits after the text's ids, llama.cpp against libgpt2 (FP32 products),
-# relative to the largest |logit|. llama.cpp rounds the activations to
-# 8 bits for quantized weights (Q8_0/Q8_K dot products) and to F16 for F16
-# weights; libgpt2 here does not: the bounds are those differences
-# (measured on this 124M random model, printed), not float rounding.
+# largest difference over the largest |logit|. llama.cpp keeps an F16 KV
+# cache, rounds activations to BF16 for BF16 weights and to 8 bits for
+# quantized ones (Q8_0/Q8_K dot products); libgpt2 here does not. Measured
+# on the random 124M model (both llama.cpp versions): F32 1.6e-3..2.0e-3,
+# F16 2.1e-3..2.4e-3, BF16 1.3e-2..1.6e-2, Q8_0 0.040..0.047, Q4_0
+# 0.040..0.044, K mixes 0.058..0.072. Bounds 1.5x those: 3e-3, 4e-3, 2.5e-2,
+# 7e-2, 7e-2, 0.1. What they separate, measured by comparing llama.cpp's
+# logits with libgpt2's for other weights (a planted wrong file): the
+# Q6_K mix against the F32 weights 0.16, Q4_K_M against Q5_K_M 0.45,
+# Q4_K_M against Q4_0 0.66, Q8_0 against F32 0.077; F32 against F16 weights
+# (3.0e-3) is within the F32 bound: the F32 check shows that the file loads
+# and runs, to the precision of llama.cpp's F16 KV cache.
 # same_logits A B BOUND
 same_logits() {
   /usr/bin/python3 - "$@" <<'PY'
@@ -295,7 +303,7 @@ for type in f32 f16 bf16 q8_0 q4_0 q4_k_m q5_k_m q6_k; do
   file=$WORK/ours-124m-$type.gguf
   # shellcheck disable=SC2086 # ids are words
   "$WORK/ours_logits" "$file" $ids > "$WORK/ours-$type.logits"
-  case $type in f32) bound=1e-4 ;; f16 | bf16) bound=2e-2 ;; *) bound=5e-2 ;; esac
+  case $type in f32) bound=3e-3 ;; f16) bound=4e-3 ;; bf16) bound=2.5e-2 ;; q8_0 | q4_0) bound=7e-2 ;; *) bound=0.1 ;; esac
   for which in new old; do
     bins=$BINS; [ $which = old ] && bins=$OLD_BINS
     # shellcheck disable=SC2086
