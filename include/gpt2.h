@@ -212,10 +212,9 @@ GPT2_API const char *gpt2_model_isa(const gpt2_model *model);
    at load give the same logits (docs/gguf.md): norms, biases and the
    position embeddings stay F32, Q4_0 keeps the embeddings Q8_0. The K
    mixes are llama-quantize's tensor by tensor, token_embd included (Q4_K
-   or Q5_K beside a Q6_K output.weight, where a model tied at load keeps one
-   Q6_K matrix for both: its embedding lookups then differ from the
-   file's by that rounding). Every block is bit for bit what ggml's
-   reference quantizers write. `params` may be NULL. The file is written
+   or Q5_K beside a Q6_K output.weight; conversion at load unties a tied
+   model the same way). Every block is bit for bit what ggml's reference
+   quantizers write. `params` may be NULL. The file is written
    next to `path` and renamed over it when complete: on failure `path` is
    untouched. Any thread; the model is only read. */
 GPT2_API int gpt2_save_gguf(const gpt2_model *model, const char *path,

@@ -265,14 +265,16 @@ typedef struct logits_run {
 /* How model_logits computes: the default kernel table; FP32 products
    (fp32_products = 1: no table that rounds activations); FP32 products on
    the weights dequantized to F32 after loading, which gives the logits of
-   exactly the stored weights through the F32 kernels. */
-enum { DEFAULT_TABLE, FP32_PRODUCTS, DEQUANTIZED };
+   exactly the stored weights through the F32 kernels; the default table
+   on files read into memory (use_mmap 0). */
+enum { DEFAULT_TABLE, FP32_PRODUCTS, DEQUANTIZED, UNMAPPED };
 
 /* Logits of every position of a fixed pseudo-random sequence. */
 static int model_logits_as(const char *path, uint32_t weight_type, int mode, logits_run *out) {
   gpt2_load_params load_params = GPT2_LOAD_PARAMS_INIT;
   load_params.weight_type = weight_type;
-  load_params.fp32_products = mode != DEFAULT_TABLE;
+  load_params.fp32_products = mode == FP32_PRODUCTS || mode == DEQUANTIZED;
+  load_params.use_mmap = mode != UNMAPPED;
   gpt2_model *model;
   out->logits = NULL;
   if (gpt2_load(path, &load_params, &model) != GPT2_OK) return 0;
@@ -878,6 +880,20 @@ static void test_k_mixes(void) {
     CHECK(ok && error.rms_error <= dequantized_bound,
           "%s: loads and runs; on FP32 products vs its weights dequantized to F32: RMS error %.2g (bound %.0e)",
           file, error.rms_error, dequantized_bound);
+    /* gpt2_load_params.weight_type: the same mix converted at load is
+       the same model, the tied token embedding split in two types as in
+       the file (both converted from one source: also from a file read
+       into memory, whose released pages would read back as zeros). */
+    logits_run file_run, direct, unmapped;
+    int all = model_logits(out, GPT2_WTYPE_AUTO, &file_run) && model_logits(hf, mc->weight_type, &direct) &&
+              model_logits_as(hf, mc->weight_type, UNMAPPED, &unmapped);
+    CHECK(all && same_logits(&direct, &file_run) && same_logits(&unmapped, &file_run),
+          "%s: bitwise the logits of the HF model converted to the mix at load (mapped and read)", file);
+    if (all) {
+      free(file_run.logits);
+      free(direct.logits);
+      free(unmapped.logits);
+    }
     if (ok) {
       free(exact.logits);
       free(dequantized.logits);
