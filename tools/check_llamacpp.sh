@@ -13,7 +13,7 @@
 # Needs `make` done, npm, a C compiler and /usr/bin/python3 with numpy.
 # Prints ok/FAIL lines like the test suite; exits non-zero on a failure.
 #  1. ggml's own quantizers give the bytes of tests/data/quant (Q8_0, Q4_0,
-#     Q6_K, and on k_input.f32 Q4_K, Q5_K, Q4_1, Q5_0, Q5_1)
+#     Q6_K, and on k_input.f32 Q3_K, Q4_K, Q5_K, Q4_1, Q5_0, Q5_1)
 #  2. llama.cpp's quantizer, run on the F32 file gpt2-quantize writes, gives
 #     tensors byte-identical to gpt2-quantize --type q8_0 / q4_0 and to
 #     every K mix (q4_k_m, q4_k_s, q5_k_m, q5_k_s, q6_k), for the 124M shape
@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
            same(argv[1], GGML_TYPE_Q6_K, in, 2560, "q6_k_quant.bin");
   float *k_in = (float *)slurp(argv[1], "k_input.f32", &size); /* tools/gen/gen_k_input.py */
   long k_n = (long)(size / 4);
-  ok &= same(argv[1], GGML_TYPE_Q4_K, k_in, k_n, "q4_k_quant.bin") & same(argv[1], GGML_TYPE_Q5_K, k_in, k_n, "q5_k_quant.bin") &
+  ok &= same(argv[1], GGML_TYPE_Q3_K, k_in, k_n, "q3_k_quant.bin") & same(argv[1], GGML_TYPE_Q4_K, k_in, k_n, "q4_k_quant.bin") & same(argv[1], GGML_TYPE_Q5_K, k_in, k_n, "q5_k_quant.bin") &
         same(argv[1], GGML_TYPE_Q4_1, k_in, k_n, "q4_1_quant.bin") & same(argv[1], GGML_TYPE_Q5_0, k_in, k_n, "q5_0_quant.bin") &
         same(argv[1], GGML_TYPE_Q5_1, k_in, k_n, "q5_1_quant.bin");
   return ok ? 0 : 1;

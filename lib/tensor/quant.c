@@ -260,6 +260,7 @@ void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
     case G2_DT_Q6_K:
       for (int64_t i = 0; i < n; i += G2_QK_K) quantize_q6_k(in + i, bytes + i / G2_QK_K * block_bytes);
       return;
+    case G2_DT_Q3_K:
     case G2_DT_Q4_K:
     case G2_DT_Q5_K:
       g2_quantize_k(dtype, in, n, bytes);
@@ -270,7 +271,6 @@ void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
       g2_quantize_32(dtype, in, n, bytes);
       return;
     case G2_DT_Q2_K: /* read, not produced, by this library */
-    case G2_DT_Q3_K:
     case G2_DT_IQ4_NL:
     case G2_DT_IQ4_XS:
     case G2_DT_COUNT:

@@ -200,13 +200,141 @@ static void quantize_q5_k(const float *x, unsigned char *block) {
     }
 }
 
+/* Q3_K's fit of 16 values to l in [-4, 3] times a scale (ggml's
+   make_q3_quants with nmax 4 and its RMSE refinement): l from the scale
+   of the value of largest magnitude, then up to 5 passes that move each l
+   to the value the others' least-squares scale asks for, kept where the
+   weighted (x^2) fit improves. L gets l + 4; an all-zero group gives L 0
+   and scale 0. */
+static float fit_q3_group(const float *x, int8_t *L) {
+  enum { N = 16, NMAX = 4 };
+  float max = 0, amax = 0;
+  for (int i = 0; i < N; i++) {
+    float ax = fabsf(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < 1e-15f) { /* ggml's GROUP_MAX_EPS */
+    memset(L, 0, N);
+    return 0.0f;
+  }
+  float iscale = (float)-NMAX / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < N; i++) {
+    int l = g2_clamp_int(g2_nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
+    L[i] = (int8_t)l;
+    float w = x[i] * x[i];
+    float wx = w * x[i];
+    float wxl = wx * (float)l;
+    float wl = w * (float)l;
+    float wll = wl * (float)l;
+    sumlx += wxl;
+    suml2 += wll;
+  }
+  for (int pass = 0; pass < 5; pass++) {
+    int changed = 0;
+    for (int i = 0; i < N; i++) {
+      float w = x[i] * x[i];
+      float wx = w * x[i];
+      float wxl = wx * (float)L[i];
+      float slx = sumlx - wxl;
+      if (!(slx > 0)) continue;
+      float wl = w * (float)L[i];
+      float wll = wl * (float)L[i];
+      float sl2 = suml2 - wll;
+      float target = x[i] * sl2;
+      int new_l = g2_clamp_int(g2_nearest_int(target / slx), -NMAX, NMAX - 1);
+      if (new_l == L[i]) continue;
+      float wxn = wx * (float)new_l;
+      float wn = w * (float)new_l;
+      float wnn = wn * (float)new_l;
+      slx += wxn;
+      sl2 += wnn;
+      float gain_new = slx * slx, gain_old = sumlx * sumlx;
+      gain_new *= suml2;
+      gain_old *= sl2;
+      if (sl2 > 0 && gain_new > gain_old) {
+        L[i] = (int8_t)new_l;
+        sumlx = slx;
+        suml2 = sl2;
+        changed++;
+      }
+    }
+    if (!changed) break;
+  }
+  for (int i = 0; i < N; i++) L[i] = (int8_t)(L[i] + NMAX);
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* Q3_K (110 bytes): hmask[32] (bit b of byte m: the third bit of value
+   32 b + m), qs[64] (2-bit values, four runs of 32 per 128), 12 bytes of
+   16 6-bit signed scales (low nibbles in bytes 0-7, two high bits each in
+   bytes 8-11), F16 d: value = d * (scale - 32) * (q - 4). As
+   quantize_row_q3_K_ref: a scale per group of 16 fitted, the scales coded
+   against the largest (d = largest / -32), every value requantized. */
+static void quantize_q3_k(const float *x, unsigned char *block) {
+  int8_t L[G2_QK_K];
+  float scales[16];
+  float max_scale = 0, amax = 0;
+  for (int g = 0; g < 16; g++) {
+    scales[g] = fit_q3_group(x + 16 * g, L + 16 * g);
+    float a = fabsf(scales[g]);
+    if (a > amax) {
+      amax = a;
+      max_scale = scales[g];
+    }
+  }
+  unsigned char *hmask = block, *qs = block + 32, *sc = block + 96;
+  memset(sc, 0, 12);
+  if (max_scale != 0) {
+    float iscale = -32.0f / max_scale;
+    for (int g = 0; g < 16; g++) {
+      int8_t code = (int8_t)g2_nearest_int(iscale * scales[g]); /* ggml keeps the low byte */
+      int l = g2_clamp_int(code, -32, 31) + 32;
+      if (g < 8)
+        sc[g] = (unsigned char)(l & 0x0f);
+      else
+        sc[g - 8] |= (unsigned char)((l & 0x0f) << 4);
+      sc[g % 4 + 8] |= (unsigned char)((l >> 4) << (2 * (g / 4)));
+    }
+    g2_put_u16(block + 108, g2_f32_to_f16(1 / iscale));
+  } else {
+    g2_put_u16(block + 108, g2_f32_to_f16(0.0f));
+  }
+  float d = g2_k_half(block + 108);
+  for (int g = 0; g < 16; g++) {
+    int low = g < 8 ? sc[g] & 0x0f : sc[g - 8] >> 4;
+    int code = (low | (((sc[8 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32;
+    float step = d * (float)code;
+    if (step == 0) continue; /* keeps the fit's L */
+    for (int i = 0; i < 16; i++)
+      L[16 * g + i] = (int8_t)(g2_clamp_int(g2_nearest_int(x[16 * g + i] / step), -4, 3) + 4);
+  }
+  memset(hmask, 0, 32);
+  for (int j = 0; j < G2_QK_K; j++) {
+    if (L[j] > 3) {
+      hmask[j % 32] |= (unsigned char)(1 << (j / 32));
+      L[j] = (int8_t)(L[j] - 4);
+    }
+  }
+  for (int half = 0; half < 2; half++)
+    for (int l = 0; l < 32; l++) {
+      const int8_t *q = L + 128 * half + l;
+      qs[32 * half + l] = (unsigned char)(q[0] | (q[32] << 2) | (q[64] << 4) | (q[96] << 6));
+    }
+}
+
 void g2_quantize_k(g2_dtype dtype, const float *in, int64_t n, unsigned char *row) {
   size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
   for (int64_t i = 0; i < n; i += G2_QK_K) {
     unsigned char *block = row + (size_t)(i / G2_QK_K) * block_bytes;
     if (dtype == G2_DT_Q4_K)
       quantize_q4_k(in + i, block);
-    else
+    else if (dtype == G2_DT_Q5_K)
       quantize_q5_k(in + i, block);
+    else
+      quantize_q3_k(in + i, block);
   }
 }

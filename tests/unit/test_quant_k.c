@@ -1,4 +1,4 @@
-/* The quantizers of lib/tensor/quant_k.c and quant_32.c (Q4_K, Q5_K and
+/* The quantizers of lib/tensor/quant_k.c and quant_32.c (Q3_K, Q4_K, Q5_K and
    the fallbacks Q4_1, Q5_0, Q5_1) against ggml's own bytes: tests/data/quant/
    k_input.f32 (tools/gen/gen_k_input.py: 16 super-blocks shaped to reach
    every branch, then Gaussian weights of scales 1e-6 .. 10) quantized by
@@ -90,6 +90,7 @@ int main(void) {
   size_t size;
   float *input = (float *)load("k_input.f32", &size);
   if (input && size == N_INPUT * sizeof(float)) {
+    check_blocks(G2_DT_Q3_K, input, "q3_k_quant.bin");
     check_blocks(G2_DT_Q4_K, input, "q4_k_quant.bin");
     check_blocks(G2_DT_Q5_K, input, "q5_k_quant.bin");
     check_blocks(G2_DT_Q4_1, input, "q4_1_quant.bin");
@@ -98,6 +99,7 @@ int main(void) {
   } else {
     CHECK(0, "k_input.f32 holds %d floats", N_INPUT);
   }
+  check_non_finite(G2_DT_Q3_K);
   check_non_finite(G2_DT_Q4_K);
   check_non_finite(G2_DT_Q5_K);
   check_non_finite(G2_DT_Q4_1);
