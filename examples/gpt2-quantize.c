@@ -24,6 +24,12 @@ static const char usage[] =
     "               and llama-quantize's K mixes, tensor by tensor (layers\n"
     "               0..n-1; 'more-bits layers': the first and last n/8 and\n"
     "               every third from layer n/8 + 2: llama.cpp's use_more_bits):\n"
+    "                 q3_k_s  Q3_K; output Q6_K\n"
+    "                 q3_k_m  Q3_K; attn_qkv Q5_K in layers 0-1 else Q4_K,\n"
+    "                         ffn_down Q5_K in the first n/16 else Q4_K,\n"
+    "                         attn_output Q4_K; output Q6_K\n"
+    "                 q3_k_l  Q3_K; attn_qkv, ffn_down, attn_output Q5_K;\n"
+    "                         output Q6_K\n"
     "                 q4_k_m  Q4_K; attn_qkv and ffn_down Q6_K in the\n"
     "                         more-bits layers; output Q6_K\n"
     "                 q4_k_s  Q4_K; attn_qkv Q5_K in layers 0-3, ffn_down\n"
@@ -32,11 +38,11 @@ static const char usage[] =
     "                         more-bits layers; output Q6_K\n"
     "                 q5_k_s  Q5_K; output Q6_K\n"
     "                 q6_k    Q6_K everywhere\n"
-    "               token_embd takes the mix's base type (Q4_K, Q5_K, Q6_K),\n"
+    "               token_embd takes the mix's base type (Q3_K .. Q6_K),\n"
     "               or the output's with --omit-tied-output.\n"
     "               Where 256-value blocks do not fit a row (n_embd not a\n"
-    "               multiple of 256, e.g. GPT-2 XL's 1600) Q4_K becomes Q5_0,\n"
-    "               Q5_K Q5_1, Q6_K Q8_0, and the output matrix Q8_0.\n"
+    "               multiple of 256, e.g. GPT-2 XL's 1600) Q3_K becomes Q4_0,\n"
+    "               Q4_K Q5_0, Q5_K Q5_1, Q6_K Q8_0, and the output Q8_0.\n"
     "               Every block rounds exactly as ggml's reference quantizer\n"
     "               (llama-quantize without --imatrix); rows that do not fill\n"
     "               32-value blocks stay F16.\n"
@@ -55,14 +61,15 @@ static const struct {
     {"auto", GPT2_WTYPE_AUTO}, {"f32", GPT2_WTYPE_F32},   {"f16", GPT2_WTYPE_F16},
     {"bf16", GPT2_WTYPE_BF16}, {"q8_0", GPT2_WTYPE_Q8_0}, {"q4_0", GPT2_WTYPE_Q4_0},
     {"q4_k_m", GPT2_WTYPE_Q4_K_M}, {"q4_k_s", GPT2_WTYPE_Q4_K_S}, {"q5_k_m", GPT2_WTYPE_Q5_K_M},
-    {"q5_k_s", GPT2_WTYPE_Q5_K_S}, {"q6_k", GPT2_WTYPE_Q6_K},
+    {"q5_k_s", GPT2_WTYPE_Q5_K_S}, {"q6_k", GPT2_WTYPE_Q6_K},     {"q3_k_s", GPT2_WTYPE_Q3_K_S},
+    {"q3_k_m", GPT2_WTYPE_Q3_K_M}, {"q3_k_l", GPT2_WTYPE_Q3_K_L},
 };
 
 static uint32_t parse_type(const char *text) {
   for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
     if (!strcmp(text, types[i].name)) return types[i].weight_type;
-  cli_usage_error("--type: unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_k_m, q4_k_s, q5_k_m, "
-                  "q5_k_s, q6_k or auto)",
+  cli_usage_error("--type: unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q3_k_s, q3_k_m, q3_k_l, "
+                  "q4_k_m, q4_k_s, q5_k_m, q5_k_s, q6_k or auto)",
                   text);
   return 0;
 }

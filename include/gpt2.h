@@ -89,15 +89,18 @@ typedef struct gpt2_detok gpt2_detok;
 #define GPT2_WTYPE_BF16 3u
 #define GPT2_WTYPE_Q8_0 4u
 #define GPT2_WTYPE_Q4_0 5u
-/* 0.2: llama-quantize's K mixes (docs/gguf.md, "Mixes"): mostly Q4_K, Q5_K
-   or Q6_K, with Q6_K for the output matrix and, in the _M mixes, for the
-   attention and ffn_down matrices of some layers; rows that 256-value
-   blocks do not fit fall back to Q5_0, Q5_1 or Q8_0, as llama.cpp's. */
+/* 0.2: llama-quantize's K mixes (docs/gguf.md, "K mixes"): mostly Q3_K,
+   Q4_K, Q5_K or Q6_K, with Q6_K for the output matrix and more bits for
+   the attention and ffn_down matrices of some layers; rows that 256-value
+   blocks do not fit fall back to Q4_0, Q5_0, Q5_1 or Q8_0, as llama.cpp's. */
 #define GPT2_WTYPE_Q4_K_M 6u
 #define GPT2_WTYPE_Q5_K_M 7u
 #define GPT2_WTYPE_Q6_K 8u
 #define GPT2_WTYPE_Q4_K_S 9u
 #define GPT2_WTYPE_Q5_K_S 10u
+#define GPT2_WTYPE_Q3_K_S 11u
+#define GPT2_WTYPE_Q3_K_M 12u
+#define GPT2_WTYPE_Q3_K_L 13u
 
 /* KV cache element types. */
 #define GPT2_KV_F32 0u

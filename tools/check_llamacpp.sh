@@ -16,7 +16,7 @@
 #     Q6_K, and on k_input.f32 Q3_K, Q4_K, Q5_K, Q4_1, Q5_0, Q5_1)
 #  2. llama.cpp's quantizer, run on the F32 file gpt2-quantize writes, gives
 #     tensors byte-identical to gpt2-quantize --type q8_0 / q4_0 and to
-#     every K mix (q4_k_m, q4_k_s, q5_k_m, q5_k_s, q6_k), for the 124M shape
+#     every K mix (q3_k_s/m/l, q4_k_m/s, q5_k_m/s, q6_k), for the 124M shape
 #     and for a 2-layer GPT-2 XL shape (n_embd 1600: the fallbacks)
 #  3. the newer and the older llama.cpp load every file gpt2-quantize
 #     writes and give libgpt2's logits (within stated bounds); the newer
@@ -214,10 +214,10 @@ cc $CFLAGS_LLAMA "$WORK/quantize.c" -o "$WORK/quantize" $LIBS_LLAMA &&
 # ---- 2. whole files against llama.cpp's quantizer --------------------------
 # llama_ftype of each mix we write
 ftype() {
-  case $1 in q8_0) echo 7 ;; q4_0) echo 2 ;; q4_k_s) echo 14 ;; q4_k_m) echo 15 ;; q5_k_s) echo 16 ;;
+  case $1 in q8_0) echo 7 ;; q4_0) echo 2 ;; q3_k_s) echo 11 ;; q3_k_m) echo 12 ;; q3_k_l) echo 13 ;; q4_k_s) echo 14 ;; q4_k_m) echo 15 ;; q5_k_s) echo 16 ;;
     q5_k_m) echo 17 ;; q6_k) echo 18 ;; esac
 }
-MIXES="q8_0 q4_0 q4_k_m q4_k_s q5_k_m q5_k_s q6_k"
+MIXES="q8_0 q4_0 q3_k_s q3_k_m q3_k_l q4_k_m q4_k_s q5_k_m q5_k_s q6_k"
 # same_tensors OURS THEIRS [NAME...]: same tensor names and keys, every
 # tensor byte-identical, but the NAMEs, whose type our weight-type policy
 # chooses differently: those must only be Q8_0 in OURS. Prints the types

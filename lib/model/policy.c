@@ -5,7 +5,7 @@
 #include "gpt2.h"
 
 int g2_check_weight_type(uint32_t weight_type, const char *params_name) {
-  if (weight_type <= GPT2_WTYPE_Q5_K_S) return GPT2_OK;
+  if (weight_type <= GPT2_WTYPE_Q3_K_L) return GPT2_OK;
   return g2_fail(GPT2_E_INVALID, "%s.weight_type %u is not a GPT2_WTYPE_*", params_name,
                  (unsigned)weight_type);
 }
@@ -26,7 +26,7 @@ g2_weight_slot g2_weight_role_of(const struct gpt2_model *model, int32_t layer, 
 }
 
 static int is_k_mix(uint32_t weight_type) {
-  return weight_type >= GPT2_WTYPE_Q4_K_M && weight_type <= GPT2_WTYPE_Q5_K_S;
+  return weight_type >= GPT2_WTYPE_Q4_K_M && weight_type <= GPT2_WTYPE_Q3_K_L;
 }
 
 static int fits(g2_dtype dtype, int64_t n_in) { return g2_dtype_row_bytes(dtype, n_in) != 0; }
@@ -42,34 +42,53 @@ static int more_bits(int32_t layer, int32_t n_layer) {
      the mix's 256-value blocks do not fit its rows;
    - attn_qkv (an "attn_v-like" tensor to llama.cpp): Q6_K in the
      more_bits layers for Q4_K_M/Q5_K_M; Q5_K in layers 0-3 for Q4_K_S;
+     Q5_K in layers 0-1, else Q4_K, for Q3_K_M; Q5_K for Q3_K_L;
    - ffn_down: Q6_K in the more_bits layers for Q4_K_M/Q5_K_M; Q5_K in the
-     first eighth for Q4_K_S;
-   - everything else in the mix's type (Q4_K, Q5_K or Q6_K). */
+     first eighth for Q4_K_S; Q5_K in the first sixteenth, else Q4_K, for
+     Q3_K_M; Q5_K for Q3_K_L;
+   - attn_output: Q4_K for Q3_K_M, Q5_K for Q3_K_L;
+   - everything else in the mix's type (Q3_K, Q4_K, Q5_K or Q6_K). */
 static g2_dtype k_mix_type(uint32_t weight_type, g2_weight_slot slot, int64_t n_in) {
-  g2_dtype base = weight_type == GPT2_WTYPE_Q6_K ? G2_DT_Q6_K
-                : weight_type == GPT2_WTYPE_Q5_K_M || weight_type == GPT2_WTYPE_Q5_K_S ? G2_DT_Q5_K
-                                                                                      : G2_DT_Q4_K;
+  g2_dtype base;
+  switch (weight_type) {
+    case GPT2_WTYPE_Q6_K: base = G2_DT_Q6_K; break;
+    case GPT2_WTYPE_Q5_K_M:
+    case GPT2_WTYPE_Q5_K_S: base = G2_DT_Q5_K; break;
+    case GPT2_WTYPE_Q3_K_S:
+    case GPT2_WTYPE_Q3_K_M:
+    case GPT2_WTYPE_Q3_K_L: base = G2_DT_Q3_K; break;
+    default: base = G2_DT_Q4_K;
+  }
   int m_mix = weight_type == GPT2_WTYPE_Q4_K_M || weight_type == GPT2_WTYPE_Q5_K_M;
   switch (slot.role) {
     case G2_ROLE_OUTPUT: return fits(base, n_in) ? G2_DT_Q6_K : G2_DT_Q8_0;
     case G2_ROLE_ATTN_QKV:
       if (m_mix && more_bits(slot.layer, slot.n_layer)) return G2_DT_Q6_K;
       if (weight_type == GPT2_WTYPE_Q4_K_S && slot.layer < 4) return G2_DT_Q5_K;
+      if (weight_type == GPT2_WTYPE_Q3_K_M) return slot.layer < 2 ? G2_DT_Q5_K : G2_DT_Q4_K;
+      if (weight_type == GPT2_WTYPE_Q3_K_L) return G2_DT_Q5_K;
       return base;
     case G2_ROLE_FFN_DOWN:
       if (m_mix && more_bits(slot.layer, slot.n_layer)) return G2_DT_Q6_K;
       if (weight_type == GPT2_WTYPE_Q4_K_S && slot.layer < slot.n_layer / 8) return G2_DT_Q5_K;
+      if (weight_type == GPT2_WTYPE_Q3_K_M) return slot.layer < slot.n_layer / 16 ? G2_DT_Q5_K : G2_DT_Q4_K;
+      if (weight_type == GPT2_WTYPE_Q3_K_L) return G2_DT_Q5_K;
+      return base;
+    case G2_ROLE_ATTN_OUT:
+      if (weight_type == GPT2_WTYPE_Q3_K_M) return G2_DT_Q4_K;
+      if (weight_type == GPT2_WTYPE_Q3_K_L) return G2_DT_Q5_K;
       return base;
     default: return base;
   }
 }
 
 /* llama.cpp's tensor_type_fallback: a K type whose blocks do not fit the
-   rows becomes the 32-value type of about as many bits (Q4_K -> Q5_0,
-   Q5_K -> Q5_1, Q6_K -> Q8_0); a type that still does not fit, F16. */
+   rows becomes a 32-value type (Q3_K -> Q4_0, Q4_K -> Q5_0, Q5_K -> Q5_1,
+   Q6_K -> Q8_0); a type that still does not fit, F16. */
 static g2_dtype fallback(g2_dtype dtype, int64_t n_in) {
   if (fits(dtype, n_in)) return dtype;
-  dtype = dtype == G2_DT_Q4_K ? G2_DT_Q5_0
+  dtype = dtype == G2_DT_Q3_K ? G2_DT_Q4_0
+        : dtype == G2_DT_Q4_K ? G2_DT_Q5_0
         : dtype == G2_DT_Q5_K ? G2_DT_Q5_1
         : dtype == G2_DT_Q6_K ? G2_DT_Q8_0
                               : dtype;
@@ -115,6 +134,9 @@ uint32_t g2_weight_file_type(uint32_t weight_type, const g2_matrix *qkv) {
     case GPT2_WTYPE_Q6_K: return G2_FTYPE_MOSTLY_Q6_K;
     case GPT2_WTYPE_Q4_K_S: return G2_FTYPE_MOSTLY_Q4_K_S;
     case GPT2_WTYPE_Q5_K_S: return G2_FTYPE_MOSTLY_Q5_K_S;
+    case GPT2_WTYPE_Q3_K_S: return G2_FTYPE_MOSTLY_Q3_K_S;
+    case GPT2_WTYPE_Q3_K_M: return G2_FTYPE_MOSTLY_Q3_K_M;
+    case GPT2_WTYPE_Q3_K_L: return G2_FTYPE_MOSTLY_Q3_K_L;
     default: break;
   }
   switch (qkv->dtype) { /* AUTO: the file's type, named by its layers */

@@ -350,8 +350,8 @@ static int save_as(const char *in, const char *out, uint32_t weight_type) {
   return status;
 }
 
-static const char *const type_names[] = {"auto", "f32",    "f16",    "bf16", "q8_0",  "q4_0",
-                                         "q4_k_m", "q5_k_m", "q6_k", "q4_k_s", "q5_k_s"};
+static const char *const type_names[] = {"auto",   "f32",    "f16",  "bf16",   "q8_0",   "q4_0",   "q4_k_m",
+                                         "q5_k_m", "q6_k",   "q4_k_s", "q5_k_s", "q3_k_s", "q3_k_m", "q3_k_l"};
 
 /* Logit error bounds against the F32 model, on FP32 products, relative to
    the RMS and the largest |logit|: the quantization error alone, which no
@@ -633,7 +633,7 @@ static void test_save_failures(void) {
   gpt2_save_params params = GPT2_SAVE_PARAMS_INIT;
   CHECK(gpt2_save_gguf(NULL, out, NULL) == GPT2_E_INVALID && gpt2_save_gguf(model, NULL, NULL) == GPT2_E_INVALID,
         "NULL model or path: GPT2_E_INVALID");
-  params.weight_type = GPT2_WTYPE_Q5_K_S + 1;
+  params.weight_type = GPT2_WTYPE_Q3_K_L + 1;
   CHECK(gpt2_save_gguf(model, out, &params) == GPT2_E_INVALID && strstr(gpt2_last_error(), "weight_type"),
         "an unknown weight type: GPT2_E_INVALID naming it");
   params.weight_type = GPT2_WTYPE_AUTO;
@@ -756,8 +756,9 @@ static void test_k_types(void) {
    loads, and its weights run exactly as the same weights dequantized to
    F32. mid (n_embd 256, n_ff 1024, 4 layers: the more-bits layers are 2
    and 3) fills 256-value blocks; tiny (n_embd 64, n_ff 256, 2 layers:
-   layer 1 more bits) makes every n_embd-row matrix fall back (Q4_K ->
-   Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, output Q8_0) but ffn_down. */
+   layer 1 more bits) makes every n_embd-row matrix fall back (Q3_K ->
+   Q4_0, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, output Q8_0) but
+   ffn_down. */
 typedef struct mix_case {
   const char *model;
   uint32_t weight_type, file_type;
@@ -789,6 +790,23 @@ static const mix_case mix_cases[] = {
     {"mid-f32", GPT2_WTYPE_Q6_K, G2_FTYPE_MOSTLY_Q6_K,
      {{"token_embd.weight", G2_GGML_Q6_K}, {"output.weight", G2_GGML_Q6_K},
       {"blk.0.attn_qkv.weight", G2_GGML_Q6_K}, {"blk.1.ffn_down.weight", G2_GGML_Q6_K}}},
+    {"mid-f32", GPT2_WTYPE_Q3_K_S, G2_FTYPE_MOSTLY_Q3_K_S,
+     {{"token_embd.weight", G2_GGML_Q3_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.0.attn_qkv.weight", G2_GGML_Q3_K}, {"blk.3.ffn_down.weight", G2_GGML_Q3_K},
+      {"blk.0.attn_output.weight", G2_GGML_Q3_K}}},
+    {"mid-f32", GPT2_WTYPE_Q3_K_M, G2_FTYPE_MOSTLY_Q3_K_M,
+     {{"token_embd.weight", G2_GGML_Q3_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.1.attn_qkv.weight", G2_GGML_Q5_K}, {"blk.2.attn_qkv.weight", G2_GGML_Q4_K},
+      {"blk.0.ffn_down.weight", G2_GGML_Q4_K}, {"blk.0.attn_output.weight", G2_GGML_Q4_K},
+      {"blk.0.ffn_up.weight", G2_GGML_Q3_K}}},
+    {"mid-f32", GPT2_WTYPE_Q3_K_L, G2_FTYPE_MOSTLY_Q3_K_L,
+     {{"token_embd.weight", G2_GGML_Q3_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.3.attn_qkv.weight", G2_GGML_Q5_K}, {"blk.3.ffn_down.weight", G2_GGML_Q5_K},
+      {"blk.3.attn_output.weight", G2_GGML_Q5_K}, {"blk.3.ffn_up.weight", G2_GGML_Q3_K}}},
+    {"tiny-f32", GPT2_WTYPE_Q3_K_M, G2_FTYPE_MOSTLY_Q3_K_M,
+     {{"token_embd.weight", G2_GGML_Q4_0}, {"output.weight", G2_GGML_Q8_0},
+      {"blk.1.attn_qkv.weight", G2_GGML_Q5_1}, {"blk.0.ffn_down.weight", G2_GGML_Q4_K},
+      {"blk.0.attn_output.weight", G2_GGML_Q5_0}, {"blk.0.ffn_up.weight", G2_GGML_Q4_0}}},
     {"tiny-f32", GPT2_WTYPE_Q4_K_M, G2_FTYPE_MOSTLY_Q4_K_M,
      {{"token_embd.weight", G2_GGML_Q5_0}, {"output.weight", G2_GGML_Q8_0},
       {"blk.0.attn_qkv.weight", G2_GGML_Q5_0}, {"blk.1.attn_qkv.weight", G2_GGML_Q8_0},
