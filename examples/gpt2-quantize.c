@@ -8,7 +8,7 @@
 #include "gpt2.h"
 
 static const char usage[] =
-    "Usage: gpt2-quantize IN OUT [--type TYPE]\n"
+    "Usage: gpt2-quantize IN OUT [--type TYPE] [--omit-tied-output]\n"
     "Write the GPT-2 model IN as the GGUF file OUT.\n"
     "\n"
     "  IN           a Hugging Face GPT-2 directory (config.json,\n"
@@ -21,8 +21,35 @@ static const char usage[] =
     "                 q4_0            layer matrices in Q4_0 blocks, the\n"
     "                                 token embeddings / output in Q8_0\n"
     "                 auto            each matrix as IN holds it (the default)\n"
-    "               Q8_0 and Q4_0 round exactly as ggml's reference quantizer;\n"
-    "               rows that do not fill their blocks (32 values) stay F16.\n"
+    "               and llama-quantize's K mixes, tensor by tensor (layers\n"
+    "               0..n-1; 'more-bits layers': the first and last n/8 and\n"
+    "               every third from layer n/8 + 2: llama.cpp's use_more_bits):\n"
+    "                 q3_k_s  Q3_K; output Q6_K\n"
+    "                 q3_k_m  Q3_K; attn_qkv Q5_K in layers 0-1 else Q4_K,\n"
+    "                         ffn_down Q5_K in the first n/16 else Q4_K,\n"
+    "                         attn_output Q4_K; output Q6_K\n"
+    "                 q3_k_l  Q3_K; attn_qkv, ffn_down, attn_output Q5_K;\n"
+    "                         output Q6_K\n"
+    "                 q4_k_m  Q4_K; attn_qkv and ffn_down Q6_K in the\n"
+    "                         more-bits layers; output Q6_K\n"
+    "                 q4_k_s  Q4_K; attn_qkv Q5_K in layers 0-3, ffn_down\n"
+    "                         Q5_K in the first n/8; output Q6_K\n"
+    "                 q5_k_m  Q5_K; attn_qkv and ffn_down Q6_K in the\n"
+    "                         more-bits layers; output Q6_K\n"
+    "                 q5_k_s  Q5_K; output Q6_K\n"
+    "                 q6_k    Q6_K everywhere\n"
+    "               token_embd takes the mix's base type (Q3_K .. Q6_K),\n"
+    "               or the output's with --omit-tied-output.\n"
+    "               Where 256-value blocks do not fit a row (n_embd not a\n"
+    "               multiple of 256, e.g. GPT-2 XL's 1600) Q3_K becomes Q4_0,\n"
+    "               Q4_K Q5_0, Q5_K Q5_1, Q6_K Q8_0, and the output Q8_0.\n"
+    "               Every block rounds exactly as ggml's reference quantizer\n"
+    "               (llama-quantize without --imatrix); rows that do not fill\n"
+    "               32-value blocks stay F16.\n"
+    "  --omit-tied-output\n"
+    "               leave out output.weight when IN ties it to the token\n"
+    "               embedding (by default a copy is written, as llama.cpp's\n"
+    "               converter does: llama.cpp before March 2025 needs it)\n"
     "  -h, --help   print this help\n"
     "\n"
     "Exit status: 0 success, 1 error (model, file), 2 bad command line.\n";
@@ -33,12 +60,17 @@ static const struct {
 } types[] = {
     {"auto", GPT2_WTYPE_AUTO}, {"f32", GPT2_WTYPE_F32},   {"f16", GPT2_WTYPE_F16},
     {"bf16", GPT2_WTYPE_BF16}, {"q8_0", GPT2_WTYPE_Q8_0}, {"q4_0", GPT2_WTYPE_Q4_0},
+    {"q4_k_m", GPT2_WTYPE_Q4_K_M}, {"q4_k_s", GPT2_WTYPE_Q4_K_S}, {"q5_k_m", GPT2_WTYPE_Q5_K_M},
+    {"q5_k_s", GPT2_WTYPE_Q5_K_S}, {"q6_k", GPT2_WTYPE_Q6_K},     {"q3_k_s", GPT2_WTYPE_Q3_K_S},
+    {"q3_k_m", GPT2_WTYPE_Q3_K_M}, {"q3_k_l", GPT2_WTYPE_Q3_K_L},
 };
 
 static uint32_t parse_type(const char *text) {
   for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
     if (!strcmp(text, types[i].name)) return types[i].weight_type;
-  cli_usage_error("--type: unknown type '%s' (f32, f16, bf16, q8_0, q4_0 or auto)", text);
+  cli_usage_error("--type: unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q3_k_s, q3_k_m, q3_k_l, "
+                  "q4_k_m, q4_k_s, q5_k_m, q5_k_s, q6_k or auto)",
+                  text);
   return 0;
 }
 
@@ -61,6 +93,8 @@ int main(int argc, char **argv) {
       params.weight_type = parse_type(cli_value(argc, argv, &i));
     } else if (!strncmp(arg, "--type=", 7)) {
       params.weight_type = parse_type(arg + 7);
+    } else if (!strcmp(arg, "--omit-tied-output")) {
+      params.omit_tied_output = 1;
     } else {
       cli_usage_error("unknown option '%s'", arg);
     }

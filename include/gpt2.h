@@ -97,6 +97,18 @@ typedef struct gpt2_detok gpt2_detok;
 #define GPT2_WTYPE_BF16 3u
 #define GPT2_WTYPE_Q8_0 4u
 #define GPT2_WTYPE_Q4_0 5u
+/* 0.2: llama-quantize's K mixes (docs/gguf.md, "K mixes"): mostly Q3_K,
+   Q4_K, Q5_K or Q6_K, with Q6_K for the output matrix and more bits for
+   the attention and ffn_down matrices of some layers; rows that 256-value
+   blocks do not fit fall back to Q4_0, Q5_0, Q5_1 or Q8_0, as llama.cpp's. */
+#define GPT2_WTYPE_Q4_K_M 6u
+#define GPT2_WTYPE_Q5_K_M 7u
+#define GPT2_WTYPE_Q6_K 8u
+#define GPT2_WTYPE_Q4_K_S 9u
+#define GPT2_WTYPE_Q5_K_S 10u
+#define GPT2_WTYPE_Q3_K_S 11u
+#define GPT2_WTYPE_Q3_K_M 12u
+#define GPT2_WTYPE_Q3_K_L 13u
 
 /* KV cache element types. */
 #define GPT2_KV_F32 0u
@@ -154,9 +166,15 @@ typedef struct gpt2_context_params {
 typedef struct gpt2_save_params {
   uint32_t size;        /* sizeof(gpt2_save_params) */
   uint32_t weight_type; /* GPT2_WTYPE_*: the file's weight mix (AUTO: as held) */
+  /* 0.2: 0 (default): output.weight is written even when the model ties it
+     to the token embedding (a copy, in the type llama-quantize gives it),
+     as llama.cpp's converter writes it: every llama.cpp version loads the
+     file. 1: a tied output matrix is left out (smaller; llama.cpp before
+     about March 2025 refuses such files). */
+  uint32_t omit_tied_output;
 } gpt2_save_params;
 #define GPT2_SAVE_PARAMS_INIT \
-  { (uint32_t)sizeof(gpt2_save_params), GPT2_WTYPE_AUTO }
+  { (uint32_t)sizeof(gpt2_save_params), GPT2_WTYPE_AUTO, 0u }
 
 /* ---- library ------------------------------------------------------------ */
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. Static storage. */
@@ -209,8 +227,11 @@ GPT2_API const char *gpt2_model_isa(const gpt2_model *model);
    and merges embedded. weight_type chooses the types by the same rules as
    gpt2_load_params.weight_type at load, so the file and the model converted
    at load give the same logits (docs/gguf.md): norms, biases and the
-   position embeddings stay F32, Q4_0 keeps the embeddings Q8_0; Q8_0 and
-   Q4_0 blocks are bit for bit those of ggml's reference quantizer. `params` may be NULL. The file is written
+   position embeddings stay F32, Q4_0 keeps the embeddings Q8_0. The K
+   mixes are llama-quantize's tensor by tensor, token_embd included (Q4_K
+   or Q5_K beside a Q6_K output.weight; conversion at load unties a tied
+   model the same way). Every block is bit for bit what ggml's reference
+   quantizers write. `params` may be NULL. The file is written
    next to `path` and renamed over it when complete: on failure `path` is
    untouched. Any thread; the model is only read. */
 GPT2_API int gpt2_save_gguf(const gpt2_model *model, const char *path,

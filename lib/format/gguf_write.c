@@ -16,26 +16,6 @@
 #define ALIGNMENT G2_GGUF_DEFAULT_ALIGNMENT
 #define OUTPUT_BUFFER (1u << 20)
 
-static uint32_t file_type(g2_dtype dtype) {
-  switch (dtype) {
-    case G2_DT_F16: return G2_FTYPE_MOSTLY_F16;
-    case G2_DT_BF16: return G2_FTYPE_MOSTLY_BF16;
-    case G2_DT_Q8_0: return G2_FTYPE_MOSTLY_Q8_0;
-    case G2_DT_Q4_0: return G2_FTYPE_MOSTLY_Q4_0;
-    case G2_DT_Q4_K: return G2_FTYPE_MOSTLY_Q4_K_M;
-    case G2_DT_Q5_K: return G2_FTYPE_MOSTLY_Q5_K_M;
-    case G2_DT_Q6_K: return G2_FTYPE_MOSTLY_Q6_K;
-    case G2_DT_Q4_1: return G2_FTYPE_MOSTLY_Q4_1;
-    case G2_DT_Q5_0: return G2_FTYPE_MOSTLY_Q5_0;
-    case G2_DT_Q5_1: return G2_FTYPE_MOSTLY_Q5_1;
-    case G2_DT_Q2_K: return G2_FTYPE_MOSTLY_Q2_K;
-    case G2_DT_Q3_K: return G2_FTYPE_MOSTLY_Q3_K_M;
-    case G2_DT_IQ4_NL: return G2_FTYPE_MOSTLY_IQ4_NL;
-    case G2_DT_IQ4_XS: return G2_FTYPE_MOSTLY_IQ4_XS;
-    default: return G2_FTYPE_ALL_F32;
-  }
-}
-
 static uint64_t tensor_rows(const g2_gguf_out_tensor *t) { return t->ne1 ? (uint64_t)t->ne1 : 1; }
 
 static size_t row_bytes(const g2_gguf_out_tensor *t) { return g2_dtype_row_bytes(t->dtype, t->ne0); }
@@ -134,7 +114,7 @@ static void put_metadata(writer *w, const g2_gguf_out *desc, char *text) {
   const g2_hparams *hp = &desc->hp;
   kv_string(w, "general.architecture", "gpt2");
   kv_string(w, "general.name", "gpt2");
-  kv_u32(w, "general.file_type", file_type(desc->mix));
+  kv_u32(w, "general.file_type", desc->file_type);
   if (quantized(desc)) kv_u32(w, "general.quantization_version", G2_GGUF_QUANTIZATION_VERSION);
   kv_u32(w, "gpt2.context_length", (uint32_t)hp->n_ctx);
   kv_u32(w, "gpt2.embedding_length", (uint32_t)hp->n_embd);

@@ -23,7 +23,7 @@ typedef struct g2_gguf_out_tensor {
 
 typedef struct g2_gguf_out {
   g2_hparams hp;    /* the gpt2.* keys */
-  g2_dtype mix;     /* names the file's type (general.file_type) */
+  uint32_t file_type; /* general.file_type: a G2_FTYPE_* naming the mix */
   size_t n_tokens, n_merges;
   int32_t eot;      /* <|endoftext|>, a control token; -1: none */
   size_t text_cap;  /* bytes the longest token or merge text needs */

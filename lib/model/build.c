@@ -88,6 +88,18 @@ static int build_tensor(struct gpt2_model *model, const g2_tensor_schema *t,
                       : build_vector(model, t, in, source, field);
 }
 
+/* Whether two matrices hold the same type, shape and bytes: an
+   output.weight that is a copy of token_embd (as llama.cpp's converter and
+   gpt2_save_gguf write a tied model) is tied again, one matrix in memory
+   and in cache, and the model counts its parameters once. */
+static int same_matrix(const g2_matrix *a, const g2_matrix *b) {
+  if (a->dtype != b->dtype || a->layout != b->layout || a->n_out != b->n_out || a->n_in != b->n_in)
+    return 0;
+  int64_t rows = a->layout == G2_LAYOUT_NK ? a->n_out : a->n_in;
+  size_t bytes = g2_dtype_row_bytes(a->dtype, a->layout == G2_LAYOUT_NK ? a->n_in : a->n_out) * (size_t)rows;
+  return memcmp(a->data, b->data, bytes) == 0;
+}
+
 int g2_model_build(struct gpt2_model *model, g2_checkpoint *ckpt, const char *source) {
   model->hp = ckpt->hp;
   int status = GPT2_OK;
@@ -96,7 +108,8 @@ int g2_model_build(struct gpt2_model *model, g2_checkpoint *ckpt, const char *so
       status = build_tensor(model, &g2_model_schema[id], &ckpt->tensors[id], source,
                             g2_model_field(model, -1, id));
   if (status) return status;
-  if (!ckpt->tensors[G2_T_OUTPUT].data) model->lm_head = model->wte; /* tied */
+  if (!ckpt->tensors[G2_T_OUTPUT].data || same_matrix(&model->lm_head, &model->wte))
+    model->lm_head = model->wte; /* tied */
 
   size_t n_layer = (size_t)model->hp.n_layer;
   model->layers = g2_model_alloc(model, n_layer * sizeof *model->layers);

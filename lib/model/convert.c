@@ -48,6 +48,7 @@ typedef struct named_matrix {
   g2_dtype dtype;    /* the target type */
   g2_layout layout;  /* the target layout */
   size_t bytes;      /* converted size */
+  int keep_source;   /* another item converts the same source after it */
 } named_matrix;
 
 static size_t stored_row_bytes(const g2_matrix *m) {
@@ -151,7 +152,8 @@ static void convert_matrix(const struct gpt2_model *model, const named_matrix *i
   band b = {m, item->dtype, item->layout, out, 0, rows, scratch, scratch_floats};
   if (m->layout != item->layout) {
     convert_band(pool, &b);
-    release_source(model, source, source_row_bytes * (size_t)g2_matrix_rows(m, m->layout));
+    if (!item->keep_source)
+      release_source(model, source, source_row_bytes * (size_t)g2_matrix_rows(m, m->layout));
     return;
   }
   int64_t band_rows = (int64_t)(BAND_BYTES / source_row_bytes) / TILE_ROWS * TILE_ROWS;
@@ -160,8 +162,8 @@ static void convert_matrix(const struct gpt2_model *model, const named_matrix *i
     b.first = first;
     b.count = rows - first < band_rows ? rows - first : band_rows;
     convert_band(pool, &b);
-    release_source(model, source + (size_t)first * source_row_bytes,
-                   (size_t)b.count * source_row_bytes);
+    if (!item->keep_source)
+      release_source(model, source + (size_t)first * source_row_bytes, (size_t)b.count * source_row_bytes);
   }
 }
 
@@ -171,13 +173,22 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uin
   int status = g2_check_weight_type(weight_type, "gpt2_load_params");
   if (status) return status;
 
-  /* Every matrix of the schema; a tied output is the token embedding. */
+  /* Every matrix of the schema; a tied output is the token embedding,
+     unless the mix gives a token embedding beside an output matrix
+     another type than the output (the K mixes: Q4_K or Q5_K and Q6_K, as
+     in the file gpt2_save_gguf writes): then both are converted from the
+     same source, which the first keeps for the second. */
   int32_t n_layer = model->hp.n_layer;
   size_t n_items = G2_MODEL_TENSORS + (size_t)n_layer * G2_LAYER_TENSORS;
   named_matrix *items = g2_malloc_array(n_items, sizeof *items);
   if (!items)
     return g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %zu entries", n_items);
   int tied = g2_model_output_tied(model);
+  g2_weight_slot tokens = g2_weight_role_of(model, -1, G2_T_TOKENS), output = tokens;
+  tokens.role = G2_ROLE_TOKENS;
+  int split = tied && g2_weight_policy(weight_type, tokens, &model->wte) !=
+                          g2_weight_policy(weight_type, output, &model->wte);
+  if (split) tied = 0;
   size_t count = 0;
   for (int32_t l = -1; l < n_layer; l++) {
     int n_ids = l < 0 ? G2_MODEL_TENSORS : G2_LAYER_TENSORS;
@@ -185,8 +196,10 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uin
       const g2_tensor_schema *t = l < 0 ? &g2_model_schema[id] : &g2_layer_schema[id];
       if (!t->is_matrix || (l < 0 && id == G2_T_OUTPUT && tied)) continue;
       g2_matrix *m = g2_model_field(model, l, id);
-      g2_dtype dtype = g2_weight_policy(weight_type, g2_weight_role_of(model, l, id), m);
-      items[count++] = (named_matrix){m, t->hf_name, l, dtype, TARGET_LAYOUT, 0};
+      g2_weight_slot slot = split && l < 0 && id == G2_T_TOKENS ? tokens : g2_weight_role_of(model, l, id);
+      g2_dtype dtype = g2_weight_policy(weight_type, slot, m);
+      items[count++] = (named_matrix){m, t->hf_name, l, dtype, TARGET_LAYOUT, 0,
+                                      split && l < 0 && id == G2_T_TOKENS};
     }
   }
 

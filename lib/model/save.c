@@ -1,7 +1,9 @@
 /* gpt2_save_gguf: the model as a GGUF description (format/gguf_write.h):
    the schema's tensors in llama.cpp's converter order, each matrix in the
    type of the weight-type policy (model/policy.h), converted row by row
-   as load-time conversion does it (tensor/convert.h). */
+   as load-time conversion does it (tensor/convert.h). A tied output
+   matrix is written as llama.cpp's converter writes it, a copy of the
+   token embedding named output.weight, unless the caller omits it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -51,22 +53,27 @@ static void tensor_rows(void *user, size_t index, int64_t first, int64_t count, 
     memcpy(out, src->vector, (size_t)s->tensors[index].ne0 * sizeof(float));
 }
 
-/* Schema entry `id` of block `layer` (or -1), unless it is the output
-   matrix of a tied model (the token embedding stands for it). */
-static void add_tensor(saver *s, uint32_t weight_type, int32_t layer, int id) {
+/* Schema entry `id` of block `layer` (or -1). With `output`, a tied
+   output matrix is written (the token embedding's values) and the token
+   embedding takes the type of a token embedding beside an output matrix,
+   as llama-quantize types such a file; without, it is left out and the
+   token embedding stands for it. */
+static void add_tensor(saver *s, uint32_t weight_type, int output, int32_t layer, int id) {
   const struct gpt2_model *model = s->model;
   const g2_tensor_schema *t = layer >= 0 ? &g2_layer_schema[id] : &g2_model_schema[id];
-  if (layer < 0 && id == G2_T_OUTPUT && g2_model_output_tied(model)) return;
+  if (layer < 0 && id == G2_T_OUTPUT && g2_model_output_tied(model) && !output) return;
   g2_gguf_out_tensor *out = &s->tensors[s->n_tensors];
   source *src = &s->sources[s->n_tensors++];
   g2_schema_gguf_name(t, layer, out->name, sizeof out->name);
   void *field = g2_model_field(model, layer, id);
   if (t->is_matrix) {
     const g2_matrix *m = field;
+    g2_weight_slot slot = g2_weight_role_of(model, layer, id);
+    if (layer < 0 && id == G2_T_TOKENS && output) slot.role = G2_ROLE_TOKENS;
     *src = (source){m, NULL};
     out->ne0 = m->n_in;
     out->ne1 = m->n_out;
-    out->dtype = g2_weight_policy(weight_type, g2_weight_role_of(model, layer, id), m);
+    out->dtype = g2_weight_policy(weight_type, slot, m);
   } else {
     *src = (source){NULL, *(const float *const *)field};
     out->ne0 = g2_schema_dim(&model->hp, t->n_out);
@@ -76,14 +83,14 @@ static void add_tensor(saver *s, uint32_t weight_type, int32_t layer, int id) {
 }
 
 /* The order of llama.cpp's converter for a Hugging Face GPT-2. */
-static void add_tensors(saver *s, uint32_t weight_type) {
-  add_tensor(s, weight_type, -1, G2_T_TOKENS);
-  add_tensor(s, weight_type, -1, G2_T_POSITIONS);
+static void add_tensors(saver *s, uint32_t weight_type, int output) {
+  add_tensor(s, weight_type, output, -1, G2_T_TOKENS);
+  add_tensor(s, weight_type, output, -1, G2_T_POSITIONS);
   for (int32_t i = 0; i < s->model->hp.n_layer; i++)
-    for (int id = 0; id < G2_LAYER_TENSORS; id++) add_tensor(s, weight_type, i, id);
-  add_tensor(s, weight_type, -1, G2_T_OUTPUT_NORM);
-  add_tensor(s, weight_type, -1, G2_T_OUTPUT_NORM_B);
-  add_tensor(s, weight_type, -1, G2_T_OUTPUT);
+    for (int id = 0; id < G2_LAYER_TENSORS; id++) add_tensor(s, weight_type, output, i, id);
+  add_tensor(s, weight_type, output, -1, G2_T_OUTPUT_NORM);
+  add_tensor(s, weight_type, output, -1, G2_T_OUTPUT_NORM_B);
+  add_tensor(s, weight_type, output, -1, G2_T_OUTPUT);
 }
 
 GPT2_API int gpt2_save_gguf(const gpt2_model *model, const char *path,
@@ -109,12 +116,10 @@ GPT2_API int gpt2_save_gguf(const gpt2_model *model, const char *path,
              g2_malloc_array(max_tensors, sizeof *s.sources), 0,
              g2_malloc_array(g2_convert_scratch_floats(max_in), sizeof(float))};
   if (s.tensors && s.sources && s.scratch) {
-    add_tensors(&s, sp.weight_type);
-    const g2_matrix *first_layer = &model->layers[0].attn_qkv;
+    add_tensors(&s, sp.weight_type, !sp.omit_tied_output);
     g2_gguf_out desc = {
         .hp = *hp,
-        /* the file type names the mix by its layer matrices */
-        .mix = g2_weight_policy(sp.weight_type, G2_ROLE_LAYER, first_layer),
+        .file_type = g2_weight_file_type(sp.weight_type, &model->layers[0].attn_qkv),
         .n_tokens = n_tokens,
         .n_merges = g2_tokenizer_n_merges(tok),
         .eot = g2_tokenizer_eot(tok),

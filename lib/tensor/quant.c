@@ -13,6 +13,9 @@
 #include "core/half.h"
 #include "tensor/dequant.h"
 #include "tensor/kquant.h"
+#include "tensor/qround.h"
+#include "tensor/quant_32.h"
+#include "tensor/quant_k.h"
 
 static uint16_t read_u16(const unsigned char *p) {
   return (uint16_t)(p[0] | (p[1] << 8));
@@ -99,15 +102,6 @@ void g2_dequantize(g2_dtype dtype, const void *row, int64_t begin, int64_t n,
 
 /* ---- quantization ------------------------------------------------------ */
 
-/* (int8_t)v for v in range, as ggml's casts; NaN (from non-finite weights,
-   where ggml's cast is undefined) gives 0 and the rest saturates. */
-static int to_int8(float v) {
-  if (!(v == v)) return 0;
-  if (v <= -128.0f) return -128;
-  if (v >= 127.0f) return 127;
-  return (int)(int8_t)v;
-}
-
 /* Q8_0 as quantize_row_q8_0_ref: d = max|x| / 127, q = roundf(x / d)
    computed as roundf(x * (1/d)) (halves away from zero). */
 static void quantize_q8_0(const float *in, unsigned char *block) {
@@ -118,7 +112,7 @@ static void quantize_q8_0(const float *in, unsigned char *block) {
   write_u16(block, g2_f32_to_f16(d));
   for (int i = 0; i < G2_QK8_0; i++) {
     float scaled = in[i] * inv_d;
-    block[2 + i] = (unsigned char)(int8_t)to_int8(roundf(scaled));
+    block[2 + i] = (unsigned char)(int8_t)g2_trunc_int8(roundf(scaled));
   }
 }
 
@@ -137,23 +131,12 @@ static void quantize_q4_0(const float *in, unsigned char *block) {
   write_u16(block, g2_f32_to_f16(d));
   for (int i = 0; i < G2_QK4_0 / 2; i++) {
     float x0 = in[i] * inv_d, x1 = in[i + 16] * inv_d;
-    int lo = to_int8(x0 + 8.5f), hi = to_int8(x1 + 8.5f);
+    int lo = g2_trunc_int8(x0 + 8.5f), hi = g2_trunc_int8(x1 + 8.5f);
     lo = lo < 15 ? lo : 15;
     hi = hi < 15 ? hi : 15;
     block[2 + i] = (unsigned char)((lo & 0x0f) | (hi << 4));
   }
 }
-
-/* Round to nearest, ties to even, for |v| < 2^22 (ggml's nearest_int:
-   adding 1.5 * 2^23 leaves the integer in the low mantissa bits). */
-static int nearest_int(float v) {
-  float shifted = v + 12582912.0f;
-  int32_t bits;
-  memcpy(&bits, &shifted, sizeof bits);
-  return (bits & 0x007fffff) - 0x00400000;
-}
-
-static int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* Magnitudes below this count as an all-zero group (ggml's GROUP_MAX_EPS). */
 #define GROUP_MAX_EPS 1e-15f
@@ -178,7 +161,7 @@ static float fit_q6_group(const float *x, int8_t *L) {
   float iscale = (float)-NMAX / max;
   float sumlx = 0.0f, suml2 = 0.0f;
   for (int i = 0; i < N; i++) {
-    int l = clamp_int(nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
+    int l = g2_clamp_int(g2_nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
     L[i] = (int8_t)(l + NMAX);
     float w = x[i] * x[i];
     float wx = w * x[i] * (float)l, wl = w * (float)l * (float)l;
@@ -194,7 +177,7 @@ static float fit_q6_group(const float *x, int8_t *L) {
     iscale = -shifted / max;
     sumlx = suml2 = 0.0f;
     for (int i = 0; i < N; i++) {
-      int l = clamp_int(nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
+      int l = g2_clamp_int(g2_nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
       float w = x[i] * x[i];
       float wx = w * x[i] * (float)l, wl = w * (float)l * (float)l;
       sumlx += wx;
@@ -202,7 +185,7 @@ static float fit_q6_group(const float *x, int8_t *L) {
     }
     if (suml2 > 0.0f && sumlx * sumlx > best * suml2) {
       for (int i = 0; i < N; i++)
-        L[i] = (int8_t)(NMAX + clamp_int(nearest_int(iscale * x[i]), -NMAX, NMAX - 1));
+        L[i] = (int8_t)(NMAX + g2_clamp_int(g2_nearest_int(iscale * x[i]), -NMAX, NMAX - 1));
       scale = sumlx / suml2;
       best = scale * sumlx;
     }
@@ -232,14 +215,14 @@ static void quantize_q6_k(const float *x, unsigned char *block) {
   write_u16(block + 208, g2_f32_to_f16(1.0f / iscale));
   float d = g2_f16_to_f32(read_u16(block + 208));
   for (int g = 0; g < G2_QK_K / 16; g++) {
-    int sc = nearest_int(iscale * scales[g]);
+    int sc = g2_nearest_int(iscale * scales[g]);
     group_scales[g] = (int8_t)(sc < 127 ? sc : 127);
   }
   for (int g = 0; g < G2_QK_K / 16; g++) {
     float group_d = d * (float)group_scales[g];
     if (group_d == 0.0f) continue; /* keeps the first fit */
     for (int i = 0; i < 16; i++)
-      L[16 * g + i] = (int8_t)(clamp_int(nearest_int(x[16 * g + i] / group_d), -32, 31) + 32);
+      L[16 * g + i] = (int8_t)(g2_clamp_int(g2_nearest_int(x[16 * g + i] / group_d), -32, 31) + 32);
   }
   /* Packing: the inverse of dequantize_q6_k. */
   for (int half = 0; half < 2; half++) {
@@ -277,13 +260,17 @@ void g2_quantize(g2_dtype dtype, const float *in, int64_t n, void *row) {
     case G2_DT_Q6_K:
       for (int64_t i = 0; i < n; i += G2_QK_K) quantize_q6_k(in + i, bytes + i / G2_QK_K * block_bytes);
       return;
-    case G2_DT_Q4_K: /* read, not produced, by this library */
+    case G2_DT_Q3_K:
+    case G2_DT_Q4_K:
     case G2_DT_Q5_K:
+      g2_quantize_k(dtype, in, n, bytes);
+      return;
     case G2_DT_Q4_1:
     case G2_DT_Q5_0:
     case G2_DT_Q5_1:
-    case G2_DT_Q2_K:
-    case G2_DT_Q3_K:
+      g2_quantize_32(dtype, in, n, bytes);
+      return;
+    case G2_DT_Q2_K: /* read, not produced, by this library */
     case G2_DT_IQ4_NL:
     case G2_DT_IQ4_XS:
     case G2_DT_COUNT:

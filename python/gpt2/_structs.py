@@ -14,8 +14,19 @@ WTYPE_F16 = 2
 WTYPE_BF16 = 3
 WTYPE_Q8_0 = 4
 WTYPE_Q4_0 = 5
+WTYPE_Q4_K_M = 6
+WTYPE_Q5_K_M = 7
+WTYPE_Q6_K = 8
+WTYPE_Q4_K_S = 9
+WTYPE_Q5_K_S = 10
+WTYPE_Q3_K_S = 11
+WTYPE_Q3_K_M = 12
+WTYPE_Q3_K_L = 13
 WEIGHT_TYPES = {"auto": WTYPE_AUTO, "f32": WTYPE_F32, "f16": WTYPE_F16,
-                "bf16": WTYPE_BF16, "q8_0": WTYPE_Q8_0, "q4_0": WTYPE_Q4_0}
+                "bf16": WTYPE_BF16, "q8_0": WTYPE_Q8_0, "q4_0": WTYPE_Q4_0,
+                "q4_k_m": WTYPE_Q4_K_M, "q5_k_m": WTYPE_Q5_K_M, "q6_k": WTYPE_Q6_K,
+                "q4_k_s": WTYPE_Q4_K_S, "q5_k_s": WTYPE_Q5_K_S, "q3_k_s": WTYPE_Q3_K_S,
+                "q3_k_m": WTYPE_Q3_K_M, "q3_k_l": WTYPE_Q3_K_L}
 
 # KV cache element types (gpt2_context_params.kv_type).
 KV_F32 = 0
@@ -77,8 +88,9 @@ class SaveParams(_Params):
     _fields_ = [
         ("size", ctypes.c_uint32),
         ("weight_type", ctypes.c_uint32),
+        ("omit_tied_output", ctypes.c_uint32),
     ]
-    _defaults = {"weight_type": WTYPE_AUTO}
+    _defaults = {"weight_type": WTYPE_AUTO, "omit_tied_output": 0}
 
 
 class LogitBias(ctypes.Structure):

@@ -57,6 +57,7 @@ int main(void) {
   STRUCT(gpt2_save_params);
   FIELD(gpt2_save_params, size);
   FIELD(gpt2_save_params, weight_type);
+  FIELD(gpt2_save_params, omit_tied_output);
   print_init("gpt2_save_params", &save_init, sizeof save_init);
 
   STRUCT(gpt2_logit_bias);
@@ -109,6 +110,14 @@ int main(void) {
   CONST(GPT2_WTYPE_BF16);
   CONST(GPT2_WTYPE_Q8_0);
   CONST(GPT2_WTYPE_Q4_0);
+  CONST(GPT2_WTYPE_Q4_K_M);
+  CONST(GPT2_WTYPE_Q5_K_M);
+  CONST(GPT2_WTYPE_Q6_K);
+  CONST(GPT2_WTYPE_Q4_K_S);
+  CONST(GPT2_WTYPE_Q5_K_S);
+  CONST(GPT2_WTYPE_Q3_K_S);
+  CONST(GPT2_WTYPE_Q3_K_M);
+  CONST(GPT2_WTYPE_Q3_K_L);
   CONST(GPT2_KV_F32);
   CONST(GPT2_KV_F16);
   CONST(GPT2_TOKENIZE_SPECIAL);

@@ -266,14 +266,16 @@ typedef struct logits_run {
 /* How model_logits computes: the default kernel table; FP32 products
    (fp32_products = 1: no table that rounds activations); FP32 products on
    the weights dequantized to F32 after loading, which gives the logits of
-   exactly the stored weights through the F32 kernels. */
-enum { DEFAULT_TABLE, FP32_PRODUCTS, DEQUANTIZED };
+   exactly the stored weights through the F32 kernels; the default table
+   on files read into memory (use_mmap 0). */
+enum { DEFAULT_TABLE, FP32_PRODUCTS, DEQUANTIZED, UNMAPPED };
 
 /* Logits of every position of a fixed pseudo-random sequence. */
 static int model_logits_as(const char *path, uint32_t weight_type, int mode, logits_run *out) {
   gpt2_load_params load_params = GPT2_LOAD_PARAMS_INIT;
   load_params.weight_type = weight_type;
-  load_params.fp32_products = mode != DEFAULT_TABLE;
+  load_params.fp32_products = mode == FP32_PRODUCTS || mode == DEQUANTIZED;
+  load_params.use_mmap = mode != UNMAPPED;
   gpt2_model *model;
   out->logits = NULL;
   if (gpt2_load(path, &load_params, &model) != GPT2_OK) return 0;
@@ -349,7 +351,8 @@ static int save_as(const char *in, const char *out, uint32_t weight_type) {
   return status;
 }
 
-static const char *const type_names[] = {"auto", "f32", "f16", "bf16", "q8_0", "q4_0"};
+static const char *const type_names[] = {"auto",   "f32",    "f16",  "bf16",   "q8_0",   "q4_0",   "q4_k_m",
+                                         "q5_k_m", "q6_k",   "q4_k_s", "q5_k_s", "q3_k_s", "q3_k_m", "q3_k_l"};
 
 /* Logit error bounds against the F32 model, on FP32 products, relative to
    the RMS and the largest |logit|: the quantization error alone, which no
@@ -488,7 +491,7 @@ static uint32_t tensor_type(const g2_gguf *gguf, const char *name) {
    at 32-byte alignment (ggml's reader requires each offset to follow the
    previous tensor). */
 static void test_file_layout(const char *name, uint32_t weight_type, int n_layer, int n_vocab,
-                             uint32_t file_type, uint32_t output_type, uint32_t layer_type) {
+                             uint32_t file_type, uint32_t token_type, uint32_t output_type, uint32_t layer_type) {
   char path[1024], file[64];
   snprintf(file, sizeof file, "%s-%s.gguf", name, type_names[weight_type]);
   tmp_path(path, sizeof path, file);
@@ -521,15 +524,17 @@ static void test_file_layout(const char *name, uint32_t weight_type, int n_layer
   int quantized = weight_type >= GPT2_WTYPE_Q8_0;
   CHECK(key_u32(&gguf, "general.quantization_version", &qversion) == quantized && (!quantized || qversion == 2),
         "%s: general.quantization_version %s", file, quantized ? "is 2" : "is absent");
-  CHECK(tensor_type(&gguf, "token_embd.weight") == output_type &&
+  CHECK(tensor_type(&gguf, "token_embd.weight") == token_type &&
+            tensor_type(&gguf, "output.weight") == output_type &&
             tensor_type(&gguf, "position_embd.weight") == G2_GGML_F32 &&
             tensor_type(&gguf, "blk.0.attn_qkv.weight") == layer_type &&
             tensor_type(&gguf, "blk.0.ffn_down.weight") == layer_type &&
             tensor_type(&gguf, "blk.0.attn_norm.weight") == G2_GGML_F32 &&
             tensor_type(&gguf, "blk.0.ffn_up.bias") == G2_GGML_F32 &&
             tensor_type(&gguf, "output_norm.bias") == G2_GGML_F32 &&
-            !g2_gguf_find_tensor(&gguf, "output.weight") && gguf.n_tensors == 4 + 12 * (size_t)n_layer,
-        "%s: token_embd %s, layers %s, norms, biases and position_embd F32, output tied", file,
+            gguf.n_tensors == 5 + 12 * (size_t)n_layer,
+        "%s: token_embd %s, output.weight %s (the tied output written, as llama.cpp's converter does), "
+        "blk.0 matrices %s, norms, biases and position_embd F32", file, g2_ggml_type_name(token_type),
         g2_ggml_type_name(output_type), g2_ggml_type_name(layer_type));
   /* packed: sorted by offset, each tensor starts at the previous end rounded up to 32 */
   uint64_t *ends = calloc(gguf.n_tensors, sizeof *ends);
@@ -628,7 +633,7 @@ static void test_save_failures(void) {
   gpt2_save_params params = GPT2_SAVE_PARAMS_INIT;
   CHECK(gpt2_save_gguf(NULL, out, NULL) == GPT2_E_INVALID && gpt2_save_gguf(model, NULL, NULL) == GPT2_E_INVALID,
         "NULL model or path: GPT2_E_INVALID");
-  params.weight_type = 6;
+  params.weight_type = GPT2_WTYPE_Q3_K_L + 1;
   CHECK(gpt2_save_gguf(model, out, &params) == GPT2_E_INVALID && strstr(gpt2_last_error(), "weight_type"),
         "an unknown weight type: GPT2_E_INVALID naming it");
   params.weight_type = GPT2_WTYPE_AUTO;
@@ -762,6 +767,175 @@ static void test_k_types(void) {
   free(saved_isa);
 }
 
+/* The K mixes: each tensor in llama-quantize's type (llama.cpp de3ff81's
+   llama_tensor_get_type, no importance matrix; the bytes themselves are
+   compared with llama-quantize's by tools/check_llamacpp.sh), the file
+   loads, and its weights run exactly as the same weights dequantized to
+   F32. mid (n_embd 256, n_ff 1024, 4 layers: the more-bits layers are 2
+   and 3) fills 256-value blocks; tiny (n_embd 64, n_ff 256, 2 layers:
+   layer 1 more bits) makes every n_embd-row matrix fall back (Q3_K ->
+   Q4_0, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, output Q8_0) but
+   ffn_down. */
+typedef struct mix_case {
+  const char *model;
+  uint32_t weight_type, file_type;
+  struct {
+    const char *tensor;
+    uint32_t type;
+  } want[8];
+} mix_case;
+
+static const mix_case mix_cases[] = {
+    {"mid-f32", GPT2_WTYPE_Q4_K_M, G2_FTYPE_MOSTLY_Q4_K_M,
+     {{"token_embd.weight", G2_GGML_Q4_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.0.attn_qkv.weight", G2_GGML_Q4_K}, {"blk.2.attn_qkv.weight", G2_GGML_Q6_K},
+      {"blk.3.ffn_down.weight", G2_GGML_Q6_K}, {"blk.1.ffn_down.weight", G2_GGML_Q4_K},
+      {"blk.3.ffn_up.weight", G2_GGML_Q4_K}, {"blk.3.attn_output.weight", G2_GGML_Q4_K}}},
+    {"mid-f32", GPT2_WTYPE_Q5_K_M, G2_FTYPE_MOSTLY_Q5_K_M,
+     {{"token_embd.weight", G2_GGML_Q5_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.0.attn_qkv.weight", G2_GGML_Q5_K}, {"blk.3.attn_qkv.weight", G2_GGML_Q6_K},
+      {"blk.2.ffn_down.weight", G2_GGML_Q6_K}, {"blk.0.ffn_down.weight", G2_GGML_Q5_K},
+      {"blk.2.ffn_up.weight", G2_GGML_Q5_K}, {"blk.2.attn_output.weight", G2_GGML_Q5_K}}},
+    {"mid-f32", GPT2_WTYPE_Q4_K_S, G2_FTYPE_MOSTLY_Q4_K_S,
+     {{"token_embd.weight", G2_GGML_Q4_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.0.attn_qkv.weight", G2_GGML_Q5_K}, {"blk.3.attn_qkv.weight", G2_GGML_Q5_K},
+      {"blk.0.ffn_down.weight", G2_GGML_Q4_K}, {"blk.3.ffn_down.weight", G2_GGML_Q4_K},
+      {"blk.0.ffn_up.weight", G2_GGML_Q4_K}, {"position_embd.weight", G2_GGML_F32}}},
+    {"mid-f32", GPT2_WTYPE_Q5_K_S, G2_FTYPE_MOSTLY_Q5_K_S,
+     {{"token_embd.weight", G2_GGML_Q5_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.3.attn_qkv.weight", G2_GGML_Q5_K}, {"blk.3.ffn_down.weight", G2_GGML_Q5_K}}},
+    {"mid-f32", GPT2_WTYPE_Q6_K, G2_FTYPE_MOSTLY_Q6_K,
+     {{"token_embd.weight", G2_GGML_Q6_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.0.attn_qkv.weight", G2_GGML_Q6_K}, {"blk.1.ffn_down.weight", G2_GGML_Q6_K}}},
+    {"mid-f32", GPT2_WTYPE_Q3_K_S, G2_FTYPE_MOSTLY_Q3_K_S,
+     {{"token_embd.weight", G2_GGML_Q3_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.0.attn_qkv.weight", G2_GGML_Q3_K}, {"blk.3.ffn_down.weight", G2_GGML_Q3_K},
+      {"blk.0.attn_output.weight", G2_GGML_Q3_K}}},
+    {"mid-f32", GPT2_WTYPE_Q3_K_M, G2_FTYPE_MOSTLY_Q3_K_M,
+     {{"token_embd.weight", G2_GGML_Q3_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.1.attn_qkv.weight", G2_GGML_Q5_K}, {"blk.2.attn_qkv.weight", G2_GGML_Q4_K},
+      {"blk.0.ffn_down.weight", G2_GGML_Q4_K}, {"blk.0.attn_output.weight", G2_GGML_Q4_K},
+      {"blk.0.ffn_up.weight", G2_GGML_Q3_K}}},
+    {"mid-f32", GPT2_WTYPE_Q3_K_L, G2_FTYPE_MOSTLY_Q3_K_L,
+     {{"token_embd.weight", G2_GGML_Q3_K}, {"output.weight", G2_GGML_Q6_K},
+      {"blk.3.attn_qkv.weight", G2_GGML_Q5_K}, {"blk.3.ffn_down.weight", G2_GGML_Q5_K},
+      {"blk.3.attn_output.weight", G2_GGML_Q5_K}, {"blk.3.ffn_up.weight", G2_GGML_Q3_K}}},
+    {"tiny-f32", GPT2_WTYPE_Q3_K_M, G2_FTYPE_MOSTLY_Q3_K_M,
+     {{"token_embd.weight", G2_GGML_Q4_0}, {"output.weight", G2_GGML_Q8_0},
+      {"blk.1.attn_qkv.weight", G2_GGML_Q5_1}, {"blk.0.ffn_down.weight", G2_GGML_Q4_K},
+      {"blk.0.attn_output.weight", G2_GGML_Q5_0}, {"blk.0.ffn_up.weight", G2_GGML_Q4_0}}},
+    {"tiny-f32", GPT2_WTYPE_Q4_K_M, G2_FTYPE_MOSTLY_Q4_K_M,
+     {{"token_embd.weight", G2_GGML_Q5_0}, {"output.weight", G2_GGML_Q8_0},
+      {"blk.0.attn_qkv.weight", G2_GGML_Q5_0}, {"blk.1.attn_qkv.weight", G2_GGML_Q8_0},
+      {"blk.0.ffn_down.weight", G2_GGML_Q4_K}, {"blk.1.ffn_down.weight", G2_GGML_Q6_K},
+      {"blk.1.ffn_up.weight", G2_GGML_Q5_0}, {"blk.0.attn_output.weight", G2_GGML_Q5_0}}},
+    {"tiny-f32", GPT2_WTYPE_Q5_K_M, G2_FTYPE_MOSTLY_Q5_K_M,
+     {{"token_embd.weight", G2_GGML_Q5_1}, {"output.weight", G2_GGML_Q8_0},
+      {"blk.0.attn_qkv.weight", G2_GGML_Q5_1}, {"blk.0.ffn_down.weight", G2_GGML_Q5_K}}},
+    {"tiny-f32", GPT2_WTYPE_Q6_K, G2_FTYPE_MOSTLY_Q6_K,
+     {{"token_embd.weight", G2_GGML_Q8_0}, {"output.weight", G2_GGML_Q8_0},
+      {"blk.0.attn_qkv.weight", G2_GGML_Q8_0}, {"blk.0.ffn_down.weight", G2_GGML_Q6_K}}},
+};
+
+/* gpt2_save_params.omit_tied_output: the file of a tied model without
+   output.weight, the token embedding in the output matrix's type (as
+   llama-quantize types a tied token_embd); it loads tied and gives the
+   logits of the default file, whose output.weight holds the same bytes. */
+static void test_omit_tied_output(void) {
+  char hf[1024], with[1024], without[1024];
+  model_path(hf, sizeof hf, "tiny-f32");
+  tmp_path(with, sizeof with, "tiny-f32-q8_0.gguf"); /* written by test_round_trip */
+  tmp_path(without, sizeof without, "tiny-f32-q8_0-tied.gguf");
+  gpt2_model *model = NULL;
+  int status = gpt2_load(hf, NULL, &model);
+  gpt2_save_params params = GPT2_SAVE_PARAMS_INIT;
+  params.weight_type = GPT2_WTYPE_Q8_0;
+  params.omit_tied_output = 1;
+  if (status == GPT2_OK) status = gpt2_save_gguf(model, without, &params);
+  gpt2_model_free(model);
+  size_t size = 0;
+  char *data = status == GPT2_OK ? read_file(without, &size) : NULL;
+  g2_gguf gguf;
+  int parsed = data && g2_gguf_parse((const unsigned char *)data, size, without, &gguf) == GPT2_OK;
+  CHECK(parsed && !g2_gguf_find_tensor(&gguf, "output.weight") && gguf.n_tensors == 4 + 12 * 2 &&
+            tensor_type(&gguf, "token_embd.weight") == G2_GGML_Q8_0,
+        "omit_tied_output: no output.weight, token_embd Q8_0 (%s)", gpt2_last_error());
+  if (parsed) g2_gguf_free(&gguf);
+  free(data);
+  gpt2_model *tied = NULL, *copy = NULL;
+  int loaded = gpt2_load(without, NULL, &tied) == GPT2_OK && gpt2_load(with, NULL, &copy) == GPT2_OK;
+  CHECK(loaded && gpt2_model_n_params(copy) == gpt2_model_n_params(tied) &&
+            gpt2_model_size(copy) == gpt2_model_size(tied),
+        "an output.weight that copies token_embd loads tied again: %llu parameters, %llu bytes (tied file: %llu, %llu)",
+        loaded ? (unsigned long long)gpt2_model_n_params(copy) : 0ull,
+        loaded ? (unsigned long long)gpt2_model_size(copy) : 0ull,
+        loaded ? (unsigned long long)gpt2_model_n_params(tied) : 0ull,
+        loaded ? (unsigned long long)gpt2_model_size(tied) : 0ull);
+  gpt2_model_free(tied);
+  gpt2_model_free(copy);
+  logits_run a, b;
+  int ok = model_logits(with, GPT2_WTYPE_AUTO, &a) && model_logits(without, GPT2_WTYPE_AUTO, &b);
+  CHECK(ok && same_logits(&a, &b), "omit_tied_output: the tied file gives bitwise the logits of the default one");
+  if (ok) {
+    free(a.logits);
+    free(b.logits);
+  }
+}
+
+static void test_k_mixes(void) {
+  for (size_t c = 0; c < sizeof mix_cases / sizeof mix_cases[0]; c++) {
+    const mix_case *mc = &mix_cases[c];
+    char hf[1024], out[1024], file[64];
+    model_path(hf, sizeof hf, mc->model);
+    snprintf(file, sizeof file, "%s-%s.gguf", mc->model, type_names[mc->weight_type]);
+    tmp_path(out, sizeof out, file);
+    size_t size = 0;
+    char *data = save_as(hf, out, mc->weight_type) == GPT2_OK ? read_file(out, &size) : NULL;
+    g2_gguf gguf;
+    if (!data || g2_gguf_parse((const unsigned char *)data, size, out, &gguf) != GPT2_OK) {
+      CHECK(0, "%s: written and parsed (%s)", file, gpt2_last_error());
+      free(data);
+      continue;
+    }
+    uint64_t ftype = 0;
+    int ok = key_u32(&gguf, "general.file_type", &ftype) && ftype == mc->file_type;
+    char wrong[256] = "";
+    for (size_t i = 0; i < 8 && mc->want[i].tensor; i++)
+      if (tensor_type(&gguf, mc->want[i].tensor) != mc->want[i].type && !wrong[0])
+        snprintf(wrong, sizeof wrong, "%s is %s", mc->want[i].tensor,
+                 g2_ggml_type_name(tensor_type(&gguf, mc->want[i].tensor)));
+    CHECK(ok && !wrong[0], "%s: general.file_type %u and llama-quantize's type for each tensor checked %s", file,
+          (unsigned)mc->file_type, wrong);
+    g2_gguf_free(&gguf);
+    free(data);
+    logits_run exact, dequantized;
+    ok = model_logits_as(out, GPT2_WTYPE_AUTO, FP32_PRODUCTS, &exact) &&
+         model_logits_as(out, GPT2_WTYPE_AUTO, DEQUANTIZED, &dequantized);
+    logits_error error = ok ? compare_logits(&dequantized, &exact) : (logits_error){INFINITY, INFINITY, 0};
+    CHECK(ok && error.rms_error <= dequantized_bound,
+          "%s: loads and runs; on FP32 products vs its weights dequantized to F32: RMS error %.2g (bound %.0e)",
+          file, error.rms_error, dequantized_bound);
+    /* gpt2_load_params.weight_type: the same mix converted at load is
+       the same model, the tied token embedding split in two types as in
+       the file (both converted from one source: also from a file read
+       into memory, whose released pages would read back as zeros). */
+    logits_run file_run, direct, unmapped;
+    int all = model_logits(out, GPT2_WTYPE_AUTO, &file_run) && model_logits(hf, mc->weight_type, &direct) &&
+              model_logits_as(hf, mc->weight_type, UNMAPPED, &unmapped);
+    CHECK(all && same_logits(&direct, &file_run) && same_logits(&unmapped, &file_run),
+          "%s: bitwise the logits of the HF model converted to the mix at load (mapped and read)", file);
+    if (all) {
+      free(file_run.logits);
+      free(direct.logits);
+      free(unmapped.logits);
+    }
+    if (ok) {
+      free(exact.logits);
+      free(dequantized.logits);
+    }
+  }
+}
+
 static void remove_tmp_dir(void) {
   char command[600];
   snprintf(command, sizeof command, "rm -rf '%s'", tmp_dir);
@@ -778,12 +952,14 @@ int main(void) {
   test_round_trip("odd-f32");
   /* names, types: file type, output, layer matrices (mid: n_embd 256 fills
      Q6_K blocks; tiny: 64 does not, so Q8_0 as llama.cpp does) */
-  test_file_layout("tiny-f32", GPT2_WTYPE_F32, 2, 509, G2_FTYPE_ALL_F32, G2_GGML_F32, G2_GGML_F32);
-  test_file_layout("tiny-f32", GPT2_WTYPE_F16, 2, 509, G2_FTYPE_MOSTLY_F16, G2_GGML_F16, G2_GGML_F16);
-  test_file_layout("tiny-f32", GPT2_WTYPE_BF16, 2, 509, G2_FTYPE_MOSTLY_BF16, G2_GGML_BF16, G2_GGML_BF16);
-  test_file_layout("tiny-f32", GPT2_WTYPE_Q8_0, 2, 509, G2_FTYPE_MOSTLY_Q8_0, G2_GGML_Q8_0, G2_GGML_Q8_0);
-  test_file_layout("tiny-f32", GPT2_WTYPE_Q4_0, 2, 509, G2_FTYPE_MOSTLY_Q4_0, G2_GGML_Q8_0, G2_GGML_Q4_0);
-  test_file_layout("mid-f32", GPT2_WTYPE_Q4_0, 4, 1999, G2_FTYPE_MOSTLY_Q4_0, G2_GGML_Q8_0, G2_GGML_Q4_0);
+  test_file_layout("tiny-f32", GPT2_WTYPE_F32, 2, 509, G2_FTYPE_ALL_F32, G2_GGML_F32, G2_GGML_F32, G2_GGML_F32);
+  test_file_layout("tiny-f32", GPT2_WTYPE_F16, 2, 509, G2_FTYPE_MOSTLY_F16, G2_GGML_F16, G2_GGML_F16, G2_GGML_F16);
+  test_file_layout("tiny-f32", GPT2_WTYPE_BF16, 2, 509, G2_FTYPE_MOSTLY_BF16, G2_GGML_BF16, G2_GGML_BF16, G2_GGML_BF16);
+  test_file_layout("tiny-f32", GPT2_WTYPE_Q8_0, 2, 509, G2_FTYPE_MOSTLY_Q8_0, G2_GGML_Q8_0, G2_GGML_Q8_0, G2_GGML_Q8_0);
+  test_file_layout("tiny-f32", GPT2_WTYPE_Q4_0, 2, 509, G2_FTYPE_MOSTLY_Q4_0, G2_GGML_Q8_0, G2_GGML_Q8_0, G2_GGML_Q4_0);
+  test_file_layout("mid-f32", GPT2_WTYPE_Q4_0, 4, 1999, G2_FTYPE_MOSTLY_Q4_0, G2_GGML_Q8_0, G2_GGML_Q8_0, G2_GGML_Q4_0);
+  test_k_mixes();
+  test_omit_tied_output();
   test_resave("mid-f32", "q4_0");
   test_resave("odd-f32", "f16");
   test_vocab_round_trip("124m-f16");
