@@ -18,7 +18,7 @@ done
 mkdir -p "$out/obj"
 flags=(-std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -pthread -D_GNU_SOURCE -Iinclude -Ilib)
 objs=()
-for src in $(find lib -name '*.c' | sort); do
+for src in $(find lib -name '*.c' ! -name '*_win32.c' | sort); do
   obj=$out/obj/$(echo "${src%.c}" | tr / _).o
   if ! "$CROSS_CC" "${flags[@]}" -c "$src" -o "$obj" 2>"$out/build.log"; then
     fail "neon: cross compile of $src"; cat "$out/build.log"; exit 1

@@ -3,6 +3,7 @@
    on the integers tensor/kquant.h unpacks. */
 #include <math.h>
 
+#include "core/fmaf.h"
 #include "kernels/kquant_int8.h"
 #include "tensor/kquant.h"
 
@@ -79,10 +80,10 @@ void g2_kq8_ref_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t 
         int32_t s, m;
         block_sums(dtype, block, q, sums, &s, &m);
         if (dtype == G2_DT_Q6_K) {
-          chain = fmaf((float)s, g2_k_half(block + 208) * d_x, chain);
+          chain = g2_fmaf((float)s, g2_k_half(block + 208) * d_x, chain);
         } else {
-          chain = fmaf((float)s, g2_k_half(block) * d_x, chain);
-          chain = fmaf((float)-m, g2_k_half(block + 2) * d_x, chain);
+          chain = g2_fmaf((float)s, g2_k_half(block) * d_x, chain);
+          chain = g2_fmaf((float)-m, g2_k_half(block + 2) * d_x, chain);
         }
       }
       out[t * out_stride + j] = chain + (bias ? bias[j] : 0.0f);

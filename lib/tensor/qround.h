@@ -26,6 +26,21 @@ static inline int g2_trunc_int8(float v) {
   return (int)(int8_t)v;
 }
 
+/* The value of x[0 .. n) of largest magnitude (the first of ties), its
+   magnitude in *amax; 0 for all zeros. */
+static inline float g2_signed_absmax(const float *x, int n, float *amax) {
+  float max = 0.0f;
+  *amax = 0.0f;
+  for (int i = 0; i < n; i++) {
+    float ax = x[i] < 0 ? -x[i] : x[i];
+    if (ax > *amax) {
+      *amax = ax;
+      max = x[i];
+    }
+  }
+  return max;
+}
+
 static inline int g2_clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* Little-endian 16-bit fields of the blocks. */

@@ -146,14 +146,8 @@ static void quantize_q4_0(const float *in, unsigned char *block) {
    value of largest magnitude, then 18 nearby scales tried; L gets q + 32. */
 static float fit_q6_group(const float *x, int8_t *L) {
   enum { N = 16, NMAX = 32 };
-  float max = 0.0f, amax = 0.0f;
-  for (int i = 0; i < N; i++) {
-    float ax = fabsf(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
+  float amax;
+  float max = g2_signed_absmax(x, N, &amax);
   if (amax < GROUP_MAX_EPS) {
     memset(L, 0, N);
     return 0.0f;

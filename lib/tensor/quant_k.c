@@ -208,14 +208,8 @@ static void quantize_q5_k(const float *x, unsigned char *block) {
    and scale 0. */
 static float fit_q3_group(const float *x, int8_t *L) {
   enum { N = 16, NMAX = 4 };
-  float max = 0, amax = 0;
-  for (int i = 0; i < N; i++) {
-    float ax = fabsf(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
+  float amax;
+  float max = g2_signed_absmax(x, N, &amax);
   if (amax < 1e-15f) { /* ggml's GROUP_MAX_EPS */
     memset(L, 0, N);
     return 0.0f;
