@@ -118,13 +118,16 @@ typedef struct gpt2_detok gpt2_detok;
 typedef struct gpt2_load_params {
   uint32_t size;         /* sizeof(gpt2_load_params) */
   uint32_t weight_type;  /* GPT2_WTYPE_*: convert matrices at load (AUTO: as stored) */
-  uint32_t use_mmap;     /* 1 (default): map weight files and use them in place;
-                            0: read them into memory instead */
+  uint32_t use_mmap;     /* 1 (default): map the weights file and use it in place
+                            (another process truncating it then raises SIGBUS
+                            here: docs/reliability.md); 0: read it into memory
+                            instead. The small files are always read */
   uint32_t fp32_products; /* 0 (default): the fastest products the CPU has, which
                             round activations to bfloat16 for BF16 weights on
-                            AVX512-BF16 CPUs and to 8 bits for Q8_0/Q4_0 on
-                            AVX512-VNNI ones (docs/kernels.md); 1: every product
-                            in FP32 on any CPU (what the golden tests bound) */
+                            AVX512-BF16 CPUs and to 8 bits for Q8_0, Q4_0 and
+                            K-type weights on AVX512-VNNI ones (docs/kernels.md);
+                            1: every product in FP32 on any CPU (what the
+                            golden tests bound) */
   uint32_t n_threads;    /* 0 = number of online CPUs: threads that convert weights
                             at load (weight_type); they are joined before
                             gpt2_load returns, and the result does not depend
