@@ -20,13 +20,14 @@ locpath=$(comma_locale)
 
 passed=0 failed=0 skipped=0
 log=$tmp/log
-# count NAME OK FAIL SKIP: adds a program's counts and prints its line.
+# count NAME OK FAIL SKIP [SECONDS]: adds a program's counts and prints its
+# line, with the time it took (to see what makes the run long).
 count() {
   passed=$((passed + $2)); failed=$((failed + $3)); skipped=$((skipped + $4))
-  printf '%-28s %4d passed, %d failed, %d skipped\n' "$1" "$2" "$3" "$4"
+  printf '%-28s %4d passed, %d failed, %d skipped%s\n' "$1" "$2" "$3" "$4" "${5:+, $5 s}"
 }
 run_one() {
-  local name=$1; shift
+  local name=$1 started=$SECONDS; shift
   timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
   local status=$?
   local ok fail skip
@@ -41,7 +42,7 @@ run_one() {
     echo "FAIL $name exited with status $status:"; tail -n 15 "$log"
     fail=1
   fi
-  count "$name" "$ok" "$fail" "$skip"
+  count "$name" "$ok" "$fail" "$skip" $((SECONDS - started))
 }
 
 for source in tests/unit/*.c; do

@@ -22,31 +22,51 @@ sanitize_pass() {
   local status=$?
   check "$pass: build ${targets[*]} with $vars" test $status -eq 0
   if [ $status -ne 0 ]; then tail -n 20 "$log" | sed "s/^/    /"; return 1; fi
-  local i=0
+  # The programs run nproc at a time (each into its own log), and their
+  # lines are printed afterwards in the order given: the pass takes about
+  # half the time on two cores, and its output reads the same.
+  local i=0 jobs=0 max_jobs; max_jobs=$(nproc)
   for program in "$@"; do
-    local target=${targets[$i]} args=${program#* }
+    local args=${program#* }
     [ "$args" = "$program" ] && args=
+    if [ "$jobs" -ge "$max_jobs" ]; then wait -n; jobs=$((jobs - 1)); fi
+    sanitize_run "${targets[$i]}" "$args" "$tmp/sanitize.$i" &
+    jobs=$((jobs + 1)) i=$((i + 1))
+  done
+  wait
+  i=0
+  for program in "$@"; do
+    local target=${targets[$i]} args=${program#* } log=$tmp/sanitize.$i.log
+    [ "$args" = "$program" ] && args=
+    status=$(cat "$tmp/sanitize.$i.status")
     i=$((i + 1))
-    # shellcheck disable=SC2086 # args are words by design
-    "$target" $args >"$log" 2>&1
-    status=$?
-    # Sanitizer runtimes of gcc 12 can fail to start on kernels with more
-    # ASLR entropy ("unexpected memory mapping"); without randomisation
-    # they run.
-    if [ $status -ne 0 ] && grep -q 'unexpected memory mapping' "$log" && command -v setarch >/dev/null; then
-      # shellcheck disable=SC2086
-      setarch "$(uname -m)" -R "$target" $args >"$log" 2>&1
-      status=$?
-    fi
     sed -n -e "s/^ok /ok $pass: ${target##*/}: /p" -e "s/^FAIL /FAIL $pass: ${target##*/}: /p" \
       -e "s/^skip /skip $pass: ${target##*/}: /p" \
       -e "s/^# /# $pass: ${target##*/}: /p" "$log"
     local fails; fails=$(grep -c '^FAIL ' "$log")
     failures=$((failures + fails))
-    if [ $status -ne 0 ] && [ "$fails" -eq 0 ]; then
+    if [ "$status" -ne 0 ] && [ "$fails" -eq 0 ]; then
       fail "$pass: ${target##*/} $args exited with status $status:"; tail -n 30 "$log" | sed "s/^/    /"
     elif ! grep -q '^ok ' "$log"; then
-      check "$pass: ${target##*/} $args runs clean" test $status -eq 0
+      check "$pass: ${target##*/} $args runs clean" test "$status" -eq 0
     fi
   done
+}
+
+# sanitize_run TARGET ARGS OUT: runs one program into OUT.log, its exit
+# status into OUT.status.
+sanitize_run() {
+  local target=$1 args=$2 out=$3 status
+  # shellcheck disable=SC2086 # args are words by design
+  "$target" $args >"$out.log" 2>&1
+  status=$?
+  # Sanitizer runtimes of gcc 12 can fail to start on kernels with more
+  # ASLR entropy ("unexpected memory mapping"); without randomisation
+  # they run.
+  if [ $status -ne 0 ] && grep -q 'unexpected memory mapping' "$out.log" && command -v setarch >/dev/null; then
+    # shellcheck disable=SC2086
+    setarch "$(uname -m)" -R "$target" $args >"$out.log" 2>&1
+    status=$?
+  fi
+  echo "$status" >"$out.status"
 }
