@@ -363,7 +363,9 @@ static ALWAYS_INLINE void panel_tile(size_t nt, const panel_block *panel, size_t
     __m256i isum[TILE_TOKS];
 #pragma GCC unroll 4
     for (size_t t = 0; t < nt; t++) isum[t] = _mm256_setzero_si256();
-#pragma GCC unroll 16
+    /* unrolled by 2 only: fully unrolled, gcc 12 hoists every vpmaddwd
+       above the adds and spills their results */
+#pragma GCC unroll 2
     for (int i = 0; i < PANEL_PAIRS; i++) {
       __m256i weights = _mm256_load_si256(&block->weights[i]);
 #pragma GCC unroll 4
