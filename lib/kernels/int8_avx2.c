@@ -48,7 +48,7 @@ enum {
   PANEL_ROWS = 8,
   PANEL_PAIRS = BLOCK / 2,  /* int16 pairs (vectors) per panel block */
   PANEL_MAX_BLOCKS = 128,   /* n_in <= 4096: 68 KiB of panel; longer rows run FEW_TOKS at a time */
-  TILE_TOKS = 4
+  TILE_TOKS = 6
 };
 
 /* ---- step 1: the activations ---- */
@@ -352,7 +352,7 @@ static ALWAYS_INLINE void panel_tile(size_t nt, const panel_block *panel, size_t
   const int16_t *q[TILE_TOKS];
   const float *d[TILE_TOKS];
   __m256 chains[TILE_TOKS][2];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (size_t t = 0; t < nt; t++) {
     q[t] = (const int16_t *)(const void *)(tokens + t * stride);
     d[t] = (const float *)(const void *)(tokens + t * stride + 2 * n_in);
@@ -361,18 +361,18 @@ static ALWAYS_INLINE void panel_tile(size_t nt, const panel_block *panel, size_t
   for (size_t b = 0; b < n_blocks; b++) {
     const panel_block *block = &panel[b];
     __m256i isum[TILE_TOKS];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (size_t t = 0; t < nt; t++) isum[t] = _mm256_setzero_si256();
     /* unrolled by 2 only: fully unrolled, gcc 12 hoists every vpmaddwd
        above the adds and spills their results */
 #pragma GCC unroll 2
     for (int i = 0; i < PANEL_PAIRS; i++) {
       __m256i weights = _mm256_load_si256(&block->weights[i]);
-#pragma GCC unroll 4
+#pragma GCC unroll 6
       for (size_t t = 0; t < nt; t++)
         isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(weights, _mm256_set1_epi32(load_pair(q[t] + b * BLOCK + 2 * i))));
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (size_t t = 0; t < nt; t++) {
       __m256 scale = _mm256_mul_ps(block->scales, _mm256_set1_ps(d[t][b]));
       chains[t][b % 2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), scale, chains[t][b % 2]);
@@ -394,6 +394,8 @@ static void panel_tile_any(size_t nt, const panel_block *panel, size_t n_in, con
     case 1: panel_tile(1, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
     case 2: panel_tile(2, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
     case 3: panel_tile(3, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
+    case 4: panel_tile(4, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
+    case 5: panel_tile(5, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
     default: panel_tile(TILE_TOKS, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
   }
 }
