@@ -266,12 +266,18 @@ static void matmul_stream(const g2_matrix *w, const unsigned char *scratch, size
 
 /* ---- batches: int16 panels ---- */
 
+/* Q8_0: vector i, lane r: row r's weights 2i, 2i + 1 (int16). Q4_0
+   (vectors 0..7 only): vector g, lane r: row r's nibbles 4g .. 4g + 3
+   (bytes, w + 8), which meet the activations by vpmaddubsw: a pair is at
+   most 2 * 15 * 127, so a block's 8 groups add up in int16 (at most
+   30480) before one vpmaddwd, half the Q8_0 panels' work per product. */
 typedef struct panel_block {
-  __m256i weights[PANEL_PAIRS]; /* vector i, lane r: row r's weights 2i, 2i + 1 (int16) */
-  __m256 scales;                /* lane r: row r's d_w */
+  __m256i weights[PANEL_PAIRS];
+  __m256 scales; /* lane r: row r's d_w */
 } panel_block;
 
-/* One token for the panels: q[n_in] as int16, then d[n_blocks]. */
+/* One Q8_0 token for the panels: q[n_in] as int16, then d[n_blocks]
+   (Q4_0 panels take the one-token path's tokens). */
 static size_t token16_bytes(size_t n_in) { return (2 * n_in + 4 * (n_in / BLOCK) + 63) / 64 * 64; }
 
 static void quantize_token16(const float *x, size_t n_in, unsigned char *base) {
@@ -315,10 +321,11 @@ static void pack_panel(const g2_matrix *w, size_t j0, size_t n_rows, panel_block
   const unsigned char *rows[PANEL_ROWS];
   for (size_t r = 0; r < PANEL_ROWS; r++) rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
   const __m128i low_nibbles = _mm_set1_epi8(0x0f);
-  const __m256i eight = _mm256_set1_epi16(8);
   for (size_t b = 0; b < n_blocks; b++) {
     size_t at = b * bytes;
-    __m256i first[PANEL_ROWS], last[PANEL_ROWS]; /* a row's pairs 0..7 and 8..15 */
+    /* Q8_0: a row's int16 pairs 0..7 and 8..15; Q4_0: its 32 nibbles as
+       bytes in element order (the low nibbles are elements 0..15) */
+    __m256i first[PANEL_ROWS], last[PANEL_ROWS];
     uint16_t h[PANEL_ROWS];
     for (size_t r = 0; r < PANEL_ROWS; r++) {
       const unsigned char *block = rows[r] + at;
@@ -327,14 +334,14 @@ static void pack_panel(const g2_matrix *w, size_t j0, size_t n_rows, panel_block
       if (w->dtype == G2_DT_Q8_0) {
         first[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 2)));
         last[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 18)));
-      } else { /* low nibbles are elements 0..15, high ones 16..31, offset 8 */
+      } else {
         __m128i nibbles = _mm_loadu_si128((const __m128i *)(const void *)(block + 2));
-        first[r] = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_and_si128(nibbles, low_nibbles)), eight);
-        last[r] = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(nibbles, 4), low_nibbles)), eight);
+        first[r] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(nibbles, low_nibbles)),
+                                           _mm_and_si128(_mm_srli_epi16(nibbles, 4), low_nibbles), 1);
       }
     }
     transpose8(first, panel[b].weights);
-    transpose8(last, panel[b].weights + 8);
+    if (w->dtype == G2_DT_Q8_0) transpose8(last, panel[b].weights + 8);
     panel[b].scales = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
   }
 }
@@ -345,22 +352,15 @@ static ALWAYS_INLINE int32_t load_pair(const int16_t *p) {
   return v;
 }
 
-/* nt tokens (at `tokens`, token16_bytes apart) x the panel's 8 rows. */
-static ALWAYS_INLINE void panel_tile(size_t nt, const panel_block *panel, size_t n_in, const unsigned char *tokens,
-                                     const float *bias, float *out, size_t out_stride, size_t n_rows) {
-  size_t n_blocks = n_in / BLOCK, stride = token16_bytes(n_in);
-  const int16_t *q[TILE_TOKS];
-  const float *d[TILE_TOKS];
-  __m256 chains[TILE_TOKS][2];
-#pragma GCC unroll 6
-  for (size_t t = 0; t < nt; t++) {
-    q[t] = (const int16_t *)(const void *)(tokens + t * stride);
-    d[t] = (const float *)(const void *)(tokens + t * stride + 2 * n_in);
-    chains[t][0] = chains[t][1] = _mm256_setzero_ps();
-  }
-  for (size_t b = 0; b < n_blocks; b++) {
-    const panel_block *block = &panel[b];
-    __m256i isum[TILE_TOKS];
+static size_t panel_token_bytes(g2_dtype dtype, size_t n_in) {
+  return dtype == G2_DT_Q8_0 ? token16_bytes(n_in) : token_bytes(n_in);
+}
+
+/* Block b's integer sums of nt tokens (at `tokens`) x the panel's 8 rows. */
+static ALWAYS_INLINE void block_sums(g2_dtype dtype, size_t nt, const panel_block *block, size_t b,
+                                     const unsigned char *tokens, size_t n_in, __m256i isum[TILE_TOKS]) {
+  size_t stride = panel_token_bytes(dtype, n_in);
+  if (dtype == G2_DT_Q8_0) {
 #pragma GCC unroll 6
     for (size_t t = 0; t < nt; t++) isum[t] = _mm256_setzero_si256();
     /* unrolled by 2 only: fully unrolled, gcc 12 hoists every vpmaddwd
@@ -369,9 +369,49 @@ static ALWAYS_INLINE void panel_tile(size_t nt, const panel_block *panel, size_t
     for (int i = 0; i < PANEL_PAIRS; i++) {
       __m256i weights = _mm256_load_si256(&block->weights[i]);
 #pragma GCC unroll 6
-      for (size_t t = 0; t < nt; t++)
-        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(weights, _mm256_set1_epi32(load_pair(q[t] + b * BLOCK + 2 * i))));
+      for (size_t t = 0; t < nt; t++) {
+        const int16_t *q = (const int16_t *)(const void *)(tokens + t * stride) + b * BLOCK;
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(weights, _mm256_set1_epi32(load_pair(q + 2 * i))));
+      }
     }
+    return;
+  }
+  __m256i pairs[TILE_TOKS];
+#pragma GCC unroll 6
+  for (size_t t = 0; t < nt; t++) pairs[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+  for (int g = 0; g < BLOCK / 4; g++) {
+    __m256i nibbles = _mm256_load_si256(&block->weights[g]);
+#pragma GCC unroll 6
+    for (size_t t = 0; t < nt; t++) {
+      int32_t group;
+      memcpy(&group, token_at(tokens + t * stride, n_in).q + b * BLOCK + 4 * g, sizeof group);
+      pairs[t] = _mm256_add_epi16(pairs[t], _mm256_maddubs_epi16(nibbles, _mm256_set1_epi32(group)));
+    }
+  }
+#pragma GCC unroll 6
+  for (size_t t = 0; t < nt; t++)
+    isum[t] = _mm256_sub_epi32(_mm256_madd_epi16(pairs[t], _mm256_set1_epi16(1)),
+                               _mm256_set1_epi32(token_at(tokens + t * stride, n_in).sums[b] * 8));
+}
+
+/* nt tokens (at `tokens`, panel_token_bytes apart) x the panel's 8 rows. */
+static ALWAYS_INLINE void panel_tile(g2_dtype dtype, size_t nt, const panel_block *panel, size_t n_in,
+                                     const unsigned char *tokens, const float *bias, float *out, size_t out_stride,
+                                     size_t n_rows) {
+  size_t n_blocks = n_in / BLOCK, stride = panel_token_bytes(dtype, n_in);
+  const float *d[TILE_TOKS];
+  __m256 chains[TILE_TOKS][2];
+#pragma GCC unroll 6
+  for (size_t t = 0; t < nt; t++) {
+    d[t] = dtype == G2_DT_Q8_0 ? (const float *)(const void *)(tokens + t * stride + 2 * n_in)
+                               : token_at(tokens + t * stride, n_in).d;
+    chains[t][0] = chains[t][1] = _mm256_setzero_ps();
+  }
+  for (size_t b = 0; b < n_blocks; b++) {
+    const panel_block *block = &panel[b];
+    __m256i isum[TILE_TOKS];
+    block_sums(dtype, nt, block, b, tokens, n_in, isum);
 #pragma GCC unroll 6
     for (size_t t = 0; t < nt; t++) {
       __m256 scale = _mm256_mul_ps(block->scales, _mm256_set1_ps(d[t][b]));
@@ -388,35 +428,48 @@ static ALWAYS_INLINE void panel_tile(size_t nt, const panel_block *panel, size_t
   }
 }
 
-static void panel_tile_any(size_t nt, const panel_block *panel, size_t n_in, const unsigned char *tokens,
-                           const float *bias, float *out, size_t out_stride, size_t n_rows) {
-  switch (nt) {
-    case 1: panel_tile(1, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
-    case 2: panel_tile(2, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
-    case 3: panel_tile(3, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
-    case 4: panel_tile(4, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
-    case 5: panel_tile(5, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
-    default: panel_tile(TILE_TOKS, panel, n_in, tokens, bias, out, out_stride, n_rows); break;
+static void panel_tile_any(g2_dtype dtype, size_t nt, const panel_block *panel, size_t n_in,
+                           const unsigned char *tokens, const float *bias, float *out, size_t out_stride,
+                           size_t n_rows) {
+#define TILE_TOKENS(type)                                                                          \
+  switch (nt) {                                                                                    \
+    case 1: panel_tile(type, 1, panel, n_in, tokens, bias, out, out_stride, n_rows); break;         \
+    case 2: panel_tile(type, 2, panel, n_in, tokens, bias, out, out_stride, n_rows); break;         \
+    case 3: panel_tile(type, 3, panel, n_in, tokens, bias, out, out_stride, n_rows); break;         \
+    case 4: panel_tile(type, 4, panel, n_in, tokens, bias, out, out_stride, n_rows); break;         \
+    case 5: panel_tile(type, 5, panel, n_in, tokens, bias, out, out_stride, n_rows); break;         \
+    default: panel_tile(type, TILE_TOKS, panel, n_in, tokens, bias, out, out_stride, n_rows); break; \
   }
+  if (dtype == G2_DT_Q8_0)
+    TILE_TOKENS(G2_DT_Q8_0)
+  else
+    TILE_TOKENS(G2_DT_Q4_0)
+#undef TILE_TOKENS
 }
 
-/* Panels first in the work area, then as many int16 tokens as fit. */
+/* Panels first in the work area, then as many quantized tokens as fit. */
 static void matmul_panels(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                           float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK;
   panel_block *panel = work;
   unsigned char *scratch = (unsigned char *)work + n_blocks * sizeof(panel_block);
-  size_t token_block = (G2_KERNEL_WORK_BYTES - n_blocks * sizeof(panel_block)) / token16_bytes(n_in);
+  size_t token_size = panel_token_bytes(w->dtype, n_in);
+  size_t token_block = (G2_KERNEL_WORK_BYTES - n_blocks * sizeof(panel_block)) / token_size;
   if (token_block >= TILE_TOKS) token_block = token_block / TILE_TOKS * TILE_TOKS;
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
-    for (size_t t = t0; t < t_end; t++) quantize_token16(x + t * x_stride, n_in, scratch + (t - t0) * token16_bytes(n_in));
+    for (size_t t = t0; t < t_end; t++) {
+      if (w->dtype == G2_DT_Q8_0)
+        quantize_token16(x + t * x_stride, n_in, scratch + (t - t0) * token_size);
+      else
+        quantize_token(x + t * x_stride, n_in, scratch + (t - t0) * token_size);
+    }
     for (size_t j0 = col_begin; j0 < col_end; j0 += PANEL_ROWS) {
       size_t n_rows = col_end - j0 < PANEL_ROWS ? col_end - j0 : PANEL_ROWS;
       pack_panel(w, j0, n_rows, panel);
       for (size_t t = t0; t < t_end; t += TILE_TOKS) {
         size_t nt = t_end - t < TILE_TOKS ? t_end - t : TILE_TOKS;
-        panel_tile_any(nt, panel, n_in, scratch + (t - t0) * token16_bytes(n_in), bias ? bias + j0 : NULL,
+        panel_tile_any(w->dtype, nt, panel, n_in, scratch + (t - t0) * token_size, bias ? bias + j0 : NULL,
                        out + t * out_stride + j0, out_stride, n_rows);
       }
     }
