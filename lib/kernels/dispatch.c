@@ -30,7 +30,9 @@ static int has_neon(const g2_cpu_features *cpu) { return cpu->neon; }
    K-type (Q4_K/Q5_K/Q6_K) products, which quantize the activations to 8
    bits, and avx512bf16 also
    in BF16-weight products, which round them to bfloat16 (docs/kernels.md);
-   gpt2_load_params.fp32_products = 1 or GPT2_ISA=avx512 keeps them FP32. */
+   gpt2_load_params.fp32_products = 1 or GPT2_ISA=avx512 keeps them FP32.
+   avx2int8 is the same step above avx2 for CPUs without AVX-512 (its
+   Q8_0/Q4_0 products in int8_avx2.c, the K types' as avx512vnni's). */
 static const g2_kernels tables[] = {
 #if defined(__x86_64__)
     {"avx512bf16", 1, has_avx512_bf16, &g2_avx512_vector,
@@ -38,6 +40,8 @@ static const g2_kernels tables[] = {
     {"avx512vnni", 1, has_avx512_vnni, &g2_avx512_vector,
      {g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_avx512_matmul_for, g2_ref_matmul_for, NULL}},
     {"avx512", 0, has_avx512, &g2_avx512_vector, {g2_avx512_matmul_for, g2_ref_matmul_for, NULL, NULL, NULL}},
+    {"avx2int8", 1, has_avx2, &g2_avx2_vector,
+     {g2_int8_avx2_matmul_for, g2_kq8_matmul_for, g2_avx2_matmul_for, g2_ref_matmul_for, NULL}},
     {"avx2", 0, has_avx2, &g2_avx2_vector, {g2_avx2_matmul_for, g2_ref_matmul_for, NULL, NULL, NULL}},
 #endif
 #if defined(__aarch64__)

@@ -97,7 +97,8 @@ typedef struct g2_vector_kernels {
 enum { G2_MAX_FINDERS = 5 };
 
 typedef struct g2_kernels {
-  const char *name; /* "scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "neon" */
+  const char *name; /* "scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "avx2int8",
+                       "neon" */
   /* Nonzero: some products round the activations below FP32 (faster, less
      exact); gpt2_load_params.fp32_products = 1 excludes such tables. */
   int rounds_activations;
@@ -139,6 +140,9 @@ g2_matmul_fn g2_avx2_matmul_for(const g2_matrix *w, int many);
 g2_matmul_fn g2_avx512_matmul_for(const g2_matrix *w, int many);
 /* NK Q8_0/Q4_0 on 8-bit activations by vpdpbusd (kernels/int8.h). */
 g2_matmul_fn g2_int8_vnni_matmul_for(const g2_matrix *w, int many);
+/* The same products by AVX2 integer code (kernels/int8_avx2.c), for CPUs
+   without AVX512-VNNI. */
+g2_matmul_fn g2_int8_avx2_matmul_for(const g2_matrix *w, int many);
 /* NK Q4_K/Q5_K/Q6_K on 8-bit activations by AVX2 integer code
    (kernels/kquant_int8.h); run by the tables that round activations. */
 g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many);

@@ -731,13 +731,15 @@ static void test_k_types(void) {
         "the K types are read back as they were written");
   /* The int8 tables multiply K-type weights with 8-bit activations
      (docs/kernels.md), the float tables in float: on a CPU whose default
-     table is an int8 one, the float bound is checked on the avx512 table. */
+     table is an int8 one, the float bound is checked on the FP32 table of
+     its instruction set (avx512, or avx2 for avx2int8). */
   const char *k_isa = k_model ? gpt2_model_isa(k_model) : "";
-  int int8_activations = !strcmp(k_isa, "avx512vnni") || !strcmp(k_isa, "avx512bf16");
+  int int8_activations = !strcmp(k_isa, "avx512vnni") || !strcmp(k_isa, "avx512bf16") || !strcmp(k_isa, "avx2int8");
   gpt2_model_free(k_model);
   const char *isa = getenv("GPT2_ISA");
   char *saved_isa = isa ? strdup(isa) : NULL;
-  static const char *const float_isas[] = {NULL, "avx512"};
+  /* avx2int8's FP32 products are avx2's */
+  const char *const float_isas[] = {NULL, strcmp(k_isa, "avx2int8") ? "avx512" : "avx2"};
   for (int run = 0; run < 1 + int8_activations; run++) {
     if (run) setenv("GPT2_ISA", float_isas[run], 1);
     logits_run k, f32;

@@ -1,8 +1,10 @@
 /* The int8 products (kernels/int8.h): the activation quantizer's stated
-   rounding, the oracle's error against the exact product, the AVX512-VNNI
-   kernels bitwise equal to the oracle (odd shapes, extreme activations,
-   column splits, token batches), and whole models under GPT2_ISA=avx512vnni
-   against the exact avx512 table on the same Q8_0/Q4_0 weights. */
+   rounding, the oracle's error against the exact product, the kernels of
+   every int8 table (AVX512-VNNI: avx512vnni; AVX2: avx2int8) bitwise equal
+   to the oracle (odd shapes, every GPT-2 row length, extreme activations,
+   column splits, token batches), and whole models under each int8 table
+   against the exact FP32 table of the same instruction set on the same
+   Q8_0/Q4_0 weights. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -164,7 +166,7 @@ static void test_oracle_accuracy(void) {
         "of the bound)", checked, worst);
 }
 
-/* ---- the VNNI kernels against the oracle ---- */
+/* ---- the int8 tables' kernels against the oracle ---- */
 
 static const float sentinel = -12345.0f;
 
@@ -253,6 +255,29 @@ static void test_kernels_bitwise(const g2_kernels *kt) {
   }
 }
 
+/* The row lengths of every GPT-2 size (n_embd 768, 1024, 1280, 1600 and
+   4 n_embd) with 1..70 tokens (all of them at 768, a spread around the
+   paths' switches elsewhere): the oracle's bits, odd column splits. */
+static void test_gpt2_rows(const g2_kernels *kt) {
+  static const size_t n_ins[] = {768, 1024, 1280, 1600, 3072, 4096, 5120, 6400};
+  static const size_t some_toks[] = {1, 2, 3, 4, 5, 6, 7, 9, 13, 16, 17, 33, 64, 70};
+  for (int dt = 0; dt < 2; dt++) {
+    g2_dtype dtype = dt ? G2_DT_Q4_0 : G2_DT_Q8_0;
+    int failures = 0, cases = 0;
+    for (size_t s = 0; s < sizeof n_ins / sizeof n_ins[0]; s++) {
+      size_t count = s == 0 ? 70 : sizeof some_toks / sizeof some_toks[0];
+      for (size_t i = 0; i < count; i++) {
+        size_t n_tok = s == 0 ? i + 1 : some_toks[i];
+        failures += check_shape(kt, dtype, s % 2 ? 13 : 11, n_ins[s], n_tok, (int)((s + i) % 2 ? KIND_MIXED : KIND_UNIFORM),
+                                (int)(i % 2));
+        cases++;
+      }
+    }
+    CHECK(failures == 0, "%s %s: oracle's bits at every GPT-2 row length (768..6400), 1..70 tokens (%d cases, %d "
+          "failures)", kt->name, g2_dtype_name(dtype), cases, failures);
+  }
+}
+
 /* Weights at the edges of the formats: still the oracle's bits. */
 static void test_hostile_weights(const g2_kernels *kt) {
   hostile_weights = 1;
@@ -266,16 +291,15 @@ static void test_hostile_weights(const g2_kernels *kt) {
   hostile_weights = 0;
 }
 
-/* A table that is not the int8 one leaves other types to the exact path. */
-static void test_other_types(const g2_kernels *kt) {
-  const g2_kernels *avx512 = g2_kernels_select("avx512", 0);
+/* An int8 table leaves other types to its exact table's path. */
+static void test_other_types(const g2_kernels *kt, const g2_kernels *avx512) {
   test_matrix t = make_matrix(G2_DT_Q8_0, 5, 96);
   g2_matrix f32 = {t.dense, G2_DT_F32, G2_LAYOUT_NK, 5, 96};
   float x[2 * 96], want[10], got[10];
   fill_activations(x, 2 * 96, KIND_UNIFORM);
   g2_matmul(avx512, &f32, x, 2, 96, NULL, want, 5, 0, 5, work);
   g2_matmul(kt, &f32, x, 2, 96, NULL, got, 5, 0, 5, work);
-  CHECK(same_bits(want, got, 10), "%s: F32 weights take the avx512 path (same bits)", kt->name);
+  CHECK(same_bits(want, got, 10), "%s: F32 weights take the %s path (same bits)", kt->name, avx512->name);
   free_matrix(&t);
 
   /* rows longer than G2_INT8_MAX_IN (the activation scratch) are exact */
@@ -286,7 +310,7 @@ static void test_other_types(const g2_kernels *kt) {
   g2_matmul(avx512, &big.m, xs, 2, n_in, NULL, big_want, 3, 0, 3, work);
   g2_matmul(kt, &big.m, xs, 2, n_in, NULL, big_got, 3, 0, 3, work);
   CHECK(!g2_int8_supported(&big.m) && same_bits(big_want, big_got, 6),
-        "%s: Q8_0 rows of %zu take the exact avx512 path (same bits)", kt->name, n_in);
+        "%s: Q8_0 rows of %zu take the exact %s path (same bits)", kt->name, n_in, avx512->name);
   free(xs);
   free_matrix(&big);
 }
@@ -358,25 +382,25 @@ typedef struct model_bound {
   double min_top1;
 } model_bound;
 
-static void test_model(const model_bound *bound) {
+static void test_model(const model_bound *bound, const char *int8_isa, const char *exact_isa) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", harness_path("GPT2_TEST_MODELS", "build/models"), bound->name);
   const char *type = bound->weight_type == GPT2_WTYPE_Q8_0 ? "q8_0" : "q4_0";
   int n_vocab = 0;
-  float *exact = model_logits(path, bound->weight_type, "avx512", 1, &n_vocab);
-  float *int8 = model_logits(path, bound->weight_type, "avx512vnni", 1, &n_vocab);
-  float *threaded = model_logits(path, bound->weight_type, "avx512vnni", 2, &n_vocab);
-  CHECK(exact && int8 && threaded, "%s as %s: evaluated by avx512 and avx512vnni (%s)", bound->name, type,
+  float *exact = model_logits(path, bound->weight_type, exact_isa, 1, &n_vocab);
+  float *int8 = model_logits(path, bound->weight_type, int8_isa, 1, &n_vocab);
+  float *threaded = model_logits(path, bound->weight_type, int8_isa, 2, &n_vocab);
+  CHECK(exact && int8 && threaded, "%s as %s: evaluated by %s and %s (%s)", bound->name, type, exact_isa, int8_isa,
         gpt2_last_error());
   if (exact && int8 && threaded) {
     logits_error error = compare_logits(exact, int8, n_vocab);
     CHECK(error.rms_error <= bound->rms_error,
-          "%s as %s: int8 activations vs exact products: logit error %.2e RMS relative (bound %.2g)",
-          bound->name, type, error.rms_error, bound->rms_error);
-    CHECK(error.top1 >= bound->min_top1, "%s as %s: top-1 agreement %.1f%% over %d positions (bound %.0f%%)",
-          bound->name, type, 100 * error.top1, N_TOKENS, 100 * bound->min_top1);
+          "%s as %s: %s (int8 activations) vs %s: logit error %.2e RMS relative (bound %.2g)", bound->name, type,
+          int8_isa, exact_isa, error.rms_error, bound->rms_error);
+    CHECK(error.top1 >= bound->min_top1, "%s as %s: %s top-1 agreement %.1f%% over %d positions (bound %.0f%%)",
+          bound->name, type, int8_isa, 100 * error.top1, N_TOKENS, 100 * bound->min_top1);
     CHECK(same_bits(int8, threaded, (size_t)N_TOKENS * (size_t)n_vocab),
-          "%s as %s: avx512vnni gives the same bits with 1 and 2 threads", bound->name, type);
+          "%s as %s: %s gives the same bits with 1 and 2 threads", bound->name, type, int8_isa);
   }
   free(exact);
   free(int8);
@@ -387,15 +411,6 @@ int main(void) {
   random_seed(0x2545f4914f6cdd1dull);
   test_quantizer();
   test_oracle_accuracy();
-  const g2_kernels *kt = g2_kernels_select("avx512vnni", 0);
-  if (!kt) {
-    SKIP("avx512vnni kernels (bitwise against the oracle, hostile weights, other types, whole models): this "
-         "CPU lacks AVX512-VNNI");
-    HARNESS_EXIT();
-  }
-  test_kernels_bitwise(kt);
-  test_hostile_weights(kt);
-  test_other_types(kt);
   /* Bounds, as RMS logit error relative to the RMS logit, against the
      exact products on the same quantized weights. Rounding an activation
      to 8 bits moves it by up to d_x / 2, d_x = amax / 127 of its block: an
@@ -416,6 +431,21 @@ int main(void) {
       {"odd-f32", GPT2_WTYPE_Q8_0, 5e-2, 0.75},  {"odd-f32", GPT2_WTYPE_Q4_0, 5e-2, 0.75},
       {"124m-f32", GPT2_WTYPE_Q8_0, 5e-2, 0.75}, {"124m-f32", GPT2_WTYPE_Q4_0, 5e-2, 0.75},
   };
-  for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) test_model(&bounds[i]);
+  /* Each int8 table beside the exact table of its instruction set. */
+  static const char *const tables[][2] = {{"avx512vnni", "avx512"}, {"avx2int8", "avx2"}};
+  for (size_t k = 0; k < sizeof tables / sizeof tables[0]; k++) {
+    const g2_kernels *kt = g2_kernels_select(tables[k][0], 0), *exact = g2_kernels_select(tables[k][1], 0);
+    if (!kt || !exact) {
+      SKIP("%s kernels (bitwise against the oracle, hostile weights, other types, whole models): this CPU or "
+           "build does not run the table",
+           tables[k][0]);
+      continue;
+    }
+    test_kernels_bitwise(kt);
+    test_gpt2_rows(kt);
+    test_hostile_weights(kt);
+    test_other_types(kt, exact);
+    for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) test_model(&bounds[i], tables[k][0], tables[k][1]);
+  }
   HARNESS_EXIT();
 }

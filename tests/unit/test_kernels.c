@@ -153,7 +153,7 @@ typedef void (*oracle_fn)(const g2_matrix *w, const float *x, size_t n_tok, size
 static oracle_fn rounding_oracle(const g2_kernels *kt, const g2_matrix *w) {
 #if defined(__x86_64__)
   g2_matmul_fn chosen = g2_kernels_matmul(kt, w, 2);
-  if (chosen == g2_int8_vnni_matmul_for(w, 1)) return g2_int8_ref_matmul;
+  if (chosen == g2_int8_vnni_matmul_for(w, 1) || chosen == g2_int8_avx2_matmul_for(w, 1)) return g2_int8_ref_matmul;
   if (chosen == g2_kq8_matmul_for(w, 1)) return g2_kq8_ref_matmul;
   if (chosen == g2_bf16_matmul_for(w, 1)) return g2_bf16_ref_matmul;
 #else
@@ -181,8 +181,8 @@ static void check_matmul(const g2_kernels *kt, const test_matrix *t, size_t n_to
   size_t c0 = n_out > 4 ? 3 : 0, c1 = n_out > 4 ? n_out - 1 : n_out;
   set_sentinel(whole, n_tok * out_stride);
   g2_matmul(kt, &t->m, x, n_tok, x_stride, b, whole, out_stride, c0, c1, work);
-  /* Paths that round the activations (avx512vnni's and avx512bf16's
-     Q8_0/Q4_0 products on 8-bit activations, avx512bf16's BF16 products on
+  /* Paths that round the activations (avx512vnni's, avx512bf16's and
+     avx2int8's Q8_0/Q4_0 products on 8-bit activations, avx512bf16's BF16 products on
      bfloat16 ones): held to their own scalar oracles, bitwise. */
   oracle_fn rounding = rounding_oracle(kt, &t->m);
   if (rounding) {
@@ -669,9 +669,12 @@ static void test_select_for(void) {
       {"no AVX", none, NULL, 0, "scalar"},
       {"no AVX", none, NULL, 1, "scalar"},
       {"no AVX", none, "avx2", 0, NULL},
+      {"no AVX", none, "avx2int8", 0, NULL},
       {"no AVX", none, "scalar", 0, "scalar"},
-      {"AVX2", avx2, NULL, 0, "avx2"},
+      {"AVX2", avx2, NULL, 0, "avx2int8"},
       {"AVX2", avx2, NULL, 1, "avx2"},
+      {"AVX2", avx2, "avx2", 0, "avx2"},
+      {"AVX2", avx2, "avx2int8", 1, "avx2int8"},
       {"AVX2", avx2, "avx512", 0, NULL},
       {"AVX2", avx2, "scalar", 1, "scalar"},
       {"AVX-512", avx512, NULL, 0, "avx512"},
@@ -679,6 +682,7 @@ static void test_select_for(void) {
       {"AVX-512", avx512, "avx512vnni", 0, NULL},
       {"AVX-512", avx512, "avx512bf16", 0, NULL},
       {"AVX-512", avx512, "avx2", 0, "avx2"},
+      {"AVX-512", avx512, "avx2int8", 0, "avx2int8"},
       {"AVX-512+VNNI", vnni, NULL, 0, "avx512vnni"},
       {"AVX-512+VNNI", vnni, NULL, 1, "avx512"},
       {"AVX-512+VNNI", vnni, "avx512bf16", 0, NULL},
@@ -736,7 +740,7 @@ static void test_select(void) {
 }
 
 int main(void) {
-  static const char *names[] = {"scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "neon"};
+  static const char *names[] = {"scalar", "avx2", "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neon"};
   scalar = g2_kernels_select("scalar", 0);
   test_select();
   test_kq8_oracle_accuracy();
