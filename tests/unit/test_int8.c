@@ -1,8 +1,9 @@
 /* The int8 products (kernels/int8.h): the activation quantizer's stated
-   rounding, the oracle's error against the exact product, the AVX512-VNNI
-   kernels bitwise equal to the oracle (odd shapes, extreme activations,
-   column splits, token batches), and whole models under GPT2_ISA=avx512vnni
-   against the exact avx512 table on the same Q8_0/Q4_0 weights. */
+   rounding, the oracle's error against the exact product, the int8 table
+   this CPU runs (avx512vnni on x86-64, neondot on aarch64) bitwise equal to
+   the oracle (odd shapes, extreme activations, column splits, token
+   batches), and whole models under it against the exact table of the same
+   CPU (avx512, neon) on the same Q8_0/Q4_0 weights. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -164,7 +165,7 @@ static void test_oracle_accuracy(void) {
         "of the bound)", checked, worst);
 }
 
-/* ---- the VNNI kernels against the oracle ---- */
+/* ---- the int8 kernels against the oracle ---- */
 
 static const float sentinel = -12345.0f;
 
@@ -266,16 +267,19 @@ static void test_hostile_weights(const g2_kernels *kt) {
   hostile_weights = 0;
 }
 
+/* The int8 table under test and the exact table it extends. */
+static const g2_kernels *int8_kt, *exact_kt;
+
 /* A table that is not the int8 one leaves other types to the exact path. */
 static void test_other_types(const g2_kernels *kt) {
-  const g2_kernels *avx512 = g2_kernels_select("avx512", 0);
+  const g2_kernels *exact = exact_kt;
   test_matrix t = make_matrix(G2_DT_Q8_0, 5, 96);
   g2_matrix f32 = {t.dense, G2_DT_F32, G2_LAYOUT_NK, 5, 96};
   float x[2 * 96], want[10], got[10];
   fill_activations(x, 2 * 96, KIND_UNIFORM);
-  g2_matmul(avx512, &f32, x, 2, 96, NULL, want, 5, 0, 5, work);
+  g2_matmul(exact, &f32, x, 2, 96, NULL, want, 5, 0, 5, work);
   g2_matmul(kt, &f32, x, 2, 96, NULL, got, 5, 0, 5, work);
-  CHECK(same_bits(want, got, 10), "%s: F32 weights take the avx512 path (same bits)", kt->name);
+  CHECK(same_bits(want, got, 10), "%s: F32 weights take the %s path (same bits)", kt->name, exact->name);
   free_matrix(&t);
 
   /* rows longer than G2_INT8_MAX_IN (the activation scratch) are exact */
@@ -283,10 +287,10 @@ static void test_other_types(const g2_kernels *kt) {
   test_matrix big = make_matrix(G2_DT_Q8_0, 3, n_in);
   float *xs = malloc(2 * n_in * sizeof(float)), big_want[6], big_got[6];
   fill_activations(xs, 2 * n_in, KIND_UNIFORM);
-  g2_matmul(avx512, &big.m, xs, 2, n_in, NULL, big_want, 3, 0, 3, work);
+  g2_matmul(exact, &big.m, xs, 2, n_in, NULL, big_want, 3, 0, 3, work);
   g2_matmul(kt, &big.m, xs, 2, n_in, NULL, big_got, 3, 0, 3, work);
   CHECK(!g2_int8_supported(&big.m) && same_bits(big_want, big_got, 6),
-        "%s: Q8_0 rows of %zu take the exact avx512 path (same bits)", kt->name, n_in);
+        "%s: Q8_0 rows of %zu take the exact %s path (same bits)", kt->name, n_in, exact->name);
   free(xs);
   free_matrix(&big);
 }
@@ -363,11 +367,11 @@ static void test_model(const model_bound *bound) {
   snprintf(path, sizeof path, "%s/%s", harness_path("GPT2_TEST_MODELS", "build/models"), bound->name);
   const char *type = bound->weight_type == GPT2_WTYPE_Q8_0 ? "q8_0" : "q4_0";
   int n_vocab = 0;
-  float *exact = model_logits(path, bound->weight_type, "avx512", 1, &n_vocab);
-  float *int8 = model_logits(path, bound->weight_type, "avx512vnni", 1, &n_vocab);
-  float *threaded = model_logits(path, bound->weight_type, "avx512vnni", 2, &n_vocab);
-  CHECK(exact && int8 && threaded, "%s as %s: evaluated by avx512 and avx512vnni (%s)", bound->name, type,
-        gpt2_last_error());
+  float *exact = model_logits(path, bound->weight_type, exact_kt->name, 1, &n_vocab);
+  float *int8 = model_logits(path, bound->weight_type, int8_kt->name, 1, &n_vocab);
+  float *threaded = model_logits(path, bound->weight_type, int8_kt->name, 2, &n_vocab);
+  CHECK(exact && int8 && threaded, "%s as %s: evaluated by %s and %s (%s)", bound->name, type, exact_kt->name,
+        int8_kt->name, gpt2_last_error());
   if (exact && int8 && threaded) {
     logits_error error = compare_logits(exact, int8, n_vocab);
     CHECK(error.rms_error <= bound->rms_error,
@@ -376,7 +380,7 @@ static void test_model(const model_bound *bound) {
     CHECK(error.top1 >= bound->min_top1, "%s as %s: top-1 agreement %.1f%% over %d positions (bound %.0f%%)",
           bound->name, type, 100 * error.top1, N_TOKENS, 100 * bound->min_top1);
     CHECK(same_bits(int8, threaded, (size_t)N_TOKENS * (size_t)n_vocab),
-          "%s as %s: avx512vnni gives the same bits with 1 and 2 threads", bound->name, type);
+          "%s as %s: %s gives the same bits with 1 and 2 threads", bound->name, type, int8_kt->name);
   }
   free(exact);
   free(int8);
@@ -387,10 +391,15 @@ int main(void) {
   random_seed(0x2545f4914f6cdd1dull);
   test_quantizer();
   test_oracle_accuracy();
-  const g2_kernels *kt = g2_kernels_select("avx512vnni", 0);
+  static const char *const tables[][2] = {{"avx512vnni", "avx512"}, {"neondot", "neon"}};
+  for (size_t i = 0; !int8_kt && i < sizeof tables / sizeof tables[0]; i++) {
+    int8_kt = g2_kernels_select(tables[i][0], 0);
+    exact_kt = g2_kernels_select(tables[i][1], 0);
+  }
+  const g2_kernels *kt = int8_kt;
   if (!kt) {
-    SKIP("avx512vnni kernels (bitwise against the oracle, hostile weights, other types, whole models): this "
-         "CPU lacks AVX512-VNNI");
+    SKIP("int8 kernels (bitwise against the oracle, hostile weights, other types, whole models): this CPU lacks "
+         "AVX512-VNNI and the ARM dot product");
     HARNESS_EXIT();
   }
   test_kernels_bitwise(kt);
@@ -416,6 +425,15 @@ int main(void) {
       {"odd-f32", GPT2_WTYPE_Q8_0, 5e-2, 0.75},  {"odd-f32", GPT2_WTYPE_Q4_0, 5e-2, 0.75},
       {"124m-f32", GPT2_WTYPE_Q8_0, 5e-2, 0.75}, {"124m-f32", GPT2_WTYPE_Q4_0, 5e-2, 0.75},
   };
-  for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) test_model(&bounds[i]);
+  /* GPT2_INT8_ONLY=name,name,... runs just those models (tests/neon.test.sh,
+     where the 124M shape is too slow under emulation). */
+  const char *only = getenv("GPT2_INT8_ONLY");
+  for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+    if (only && !strstr(only, bounds[i].name)) {
+      SKIP("%s: not in GPT2_INT8_ONLY", bounds[i].name);
+      continue;
+    }
+    test_model(&bounds[i]);
+  }
   HARNESS_EXIT();
 }
