@@ -74,7 +74,7 @@ run_test test_golden.log max test_golden \
   GPT2_GOLDEN_ONLY=tiny-f32,tiny-f16,tiny-bf16,odd-f32,odd-f16,odd-bf16,tiny-q8_0,tiny-q4_0,kq-q4_k_m
 grep -q '^ok .*\[neondot, default\]' "$out/test_golden.log" ||
   fail "neon: the golden test did not run neondot as the default under $QEMU -cpu max"
-grep -q '^ok .*\[neon, default FP32\]' "$out/test_golden.log" ||
+grep -q '^ok .*\[neon, fp32_products\]' "$out/test_golden.log" ||
   fail "neon: the golden test did not run neon for fp32_products under $QEMU -cpu max"
 
 # A CPU without the dot product: neon is the default, neondot is refused,
