@@ -110,11 +110,20 @@ static ALWAYS_INLINE void block_weights(g2_dtype dtype, const unsigned char *blo
   }
 }
 
-/* The F16 scales of block b of 4 rows, as floats in lanes 0..3. */
+static ALWAYS_INLINE uint16_t half_bits(const unsigned char *p) {
+  uint16_t bits;
+  memcpy(&bits, p, sizeof bits);
+  return bits;
+}
+
+/* The F16 scales of the blocks at `offset` of 4 rows, as floats in lanes
+   0..3 (inserted lane by lane: no round trip through memory). */
 static ALWAYS_INLINE float32x4_t row_scales(const unsigned char *const rows[ROWS], size_t offset) {
-  uint16_t bits[ROWS];
-  for (int r = 0; r < ROWS; r++) memcpy(&bits[r], rows[r] + offset, sizeof bits[r]);
-  return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(bits)));
+  uint16x4_t bits = vdup_n_u16(half_bits(rows[0] + offset));
+  bits = vset_lane_u16(half_bits(rows[1] + offset), bits, 1);
+  bits = vset_lane_u16(half_bits(rows[2] + offset), bits, 2);
+  bits = vset_lane_u16(half_bits(rows[3] + offset), bits, 3);
+  return vcvt_f32_f16(vreinterpret_f16_u16(bits));
 }
 
 /* Block b of 4 rows into one chain (lane r: row r) of each of nt tokens:
@@ -123,14 +132,17 @@ static ALWAYS_INLINE void block_step(g2_dtype dtype, int nt, const unsigned char
                                      const token_x *x, float32x4_t chains[TILE_TOKS]) {
   size_t offset = b * block_bytes(dtype);
   int8x16_t w[ROWS][2];
+#pragma GCC unroll 4
   for (int r = 0; r < ROWS; r++) {
     __builtin_prefetch(rows[r] + offset + G2_PREFETCH_BYTES, 0, 2);
     block_weights(dtype, rows[r] + offset, w[r]);
   }
   float32x4_t d_w = row_scales(rows, offset);
+#pragma GCC unroll 4
   for (int t = 0; t < nt; t++) {
     int8x16_t q0 = vld1q_s8(x[t].q + b * BLOCK), q1 = vld1q_s8(x[t].q + b * BLOCK + 16);
     int32x4_t dots[ROWS];
+#pragma GCC unroll 4
     for (int r = 0; r < ROWS; r++) dots[r] = vdotq_s32(vdotq_s32(vdupq_n_s32(0), w[r][0], q0), w[r][1], q1);
     int32x4_t isum = vpaddq_s32(vpaddq_s32(dots[0], dots[1]), vpaddq_s32(dots[2], dots[3]));
     chains[t] = vfmaq_f32(chains[t], vcvtq_f32_s32(isum), vmulq_n_f32(d_w, x[t].d[b]));

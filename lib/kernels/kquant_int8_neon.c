@@ -180,6 +180,7 @@ static ALWAYS_INLINE float block_step(g2_dtype dtype, const unpacked_block *ub, 
                                       float chain) {
   const int8_t *q = x->q + b * G2_QK_K;
   int32x4_t acc = vdupq_n_s32(0);
+#pragma GCC unroll 16
   for (int g = 0; g < GROUPS; g++)
     acc = vmlaq_n_s32(acc, vdotq_s32(vdupq_n_s32(0), vld1q_s8(ub->w + 16 * g), vld1q_s8(q + 16 * g)),
                       ub->scales[g]);
@@ -203,6 +204,7 @@ static ALWAYS_INLINE void row_tile(g2_dtype dtype, int nt, const unsigned char *
     prefetch_block(block, block_bytes);
     unpacked_block ub;
     unpack_block(dtype, block, &ub);
+#pragma GCC unroll 4
     for (int t = 0; t < nt; t++) chains[t] = block_step(dtype, &ub, &x[t], b, chains[t]);
   }
 }
