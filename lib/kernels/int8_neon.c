@@ -34,6 +34,7 @@
 
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
+#include "kernels/neon_dot.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -143,7 +144,7 @@ static ALWAYS_INLINE void block_step(g2_dtype dtype, int nt, const unsigned char
     int8x16_t q0 = vld1q_s8(x[t].q + b * BLOCK), q1 = vld1q_s8(x[t].q + b * BLOCK + 16);
     int32x4_t dots[ROWS];
 #pragma GCC unroll 4
-    for (int r = 0; r < ROWS; r++) dots[r] = vdotq_s32(vdotq_s32(vdupq_n_s32(0), w[r][0], q0), w[r][1], q1);
+    for (int r = 0; r < ROWS; r++) dots[r] = g2_sdot(g2_sdot(vdupq_n_s32(0), w[r][0], q0), w[r][1], q1);
     int32x4_t isum = vpaddq_s32(vpaddq_s32(dots[0], dots[1]), vpaddq_s32(dots[2], dots[3]));
     chains[t] = vfmaq_f32(chains[t], vcvtq_f32_s32(isum), vmulq_n_f32(d_w, x[t].d[b]));
   }

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/neon_dot.h"
 #include "kernels/kquant_int8.h"
 #include "tensor/kquant.h"
 
@@ -182,7 +183,7 @@ static ALWAYS_INLINE float block_step(g2_dtype dtype, const unpacked_block *ub, 
   int32x4_t acc = vdupq_n_s32(0);
 #pragma GCC unroll 16
   for (int g = 0; g < GROUPS; g++)
-    acc = vmlaq_n_s32(acc, vdotq_s32(vdupq_n_s32(0), vld1q_s8(ub->w + 16 * g), vld1q_s8(q + 16 * g)),
+    acc = vmlaq_n_s32(acc, g2_sdot(vdupq_n_s32(0), vld1q_s8(ub->w + 16 * g), vld1q_s8(q + 16 * g)),
                       ub->scales[g]);
   float d_x = x->d[b];
   if (dtype == G2_DT_Q6_K) return fmaf((float)vaddvq_s32(acc), ub->d * d_x, chain);
