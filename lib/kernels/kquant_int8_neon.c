@@ -18,11 +18,10 @@
    says.
 
    One token streams each row with an L2 prefetch G2_PREFETCH_BYTES ahead,
-   unpacking a block at a time into a small buffer that the stack keeps in
-   L1. Batches quantize as many tokens as the work area holds and meet
-   each unpacked block with up to TILE_TOKS tokens, so a block is unpacked
-   once per TILE_TOKS tokens. Every path computes each element with the
-   same chain. */
+   unpacking a block at a time into 16 registers. Batches quantize as many
+   tokens as the work area holds and meet each block, unpacked into
+   registers once, with up to TILE_TOKS tokens. Every path computes each
+   element with the same chain. */
 #if defined(__aarch64__)
 
 #if defined(__clang__)
@@ -103,14 +102,21 @@ static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
   }
 }
 
-/* One block, unpacked: the weights as they meet the activations, a scale
-   per group of 16, the mins per 32 (Q4_K/Q5_K) and the F16 factors. */
-typedef struct unpacked_block {
-  _Alignas(16) int8_t w[G2_QK_K];
+/* A block's factors: a scale per group of 16 (Q4_K/Q5_K: the 32-group's,
+   twice), the mins per 32 (Q4_K/Q5_K) and the F16 d and dmin. */
+typedef struct block_factors {
   int32_t scales[GROUPS];
   int32_t mins[SUBS];
   float d, dmin;
-} unpacked_block;
+} block_factors;
+
+/* An F16 factor as a float by the conversion instruction (exact, as
+   g2_k_half is). */
+static ALWAYS_INLINE float half_at(const unsigned char *p) {
+  __fp16 half;
+  memcpy(&half, p, sizeof half);
+  return (float)half;
+}
 
 static ALWAYS_INLINE void prefetch_block(const unsigned char *block, size_t block_bytes) {
   for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
@@ -118,84 +124,90 @@ static ALWAYS_INLINE void prefetch_block(const unsigned char *block, size_t bloc
 
 /* Q6_K: each half of 128 values is four runs of 32 from the low or high
    nibbles of ql[0..32) or ql[32..64), with bit pairs 0, 2, 4, 6 of qh as
-   bits 4 and 5 (tensor/kquant.h's layout); less 32. */
-static ALWAYS_INLINE void unpack_q6(const unsigned char *block, unpacked_block *ub) {
+   bits 4 and 5 (tensor/kquant.h's layout); less 32. w[g]: group g. */
+static ALWAYS_INLINE void unpack_q6(const unsigned char *block, int8x16_t w[GROUPS], block_factors *f) {
   const uint8x16_t low4 = vdupq_n_u8(0x0f), two = vdupq_n_u8(0x30);
   const int8x16_t offset = vdupq_n_s8(32);
+#pragma GCC unroll 2
   for (int half = 0; half < 2; half++) {
     const unsigned char *ql = block + 64 * half, *qh = block + 128 + 32 * half;
-    int8_t *out = ub->w + 128 * half;
-    for (int l = 0; l < 32; l += 16) {
-      uint8x16_t a = vld1q_u8(ql + l), c = vld1q_u8(ql + 32 + l), h = vld1q_u8(qh + l);
+#pragma GCC unroll 2
+    for (int l = 0; l < 2; l++) {
+      uint8x16_t a = vld1q_u8(ql + 16 * l), c = vld1q_u8(ql + 32 + 16 * l), h = vld1q_u8(qh + 16 * l);
       uint8x16_t runs[4] = {
           vorrq_u8(vandq_u8(a, low4), vandq_u8(vshlq_n_u8(h, 4), two)),
           vorrq_u8(vandq_u8(c, low4), vandq_u8(vshlq_n_u8(h, 2), two)),
           vorrq_u8(vshrq_n_u8(a, 4), vandq_u8(h, two)),
           vorrq_u8(vshrq_n_u8(c, 4), vandq_u8(vshrq_n_u8(h, 2), two)),
       };
-      for (int run = 0; run < 4; run++) vst1q_s8(out + 32 * run + l, vsubq_s8(vreinterpretq_s8_u8(runs[run]), offset));
+#pragma GCC unroll 4
+      for (int run = 0; run < 4; run++) w[8 * half + 2 * run + l] = vsubq_s8(vreinterpretq_s8_u8(runs[run]), offset);
     }
   }
   const int8_t *scales = (const int8_t *)(block + 192);
-  for (int g = 0; g < GROUPS; g++) ub->scales[g] = scales[g];
-  ub->d = g2_k_half(block + 208);
+  for (int g = 0; g < GROUPS; g++) f->scales[g] = scales[g];
+  f->d = half_at(block + 208);
 }
 
 /* Q4_K/Q5_K: run r of 64 values is sub-blocks 2r and 2r + 1, the low and
    high nibbles of qs[32r .. 32r + 32), with bits 2r and 2r + 1 of qh as
-   the fifth bits (Q5_K). */
-static ALWAYS_INLINE void unpack_q45(int five_bits, const unsigned char *block, unpacked_block *ub) {
+   the fifth bits (Q5_K). w[g]: group g. */
+static ALWAYS_INLINE void unpack_q45(int five_bits, const unsigned char *block, int8x16_t w[GROUPS],
+                                     block_factors *f) {
   const unsigned char *qh = block + 16, *qs = block + (five_bits ? 48 : 16);
   const uint8x16_t low4 = vdupq_n_u8(0x0f), fifth = vdupq_n_u8(0x10);
+#pragma GCC unroll 4
   for (int run = 0; run < 4; run++)
-    for (int l = 0; l < 32; l += 16) {
-      uint8x16_t bytes = vld1q_u8(qs + 32 * run + l);
+#pragma GCC unroll 2
+    for (int l = 0; l < 2; l++) {
+      uint8x16_t bytes = vld1q_u8(qs + 32 * run + 16 * l);
       uint8x16_t lo = vandq_u8(bytes, low4), hi = vshrq_n_u8(bytes, 4);
       if (five_bits) {
-        uint8x16_t h = vld1q_u8(qh + l);
+        uint8x16_t h = vld1q_u8(qh + 16 * l);
         lo = vorrq_u8(lo, vandq_u8(vtstq_u8(h, vdupq_n_u8((uint8_t)(1u << (2 * run)))), fifth));
         hi = vorrq_u8(hi, vandq_u8(vtstq_u8(h, vdupq_n_u8((uint8_t)(2u << (2 * run)))), fifth));
       }
-      vst1q_s8(ub->w + 64 * run + l, vreinterpretq_s8_u8(lo));
-      vst1q_s8(ub->w + 64 * run + 32 + l, vreinterpretq_s8_u8(hi));
+      w[4 * run + l] = vreinterpretq_s8_u8(lo);
+      w[4 * run + 2 + l] = vreinterpretq_s8_u8(hi);
     }
   for (int k = 0; k < SUBS; k++) {
     int scale, min;
     g2_k_scale_min(block + 4, k, &scale, &min);
-    ub->scales[2 * k] = ub->scales[2 * k + 1] = scale;
-    ub->mins[k] = min;
+    f->scales[2 * k] = f->scales[2 * k + 1] = scale;
+    f->mins[k] = min;
   }
-  ub->d = g2_k_half(block);
-  ub->dmin = g2_k_half(block + 2);
+  f->d = half_at(block);
+  f->dmin = half_at(block + 2);
 }
 
-static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, unpacked_block *ub) {
+static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, int8x16_t w[GROUPS],
+                                       block_factors *f) {
   if (dtype == G2_DT_Q6_K)
-    unpack_q6(block, ub);
+    unpack_q6(block, w, f);
   else
-    unpack_q45(dtype == G2_DT_Q5_K, block, ub);
+    unpack_q45(dtype == G2_DT_Q5_K, block, w, f);
 }
 
-/* Steps 2 and 3 of the definition for an unpacked block b and a token. */
-static ALWAYS_INLINE float block_step(g2_dtype dtype, const unpacked_block *ub, const token_x *x, size_t b,
-                                      float chain) {
+/* Steps 2 and 3 of the definition for block b, unpacked into w and f, and
+   a token. */
+static ALWAYS_INLINE float block_step(g2_dtype dtype, const int8x16_t w[GROUPS], const block_factors *f,
+                                      const token_x *x, size_t b, float chain) {
   const int8_t *q = x->q + b * G2_QK_K;
   int32x4_t acc = vdupq_n_s32(0);
 #pragma GCC unroll 16
   for (int g = 0; g < GROUPS; g++)
-    acc = vmlaq_n_s32(acc, g2_sdot(vdupq_n_s32(0), vld1q_s8(ub->w + 16 * g), vld1q_s8(q + 16 * g)),
-                      ub->scales[g]);
+    acc = vmlaq_n_s32(acc, g2_sdot(vdupq_n_s32(0), w[g], vld1q_s8(q + 16 * g)), f->scales[g]);
   float d_x = x->d[b];
-  if (dtype == G2_DT_Q6_K) return fmaf((float)vaddvq_s32(acc), ub->d * d_x, chain);
+  if (dtype == G2_DT_Q6_K) return fmaf((float)vaddvq_s32(acc), f->d * d_x, chain);
   const int32_t *sums = x->sums + b * SUBS;
-  int32x4_t m = vmlaq_s32(vmulq_s32(vld1q_s32(ub->mins), vld1q_s32(sums)), vld1q_s32(ub->mins + 4),
-                          vld1q_s32(sums + 4));
-  chain = fmaf((float)vaddvq_s32(acc), ub->d * d_x, chain);
-  return fmaf((float)-vaddvq_s32(m), ub->dmin * d_x, chain);
+  int32x4_t m =
+      vmlaq_s32(vmulq_s32(vld1q_s32(f->mins), vld1q_s32(sums)), vld1q_s32(f->mins + 4), vld1q_s32(sums + 4));
+  chain = fmaf((float)vaddvq_s32(acc), f->d * d_x, chain);
+  return fmaf((float)-vaddvq_s32(m), f->dmin * d_x, chain);
 }
 
 /* One row x nt tokens (1..TILE_TOKS, a constant after inlining): each
-   block unpacked once for all of them. */
+   block unpacked into registers once for all of them. */
 static ALWAYS_INLINE void row_tile(g2_dtype dtype, int nt, const unsigned char *row, size_t n_blocks,
                                    const token_x *x, float chains[TILE_TOKS]) {
   size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
@@ -203,10 +215,11 @@ static ALWAYS_INLINE void row_tile(g2_dtype dtype, int nt, const unsigned char *
   for (size_t b = 0; b < n_blocks; b++) {
     const unsigned char *block = row + b * block_bytes;
     prefetch_block(block, block_bytes);
-    unpacked_block ub;
-    unpack_block(dtype, block, &ub);
+    int8x16_t w[GROUPS];
+    block_factors f;
+    unpack_block(dtype, block, w, &f);
 #pragma GCC unroll 4
-    for (int t = 0; t < nt; t++) chains[t] = block_step(dtype, &ub, &x[t], b, chains[t]);
+    for (int t = 0; t < nt; t++) chains[t] = block_step(dtype, w, &f, &x[t], b, chains[t]);
   }
 }
 
