@@ -217,13 +217,16 @@ GPT2_API uint64_t gpt2_model_n_params(const gpt2_model *model);
    (gpt2-bench, docs/performance.md). */
 GPT2_API uint64_t gpt2_model_size_per_token(const gpt2_model *model);
 /* Name of the kernel set chosen for this model ("scalar", "avx2",
-   "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neon"). GPT2_ISA=name
+   "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neondot", "neon").
+   GPT2_ISA=name
    in the environment forces one at load. "avx512vnni" (the default on CPUs
    with AVX512-VNNI) and "avx2int8" (the default on CPUs with AVX2 but no
    AVX-512) multiply Q8_0/Q4_0 and K-type weights with activations quantized
    to 8 bits, as llama.cpp does; "avx512bf16" (the default with AVX512-BF16 too) also
    multiplies BF16 weights with bf16-rounded activations: faster, less exact
-   (docs/kernels.md). gpt2_load_params.fp32_products = 1 keeps every product
+   (docs/kernels.md); "neondot" (the default on ARM CPUs with the dot
+   product, Linux) rounds the activations of Q8_0/Q4_0 and K-type products
+   to 8 bits likewise. gpt2_load_params.fp32_products = 1 keeps every product
    in FP32. Static. */
 GPT2_API const char *gpt2_model_isa(const gpt2_model *model);
 /* Write the model to `path` as a GGUF v3 file that libgpt2 and llama.cpp

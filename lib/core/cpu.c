@@ -42,11 +42,21 @@ g2_cpu_features g2_cpu_detect(void) {
 
 #else
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1ul << 20) /* the Linux ABI's bit, for C libraries whose headers lack it */
+#endif
+#endif
+
 g2_cpu_features g2_cpu_detect(void) {
   g2_cpu_features features;
   memset(&features, 0, sizeof features);
 #if defined(__aarch64__)
   features.neon = 1;
+#if defined(__linux__)
+  features.neon_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#endif /* elsewhere (Apple, Windows) not asked yet: the plain neon table runs */
 #endif
   return features;
 }

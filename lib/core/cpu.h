@@ -1,5 +1,6 @@
 /* What the CPU we run on can execute, asked of the CPU itself (cpuid and the
-   OS's saved-state mask on x86-64; NEON is part of the aarch64 baseline).
+   OS's saved-state mask on x86-64; NEON is part of the aarch64 baseline,
+   the dot-product extension is asked of the kernel on Linux).
    Detected on each call: the model stores the kernel table it leads to, so
    there is no global state. */
 #ifndef G2_CPU_H
@@ -13,6 +14,7 @@ typedef struct g2_cpu_features {
   unsigned avx512_vnni : 1;   /* vpdpbusd */
   /* aarch64 */
   unsigned neon : 1;
+  unsigned neon_dotprod : 1; /* ASIMD dot product (sdot/udot, ARMv8.2 optional, 8.4 mandatory) */
 } g2_cpu_features;
 
 g2_cpu_features g2_cpu_detect(void);

@@ -24,6 +24,7 @@ static int has_avx512_bf16(const g2_cpu_features *cpu) {
 #endif
 #if defined(__aarch64__)
 static int has_neon(const g2_cpu_features *cpu) { return cpu->neon; }
+static int has_neon_dotprod(const g2_cpu_features *cpu) { return cpu->neon && cpu->neon_dotprod; }
 #endif
 
 /* Fastest first. avx512vnni differs from avx512 only in Q8_0/Q4_0 and
@@ -32,7 +33,9 @@ static int has_neon(const g2_cpu_features *cpu) { return cpu->neon; }
    in BF16-weight products, which round them to bfloat16 (docs/kernels.md);
    gpt2_load_params.fp32_products = 1 or GPT2_ISA=avx512 keeps them FP32.
    avx2int8 is the same step above avx2 for CPUs without AVX-512 (its
-   Q8_0/Q4_0 products in int8_avx2.c, the K types' as avx512vnni's). */
+   Q8_0/Q4_0 products in int8_avx2.c, the K types' as avx512vnni's);
+   neondot is neon with the same Q8_0/Q4_0 and K-type products on 8-bit
+   activations, by sdot (GPT2_ISA=neon keeps them FP32). */
 static const g2_kernels tables[] = {
 #if defined(__x86_64__)
     {"avx512bf16", 1, has_avx512_bf16, &g2_avx512_vector,
@@ -45,6 +48,8 @@ static const g2_kernels tables[] = {
     {"avx2", 0, has_avx2, &g2_avx2_vector, {g2_avx2_matmul_for, g2_ref_matmul_for, NULL, NULL, NULL}},
 #endif
 #if defined(__aarch64__)
+    {"neondot", 1, has_neon_dotprod, &g2_neon_vector,
+     {g2_int8_neondot_matmul_for, g2_kq8_neondot_matmul_for, g2_neon_matmul_for, g2_ref_matmul_for, NULL}},
     {"neon", 0, has_neon, &g2_neon_vector, {g2_neon_matmul_for, g2_ref_matmul_for, NULL, NULL, NULL}},
 #endif
     {"scalar", 0, always, &g2_ref_vector, {g2_ref_matmul_for, NULL, NULL, NULL, NULL}},

@@ -97,7 +97,7 @@ typedef struct g2_vector_kernels {
 enum { G2_MAX_FINDERS = 5 };
 
 typedef struct g2_kernels {
-  const char *name; /* "scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "avx2int8",
+  const char *name; /* "scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "avx2int8", "neondot",
                        "neon" */
   /* Nonzero: some products round the activations below FP32 (faster, less
      exact); gpt2_load_params.fp32_products = 1 excludes such tables. */
@@ -153,6 +153,10 @@ g2_matmul_fn g2_bf16_matmul_for(const g2_matrix *w, int many);
 #if defined(__aarch64__)
 extern const g2_vector_kernels g2_neon_vector;
 g2_matmul_fn g2_neon_matmul_for(const g2_matrix *w, int many);
+/* NK Q8_0/Q4_0 (kernels/int8.h) and Q4_K/Q5_K/Q6_K (kernels/kquant_int8.h)
+   on 8-bit activations by sdot, for CPUs with the dot-product extension. */
+g2_matmul_fn g2_int8_neondot_matmul_for(const g2_matrix *w, int many);
+g2_matmul_fn g2_kq8_neondot_matmul_for(const g2_matrix *w, int many);
 #endif
 
 #endif

@@ -36,7 +36,7 @@ def test_load_every_test_model(name):
         else:  # 16-bit matrices; vectors (biases, norms) may stay f32
             assert 2 * model.n_params < model.size < 2.1 * model.n_params
         assert 0 < model.size_per_token <= model.size
-        assert model.isa in ("scalar", "avx2", "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neon")
+        assert model.isa in ("scalar", "avx2", "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neondot", "neon")
         assert model.path == model_path(name)
         assert "n_vocab=%d" % model.n_vocab in repr(model)
 

@@ -154,7 +154,7 @@ static int batch_matches_alone(const gpt2_model *model, size_t n_ctxs, int round
 }
 
 static void test_tables_and_types(void) {
-  static const char *tables[] = {"scalar", "avx2", "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neon"};
+  static const char *tables[] = {"scalar", "avx2", "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neondot", "neon"};
   /* Under TSan (about 20 times slower) the default table is enough: what
      it checks there is the threads, which every table shares. */
   const char *sanitizer = getenv("GPT2_TEST_SANITIZER");

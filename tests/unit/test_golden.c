@@ -13,7 +13,7 @@
      reference with float16 keys and values; the avx512bf16 table's BF16
      products against the reference with bfloat16 activations.
    Every table this CPU has runs once (the default, the default with
-   fp32_products, and scalar, avx2, avx2int8, avx512, avx512vnni, avx512bf16, neon by
+   fp32_products, and scalar, avx2, avx2int8, avx512, avx512vnni, avx512bf16, neondot, neon by
    GPT2_ISA; a table the CPU lacks prints a skip). The 124M shape runs the
    default and FP32 tables, and scalar on F32 only, to keep the run short:
    the tables are compared with each other on odd shapes in test_kernels.
@@ -55,7 +55,7 @@
      0.06 on 124M) are left to the exact tables, which run every BF16 model
      at the float32 bound.
    - 8-bit activations (Q8_0/Q4_0 and K-type weights on
-     avx512vnni/avx512bf16/avx2int8): no per-logit bound (largest difference
+     avx512vnni/avx512bf16/avx2int8/neondot): no per-logit bound (largest difference
      measured 0.38..0.75); RMS 4e-2 and top-1 75%. Measured RMS
      1.85e-2..2.92e-2 (kq-q4_k_m 2.15e-2, kq-q5_k_m 1.92e-2), top-1 of 16
      rows at least the bound; 7-bit activations planted: RMS
@@ -92,7 +92,8 @@ typedef struct bound {
 /* Whether table `isa` multiplies Q8_0/Q4_0 and K-type weights with 8-bit
    activations. */
 static int int8_table(const char *isa) {
-  return !strcmp(isa, "avx512vnni") || !strcmp(isa, "avx512bf16") || !strcmp(isa, "avx2int8");
+  return !strcmp(isa, "avx512vnni") || !strcmp(isa, "avx512bf16") || !strcmp(isa, "avx2int8") ||
+         !strcmp(isa, "neondot");
 }
 
 /* snprintf into a path buffer; 0 if it did not fit. */
@@ -371,7 +372,7 @@ typedef struct table_run {
 
 static const table_run table_runs[] = {
     {NULL, 0},   {NULL, 1}, {"scalar", 0}, {"avx2", 0}, {"avx2int8", 0}, {"avx512", 0}, {"avx512vnni", 0}, {"avx512bf16", 0},
-    {"neon", 0},
+    {"neondot", 0}, {"neon", 0},
 };
 
 static void test_model(const char *data_dir, const char *models_dir, const char *name) {

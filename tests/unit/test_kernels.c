@@ -156,6 +156,10 @@ static oracle_fn rounding_oracle(const g2_kernels *kt, const g2_matrix *w) {
   if (chosen == g2_int8_vnni_matmul_for(w, 1) || chosen == g2_int8_avx2_matmul_for(w, 1)) return g2_int8_ref_matmul;
   if (chosen == g2_kq8_matmul_for(w, 1)) return g2_kq8_ref_matmul;
   if (chosen == g2_bf16_matmul_for(w, 1)) return g2_bf16_ref_matmul;
+#elif defined(__aarch64__)
+  g2_matmul_fn chosen = g2_kernels_matmul(kt, w, 2);
+  if (chosen == g2_int8_neondot_matmul_for(w, 1)) return g2_int8_ref_matmul;
+  if (chosen == g2_kq8_neondot_matmul_for(w, 1)) return g2_kq8_ref_matmul;
 #else
   (void)kt;
   (void)w;
@@ -419,6 +423,62 @@ static void test_kq8_oracle_accuracy(void) {
     free(x);
     free(out);
     free_matrix(&t);
+  }
+}
+
+/* The paths on 8-bit activations at the row lengths of every GPT-2 size
+   (n_embd 768, 1024, 1280, 1600 and 4 n_embd; K types where n_in is a
+   multiple of 256), for 1..40 tokens, each call on odd column ranges:
+   bitwise their oracles. The oracle runs once on 40 tokens; a call on the
+   first n_tok gives its first rows (an element depends on its own token
+   only). Rows from 3072 on take every n_tok up to 9, then 13, 16, 17, 31,
+   33 and 40, which keeps the run short under emulation (tests/neon.test.sh). */
+static void test_int8_gpt2_rows(const g2_kernels *kt) {
+  static const size_t n_ins[] = {768, 1024, 1280, 1600, 3072, 4096, 5120, 6400};
+  static const g2_dtype types[] = {G2_DT_Q8_0, G2_DT_Q4_0, G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  enum { MAX_TOK = 40, N_OUT = 11 };
+  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+    g2_dtype dtype = types[d];
+    int k_type = dtype != G2_DT_Q8_0 && dtype != G2_DT_Q4_0, failures = 0, cases = 0, ran = 0;
+    for (size_t s = 0; s < sizeof n_ins / sizeof n_ins[0]; s++) {
+      size_t n_in = n_ins[s], x_stride = n_in + 3, out_stride = N_OUT + 2;
+      if (k_type && n_in % G2_QK_K != 0) continue;
+      test_matrix t = k_type ? make_k_matrix(dtype, N_OUT, n_in) : make_matrix(dtype, G2_LAYOUT_NK, N_OUT, n_in);
+      oracle_fn oracle = rounding_oracle(kt, &t.m);
+      if (!oracle) {
+        free_matrix(&t);
+        continue;
+      }
+      ran = 1;
+      float *x = malloc(MAX_TOK * x_stride * sizeof(float)), *bias = malloc(N_OUT * sizeof(float));
+      float *want = malloc(MAX_TOK * out_stride * sizeof(float)), *got = malloc(MAX_TOK * out_stride * sizeof(float));
+      fill(x, MAX_TOK * x_stride, -1.0f, 1.0f);
+      fill(bias, N_OUT, -1.0f, 1.0f);
+      set_sentinel(want, MAX_TOK * out_stride);
+      oracle(&t.m, x, MAX_TOK, x_stride, bias, want, out_stride, 0, N_OUT);
+      for (size_t n_tok = 1; n_tok <= MAX_TOK; n_tok++) {
+        if (n_in >= 3072 && n_tok > 9 && n_tok != 13 && n_tok != 16 && n_tok != 17 && n_tok != 31 &&
+            n_tok != 33 && n_tok != MAX_TOK)
+          continue;
+        set_sentinel(got, MAX_TOK * out_stride);
+        for (size_t j = 0; j < N_OUT;) {
+          size_t end = j + 1 + next_u32() % 5;
+          end = end < N_OUT ? end : N_OUT;
+          g2_matmul(kt, &t.m, x, n_tok, x_stride, bias, got, out_stride, j, end, work);
+          j = end;
+        }
+        cases++;
+        failures += memcmp(want, got, n_tok * out_stride * sizeof(float)) != 0;
+      }
+      free(x);
+      free(bias);
+      free(want);
+      free(got);
+      free_matrix(&t);
+    }
+    if (ran)
+      CHECK(failures == 0, "%s %s: GPT-2 row lengths 768..6400, n_tok 1..40, odd column ranges: the bits of the "
+            "int8 oracle (%d cases, %d failures)", kt->name, g2_dtype_name(dtype), cases, failures);
   }
 }
 
@@ -699,10 +759,14 @@ static void test_select_for(void) {
   };
 #elif defined(__aarch64__)
   const g2_cpu_features neon = {.neon = 1};
+  const g2_cpu_features dotprod = {.neon = 1, .neon_dotprod = 1};
   const select_case cases[] = {
-      {"NEON", neon, NULL, 0, "neon"},     {"NEON", neon, NULL, 1, "neon"},
-      {"NEON", neon, "avx2", 0, NULL},     {"NEON", neon, "scalar", 0, "scalar"},
-      {"no NEON", none, NULL, 0, "scalar"}, {"no NEON", none, "neon", 0, NULL},
+      {"NEON", neon, NULL, 0, "neon"},         {"NEON", neon, NULL, 1, "neon"},
+      {"NEON", neon, "avx2", 0, NULL},         {"NEON", neon, "scalar", 0, "scalar"},
+      {"NEON", neon, "neondot", 0, NULL},      {"no NEON", none, NULL, 0, "scalar"},
+      {"no NEON", none, "neon", 0, NULL},      {"NEON+dotprod", dotprod, NULL, 0, "neondot"},
+      {"NEON+dotprod", dotprod, NULL, 1, "neon"}, {"NEON+dotprod", dotprod, "neon", 0, "neon"},
+      {"NEON+dotprod", dotprod, "neondot", 1, "neondot"}, /* named: fp32_products is gpt2_load's check */
   };
 #else
   const select_case cases[] = {
@@ -740,7 +804,7 @@ static void test_select(void) {
 }
 
 int main(void) {
-  static const char *names[] = {"scalar", "avx2", "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neon"};
+  static const char *names[] = {"scalar", "avx2", "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neondot", "neon"};
   scalar = g2_kernels_select("scalar", 0);
   test_select();
   test_kq8_oracle_accuracy();
@@ -754,6 +818,7 @@ int main(void) {
     test_small_batches(kt);
     test_k_types(kt);
     test_kq8_hostile_activations(kt);
+    test_int8_gpt2_rows(kt);
     test_attention(kt);
     if (kt == scalar) continue; /* the oracle is its own reference below */
     test_layernorm(kt);

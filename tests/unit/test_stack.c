@@ -152,7 +152,7 @@ static gpt2_model *load_case(const weights_case *c, const char *isa) {
 }
 
 int main(void) {
-  static const char *tables[] = {"scalar", "avx2", "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neon"};
+  static const char *tables[] = {"scalar", "avx2", "avx2int8", "avx512", "avx512vnni", "avx512bf16", "neondot", "neon"};
   int sanitized = getenv("GPT2_TEST_SANITIZER") != NULL;
   long stack_min = sysconf(_SC_THREAD_STACK_MIN); /* 128 KiB on aarch64 glibc (64 KiB pages) */
   if (stack_min > 0 && (size_t)stack_min > stack_bytes) {
