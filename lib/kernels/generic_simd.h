@@ -47,6 +47,8 @@
 #if !defined(NK_DECODE_ROWS)
 #define NK_DECODE_ROWS NK_ROWS
 #endif
+/* nk_tile's accumulators: a batch tile, or one token's NK_DECODE_ROWS */
+#define NK_TILE_ACCS (NK_TOKS * NK_ROWS > NK_DECODE_ROWS ? NK_TOKS * NK_ROWS : NK_DECODE_ROWS)
 
 enum {
   /* NK batches convert rows of non-F32 weights to floats once per block of
@@ -180,11 +182,11 @@ static ALWAYS_INLINE void store_cols(float *p, vf v, size_t n) {
 static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, int stream, const unsigned char *const *rows,
                                   size_t n_in, const float *x, size_t x_stride,
                                   float sums[TILE_MAX][TILE_MAX]) {
-  vf acc[NK_TOKS][TILE_MAX];
+  vf acc[NK_TILE_ACCS]; /* token t, row r: acc[t * nr + r] */
 #pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
 #pragma GCC unroll 8
-    for (size_t r = 0; r < nr; r++) acc[t][r] = vf_zero();
+    for (size_t r = 0; r < nr; r++) acc[t * nr + r] = vf_zero();
   size_t k = 0;
   if (dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0) { /* a block at a time: one scale per row */
     size_t block_bytes = dtype == G2_DT_Q8_0 ? G2_Q8_0_BLOCK_BYTES : G2_Q4_0_BLOCK_BYTES;
@@ -219,7 +221,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, int stre
         for (size_t t = 0; t < nt; t++) {
           vf xt = vf_load(x + t * x_stride + k + c);
 #pragma GCC unroll 8
-          for (size_t r = 0; r < nr; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+          for (size_t r = 0; r < nr; r++) acc[t * nr + r] = vf_fma(xt, weights[r], acc[t * nr + r]);
         }
       }
     }
@@ -237,7 +239,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, int stre
     for (size_t t = 0; t < nt; t++) {
       vf xt = vf_load(x + t * x_stride + k);
 #pragma GCC unroll 8
-      for (size_t r = 0; r < nr; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+      for (size_t r = 0; r < nr; r++) acc[t * nr + r] = vf_fma(xt, weights[r], acc[t * nr + r]);
     }
   }
   if (k < n_in) { /* float types only: blocks are multiples of VLEN */
@@ -245,13 +247,13 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, int stre
     for (size_t r = 0; r < nr; r++) weights[r] = load_weights_partial(dtype, rows[r], k, n_in - k);
     for (size_t t = 0; t < nt; t++) {
       vf xt = load_partial(x + t * x_stride + k, n_in - k);
-      for (size_t r = 0; r < nr; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+      for (size_t r = 0; r < nr; r++) acc[t * nr + r] = vf_fma(xt, weights[r], acc[t * nr + r]);
     }
   }
 #pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
 #pragma GCC unroll 8
-    for (size_t r = 0; r < nr; r++) sums[t][r] = vf_sum(acc[t][r]);
+    for (size_t r = 0; r < nr; r++) sums[t][r] = vf_sum(acc[t * nr + r]);
 }
 
 static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows,
