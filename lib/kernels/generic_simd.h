@@ -20,7 +20,8 @@
      HAVE_K_UNPACK (optional)    k_unpack(dtype, block, q, step, offset):
                                  g2_k_unpack's results (q 32-byte aligned)
      NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
-     NK_DECODE_ROWS (optional)   rows at a time of one token, float types
+     NK_DECODE_ROWS (optional)   NK rows at a time of one token, float types
+     KN_PASS_ROWS (optional)     KN rows per pass of kn_stream (8; at most 16)
      KN_VECS, KN_TOKS            KN register tile: column vectors x tokens
      VECTOR_KERNELS, MATMUL_FOR  the names of the g2_vector_kernels object
                                  and of the matmul finder (kernels.h)
@@ -46,6 +47,10 @@
 #define TILE_MAX 8 /* bound on NK_ROWS, NK_DECODE_ROWS, NK_TOKS, KN_VECS, KN_TOKS */
 #if !defined(NK_DECODE_ROWS)
 #define NK_DECODE_ROWS NK_ROWS
+#endif
+/* kn_stream's rows per pass (their weights, or x, held in registers) */
+#if !defined(KN_PASS_ROWS)
+#define KN_PASS_ROWS 8
 #endif
 /* nk_tile's accumulators: a batch tile, or one token's NK_DECODE_ROWS */
 #define NK_TILE_ACCS (NK_TOKS * NK_ROWS > NK_DECODE_ROWS ? NK_TOKS * NK_ROWS : NK_DECODE_ROWS)
@@ -518,7 +523,7 @@ static void matmul_kn_batch(const g2_matrix *w, const float *x, size_t n_tok, si
 }
 
 /* One token or a small batch (n_tok <= KN_FEW_TOKS): each weight row
-   streams through once, eight rows at a time, into every token's sums,
+   streams through once, KN_PASS_ROWS rows at a time, into every token's sums,
    kept in L1 (KN_STREAM_SUMS floats: a chunk of columns per token). Each
    element is the chain of the packed path: fused multiply-adds from zero
    in k order, the bias last. */
@@ -535,30 +540,30 @@ static ALWAYS_INLINE void kn_stream(g2_dtype dtype, size_t n_tok, const g2_matri
     size_t n_full = n_cols / VLEN * VLEN;
     memset(acc, 0, n_tok * chunk * sizeof(float)); /* token t's sums at acc + t * chunk */
     size_t k = 0;
-    for (; k + 8 <= n_in; k += 8) { /* eight rows per pass over the sums */
+    for (; k + KN_PASS_ROWS <= n_in; k += KN_PASS_ROWS) { /* KN_PASS_ROWS rows per pass over the sums */
       const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
-      vf xs[8];
-#pragma GCC unroll 8
-      for (size_t i = 0; i < 8; i++) xs[i] = vf_set1(x[k + i]);
+      vf xs[KN_PASS_ROWS];
+#pragma GCC unroll 16
+      for (size_t i = 0; i < KN_PASS_ROWS; i++) xs[i] = vf_set1(x[k + i]);
       for (size_t c = 0; c < n_full; c += VLEN) {
-        if (k + 16 <= n_in) /* the next pass's rows, into L2 (see G2_PREFETCH_BYTES) */
-#pragma GCC unroll 8
-          for (size_t i = 0; i < 8; i++) __builtin_prefetch(row + (8 + i) * row_bytes + elem_bytes * (j0 + c), 0, 2);
+        if (k + 2 * KN_PASS_ROWS <= n_in) /* the next pass's rows, into L2 (see G2_PREFETCH_BYTES) */
+#pragma GCC unroll 16
+          for (size_t i = 0; i < KN_PASS_ROWS; i++) __builtin_prefetch(row + (KN_PASS_ROWS + i) * row_bytes + elem_bytes * (j0 + c), 0, 2);
         if (n_tok == 1) { /* the activations stay in registers */
           vf sum = vf_load(acc + c);
-#pragma GCC unroll 8
-          for (size_t i = 0; i < 8; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
+#pragma GCC unroll 16
+          for (size_t i = 0; i < KN_PASS_ROWS; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
           vf_store(acc + c, sum);
           continue;
         }
-        vf weights[8];
-#pragma GCC unroll 8
-        for (size_t i = 0; i < 8; i++) weights[i] = load_weights(dtype, row + i * row_bytes, j0 + c);
+        vf weights[KN_PASS_ROWS];
+#pragma GCC unroll 16
+        for (size_t i = 0; i < KN_PASS_ROWS; i++) weights[i] = load_weights(dtype, row + i * row_bytes, j0 + c);
         for (size_t t = 0; t < n_tok; t++) {
           const float *xt = x + t * x_stride + k;
           vf sum = vf_load(acc + t * chunk + c);
-#pragma GCC unroll 8
-          for (size_t i = 0; i < 8; i++) sum = vf_fma(vf_set1(xt[i]), weights[i], sum);
+#pragma GCC unroll 16
+          for (size_t i = 0; i < KN_PASS_ROWS; i++) sum = vf_fma(vf_set1(xt[i]), weights[i], sum);
           vf_store(acc + t * chunk + c, sum);
         }
       }
