@@ -20,6 +20,8 @@
      HAVE_K_UNPACK (optional)    k_unpack(dtype, block, q, step, offset):
                                  g2_k_unpack's results (q 32-byte aligned)
      NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
+     NK_DECODE_ROWS (optional)   NK rows at a time of one token, float types
+     KN_PASS_ROWS (optional)     KN rows per pass of kn_stream (8; at most 16)
      KN_VECS, KN_TOKS            KN register tile: column vectors x tokens
      VECTOR_KERNELS, MATMUL_FOR  the names of the g2_vector_kernels object
                                  and of the matmul finder (kernels.h)
@@ -42,7 +44,16 @@
 #include "tensor/quant.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-#define TILE_MAX 8 /* bound on NK_ROWS, NK_TOKS, KN_VECS, KN_TOKS */
+#define TILE_MAX 8 /* bound on NK_ROWS, NK_DECODE_ROWS, NK_TOKS, KN_VECS, KN_TOKS */
+#if !defined(NK_DECODE_ROWS)
+#define NK_DECODE_ROWS NK_ROWS
+#endif
+/* kn_stream's rows per pass (their weights, or x, held in registers) */
+#if !defined(KN_PASS_ROWS)
+#define KN_PASS_ROWS 8
+#endif
+/* nk_tile's accumulators: a batch tile, or one token's NK_DECODE_ROWS */
+#define NK_TILE_ACCS (NK_TOKS * NK_ROWS > NK_DECODE_ROWS ? NK_TOKS * NK_ROWS : NK_DECODE_ROWS)
 
 enum {
   /* NK batches convert rows of non-F32 weights to floats once per block of
@@ -170,25 +181,25 @@ static ALWAYS_INLINE void store_cols(float *p, vf v, size_t n) {
 
 /* ---- NK: out[t][j] = x[t] . row j ---- */
 
-/* nt tokens x NK_ROWS rows: sums[t][r] = x[t][0..n_in) . rows[r][0..n_in).
-   dtype and nt are constants after inlining. `stream`: the rows come from
+/* nt tokens x nr rows: sums[t][r] = x[t][0..n_in) . rows[r][0..n_in).
+   dtype, nt and nr are constants after inlining. `stream`: the rows come from
    the matrix (prefetched ahead), not from the panel. */
-static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows,
+static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, int stream, const unsigned char *const *rows,
                                   size_t n_in, const float *x, size_t x_stride,
                                   float sums[TILE_MAX][TILE_MAX]) {
-  vf acc[NK_TOKS][NK_ROWS];
+  vf acc[NK_TILE_ACCS]; /* token t, row r: acc[t * nr + r] */
 #pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
 #pragma GCC unroll 8
-    for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_zero();
+    for (size_t r = 0; r < nr; r++) acc[t * nr + r] = vf_zero();
   size_t k = 0;
   if (dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0) { /* a block at a time: one scale per row */
     size_t block_bytes = dtype == G2_DT_Q8_0 ? G2_Q8_0_BLOCK_BYTES : G2_Q4_0_BLOCK_BYTES;
     for (; k < n_in; k += 32) {
-      const unsigned char *blocks[NK_ROWS];
-      vf scales[NK_ROWS];
+      const unsigned char *blocks[TILE_MAX];
+      vf scales[TILE_MAX];
 #pragma GCC unroll 8
-      for (size_t r = 0; r < NK_ROWS; r++) {
+      for (size_t r = 0; r < nr; r++) {
         blocks[r] = rows[r] + k / 32 * block_bytes;
         /* rows of ~1 KB are too short for the hardware to learn the streams */
         if (stream) __builtin_prefetch(blocks[r] + G2_PREFETCH_BYTES, 0, 2); /* each block: faster than each line */
@@ -199,9 +210,9 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, int stream, const u
       }
 #pragma GCC unroll 8
       for (size_t c = 0; c < 32; c += VLEN) {
-        vf weights[NK_ROWS];
+        vf weights[TILE_MAX];
 #pragma GCC unroll 8
-        for (size_t r = 0; r < NK_ROWS; r++) {
+        for (size_t r = 0; r < nr; r++) {
 #if defined(HAVE_NIBBLE_TABLE)
           if (dtype == G2_DT_Q4_0) {
             weights[r] = nibble_lookup(scales[r], blocks[r] + 2 + c % 16, c >= 16);
@@ -215,16 +226,16 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, int stream, const u
         for (size_t t = 0; t < nt; t++) {
           vf xt = vf_load(x + t * x_stride + k + c);
 #pragma GCC unroll 8
-          for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+          for (size_t r = 0; r < nr; r++) acc[t * nr + r] = vf_fma(xt, weights[r], acc[t * nr + r]);
         }
       }
     }
   }
   size_t elem_bytes = dtype == G2_DT_F32 ? 4 : 2;
   for (; k + VLEN <= n_in; k += VLEN) {
-    vf weights[NK_ROWS];
+    vf weights[TILE_MAX];
 #pragma GCC unroll 8
-    for (size_t r = 0; r < NK_ROWS; r++) {
+    for (size_t r = 0; r < nr; r++) {
       if (stream && (k * elem_bytes) % 64 == 0) /* short streams, as above */
         __builtin_prefetch(rows[r] + k * elem_bytes + G2_PREFETCH_BYTES, 0, 2);
       weights[r] = load_weights(dtype, rows[r], k);
@@ -233,35 +244,35 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, int stream, const u
     for (size_t t = 0; t < nt; t++) {
       vf xt = vf_load(x + t * x_stride + k);
 #pragma GCC unroll 8
-      for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+      for (size_t r = 0; r < nr; r++) acc[t * nr + r] = vf_fma(xt, weights[r], acc[t * nr + r]);
     }
   }
   if (k < n_in) { /* float types only: blocks are multiples of VLEN */
-    vf weights[NK_ROWS];
-    for (size_t r = 0; r < NK_ROWS; r++) weights[r] = load_weights_partial(dtype, rows[r], k, n_in - k);
+    vf weights[TILE_MAX];
+    for (size_t r = 0; r < nr; r++) weights[r] = load_weights_partial(dtype, rows[r], k, n_in - k);
     for (size_t t = 0; t < nt; t++) {
       vf xt = load_partial(x + t * x_stride + k, n_in - k);
-      for (size_t r = 0; r < NK_ROWS; r++) acc[t][r] = vf_fma(xt, weights[r], acc[t][r]);
+      for (size_t r = 0; r < nr; r++) acc[t * nr + r] = vf_fma(xt, weights[r], acc[t * nr + r]);
     }
   }
 #pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
 #pragma GCC unroll 8
-    for (size_t r = 0; r < NK_ROWS; r++) sums[t][r] = vf_sum(acc[t][r]);
+    for (size_t r = 0; r < nr; r++) sums[t][r] = vf_sum(acc[t * nr + r]);
 }
 
 static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows,
                                          size_t n_in, const float *x, size_t x_stride,
                                          float sums[TILE_MAX][TILE_MAX]) {
   switch (nt) {
-    case 1: nk_tile(dtype, 1, stream, rows, n_in, x, x_stride, sums); break;
-    case 2: if (NK_TOKS >= 2) nk_tile(dtype, 2, stream, rows, n_in, x, x_stride, sums); break;
-    case 3: if (NK_TOKS >= 3) nk_tile(dtype, 3, stream, rows, n_in, x, x_stride, sums); break;
-    case 4: if (NK_TOKS >= 4) nk_tile(dtype, 4, stream, rows, n_in, x, x_stride, sums); break;
-    case 5: if (NK_TOKS >= 5) nk_tile(dtype, 5, stream, rows, n_in, x, x_stride, sums); break;
-    case 6: if (NK_TOKS >= 6) nk_tile(dtype, 6, stream, rows, n_in, x, x_stride, sums); break;
-    case 7: if (NK_TOKS >= 7) nk_tile(dtype, 7, stream, rows, n_in, x, x_stride, sums); break;
-    default: if (NK_TOKS >= 8) nk_tile(dtype, 8, stream, rows, n_in, x, x_stride, sums); break;
+    case 1: nk_tile(dtype, 1, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
+    case 2: if (NK_TOKS >= 2) nk_tile(dtype, 2, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
+    case 3: if (NK_TOKS >= 3) nk_tile(dtype, 3, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
+    case 4: if (NK_TOKS >= 4) nk_tile(dtype, 4, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
+    case 5: if (NK_TOKS >= 5) nk_tile(dtype, 5, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
+    case 6: if (NK_TOKS >= 6) nk_tile(dtype, 6, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
+    case 7: if (NK_TOKS >= 7) nk_tile(dtype, 7, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
+    default: if (NK_TOKS >= 8) nk_tile(dtype, 8, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
   }
 }
 
@@ -282,6 +293,35 @@ static void nk_tile_any(g2_dtype dtype, size_t nt, int stream, const unsigned ch
       break;
   }
 }
+
+/* One token of a float-type NK matrix, NK_DECODE_ROWS rows at a time: the
+   product is bound by memory, and more rows than the batch tile keep more
+   streams and independent chains in flight (missing rows repeat the first;
+   each row's chain is the batch tile's). */
+static ALWAYS_INLINE void nk_decode_float(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
+                                          float *out, size_t col_begin, size_t col_end) {
+  size_t n_in = (size_t)w->n_in, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
+  float sums[TILE_MAX][TILE_MAX];
+  for (size_t j0 = col_begin; j0 < col_end; j0 += NK_DECODE_ROWS) {
+    size_t n_rows = col_end - j0 < NK_DECODE_ROWS ? col_end - j0 : NK_DECODE_ROWS;
+    const unsigned char *rows[TILE_MAX];
+    for (size_t r = 0; r < NK_DECODE_ROWS; r++)
+      rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
+    nk_tile(dtype, 1, NK_DECODE_ROWS, 1, rows, n_in, x, 0, sums);
+    for (size_t r = 0; r < n_rows; r++) out[j0 + r] = sums[0][r] + (bias ? bias[j0 + r] : 0.0f);
+  }
+}
+
+/* The one-token NK matmuls of the float types (n_tok = 1). */
+#define NK_DECODE_FLOAT(name, dtype)                                                                    \
+  static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias, \
+                   float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {        \
+    (void)n_tok, (void)x_stride, (void)out_stride, (void)work;                                           \
+    nk_decode_float(dtype, w, x, bias, out, col_begin, col_end);                                         \
+  }
+NK_DECODE_FLOAT(nk_decode_f32, G2_DT_F32)
+NK_DECODE_FLOAT(nk_decode_f16, G2_DT_F16)
+NK_DECODE_FLOAT(nk_decode_bf16, G2_DT_BF16)
 
 /* One token of a K-type NK matrix, NK_ROWS rows at a time: each block of
    the rows unpacked, then multiplied with x in registers, in the chains
@@ -483,7 +523,7 @@ static void matmul_kn_batch(const g2_matrix *w, const float *x, size_t n_tok, si
 }
 
 /* One token or a small batch (n_tok <= KN_FEW_TOKS): each weight row
-   streams through once, eight rows at a time, into every token's sums,
+   streams through once, KN_PASS_ROWS rows at a time, into every token's sums,
    kept in L1 (KN_STREAM_SUMS floats: a chunk of columns per token). Each
    element is the chain of the packed path: fused multiply-adds from zero
    in k order, the bias last. */
@@ -500,30 +540,30 @@ static ALWAYS_INLINE void kn_stream(g2_dtype dtype, size_t n_tok, const g2_matri
     size_t n_full = n_cols / VLEN * VLEN;
     memset(acc, 0, n_tok * chunk * sizeof(float)); /* token t's sums at acc + t * chunk */
     size_t k = 0;
-    for (; k + 8 <= n_in; k += 8) { /* eight rows per pass over the sums */
+    for (; k + KN_PASS_ROWS <= n_in; k += KN_PASS_ROWS) { /* KN_PASS_ROWS rows per pass over the sums */
       const unsigned char *row = (const unsigned char *)w->data + k * row_bytes;
-      vf xs[8];
-#pragma GCC unroll 8
-      for (size_t i = 0; i < 8; i++) xs[i] = vf_set1(x[k + i]);
+      vf xs[KN_PASS_ROWS];
+#pragma GCC unroll 16
+      for (size_t i = 0; i < KN_PASS_ROWS; i++) xs[i] = vf_set1(x[k + i]);
       for (size_t c = 0; c < n_full; c += VLEN) {
-        if (k + 16 <= n_in) /* the next pass's rows, into L2 (see G2_PREFETCH_BYTES) */
-#pragma GCC unroll 8
-          for (size_t i = 0; i < 8; i++) __builtin_prefetch(row + (8 + i) * row_bytes + elem_bytes * (j0 + c), 0, 2);
+        if (k + 2 * KN_PASS_ROWS <= n_in) /* the next pass's rows, into L2 (see G2_PREFETCH_BYTES) */
+#pragma GCC unroll 16
+          for (size_t i = 0; i < KN_PASS_ROWS; i++) __builtin_prefetch(row + (KN_PASS_ROWS + i) * row_bytes + elem_bytes * (j0 + c), 0, 2);
         if (n_tok == 1) { /* the activations stay in registers */
           vf sum = vf_load(acc + c);
-#pragma GCC unroll 8
-          for (size_t i = 0; i < 8; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
+#pragma GCC unroll 16
+          for (size_t i = 0; i < KN_PASS_ROWS; i++) sum = vf_fma(xs[i], load_weights(dtype, row + i * row_bytes, j0 + c), sum);
           vf_store(acc + c, sum);
           continue;
         }
-        vf weights[8];
-#pragma GCC unroll 8
-        for (size_t i = 0; i < 8; i++) weights[i] = load_weights(dtype, row + i * row_bytes, j0 + c);
+        vf weights[KN_PASS_ROWS];
+#pragma GCC unroll 16
+        for (size_t i = 0; i < KN_PASS_ROWS; i++) weights[i] = load_weights(dtype, row + i * row_bytes, j0 + c);
         for (size_t t = 0; t < n_tok; t++) {
           const float *xt = x + t * x_stride + k;
           vf sum = vf_load(acc + t * chunk + c);
-#pragma GCC unroll 8
-          for (size_t i = 0; i < 8; i++) sum = vf_fma(vf_set1(xt[i]), weights[i], sum);
+#pragma GCC unroll 16
+          for (size_t i = 0; i < KN_PASS_ROWS; i++) sum = vf_fma(vf_set1(xt[i]), weights[i], sum);
           vf_store(acc + t * chunk + c, sum);
         }
       }
@@ -589,6 +629,8 @@ g2_matmul_fn MATMUL_FOR(const g2_matrix *w, int many) {
     if (many || w->n_in == 0) return matmul_kn;
     return dtype == G2_DT_F16 ? kn_decode_f16 : dtype == G2_DT_BF16 ? kn_decode_bf16 : kn_decode_f32;
   }
+  if (float_type && !many)
+    return dtype == G2_DT_F16 ? nk_decode_f16 : dtype == G2_DT_BF16 ? nk_decode_bf16 : nk_decode_f32;
   if (float_type || block_type) return matmul_nk;
   if (!g2_is_k_type(dtype)) return NULL;
   if (many && (size_t)w->n_in <= NK_PANEL_MAX_IN) return matmul_nk;
