@@ -293,14 +293,14 @@ static void test_hostile_weights(const g2_kernels *kt) {
 }
 
 /* An int8 table leaves other types to its exact table's path. */
-static void test_other_types(const g2_kernels *kt, const g2_kernels *avx512) {
+static void test_other_types(const g2_kernels *kt, const g2_kernels *exact) {
   test_matrix t = make_matrix(G2_DT_Q8_0, 5, 96);
   g2_matrix f32 = {t.dense, G2_DT_F32, G2_LAYOUT_NK, 5, 96};
   float x[2 * 96], want[10], got[10];
   fill_activations(x, 2 * 96, KIND_UNIFORM);
   g2_matmul(exact, &f32, x, 2, 96, NULL, want, 5, 0, 5, work);
   g2_matmul(kt, &f32, x, 2, 96, NULL, got, 5, 0, 5, work);
-  CHECK(same_bits(want, got, 10), "%s: F32 weights take the %s path (same bits)", kt->name, avx512->name);
+  CHECK(same_bits(want, got, 10), "%s: F32 weights take the %s path (same bits)", kt->name, exact->name);
   free_matrix(&t);
 
   /* rows longer than G2_INT8_MAX_IN (the activation scratch) are exact */
@@ -311,7 +311,7 @@ static void test_other_types(const g2_kernels *kt, const g2_kernels *avx512) {
   g2_matmul(exact, &big.m, xs, 2, n_in, NULL, big_want, 3, 0, 3, work);
   g2_matmul(kt, &big.m, xs, 2, n_in, NULL, big_got, 3, 0, 3, work);
   CHECK(!g2_int8_supported(&big.m) && same_bits(big_want, big_got, 6),
-        "%s: Q8_0 rows of %zu take the exact %s path (same bits)", kt->name, n_in, avx512->name);
+        "%s: Q8_0 rows of %zu take the exact %s path (same bits)", kt->name, n_in, exact->name);
   free(xs);
   free_matrix(&big);
 }
