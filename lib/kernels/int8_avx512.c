@@ -503,7 +503,10 @@ static void batch_tile_any(int shift, size_t nt, const panel_block *panel, size_
 /* Up to LANE_TOKS tokens' quantized activations, transposed once per call
    so that lane t of a vector is token t: groups[b][i] holds each token's
    4-byte group i of block b, offsets[b] the block-sum correction
-   -(sum q << shift) and d_x[b] the scale. Lanes of missing tokens are
+   -(sum q << shift) and d_x[b] the scale. For Q8_0 with block sums
+   (`signed_w`) the groups hold q + 128 (q xor 0x80) instead, the
+   unsigned side against the stored signed weights, and the correction is
+   the row's -128 sum w, so offsets[] is not used. Lanes of missing tokens are
    zeroed, so that no lane computes on stale bytes of the work area (their
    sums are never stored). */
 typedef struct lanes_x {
@@ -514,18 +517,20 @@ typedef struct lanes_x {
 } lanes_x;
 _Static_assert(sizeof(lanes_x) <= G2_KERNEL_WORK_BYTES, "int8_avx512.c's token lanes fit the work area");
 
-static void lanes_pack(const float *x, size_t nt, size_t x_stride, size_t n_in, int shift, lanes_x *lx) {
+static void lanes_pack(const float *x, size_t nt, size_t x_stride, size_t n_in, int shift, int signed_w,
+                       lanes_x *lx) {
   size_t n_blocks = n_in / BLOCK;
   if (nt < LANE_TOKS) {
     memset(lx->groups, 0, n_blocks * sizeof lx->groups[0]);
     memset(lx->offsets, 0, n_blocks * sizeof lx->offsets[0]);
     memset(lx->d_x, 0, n_blocks * sizeof lx->d_x[0]);
   }
+  const int32_t flip = signed_w ? (int32_t)0x80808080u : 0;
   for (size_t t = 0; t < nt; t++) {
     quantize_token(x + t * x_stride, n_in, lx->token);
     token_x tok = token_at(lx->token, n_in, 0);
     for (size_t b = 0; b < n_blocks; b++) {
-      for (size_t i = 0; i < 8; i++) lx->groups[b][i][t] = load_group(tok.q + b * BLOCK + 4 * i);
+      for (size_t i = 0; i < 8; i++) lx->groups[b][i][t] = load_group(tok.q + b * BLOCK + 4 * i) ^ flip;
       lx->offsets[b][t] = -(tok.sums[b] * (1 << shift));
       lx->d_x[b][t] = tok.d[b];
     }
@@ -541,12 +546,19 @@ static void lanes_pack(const float *x, size_t nt, size_t x_stride, size_t n_in, 
    the broadcast folded into vpdpbusd's memory operand and the Q8_0 offset
    moved to the activations: 13.6-15.5 ms against 11.1 ms for 16 tokens
    through the 124M layers, one thread.) */
-static ALWAYS_INLINE __m512 lanes_block(g2_dtype dtype, const unsigned char *block, const __m512i groups[8],
-                                        __m512i offsets, __m512 d_x, __m512 chain) {
+static ALWAYS_INLINE __m512 lanes_block(g2_dtype dtype, int signed_w, const unsigned char *block,
+                                        const int16_t *block_sum, const __m512i groups[8], __m512i offsets,
+                                        __m512 d_x, __m512 chain) {
   const __m512i flip = _mm512_set1_epi8((char)0x80), low_nibbles = _mm512_set1_epi8(0x0f);
   __builtin_prefetch(block + G2_PREFETCH_BYTES, 0, 2);
   __m512i isum[2] = {offsets, _mm512_setzero_si512()};
-  if (dtype == G2_DT_Q8_0) {
+  if (signed_w) { /* the weights' groups go straight into vpdpbusd's broadcast operand */
+    isum[0] = _mm512_set1_epi32(-128 * (int32_t)*block_sum);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+      isum[i % 2] = _mm512_dpbusd_epi32(isum[i % 2], groups[i],
+                                        _mm512_set1_epi32(load_group((const int8_t *)block + 2 + 4 * i)));
+  } else if (dtype == G2_DT_Q8_0) {
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
       isum[i % 2] = _mm512_dpbusd_epi32(
@@ -568,49 +580,54 @@ static ALWAYS_INLINE __m512 lanes_block(g2_dtype dtype, const unsigned char *blo
 }
 
 /* Block b of the nr rows into their chains. */
-static ALWAYS_INLINE void lanes_step(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes, size_t b,
+static ALWAYS_INLINE void lanes_step(g2_dtype dtype, int signed_w, int nr, const unsigned char *row0,
+                                     size_t row_bytes, const int16_t *sums0, size_t n_blocks, size_t b,
                                      const lanes_x *lx, __m512 *chains) {
   __m512i groups[8];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; i++) groups[i] = _mm512_load_si512(lx->groups[b][i]);
-  const __m512i offsets = _mm512_load_si512(lx->offsets[b]);
+  const __m512i offsets = signed_w ? _mm512_setzero_si512() : _mm512_load_si512(lx->offsets[b]);
   const __m512 d_x = _mm512_load_ps(lx->d_x[b]);
 #pragma GCC unroll 4
   for (int r = 0; r < nr; r++)
-    chains[r] = lanes_block(dtype, row0 + (size_t)r * row_bytes + b * block_bytes(dtype), groups, offsets, d_x,
-                            chains[r]);
+    chains[r] = lanes_block(dtype, signed_w, row0 + (size_t)r * row_bytes + b * block_bytes(dtype),
+                            signed_w ? sums0 + (size_t)r * n_blocks + b : NULL, groups, offsets, d_x, chains[r]);
 }
 
 /* sums[r] lane t = (c[0] + c[1]) of row r < nr (consecutive from row0)
    with token t. */
-static ALWAYS_INLINE void lanes_rows(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes,
-                                     size_t n_blocks, const lanes_x *lx, __m512 sums[LANE_ROWS]) {
+static ALWAYS_INLINE void lanes_rows(g2_dtype dtype, int signed_w, int nr, const unsigned char *row0,
+                                     size_t row_bytes, const int16_t *sums0, size_t n_blocks, const lanes_x *lx,
+                                     __m512 sums[LANE_ROWS]) {
   __m512 even[LANE_ROWS], odd[LANE_ROWS];
 #pragma GCC unroll 4
   for (int r = 0; r < nr; r++) even[r] = odd[r] = _mm512_setzero_ps();
   size_t b = 0;
   for (; b + 2 <= n_blocks; b += 2) {
-    lanes_step(dtype, nr, row0, row_bytes, b, lx, even);
-    lanes_step(dtype, nr, row0, row_bytes, b + 1, lx, odd);
+    lanes_step(dtype, signed_w, nr, row0, row_bytes, sums0, n_blocks, b, lx, even);
+    lanes_step(dtype, signed_w, nr, row0, row_bytes, sums0, n_blocks, b + 1, lx, odd);
   }
-  if (b < n_blocks) lanes_step(dtype, nr, row0, row_bytes, b, lx, even);
+  if (b < n_blocks) lanes_step(dtype, signed_w, nr, row0, row_bytes, sums0, n_blocks, b, lx, even);
 #pragma GCC unroll 4
   for (int r = 0; r < nr; r++) sums[r] = _mm512_add_ps(even[r], odd[r]);
 }
 
-static void lanes_any(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes, size_t n_blocks,
-                      const lanes_x *lx, __m512 sums[LANE_ROWS]) {
-#define LANES_ROWS_OF(type)                                                           \
-  switch (nr) {                                                                       \
-    case 1: lanes_rows(type, 1, row0, row_bytes, n_blocks, lx, sums); break;          \
-    case 2: lanes_rows(type, 2, row0, row_bytes, n_blocks, lx, sums); break;          \
-    case 3: lanes_rows(type, 3, row0, row_bytes, n_blocks, lx, sums); break;          \
-    default: lanes_rows(type, LANE_ROWS, row0, row_bytes, n_blocks, lx, sums); break; \
+/* sums0: row0's block sums, or NULL (then Q8_0 weights are offset). */
+static void lanes_any(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes, const int16_t *sums0,
+                      size_t n_blocks, const lanes_x *lx, __m512 sums[LANE_ROWS]) {
+#define LANES_ROWS_OF(type, signed_w)                                                                  \
+  switch (nr) {                                                                                        \
+    case 1: lanes_rows(type, signed_w, 1, row0, row_bytes, sums0, n_blocks, lx, sums); break;          \
+    case 2: lanes_rows(type, signed_w, 2, row0, row_bytes, sums0, n_blocks, lx, sums); break;          \
+    case 3: lanes_rows(type, signed_w, 3, row0, row_bytes, sums0, n_blocks, lx, sums); break;          \
+    default: lanes_rows(type, signed_w, LANE_ROWS, row0, row_bytes, sums0, n_blocks, lx, sums); break; \
   }
-  if (dtype == G2_DT_Q8_0)
-    LANES_ROWS_OF(G2_DT_Q8_0)
+  if (dtype == G2_DT_Q8_0 && sums0)
+    LANES_ROWS_OF(G2_DT_Q8_0, 1)
+  else if (dtype == G2_DT_Q8_0)
+    LANES_ROWS_OF(G2_DT_Q8_0, 0)
   else
-    LANES_ROWS_OF(G2_DT_Q4_0)
+    LANES_ROWS_OF(G2_DT_Q4_0, 0)
 #undef LANES_ROWS_OF
 }
 
@@ -621,12 +638,13 @@ static void matmul_lanes(const g2_matrix *w, const float *x, size_t n_tok, size_
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   for (size_t t0 = 0; t0 < n_tok; t0 += LANE_TOKS) {
     size_t nt = n_tok - t0 < LANE_TOKS ? n_tok - t0 : LANE_TOKS;
-    lanes_pack(x + t0 * x_stride, nt, x_stride, n_in, offset_shift(w->dtype), lx);
+    lanes_pack(x + t0 * x_stride, nt, x_stride, n_in, offset_shift(w->dtype), w->block_sums != NULL, lx);
     for (size_t j0 = col_begin; j0 < col_end; j0 += LANE_ROWS) {
       size_t nr = col_end - j0 < LANE_ROWS ? col_end - j0 : LANE_ROWS;
       const unsigned char *row0 = (const unsigned char *)w->data + j0 * row_bytes;
       __m512 sums[LANE_ROWS];
-      lanes_any(w->dtype, (int)nr, row0, row_bytes, n_blocks, lx, sums);
+      lanes_any(w->dtype, (int)nr, row0, row_bytes, w->block_sums ? w->block_sums + j0 * n_blocks : NULL,
+                n_blocks, lx, sums);
       for (size_t r = 0; r < nr; r++) {
         float lanes[LANE_TOKS];
         _mm512_storeu_ps(lanes, _mm512_add_ps(sums[r], _mm512_set1_ps(bias ? bias[j0 + r] : 0.0f)));

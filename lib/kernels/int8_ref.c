@@ -6,6 +6,7 @@
 #include "core/fmaf.h"
 #include "core/half.h"
 #include "kernels/int8.h"
+#include "kernels/kernels.h"
 
 enum { BLOCK = 32 };
 
@@ -70,4 +71,28 @@ void g2_int8_ref_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t
       }
       out[t * out_stride + j] = (chains[0] + chains[1]) + (bias ? bias[j] : 0.0f);
     }
+}
+
+void g2_int8_block_sums(const g2_matrix *w, int16_t *sums) {
+  size_t n_blocks = (size_t)w->n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
+  for (size_t j = 0; j < (size_t)w->n_out; j++) {
+    const unsigned char *row = (const unsigned char *)w->data + j * row_bytes;
+    for (size_t b = 0; b < n_blocks; b++) {
+      int32_t weights[BLOCK], sum = 0;
+      block_weights(w->dtype, row, b, weights);
+      for (size_t i = 0; i < BLOCK; i++) sum += weights[i];
+      sums[j * n_blocks + b] = (int16_t)sum;
+    }
+  }
+}
+
+int g2_int8_wants_block_sums(const g2_kernels *k, const g2_matrix *w) {
+  if (w->dtype != G2_DT_Q8_0 || !g2_int8_supported(w)) return 0;
+#if defined(__x86_64__)
+  for (int i = 0; i < G2_MAX_FINDERS && k->matmul_finders[i]; i++)
+    if (k->matmul_finders[i] == g2_int8_vnni_matmul_for) return 1;
+#else
+  (void)k;
+#endif
+  return 0;
 }
