@@ -69,7 +69,17 @@ enum {
      21.7 + 9.0, 5 tokens 8.9 + 4.0 -> 9.4 + 4.1, 64 tokens equal. */
   LANE_TOKS = 16,
   LANE_ROWS = 4,
-  LANES_MAX_TOKS = 32
+  LANES_MAX_TOKS = 32,
+  /* Q8_0 with block sums (signed weights, nothing offset per row) keeps
+     the lanes up to 64 tokens: at 64 tokens, one thread, from cache,
+     189-203 GOP/s in panels against 251-270 in the lanes (see
+     docs/kernels.md). */
+  LANES_MAX_TOKS_SIGNED = 64,
+  /* ... and for any count where a panel would serve fewer tokens than
+     this (long rows, whose activations fill the work area sooner:
+     mlp_down's 3072 gives 24): 512 tokens through 768 x 3072, one thread,
+     from cache, 212-217 GOP/s in panels against 272-278 in the lanes. */
+  PANEL_MIN_TOKS = 48
 };
 
 typedef struct panel_block {
@@ -450,38 +460,42 @@ static ALWAYS_INLINE int32_t load_group(const int8_t *p) {
   return v;
 }
 
+/* Block b of the panel against nt tokens, into chains[t] (the chain of
+   b's parity). Two vpdpbusd chains per token halve the dependent run. */
+static ALWAYS_INLINE void tile_block(int shift, size_t nt, const panel_block *block, size_t b, const token_x *x,
+                                     __m512 *chains) {
+  __m512i weights[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) weights[i] = _mm512_load_si512(&block->weights[i]);
+#pragma GCC unroll 8
+  for (size_t t = 0; t < nt; t++) {
+    const int8_t *q = x[t].q + b * BLOCK;
+    __m512i isum[2] = {_mm512_set1_epi32(-(x[t].sums[b] * (1 << shift))), _mm512_setzero_si512()};
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+      isum[i % 2] = _mm512_dpbusd_epi32(isum[i % 2], weights[i], _mm512_set1_epi32(load_group(q + 4 * i)));
+    __m512 scale = _mm512_mul_ps(block->scales, _mm512_set1_ps(x[t].d[b]));
+    chains[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0], isum[1])), scale, chains[t]);
+  }
+}
+
 /* nt tokens x the panel's 16 rows. */
 static ALWAYS_INLINE void batch_tile(int shift, size_t nt, const panel_block *panel, size_t n_blocks,
                                      const token_x *x, const float *bias, float *out, size_t out_stride,
                                      size_t n_rows) {
-  __m512 chains[TILE_TOKS][2];
+  __m512 even[TILE_TOKS], odd[TILE_TOKS];
 #pragma GCC unroll 8
-  for (size_t t = 0; t < nt; t++) chains[t][0] = chains[t][1] = _mm512_setzero_ps();
-  for (size_t b = 0; b < n_blocks; b++) {
-    const panel_block *block = &panel[b];
-    size_t parity = b % 2;
-    __m512i weights[8];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) weights[i] = _mm512_load_si512(&block->weights[i]);
-#pragma GCC unroll 8
-    for (size_t t = 0; t < nt; t++) {
-      const int8_t *q = x[t].q + b * BLOCK;
-      __m512i isum = _mm512_set1_epi32(-(x[t].sums[b] * (1 << shift)));
-#pragma GCC unroll 8
-      for (int i = 0; i < 8; i++) isum = _mm512_dpbusd_epi32(isum, weights[i], _mm512_set1_epi32(load_group(q + 4 * i)));
-      __m512 scale = _mm512_mul_ps(block->scales, _mm512_set1_ps(x[t].d[b]));
-      __m512 term = _mm512_cvtepi32_ps(isum);
-      if (parity)
-        chains[t][1] = _mm512_fmadd_ps(term, scale, chains[t][1]);
-      else
-        chains[t][0] = _mm512_fmadd_ps(term, scale, chains[t][0]);
-    }
+  for (size_t t = 0; t < nt; t++) even[t] = odd[t] = _mm512_setzero_ps();
+  size_t b = 0;
+  for (; b + 2 <= n_blocks; b += 2) {
+    tile_block(shift, nt, &panel[b], b, x, even);
+    tile_block(shift, nt, &panel[b + 1], b + 1, x, odd);
   }
+  if (b < n_blocks) tile_block(shift, nt, &panel[b], b, x, even);
   __mmask16 valid = (__mmask16)((1u << n_rows) - 1);
   __m512 bias_v = bias ? _mm512_maskz_loadu_ps(valid, bias) : _mm512_setzero_ps();
   for (size_t t = 0; t < nt; t++)
-    _mm512_mask_storeu_ps(out + t * out_stride, valid,
-                          _mm512_add_ps(_mm512_add_ps(chains[t][0], chains[t][1]), bias_v));
+    _mm512_mask_storeu_ps(out + t * out_stride, valid, _mm512_add_ps(_mm512_add_ps(even[t], odd[t]), bias_v));
 }
 
 static void batch_tile_any(int shift, size_t nt, const panel_block *panel, size_t n_blocks, const token_x *x,
@@ -661,7 +675,10 @@ static void int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, s
   int batch = n_tok >= BATCH_MIN_TOKS && n_blocks <= PANEL_MAX_BLOCKS;
   size_t token_block = X_BYTES / token_bytes(n_in);
   if (batch && token_block >= TILE_TOKS) token_block = token_block / TILE_TOKS * TILE_TOKS;
-  if (batch && n_tok <= LANES_MAX_TOKS) {
+  size_t lanes_max = !w->block_sums              ? LANES_MAX_TOKS
+                     : token_block < PANEL_MIN_TOKS ? SIZE_MAX
+                                                    : LANES_MAX_TOKS_SIGNED;
+  if (batch && n_tok <= lanes_max) {
     matmul_lanes(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, (lanes_x *)work);
     return;
   }
