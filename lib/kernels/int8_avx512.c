@@ -24,7 +24,12 @@
    4-byte group of a row's offset weights, broadcast, meets 16 tokens in
    one vpdpbusd; 8 of them give the row's block sums for 16 tokens without
    any reduction, and the weights stream from memory in the stored layout,
-   4 rows at a time, with nothing packed.
+   4 rows at a time, with nothing packed. Q8_0 matrices with block sums
+   (g2_matrix.block_sums, computed once per model) skip the offset: the
+   lanes hold q + 128 and the stored signed weights are the broadcast
+   operand, each row and block starting from -128 sum(w); they keep the
+   lanes up to LANES_MAX_TOKS_SIGNED tokens, and for any count on rows too
+   long for a useful panel.
 
    More tokens: 16 rows are repacked into a panel whose lane r holds row
    r's offset weights, 4 bytes of a block per vector (8 vectors a block),
