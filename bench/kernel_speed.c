@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/int8.h"
 #include "kernels/kernels.h"
 #include "core/half.h"
 #include "tensor/kquant.h"
@@ -45,13 +46,15 @@ static void random_k_blocks(g2_dtype dtype, unsigned char *data, size_t bytes) {
   }
 }
 
-static g2_matrix make(g2_dtype dtype, g2_layout layout, int64_t n_out, int64_t n_in) {
+/* A random matrix, with the block sums the table uses, as a loaded model
+   has them (kernels/int8.h); release() frees both. */
+static g2_matrix make(const g2_kernels *kt, g2_dtype dtype, g2_layout layout, int64_t n_out, int64_t n_in) {
   int64_t rows = layout == G2_LAYOUT_NK ? n_out : n_in, cols = layout == G2_LAYOUT_NK ? n_in : n_out;
   size_t row_bytes = g2_dtype_row_bytes(dtype, cols);
   unsigned char *data = aligned_alloc(64, ((size_t)rows * row_bytes + 63) / 64 * 64);
   if (g2_is_k_type(dtype)) {
     random_k_blocks(dtype, data, (size_t)rows * row_bytes);
-    return (g2_matrix){data, dtype, layout, n_out, n_in};
+    return (g2_matrix){data, dtype, layout, n_out, n_in, NULL};
   }
   float *row = malloc((size_t)cols * sizeof(float));
   for (int64_t r = 0; r < rows; r++) {
@@ -59,8 +62,18 @@ static g2_matrix make(g2_dtype dtype, g2_layout layout, int64_t n_out, int64_t n
     g2_quantize(dtype, row, cols, data + (size_t)r * row_bytes);
   }
   free(row);
-  g2_matrix m = {data, dtype, layout, n_out, n_in};
+  g2_matrix m = {data, dtype, layout, n_out, n_in, NULL};
+  if (g2_int8_wants_block_sums(kt, &m)) {
+    int16_t *sums = malloc((size_t)n_out * (size_t)(n_in / G2_QK8_0) * sizeof *sums);
+    g2_int8_block_sums(&m, sums);
+    m.block_sums = sums;
+  }
   return m;
+}
+
+static void release(g2_matrix *m) {
+  free((void *)m->data);
+  free((void *)m->block_sums);
 }
 
 static size_t matrix_bytes(const g2_matrix *m) {
@@ -111,7 +124,7 @@ int main(int argc, char **argv) {
     size_t bytes = 0;
     for (int l = 0; l < N_LAYER; l++)
       for (int s = 0; s < 4; s++) {
-        layers[l][s] = make(cases[c].dtype, cases[c].layout, shapes[s][0], shapes[s][1]);
+        layers[l][s] = make(kt, cases[c].dtype, cases[c].layout, shapes[s][0], shapes[s][1]);
         bytes += matrix_bytes(&layers[l][s]);
       }
     /* batch: one layer's four matrices, n_batch tokens; small batches (as
@@ -150,7 +163,7 @@ int main(int argc, char **argv) {
     }
     double unembed_gbs = 0.0;
     if (cases[c].layout == G2_LAYOUT_NK) {
-      g2_matrix wte = make(cases[c].dtype, G2_LAYOUT_NK, N_VOCAB, N_EMBD);
+      g2_matrix wte = make(kt, cases[c].dtype, G2_LAYOUT_NK, N_VOCAB, N_EMBD);
       float *logits = malloc(N_VOCAB * sizeof(float));
       double best = 1e30;
       for (int rep = 0; rep < 3; rep++) {
@@ -161,14 +174,14 @@ int main(int argc, char **argv) {
       }
       unembed_gbs = (double)matrix_bytes(&wte) / best * 1e-9;
       free(logits);
-      free((void *)wte.data);
+      release(&wte);
     }
     printf("%-8s %12.1f %12.2f %14.2f %14.2f\n", cases[c].label, flops / best_batch * 1e-9,
            (double)bytes / best_decode * 1e-9, 50.0 * (double)matrix_bytes(&layers[0][1]) / best_cached * 1e-9,
            unembed_gbs);
     fflush(stdout);
     for (int l = 0; l < N_LAYER; l++)
-      for (int s = 0; s < 4; s++) free((void *)layers[l][s].data);
+      for (int s = 0; s < 4; s++) release(&layers[l][s]);
   }
   free(x);
   free(out);

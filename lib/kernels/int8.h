@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/kernels.h"
 #include "tensor/matrix.h"
 
 /* Step 1 for one token row: q[0..n_in), d[b] and sums[b] = sum of the
@@ -47,5 +48,15 @@ int g2_int8_supported(const g2_matrix *w);
 void g2_int8_ref_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                         const float *bias, float *out, size_t out_stride, size_t col_begin,
                         size_t col_end);
+
+/* Per-model data of the batch paths: sums[j * n_in / 32 + b] = the sum of
+   the 32 weights of row j's block b (|sum| <= 32 * 128), for a supported
+   Q8_0 matrix. With it the VNNI batch kernels take the weights as the
+   signed operand and offset the activations instead (int8_avx512.c):
+   2 bytes per 34-byte block, 5.9% of the matrix. */
+void g2_int8_block_sums(const g2_matrix *w, int16_t *sums);
+/* Whether table k's products of w would use block sums: w is a supported
+   Q8_0 matrix and k runs the VNNI kernels. */
+int g2_int8_wants_block_sums(const g2_kernels *k, const g2_matrix *w);
 
 #endif

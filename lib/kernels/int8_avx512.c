@@ -24,7 +24,12 @@
    4-byte group of a row's offset weights, broadcast, meets 16 tokens in
    one vpdpbusd; 8 of them give the row's block sums for 16 tokens without
    any reduction, and the weights stream from memory in the stored layout,
-   4 rows at a time, with nothing packed.
+   4 rows at a time, with nothing packed. Q8_0 matrices with block sums
+   (g2_matrix.block_sums, computed once per model) skip the offset: the
+   lanes hold q + 128 and the stored signed weights are the broadcast
+   operand, each row and block starting from -128 sum(w); they keep the
+   lanes up to LANES_MAX_TOKS_SIGNED tokens, and for any count on rows too
+   long for a useful panel.
 
    More tokens: 16 rows are repacked into a panel whose lane r holds row
    r's offset weights, 4 bytes of a block per vector (8 vectors a block),
@@ -69,7 +74,17 @@ enum {
      21.7 + 9.0, 5 tokens 8.9 + 4.0 -> 9.4 + 4.1, 64 tokens equal. */
   LANE_TOKS = 16,
   LANE_ROWS = 4,
-  LANES_MAX_TOKS = 32
+  LANES_MAX_TOKS = 32,
+  /* Q8_0 with block sums (signed weights, nothing offset per row) keeps
+     the lanes up to 64 tokens: at 64 tokens, one thread, from cache,
+     189-203 GOP/s in panels against 251-270 in the lanes (see
+     docs/kernels.md). */
+  LANES_MAX_TOKS_SIGNED = 64,
+  /* ... and for any count where a panel would serve fewer tokens than
+     this (long rows, whose activations fill the work area sooner:
+     mlp_down's 3072 gives 24): 512 tokens through 768 x 3072, one thread,
+     from cache, 212-217 GOP/s in panels against 272-278 in the lanes. */
+  PANEL_MIN_TOKS = 48
 };
 
 typedef struct panel_block {
@@ -450,38 +465,42 @@ static ALWAYS_INLINE int32_t load_group(const int8_t *p) {
   return v;
 }
 
+/* Block b of the panel against nt tokens, into chains[t] (the chain of
+   b's parity). Two vpdpbusd chains per token halve the dependent run. */
+static ALWAYS_INLINE void tile_block(int shift, size_t nt, const panel_block *block, size_t b, const token_x *x,
+                                     __m512 *chains) {
+  __m512i weights[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) weights[i] = _mm512_load_si512(&block->weights[i]);
+#pragma GCC unroll 8
+  for (size_t t = 0; t < nt; t++) {
+    const int8_t *q = x[t].q + b * BLOCK;
+    __m512i isum[2] = {_mm512_set1_epi32(-(x[t].sums[b] * (1 << shift))), _mm512_setzero_si512()};
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+      isum[i % 2] = _mm512_dpbusd_epi32(isum[i % 2], weights[i], _mm512_set1_epi32(load_group(q + 4 * i)));
+    __m512 scale = _mm512_mul_ps(block->scales, _mm512_set1_ps(x[t].d[b]));
+    chains[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0], isum[1])), scale, chains[t]);
+  }
+}
+
 /* nt tokens x the panel's 16 rows. */
 static ALWAYS_INLINE void batch_tile(int shift, size_t nt, const panel_block *panel, size_t n_blocks,
                                      const token_x *x, const float *bias, float *out, size_t out_stride,
                                      size_t n_rows) {
-  __m512 chains[TILE_TOKS][2];
+  __m512 even[TILE_TOKS], odd[TILE_TOKS];
 #pragma GCC unroll 8
-  for (size_t t = 0; t < nt; t++) chains[t][0] = chains[t][1] = _mm512_setzero_ps();
-  for (size_t b = 0; b < n_blocks; b++) {
-    const panel_block *block = &panel[b];
-    size_t parity = b % 2;
-    __m512i weights[8];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) weights[i] = _mm512_load_si512(&block->weights[i]);
-#pragma GCC unroll 8
-    for (size_t t = 0; t < nt; t++) {
-      const int8_t *q = x[t].q + b * BLOCK;
-      __m512i isum = _mm512_set1_epi32(-(x[t].sums[b] * (1 << shift)));
-#pragma GCC unroll 8
-      for (int i = 0; i < 8; i++) isum = _mm512_dpbusd_epi32(isum, weights[i], _mm512_set1_epi32(load_group(q + 4 * i)));
-      __m512 scale = _mm512_mul_ps(block->scales, _mm512_set1_ps(x[t].d[b]));
-      __m512 term = _mm512_cvtepi32_ps(isum);
-      if (parity)
-        chains[t][1] = _mm512_fmadd_ps(term, scale, chains[t][1]);
-      else
-        chains[t][0] = _mm512_fmadd_ps(term, scale, chains[t][0]);
-    }
+  for (size_t t = 0; t < nt; t++) even[t] = odd[t] = _mm512_setzero_ps();
+  size_t b = 0;
+  for (; b + 2 <= n_blocks; b += 2) {
+    tile_block(shift, nt, &panel[b], b, x, even);
+    tile_block(shift, nt, &panel[b + 1], b + 1, x, odd);
   }
+  if (b < n_blocks) tile_block(shift, nt, &panel[b], b, x, even);
   __mmask16 valid = (__mmask16)((1u << n_rows) - 1);
   __m512 bias_v = bias ? _mm512_maskz_loadu_ps(valid, bias) : _mm512_setzero_ps();
   for (size_t t = 0; t < nt; t++)
-    _mm512_mask_storeu_ps(out + t * out_stride, valid,
-                          _mm512_add_ps(_mm512_add_ps(chains[t][0], chains[t][1]), bias_v));
+    _mm512_mask_storeu_ps(out + t * out_stride, valid, _mm512_add_ps(_mm512_add_ps(even[t], odd[t]), bias_v));
 }
 
 static void batch_tile_any(int shift, size_t nt, const panel_block *panel, size_t n_blocks, const token_x *x,
@@ -503,7 +522,10 @@ static void batch_tile_any(int shift, size_t nt, const panel_block *panel, size_
 /* Up to LANE_TOKS tokens' quantized activations, transposed once per call
    so that lane t of a vector is token t: groups[b][i] holds each token's
    4-byte group i of block b, offsets[b] the block-sum correction
-   -(sum q << shift) and d_x[b] the scale. Lanes of missing tokens are
+   -(sum q << shift) and d_x[b] the scale. For Q8_0 with block sums
+   (`signed_w`) the groups hold q + 128 (q xor 0x80) instead, the
+   unsigned side against the stored signed weights, and the correction is
+   the row's -128 sum w, so offsets[] is not used. Lanes of missing tokens are
    zeroed, so that no lane computes on stale bytes of the work area (their
    sums are never stored). */
 typedef struct lanes_x {
@@ -514,18 +536,20 @@ typedef struct lanes_x {
 } lanes_x;
 _Static_assert(sizeof(lanes_x) <= G2_KERNEL_WORK_BYTES, "int8_avx512.c's token lanes fit the work area");
 
-static void lanes_pack(const float *x, size_t nt, size_t x_stride, size_t n_in, int shift, lanes_x *lx) {
+static void lanes_pack(const float *x, size_t nt, size_t x_stride, size_t n_in, int shift, int signed_w,
+                       lanes_x *lx) {
   size_t n_blocks = n_in / BLOCK;
   if (nt < LANE_TOKS) {
     memset(lx->groups, 0, n_blocks * sizeof lx->groups[0]);
     memset(lx->offsets, 0, n_blocks * sizeof lx->offsets[0]);
     memset(lx->d_x, 0, n_blocks * sizeof lx->d_x[0]);
   }
+  const int32_t flip = signed_w ? (int32_t)0x80808080u : 0;
   for (size_t t = 0; t < nt; t++) {
     quantize_token(x + t * x_stride, n_in, lx->token);
     token_x tok = token_at(lx->token, n_in, 0);
     for (size_t b = 0; b < n_blocks; b++) {
-      for (size_t i = 0; i < 8; i++) lx->groups[b][i][t] = load_group(tok.q + b * BLOCK + 4 * i);
+      for (size_t i = 0; i < 8; i++) lx->groups[b][i][t] = load_group(tok.q + b * BLOCK + 4 * i) ^ flip;
       lx->offsets[b][t] = -(tok.sums[b] * (1 << shift));
       lx->d_x[b][t] = tok.d[b];
     }
@@ -541,12 +565,19 @@ static void lanes_pack(const float *x, size_t nt, size_t x_stride, size_t n_in, 
    the broadcast folded into vpdpbusd's memory operand and the Q8_0 offset
    moved to the activations: 13.6-15.5 ms against 11.1 ms for 16 tokens
    through the 124M layers, one thread.) */
-static ALWAYS_INLINE __m512 lanes_block(g2_dtype dtype, const unsigned char *block, const __m512i groups[8],
-                                        __m512i offsets, __m512 d_x, __m512 chain) {
+static ALWAYS_INLINE __m512 lanes_block(g2_dtype dtype, int signed_w, const unsigned char *block,
+                                        const int16_t *block_sum, const __m512i groups[8], __m512i offsets,
+                                        __m512 d_x, __m512 chain) {
   const __m512i flip = _mm512_set1_epi8((char)0x80), low_nibbles = _mm512_set1_epi8(0x0f);
   __builtin_prefetch(block + G2_PREFETCH_BYTES, 0, 2);
   __m512i isum[2] = {offsets, _mm512_setzero_si512()};
-  if (dtype == G2_DT_Q8_0) {
+  if (signed_w) { /* the weights' groups go straight into vpdpbusd's broadcast operand */
+    isum[0] = _mm512_set1_epi32(-128 * (int32_t)*block_sum);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+      isum[i % 2] = _mm512_dpbusd_epi32(isum[i % 2], groups[i],
+                                        _mm512_set1_epi32(load_group((const int8_t *)block + 2 + 4 * i)));
+  } else if (dtype == G2_DT_Q8_0) {
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
       isum[i % 2] = _mm512_dpbusd_epi32(
@@ -568,49 +599,54 @@ static ALWAYS_INLINE __m512 lanes_block(g2_dtype dtype, const unsigned char *blo
 }
 
 /* Block b of the nr rows into their chains. */
-static ALWAYS_INLINE void lanes_step(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes, size_t b,
+static ALWAYS_INLINE void lanes_step(g2_dtype dtype, int signed_w, int nr, const unsigned char *row0,
+                                     size_t row_bytes, const int16_t *sums0, size_t n_blocks, size_t b,
                                      const lanes_x *lx, __m512 *chains) {
   __m512i groups[8];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; i++) groups[i] = _mm512_load_si512(lx->groups[b][i]);
-  const __m512i offsets = _mm512_load_si512(lx->offsets[b]);
+  const __m512i offsets = signed_w ? _mm512_setzero_si512() : _mm512_load_si512(lx->offsets[b]);
   const __m512 d_x = _mm512_load_ps(lx->d_x[b]);
 #pragma GCC unroll 4
   for (int r = 0; r < nr; r++)
-    chains[r] = lanes_block(dtype, row0 + (size_t)r * row_bytes + b * block_bytes(dtype), groups, offsets, d_x,
-                            chains[r]);
+    chains[r] = lanes_block(dtype, signed_w, row0 + (size_t)r * row_bytes + b * block_bytes(dtype),
+                            signed_w ? sums0 + (size_t)r * n_blocks + b : NULL, groups, offsets, d_x, chains[r]);
 }
 
 /* sums[r] lane t = (c[0] + c[1]) of row r < nr (consecutive from row0)
    with token t. */
-static ALWAYS_INLINE void lanes_rows(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes,
-                                     size_t n_blocks, const lanes_x *lx, __m512 sums[LANE_ROWS]) {
+static ALWAYS_INLINE void lanes_rows(g2_dtype dtype, int signed_w, int nr, const unsigned char *row0,
+                                     size_t row_bytes, const int16_t *sums0, size_t n_blocks, const lanes_x *lx,
+                                     __m512 sums[LANE_ROWS]) {
   __m512 even[LANE_ROWS], odd[LANE_ROWS];
 #pragma GCC unroll 4
   for (int r = 0; r < nr; r++) even[r] = odd[r] = _mm512_setzero_ps();
   size_t b = 0;
   for (; b + 2 <= n_blocks; b += 2) {
-    lanes_step(dtype, nr, row0, row_bytes, b, lx, even);
-    lanes_step(dtype, nr, row0, row_bytes, b + 1, lx, odd);
+    lanes_step(dtype, signed_w, nr, row0, row_bytes, sums0, n_blocks, b, lx, even);
+    lanes_step(dtype, signed_w, nr, row0, row_bytes, sums0, n_blocks, b + 1, lx, odd);
   }
-  if (b < n_blocks) lanes_step(dtype, nr, row0, row_bytes, b, lx, even);
+  if (b < n_blocks) lanes_step(dtype, signed_w, nr, row0, row_bytes, sums0, n_blocks, b, lx, even);
 #pragma GCC unroll 4
   for (int r = 0; r < nr; r++) sums[r] = _mm512_add_ps(even[r], odd[r]);
 }
 
-static void lanes_any(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes, size_t n_blocks,
-                      const lanes_x *lx, __m512 sums[LANE_ROWS]) {
-#define LANES_ROWS_OF(type)                                                           \
-  switch (nr) {                                                                       \
-    case 1: lanes_rows(type, 1, row0, row_bytes, n_blocks, lx, sums); break;          \
-    case 2: lanes_rows(type, 2, row0, row_bytes, n_blocks, lx, sums); break;          \
-    case 3: lanes_rows(type, 3, row0, row_bytes, n_blocks, lx, sums); break;          \
-    default: lanes_rows(type, LANE_ROWS, row0, row_bytes, n_blocks, lx, sums); break; \
+/* sums0: row0's block sums, or NULL (then Q8_0 weights are offset). */
+static void lanes_any(g2_dtype dtype, int nr, const unsigned char *row0, size_t row_bytes, const int16_t *sums0,
+                      size_t n_blocks, const lanes_x *lx, __m512 sums[LANE_ROWS]) {
+#define LANES_ROWS_OF(type, signed_w)                                                                  \
+  switch (nr) {                                                                                        \
+    case 1: lanes_rows(type, signed_w, 1, row0, row_bytes, sums0, n_blocks, lx, sums); break;          \
+    case 2: lanes_rows(type, signed_w, 2, row0, row_bytes, sums0, n_blocks, lx, sums); break;          \
+    case 3: lanes_rows(type, signed_w, 3, row0, row_bytes, sums0, n_blocks, lx, sums); break;          \
+    default: lanes_rows(type, signed_w, LANE_ROWS, row0, row_bytes, sums0, n_blocks, lx, sums); break; \
   }
-  if (dtype == G2_DT_Q8_0)
-    LANES_ROWS_OF(G2_DT_Q8_0)
+  if (dtype == G2_DT_Q8_0 && sums0)
+    LANES_ROWS_OF(G2_DT_Q8_0, 1)
+  else if (dtype == G2_DT_Q8_0)
+    LANES_ROWS_OF(G2_DT_Q8_0, 0)
   else
-    LANES_ROWS_OF(G2_DT_Q4_0)
+    LANES_ROWS_OF(G2_DT_Q4_0, 0)
 #undef LANES_ROWS_OF
 }
 
@@ -621,12 +657,13 @@ static void matmul_lanes(const g2_matrix *w, const float *x, size_t n_tok, size_
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   for (size_t t0 = 0; t0 < n_tok; t0 += LANE_TOKS) {
     size_t nt = n_tok - t0 < LANE_TOKS ? n_tok - t0 : LANE_TOKS;
-    lanes_pack(x + t0 * x_stride, nt, x_stride, n_in, offset_shift(w->dtype), lx);
+    lanes_pack(x + t0 * x_stride, nt, x_stride, n_in, offset_shift(w->dtype), w->block_sums != NULL, lx);
     for (size_t j0 = col_begin; j0 < col_end; j0 += LANE_ROWS) {
       size_t nr = col_end - j0 < LANE_ROWS ? col_end - j0 : LANE_ROWS;
       const unsigned char *row0 = (const unsigned char *)w->data + j0 * row_bytes;
       __m512 sums[LANE_ROWS];
-      lanes_any(w->dtype, (int)nr, row0, row_bytes, n_blocks, lx, sums);
+      lanes_any(w->dtype, (int)nr, row0, row_bytes, w->block_sums ? w->block_sums + j0 * n_blocks : NULL,
+                n_blocks, lx, sums);
       for (size_t r = 0; r < nr; r++) {
         float lanes[LANE_TOKS];
         _mm512_storeu_ps(lanes, _mm512_add_ps(sums[r], _mm512_set1_ps(bias ? bias[j0 + r] : 0.0f)));
@@ -643,7 +680,10 @@ static void int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, s
   int batch = n_tok >= BATCH_MIN_TOKS && n_blocks <= PANEL_MAX_BLOCKS;
   size_t token_block = X_BYTES / token_bytes(n_in);
   if (batch && token_block >= TILE_TOKS) token_block = token_block / TILE_TOKS * TILE_TOKS;
-  if (batch && n_tok <= LANES_MAX_TOKS) {
+  size_t lanes_max = !w->block_sums              ? LANES_MAX_TOKS
+                     : token_block < PANEL_MIN_TOKS ? SIZE_MAX
+                                                    : LANES_MAX_TOKS_SIGNED;
+  if (batch && n_tok <= lanes_max) {
     matmul_lanes(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, (lanes_x *)work);
     return;
   }

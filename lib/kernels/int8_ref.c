@@ -6,6 +6,7 @@
 #include "core/fmaf.h"
 #include "core/half.h"
 #include "kernels/int8.h"
+#include "kernels/kernels.h"
 
 enum { BLOCK = 32 };
 
@@ -70,4 +71,25 @@ void g2_int8_ref_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t
       }
       out[t * out_stride + j] = (chains[0] + chains[1]) + (bias ? bias[j] : 0.0f);
     }
+}
+
+void g2_int8_block_sums(const g2_matrix *w, int16_t *sums) {
+  size_t n_blocks = (size_t)w->n_out * ((size_t)w->n_in / BLOCK);
+  const unsigned char *block = w->data; /* rows are whole blocks: one run of them */
+  for (size_t b = 0; b < n_blocks; b++, block += G2_Q8_0_BLOCK_BYTES) {
+    int32_t sum = 0;
+    for (size_t i = 0; i < BLOCK; i++) sum += (int8_t)block[2 + i];
+    sums[b] = (int16_t)sum;
+  }
+}
+
+int g2_int8_wants_block_sums(const g2_kernels *k, const g2_matrix *w) {
+  if (w->dtype != G2_DT_Q8_0 || !g2_int8_supported(w)) return 0;
+#if defined(__x86_64__)
+  for (int i = 0; i < G2_MAX_FINDERS && k->matmul_finders[i]; i++)
+    if (k->matmul_finders[i] == g2_int8_vnni_matmul_for) return 1;
+#else
+  (void)k;
+#endif
+  return 0;
 }

@@ -63,7 +63,7 @@ static int build_matrix(struct gpt2_model *model, const g2_tensor_schema *t,
     memcpy(copy, data, bytes);
     data = copy;
   }
-  *out = (g2_matrix){data, in->dtype, in->layout, n_out, n_in};
+  *out = (g2_matrix){data, in->dtype, in->layout, n_out, n_in, NULL};
   return GPT2_OK;
 }
 

@@ -83,4 +83,9 @@ void *g2_model_field(const struct gpt2_model *model, int32_t layer, int id);
 /* Whether the output matrix is the token embedding itself (tied). */
 int g2_model_output_tied(const struct gpt2_model *model);
 
+/* The Q8_0 block sums of the multiplied matrices that the model's kernel
+   table uses (kernels/int8.h), in one model-owned block
+   (model/block_sums.c); none for other tables and types. */
+int g2_model_add_block_sums(struct gpt2_model *model);
+
 #endif

@@ -48,6 +48,10 @@ typedef struct g2_matrix {
   g2_layout layout;
   int64_t n_out; /* output features (rows of NK) */
   int64_t n_in;  /* input features */
+  /* Q8_0 only, or NULL: the sum of each block's 32 weights, [n_out][n_in /
+     32], which the int8 batch kernels use instead of offsetting weights
+     (kernels/int8.h; the model computes and owns it). */
+  const int16_t *block_sums;
 } g2_matrix;
 
 /* Bytes of one row of `n` elements of `dtype`, or 0 if n does not fit the

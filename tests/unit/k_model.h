@@ -16,7 +16,7 @@
 static g2_matrix random_k_matrix(struct gpt2_model *model, g2_dtype dtype, int64_t n_out, int64_t n_in) {
   size_t row = g2_dtype_row_bytes(dtype, n_in), block = g2_dtype_row_bytes(dtype, G2_QK_K);
   unsigned char *data = g2_model_alloc(model, row * (size_t)n_out);
-  if (!data) return (g2_matrix){NULL, dtype, G2_LAYOUT_NK, 0, 0};
+  if (!data) return (g2_matrix){NULL, dtype, G2_LAYOUT_NK, 0, 0, NULL};
   uint32_t state = 12345u;
   for (size_t i = 0; i < row * (size_t)n_out; i++) {
     state = state * 1664525u + 1013904223u;
@@ -31,7 +31,7 @@ static g2_matrix random_k_matrix(struct gpt2_model *model, g2_dtype dtype, int64
       memcpy(data + b + 2, &dmin, 2);
     }
   }
-  return (g2_matrix){data, dtype, G2_LAYOUT_NK, n_out, n_in};
+  return (g2_matrix){data, dtype, G2_LAYOUT_NK, n_out, n_in, NULL};
 }
 
 /* Every layer matrix of `model` a K type (Q4_K, Q5_K, Q6_K in turn), the

@@ -40,7 +40,7 @@ static g2_matrix random_matrix(struct gpt2_model *model, int64_t n_out, int64_t 
   for (int64_t r = 0; r < rows; r++)
     g2_quantize(dtype, values + r * row_len, row_len, data + (size_t)r * row_bytes);
   free(values);
-  return (g2_matrix){data, dtype, layout, n_out, n_in};
+  return (g2_matrix){data, dtype, layout, n_out, n_in, NULL};
 }
 
 static const float *random_vector(struct gpt2_model *model, size_t n) {

@@ -689,7 +689,7 @@ static g2_matrix to_f32(struct gpt2_model *model, const g2_matrix *m) {
   float *values = g2_model_alloc(model, (size_t)(m->n_out * m->n_in) * sizeof *values);
   for (int64_t j = 0; j < m->n_out; j++)
     g2_dequantize(m->dtype, (const unsigned char *)m->data + (size_t)j * row, 0, m->n_in, values + j * m->n_in);
-  return (g2_matrix){values, G2_DT_F32, G2_LAYOUT_NK, m->n_out, m->n_in};
+  return (g2_matrix){values, G2_DT_F32, G2_LAYOUT_NK, m->n_out, m->n_in, NULL};
 }
 
 /* mid (n_embd 256) with K-type matrices, saved as they are and as F32:

@@ -64,10 +64,18 @@ static void test_quantizer(void) {
 static _Alignas(64) unsigned char work[G2_KERNEL_WORK_BYTES];
 
 static int hostile_weights; /* make_matrix then writes extreme blocks */
+/* make_matrix then gives Q8_0 matrices their block sums, as a loaded model
+   has them on the VNNI tables (the batch paths then use them); the tests
+   run with and without, so the tag names which in each check. */
+static int block_sums;
+static const char *sums_tag(void) { return block_sums ? " + block sums" : ""; }
+/* The dtypes a test runs: Q8_0 and Q4_0, or Q8_0 alone (block sums). */
+static int n_dtypes(void) { return block_sums ? 1 : 2; }
 
 typedef struct test_matrix {
   g2_matrix m;
   unsigned char *storage;
+  int16_t *sums; /* m.block_sums, or NULL */
   float *dense; /* [n_out][n_in], the dequantized weights */
 } test_matrix;
 
@@ -83,7 +91,7 @@ static test_matrix make_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
     g2_quantize(dtype, row, (int64_t)n_in, t.storage + r * row_bytes);
     g2_dequantize(dtype, t.storage + r * row_bytes, 0, (int64_t)n_in, row);
   }
-  t.m = (g2_matrix){t.storage, dtype, G2_LAYOUT_NK, (int64_t)n_out, (int64_t)n_in};
+  t.m = (g2_matrix){t.storage, dtype, G2_LAYOUT_NK, (int64_t)n_out, (int64_t)n_in, NULL};
   if (hostile_weights) { /* what a file may hold: q = -128, the largest and subnormal F16 scales */
     size_t block_bytes = dtype == G2_DT_Q8_0 ? 34 : 18;
     for (size_t b = 0; b < n_out * n_in / 32; b++) {
@@ -94,11 +102,18 @@ static test_matrix make_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
         for (size_t i = 2; i < block_bytes; i += 5) block[i] = 0x80;
     }
   }
+  t.sums = NULL;
+  if (block_sums && dtype == G2_DT_Q8_0) {
+    t.sums = malloc(n_out * (n_in / 32) * sizeof *t.sums);
+    g2_int8_block_sums(&t.m, t.sums);
+    t.m.block_sums = t.sums;
+  }
   return t;
 }
 
 static void free_matrix(test_matrix *t) {
   free(t->storage);
+  free(t->sums);
   free(t->dense);
 }
 
@@ -226,7 +241,7 @@ static int check_shape(const g2_kernels *kt, g2_dtype dtype, size_t n_out, size_
 static void test_kernels_bitwise(const g2_kernels *kt) {
   static const size_t n_ins[] = {32, 64, 96, 160, 736, 768, 3072, 4128};
   static const size_t n_outs[] = {1, 7, 8, 9, 16, 17, 33, 50};
-  for (int dt = 0; dt < 2; dt++) {
+  for (int dt = 0; dt < n_dtypes(); dt++) {
     g2_dtype dtype = dt ? G2_DT_Q4_0 : G2_DT_Q8_0;
     int failures = 0, cases = 0;
     for (size_t s = 0; s < sizeof n_ins / sizeof n_ins[0]; s++)
@@ -236,22 +251,28 @@ static void test_kernels_bitwise(const g2_kernels *kt) {
         failures += check_shape(kt, dtype, n_out, n_ins[s], n_tok, kind, (int)(n_tok % 2));
         cases++;
       }
-    CHECK(failures == 0, "%s %s: oracle's bits, and the same with odd column splits and token batches (%d "
-          "cases, n_in 32..4128, n_tok 1..13, %d failures)", kt->name, g2_dtype_name(dtype), cases, failures);
-    /* around the token-lanes path's group of 16 and its upper end (32);
+    CHECK(failures == 0, "%s %s%s: oracle's bits, and the same with odd column splits and token batches (%d "
+          "cases, n_in 32..4128, n_tok 1..13, %d failures)", kt->name, g2_dtype_name(dtype), sums_tag(), cases,
+          failures);
+    /* around the token-lanes path's group of 16 and its upper ends (32;
+       64 for Q8_0 with block sums);
        activations whose tokens differ in every output (with a huge,
        subnormal or +-large kind all tokens can round to the same sums) */
-    static const size_t lane_toks[] = {15, 16, 17, 31, 32, 33};
+    static const size_t lane_toks[] = {15, 16, 17, 31, 32, 33, 63, 64, 65};
     failures = 0;
     for (size_t i = 0; i < sizeof lane_toks / sizeof lane_toks[0]; i++)
-      failures += check_shape(kt, dtype, n_outs[i + 1], i % 2 ? 768 : 160, lane_toks[i],
+      failures += check_shape(kt, dtype, n_outs[(i + 1) % 8], i % 2 ? 768 : 160, lane_toks[i],
                               i % 2 ? KIND_MIXED : KIND_UNIFORM, (int)(i % 2));
-    CHECK(failures == 0, "%s %s: oracle's bits for n_tok 15..17 and 31..33 (%d failures)", kt->name,
-          g2_dtype_name(dtype), failures);
+    /* with block sums, rows of 3072 take the lanes for any count (uniform
+       activations: over 96 blocks "mixed" meets a +-large block in every
+       row, whose infinite sums are the same for every token) */
+    if (block_sums) failures += check_shape(kt, dtype, 17, 3072, 70, KIND_UNIFORM, 1);
+    CHECK(failures == 0, "%s %s%s: oracle's bits for n_tok 15..17, 31..33 and 63..65 (%d failures)%s", kt->name,
+          g2_dtype_name(dtype), sums_tag(), failures, block_sums ? ", and 70 on rows of 3072" : "");
     for (int kind = 0; kind < N_KINDS; kind++) {
       int f = check_shape(kt, dtype, 21, 96, 9, kind, 1) + check_shape(kt, dtype, 21, 96, 1, kind, 0);
-      CHECK(f == 0, "%s %s: %s activations: oracle's bits in a batch and for one token", kt->name,
-            g2_dtype_name(dtype), kind_names[kind]);
+      CHECK(f == 0, "%s %s%s: %s activations: oracle's bits in a batch and for one token", kt->name,
+            g2_dtype_name(dtype), sums_tag(), kind_names[kind]);
     }
   }
 }
@@ -282,12 +303,12 @@ static void test_gpt2_rows(const g2_kernels *kt) {
 /* Weights at the edges of the formats: still the oracle's bits. */
 static void test_hostile_weights(const g2_kernels *kt) {
   hostile_weights = 1;
-  for (int dt = 0; dt < 2; dt++) {
+  for (int dt = 0; dt < n_dtypes(); dt++) {
     g2_dtype dtype = dt ? G2_DT_Q4_0 : G2_DT_Q8_0;
     int f = check_shape(kt, dtype, 19, 160, 7, KIND_UNIFORM, 1) + check_shape(kt, dtype, 19, 160, 1, KIND_MIXED, 0) +
             check_shape(kt, dtype, 19, 96, 5, KIND_LARGE, 1);
-    CHECK(f == 0, "%s %s: q = -128 (Q8_0), F16 scales 65504 and 2^-24: oracle's bits", kt->name,
-          g2_dtype_name(dtype));
+    CHECK(f == 0, "%s %s%s: q = -128 (Q8_0), F16 scales 65504 and 2^-24: oracle's bits", kt->name,
+          g2_dtype_name(dtype), sums_tag());
   }
   hostile_weights = 0;
 }
@@ -295,7 +316,7 @@ static void test_hostile_weights(const g2_kernels *kt) {
 /* An int8 table leaves other types to its exact table's path. */
 static void test_other_types(const g2_kernels *kt, const g2_kernels *exact) {
   test_matrix t = make_matrix(G2_DT_Q8_0, 5, 96);
-  g2_matrix f32 = {t.dense, G2_DT_F32, G2_LAYOUT_NK, 5, 96};
+  g2_matrix f32 = {t.dense, G2_DT_F32, G2_LAYOUT_NK, 5, 96, NULL};
   float x[2 * 96], want[10], got[10];
   fill_activations(x, 2 * 96, KIND_UNIFORM);
   g2_matmul(exact, &f32, x, 2, 96, NULL, want, 5, 0, 5, work);
@@ -448,6 +469,12 @@ int main(void) {
     test_kernels_bitwise(kt);
     test_gpt2_rows(kt);
     test_hostile_weights(kt);
+    /* again on Q8_0 matrices that carry their block sums (the model's
+       g2_matrix.block_sums): a kernel that uses them or not, same bits */
+    block_sums = 1;
+    test_kernels_bitwise(kt);
+    test_hostile_weights(kt);
+    block_sums = 0;
     test_other_types(kt, exact);
     for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
       if (only && !strstr(only, bounds[i].name)) {
