@@ -67,9 +67,18 @@ static void free_matrix(test_matrix *t) {
   free(t->dense);
 }
 
-/* K-type rows (Q6_K, Q4_K, Q5_K) are not produced by g2_quantize: random
-   bytes with small F16 scales (Q6_K's d; Q4_K/Q5_K's d and dmin) make
-   valid blocks. */
+/* The K types of 256-value super-blocks. */
+static const g2_dtype k_types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K, G2_DT_Q2_K, G2_DT_Q3_K, G2_DT_IQ4_XS};
+enum { N_K_TYPES = sizeof k_types / sizeof k_types[0] };
+
+/* Where a K-type block keeps its F16 d (dmin after it, for the types with
+   mins). */
+static size_t k_d_offset(g2_dtype dtype) {
+  return dtype == G2_DT_Q6_K ? 208 : dtype == G2_DT_Q2_K ? 80 : dtype == G2_DT_Q3_K ? 108 : 0;
+}
+
+/* K-type rows are not all produced by g2_quantize: random bytes with small
+   F16 scales (d, and dmin where the type has one) make valid blocks. */
 static test_matrix make_k_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
   test_matrix t;
   size_t row_bytes = g2_dtype_row_bytes(dtype, (int64_t)n_in);
@@ -80,12 +89,8 @@ static test_matrix make_k_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
   for (size_t b = 0; b < n_out * row_bytes / block_bytes; b++) {
     unsigned char *block = t.storage + b * block_bytes;
     uint16_t d = g2_f32_to_f16(uniform(1e-4f, 1e-3f)), dmin = g2_f32_to_f16(uniform(1e-4f, 1e-3f));
-    if (dtype == G2_DT_Q6_K) {
-      memcpy(block + 208, &d, 2);
-    } else {
-      memcpy(block, &d, 2);
-      memcpy(block + 2, &dmin, 2);
-    }
+    memcpy(block + k_d_offset(dtype), &d, 2);
+    if (dtype == G2_DT_Q4_K || dtype == G2_DT_Q5_K || dtype == G2_DT_Q2_K) memcpy(block + k_d_offset(dtype) + 2, &dmin, 2);
   }
   for (size_t j = 0; j < n_out; j++)
     g2_dequantize(dtype, t.storage + j * row_bytes, 0, (int64_t)n_in, t.dense + j * n_in);
@@ -343,15 +348,18 @@ static void test_small_batches(const g2_kernels *kt) {
    against one token at a time (both paths run the same chains), and
    get_row bitwise g2_dequantize. */
 static void test_k_types(const g2_kernels *kt) {
-  static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  const g2_dtype *types = k_types;
   /* 6400 and 5120: XL's and large's mlp_down, longer than the FP32
      tables' panel (they run batches token by token) */
   static const shape shapes[] = {{768, 37, 1}, {768, 37, 5}, {512, 19, 1}, {512, 19, 3}, {6400, 9, 1}, {5120, 7, 3}};
-  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+  for (size_t d = 0; d < N_K_TYPES; d++) {
+    /* Q2_K, Q3_K, IQ4_XS: SIMD products on the int8 tables only so far */
+    int simd_expected = types[d] == G2_DT_Q6_K || types[d] == G2_DT_Q4_K || types[d] == G2_DT_Q5_K ||
+                        kt->rounds_activations;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       test_matrix t = make_k_matrix(types[d], shapes[s].n_out, shapes[s].n_in);
       check_matmul(kt, &t, shapes[s].n_tok, (int)(s % 2 == 0));
-      if (strcmp(kt->name, "scalar") != 0) {
+      if (strcmp(kt->name, "scalar") != 0 && simd_expected) {
         g2_matmul_fn one = g2_kernels_matmul(kt, &t.m, 1), many = g2_kernels_matmul(kt, &t.m, 2);
         g2_matmul_fn scalar_one = g2_ref_matmul_for(&t.m, 0), scalar_many = g2_ref_matmul_for(&t.m, 1);
         CHECK(one != scalar_one && one != scalar_many && many != scalar_one && many != scalar_many,
@@ -383,9 +391,9 @@ static void test_k_types(const g2_kernels *kt) {
      uniform, so error / sqrt(sum_i w_i^2 d_x^2 / 12) has an RMS near 1
      over many outputs; held to <= 1.5 (measured in the report line). */
 static void test_kq8_oracle_accuracy(void) {
-  static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  const g2_dtype *types = k_types;
   enum { N_IN = 768, N_OUT = 64, N_TOK = 3 };
-  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+  for (size_t d = 0; d < N_K_TYPES; d++) {
     test_matrix t = make_k_matrix(types[d], N_OUT, N_IN);
     float *x = malloc(N_TOK * N_IN * sizeof(float)), *out = malloc(N_TOK * N_OUT * sizeof(float));
     fill(x, N_TOK * N_IN, -1.0f, 1.0f);
@@ -430,7 +438,7 @@ static void test_kq8_oracle_accuracy(void) {
    another's. Token 1: block 0 subnormal, the rest zero, so its output is
    that block's alone. */
 static void test_kq8_hostile_activations(const g2_kernels *kt) {
-  static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  const g2_dtype *types = k_types;
   enum { N_IN = 1024, N_OUT = 8 };
   float x[2 * N_IN], want[2 * N_OUT], got[2 * N_OUT], single[N_OUT];
   for (size_t i = 0; i < N_IN; i++) {
@@ -442,7 +450,7 @@ static void test_kq8_hostile_activations(const g2_kernels *kt) {
                       : (k == 7 ? -1e4f : sign * uniform(0.0f, 1.0f));
     x[N_IN + i] = block == 0 ? sign * 1e-40f * (float)(k + 1) : 0.0f;
   }
-  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+  for (size_t d = 0; d < N_K_TYPES; d++) {
     test_matrix t = make_k_matrix(types[d], N_OUT, N_IN);
     if (rounding_oracle(kt, &t.m) != g2_kq8_ref_matmul) {
       free_matrix(&t);
@@ -454,6 +462,53 @@ static void test_kq8_hostile_activations(const g2_kernels *kt) {
     CHECK(memcmp(want, got, sizeof got) == 0 && memcmp(want, single, sizeof single) == 0,
           "%s %s: zero, tied, subnormal and large activations: the bits of the int8 oracle, one token and two",
           kt->name, g2_dtype_name(types[d]));
+    free_matrix(&t);
+  }
+}
+
+/* The K-type int8 kernel on the row lengths of GPT-2's K-type matrices
+   (multiples of 256: n_embd 768, 1024, 1280 and n_ff 3072, 4096, 5120,
+   6400, and 1536; n_embd 1600 rows are never K types, kquant_int8.h),
+   every type, with check_matmul's bitwise checks (the oracle on an odd
+   column range, column splits, token batches against one token at a
+   time); then every batch of 1..40 tokens bitwise the oracle (the
+   one-token stream, pairs and a lone token in the tiles, more than one
+   block of tokens at n_in 6400). */
+static void test_kq8_shapes(const g2_kernels *kt) {
+  static const size_t lengths[] = {768, 1024, 1280, 1536, 3072, 4096, 5120, 6400};
+  static const size_t tokens[] = {1, 2, 3, 7, 9, 4, 13, 6};
+  enum { N_OUT = 11, MAX_TOK = 40, N_IN = 6400 };
+  for (size_t d = 0; d < N_K_TYPES; d++) {
+    for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+      test_matrix t = make_k_matrix(k_types[d], N_OUT, lengths[l]);
+      if (rounding_oracle(kt, &t.m) == g2_kq8_ref_matmul) check_matmul(kt, &t, tokens[l], (int)(l % 2));
+      free_matrix(&t);
+    }
+    test_matrix t = make_k_matrix(k_types[d], N_OUT, N_IN);
+    if (rounding_oracle(kt, &t.m) != g2_kq8_ref_matmul) {
+      free_matrix(&t);
+      continue;
+    }
+    size_t x_stride = N_IN + 1, out_stride = N_OUT + 2;
+    float *x = malloc(MAX_TOK * x_stride * sizeof(float)), *bias = malloc(N_OUT * sizeof(float));
+    float *want = malloc(MAX_TOK * out_stride * sizeof(float)), *got = malloc(MAX_TOK * out_stride * sizeof(float));
+    fill(x, MAX_TOK * x_stride, -2.0f, 2.0f);
+    fill(bias, N_OUT, -1.0f, 1.0f);
+    set_sentinel(want, MAX_TOK * out_stride);
+    g2_kq8_ref_matmul(&t.m, x, MAX_TOK, x_stride, bias, want, out_stride, 2, N_OUT - 1);
+    size_t first_bad = 0;
+    for (size_t n_tok = 1; n_tok <= MAX_TOK && !first_bad; n_tok++) {
+      set_sentinel(got, MAX_TOK * out_stride);
+      g2_matmul(kt, &t.m, x, n_tok, x_stride, bias, got, out_stride, 2, N_OUT - 1, work);
+      if (memcmp(want, got, n_tok * out_stride * sizeof(float)) != 0) first_bad = n_tok;
+    }
+    CHECK(!first_bad, "%s %s n_in=%d cols [2,%d): batches of 1..%d tokens have the int8 oracle's bits (first "
+          "n_tok that differs: %zu, 0 = none)", kt->name, g2_dtype_name(k_types[d]), N_IN, N_OUT - 1, MAX_TOK,
+          first_bad);
+    free(x);
+    free(bias);
+    free(want);
+    free(got);
     free_matrix(&t);
   }
 }
@@ -750,6 +805,7 @@ int main(void) {
     test_small_batches(kt);
     test_k_types(kt);
     test_kq8_hostile_activations(kt);
+    test_kq8_shapes(kt);
     test_attention(kt);
     if (kt == scalar) continue; /* the oracle is its own reference below */
     test_layernorm(kt);
