@@ -430,6 +430,38 @@ static void test_kq8_oracle_accuracy(void) {
   }
 }
 
+/* The K-type int8 oracle on activations that its step 1 keeps exactly:
+   integers in [-127, 127], each block of 256 holding a 127 (so d_x = 1 and
+   q = x): only float rounding is left between it and the float64 product
+   of the same weights (g2_dequantize's values): (float)S, the F16 scale
+   products and the fmaf chain, a few roundings of 2^-24 per block relative
+   to the block's terms, which the mins' cancellation (d sc u x against
+   dmin m x) can make a few times sum |w x|. Held to 1e-6 of sum |w x|
+   (measured 5e-9..1.3e-8, in the report line); planted in the oracle,
+   IQ4_XS's grid entry 13 -> 14 gives 5.2e-4, one Q3_K value in 256 off by
+   one 3.8e-3 (which the rounding test above sees only in its RMS). */
+static void test_kq8_oracle_exact_activations(void) {
+  enum { N_IN = 768, N_OUT = 64 };
+  float x[N_IN], out[N_OUT];
+  for (size_t i = 0; i < N_IN; i++) x[i] = i % G2_QK_K == 17 ? 127.0f : (float)((int)(next_u32() % 255) - 127);
+  for (size_t d = 0; d < N_K_TYPES; d++) {
+    test_matrix t = make_k_matrix(k_types[d], N_OUT, N_IN);
+    g2_kq8_ref_matmul(&t.m, x, 1, N_IN, NULL, out, N_OUT, 0, N_OUT);
+    double worst = 0.0;
+    for (size_t j = 0; j < N_OUT; j++) {
+      double exact = 0.0, magnitude = 0.0;
+      for (size_t i = 0; i < N_IN; i++) {
+        exact += (double)t.dense[j * N_IN + i] * x[i];
+        magnitude += fabs((double)t.dense[j * N_IN + i] * x[i]);
+      }
+      worst = fmax(worst, fabs((double)out[j] - exact) / magnitude);
+    }
+    CHECK(worst <= 1e-6, "K-type int8 oracle %s, activations kept exactly: the float64 product within %.2g of "
+          "sum |w x| (bound 1e-6)", g2_dtype_name(k_types[d]), worst);
+    free_matrix(&t);
+  }
+}
+
 /* The K-type int8 kernel on activations that stress step 1 of its
    definition, one token and a batch of 2, bitwise against the oracle.
    Token 0: block 0 all zero (d_x = 0), block 1 ties (amax 127, so d_x = 1
@@ -795,6 +827,7 @@ int main(void) {
   scalar = g2_kernels_select("scalar", 0);
   test_select();
   test_kq8_oracle_accuracy();
+  test_kq8_oracle_exact_activations();
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     const g2_kernels *kt = g2_kernels_select(names[i], 0);
     if (!kt) {
