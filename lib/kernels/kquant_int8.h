@@ -60,6 +60,16 @@ enum {
   G2_KQ8_MAX_IN = 16384     /* longest row taken (work area: kquant_int8_avx2.c) */
 };
 
+/* Where a block of one of the six types keeps its F16 d (dmin follows
+   it), and whether the type has mins (step 3's second fmaf). */
+static inline size_t g2_kq8_d_offset(g2_dtype dtype) {
+  return dtype == G2_DT_Q6_K ? 208 : dtype == G2_DT_Q2_K ? 80 : dtype == G2_DT_Q3_K ? 108 : 0;
+}
+
+static inline int g2_kq8_has_mins(g2_dtype dtype) {
+  return dtype == G2_DT_Q4_K || dtype == G2_DT_Q5_K || dtype == G2_DT_Q2_K;
+}
+
 /* Step 1 for one token row (n_in a multiple of 256): q[0..n_in),
    d[n_in / 256] and sums[n_in / 16]. */
 void g2_kq8_quantize_row(const float *x, size_t n_in, int8_t *q, float *d, int16_t *sums);

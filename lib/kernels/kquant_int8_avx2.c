@@ -1,10 +1,11 @@
 /* K-type products on 8-bit activations (definition and oracle:
    kernels/kquant_int8.h, kquant_int8_ref.c), in AVX2 integer code:
-   vpmaddubsw multiplies the unsigned weights u (4, 5 or 6 bits) by the
-   signed activations in pairs (at most 2 * 63 * 127, no saturation), and
+   vpmaddubsw multiplies the unsigned weights u (2 to 6 bits; IQ4_XS's
+   signed grid values as |v| against q with v's sign) by the signed
+   activations in pairs (at most 2 * 127 * 127, no saturation), and
    vpmaddwd by each group's scale adds the pairs into int32 lanes, so a
-   block's S is one horizontal sum; the mins and Q6_K's offset of 32 meet
-   the activations' per-16 sums in one more vpmaddwd. All of it is exact,
+   block's S is one horizontal sum; the mins and the offsets of Q6_K (32)
+   and Q3_K (4) meet the activations' per-16 sums in one more vpmaddwd. All of it is exact,
    so the order of the integer additions is free and only the float chain
    (two fmaf per block) is fixed, as the definition says.
 
@@ -121,10 +122,6 @@ static ALWAYS_INLINE int small_type(g2_dtype dtype) {
   return dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS;
 }
 
-static ALWAYS_INLINE int has_mins(g2_dtype dtype) {
-  return dtype == G2_DT_Q4_K || dtype == G2_DT_Q5_K || dtype == G2_DT_Q2_K;
-}
-
 /* S's offset term for types stored as u - offset: its log2 (Q6_K: 32,
    Q3_K: 4), or 0 for none. */
 static ALWAYS_INLINE int offset_shift(g2_dtype dtype) {
@@ -158,9 +155,11 @@ static ALWAYS_INLINE void unpack_small(g2_dtype dtype, const unsigned char *bloc
     memcpy(&high_word, block + 2, 2);
     memcpy(&low_word, block + 4, 4);
     __m128i low_bytes = _mm_cvtsi32_si128((int)low_word);
-    __m128i low = _mm_unpacklo_epi8(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
+    __m128i low =
+        _mm_unpacklo_epi8(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
     /* byte k: the byte of scales_h holding pair k; its two bits tested apart */
-    __m128i spread = _mm_shuffle_epi8(_mm_cvtsi32_si128(high_word), _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0));
+    __m128i spread =
+        _mm_shuffle_epi8(_mm_cvtsi32_si128(high_word), _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0));
     const __m128i bit0 = _mm_setr_epi8(1, 4, 16, 64, 1, 4, 16, 64, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m128i bit1 = _mm_setr_epi8(2, 8, 32, -128, 2, 8, 32, -128, 0, 0, 0, 0, 0, 0, 0, 0);
     __m128i high = _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, bit0), bit0), _mm_set1_epi8(16)),
@@ -198,15 +197,11 @@ static ALWAYS_INLINE void unpack_small(g2_dtype dtype, const unsigned char *bloc
   memcpy(&low_word, block + 96, 8);
   memcpy(&high_word, block + 104, 4);
   __m128i low_bytes = _mm_cvtsi64_si128((long long)low_word);
-  __m128i low = _mm_unpacklo_epi64(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
+  __m128i low =
+      _mm_unpacklo_epi64(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
   __m128i high = _mm_srlv_epi32(_mm_set1_epi32((int)high_word), _mm_setr_epi32(0, 2, 4, 6));
   high = _mm_slli_epi16(_mm_and_si128(high, _mm_set1_epi8(3)), 4);
   *scales = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32)));
-}
-
-/* Where a block keeps d (and dmin after it), F16. */
-static ALWAYS_INLINE size_t d_offset(g2_dtype dtype) {
-  return dtype == G2_DT_Q6_K ? 208 : dtype == G2_DT_Q2_K ? 80 : dtype == G2_DT_Q3_K ? 108 : 0;
 }
 
 static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, unpacked_block *ub) {
@@ -217,8 +212,8 @@ static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *bloc
     for (int c = 0; c < 8; c++) _mm256_store_si256(u + c, v[c]);
     _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
     _mm256_storeu_si256((__m256i *)(void *)ub->mins, mins);
-    ub->d = half_at(block + d_offset(dtype));
-    ub->dmin = half_at(block + d_offset(dtype) + 2);
+    ub->d = half_at(block + g2_kq8_d_offset(dtype));
+    ub->dmin = half_at(block + g2_kq8_d_offset(dtype) + 2);
     return;
   }
   if (dtype == G2_DT_Q6_K) {
@@ -258,7 +253,7 @@ static ALWAYS_INLINE float block_step(g2_dtype dtype, const unpacked_block *ub, 
     __m256i offsets = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->scales), s);
     acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(offsets, offset_shift(dtype)));
   }
-  if (!has_mins(dtype)) return fmaf((float)hsum(acc), ub->d * d_x, chain);
+  if (!g2_kq8_has_mins(dtype)) return fmaf((float)hsum(acc), ub->d * d_x, chain);
   int32_t m = hsum(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->mins), s));
   chain = fmaf((float)hsum(acc), ub->d * d_x, chain);
   return fmaf((float)-m, ub->dmin * d_x, chain);
@@ -294,7 +289,7 @@ static ALWAYS_INLINE void tile_dot(g2_dtype dtype, int nt, const unpacked_block 
         __m256i scales = _mm256_shuffle_epi8(_mm256_set1_epi32(scale_pair), pair_order);
 #pragma GCC unroll 2
         for (int t = 0; t < nt; t++) {
-          /* IQ4_XS's signed v: |v| times q with v's sign (|v q| <= 127^2, so a pair stays below 2^15) */
+          /* IQ4_XS's signed v: |v| times q with v's sign (a pair <= 2 * 127^2 < 2^15) */
           __m256i p = dtype == G2_DT_IQ4_XS ? _mm256_maddubs_epi16(_mm256_abs_epi8(u), _mm256_sign_epi8(q[t], u))
                                              : _mm256_maddubs_epi16(u, q[t]);
           acc[t][r] = _mm256_add_epi32(acc[t][r], _mm256_madd_epi16(p, scales));
@@ -415,11 +410,11 @@ static ALWAYS_INLINE float stream_row_small(g2_dtype dtype, const unsigned char 
           acc, _mm256_madd_epi16(p, _mm256_shuffle_epi8(halves[c / 4], word_pattern(2 * (c % 4), 2 * (c % 4) + 1))));
     }
     __m256i sums = _mm256_loadu_si256((const __m256i *)(const void *)(x.sums + b * GROUPS));
-    float d_x = x.d[b], d = half_at(block + d_offset(dtype));
+    float d_x = x.d[b], d = half_at(block + g2_kq8_d_offset(dtype));
     if (dtype == G2_DT_Q2_K) {
       __m128i sm = hsum_pair(acc, _mm256_madd_epi16(mins, sums));
       chain = fmaf((float)_mm_cvtsi128_si32(sm), d * d_x, chain);
-      chain = fmaf((float)-_mm_extract_epi32(sm, 1), half_at(block + d_offset(dtype) + 2) * d_x, chain);
+      chain = fmaf((float)-_mm_extract_epi32(sm, 1), half_at(block + g2_kq8_d_offset(dtype) + 2) * d_x, chain);
       continue;
     }
     if (dtype == G2_DT_Q3_K) acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_madd_epi16(scales, sums), 2));

@@ -81,16 +81,6 @@ static void small_block_sums(g2_dtype dtype, const unsigned char *block, const i
   *m_out = m;
 }
 
-/* Where a block keeps d and dmin (F16), and whether its chain has the
-   mins' step. */
-static size_t d_offset(g2_dtype dtype) {
-  return dtype == G2_DT_Q6_K ? 208 : dtype == G2_DT_Q2_K ? 80 : dtype == G2_DT_Q3_K ? 108 : 0;
-}
-
-static int has_mins(g2_dtype dtype) {
-  return dtype == G2_DT_Q4_K || dtype == G2_DT_Q5_K || dtype == G2_DT_Q2_K;
-}
-
 /* Step 2 for one block: S and M from the stored integers (u, scales,
    mins), not from tensor/kquant.h's float steps. */
 static void block_sums(g2_dtype dtype, const unsigned char *block, const int8_t *q, const int16_t *sums,
@@ -140,8 +130,9 @@ void g2_kq8_ref_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t 
           block_sums(dtype, block, q, sums, &s, &m);
         else
           small_block_sums(dtype, block, q, sums, &s, &m);
-        chain = g2_fmaf((float)s, g2_k_half(block + d_offset(dtype)) * d_x, chain);
-        if (has_mins(dtype)) chain = g2_fmaf((float)-m, g2_k_half(block + d_offset(dtype) + 2) * d_x, chain);
+        const unsigned char *d = block + g2_kq8_d_offset(dtype);
+        chain = g2_fmaf((float)s, g2_k_half(d) * d_x, chain);
+        if (g2_kq8_has_mins(dtype)) chain = g2_fmaf((float)-m, g2_k_half(d + 2) * d_x, chain);
       }
       out[t * out_stride + j] = chain + (bias ? bias[j] : 0.0f);
     }

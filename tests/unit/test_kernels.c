@@ -71,12 +71,6 @@ static void free_matrix(test_matrix *t) {
 static const g2_dtype k_types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K, G2_DT_Q2_K, G2_DT_Q3_K, G2_DT_IQ4_XS};
 enum { N_K_TYPES = sizeof k_types / sizeof k_types[0] };
 
-/* Where a K-type block keeps its F16 d (dmin after it, for the types with
-   mins). */
-static size_t k_d_offset(g2_dtype dtype) {
-  return dtype == G2_DT_Q6_K ? 208 : dtype == G2_DT_Q2_K ? 80 : dtype == G2_DT_Q3_K ? 108 : 0;
-}
-
 /* K-type rows are not all produced by g2_quantize: random bytes with small
    F16 scales (d, and dmin where the type has one) make valid blocks. */
 static test_matrix make_k_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
@@ -89,8 +83,8 @@ static test_matrix make_k_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
   for (size_t b = 0; b < n_out * row_bytes / block_bytes; b++) {
     unsigned char *block = t.storage + b * block_bytes;
     uint16_t d = g2_f32_to_f16(uniform(1e-4f, 1e-3f)), dmin = g2_f32_to_f16(uniform(1e-4f, 1e-3f));
-    memcpy(block + k_d_offset(dtype), &d, 2);
-    if (dtype == G2_DT_Q4_K || dtype == G2_DT_Q5_K || dtype == G2_DT_Q2_K) memcpy(block + k_d_offset(dtype) + 2, &dmin, 2);
+    memcpy(block + g2_kq8_d_offset(dtype), &d, 2);
+    if (g2_kq8_has_mins(dtype)) memcpy(block + g2_kq8_d_offset(dtype) + 2, &dmin, 2);
   }
   for (size_t j = 0; j < n_out; j++)
     g2_dequantize(dtype, t.storage + j * row_bytes, 0, (int64_t)n_in, t.dense + j * n_in);
