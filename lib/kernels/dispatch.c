@@ -28,7 +28,7 @@ static int has_neon_dotprod(const g2_cpu_features *cpu) { return cpu->neon && cp
 #endif
 
 /* Fastest first. avx512vnni differs from avx512 only in Q8_0/Q4_0 and
-   K-type (Q4_K/Q5_K/Q6_K) products, which quantize the activations to 8
+   K-type (Q2_K..Q6_K, IQ4_XS) products, which quantize the activations to 8
    bits, and avx512bf16 also
    in BF16-weight products, which round them to bfloat16 (docs/kernels.md);
    gpt2_load_params.fp32_products = 1 or GPT2_ISA=avx512 keeps them FP32.

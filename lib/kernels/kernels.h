@@ -143,7 +143,7 @@ g2_matmul_fn g2_int8_vnni_matmul_for(const g2_matrix *w, int many);
 /* The same products by AVX2 integer code (kernels/int8_avx2.c), for CPUs
    without AVX512-VNNI. */
 g2_matmul_fn g2_int8_avx2_matmul_for(const g2_matrix *w, int many);
-/* NK Q4_K/Q5_K/Q6_K on 8-bit activations by AVX2 integer code
+/* NK K types (Q2_K..Q6_K, IQ4_XS) on 8-bit activations by AVX2 integer code
    (kernels/kquant_int8.h); run by the tables that round activations. */
 g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many);
 /* BF16 weights by vdpbf16ps, activations rounded to bfloat16

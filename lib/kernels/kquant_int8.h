@@ -1,26 +1,42 @@
-/* K-type products (Q4_K, Q5_K, Q6_K) with 8-bit activations, as the
-   "avx512vnni" and "avx512bf16" tables run them: the numeric definition,
-   its scalar oracle (kquant_int8_ref.c) and the SIMD kernel
-   (kquant_int8_avx2.c), which gives the oracle's bits.
+/* K-type products (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_XS: super-blocks of
+   256 values) with 8-bit activations, as the "avx512vnni" and
+   "avx512bf16" tables run them: the numeric definition, its scalar oracle
+   (kquant_int8_ref.c) and the SIMD kernel (kquant_int8_avx2.c), which
+   gives the oracle's bits.
 
-   Definition, for an NK matrix of K-type super-blocks (n_in a multiple of
-   256; tensor/kquant.h: Q4_K/Q5_K weight = (d * sc_k) * u - dmin * m_k with
-   u in [0, 15] or [0, 31] and 6-bit sc_k, m_k per group k of 32; Q6_K
-   weight = (d * sc_g) * (u - 32) with u in [0, 63] and int8 sc_g per group
-   g of 16) and float activations x (finite):
+   Definition, for an NK matrix of super-blocks (n_in a multiple of 256)
+   and float activations x (finite). The weights, as small integers per
+   block (tensor/kquant.h and tensor/dequant.c give the bit layouts):
+     Q4_K/Q5_K: (d * sc_k) * u - dmin * m_k, u in [0, 15] or [0, 31],
+                6-bit sc_k, m_k per group k of 32;
+     Q6_K:      (d * sc_g) * (u - 32), u in [0, 63], int8 sc_g per group
+                g of 16;
+     Q2_K:      (d * sc_g) * u - dmin * m_g, u in [0, 3], 4-bit sc_g, m_g
+                per group g of 16;
+     Q3_K:      (d * sc_g) * (u - 4), u in [0, 7] (the 2 low bits and the
+                hmask bit as bit 2), sc_g = 6-bit scale - 32 per group g
+                of 16;
+     IQ4_XS:    (d * sc_k) * v, v = grid[index] (IQ4_NL's 16 values, in
+                [-127, 113]), sc_k = 6-bit scale - 32 per group k of 32
+                (its low 4 bits in scales_l, high 2 in scales_h).
 
    1. Activations, per token, in blocks b of 256 along n_in:
         d_x = max |x_i| / 127 over the block (float division, nearest-even)
         q_i = 0 if d_x == 0, else rne(clamp(x_i / d_x, -127, 127))
       (int8.h's rule with blocks of 256), and s_g = sum of q over each group
       g of 16 values (|s_g| <= 2032).
-   2. Per block, exact in int32 (every partial sum is below 2^31):
+   2. Per block, exact in int32 (every partial sum is below 2^31: the
+      largest, IQ4_XS's, is at most 8 * 32 * 32 * 127 * 127 < 2^28):
         Q4_K/Q5_K: S = sum_k sc_k * sum_{i in k} u_i q_i
                    M = sum_k m_k * (s_{2k} + s_{2k+1})
         Q6_K:      S = sum_g sc_g * (sum_{i in g} u_i q_i - 32 s_g),  M = 0
+        Q2_K:      S = sum_g sc_g * sum_{i in g} u_i q_i
+                   M = sum_g m_g * s_g
+        Q3_K:      S = sum_g sc_g * (sum_{i in g} u_i q_i - 4 s_g),   M = 0
+        IQ4_XS:    S = sum_k sc_k * sum_{i in k} v_i q_i,             M = 0
    3. Per output element, one chain in block order from +0:
         c = fmaf((float)S, d * d_x, c)
-        c = fmaf((float)-M, dmin * d_x, c)      (Q4_K/Q5_K only)
+        c = fmaf((float)-M, dmin * d_x, c)      (Q4_K/Q5_K/Q2_K only)
       with d, dmin the block's F16 values as floats, each scale product
       rounded to float first and (float) rounding to nearest-even; then
         out = c + bias                          (+0 if there is none).
@@ -28,7 +44,9 @@
    column split, token batch or thread count gives the same bits; one
    token and a batch run the same code. ggml's Q8_K dot products work the
    same way (one activation scale per 256, per-16 sums for the mins); the
-   per-block float steps here are this library's own. */
+   per-block float steps here are this library's own. Rows whose length is
+   not a multiple of 256 (n_embd 1600) are never K types: the mixes give
+   them 32-value types (model/policy.c, as llama-quantize does). */
 #ifndef G2_KQUANT_INT8_H
 #define G2_KQUANT_INT8_H
 
@@ -42,12 +60,22 @@ enum {
   G2_KQ8_MAX_IN = 16384     /* longest row taken (work area: kquant_int8_avx2.c) */
 };
 
+/* Where a block of one of the six types keeps its F16 d (dmin follows
+   it), and whether the type has mins (step 3's second fmaf). */
+static inline size_t g2_kq8_d_offset(g2_dtype dtype) {
+  return dtype == G2_DT_Q6_K ? 208 : dtype == G2_DT_Q2_K ? 80 : dtype == G2_DT_Q3_K ? 108 : 0;
+}
+
+static inline int g2_kq8_has_mins(g2_dtype dtype) {
+  return dtype == G2_DT_Q4_K || dtype == G2_DT_Q5_K || dtype == G2_DT_Q2_K;
+}
+
 /* Step 1 for one token row (n_in a multiple of 256): q[0..n_in),
    d[n_in / 256] and sums[n_in / 16]. */
 void g2_kq8_quantize_row(const float *x, size_t n_in, int8_t *q, float *d, int16_t *sums);
 
-/* Whether the K-type int8 path takes this matrix (NK Q4_K/Q5_K/Q6_K,
-   0 < n_in <= G2_KQ8_MAX_IN). */
+/* Whether the K-type int8 path takes this matrix (NK, one of the six
+   types above, 0 < n_in <= G2_KQ8_MAX_IN). */
 int g2_kq8_supported(const g2_matrix *w);
 
 /* The kernels' matmul contract (kernels.h) under the definition above, for

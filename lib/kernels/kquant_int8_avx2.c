@@ -1,10 +1,11 @@
 /* K-type products on 8-bit activations (definition and oracle:
    kernels/kquant_int8.h, kquant_int8_ref.c), in AVX2 integer code:
-   vpmaddubsw multiplies the unsigned weights u (4, 5 or 6 bits) by the
-   signed activations in pairs (at most 2 * 63 * 127, no saturation), and
+   vpmaddubsw multiplies the unsigned weights u (2 to 6 bits; IQ4_XS's
+   signed grid values as |v| against q with v's sign) by the signed
+   activations in pairs (at most 2 * 127 * 127, no saturation), and
    vpmaddwd by each group's scale adds the pairs into int32 lanes, so a
-   block's S is one horizontal sum; the mins and Q6_K's offset of 32 meet
-   the activations' per-16 sums in one more vpmaddwd. All of it is exact,
+   block's S is one horizontal sum; the mins and the offsets of Q6_K (32)
+   and Q3_K (4) meet the activations' per-16 sums in one more vpmaddwd. All of it is exact,
    so the order of the integer additions is free and only the float chain
    (two fmaf per block) is fixed, as the definition says.
 
@@ -31,6 +32,7 @@
 #include "kernels/kernels.h"
 #include "kernels/kquant_avx2.h"
 #include "kernels/kquant_int8.h"
+#include "tensor/dequant.h"
 #include "tensor/kquant.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -42,8 +44,9 @@ enum {
   GROUPS = G2_QK_K / G2_KQ8_GROUP
 };
 
-/* One super-block, unpacked: u in activation order, and per group of 16
-   its scale and min (Q4_K/Q5_K: the 32-group's, twice; Q6_K: no mins). */
+/* One super-block, unpacked: u in activation order (IQ4_XS: the signed
+   grid values v), and per group of 16 its scale and min (Q4_K/Q5_K,
+   IQ4_XS: the 32-group's, twice; only Q4_K/Q5_K/Q2_K have mins). */
 typedef struct unpacked_block {
   _Alignas(32) uint8_t u[G2_QK_K];
   int16_t scales[GROUPS], mins[GROUPS];
@@ -114,8 +117,105 @@ static ALWAYS_INLINE float half_at(const unsigned char *p) {
   return _cvtsh_ss(h);
 }
 
+/* The types of 256-value blocks that tensor/kquant.h does not unpack. */
+static ALWAYS_INLINE int small_type(g2_dtype dtype) {
+  return dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS;
+}
+
+/* S's offset term for types stored as u - offset: its log2 (Q6_K: 32,
+   Q3_K: 4), or 0 for none. */
+static ALWAYS_INLINE int offset_shift(g2_dtype dtype) {
+  return dtype == G2_DT_Q6_K ? 5 : dtype == G2_DT_Q3_K ? 2 : 0;
+}
+
+/* Bytes that are 0xff where (bytes & bit) == bit, else 0. */
+static ALWAYS_INLINE __m256i has_bits(__m256i bytes, __m256i bit) {
+  return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+}
+
+/* Q2_K, Q3_K, IQ4_XS: a block's 8 vectors of 32 values in activation order
+   (Q2_K/Q3_K: u; IQ4_XS: v, signed), its 16 groups' scales as int16 words
+   (IQ4_XS: each 32-group's twice) and Q2_K's mins (layouts: the oracle,
+   tensor/dequant.c). Q2_K/Q3_K: vector c is bit pair c % 4 of the 32 qs
+   bytes of half c / 4 (group 2c the first 16 bytes, 2c + 1 the next), and
+   Q3_K's bit 2 is bit 4 (c / 4) + c % 4 of the 32 hmask bytes. */
+static ALWAYS_INLINE void unpack_small(g2_dtype dtype, const unsigned char *block, __m256i u[8], __m256i *scales,
+                                       __m256i *mins) {
+  const __m128i nibble = _mm_set1_epi8(0x0f);
+  if (dtype == G2_DT_IQ4_XS) {
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid));
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+      __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)(block + 8 + 16 * k));
+      __m256i index = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0f));
+      u[k] = _mm256_shuffle_epi8(grid, index);
+    }
+    uint16_t high_word;
+    uint32_t low_word;
+    memcpy(&high_word, block + 2, 2);
+    memcpy(&low_word, block + 4, 4);
+    __m128i low_bytes = _mm_cvtsi32_si128((int)low_word);
+    __m128i low =
+        _mm_unpacklo_epi8(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
+    /* byte k: the byte of scales_h holding pair k; its two bits tested apart */
+    __m128i spread =
+        _mm_shuffle_epi8(_mm_cvtsi32_si128(high_word), _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0));
+    const __m128i bit0 = _mm_setr_epi8(1, 4, 16, 64, 1, 4, 16, 64, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128i bit1 = _mm_setr_epi8(2, 8, 32, -128, 2, 8, 32, -128, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m128i high = _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, bit0), bit0), _mm_set1_epi8(16)),
+                                _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, bit1), bit1), _mm_set1_epi8(32)));
+    __m128i eight = _mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32));
+    *scales = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(eight, eight));
+    return;
+  }
+  const __m256i two_bits = _mm256_set1_epi8(3);
+  const unsigned char *qs = block + (dtype == G2_DT_Q2_K ? 16 : 32);
+  __m256i hmask = _mm256_loadu_si256((const __m256i *)(const void *)block); /* Q3_K only */
+#pragma GCC unroll 2
+  for (int half = 0; half < 2; half++) {
+    __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * half));
+#pragma GCC unroll 4
+    for (int pair = 0; pair < 4; pair++) {
+      __m256i v = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * pair), two_bits);
+      if (dtype == G2_DT_Q3_K)
+        v = _mm256_or_si256(v, _mm256_and_si256(has_bits(hmask, _mm256_set1_epi8((char)(1 << (4 * half + pair)))),
+                                                _mm256_set1_epi8(4)));
+      u[4 * half + pair] = v;
+    }
+  }
+  if (dtype == G2_DT_Q2_K) {
+    __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)block);
+    *scales = _mm256_cvtepu8_epi16(_mm_and_si128(bytes, nibble));
+    *mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(bytes, 4), nibble));
+    return;
+  }
+  /* Q3_K: scale g's low 4 bits are nibble g / 8 of byte g % 8, its high 2
+     bits pair g / 4 of byte 8 + g % 4 (in 32-bit lane g / 4, shifted by
+     2 (g / 4), byte g % 4) */
+  uint64_t low_word;
+  uint32_t high_word;
+  memcpy(&low_word, block + 96, 8);
+  memcpy(&high_word, block + 104, 4);
+  __m128i low_bytes = _mm_cvtsi64_si128((long long)low_word);
+  __m128i low =
+      _mm_unpacklo_epi64(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
+  __m128i high = _mm_srlv_epi32(_mm_set1_epi32((int)high_word), _mm_setr_epi32(0, 2, 4, 6));
+  high = _mm_slli_epi16(_mm_and_si128(high, _mm_set1_epi8(3)), 4);
+  *scales = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32)));
+}
+
 static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, unpacked_block *ub) {
   __m256i *u = (__m256i *)(void *)ub->u;
+  if (small_type(dtype)) {
+    __m256i v[8], scales, mins = _mm256_setzero_si256();
+    unpack_small(dtype, block, v, &scales, &mins);
+    for (int c = 0; c < 8; c++) _mm256_store_si256(u + c, v[c]);
+    _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
+    _mm256_storeu_si256((__m256i *)(void *)ub->mins, mins);
+    ub->d = half_at(block + g2_kq8_d_offset(dtype));
+    ub->dmin = half_at(block + g2_kq8_d_offset(dtype) + 2);
+    return;
+  }
   if (dtype == G2_DT_Q6_K) {
     g2_k_q6_half(block, 0, u);
     g2_k_q6_half(block, 1, u + 4);
@@ -144,15 +244,16 @@ static ALWAYS_INLINE int32_t hsum(__m256i v) {
 }
 
 /* Step 3 for block ub of a row and a token: S from the lanes of acc
-   (Q6_K: less 32 sum sc_g s_g) and M from the token's per-16 sums. */
+   (Q6_K, Q3_K: less the offset times sum sc_g s_g) and M from the token's
+   per-16 sums. */
 static ALWAYS_INLINE float block_step(g2_dtype dtype, const unpacked_block *ub, __m256i acc, const int16_t *sums,
                                       float d_x, float chain) {
   __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)sums);
-  if (dtype == G2_DT_Q6_K) {
+  if (offset_shift(dtype)) {
     __m256i offsets = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->scales), s);
-    acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(offsets, 5));
-    return fmaf((float)hsum(acc), ub->d * d_x, chain);
+    acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(offsets, offset_shift(dtype)));
   }
+  if (!g2_kq8_has_mins(dtype)) return fmaf((float)hsum(acc), ub->d * d_x, chain);
   int32_t m = hsum(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->mins), s));
   chain = fmaf((float)hsum(acc), ub->d * d_x, chain);
   return fmaf((float)-m, ub->dmin * d_x, chain);
@@ -187,8 +288,12 @@ static ALWAYS_INLINE void tile_dot(g2_dtype dtype, int nt, const unpacked_block 
         memcpy(&scale_pair, ub->scales + 2 * c, sizeof scale_pair);
         __m256i scales = _mm256_shuffle_epi8(_mm256_set1_epi32(scale_pair), pair_order);
 #pragma GCC unroll 2
-        for (int t = 0; t < nt; t++)
-          acc[t][r] = _mm256_add_epi32(acc[t][r], _mm256_madd_epi16(_mm256_maddubs_epi16(u, q[t]), scales));
+        for (int t = 0; t < nt; t++) {
+          /* IQ4_XS's signed v: |v| times q with v's sign (a pair <= 2 * 127^2 < 2^15) */
+          __m256i p = dtype == G2_DT_IQ4_XS ? _mm256_maddubs_epi16(_mm256_abs_epi8(u), _mm256_sign_epi8(q[t], u))
+                                             : _mm256_maddubs_epi16(u, q[t]);
+          acc[t][r] = _mm256_add_epi32(acc[t][r], _mm256_madd_epi16(p, scales));
+        }
       }
     }
 #pragma GCC unroll 2
@@ -282,6 +387,42 @@ static ALWAYS_INLINE float stream_row_q6(const unsigned char *row, size_t n_bloc
   return chain;
 }
 
+/* Q2_K, Q3_K, IQ4_XS: the block unpacked into registers, then the 8
+   vectors of 32 meet the activations with their groups' scales. */
+static ALWAYS_INLINE float stream_row_small(g2_dtype dtype, const unsigned char *row, size_t n_blocks, token_x x) {
+  size_t block_bytes = dtype == G2_DT_Q2_K ? 84 : dtype == G2_DT_Q3_K ? 110 : 136;
+  float chain = 0.0f;
+  for (size_t b = 0; b < n_blocks; b++) {
+    const unsigned char *block = row + b * block_bytes;
+    const int8_t *q = x.q + b * G2_QK_K;
+    prefetch_block(block, block_bytes);
+    __m256i u[8], scales, mins = _mm256_setzero_si256();
+    unpack_small(dtype, block, u, &scales, &mins);
+    __m256i halves[2] = {_mm256_broadcastsi128_si256(_mm256_castsi256_si128(scales)),
+                         _mm256_broadcastsi128_si256(_mm256_extracti128_si256(scales, 1))};
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; c++) { /* groups 2c and 2c + 1: words 2 (c % 4), 2 (c % 4) + 1 of halves[c / 4] */
+      __m256i qv = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * c));
+      __m256i p = dtype == G2_DT_IQ4_XS ? _mm256_maddubs_epi16(_mm256_abs_epi8(u[c]), _mm256_sign_epi8(qv, u[c]))
+                                         : _mm256_maddubs_epi16(u[c], qv);
+      acc = _mm256_add_epi32(
+          acc, _mm256_madd_epi16(p, _mm256_shuffle_epi8(halves[c / 4], word_pattern(2 * (c % 4), 2 * (c % 4) + 1))));
+    }
+    __m256i sums = _mm256_loadu_si256((const __m256i *)(const void *)(x.sums + b * GROUPS));
+    float d_x = x.d[b], d = half_at(block + g2_kq8_d_offset(dtype));
+    if (dtype == G2_DT_Q2_K) {
+      __m128i sm = hsum_pair(acc, _mm256_madd_epi16(mins, sums));
+      chain = fmaf((float)_mm_cvtsi128_si32(sm), d * d_x, chain);
+      chain = fmaf((float)-_mm_extract_epi32(sm, 1), half_at(block + g2_kq8_d_offset(dtype) + 2) * d_x, chain);
+      continue;
+    }
+    if (dtype == G2_DT_Q3_K) acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_madd_epi16(scales, sums), 2));
+    chain = fmaf((float)hsum(acc), d * d_x, chain);
+  }
+  return chain;
+}
+
 static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
                                         float *out, size_t col_begin, size_t col_end, kq8_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
@@ -289,8 +430,9 @@ static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, cons
   token_x xt = token_at(work->x, n_in);
   for (size_t j = col_begin; j < col_end; j++) {
     const unsigned char *row = (const unsigned char *)w->data + j * row_bytes;
-    float dot = dtype == G2_DT_Q6_K ? stream_row_q6(row, n_blocks, xt)
-                                    : stream_row_q45(dtype == G2_DT_Q5_K, row, n_blocks, xt);
+    float dot = small_type(dtype)    ? stream_row_small(dtype, row, n_blocks, xt)
+                : dtype == G2_DT_Q6_K ? stream_row_q6(row, n_blocks, xt)
+                                      : stream_row_q45(dtype == G2_DT_Q5_K, row, n_blocks, xt);
     out[j] = dot + (bias ? bias[j] : 0.0f);
   }
 }
@@ -347,12 +489,23 @@ static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const f
 KQ8_MATMUL(kq8_matmul_q6_k, G2_DT_Q6_K)
 KQ8_MATMUL(kq8_matmul_q4_k, G2_DT_Q4_K)
 KQ8_MATMUL(kq8_matmul_q5_k, G2_DT_Q5_K)
+KQ8_MATMUL(kq8_matmul_q2_k, G2_DT_Q2_K)
+KQ8_MATMUL(kq8_matmul_q3_k, G2_DT_Q3_K)
+KQ8_MATMUL(kq8_matmul_iq4_xs, G2_DT_IQ4_XS)
 
-/* One token and batches alike (the same code): NK Q4_K/Q5_K/Q6_K. */
+/* One token and batches alike (the same code): the matrices that
+   g2_kq8_supported takes. */
 g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many) {
   (void)many;
   if (!g2_kq8_supported(w)) return NULL;
-  return w->dtype == G2_DT_Q6_K ? kq8_matmul_q6_k : w->dtype == G2_DT_Q4_K ? kq8_matmul_q4_k : kq8_matmul_q5_k;
+  switch (w->dtype) {
+    case G2_DT_Q6_K: return kq8_matmul_q6_k;
+    case G2_DT_Q4_K: return kq8_matmul_q4_k;
+    case G2_DT_Q5_K: return kq8_matmul_q5_k;
+    case G2_DT_Q2_K: return kq8_matmul_q2_k;
+    case G2_DT_Q3_K: return kq8_matmul_q3_k;
+    default: return kq8_matmul_iq4_xs;
+  }
 }
 
 #if defined(__clang__)

@@ -5,6 +5,7 @@
 
 #include "core/fmaf.h"
 #include "kernels/kquant_int8.h"
+#include "tensor/dequant.h"
 #include "tensor/kquant.h"
 
 void g2_kq8_quantize_row(const float *x, size_t n_in, int8_t *q, float *d, int16_t *sums) {
@@ -29,8 +30,55 @@ void g2_kq8_quantize_row(const float *x, size_t n_in, int8_t *q, float *d, int16
 }
 
 int g2_kq8_supported(const g2_matrix *w) {
-  return w->layout == G2_LAYOUT_NK && g2_is_k_type(w->dtype) && w->n_in > 0 && w->n_in % G2_QK_K == 0 &&
-         w->n_in <= G2_KQ8_MAX_IN;
+  g2_dtype t = w->dtype;
+  int k_type = g2_is_k_type(t) || t == G2_DT_Q2_K || t == G2_DT_Q3_K || t == G2_DT_IQ4_XS;
+  return w->layout == G2_LAYOUT_NK && k_type && w->n_in > 0 && w->n_in % G2_QK_K == 0 && w->n_in <= G2_KQ8_MAX_IN;
+}
+
+/* Q2_K and Q3_K: the 2 low bits of value l of group g (16 values) from
+   their 64 bytes qs: bit pair g % 8 / 2 of byte 32 (g / 8) + 16 (g % 2) + l
+   (tensor/dequant.c's layout). */
+static int low_bits(const unsigned char *qs, int g, int l) {
+  return (qs[32 * (g / 8) + 16 * (g % 2) + l] >> (2 * (g % 8 / 2))) & 3;
+}
+
+/* Step 2 for the types with 2- and 3-bit and table values (no 6-bit
+   unpacking in tensor/kquant.h): Q2_K (scales at 0, qs at 16), Q3_K
+   (hmask at 0, qs at 32, scales at 96), IQ4_XS (scales_h at 2, scales_l
+   at 4, indices at 8). */
+static void small_block_sums(g2_dtype dtype, const unsigned char *block, const int8_t *q, const int16_t *sums,
+                             int32_t *s_out, int32_t *m_out) {
+  int32_t s = 0, m = 0;
+  if (dtype == G2_DT_Q2_K) {
+    for (int g = 0; g < 16; g++) {
+      int32_t dot = 0;
+      for (int l = 0; l < 16; l++) dot += low_bits(block + 16, g, l) * q[16 * g + l];
+      s += (block[g] & 0x0f) * dot;
+      m += (block[g] >> 4) * sums[g];
+    }
+  } else if (dtype == G2_DT_Q3_K) {
+    for (int g = 0; g < 16; g++) {
+      int32_t dot = 0;
+      for (int l = 0; l < 16; l++) {
+        int high = (block[16 * (g % 2) + l] >> (4 * (g / 8) + g % 8 / 2)) & 1;
+        dot += (low_bits(block + 32, g, l) | high << 2) * q[16 * g + l];
+      }
+      int scale = ((block[96 + g % 8] >> (4 * (g / 8))) & 0x0f) | ((block[104 + g % 4] >> (2 * (g / 4))) & 3) << 4;
+      s += (scale - 32) * (dot - 4 * sums[g]);
+    }
+  } else { /* IQ4_XS */
+    unsigned scales_high = (unsigned)(block[2] | block[3] << 8);
+    for (int k = 0; k < 8; k++) {
+      const unsigned char *qs = block + 8 + 16 * k;
+      int32_t dot = 0;
+      for (int l = 0; l < 16; l++)
+        dot += g2_iq4_grid[qs[l] & 0x0f] * q[32 * k + l] + g2_iq4_grid[qs[l] >> 4] * q[32 * k + 16 + l];
+      int scale = ((block[4 + k / 2] >> (4 * (k % 2))) & 0x0f) | (int)((scales_high >> (2 * k)) & 3) << 4;
+      s += (scale - 32) * dot;
+    }
+  }
+  *s_out = s;
+  *m_out = m;
 }
 
 /* Step 2 for one block: S and M from the stored integers (u, scales,
@@ -78,13 +126,13 @@ void g2_kq8_ref_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t 
         g2_kq8_quantize_row(x + t * x_stride + b * G2_QK_K, G2_QK_K, q, &d_x, sums);
         const unsigned char *block = row + b * block_bytes;
         int32_t s, m;
-        block_sums(dtype, block, q, sums, &s, &m);
-        if (dtype == G2_DT_Q6_K) {
-          chain = g2_fmaf((float)s, g2_k_half(block + 208) * d_x, chain);
-        } else {
-          chain = g2_fmaf((float)s, g2_k_half(block) * d_x, chain);
-          chain = g2_fmaf((float)-m, g2_k_half(block + 2) * d_x, chain);
-        }
+        if (g2_is_k_type(dtype))
+          block_sums(dtype, block, q, sums, &s, &m);
+        else
+          small_block_sums(dtype, block, q, sums, &s, &m);
+        const unsigned char *d = block + g2_kq8_d_offset(dtype);
+        chain = g2_fmaf((float)s, g2_k_half(d) * d_x, chain);
+        if (g2_kq8_has_mins(dtype)) chain = g2_fmaf((float)-m, g2_k_half(d + 2) * d_x, chain);
       }
       out[t * out_stride + j] = chain + (bias ? bias[j] : 0.0f);
     }

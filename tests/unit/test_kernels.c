@@ -67,9 +67,12 @@ static void free_matrix(test_matrix *t) {
   free(t->dense);
 }
 
-/* K-type rows (Q6_K, Q4_K, Q5_K) are not produced by g2_quantize: random
-   bytes with small F16 scales (Q6_K's d; Q4_K/Q5_K's d and dmin) make
-   valid blocks. */
+/* The K types of 256-value super-blocks. */
+static const g2_dtype k_types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K, G2_DT_Q2_K, G2_DT_Q3_K, G2_DT_IQ4_XS};
+enum { N_K_TYPES = sizeof k_types / sizeof k_types[0] };
+
+/* K-type rows are not all produced by g2_quantize: random bytes with small
+   F16 scales (d, and dmin where the type has one) make valid blocks. */
 static test_matrix make_k_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
   test_matrix t;
   size_t row_bytes = g2_dtype_row_bytes(dtype, (int64_t)n_in);
@@ -80,12 +83,8 @@ static test_matrix make_k_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
   for (size_t b = 0; b < n_out * row_bytes / block_bytes; b++) {
     unsigned char *block = t.storage + b * block_bytes;
     uint16_t d = g2_f32_to_f16(uniform(1e-4f, 1e-3f)), dmin = g2_f32_to_f16(uniform(1e-4f, 1e-3f));
-    if (dtype == G2_DT_Q6_K) {
-      memcpy(block + 208, &d, 2);
-    } else {
-      memcpy(block, &d, 2);
-      memcpy(block + 2, &dmin, 2);
-    }
+    memcpy(block + g2_kq8_d_offset(dtype), &d, 2);
+    if (g2_kq8_has_mins(dtype)) memcpy(block + g2_kq8_d_offset(dtype) + 2, &dmin, 2);
   }
   for (size_t j = 0; j < n_out; j++)
     g2_dequantize(dtype, t.storage + j * row_bytes, 0, (int64_t)n_in, t.dense + j * n_in);
@@ -347,15 +346,18 @@ static void test_small_batches(const g2_kernels *kt) {
    against one token at a time (both paths run the same chains), and
    get_row bitwise g2_dequantize. */
 static void test_k_types(const g2_kernels *kt) {
-  static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  const g2_dtype *types = k_types;
   /* 6400 and 5120: XL's and large's mlp_down, longer than the FP32
      tables' panel (they run batches token by token) */
   static const shape shapes[] = {{768, 37, 1}, {768, 37, 5}, {512, 19, 1}, {512, 19, 3}, {6400, 9, 1}, {5120, 7, 3}};
-  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+  for (size_t d = 0; d < N_K_TYPES; d++) {
+    /* Q2_K, Q3_K, IQ4_XS: SIMD products on the int8 tables only so far */
+    int simd_expected = types[d] == G2_DT_Q6_K || types[d] == G2_DT_Q4_K || types[d] == G2_DT_Q5_K ||
+                        kt->rounds_activations;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       test_matrix t = make_k_matrix(types[d], shapes[s].n_out, shapes[s].n_in);
       check_matmul(kt, &t, shapes[s].n_tok, (int)(s % 2 == 0));
-      if (strcmp(kt->name, "scalar") != 0) {
+      if (strcmp(kt->name, "scalar") != 0 && simd_expected) {
         g2_matmul_fn one = g2_kernels_matmul(kt, &t.m, 1), many = g2_kernels_matmul(kt, &t.m, 2);
         g2_matmul_fn scalar_one = g2_ref_matmul_for(&t.m, 0), scalar_many = g2_ref_matmul_for(&t.m, 1);
         CHECK(one != scalar_one && one != scalar_many && many != scalar_one && many != scalar_many,
@@ -387,9 +389,9 @@ static void test_k_types(const g2_kernels *kt) {
      uniform, so error / sqrt(sum_i w_i^2 d_x^2 / 12) has an RMS near 1
      over many outputs; held to <= 1.5 (measured in the report line). */
 static void test_kq8_oracle_accuracy(void) {
-  static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  const g2_dtype *types = k_types;
   enum { N_IN = 768, N_OUT = 64, N_TOK = 3 };
-  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+  for (size_t d = 0; d < N_K_TYPES; d++) {
     test_matrix t = make_k_matrix(types[d], N_OUT, N_IN);
     float *x = malloc(N_TOK * N_IN * sizeof(float)), *out = malloc(N_TOK * N_OUT * sizeof(float));
     fill(x, N_TOK * N_IN, -1.0f, 1.0f);
@@ -435,7 +437,8 @@ static void test_kq8_oracle_accuracy(void) {
    33 and 40, which keeps the run short under emulation (tests/neon.test.sh). */
 static void test_int8_gpt2_rows(const g2_kernels *kt) {
   static const size_t n_ins[] = {768, 1024, 1280, 1600, 3072, 4096, 5120, 6400};
-  static const g2_dtype types[] = {G2_DT_Q8_0, G2_DT_Q4_0, G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  static const g2_dtype types[] = {G2_DT_Q8_0, G2_DT_Q4_0, G2_DT_Q6_K, G2_DT_Q4_K,
+                                   G2_DT_Q5_K, G2_DT_Q2_K, G2_DT_Q3_K, G2_DT_IQ4_XS};
   enum { MAX_TOK = 40, N_OUT = 11 };
   for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
     g2_dtype dtype = types[d];
@@ -482,6 +485,38 @@ static void test_int8_gpt2_rows(const g2_kernels *kt) {
   }
 }
 
+/* The K-type int8 oracle on activations that its step 1 keeps exactly:
+   integers in [-127, 127], each block of 256 holding a 127 (so d_x = 1 and
+   q = x): only float rounding is left between it and the float64 product
+   of the same weights (g2_dequantize's values): (float)S, the F16 scale
+   products and the fmaf chain, a few roundings of 2^-24 per block relative
+   to the block's terms, which the mins' cancellation (d sc u x against
+   dmin m x) can make a few times sum |w x|. Held to 1e-6 of sum |w x|
+   (measured 5e-9..1.3e-8, in the report line); planted in the oracle,
+   IQ4_XS's grid entry 13 -> 14 gives 5.2e-4, one Q3_K value in 256 off by
+   one 3.8e-3 (which the rounding test above sees only in its RMS). */
+static void test_kq8_oracle_exact_activations(void) {
+  enum { N_IN = 768, N_OUT = 64 };
+  float x[N_IN], out[N_OUT];
+  for (size_t i = 0; i < N_IN; i++) x[i] = i % G2_QK_K == 17 ? 127.0f : (float)((int)(next_u32() % 255) - 127);
+  for (size_t d = 0; d < N_K_TYPES; d++) {
+    test_matrix t = make_k_matrix(k_types[d], N_OUT, N_IN);
+    g2_kq8_ref_matmul(&t.m, x, 1, N_IN, NULL, out, N_OUT, 0, N_OUT);
+    double worst = 0.0;
+    for (size_t j = 0; j < N_OUT; j++) {
+      double exact = 0.0, magnitude = 0.0;
+      for (size_t i = 0; i < N_IN; i++) {
+        exact += (double)t.dense[j * N_IN + i] * x[i];
+        magnitude += fabs((double)t.dense[j * N_IN + i] * x[i]);
+      }
+      worst = fmax(worst, fabs((double)out[j] - exact) / magnitude);
+    }
+    CHECK(worst <= 1e-6, "K-type int8 oracle %s, activations kept exactly: the float64 product within %.2g of "
+          "sum |w x| (bound 1e-6)", g2_dtype_name(k_types[d]), worst);
+    free_matrix(&t);
+  }
+}
+
 /* The K-type int8 kernel on activations that stress step 1 of its
    definition, one token and a batch of 2, bitwise against the oracle.
    Token 0: block 0 all zero (d_x = 0), block 1 ties (amax 127, so d_x = 1
@@ -490,7 +525,7 @@ static void test_int8_gpt2_rows(const g2_kernels *kt) {
    another's. Token 1: block 0 subnormal, the rest zero, so its output is
    that block's alone. */
 static void test_kq8_hostile_activations(const g2_kernels *kt) {
-  static const g2_dtype types[] = {G2_DT_Q6_K, G2_DT_Q4_K, G2_DT_Q5_K};
+  const g2_dtype *types = k_types;
   enum { N_IN = 1024, N_OUT = 8 };
   float x[2 * N_IN], want[2 * N_OUT], got[2 * N_OUT], single[N_OUT];
   for (size_t i = 0; i < N_IN; i++) {
@@ -502,7 +537,7 @@ static void test_kq8_hostile_activations(const g2_kernels *kt) {
                       : (k == 7 ? -1e4f : sign * uniform(0.0f, 1.0f));
     x[N_IN + i] = block == 0 ? sign * 1e-40f * (float)(k + 1) : 0.0f;
   }
-  for (size_t d = 0; d < sizeof types / sizeof types[0]; d++) {
+  for (size_t d = 0; d < N_K_TYPES; d++) {
     test_matrix t = make_k_matrix(types[d], N_OUT, N_IN);
     if (rounding_oracle(kt, &t.m) != g2_kq8_ref_matmul) {
       free_matrix(&t);
@@ -808,6 +843,7 @@ int main(void) {
   scalar = g2_kernels_select("scalar", 0);
   test_select();
   test_kq8_oracle_accuracy();
+  test_kq8_oracle_exact_activations();
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     const g2_kernels *kt = g2_kernels_select(names[i], 0);
     if (!kt) {
