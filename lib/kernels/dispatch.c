@@ -26,17 +26,18 @@ static int has_avx512_bf16(const g2_cpu_features *cpu) {
 static int has_neon(const g2_cpu_features *cpu) { return cpu->neon; }
 #endif
 
-/* Fastest first. avx512vnni differs from avx512 only in Q8_0/Q4_0 and
-   K-type (Q4_K/Q5_K/Q6_K) products, which quantize the activations to 8
-   bits, and avx512bf16 also
+/* Fastest first. avx512vnni differs from avx512 only in Q8_0/Q4_0,
+   K-type (Q4_K/Q5_K/Q6_K) and Q4_1/Q5_0/Q5_1/IQ4_NL products, which
+   quantize the activations to 8 bits, and avx512bf16 also
    in BF16-weight products, which round them to bfloat16 (docs/kernels.md);
    gpt2_load_params.fp32_products = 1 or GPT2_ISA=avx512 keeps them FP32. */
 static const g2_kernels tables[] = {
 #if defined(__x86_64__)
     {"avx512bf16", 1, has_avx512_bf16, &g2_avx512_vector,
-     {g2_bf16_matmul_for, g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_avx512_matmul_for, g2_ref_matmul_for}},
+     {g2_bf16_matmul_for, g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_q32_matmul_for, g2_avx512_matmul_for,
+      g2_ref_matmul_for}},
     {"avx512vnni", 1, has_avx512_vnni, &g2_avx512_vector,
-     {g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_avx512_matmul_for, g2_ref_matmul_for, NULL}},
+     {g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_q32_matmul_for, g2_avx512_matmul_for, g2_ref_matmul_for}},
     {"avx512", 0, has_avx512, &g2_avx512_vector, {g2_avx512_matmul_for, g2_ref_matmul_for, NULL, NULL, NULL}},
     {"avx2", 0, has_avx2, &g2_avx2_vector, {g2_avx2_matmul_for, g2_ref_matmul_for, NULL, NULL, NULL}},
 #endif

@@ -94,7 +94,7 @@ typedef struct g2_vector_kernels {
   void (*get_row)(const g2_matrix *w, int64_t row, float *out);
 } g2_vector_kernels;
 
-enum { G2_MAX_FINDERS = 5 };
+enum { G2_MAX_FINDERS = 8 };
 
 typedef struct g2_kernels {
   const char *name; /* "scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "neon" */
@@ -142,6 +142,9 @@ g2_matmul_fn g2_int8_vnni_matmul_for(const g2_matrix *w, int many);
 /* NK Q4_K/Q5_K/Q6_K on 8-bit activations by AVX2 integer code
    (kernels/kquant_int8.h); run by the tables that round activations. */
 g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many);
+/* NK Q4_1/Q5_0/Q5_1/IQ4_NL on 8-bit activations by AVX2 integer code
+   (kernels/q32_int8.h); run by the tables that round activations. */
+g2_matmul_fn g2_q32_matmul_for(const g2_matrix *w, int many);
 /* BF16 weights by vdpbf16ps, activations rounded to bfloat16
    (kernels/bf16.h). */
 g2_matmul_fn g2_bf16_matmul_for(const g2_matrix *w, int many);

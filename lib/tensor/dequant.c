@@ -11,9 +11,7 @@
 
 static float half_at(const unsigned char *p) { return g2_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
 
-/* The 16 values of IQ4_NL and IQ4_XS indices (ggml's kvalues_iq4nl): a
-   4-bit index always lands in the table. */
-static const int8_t iq4_grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+const int8_t g2_iq4_grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 /* The 5-bit quants of a Q5_0/Q5_1 block: 16 bytes of nibbles (low nibble
    value j, high nibble value j + 16) and a little-endian 32-bit word whose
@@ -108,8 +106,8 @@ static void dequantize_iq4_nl(const unsigned char *block, float *out) {
   float d = half_at(block);
   const unsigned char *qs = block + 2;
   for (int j = 0; j < 16; j++) {
-    out[j] = d * (float)iq4_grid[qs[j] & 0x0f];
-    out[j + 16] = d * (float)iq4_grid[qs[j] >> 4];
+    out[j] = d * (float)g2_iq4_grid[qs[j] & 0x0f];
+    out[j + 16] = d * (float)g2_iq4_grid[qs[j] >> 4];
   }
 }
 
@@ -126,8 +124,8 @@ static void dequantize_iq4_xs(const unsigned char *block, float *out) {
     int scale = ((scales_low[b / 2] >> (4 * (b % 2))) & 0x0f) | (int)((scales_high >> (2 * b)) & 3) << 4;
     float step = d * (float)(scale - 32);
     for (int j = 0; j < 16; j++) {
-      out[32 * b + j] = step * (float)iq4_grid[qs[16 * b + j] & 0x0f];
-      out[32 * b + j + 16] = step * (float)iq4_grid[qs[16 * b + j] >> 4];
+      out[32 * b + j] = step * (float)g2_iq4_grid[qs[16 * b + j] & 0x0f];
+      out[32 * b + j + 16] = step * (float)g2_iq4_grid[qs[16 * b + j] >> 4];
     }
   }
 }

@@ -8,7 +8,13 @@
 #ifndef G2_DEQUANT_H
 #define G2_DEQUANT_H
 
+#include <stdint.h>
+
 #include "tensor/matrix.h"
+
+/* The 16 values of IQ4_NL and IQ4_XS indices (ggml's kvalues_iq4nl): a
+   4-bit index always lands in the table. */
+extern const int8_t g2_iq4_grid[16];
 
 /* The values of one block of `dtype` (one of the types above):
    g2_dtype_block_size(dtype) floats to out. */
