@@ -80,17 +80,22 @@ static void free_matrix(test_matrix *t) {
   free(t->mins);
 }
 
-enum { KIND_UNIFORM, KIND_ZERO, KIND_TIED, KIND_HUGE_ONE, KIND_SUBNORMAL, KIND_LARGE, KIND_MIXED, N_KINDS };
-static const char *const kind_names[] = {"uniform", "all zero", "tied", "one huge", "subnormal", "+-large", "mixed"};
+enum { KIND_UNIFORM, KIND_ZERO, KIND_TIED, KIND_HUGE_ONE, KIND_SUBNORMAL, KIND_LARGE, KIND_MIXED, N_KINDS,
+       KIND_INTEGER = N_KINDS };
+static const char *const kind_names[] = {"uniform", "all zero", "tied", "one huge", "subnormal", "+-large", "mixed",
+                                         "integer"};
 
 /* Activations of one kind; "mixed" picks a kind per block of 32. "tied":
-   amax 127 (d_x = 1) and values at halves, so every q rounds a tie to even. */
+   amax 127 (d_x = 1) and values at halves, so every q rounds a tie to even.
+   "integer" (not in the mixed or kernel runs): amax 127 and integers, so
+   q = x exactly. */
 static void fill_activations(float *x, size_t n, int kind) {
   for (size_t i = 0; i < n; i++) {
     int k = kind == KIND_MIXED ? (int)((i / 32 * 2654435761u) % KIND_MIXED) : kind;
     switch (k) {
       case KIND_ZERO: x[i] = 0.0f; break;
       case KIND_TIED: x[i] = i % 32 == 0 ? 127.0f : (float)((int)(next_u32() % 253) - 126) + 0.5f; break;
+      case KIND_INTEGER: x[i] = i % 32 == 0 ? 127.0f : (float)((int)(next_u32() % 255) - 127); break;
       case KIND_HUGE_ONE: x[i] = i % 97 == 5 ? 1e30f : uniform(-1.0f, 1.0f); break;
       case KIND_SUBNORMAL: x[i] = uniform(-1.0f, 1.0f) * 1e-39f; break;
       case KIND_LARGE: x[i] = (next_u32() & 1 ? 1.0f : -1.0f) * uniform(1e30f, 3e32f); break;
@@ -108,18 +113,23 @@ static void fill_activations(float *x, size_t n, int kind) {
    (the terms d u_i and m of each weight): two scale products and two fma
    per block, the bias add, and the dequantized weights' own two roundings
    (w = d u + m in float, which the test's exact sum uses), so
-   (4 n_blocks + 3) u (M + the rounding bound) * 1.01. */
+   (4 n_blocks + 3) u (M + the rounding bound) * 1.01. Integer
+   activations with d_x = 1 are quantized exactly: then only the float
+   rounding is allowed, which a weight off by d in one code of 16 (a
+   wrong table entry, nibble or fifth bit) exceeds many times over. */
 static void test_oracle_accuracy(void) {
   static const size_t n_ins[] = {32, 96, 768, 3072};
   for (int ti = 0; ti < N_TYPES; ti++) {
     g2_dtype dtype = types[ti];
-    double worst = 0.0, sq_ratio = 0.0;
+    double worst = 0.0, worst_exact = 0.0, sq_ratio = 0.0;
     int checked = 0;
-    for (size_t s = 0; s < sizeof n_ins / sizeof n_ins[0]; s++) {
+    for (size_t run = 0; run < 2 * sizeof n_ins / sizeof n_ins[0]; run++) {
+      size_t s = run / 2;
+      int exact_q = run % 2;
       size_t n_in = n_ins[s], n_out = 7, n_tok = 3;
       test_matrix t = make_matrix(dtype, n_out, n_in, 0);
       float *x = malloc(n_tok * n_in * sizeof(float)), out[3 * 7];
-      fill_activations(x, n_tok * n_in, KIND_UNIFORM);
+      fill_activations(x, n_tok * n_in, exact_q ? KIND_INTEGER : KIND_UNIFORM);
       g2_q32_ref_matmul(&t.m, x, n_tok, n_in, NULL, out, n_out, 0, n_out);
       int8_t *q = malloc(n_in);
       float *d = malloc(n_in / 32 * sizeof(float));
@@ -133,12 +143,16 @@ static void test_oracle_accuracy(void) {
           for (size_t k = 0; k < n_in; k++) {
             double m = fabs((double)t.mins[(j * n_in + k) / 32]);
             exact += (double)xt[k] * w[k];
-            bound += 0.5 * d[k / 32] * fabs(w[k]);
+            bound += exact_q ? 0.0 : 0.5 * d[k / 32] * fabs(w[k]);
             noise += (double)d[k / 32] * d[k / 32] / 12 * w[k] * w[k];
             magnitude += fabs((double)xt[k]) * (fabs(w[k]) + 2 * m);
           }
           bound += (double)(4 * (n_in / 32) + 3) * ldexp(1.0, -24) * 1.01 * (magnitude + bound) + 1e-30;
           double error = out[tok * n_out + j] - exact, ratio = fabs(error) / bound;
+          if (exact_q) {
+            worst_exact = ratio > worst_exact ? ratio : worst_exact;
+            continue;
+          }
           worst = ratio > worst ? ratio : worst;
           sq_ratio += error * error / noise;
           checked++;
@@ -159,6 +173,9 @@ static void test_oracle_accuracy(void) {
           "%s oracle: within the activation rounding bound of the exact product (%d outputs, worst %.3f of "
           "it, RMS %.2f of the expected rounding noise; bounds 1 and 1.5)",
           g2_dtype_name(dtype), checked, worst, rms);
+    CHECK(worst_exact <= 1.0,
+          "%s oracle: exactly quantized activations: within the float rounding bound (worst %.3f of it)",
+          g2_dtype_name(dtype), worst_exact);
   }
 }
 
