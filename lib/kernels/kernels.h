@@ -143,8 +143,11 @@ g2_matmul_fn g2_int8_vnni_matmul_for(const g2_matrix *w, int many);
    (kernels/kquant_int8.h); run by the tables that round activations. */
 g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many);
 /* NK Q4_1/Q5_0/Q5_1/IQ4_NL on 8-bit activations by AVX2 integer code
-   (kernels/q32_int8.h); run by the tables that round activations. */
+   (kernels/q32_int8.h), for tables that round activations. */
 g2_matmul_fn g2_q32_matmul_for(const g2_matrix *w, int many);
+/* The same products, batches by vpdpbusd (AVX512-VNNI) panels and one
+   token by the AVX2 kernel: the avx512vnni and avx512bf16 tables' finder. */
+g2_matmul_fn g2_q32_vnni_matmul_for(const g2_matrix *w, int many);
 /* BF16 weights by vdpbf16ps, activations rounded to bfloat16
    (kernels/bf16.h). */
 g2_matmul_fn g2_bf16_matmul_for(const g2_matrix *w, int many);

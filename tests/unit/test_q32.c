@@ -1,9 +1,9 @@
 /* The Q4_1/Q5_0/Q5_1/IQ4_NL products on 8-bit activations
    (kernels/q32_int8.h): the oracle's error against the exact product, the
-   AVX2 kernel bitwise equal to the oracle on every table that runs it (the
-   GPT-2 row lengths, 1..40 tokens, odd column splits, token batches,
-   extreme activations and weights), and that those tables take every
-   GPT-2 shape of these types off the scalar path. Whole files in these
+   AVX2 and AVX512-VNNI kernels bitwise equal to the oracle on every table
+   that runs them (the GPT-2 row lengths, 1..40 tokens, odd column splits,
+   token batches, extreme activations and weights), and that those tables
+   take every GPT-2 shape of these types off the scalar path. Whole files in these
    types are held to the 8-bit-activation golden bound by test_golden
    (tests/data/llamacpp/kq-q4_1, kq-q5_0, kq-q5_1, kq-iq4_nl). */
 #include <math.h>
@@ -205,6 +205,13 @@ static int check_shape(const g2_kernels *kt, g2_dtype dtype, size_t n_out, size_
   g2_q32_ref_matmul(&t.m, x, n_tok, x_stride, b, want, out_stride, 0, n_out);
   g2_matmul(kt, &t.m, x, n_tok, x_stride, b, got, out_stride, 0, n_out, work);
   int failures = 0;
+  /* the AVX2 kernel alone too (the table runs it for one token and short
+     batches; the VNNI panels take the longer ones) */
+  float *avx2 = malloc(n_tok * out_stride * sizeof(float));
+  for (size_t i = 0; i < n_tok * out_stride; i++) avx2[i] = sentinel;
+  g2_q32_matmul_for(&t.m, 1)(&t.m, x, n_tok, x_stride, b, avx2, out_stride, 0, n_out, work);
+  failures += !same_bits(want, avx2, n_tok * out_stride);
+  free(avx2);
   if (!same_bits(want, got, n_tok * out_stride)) {
     failures++;
     for (size_t i = 0; i < n_tok * out_stride; i++)
@@ -265,19 +272,22 @@ static void test_kernel_bitwise(const g2_kernels *kt, g2_dtype dtype) {
         g2_dtype_name(dtype));
 }
 
-/* Every GPT-2 shape of these types gets the int8 kernel on this table, for
+/* Every GPT-2 shape of these types gets the int8 kernels on this table, for
    one token and for batches (no scalar fallback), and rows too long for
-   its work area go to the exact path. */
+   their work area go to the exact path. */
 static void test_coverage(const g2_kernels *kt, g2_dtype dtype) {
   static const int64_t n_ins[] = {768, 1024, 1280, 1600, 3072, 4096, 5120, 6400};
   int taken = 1;
   for (size_t s = 0; s < sizeof n_ins / sizeof n_ins[0]; s++) {
     g2_matrix w = {NULL, dtype, G2_LAYOUT_NK, 64, n_ins[s]};
-    for (size_t n_tok = 1; n_tok <= 2; n_tok++) taken &= g2_kernels_matmul(kt, &w, n_tok) == g2_q32_matmul_for(&w, 1);
+    for (int many = 0; many <= 1; many++) {
+      g2_matmul_fn fn = g2_kernels_matmul(kt, &w, many ? 2 : 1);
+      taken &= fn && fn == g2_q32_vnni_matmul_for(&w, many);
+    }
   }
   g2_matrix long_rows = {NULL, dtype, G2_LAYOUT_NK, 64, G2_Q32_MAX_IN + 32};
-  CHECK(taken && g2_q32_matmul_for(&long_rows, 1) == NULL,
-        "%s %s: every GPT-2 row length runs the int8 kernel, one token and batches; rows of %d do not",
+  CHECK(taken && !g2_q32_vnni_matmul_for(&long_rows, 1) && !g2_q32_matmul_for(&long_rows, 1),
+        "%s %s: every GPT-2 row length runs the int8 kernels, one token and batches; rows of %d do not",
         kt->name, g2_dtype_name(dtype), G2_Q32_MAX_IN + 32);
 }
 
