@@ -173,10 +173,129 @@ static ALWAYS_INLINE void tile(g2_dtype dtype, int nt, const panel_block *panel,
   }
 }
 
+/* ---- one token: 8 rows, a pair of blocks per vector ---- */
+
+/* Blocks b and b + 1 of a row (`lone`: b only, the rest zero) from b's
+   first byte: 64 unsigned codes against the pair's activations. */
+static ALWAYS_INLINE __m512i pair_codes(g2_dtype dtype, const unsigned char *block, size_t block_bytes, int lone) {
+  size_t header = has_min(dtype) ? 4 : 2, at = header + (five_bits(dtype) ? 4 : 0);
+  __m256i first = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(block + at)));
+  __m512i v = lone ? _mm512_zextsi256_si512(first)
+                   : _mm512_inserti64x4(_mm512_castsi256_si512(first),
+                                        _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                                            (const __m128i *)(const void *)(block + block_bytes + at))),
+                                        1);
+  v = _mm512_and_si512(_mm512_srlv_epi32(v, _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4)),
+                       _mm512_set1_epi8(0x0f));
+  if (five_bits(dtype)) {
+    uint32_t qh0, qh1 = 0;
+    memcpy(&qh0, block + header, sizeof qh0);
+    if (!lone) memcpy(&qh1, block + block_bytes + header, sizeof qh1);
+    v = _mm512_or_si512(v, _mm512_maskz_mov_epi8((__mmask64)((uint64_t)qh1 << 32 | qh0), _mm512_set1_epi8(0x10)));
+  }
+  if (dtype == G2_DT_IQ4_NL) {
+    __m128i grid = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid), _mm_set1_epi8((char)0x80));
+    v = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(grid), v);
+  }
+  return v;
+}
+
+/* a + b of the pairs (lanes 4k, 4k+2) and (4k+1, 4k+3) within 128 bits. */
+static ALWAYS_INLINE __m512i add_pairs32(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+}
+static ALWAYS_INLINE __m512i add_pairs64(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+}
+
+/* dots[r]: row r's partial sums, 128-bit lane k from values 16k..16k+15
+   of the pair. Returns lane 8h + r = row r's sum over block h of the pair. */
+static ALWAYS_INLINE __m512i reduce_pair(const __m512i dots[8]) {
+  __m512i low = add_pairs64(add_pairs32(dots[0], dots[1]), add_pairs32(dots[2], dots[3])); /* rows 0..3 */
+  __m512i high = add_pairs64(add_pairs32(dots[4], dots[5]), add_pairs32(dots[6], dots[7]));
+  low = _mm512_add_epi32(low, _mm512_shuffle_i32x4(low, low, _MM_SHUFFLE(2, 3, 0, 1)));
+  high = _mm512_add_epi32(high, _mm512_shuffle_i32x4(high, high, _MM_SHUFFLE(2, 3, 0, 1)));
+  const __m512i order = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+  return _mm512_permutex2var_epi32(low, order, high);
+}
+
+static ALWAYS_INLINE __m512 pair_of(float first, float second) {
+  return _mm512_insertf32x8(_mm512_set1_ps(first), _mm256_set1_ps(second), 1);
+}
+
+/* Lane r of the result = row r . token (q, d, sums) under the definition. */
+static ALWAYS_INLINE __m256 rows_dot(g2_dtype dtype, const unsigned char *const rows[8], size_t n_blocks,
+                                     size_t block_bytes, const int8_t *q, const float *d, const int32_t *sums) {
+  int32_t offsets[16];
+  for (int h = 0; h < 2; h++)
+    for (int r = 0; r < 8; r++) offsets[8 * h + r] = (int32_t)(rows[r] - rows[0]) + h * (int32_t)block_bytes;
+  const __m512i where = _mm512_loadu_si512(offsets);
+  __m256 chain = _mm256_setzero_ps();
+  for (size_t b = 0; b < n_blocks; b += 2) {
+    int lone = b + 1 == n_blocks;
+    for (size_t at = 0; at < 16 * block_bytes; at += 64)
+      __builtin_prefetch(rows[0] + G2_PREFETCH_BYTES + b * 8 * block_bytes + at, 0, 2);
+    __m512i x = lone ? _mm512_maskz_loadu_epi8((__mmask64)0xffffffffu, q + b * BLOCK)
+                     : _mm512_loadu_si512(q + b * BLOCK);
+    __m512i dots[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+      dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair_codes(dtype, rows[r] + b * block_bytes, block_bytes, lone), x);
+    __m512i isum = reduce_pair(dots);
+    float d1 = lone ? 0.0f : d[b + 1];
+    int32_t s1 = lone ? 0 : sums[b + 1];
+    if (code_offset(dtype))
+      isum = _mm512_sub_epi32(isum, _mm512_inserti64x4(_mm512_set1_epi32(code_offset(dtype) * sums[b]),
+                                                       _mm256_set1_epi32(code_offset(dtype) * s1), 1));
+    __m512i halves = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), lone ? (__mmask16)0xff : (__mmask16)0xffff,
+                                                 where, rows[0] + b * block_bytes, 1);
+    __m512 d_x = pair_of(d[b], d1);
+    __m512 scales = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(halves)), d_x);
+    __m512 terms = _mm512_cvtepi32_ps(isum);
+    __m512 min_scales = _mm512_setzero_ps();
+    if (has_min(dtype))
+      min_scales = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(halves, 16))), d_x);
+    chain = _mm256_fmadd_ps(_mm512_castps512_ps256(terms), _mm512_castps512_ps256(scales), chain);
+    if (has_min(dtype))
+      chain = _mm256_fmadd_ps(_mm256_set1_ps((float)sums[b]), _mm512_castps512_ps256(min_scales), chain);
+    if (lone) break;
+    chain = _mm256_fmadd_ps(_mm512_extractf32x8_ps(terms, 1), _mm512_extractf32x8_ps(scales, 1), chain);
+    if (has_min(dtype))
+      chain = _mm256_fmadd_ps(_mm256_set1_ps((float)s1), _mm512_extractf32x8_ps(min_scales, 1), chain);
+  }
+  return chain;
+}
+
+static ALWAYS_INLINE void q32_vnni_one_token(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
+                                             float *out, size_t col_begin, size_t col_end, q32_vnni_work *work) {
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK;
+  size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, BLOCK);
+  quantize_token(x, n_in, work->x);
+  const int8_t *q = (const int8_t *)work->x;
+  const float *d = (const float *)(const void *)(work->x + n_in);
+  const int32_t *sums = (const int32_t *)(const void *)(work->x + n_in + 4 * n_blocks);
+  for (size_t j0 = col_begin; j0 < col_end; j0 += 8) {
+    size_t n_rows = col_end - j0 < 8 ? col_end - j0 : 8;
+    const unsigned char *rows[8];
+    for (size_t r = 0; r < 8; r++) /* missing rows repeat the last */
+      rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : n_rows - 1)) * row_bytes;
+    __m256 chain = rows_dot(dtype, rows, n_blocks, block_bytes, q, d, sums);
+    __mmask8 valid = (__mmask8)((1u << n_rows) - 1);
+    __m256 b = bias ? _mm256_maskz_loadu_ps(valid, bias + j0) : _mm256_setzero_ps();
+    _mm256_mask_storeu_ps(out + j0, valid, _mm256_add_ps(chain, b));
+  }
+}
+
+/* ---- batches ---- */
+
 static ALWAYS_INLINE void q32_vnni_matmul(g2_dtype dtype, const g2_matrix *w, const float *x, size_t n_tok,
                                           size_t x_stride, const float *bias, float *out, size_t out_stride,
                                           size_t col_begin, size_t col_end, q32_vnni_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, x_bytes = token_bytes(n_in);
+  if (n_tok == 1) {
+    q32_vnni_one_token(dtype, w, x, bias, out, col_begin, col_end, work);
+    return;
+  }
   if (n_tok < BATCH_MIN_TOKS || n_blocks > PANEL_MAX_BLOCKS) {
     g2_q32_matmul_for(w, 1)(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
     return;
@@ -224,10 +343,10 @@ Q32_VNNI_MATMUL(q32_vnni_q5_0, G2_DT_Q5_0)
 Q32_VNNI_MATMUL(q32_vnni_q5_1, G2_DT_Q5_1)
 Q32_VNNI_MATMUL(q32_vnni_iq4_nl, G2_DT_IQ4_NL)
 
-/* One token: the AVX2 kernel; batches: the panels above. */
+/* One token and batches alike (n_tok chooses the path inside). */
 g2_matmul_fn g2_q32_vnni_matmul_for(const g2_matrix *w, int many) {
+  (void)many;
   if (!g2_q32_supported(w)) return NULL;
-  if (!many) return g2_q32_matmul_for(w, 0);
   switch (w->dtype) {
     case G2_DT_Q4_1: return q32_vnni_q4_1;
     case G2_DT_Q5_0: return q32_vnni_q5_0;
