@@ -23,11 +23,10 @@ static float half_at(const unsigned char *p) {
   return g2_f16_to_f32(half);
 }
 
-/* A block's codes u (value i: nibble i % 16 of byte i % 16, low for i <
-   16; Q5_*: bit i of the little-endian word qh as bit 4), its scale d and
-   min m (0 where the type has none); the byte offsets of qh and the
-   nibbles per type. Returns the weight of code u as an integer: u,
-   u - 16 or T[u]. */
+/* A block's weights as integers (u, u - 16 or T[u]; value i's code u is
+   nibble i % 16 of qs, the low one for i < 16, and for Q5_* bit i of the
+   little-endian word qh as bit 4), its scale d and its min m (0 where the
+   type has none). */
 static void block_codes(g2_dtype dtype, const unsigned char *block, int32_t *weights, float *d, float *m) {
   int has_min = dtype == G2_DT_Q4_1 || dtype == G2_DT_Q5_1;
   int five_bits = dtype == G2_DT_Q5_0 || dtype == G2_DT_Q5_1;
