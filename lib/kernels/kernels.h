@@ -57,8 +57,9 @@ typedef void (*g2_matmul_fn)(const g2_matrix *w, const float *x, size_t n_tok, s
    Small batches (generating several sequences: n_tok of 2 to about 16) are
    chosen inside the batch function by n_tok, not by the plan: below a
    per-file threshold (KN_FEW_TOKS and NK_TOKS in generic_simd.h, FEW_TOKS
-   in avx512bf16.c, BATCH_MIN_TOKS in int8_avx512.c) the weights stream
-   once from memory through the one-token loop carrying every token's sums,
+   in avx512bf16.c, BATCH_MIN_TOKS in int8_avx512.c and q32_int8_avx512.c)
+   the weights stream once from memory through a loop carrying every token's
+   sums,
    with no packing; above it they are packed once per call and swept by
    register tiles (int8_avx512.c streams them up to LANES_MAX_TOKS too,
    with the tokens in the vector lanes). Every path computes each element
