@@ -27,24 +27,26 @@ static int has_neon(const g2_cpu_features *cpu) { return cpu->neon; }
 static int has_neon_dotprod(const g2_cpu_features *cpu) { return cpu->neon && cpu->neon_dotprod; }
 #endif
 
-/* Fastest first. avx512vnni differs from avx512 only in Q8_0/Q4_0 and
-   K-type (Q2_K..Q6_K, IQ4_XS) products, which quantize the activations to 8
-   bits, and avx512bf16 also
+/* Fastest first. avx512vnni differs from avx512 only in Q8_0/Q4_0,
+   K-type (Q2_K..Q6_K, IQ4_XS) and Q4_1/Q5_0/Q5_1/IQ4_NL products, which
+   quantize the activations to 8 bits, and avx512bf16 also
    in BF16-weight products, which round them to bfloat16 (docs/kernels.md);
    gpt2_load_params.fp32_products = 1 or GPT2_ISA=avx512 keeps them FP32.
    avx2int8 is the same step above avx2 for CPUs without AVX-512 (its
-   Q8_0/Q4_0 products in int8_avx2.c, the K types' as avx512vnni's);
+   Q8_0/Q4_0 products in int8_avx2.c, the K types' as avx512vnni's,
+   Q4_1/Q5_0/Q5_1/IQ4_NL in q32_int8_avx2.c);
    neondot is neon with the same Q8_0/Q4_0 and K-type products on 8-bit
    activations, by sdot (GPT2_ISA=neon keeps them FP32). */
 static const g2_kernels tables[] = {
 #if defined(__x86_64__)
     {"avx512bf16", 1, has_avx512_bf16, &g2_avx512_vector,
-     {g2_bf16_matmul_for, g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_avx512_matmul_for, g2_ref_matmul_for}},
+     {g2_bf16_matmul_for, g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_q32_vnni_matmul_for, g2_avx512_matmul_for,
+      g2_ref_matmul_for}},
     {"avx512vnni", 1, has_avx512_vnni, &g2_avx512_vector,
-     {g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_avx512_matmul_for, g2_ref_matmul_for, NULL}},
+     {g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_q32_vnni_matmul_for, g2_avx512_matmul_for, g2_ref_matmul_for}},
     {"avx512", 0, has_avx512, &g2_avx512_vector, {g2_avx512_matmul_for, g2_ref_matmul_for, NULL, NULL, NULL}},
     {"avx2int8", 1, has_avx2, &g2_avx2_vector,
-     {g2_int8_avx2_matmul_for, g2_kq8_matmul_for, g2_avx2_matmul_for, g2_ref_matmul_for, NULL}},
+     {g2_int8_avx2_matmul_for, g2_kq8_matmul_for, g2_q32_matmul_for, g2_avx2_matmul_for, g2_ref_matmul_for}},
     {"avx2", 0, has_avx2, &g2_avx2_vector, {g2_avx2_matmul_for, g2_ref_matmul_for, NULL, NULL, NULL}},
 #endif
 #if defined(__aarch64__)

@@ -57,8 +57,9 @@ typedef void (*g2_matmul_fn)(const g2_matrix *w, const float *x, size_t n_tok, s
    Small batches (generating several sequences: n_tok of 2 to about 16) are
    chosen inside the batch function by n_tok, not by the plan: below a
    per-file threshold (KN_FEW_TOKS and NK_TOKS in generic_simd.h, FEW_TOKS
-   in avx512bf16.c, BATCH_MIN_TOKS in int8_avx512.c) the weights stream
-   once from memory through the one-token loop carrying every token's sums,
+   in avx512bf16.c, BATCH_MIN_TOKS in int8_avx512.c and q32_int8_avx512.c)
+   the weights stream once from memory through a loop carrying every token's
+   sums,
    with no packing; above it they are packed once per call and swept by
    register tiles (int8_avx512.c streams them up to LANES_MAX_TOKS too,
    with the tokens in the vector lanes). Every path computes each element
@@ -94,7 +95,7 @@ typedef struct g2_vector_kernels {
   void (*get_row)(const g2_matrix *w, int64_t row, float *out);
 } g2_vector_kernels;
 
-enum { G2_MAX_FINDERS = 5 };
+enum { G2_MAX_FINDERS = 8 };
 
 typedef struct g2_kernels {
   const char *name; /* "scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "avx2int8", "neondot",
@@ -146,6 +147,12 @@ g2_matmul_fn g2_int8_avx2_matmul_for(const g2_matrix *w, int many);
 /* NK K types (Q2_K..Q6_K, IQ4_XS) on 8-bit activations by AVX2 integer code
    (kernels/kquant_int8.h); run by the tables that round activations. */
 g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many);
+/* NK Q4_1/Q5_0/Q5_1/IQ4_NL on 8-bit activations by AVX2 integer code
+   (kernels/q32_int8.h), for tables that round activations. */
+g2_matmul_fn g2_q32_matmul_for(const g2_matrix *w, int many);
+/* The same products, batches by vpdpbusd (AVX512-VNNI) panels and one
+   token by the AVX2 kernel: the avx512vnni and avx512bf16 tables' finder. */
+g2_matmul_fn g2_q32_vnni_matmul_for(const g2_matrix *w, int many);
 /* BF16 weights by vdpbf16ps, activations rounded to bfloat16
    (kernels/bf16.h). */
 g2_matmul_fn g2_bf16_matmul_for(const g2_matrix *w, int many);

@@ -14,7 +14,7 @@
 
 /* The 16 values of IQ4_NL and IQ4_XS indices (ggml's kvalues_iq4nl): a
    4-bit index always lands in the table. Also read by the K-type int8
-   products (kernels/kquant_int8.h). */
+   products (kernels/kquant_int8.h, kernels/q32_int8.h). */
 extern const int8_t g2_iq4_grid[16];
 
 /* The values of one block of `dtype` (one of the types above):

@@ -6,7 +6,7 @@
      from the generated models (as gpt2-quantize does; their bytes must hash
      to the golden data's), eight GGUF files llama.cpp's quantizer wrote
      (tests/data/llamacpp: Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_XS, and Q4_1,
-     Q5_0, Q5_1, IQ4_NL, which only the scalar table's products run),
+     Q5_0, Q5_1, IQ4_NL; the int8 tables run them all on 8-bit activations),
      each against the reference run on the file's own dequantized weights,
      so that only our arithmetic is measured, not the quantization error;
      the F16 KV cache against the
@@ -54,14 +54,15 @@
      RMS 1.2e-2..1.6e-2; 124M 0.91, 3.7e-2. Smaller bugs (a dropped bias,
      0.06 on 124M) are left to the exact tables, which run every BF16 model
      at the float32 bound.
-   - 8-bit activations (Q8_0/Q4_0 and K-type weights on
-     avx512vnni/avx512bf16/avx2int8/neondot): no per-logit bound (largest difference
-     measured 0.38..0.75); RMS 4e-2 and top-1 75%. Measured RMS
-     1.85e-2..2.92e-2 (kq-q4_k_m 2.15e-2, kq-q5_k_m 1.92e-2, kq-q2_k
-     1.94e-2, kq-iq4_xs 2.01e-2), top-1 of 16 rows at least the bound;
-     7-bit activations planted: RMS 4.3e-2..6.3e-2; a wrong Q3_K hmask bit
-     in the int8 kernel 1.4 (kq-q2_k), IQ4_XS's grid entry 13 -> 23 0.142
-     (13 -> 14 stays inside: test_kernels' bitwise checks see it). Bugs smaller
+   - 8-bit activations (Q8_0/Q4_0, K-type, Q4_1/Q5_0/Q5_1/IQ4_NL weights
+     on avx512vnni/avx512bf16/avx2int8/neondot; neondot runs the last four
+     on FP32): no per-logit bound (largest difference measured 0.25..0.75);
+     RMS 4e-2 and top-1 75%. Measured RMS 1.36e-2..2.92e-2 (kq-q4_k_m
+     2.15e-2, kq-q5_k_m 1.92e-2, kq-q2_k 1.94e-2, kq-iq4_xs 2.01e-2, kq-q4_1,
+     kq-q5_0, kq-q5_1, kq-iq4_nl 1.36e-2..1.45e-2), top-1 of 16 rows at least
+     the bound; 7-bit activations planted: RMS 4.3e-2..6.3e-2; a wrong Q3_K
+     hmask bit in the int8 kernel 1.4 (kq-q2_k), IQ4_XS's grid entry 13 -> 23
+     0.142 (13 -> 14 stays inside: test_kernels' bitwise checks see it). Bugs smaller
      than the 8-bit rounding are caught on the FP32 tables, which run the
      same files at the float32 bound. */
 #include <math.h>
@@ -115,7 +116,7 @@ typedef struct golden {
   char file[256];        /* a committed model file under the data directory */
   int kv_f16;            /* evaluated with a float16 KV cache */
   int bf16_products;     /* computed with bfloat16 activations: avx512bf16 only */
-  int int8_weights;      /* Q8_0/Q4_0/K-type matrices: 8-bit activations on int8 tables */
+  int int8_weights;      /* Q8_0/Q4_0/K-type/Q4_1/Q5_0/Q5_1/IQ4_NL matrices: 8-bit activations on int8 tables */
   int n_vocab;
   gpt2_token prompt[MAX_IDS];
   size_t n_prompt;
@@ -160,7 +161,9 @@ static int read_golden(const char *dir, const char *name, golden *g) {
     else if (!strcmp(key, "file")) sscanf(value, "%255s", g->file);
     else if (!strcmp(key, "kv_type")) g->kv_f16 = !strncmp(value, "f16", 3);
     else if (!strcmp(key, "products")) g->bf16_products = !strncmp(value, "bf16", 4);
-    else if (!strcmp(key, "block_types")) g->int8_weights = strstr(value, "Q8_0") || strstr(value, "Q4_0") || strstr(value, "_K");
+    else if (!strcmp(key, "block_types")) g->int8_weights = strstr(value, "Q8_0") || strstr(value, "Q4_0") || strstr(value, "_K") ||
+                                                  strstr(value, "Q4_1") || strstr(value, "Q5_0") ||
+                                                  strstr(value, "Q5_1") || strstr(value, "IQ4_NL");
     else if (!strcmp(key, "n_vocab")) g->n_vocab = atoi(value);
     else if (!strcmp(key, "prompt")) n_prompt = parse_ids(value, g->prompt);
     else if (!strcmp(key, "continuation")) n_continuation = parse_ids(value, g->continuation);

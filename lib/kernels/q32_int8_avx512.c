@@ -1,0 +1,364 @@
+/* Q4_1, Q5_0, Q5_1 and IQ4_NL batches by vpdpbusd (AVX512-VNNI), to the
+   bits of the oracle in q32_int8_ref.c (definition in kernels/q32_int8.h).
+
+   16 rows are unpacked once per block of tokens into a panel whose lane r
+   holds row r's codes as unsigned bytes, 4 values of a block per vector (8
+   vectors a block), with the rows' F16 scales and mins as floats: Q4_1/
+   Q5_1/Q5_0 the codes u, IQ4_NL T[u] + 128. A broadcast 4-byte group of a
+   token's activations meets the 16 rows in one vpdpbusd, and 8 of them
+   give the 16 rows' block sums without any reduction; the offsets come
+   off exactly with the activations' block sums (I_b = dot - 16 s_b for
+   Q5_0, dot - 128 s_b for IQ4_NL). The float steps are the definition's,
+   16 rows in the lanes, so tiles of TILE_TOKS tokens give each token's
+   one-token bits.
+
+   One token, and batches of fewer than BATCH_MIN_TOKS tokens or rows
+   longer than the panel holds, run the AVX2 kernel (q32_int8_avx2.c):
+   the same definition, so the same bits. */
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")
+#endif
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/q32_int8.h"
+#include "tensor/dequant.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+enum {
+  BLOCK = 32,
+  PANEL_ROWS = 16,
+  TILE_TOKS = 6,
+  /* Fewer tokens run the AVX2 kernel: packing a panel costs about what
+     its 8-row passes over 4 tokens do. */
+  BATCH_MIN_TOKS = 5,
+  /* Quantized activations of a block of tokens (1.25 bytes a value), and
+     the panel: 640 bytes a block, so rows up to 5248 values (4096 and
+     5120, GPT-2 medium's and large's longest) fit beside them. */
+  X_BYTES = 64 * 1024,
+  PANEL_MAX_BLOCKS = 164
+};
+
+typedef struct panel_block {
+  __m512i codes[8]; /* vector i, lane r: row r's unsigned codes 4i .. 4i+3 */
+  __m512 d, m;      /* lane r: row r's scale and min (0 without one) */
+} panel_block;
+
+typedef struct q32_vnni_work {
+  unsigned char x[X_BYTES];
+  panel_block panel[PANEL_MAX_BLOCKS];
+} q32_vnni_work;
+_Static_assert(sizeof(q32_vnni_work) <= G2_KERNEL_WORK_BYTES, "q32_int8_avx512.c's buffers fit the work area");
+
+static size_t token_bytes(size_t n_in) { return (n_in + n_in / BLOCK * 8 + 63) / 64 * 64; }
+
+static ALWAYS_INLINE int has_min(g2_dtype dtype) { return dtype == G2_DT_Q4_1 || dtype == G2_DT_Q5_1; }
+static ALWAYS_INLINE int five_bits(g2_dtype dtype) { return dtype == G2_DT_Q5_0 || dtype == G2_DT_Q5_1; }
+static ALWAYS_INLINE int code_offset(g2_dtype dtype) {
+  return dtype == G2_DT_Q5_0 ? 16 : dtype == G2_DT_IQ4_NL ? 128 : 0;
+}
+
+static ALWAYS_INLINE float half_at(const unsigned char *p) {
+  uint16_t h;
+  memcpy(&h, p, sizeof h);
+  return _cvtsh_ss(h);
+}
+
+/* Step 1 for one token, in the layout q[n_in], d[n_in / 32], sums[n_in / 32]:
+   g2_int8_quantize_row's bits (the same float division, clamp and
+   round-to-nearest-even conversion), 32 values at a time. */
+static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
+  size_t n_blocks = n_in / BLOCK;
+  int8_t *q = (int8_t *)base;
+  float *d = (float *)(void *)(base + n_in);
+  int32_t *sums = (int32_t *)(void *)(base + n_in + 4 * n_blocks);
+  const __m512 low = _mm512_set1_ps(-127.0f), high = _mm512_set1_ps(127.0f);
+  for (size_t b = 0; b < n_blocks; b++) {
+    __m512 x0 = _mm512_loadu_ps(x + b * BLOCK), x1 = _mm512_loadu_ps(x + b * BLOCK + 16);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+    float scale = amax / 127.0f;
+    __m512i q0 = _mm512_setzero_si512(), q1 = _mm512_setzero_si512();
+    if (scale != 0.0f) {
+      __m512 divisor = _mm512_set1_ps(scale);
+      q0 = _mm512_cvt_roundps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x0, divisor), low), high),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      q1 = _mm512_cvt_roundps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x1, divisor), low), high),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    _mm_storeu_si128((__m128i *)(void *)(q + b * BLOCK), _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128((__m128i *)(void *)(q + b * BLOCK + 16), _mm512_cvtepi32_epi8(q1));
+    d[b] = scale;
+    sums[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+  }
+}
+
+/* A block's 32 unsigned codes in activation order (IQ4_NL: T[u] + 128). */
+static ALWAYS_INLINE __m256i block_codes(g2_dtype dtype, const unsigned char *block) {
+  size_t header = has_min(dtype) ? 4 : 2;
+  const unsigned char *qs = block + header + (five_bits(dtype) ? 4 : 0);
+  __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
+  __m256i u = _mm256_and_si256(_mm256_srlv_epi32(bytes, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
+                               _mm256_set1_epi8(0x0f));
+  if (five_bits(dtype)) {
+    uint32_t qh;
+    memcpy(&qh, block + header, sizeof qh);
+    u = _mm256_or_si256(u, _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(0x10)));
+  }
+  if (dtype == G2_DT_IQ4_NL) {
+    __m128i grid = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid), _mm_set1_epi8((char)0x80));
+    u = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(grid), u);
+  }
+  return u;
+}
+
+/* Rows rows[0..16) (repeats allowed), blocks [0, n_blocks), into the panel. */
+static void pack_panel(g2_dtype dtype, const unsigned char *const rows[PANEL_ROWS], size_t n_blocks,
+                       size_t block_bytes, panel_block *panel) {
+  for (size_t b = 0; b < n_blocks; b++) {
+    uint32_t *codes = (uint32_t *)(void *)panel[b].codes;
+    float d[PANEL_ROWS], m[PANEL_ROWS];
+    for (int r = 0; r < PANEL_ROWS; r++) {
+      const unsigned char *block = rows[r] + b * block_bytes;
+      uint32_t words[8];
+      _mm256_storeu_si256((__m256i *)(void *)words, block_codes(dtype, block));
+      for (int i = 0; i < 8; i++) codes[16 * i + r] = words[i];
+      d[r] = half_at(block);
+      m[r] = has_min(dtype) ? half_at(block + 2) : 0.0f;
+    }
+    panel[b].d = _mm512_loadu_ps(d);
+    panel[b].m = _mm512_loadu_ps(m);
+  }
+}
+
+/* nt tokens (a constant after inlining) against the panel: chains[t],
+   lane r = row r . token t under the definition. */
+static ALWAYS_INLINE void tile(g2_dtype dtype, int nt, const panel_block *panel, size_t n_blocks,
+                               const unsigned char *x, size_t x_bytes, size_t n_in, __m512 chains[TILE_TOKS]) {
+  const size_t n_x_blocks = n_in / BLOCK;
+  for (int t = 0; t < nt; t++) chains[t] = _mm512_setzero_ps();
+  for (size_t b = 0; b < n_blocks; b++) {
+    __m512i acc[TILE_TOKS];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+      __m512i codes = _mm512_load_si512(&panel[b].codes[i]);
+#pragma GCC unroll 6
+      for (int t = 0; t < nt; t++) {
+        int32_t group;
+        memcpy(&group, x + (size_t)t * x_bytes + b * BLOCK + 4 * i, sizeof group);
+        acc[t] = _mm512_dpbusd_epi32(acc[t], codes, _mm512_set1_epi32(group));
+      }
+    }
+#pragma GCC unroll 6
+    for (int t = 0; t < nt; t++) {
+      const unsigned char *xt = x + (size_t)t * x_bytes;
+      float d_x;
+      int32_t sum;
+      memcpy(&d_x, xt + n_in + 4 * b, sizeof d_x);
+      memcpy(&sum, xt + n_in + 4 * n_x_blocks + 4 * b, sizeof sum);
+      __m512i isum = acc[t];
+      if (code_offset(dtype)) isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(code_offset(dtype) * sum));
+      __m512 dx = _mm512_set1_ps(d_x);
+      chains[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(panel[b].d, dx), chains[t]);
+      if (has_min(dtype))
+        chains[t] = _mm512_fmadd_ps(_mm512_set1_ps((float)sum), _mm512_mul_ps(panel[b].m, dx), chains[t]);
+    }
+  }
+}
+
+/* ---- one token: 8 rows, a pair of blocks per vector ---- */
+
+/* Blocks b and b + 1 of a row (`lone`: b only, the rest zero) from b's
+   first byte: 64 unsigned codes against the pair's activations. */
+static ALWAYS_INLINE __m512i pair_codes(g2_dtype dtype, const unsigned char *block, size_t block_bytes, int lone) {
+  size_t header = has_min(dtype) ? 4 : 2, at = header + (five_bits(dtype) ? 4 : 0);
+  __m256i first = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(block + at)));
+  __m512i v = lone ? _mm512_zextsi256_si512(first)
+                   : _mm512_inserti64x4(_mm512_castsi256_si512(first),
+                                        _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                                            (const __m128i *)(const void *)(block + block_bytes + at))),
+                                        1);
+  v = _mm512_and_si512(_mm512_srlv_epi32(v, _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4)),
+                       _mm512_set1_epi8(0x0f));
+  if (five_bits(dtype)) {
+    uint32_t qh0, qh1 = 0;
+    memcpy(&qh0, block + header, sizeof qh0);
+    if (!lone) memcpy(&qh1, block + block_bytes + header, sizeof qh1);
+    v = _mm512_or_si512(v, _mm512_maskz_mov_epi8((__mmask64)((uint64_t)qh1 << 32 | qh0), _mm512_set1_epi8(0x10)));
+  }
+  if (dtype == G2_DT_IQ4_NL) {
+    __m128i grid = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid), _mm_set1_epi8((char)0x80));
+    v = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(grid), v);
+  }
+  return v;
+}
+
+/* a + b of the pairs (lanes 4k, 4k+2) and (4k+1, 4k+3) within 128 bits. */
+static ALWAYS_INLINE __m512i add_pairs32(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+}
+static ALWAYS_INLINE __m512i add_pairs64(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+}
+
+/* dots[r]: row r's partial sums, 128-bit lane k from values 16k..16k+15
+   of the pair. Returns lane 8h + r = row r's sum over block h of the pair. */
+static ALWAYS_INLINE __m512i reduce_pair(const __m512i dots[8]) {
+  __m512i low = add_pairs64(add_pairs32(dots[0], dots[1]), add_pairs32(dots[2], dots[3])); /* rows 0..3 */
+  __m512i high = add_pairs64(add_pairs32(dots[4], dots[5]), add_pairs32(dots[6], dots[7]));
+  low = _mm512_add_epi32(low, _mm512_shuffle_i32x4(low, low, _MM_SHUFFLE(2, 3, 0, 1)));
+  high = _mm512_add_epi32(high, _mm512_shuffle_i32x4(high, high, _MM_SHUFFLE(2, 3, 0, 1)));
+  const __m512i order = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+  return _mm512_permutex2var_epi32(low, order, high);
+}
+
+static ALWAYS_INLINE __m512 pair_of(float first, float second) {
+  return _mm512_insertf32x8(_mm512_set1_ps(first), _mm256_set1_ps(second), 1);
+}
+
+/* Lane r of the result = row r . token (q, d, sums) under the definition. */
+static ALWAYS_INLINE __m256 rows_dot(g2_dtype dtype, const unsigned char *const rows[8], size_t n_blocks,
+                                     size_t block_bytes, const int8_t *q, const float *d, const int32_t *sums) {
+  int32_t offsets[16];
+  for (int h = 0; h < 2; h++)
+    for (int r = 0; r < 8; r++) offsets[8 * h + r] = (int32_t)(rows[r] - rows[0]) + h * (int32_t)block_bytes;
+  const __m512i where = _mm512_loadu_si512(offsets);
+  __m256 chain = _mm256_setzero_ps();
+  for (size_t b = 0; b < n_blocks; b += 2) {
+    int lone = b + 1 == n_blocks;
+    for (size_t at = 0; at < 16 * block_bytes; at += 64)
+      __builtin_prefetch(rows[0] + G2_PREFETCH_BYTES + b * 8 * block_bytes + at, 0, 2);
+    __m512i x = lone ? _mm512_maskz_loadu_epi8((__mmask64)0xffffffffu, q + b * BLOCK)
+                     : _mm512_loadu_si512(q + b * BLOCK);
+    __m512i dots[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+      dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair_codes(dtype, rows[r] + b * block_bytes, block_bytes, lone), x);
+    __m512i isum = reduce_pair(dots);
+    float d1 = lone ? 0.0f : d[b + 1];
+    int32_t s1 = lone ? 0 : sums[b + 1];
+    if (code_offset(dtype))
+      isum = _mm512_sub_epi32(isum, _mm512_inserti64x4(_mm512_set1_epi32(code_offset(dtype) * sums[b]),
+                                                       _mm256_set1_epi32(code_offset(dtype) * s1), 1));
+    __m512i halves = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), lone ? (__mmask16)0xff : (__mmask16)0xffff,
+                                                 where, rows[0] + b * block_bytes, 1);
+    __m512 d_x = pair_of(d[b], d1);
+    __m512 scales = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(halves)), d_x);
+    __m512 terms = _mm512_cvtepi32_ps(isum);
+    __m512 min_scales = _mm512_setzero_ps();
+    if (has_min(dtype))
+      min_scales = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(halves, 16))), d_x);
+    chain = _mm256_fmadd_ps(_mm512_castps512_ps256(terms), _mm512_castps512_ps256(scales), chain);
+    if (has_min(dtype))
+      chain = _mm256_fmadd_ps(_mm256_set1_ps((float)sums[b]), _mm512_castps512_ps256(min_scales), chain);
+    if (lone) break;
+    chain = _mm256_fmadd_ps(_mm512_extractf32x8_ps(terms, 1), _mm512_extractf32x8_ps(scales, 1), chain);
+    if (has_min(dtype))
+      chain = _mm256_fmadd_ps(_mm256_set1_ps((float)s1), _mm512_extractf32x8_ps(min_scales, 1), chain);
+  }
+  return chain;
+}
+
+static ALWAYS_INLINE void q32_vnni_one_token(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
+                                             float *out, size_t col_begin, size_t col_end, q32_vnni_work *work) {
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK;
+  size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, BLOCK);
+  quantize_token(x, n_in, work->x);
+  const int8_t *q = (const int8_t *)work->x;
+  const float *d = (const float *)(const void *)(work->x + n_in);
+  const int32_t *sums = (const int32_t *)(const void *)(work->x + n_in + 4 * n_blocks);
+  for (size_t j0 = col_begin; j0 < col_end; j0 += 8) {
+    size_t n_rows = col_end - j0 < 8 ? col_end - j0 : 8;
+    const unsigned char *rows[8];
+    for (size_t r = 0; r < 8; r++) /* missing rows repeat the last */
+      rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : n_rows - 1)) * row_bytes;
+    __m256 chain = rows_dot(dtype, rows, n_blocks, block_bytes, q, d, sums);
+    __mmask8 valid = (__mmask8)((1u << n_rows) - 1);
+    __m256 b = bias ? _mm256_maskz_loadu_ps(valid, bias + j0) : _mm256_setzero_ps();
+    _mm256_mask_storeu_ps(out + j0, valid, _mm256_add_ps(chain, b));
+  }
+}
+
+/* ---- batches ---- */
+
+static ALWAYS_INLINE void q32_vnni_matmul(g2_dtype dtype, const g2_matrix *w, const float *x, size_t n_tok,
+                                          size_t x_stride, const float *bias, float *out, size_t out_stride,
+                                          size_t col_begin, size_t col_end, q32_vnni_work *work) {
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, x_bytes = token_bytes(n_in);
+  if (n_tok == 1) {
+    q32_vnni_one_token(dtype, w, x, bias, out, col_begin, col_end, work);
+    return;
+  }
+  if (n_tok < BATCH_MIN_TOKS || n_blocks > PANEL_MAX_BLOCKS) {
+    g2_q32_matmul_for(w, 1)(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
+    return;
+  }
+  size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, BLOCK);
+  size_t token_block = X_BYTES / x_bytes; /* >= 1: n_blocks <= PANEL_MAX_BLOCKS */
+  for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
+    size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
+    for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
+    for (size_t j0 = col_begin; j0 < col_end; j0 += PANEL_ROWS) {
+      size_t n_rows = col_end - j0 < PANEL_ROWS ? col_end - j0 : PANEL_ROWS;
+      const unsigned char *rows[PANEL_ROWS];
+      for (size_t r = 0; r < PANEL_ROWS; r++) /* missing rows repeat the last */
+        rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : n_rows - 1)) * row_bytes;
+      pack_panel(dtype, rows, n_blocks, block_bytes, work->panel);
+      __mmask16 valid = (__mmask16)((1u << n_rows) - 1);
+      __m512 b = bias ? _mm512_maskz_loadu_ps(valid, bias + j0) : _mm512_setzero_ps();
+      for (size_t t = t0; t < t_end;) {
+        size_t nt = t_end - t < TILE_TOKS ? t_end - t : TILE_TOKS;
+        const unsigned char *xt = work->x + (t - t0) * x_bytes;
+        __m512 chains[TILE_TOKS];
+        switch (nt) {
+          case 6: tile(dtype, 6, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          case 5: tile(dtype, 5, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          case 4: tile(dtype, 4, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          case 3: tile(dtype, 3, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          case 2: tile(dtype, 2, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          default: tile(dtype, 1, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
+        }
+        for (size_t i = 0; i < nt; i++)
+          _mm512_mask_storeu_ps(out + (t + i) * out_stride + j0, valid, _mm512_add_ps(chains[i], b));
+        t += nt;
+      }
+    }
+  }
+}
+
+#define Q32_VNNI_MATMUL(name, dtype)                                                                         \
+  static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,     \
+                   float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {            \
+    q32_vnni_matmul(dtype, w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);          \
+  }
+Q32_VNNI_MATMUL(q32_vnni_q4_1, G2_DT_Q4_1)
+Q32_VNNI_MATMUL(q32_vnni_q5_0, G2_DT_Q5_0)
+Q32_VNNI_MATMUL(q32_vnni_q5_1, G2_DT_Q5_1)
+Q32_VNNI_MATMUL(q32_vnni_iq4_nl, G2_DT_IQ4_NL)
+
+/* One token and batches alike (n_tok chooses the path inside). */
+g2_matmul_fn g2_q32_vnni_matmul_for(const g2_matrix *w, int many) {
+  (void)many;
+  if (!g2_q32_supported(w)) return NULL;
+  switch (w->dtype) {
+    case G2_DT_Q4_1: return q32_vnni_q4_1;
+    case G2_DT_Q5_0: return q32_vnni_q5_0;
+    case G2_DT_Q5_1: return q32_vnni_q5_1;
+    default: return q32_vnni_iq4_nl;
+  }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+#else
+typedef int g2_q32_int8_avx512_not_built; /* ISO C wants a declaration in every file */
+#endif
