@@ -1,8 +1,10 @@
 /* Single-thread speed of the attention kernel on GPT-2 124M shapes (12
    heads of 64, 768 floats a cached position): one layer of a P-token
    prompt run in blocks of B queries per call (B = 1 is the query-by-query
-   form), and one decoded token at position P. Times are the best of 7 runs
-   of the thread's CPU time. Usage: attention_speed [ISA] [P] [f32|f16] [B].
+   form), and one decoded token at position P: one layer repeated (its K
+   and V stay in the L3 cache) and through 12 layers' caches (as in a
+   decode step, K and V from memory). Times are the best of 7 runs of the
+   thread's CPU time. Usage: attention_speed [ISA] [P] [f32|f16] [B].
    Numbers for choosing G2_ATTENTION_QUERIES; not a test. */
 #include <math.h>
 #include <stdint.h>
@@ -16,7 +18,10 @@
 #include "kernels/kernels.h"
 #include "speed_util.h"
 
-enum { N_EMBD = 768, N_HEAD = 12, HEAD_DIM = 64, RUNS = 7 };
+/* N_SETS sets of N_LAYER layers' caches, a token through each in turn: at
+   least 4 x 37 MB, so no token finds its K and V in the L3 cache, as in a
+   decode step where the weights pass between two layers. */
+enum { N_EMBD = 768, N_HEAD = 12, N_LAYER = 12, N_SETS = 4, HEAD_DIM = 64, RUNS = 7 };
 
 typedef struct layer {
   const g2_kernels *kt;
@@ -39,11 +44,37 @@ static void run(const layer *l, size_t first, size_t block) {
   }
 }
 
-static double best_time(const layer *l, size_t first, size_t block, size_t repeat) {
+/* One decoded token at position n_tok - 1 through N_LAYER caches of n_tok
+   positions each, laid out as a context's ([layer][position][n_embd]). */
+static void run_layers(const layer *l, const char *k, const char *v) {
+  size_t elem = l->kv_type == GPT2_KV_F16 ? 2 : 4, layer_bytes = l->n_tok * N_EMBD * elem;
+  for (size_t i = 0; i < N_LAYER; i++) {
+    layer one = *l;
+    one.k = (void *)(k + i * layer_bytes);
+    one.v = (void *)(v + i * layer_bytes);
+    run(&one, l->n_tok - 1, 1);
+  }
+}
+
+/* What best_time times: run(l, first, block), or run_layers over the
+   caches k12 and v12 (N_SETS sets) where they are given. */
+typedef struct timed {
+  const layer *l;
+  size_t first, block;
+  const char *k12, *v12;
+} timed;
+
+static double best_time(const timed *t, size_t repeat) {
   double best = INFINITY;
   for (int r = 0; r < RUNS; r++) {
     double start = now();
-    for (size_t i = 0; i < repeat; i++) run(l, first, block);
+    for (size_t i = 0; i < repeat; i++) {
+      size_t set_bytes = N_LAYER * t->l->n_tok * N_EMBD * (t->l->kv_type == GPT2_KV_F16 ? 2 : 4);
+      if (t->k12)
+        run_layers(t->l, t->k12 + i % N_SETS * set_bytes, t->v12 + i % N_SETS * set_bytes);
+      else
+        run(t->l, t->first, t->block);
+    }
     double elapsed = (now() - start) / (double)repeat;
     best = elapsed < best ? elapsed : best;
   }
@@ -80,8 +111,24 @@ int main(int argc, char **argv) {
   for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++)
     if (!only || blocks[b] == only)
       printf("prompt of %zu, blocks of %2zu queries: %8.3f ms a layer\n", n_tok, blocks[b],
-           1e3 * best_time(&l, 0, blocks[b], 1));
-  printf("one token at position %zu: %8.2f us a layer\n", n_tok - 1, 1e6 * best_time(&l, n_tok - 1, 1, 200));
+             1e3 * best_time(&(timed){&l, 0, blocks[b], NULL, NULL}, 1));
+  printf("one token at position %zu: %8.2f us a layer\n", n_tok - 1,
+         1e6 * best_time(&(timed){&l, n_tok - 1, 1, NULL, NULL}, 200));
+  /* N_SETS x N_LAYER copies of the layer's cache: the decode step's K and
+     V reads from memory */
+  size_t layer_bytes = n_tok * N_EMBD * elem;
+  char *k12 = malloc(N_SETS * N_LAYER * layer_bytes), *v12 = malloc(N_SETS * N_LAYER * layer_bytes);
+  int ok = k12 && v12;
+  for (size_t i = 0; ok && i < N_SETS * N_LAYER; i++) {
+    memcpy(k12 + i * layer_bytes, l.k, layer_bytes);
+    memcpy(v12 + i * layer_bytes, l.v, layer_bytes);
+  }
+  if (ok) {
+    double seconds = best_time(&(timed){&l, n_tok - 1, 1, k12, v12}, 20);
+    printf("one token at position %zu, %d layers: %8.2f us a token (K and V read at %.1f GB/s)\n", n_tok - 1,
+           N_LAYER, 1e6 * seconds, 2.0 * N_LAYER * (double)layer_bytes / seconds / 1e9);
+  }
+  free(k12); free(v12);
   free(l.q); free(l.out); free(l.scratch); free(l.k); free(l.v);
-  return 0;
+  return ok ? 0 : 1;
 }
