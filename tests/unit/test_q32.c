@@ -23,9 +23,6 @@
 static const g2_dtype types[] = {G2_DT_Q4_1, G2_DT_Q5_0, G2_DT_Q5_1, G2_DT_IQ4_NL};
 enum { N_TYPES = sizeof types / sizeof types[0] };
 
-/* The matmuls' work area (kernels.h), one thread. */
-static _Alignas(64) unsigned char work[G2_KERNEL_WORK_BYTES];
-
 static int has_min(g2_dtype dtype) { return dtype == G2_DT_Q4_1 || dtype == G2_DT_Q5_1; }
 
 typedef struct test_matrix {
@@ -82,8 +79,6 @@ static void free_matrix(test_matrix *t) {
 
 enum { KIND_UNIFORM, KIND_ZERO, KIND_TIED, KIND_HUGE_ONE, KIND_SUBNORMAL, KIND_LARGE, KIND_MIXED, N_KINDS,
        KIND_INTEGER = N_KINDS };
-static const char *const kind_names[] = {"uniform", "all zero", "tied", "one huge", "subnormal", "+-large", "mixed",
-                                         "integer"};
 
 /* Activations of one kind; "mixed" picks a kind per block of 32. "tied":
    amax 127 (d_x = 1) and values at halves, so every q rounds a tie to even.
@@ -181,6 +176,11 @@ static void test_oracle_accuracy(void) {
 
 #if defined(__x86_64__)
 /* ---- the kernel against the oracle ---- */
+
+/* The matmuls' work area (kernels.h), one thread. */
+static _Alignas(64) unsigned char work[G2_KERNEL_WORK_BYTES];
+static const char *const kind_names[] = {"uniform", "all zero", "tied", "one huge", "subnormal", "+-large", "mixed",
+                                         "integer"};
 
 static const float sentinel = -12345.0f;
 
