@@ -69,9 +69,11 @@ static inline __attribute__((always_inline)) void g2_k_q6_half(const unsigned ch
 }
 
 /* g2_k_unpack's results (the same q, step and offset bits; q 32-byte
-   aligned): the FP32 K-type paths' unpacking. */
+   aligned): the FP32 K-type paths' unpacking. Q2_K, Q3_K and IQ4_XS take
+   kquant.h's loops, compiled for the table's target. */
 static inline __attribute__((always_inline)) int g2_k_unpack_avx2(g2_dtype dtype, const unsigned char *block,
                                                                   int8_t *q, float *step, float *offset) {
+  if (dtype != G2_DT_Q6_K && dtype != G2_DT_Q4_K && dtype != G2_DT_Q5_K) return g2_k_unpack(dtype, block, q, step, offset);
   __m256i *out = (__m256i *)(void *)q;
   if (dtype == G2_DT_Q6_K) {
     const __m256i bias = _mm256_set1_epi8(32);
