@@ -19,7 +19,7 @@
                                  VLEN nibbles' entries (Q4_0 in 3 ops)
      HAVE_K_UNPACK (optional)    k_unpack(dtype, block, q, step, offset):
                                  g2_k_unpack's results (q 32-byte aligned)
-                                 for the 256-value types
+                                 and b32_unpack(...): g2_b32_unpack's
      NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
      NK_DECODE_ROWS (optional)   NK rows at a time of one token, float types
      KN_PASS_ROWS (optional)     KN rows per pass of kn_stream (8; at most 16)
@@ -125,6 +125,7 @@ static ALWAYS_INLINE vf load_weights(g2_dtype dtype, const unsigned char *row, s
 
 #if !defined(HAVE_K_UNPACK)
 #define k_unpack g2_k_unpack
+#define b32_unpack g2_b32_unpack
 #endif
 
 /* The types kquant.h unpacks (the K types and Q4_1, Q5_0, Q5_1, IQ4_NL)
@@ -139,7 +140,7 @@ static ALWAYS_INLINE void unpack_span(g2_dtype dtype, const unsigned char *row, 
     k_unpack(dtype, row + k0 / G2_QK_K * block_bytes, q, step, offset);
     return;
   }
-  for (size_t b = 0; b < n / 32; b++) g2_b32_unpack(dtype, row + (k0 / 32 + b) * block_bytes, q + 32 * b, step + b, offset + b);
+  for (size_t b = 0; b < n / 32; b++) b32_unpack(dtype, row + (k0 / 32 + b) * block_bytes, q + 32 * b, step + b, offset + b);
 }
 
 static ALWAYS_INLINE size_t span_length(g2_dtype dtype, size_t n_in, size_t k0) {
