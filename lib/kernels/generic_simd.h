@@ -140,7 +140,8 @@ static ALWAYS_INLINE void unpack_span(g2_dtype dtype, const unsigned char *row, 
     k_unpack(dtype, row + k0 / G2_QK_K * block_bytes, q, step, offset);
     return;
   }
-  for (size_t b = 0; b < n / 32; b++) b32_unpack(dtype, row + (k0 / 32 + b) * block_bytes, q + 32 * b, step + b, offset + b);
+  for (size_t b = 0; b < n / 32; b++)
+    b32_unpack(dtype, row + (k0 / 32 + b) * block_bytes, q + 32 * b, step + b, offset + b);
 }
 
 static ALWAYS_INLINE size_t span_length(g2_dtype dtype, size_t n_in, size_t k0) {
@@ -368,7 +369,8 @@ NK_DECODE_FLOAT(nk_decode_bf16, G2_DT_BF16)
 static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
                                            float *out, size_t col_begin, size_t col_end, simd_work *work) {
   size_t n_in = (size_t)w->n_in, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
-  size_t block_values = (size_t)g2_dtype_block_size(dtype), block_bytes = g2_dtype_row_bytes(dtype, (int64_t)block_values);
+  size_t block_values = (size_t)g2_dtype_block_size(dtype);
+  size_t block_bytes = g2_dtype_row_bytes(dtype, (int64_t)block_values);
   for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
     size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
     const unsigned char *rows[TILE_MAX];

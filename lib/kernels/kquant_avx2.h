@@ -178,7 +178,8 @@ static inline __attribute__((always_inline)) int g2_k_unpack_avx2(g2_dtype dtype
   if (dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS) {
     __m256i u[8], scales, mins = _mm256_setzero_si256();
     g2_k_unpack_small_avx2(dtype, block, u, &scales, &mins);
-    for (int c = 0; c < 8; c++) _mm256_store_si256(out + c, dtype == G2_DT_Q3_K ? _mm256_sub_epi8(u[c], _mm256_set1_epi8(4)) : u[c]);
+    for (int c = 0; c < 8; c++) /* Q3_K: u - 4 */
+      _mm256_store_si256(out + c, dtype == G2_DT_Q3_K ? _mm256_sub_epi8(u[c], _mm256_set1_epi8(4)) : u[c]);
     int16_t scale[16], min[16];
     _mm256_storeu_si256((__m256i *)(void *)scale, scales);
     _mm256_storeu_si256((__m256i *)(void *)min, mins);
@@ -226,8 +227,10 @@ static inline __attribute__((always_inline)) int g2_k_unpack_avx2(g2_dtype dtype
 static inline __attribute__((always_inline)) void g2_b32_unpack_avx2(g2_dtype dtype, const unsigned char *block,
                                                                     int8_t *q, float *step, float *offset) {
   __m256i u = g2_b32_codes_avx2(dtype, block);
-  if (dtype == G2_DT_IQ4_NL)
-    u = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid)), u);
+  if (dtype == G2_DT_IQ4_NL) {
+    __m128i grid = _mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid);
+    u = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(grid), u);
+  }
   if (dtype == G2_DT_Q5_0) u = _mm256_sub_epi8(u, _mm256_set1_epi8(16));
   _mm256_storeu_si256((__m256i *)(void *)q, u);
   uint32_t halves;

@@ -117,7 +117,7 @@ static ALWAYS_INLINE float half_at(const unsigned char *p) {
   return _cvtsh_ss(h);
 }
 
-/* The types of 256-value blocks that tensor/kquant.h does not unpack. */
+/* The 256-value types that g2_k_unpack_small_avx2 (kquant_avx2.h) unpacks. */
 static ALWAYS_INLINE int small_type(g2_dtype dtype) {
   return dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS;
 }

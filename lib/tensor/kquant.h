@@ -120,9 +120,10 @@ static inline void g2_k_unpack_q3(const unsigned char *restrict block, int8_t *r
   float d = g2_k_half(block + 108);
   g2_k_two_bits(block + 32, q);
   for (int half = 0; half < 2; half++)
-    for (int pair = 0; pair < 4; pair++)
-      for (int l = 0; l < 32; l++)
-        q[128 * half + 32 * pair + l] = (int8_t)(q[128 * half + 32 * pair + l] - 4 + 4 * ((hmask[l] >> (4 * half + pair)) & 1));
+    for (int pair = 0; pair < 4; pair++) {
+      int8_t *run = q + 128 * half + 32 * pair;
+      for (int l = 0; l < 32; l++) run[l] = (int8_t)(run[l] - 4 + 4 * ((hmask[l] >> (4 * half + pair)) & 1));
+    }
   for (int g = 0; g < 16; g++) {
     int scale = ((scales[g % 8] >> (4 * (g / 8))) & 0x0f) | ((scales[8 + g % 4] >> (2 * (g / 4))) & 3) << 4;
     step[g] = d * (float)(scale - 32);
@@ -196,7 +197,9 @@ static inline void g2_b32_unpack(g2_dtype dtype, const unsigned char *restrict b
   }
   const unsigned char *qh = block + (dtype == G2_DT_Q5_1 ? 4 : 2);
   const unsigned char *qs = block + (dtype == G2_DT_Q4_1 ? 4 : dtype == G2_DT_Q5_0 ? 6 : 8);
-  uint32_t high = dtype == G2_DT_Q4_1 ? 0 : (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+  uint32_t high = 0; /* the fifth bits */
+  if (dtype != G2_DT_Q4_1)
+    high = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
   int zero = dtype == G2_DT_Q5_0 ? 16 : 0;
   for (int j = 0; j < 16; j++) {
     q[j] = (int8_t)(((qs[j] & 0x0f) | (int)((high >> j) & 1) << 4) - zero);
