@@ -79,7 +79,8 @@ enum { N_B32_TYPES = sizeof b32_types / sizeof b32_types[0] };
 
 /* Rows of the types kquant.h unpacks are not all produced by g2_quantize:
    random bytes with small F16 scales (d, and dmin or m where the type has
-   one: g2_k_has_offset) make valid blocks. */
+   one: g2_k_has_offset) make valid blocks. g2_kq8_d_offset is 0 for the
+   32-value types, whose d (then m) leads the block. */
 static test_matrix make_k_matrix(g2_dtype dtype, size_t n_out, size_t n_in) {
   test_matrix t;
   size_t row_bytes = g2_dtype_row_bytes(dtype, (int64_t)n_in);
