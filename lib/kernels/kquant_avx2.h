@@ -183,7 +183,8 @@ static inline __attribute__((always_inline)) int g2_k_unpack_avx2(g2_dtype dtype
     int16_t scale[16], min[16];
     _mm256_storeu_si256((__m256i *)(void *)scale, scales);
     _mm256_storeu_si256((__m256i *)(void *)min, mins);
-    float d = g2_k_half(block + g2_kq8_d_offset(dtype)), dmin = g2_k_half(block + g2_kq8_d_offset(dtype) + 2);
+    float d = g2_k_half(block + g2_kq8_d_offset(dtype));
+    float dmin = dtype == G2_DT_Q2_K ? g2_k_half(block + 82) : 0.0f; /* Q3_K's block ends after d */
     int group = g2_k_group(dtype), stride = group / 16; /* IQ4_XS: each 32-group's scale twice */
     for (int g = 0; g < G2_QK_K / group; g++) {
       step[g] = d * (float)scale[stride * g];

@@ -418,7 +418,7 @@ static void test_unpack_values(const g2_kernels *kt) {
     size_t row_bytes = g2_dtype_row_bytes(dtype, (int64_t)n_in);
     for (size_t b = 0; b < N_ROWS * n_in / block; b++) {
       unsigned char *scales = t.storage + b * block_bytes + g2_kq8_d_offset(dtype);
-      for (int i = 0; i < 2; i++) {
+      for (int i = 0; i < 1 + g2_k_has_offset(dtype); i++) { /* d, and dmin or m */
         uint32_t pick = next_u32() % (N_EXTREMES + 4); /* some blocks keep their small random scales */
         if (pick < N_EXTREMES) memcpy(scales + 2 * i, &extremes[pick], 2);
       }
