@@ -137,7 +137,8 @@ static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *bloc
     _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
     _mm256_storeu_si256((__m256i *)(void *)ub->mins, mins);
     ub->d = half_at(block + g2_kq8_d_offset(dtype));
-    ub->dmin = half_at(block + g2_kq8_d_offset(dtype) + 2);
+    /* Q3_K's block ends after d: no dmin to read */
+    ub->dmin = g2_kq8_has_mins(dtype) ? half_at(block + g2_kq8_d_offset(dtype) + 2) : 0.0f;
     return;
   }
   if (dtype == G2_DT_Q6_K) {
