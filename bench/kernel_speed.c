@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "kernels/int8.h"
+#include "kernels/kquant_int8.h"
 #include "kernels/kernels.h"
 #include "core/half.h"
 #include "tensor/kquant.h"
@@ -33,16 +34,17 @@ typedef struct case_def {
 
 static float random_weight(void) { return random_value() * 0.1f; }
 
-/* K-type blocks, which g2_quantize does not write for Q4_K/Q5_K: random
-   bytes under small F16 scales (d, dmin; Q6_K's d) are valid blocks. */
-static void random_k_blocks(g2_dtype dtype, unsigned char *data, size_t bytes) {
-  size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
+/* Blocks of the types kquant.h unpacks, which g2_quantize does not write
+   for all of them: random bytes under small F16 scales (d, and dmin or m
+   where the type has one) are valid blocks. */
+static void random_blocks(g2_dtype dtype, unsigned char *data, size_t bytes) {
+  size_t block_bytes = g2_dtype_row_bytes(dtype, g2_dtype_block_size(dtype));
   for (size_t i = 0; i < bytes; i++) data[i] = (unsigned char)((random_value() + 0.5f) * 256.0f);
   for (size_t b = 0; b < bytes / block_bytes; b++) {
     uint16_t scale = g2_f32_to_f16(1e-3f);
-    unsigned char *block = data + b * block_bytes;
-    memcpy(block + (dtype == G2_DT_Q6_K ? 208 : 0), &scale, 2);
-    if (dtype != G2_DT_Q6_K) memcpy(block + 2, &scale, 2);
+    unsigned char *block = data + b * block_bytes + g2_kq8_d_offset(dtype);
+    memcpy(block, &scale, 2);
+    if (g2_k_has_offset(dtype)) memcpy(block + 2, &scale, 2);
   }
 }
 
@@ -52,8 +54,8 @@ static g2_matrix make(const g2_kernels *kt, g2_dtype dtype, g2_layout layout, in
   int64_t rows = layout == G2_LAYOUT_NK ? n_out : n_in, cols = layout == G2_LAYOUT_NK ? n_in : n_out;
   size_t row_bytes = g2_dtype_row_bytes(dtype, cols);
   unsigned char *data = aligned_alloc(64, ((size_t)rows * row_bytes + 63) / 64 * 64);
-  if (g2_is_k_type(dtype)) {
-    random_k_blocks(dtype, data, (size_t)rows * row_bytes);
+  if (g2_k_unpacks(dtype)) {
+    random_blocks(dtype, data, (size_t)rows * row_bytes);
     return (g2_matrix){data, dtype, layout, n_out, n_in, NULL};
   }
   float *row = malloc((size_t)cols * sizeof(float));
@@ -95,7 +97,10 @@ int main(int argc, char **argv) {
       {"F16 NK", G2_DT_F16, G2_LAYOUT_NK},   {"BF16 NK", G2_DT_BF16, G2_LAYOUT_NK},
       {"Q8_0 NK", G2_DT_Q8_0, G2_LAYOUT_NK}, {"Q4_0 NK", G2_DT_Q4_0, G2_LAYOUT_NK},
       {"Q4_K NK", G2_DT_Q4_K, G2_LAYOUT_NK}, {"Q5_K NK", G2_DT_Q5_K, G2_LAYOUT_NK},
-      {"Q6_K NK", G2_DT_Q6_K, G2_LAYOUT_NK},
+      {"Q6_K NK", G2_DT_Q6_K, G2_LAYOUT_NK}, {"Q2_K NK", G2_DT_Q2_K, G2_LAYOUT_NK},
+      {"Q3_K NK", G2_DT_Q3_K, G2_LAYOUT_NK}, {"IQ4_XS NK", G2_DT_IQ4_XS, G2_LAYOUT_NK},
+      {"Q4_1 NK", G2_DT_Q4_1, G2_LAYOUT_NK}, {"Q5_0 NK", G2_DT_Q5_0, G2_LAYOUT_NK},
+      {"Q5_1 NK", G2_DT_Q5_1, G2_LAYOUT_NK}, {"IQ4_NL NK", G2_DT_IQ4_NL, G2_LAYOUT_NK},
   };
   static const int64_t shapes[4][2] = {{3 * N_EMBD, N_EMBD}, {N_EMBD, N_EMBD}, {4 * N_EMBD, N_EMBD}, {N_EMBD, 4 * N_EMBD}};
   float *x = malloc(n_batch * 4 * N_EMBD * sizeof(float));
@@ -116,7 +121,7 @@ int main(int argc, char **argv) {
   free(buffer);
   printf("table %s, one thread; streaming read %.2f GB/s (checksum %llu)\n", kt->name,
          (double)n_words * 8 / best_read * 1e-9, (unsigned long long)(checksum & 1));
-  printf("%-8s %12s %12s %14s %14s\n", "weights", "pp GFLOP/s", "tg GB/s", "cached GB/s", "unembed GB/s");
+  printf("%-9s %12s %12s %14s %14s\n", "weights", "pp GFLOP/s", "tg GB/s", "cached GB/s", "unembed GB/s");
   const char *only = argc > 3 ? argv[3] : "";
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     if (strncmp(cases[c].label, only, strlen(only)) != 0) continue;
@@ -176,7 +181,7 @@ int main(int argc, char **argv) {
       free(logits);
       release(&wte);
     }
-    printf("%-8s %12.1f %12.2f %14.2f %14.2f\n", cases[c].label, flops / best_batch * 1e-9,
+    printf("%-9s %12.1f %12.2f %14.2f %14.2f\n", cases[c].label, flops / best_batch * 1e-9,
            (double)bytes / best_decode * 1e-9, 50.0 * (double)matrix_bytes(&layers[0][1]) / best_cached * 1e-9,
            unembed_gbs);
     fflush(stdout);

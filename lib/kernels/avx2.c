@@ -105,6 +105,7 @@ static inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 #include "kernels/kquant_avx2.h"
 #define HAVE_K_UNPACK 1
 #define k_unpack g2_k_unpack_avx2
+#define b32_unpack g2_b32_unpack_avx2
 
 #include "kernels/generic_simd.h"
 

@@ -19,6 +19,7 @@
                                  VLEN nibbles' entries (Q4_0 in 3 ops)
      HAVE_K_UNPACK (optional)    k_unpack(dtype, block, q, step, offset):
                                  g2_k_unpack's results (q 32-byte aligned)
+                                 and b32_unpack(...): g2_b32_unpack's
      NK_ROWS, NK_TOKS            NK register tile: weight rows x tokens
      NK_DECODE_ROWS (optional)   NK rows at a time of one token, float types
      KN_PASS_ROWS (optional)     KN rows per pass of kn_stream (8; at most 16)
@@ -82,7 +83,7 @@ typedef union simd_work {
   float nk_panel[NK_ROWS * NK_PANEL_MAX_IN]; /* NK rows as floats */
   float kn_panel[KN_KC * KN_COLS];           /* KN weights packed as floats */
   float kn_sums[KN_STREAM_SUMS];             /* KN small-batch column sums */
-  struct {                                   /* NK one token, K types: a block of NK_ROWS rows unpacked */
+  struct {                                   /* NK one token, unpacked types: a span of NK_ROWS rows */
     int8_t q[NK_ROWS][G2_QK_K];
     float step[NK_ROWS][G2_K_GROUPS_MAX], offset[NK_ROWS][G2_K_GROUPS_MAX];
   } k_block;
@@ -124,27 +125,65 @@ static ALWAYS_INLINE vf load_weights(g2_dtype dtype, const unsigned char *row, s
 
 #if !defined(HAVE_K_UNPACK)
 #define k_unpack g2_k_unpack
+#define b32_unpack g2_b32_unpack
 #endif
 
-/* Values i .. i + VLEN of an unpacked K-type block (kquant.h): step * q -
-   offset, rounded as g2_dequantize does. Q6_K's offset is +0, whose
-   subtraction changes no value, so it is skipped. */
-static ALWAYS_INLINE vf k_values(g2_dtype dtype, const int8_t *q, const float *step, const float *offset,
-                                 size_t i) {
-  unsigned shift = dtype == G2_DT_Q6_K ? 4 : 5; /* groups of 16 or 32 values */
-  vf scaled = vf_mul(vf_set1(step[i >> shift]), vf_from_i8(q + i));
-  return dtype == G2_DT_Q6_K ? scaled : vf_sub(scaled, vf_set1(offset[i >> shift]));
+/* The types kquant.h unpacks (the K types and Q4_1, Q5_0, Q5_1, IQ4_NL)
+   are read a span at a time: values k0 .. k0 + n of a row, k0 a multiple
+   of 256 and n = 256 or, for the 32-value blocks, the rest of the row (a
+   multiple of 32: n_in 1600 and 6400 end in half spans). A span is one
+   super-block, or up to 8 blocks of 32 whose one group each lands in
+   step[b], offset[b]. block_bytes: the bytes of one block (or super-block). */
+static ALWAYS_INLINE void unpack_span(g2_dtype dtype, const unsigned char *row, size_t block_bytes, size_t k0,
+                                      size_t n, int8_t *q, float *step, float *offset) {
+  if (!g2_is_b32_type(dtype)) {
+    k_unpack(dtype, row + k0 / G2_QK_K * block_bytes, q, step, offset);
+    return;
+  }
+  for (size_t b = 0; b < n / 32; b++)
+    b32_unpack(dtype, row + (k0 / 32 + b) * block_bytes, q + 32 * b, step + b, offset + b);
 }
 
-/* n values (a multiple of 256) of a row of a K type (Q6_K, Q4_K, Q5_K):
-   g2_dequantize's values, the unpacking compiled for this table. */
-static void dequantize_k_row(g2_dtype dtype, const unsigned char *row, size_t n, float *out) {
-  size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
-  for (size_t b = 0; b < n / G2_QK_K; b++) {
+static ALWAYS_INLINE size_t span_length(g2_dtype dtype, size_t n_in, size_t k0) {
+  return g2_is_b32_type(dtype) && n_in - k0 < G2_QK_K ? n_in - k0 : G2_QK_K;
+}
+
+/* Values i .. i + VLEN of an unpacked span: step * q - offset, rounded as
+   g2_dequantize does. An offset of +0 changes no value, so the types
+   without a min skip its subtraction. */
+static ALWAYS_INLINE vf k_values(g2_dtype dtype, const int8_t *q, const float *step, const float *offset,
+                                 size_t i) {
+  unsigned shift = g2_k_group(dtype) == 16 ? 4 : 5;
+  vf scaled = vf_mul(vf_set1(step[i >> shift]), vf_from_i8(q + i));
+  return g2_k_has_offset(dtype) ? vf_sub(scaled, vf_set1(offset[i >> shift])) : scaled;
+}
+
+/* A row (n values) of an unpacked type: g2_dequantize's values, the
+   unpacking compiled for this table. */
+static ALWAYS_INLINE void dequantize_span_row(g2_dtype dtype, const unsigned char *row, size_t n, float *out) {
+  size_t block_bytes = g2_dtype_row_bytes(dtype, g2_dtype_block_size(dtype));
+  for (size_t k0 = 0; k0 < n; k0 += G2_QK_K) { /* spans */
     _Alignas(64) int8_t q[G2_QK_K];
     float step[G2_K_GROUPS_MAX], offset[G2_K_GROUPS_MAX];
-    k_unpack(dtype, row + b * block_bytes, q, step, offset);
-    for (size_t i = 0; i < G2_QK_K; i += VLEN) vf_store(out + b * G2_QK_K + i, k_values(dtype, q, step, offset, i));
+    size_t length = span_length(dtype, n, k0);
+    unpack_span(dtype, row, block_bytes, k0, length, q, step, offset);
+    for (size_t i = 0; i < length; i += VLEN) vf_store(out + k0 + i, k_values(dtype, q, step, offset, i));
+  }
+}
+
+/* Each type's own copy, the dtype a constant in it. */
+static void dequantize_k_row(g2_dtype dtype, const unsigned char *row, size_t n, float *out) {
+  switch (dtype) {
+    case G2_DT_Q6_K: dequantize_span_row(G2_DT_Q6_K, row, n, out); break;
+    case G2_DT_Q4_K: dequantize_span_row(G2_DT_Q4_K, row, n, out); break;
+    case G2_DT_Q5_K: dequantize_span_row(G2_DT_Q5_K, row, n, out); break;
+    case G2_DT_Q2_K: dequantize_span_row(G2_DT_Q2_K, row, n, out); break;
+    case G2_DT_Q3_K: dequantize_span_row(G2_DT_Q3_K, row, n, out); break;
+    case G2_DT_IQ4_XS: dequantize_span_row(G2_DT_IQ4_XS, row, n, out); break;
+    case G2_DT_Q4_1: dequantize_span_row(G2_DT_Q4_1, row, n, out); break;
+    case G2_DT_Q5_0: dequantize_span_row(G2_DT_Q5_0, row, n, out); break;
+    case G2_DT_Q5_1: dequantize_span_row(G2_DT_Q5_1, row, n, out); break;
+    default: dequantize_span_row(G2_DT_IQ4_NL, row, n, out); break;
   }
 }
 
@@ -323,14 +362,15 @@ NK_DECODE_FLOAT(nk_decode_f32, G2_DT_F32)
 NK_DECODE_FLOAT(nk_decode_f16, G2_DT_F16)
 NK_DECODE_FLOAT(nk_decode_bf16, G2_DT_BF16)
 
-/* One token of a K-type NK matrix, NK_ROWS rows at a time: each block of
-   the rows unpacked, then multiplied with x in registers, in the chains
-   nk_tile runs on rows dequantized into the panel (the same bits, without
-   writing and reading back the panel). */
+/* One token of an NK matrix of an unpacked type, NK_ROWS rows at a time:
+   each span of the rows unpacked, then multiplied with x in registers, in
+   the chains nk_tile runs on rows dequantized into the panel (the same
+   bits, without writing and reading back the panel). */
 static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
                                            float *out, size_t col_begin, size_t col_end, simd_work *work) {
   size_t n_in = (size_t)w->n_in, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
-  size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
+  size_t block_values = (size_t)g2_dtype_block_size(dtype);
+  size_t block_bytes = g2_dtype_row_bytes(dtype, (int64_t)block_values);
   for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
     size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
     const unsigned char *rows[TILE_MAX];
@@ -341,14 +381,15 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
     }
     int8_t(*q)[G2_QK_K] = work->k_block.q;
     float(*step)[G2_K_GROUPS_MAX] = work->k_block.step, (*offset)[G2_K_GROUPS_MAX] = work->k_block.offset;
-    for (size_t b = 0; b < n_in / G2_QK_K; b++) {
+    for (size_t k0 = 0; k0 < n_in; k0 += G2_QK_K) {
+      size_t length = span_length(dtype, n_in, k0), span_bytes = length / block_values * block_bytes;
       for (size_t r = 0; r < NK_ROWS; r++) {
-        const unsigned char *block = rows[r] + b * block_bytes;
-        for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
-        k_unpack(dtype, block, q[r], step[r], offset[r]);
+        const unsigned char *span = rows[r] + k0 / block_values * block_bytes;
+        for (size_t at = 0; at < span_bytes; at += 64) __builtin_prefetch(span + at + G2_PREFETCH_BYTES, 0, 2);
+        unpack_span(dtype, rows[r], block_bytes, k0, length, q[r], step[r], offset[r]);
       }
-      for (size_t i = 0; i < G2_QK_K; i += VLEN) {
-        vf xv = vf_load(x + b * G2_QK_K + i);
+      for (size_t i = 0; i < length; i += VLEN) {
+        vf xv = vf_load(x + k0 + i);
 #pragma GCC unroll 8
         for (size_t r = 0; r < NK_ROWS; r++) acc[r] = vf_fma(xv, k_values(dtype, q[r], step[r], offset[r], i), acc[r]);
       }
@@ -357,9 +398,9 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
   }
 }
 
-/* The one-token matmuls of the K types, and their batches whose rows are
-   longer than the panel takes (NK_PANEL_MAX_IN: XL's mlp_down), token by
-   token (the same chains as the panel's). */
+/* The one-token matmuls of the unpacked types, and their batches whose
+   rows are longer than the panel takes (NK_PANEL_MAX_IN: large's and XL's
+   mlp_down), token by token (the same chains as the panel's). */
 #define NK_DECODE_K(name, dtype)                                                                        \
   static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias, \
                    float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {        \
@@ -369,19 +410,26 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
 NK_DECODE_K(nk_decode_q6_k, G2_DT_Q6_K)
 NK_DECODE_K(nk_decode_q4_k, G2_DT_Q4_K)
 NK_DECODE_K(nk_decode_q5_k, G2_DT_Q5_K)
+NK_DECODE_K(nk_decode_q2_k, G2_DT_Q2_K)
+NK_DECODE_K(nk_decode_q3_k, G2_DT_Q3_K)
+NK_DECODE_K(nk_decode_iq4_xs, G2_DT_IQ4_XS)
+NK_DECODE_K(nk_decode_q4_1, G2_DT_Q4_1)
+NK_DECODE_K(nk_decode_q5_0, G2_DT_Q5_0)
+NK_DECODE_K(nk_decode_q5_1, G2_DT_Q5_1)
+NK_DECODE_K(nk_decode_iq4_nl, G2_DT_IQ4_NL)
 
-/* Any n_tok; K types in batches only (their one-token path is
+/* Any n_tok; unpacked types in batches only (their one-token path is
    nk_decode_k_type). */
 static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                       const float *bias, float *out, size_t out_stride, size_t col_begin,
                       size_t col_end, void *work) {
   size_t n_in = (size_t)w->n_in;
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
-  int k_type = g2_is_k_type(w->dtype);
+  int k_type = g2_k_unpacks(w->dtype);
   /* Up to NK_TOKS tokens (one tile) convert the weights in registers as
      they stream, as one token does; more reuse the converted rows of the
-     panel. K-type batches always go through the panel: their rows unpack
-     whole. */
+     panel. Batches of the unpacked types always go through the panel:
+     their rows unpack a span at a time. */
   int use_panel = (n_tok > NK_TOKS || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
   /* rows read from the matrix are prefetched by the first tile of tokens
      (the others find them in the caches) */
@@ -618,7 +666,7 @@ KN_DECODE(kn_decode_f32, G2_DT_F32)
 KN_DECODE(kn_decode_f16, G2_DT_F16)
 KN_DECODE(kn_decode_bf16, G2_DT_BF16)
 
-/* KN: the float types; NK: the float, block and K types (K-type batches
+/* KN: the float types; NK: every type (those kquant.h unpacks in batches
    through the panel where their rows fit it, else token by token). */
 g2_matmul_fn MATMUL_FOR(const g2_matrix *w, int many) {
   g2_dtype dtype = w->dtype;
@@ -632,9 +680,20 @@ g2_matmul_fn MATMUL_FOR(const g2_matrix *w, int many) {
   if (float_type && !many)
     return dtype == G2_DT_F16 ? nk_decode_f16 : dtype == G2_DT_BF16 ? nk_decode_bf16 : nk_decode_f32;
   if (float_type || block_type) return matmul_nk;
-  if (!g2_is_k_type(dtype)) return NULL;
+  if (!g2_k_unpacks(dtype)) return NULL;
   if (many && (size_t)w->n_in <= NK_PANEL_MAX_IN) return matmul_nk;
-  return dtype == G2_DT_Q6_K ? nk_decode_q6_k : dtype == G2_DT_Q4_K ? nk_decode_q4_k : nk_decode_q5_k;
+  switch (dtype) {
+    case G2_DT_Q6_K: return nk_decode_q6_k;
+    case G2_DT_Q4_K: return nk_decode_q4_k;
+    case G2_DT_Q5_K: return nk_decode_q5_k;
+    case G2_DT_Q2_K: return nk_decode_q2_k;
+    case G2_DT_Q3_K: return nk_decode_q3_k;
+    case G2_DT_IQ4_XS: return nk_decode_iq4_xs;
+    case G2_DT_Q4_1: return nk_decode_q4_1;
+    case G2_DT_Q5_0: return nk_decode_q5_0;
+    case G2_DT_Q5_1: return nk_decode_q5_1;
+    default: return nk_decode_iq4_nl;
+  }
 }
 
 /* ---- element-wise kernels ---- */
@@ -1015,7 +1074,7 @@ static void get_row(const g2_matrix *w, int64_t row, float *out) {
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   const unsigned char *data = (const unsigned char *)w->data + (size_t)row * row_bytes;
   size_t n = (size_t)w->n_in, k = 0;
-  if (g2_is_k_type(w->dtype)) {
+  if (g2_k_unpacks(w->dtype)) {
     dequantize_k_row(w->dtype, data, n, out);
     return;
   }

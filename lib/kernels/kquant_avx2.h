@@ -1,9 +1,11 @@
-/* K-type super-blocks (tensor/kquant.h's layouts) unpacked with AVX2
-   integer instructions: the unsigned values u of 32 weights per vector,
-   in the order the activations run, and the scales and mins. Included by
-   kernel files compiled for AVX2 or wider (after their target pragma):
-   kquant_int8_avx2.c (8-bit activations) and, through generic_simd.h's
-   HAVE_K_UNPACK, avx2.c and avx512.c (the FP32 products). */
+/* K-type super-blocks and the 32-value blocks of Q4_1, Q5_0, Q5_1 and
+   IQ4_NL (tensor/kquant.h's and dequant.c's layouts) unpacked with AVX2
+   integer instructions: the values u of 32 weights per vector, in the
+   order the activations run, and the scales and mins. Included by kernel
+   files compiled for AVX2 or wider (after their target pragma):
+   kquant_int8_avx2.c and q32_int8_avx2.c (8-bit activations) and, through
+   generic_simd.h's HAVE_K_UNPACK, avx2.c and avx512.c (the FP32
+   products). */
 #ifndef G2_KQUANT_AVX2_H
 #define G2_KQUANT_AVX2_H
 
@@ -11,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/kquant_int8.h"
+#include "tensor/dequant.h"
 #include "tensor/kquant.h"
 
 /* Each byte's bits from `shift` up, kept by `mask`, moved to bit 4: the
@@ -68,11 +72,126 @@ static inline __attribute__((always_inline)) void g2_k_q6_half(const unsigned ch
   u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), g2_k_high_bits(hv, 6, two_bits));
 }
 
+/* Bytes that are 0xff where (bytes & bit) == bit, else 0. */
+static inline __attribute__((always_inline)) __m256i g2_k_has_bits(__m256i bytes, __m256i bit) {
+  return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+}
+
+/* Q2_K, Q3_K, IQ4_XS: a block's 8 vectors of 32 values in activation order
+   (Q2_K/Q3_K: u; IQ4_XS: v, signed), its 16 groups' scales as int16 words
+   (IQ4_XS: each 32-group's twice) and Q2_K's mins (layouts: the oracle,
+   tensor/dequant.c; kquant.h's g2_k_unpack gives the same values as
+   floats' factors). Q2_K/Q3_K: vector c is bit pair c % 4 of the 32 qs
+   bytes of half c / 4 (group 2c the first 16 bytes, 2c + 1 the next), and
+   Q3_K's bit 2 is bit 4 (c / 4) + c % 4 of the 32 hmask bytes. */
+static inline __attribute__((always_inline)) void g2_k_unpack_small_avx2(g2_dtype dtype, const unsigned char *block,
+                                                                         __m256i u[8], __m256i *scales, __m256i *mins) {
+  const __m128i nibble = _mm_set1_epi8(0x0f);
+  if (dtype == G2_DT_IQ4_XS) {
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid));
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+      __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)(block + 8 + 16 * k));
+      __m256i index = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0f));
+      u[k] = _mm256_shuffle_epi8(grid, index);
+    }
+    uint16_t high_word;
+    uint32_t low_word;
+    memcpy(&high_word, block + 2, 2);
+    memcpy(&low_word, block + 4, 4);
+    __m128i low_bytes = _mm_cvtsi32_si128((int)low_word);
+    __m128i low =
+        _mm_unpacklo_epi8(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
+    /* byte k: the byte of scales_h holding pair k; its two bits tested apart */
+    __m128i spread =
+        _mm_shuffle_epi8(_mm_cvtsi32_si128(high_word), _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0));
+    const __m128i bit0 = _mm_setr_epi8(1, 4, 16, 64, 1, 4, 16, 64, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128i bit1 = _mm_setr_epi8(2, 8, 32, -128, 2, 8, 32, -128, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m128i high = _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, bit0), bit0), _mm_set1_epi8(16)),
+                                _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, bit1), bit1), _mm_set1_epi8(32)));
+    __m128i eight = _mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32));
+    *scales = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(eight, eight));
+    return;
+  }
+  const __m256i two_bits = _mm256_set1_epi8(3);
+  const unsigned char *qs = block + (dtype == G2_DT_Q2_K ? 16 : 32);
+  __m256i hmask = _mm256_loadu_si256((const __m256i *)(const void *)block); /* Q3_K only */
+#pragma GCC unroll 2
+  for (int half = 0; half < 2; half++) {
+    __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * half));
+#pragma GCC unroll 4
+    for (int pair = 0; pair < 4; pair++) {
+      __m256i v = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * pair), two_bits);
+      if (dtype == G2_DT_Q3_K)
+        v = _mm256_or_si256(v, _mm256_and_si256(g2_k_has_bits(hmask, _mm256_set1_epi8((char)(1 << (4 * half + pair)))),
+                                                _mm256_set1_epi8(4)));
+      u[4 * half + pair] = v;
+    }
+  }
+  if (dtype == G2_DT_Q2_K) {
+    __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)block);
+    *scales = _mm256_cvtepu8_epi16(_mm_and_si128(bytes, nibble));
+    *mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(bytes, 4), nibble));
+    return;
+  }
+  /* Q3_K: scale g's low 4 bits are nibble g / 8 of byte g % 8, its high 2
+     bits pair g / 4 of byte 8 + g % 4 (in 32-bit lane g / 4, shifted by
+     2 (g / 4), byte g % 4) */
+  uint64_t low_word;
+  uint32_t high_word;
+  memcpy(&low_word, block + 96, 8);
+  memcpy(&high_word, block + 104, 4);
+  __m128i low_bytes = _mm_cvtsi64_si128((long long)low_word);
+  __m128i low =
+      _mm_unpacklo_epi64(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
+  __m128i high = _mm_srlv_epi32(_mm_set1_epi32((int)high_word), _mm_setr_epi32(0, 2, 4, 6));
+  high = _mm_slli_epi16(_mm_and_si128(high, _mm_set1_epi8(3)), 4);
+  *scales = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32)));
+}
+
+/* Q4_1, Q5_0, Q5_1, IQ4_NL: a block's 32 codes u (unsigned; IQ4_NL: grid
+   indices) in value order (Q5_*: with the fifth bits). */
+static inline __attribute__((always_inline)) __m256i g2_b32_codes_avx2(g2_dtype dtype, const unsigned char *block) {
+  int five_bits = dtype == G2_DT_Q5_0 || dtype == G2_DT_Q5_1;
+  size_t header = dtype == G2_DT_Q4_1 || dtype == G2_DT_Q5_1 ? 4 : 2;
+  const unsigned char *qs = block + header + (five_bits ? 4 : 0);
+  __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
+  __m256i u = _mm256_and_si256(_mm256_srlv_epi32(bytes, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
+                               _mm256_set1_epi8(0x0f));
+  if (five_bits) {
+    int32_t qh;
+    memcpy(&qh, block + header, sizeof qh);
+    const __m256i which = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
+                                           3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    __m256i spread = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(qh), which), bit);
+    u = _mm256_or_si256(u, _mm256_and_si256(_mm256_cmpeq_epi8(spread, bit), _mm256_set1_epi8(0x10)));
+  }
+  return u;
+}
+
 /* g2_k_unpack's results (the same q, step and offset bits; q 32-byte
    aligned): the FP32 K-type paths' unpacking. */
 static inline __attribute__((always_inline)) int g2_k_unpack_avx2(g2_dtype dtype, const unsigned char *block,
                                                                   int8_t *q, float *step, float *offset) {
   __m256i *out = (__m256i *)(void *)q;
+  if (dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS) {
+    __m256i u[8], scales, mins = _mm256_setzero_si256();
+    g2_k_unpack_small_avx2(dtype, block, u, &scales, &mins);
+    for (int c = 0; c < 8; c++) /* Q3_K: u - 4 */
+      _mm256_store_si256(out + c, dtype == G2_DT_Q3_K ? _mm256_sub_epi8(u[c], _mm256_set1_epi8(4)) : u[c]);
+    int16_t scale[16], min[16];
+    _mm256_storeu_si256((__m256i *)(void *)scale, scales);
+    _mm256_storeu_si256((__m256i *)(void *)min, mins);
+    float d = g2_k_half(block + g2_kq8_d_offset(dtype));
+    float dmin = dtype == G2_DT_Q2_K ? g2_k_half(block + 82) : 0.0f; /* Q3_K's block ends after d */
+    int group = g2_k_group(dtype), stride = group / 16; /* IQ4_XS: each 32-group's scale twice */
+    for (int g = 0; g < G2_QK_K / group; g++) {
+      step[g] = d * (float)scale[stride * g];
+      offset[g] = dtype == G2_DT_Q2_K ? dmin * (float)min[g] : 0.0f;
+    }
+    return group;
+  }
   if (dtype == G2_DT_Q6_K) {
     const __m256i bias = _mm256_set1_epi8(32);
     for (int half = 0; half < 2; half++) {
@@ -102,6 +221,23 @@ static inline __attribute__((always_inline)) int g2_k_unpack_avx2(g2_dtype dtype
   _mm256_storeu_ps(offset,
                    _mm256_mul_ps(_mm256_set1_ps(g2_k_half(block + 2)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mins))));
   return 32;
+}
+
+/* g2_b32_unpack's results: the FP32 paths' unpacking of a 32-value block
+   (F16 by vcvtph2ps: the same values, NaNs quietened). */
+static inline __attribute__((always_inline)) void g2_b32_unpack_avx2(g2_dtype dtype, const unsigned char *block,
+                                                                    int8_t *q, float *step, float *offset) {
+  __m256i u = g2_b32_codes_avx2(dtype, block);
+  if (dtype == G2_DT_IQ4_NL) {
+    __m128i grid = _mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid);
+    u = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(grid), u);
+  }
+  if (dtype == G2_DT_Q5_0) u = _mm256_sub_epi8(u, _mm256_set1_epi8(16));
+  _mm256_storeu_si256((__m256i *)(void *)q, u);
+  uint32_t halves;
+  memcpy(&halves, block, sizeof halves);
+  *step = _cvtsh_ss((unsigned short)halves);
+  *offset = dtype == G2_DT_Q4_1 || dtype == G2_DT_Q5_1 ? -_cvtsh_ss((unsigned short)(halves >> 16)) : 0.0f;
 }
 
 #endif

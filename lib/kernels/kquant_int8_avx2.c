@@ -117,7 +117,7 @@ static ALWAYS_INLINE float half_at(const unsigned char *p) {
   return _cvtsh_ss(h);
 }
 
-/* The types of 256-value blocks that tensor/kquant.h does not unpack. */
+/* The 256-value types that g2_k_unpack_small_avx2 (kquant_avx2.h) unpacks. */
 static ALWAYS_INLINE int small_type(g2_dtype dtype) {
   return dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS;
 }
@@ -128,92 +128,16 @@ static ALWAYS_INLINE int offset_shift(g2_dtype dtype) {
   return dtype == G2_DT_Q6_K ? 5 : dtype == G2_DT_Q3_K ? 2 : 0;
 }
 
-/* Bytes that are 0xff where (bytes & bit) == bit, else 0. */
-static ALWAYS_INLINE __m256i has_bits(__m256i bytes, __m256i bit) {
-  return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
-}
-
-/* Q2_K, Q3_K, IQ4_XS: a block's 8 vectors of 32 values in activation order
-   (Q2_K/Q3_K: u; IQ4_XS: v, signed), its 16 groups' scales as int16 words
-   (IQ4_XS: each 32-group's twice) and Q2_K's mins (layouts: the oracle,
-   tensor/dequant.c). Q2_K/Q3_K: vector c is bit pair c % 4 of the 32 qs
-   bytes of half c / 4 (group 2c the first 16 bytes, 2c + 1 the next), and
-   Q3_K's bit 2 is bit 4 (c / 4) + c % 4 of the 32 hmask bytes. */
-static ALWAYS_INLINE void unpack_small(g2_dtype dtype, const unsigned char *block, __m256i u[8], __m256i *scales,
-                                       __m256i *mins) {
-  const __m128i nibble = _mm_set1_epi8(0x0f);
-  if (dtype == G2_DT_IQ4_XS) {
-    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid));
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++) {
-      __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)(block + 8 + 16 * k));
-      __m256i index = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0f));
-      u[k] = _mm256_shuffle_epi8(grid, index);
-    }
-    uint16_t high_word;
-    uint32_t low_word;
-    memcpy(&high_word, block + 2, 2);
-    memcpy(&low_word, block + 4, 4);
-    __m128i low_bytes = _mm_cvtsi32_si128((int)low_word);
-    __m128i low =
-        _mm_unpacklo_epi8(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
-    /* byte k: the byte of scales_h holding pair k; its two bits tested apart */
-    __m128i spread =
-        _mm_shuffle_epi8(_mm_cvtsi32_si128(high_word), _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0));
-    const __m128i bit0 = _mm_setr_epi8(1, 4, 16, 64, 1, 4, 16, 64, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m128i bit1 = _mm_setr_epi8(2, 8, 32, -128, 2, 8, 32, -128, 0, 0, 0, 0, 0, 0, 0, 0);
-    __m128i high = _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, bit0), bit0), _mm_set1_epi8(16)),
-                                _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, bit1), bit1), _mm_set1_epi8(32)));
-    __m128i eight = _mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32));
-    *scales = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(eight, eight));
-    return;
-  }
-  const __m256i two_bits = _mm256_set1_epi8(3);
-  const unsigned char *qs = block + (dtype == G2_DT_Q2_K ? 16 : 32);
-  __m256i hmask = _mm256_loadu_si256((const __m256i *)(const void *)block); /* Q3_K only */
-#pragma GCC unroll 2
-  for (int half = 0; half < 2; half++) {
-    __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * half));
-#pragma GCC unroll 4
-    for (int pair = 0; pair < 4; pair++) {
-      __m256i v = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * pair), two_bits);
-      if (dtype == G2_DT_Q3_K)
-        v = _mm256_or_si256(v, _mm256_and_si256(has_bits(hmask, _mm256_set1_epi8((char)(1 << (4 * half + pair)))),
-                                                _mm256_set1_epi8(4)));
-      u[4 * half + pair] = v;
-    }
-  }
-  if (dtype == G2_DT_Q2_K) {
-    __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)block);
-    *scales = _mm256_cvtepu8_epi16(_mm_and_si128(bytes, nibble));
-    *mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(bytes, 4), nibble));
-    return;
-  }
-  /* Q3_K: scale g's low 4 bits are nibble g / 8 of byte g % 8, its high 2
-     bits pair g / 4 of byte 8 + g % 4 (in 32-bit lane g / 4, shifted by
-     2 (g / 4), byte g % 4) */
-  uint64_t low_word;
-  uint32_t high_word;
-  memcpy(&low_word, block + 96, 8);
-  memcpy(&high_word, block + 104, 4);
-  __m128i low_bytes = _mm_cvtsi64_si128((long long)low_word);
-  __m128i low =
-      _mm_unpacklo_epi64(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
-  __m128i high = _mm_srlv_epi32(_mm_set1_epi32((int)high_word), _mm_setr_epi32(0, 2, 4, 6));
-  high = _mm_slli_epi16(_mm_and_si128(high, _mm_set1_epi8(3)), 4);
-  *scales = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32)));
-}
-
 static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, unpacked_block *ub) {
   __m256i *u = (__m256i *)(void *)ub->u;
   if (small_type(dtype)) {
     __m256i v[8], scales, mins = _mm256_setzero_si256();
-    unpack_small(dtype, block, v, &scales, &mins);
+    g2_k_unpack_small_avx2(dtype, block, v, &scales, &mins);
     for (int c = 0; c < 8; c++) _mm256_store_si256(u + c, v[c]);
     _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
     _mm256_storeu_si256((__m256i *)(void *)ub->mins, mins);
     ub->d = half_at(block + g2_kq8_d_offset(dtype));
-    /* only Q2_K has a dmin: Q3_K's d ends its block */
+    /* Q3_K's block ends after d: no dmin to read */
     ub->dmin = g2_kq8_has_mins(dtype) ? half_at(block + g2_kq8_d_offset(dtype) + 2) : 0.0f;
     return;
   }
@@ -398,7 +322,7 @@ static ALWAYS_INLINE float stream_row_small(g2_dtype dtype, const unsigned char 
     const int8_t *q = x.q + b * G2_QK_K;
     prefetch_block(block, block_bytes);
     __m256i u[8], scales, mins = _mm256_setzero_si256();
-    unpack_small(dtype, block, u, &scales, &mins);
+    g2_k_unpack_small_avx2(dtype, block, u, &scales, &mins);
     __m256i halves[2] = {_mm256_broadcastsi128_si256(_mm256_castsi256_si128(scales)),
                          _mm256_broadcastsi128_si256(_mm256_extracti128_si256(scales, 1))};
     __m256i acc = _mm256_setzero_si256();

@@ -42,8 +42,9 @@ static int low_bits(const unsigned char *qs, int g, int l) {
   return (qs[32 * (g / 8) + 16 * (g % 2) + l] >> (2 * (g % 8 / 2))) & 3;
 }
 
-/* Step 2 for the types with 2- and 3-bit and table values (no 6-bit
-   unpacking in tensor/kquant.h): Q2_K (scales at 0, qs at 16), Q3_K
+/* Step 2 for the types with 2- and 3-bit and table values, from the
+   stored bytes (the oracle is written apart from tensor/kquant.h, whose
+   unpacking the FP32 tables use): Q2_K (scales at 0, qs at 16), Q3_K
    (hmask at 0, qs at 32, scales at 96), IQ4_XS (scales_h at 2, scales_l
    at 4, indices at 8). */
 static void small_block_sums(g2_dtype dtype, const unsigned char *block, const int8_t *q, const int16_t *sums,

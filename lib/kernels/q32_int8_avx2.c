@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/kquant_avx2.h"
 #include "kernels/q32_int8.h"
 #include "tensor/dequant.h"
 
@@ -97,28 +98,8 @@ static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
 }
 
 static ALWAYS_INLINE int has_min(g2_dtype dtype) { return dtype == G2_DT_Q4_1 || dtype == G2_DT_Q5_1; }
-static ALWAYS_INLINE int five_bits(g2_dtype dtype) { return dtype == G2_DT_Q5_0 || dtype == G2_DT_Q5_1; }
 static ALWAYS_INLINE size_t block_bytes(g2_dtype dtype) {
   return dtype == G2_DT_Q4_1 ? 20 : dtype == G2_DT_Q5_0 ? 22 : dtype == G2_DT_Q5_1 ? 24 : 18;
-}
-
-/* A block's 32 codes u in activation order (Q5_*: with the fifth bits). */
-static ALWAYS_INLINE __m256i block_codes(g2_dtype dtype, const unsigned char *block) {
-  size_t header = has_min(dtype) ? 4 : 2;
-  const unsigned char *qs = block + header + (five_bits(dtype) ? 4 : 0);
-  __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
-  __m256i u = _mm256_and_si256(_mm256_srlv_epi32(bytes, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
-                               _mm256_set1_epi8(0x0f));
-  if (five_bits(dtype)) {
-    int32_t qh;
-    memcpy(&qh, block + header, sizeof qh);
-    const __m256i which = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
-                                           3, 3, 3, 3, 3, 3, 3, 3);
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-    __m256i spread = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(qh), which), bit);
-    u = _mm256_or_si256(u, _mm256_and_si256(_mm256_cmpeq_epi8(spread, bit), _mm256_set1_epi8(0x10)));
-  }
-  return u;
 }
 
 /* The 8 rows' d (and m) of the blocks at blocks[r], as floats in lane r. */
@@ -161,7 +142,7 @@ static ALWAYS_INLINE void group_dot(g2_dtype dtype, int nt, const unsigned char 
 #pragma GCC unroll 8
     for (int r = 0; r < ROWS; r++) {
       blocks[r] = rows[r] + b * bytes;
-      w[r] = block_codes(dtype, blocks[r]);
+      w[r] = g2_b32_codes_avx2(dtype, blocks[r]);
       if (dtype == G2_DT_IQ4_NL) {
         w_abs[r] = _mm256_shuffle_epi8(grid_abs, w[r]);
         w[r] = _mm256_shuffle_epi8(grid, w[r]);
