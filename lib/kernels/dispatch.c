@@ -40,10 +40,11 @@ static int has_neon_dotprod(const g2_cpu_features *cpu) { return cpu->neon && cp
 static const g2_kernels tables[] = {
 #if defined(__x86_64__)
     {"avx512bf16", 1, has_avx512_bf16, &g2_avx512_vector,
-     {g2_bf16_matmul_for, g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_q32_vnni_matmul_for, g2_avx512_matmul_for,
-      g2_ref_matmul_for}},
+     {g2_bf16_matmul_for, g2_int8_vnni_matmul_for, g2_kq8_vnni_matmul_for, g2_kq8_matmul_for, g2_q32_vnni_matmul_for,
+      g2_avx512_matmul_for, g2_ref_matmul_for}},
     {"avx512vnni", 1, has_avx512_vnni, &g2_avx512_vector,
-     {g2_int8_vnni_matmul_for, g2_kq8_matmul_for, g2_q32_vnni_matmul_for, g2_avx512_matmul_for, g2_ref_matmul_for}},
+     {g2_int8_vnni_matmul_for, g2_kq8_vnni_matmul_for, g2_kq8_matmul_for, g2_q32_vnni_matmul_for, g2_avx512_matmul_for,
+      g2_ref_matmul_for}},
     {"avx512", 0, has_avx512, &g2_avx512_vector, {g2_avx512_matmul_for, g2_ref_matmul_for, NULL, NULL, NULL}},
     {"avx2int8", 1, has_avx2, &g2_avx2_vector,
      {g2_int8_avx2_matmul_for, g2_kq8_matmul_for, g2_q32_matmul_for, g2_avx2_matmul_for, g2_ref_matmul_for}},

@@ -57,7 +57,8 @@ typedef void (*g2_matmul_fn)(const g2_matrix *w, const float *x, size_t n_tok, s
    Small batches (generating several sequences: n_tok of 2 to about 16) are
    chosen inside the batch function by n_tok, not by the plan: below a
    per-file threshold (KN_FEW_TOKS and NK_TOKS in generic_simd.h, FEW_TOKS
-   in avx512bf16.c, BATCH_MIN_TOKS in int8_avx512.c and q32_int8_avx512.c)
+   in avx512bf16.c, BATCH_MIN_TOKS in int8_avx512.c, q32_int8_avx512.c and
+   kquant_int8_avx512.c)
    the weights stream once from memory through a loop carrying every token's
    sums,
    with no packing; above it they are packed once per call and swept by
@@ -147,6 +148,11 @@ g2_matmul_fn g2_int8_avx2_matmul_for(const g2_matrix *w, int many);
 /* NK K types (Q2_K..Q6_K, IQ4_XS) on 8-bit activations by AVX2 integer code
    (kernels/kquant_int8.h); run by the tables that round activations. */
 g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many);
+/* The same products, batches of at least 8 tokens by vpdpwssd
+   (AVX512-VNNI) panels (kernels/kquant_int8_avx512.c); NULL for one token,
+   so that g2_kq8_matmul_for takes it: the avx512vnni and avx512bf16
+   tables' finder before that one. */
+g2_matmul_fn g2_kq8_vnni_matmul_for(const g2_matrix *w, int many);
 /* NK Q4_1/Q5_0/Q5_1/IQ4_NL on 8-bit activations by AVX2 integer code
    (kernels/q32_int8.h), for tables that round activations. */
 g2_matmul_fn g2_q32_matmul_for(const g2_matrix *w, int many);

@@ -74,6 +74,12 @@ static inline int g2_kq8_has_mins(g2_dtype dtype) {
    d[n_in / 256] and sums[n_in / 16]. */
 void g2_kq8_quantize_row(const float *x, size_t n_in, int8_t *q, float *d, int16_t *sums);
 
+#if defined(__x86_64__)
+/* The same, by AVX2 (kquant_int8_avx2.c; only on CPUs with AVX2, FMA and
+   F16C): the same bits. */
+void g2_kq8_quantize_row_avx2(const float *x, size_t n_in, int8_t *q, float *d, int16_t *sums);
+#endif
+
 /* Whether the K-type int8 path takes this matrix (NK, one of the six
    types above, 0 < n_in <= G2_KQ8_MAX_IN). */
 int g2_kq8_supported(const g2_matrix *w);

@@ -77,11 +77,8 @@ static token_x token_at(unsigned char *base, size_t n_in) {
 
 /* Step 1 of the definition (g2_kq8_quantize_row's bits: the same float
    division, clamp and round-to-nearest-even conversion), 32 activations
-   at a time. */
-static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
-  int8_t *q = (int8_t *)base;
-  float *d = (float *)(void *)(base + n_in);
-  int16_t *sums = (int16_t *)(void *)(base + n_in + n_in / G2_QK_K * sizeof(float));
+   at a time; kquant_int8_avx512.c quantizes with it too. */
+void g2_kq8_quantize_row_avx2(const float *x, size_t n_in, int8_t *q, float *d, int16_t *sums) {
   const __m256 sign = _mm256_set1_ps(-0.0f), low = _mm256_set1_ps(-127.0f), high = _mm256_set1_ps(127.0f);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (size_t b = 0; b < n_in / G2_QK_K; b++) {
@@ -109,6 +106,12 @@ static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
       sums[(b * G2_QK_K + i) / G2_KQ8_GROUP + 1] = (int16_t)_mm_extract_epi32(quads, 1);
     }
   }
+}
+
+/* Step 1 for one token, into the layout of token_at. */
+static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
+  g2_kq8_quantize_row_avx2(x, n_in, (int8_t *)base, (float *)(void *)(base + n_in),
+                           (int16_t *)(void *)(base + n_in + n_in / G2_QK_K * sizeof(float)));
 }
 
 static ALWAYS_INLINE float half_at(const unsigned char *p) {

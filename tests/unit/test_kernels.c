@@ -161,7 +161,7 @@ static oracle_fn rounding_oracle(const g2_kernels *kt, const g2_matrix *w) {
 #if defined(__x86_64__)
   g2_matmul_fn chosen = g2_kernels_matmul(kt, w, 2);
   if (chosen == g2_int8_vnni_matmul_for(w, 1) || chosen == g2_int8_avx2_matmul_for(w, 1)) return g2_int8_ref_matmul;
-  if (chosen == g2_kq8_matmul_for(w, 1)) return g2_kq8_ref_matmul;
+  if (chosen == g2_kq8_matmul_for(w, 1) || chosen == g2_kq8_vnni_matmul_for(w, 1)) return g2_kq8_ref_matmul;
   if (chosen == g2_q32_matmul_for(w, 1) || chosen == g2_q32_vnni_matmul_for(w, 1)) return g2_q32_ref_matmul;
   if (chosen == g2_bf16_matmul_for(w, 1)) return g2_bf16_ref_matmul;
 #elif defined(__aarch64__)
