@@ -660,6 +660,86 @@ static void test_kq8_hostile_activations(const g2_kernels *kt) {
   }
 }
 
+/* The avx512vnni and avx512bf16 tables' K-type batches
+   (kquant_int8_avx512.c): a batch of each K type gets
+   g2_kq8_vnni_matmul_for's function and one token g2_kq8_matmul_for's;
+   then, at every GPT-2 row length that 256 divides, batches of 5..70
+   tokens (300 at 768 and 1024: more than one chunk of 256 tokens) on 37
+   rows (two panels of 16 and a part one) in odd column ranges give the
+   int8 oracle's bits (NaN as NaN) on hostile inputs: per block of 256
+   activations, by token and block, zeros, ties (k + 0.5 with a 127),
+   uniform, huge (1e37), subnormal, or one large value among small ones;
+   and F16 d and dmin drawn from 65504, -65504, the smallest and largest
+   subnormals, +-0, 1, infinity, NaN and small random values. */
+static void test_kq8_vnni_batches(const g2_kernels *kt) {
+#if defined(__x86_64__)
+  if (strcmp(kt->name, "avx512vnni") != 0 && strcmp(kt->name, "avx512bf16") != 0) return;
+  static const size_t n_ins[] = {768, 1024, 1280, 3072, 4096, 5120, 6400};
+  static const size_t n_toks[] = {5, 6, 7, 8, 9, 13, 16, 17, 23, 31, 47, 64, 70};
+  static const uint16_t extremes[] = {0x7bff, 0xfbff, 0x0001, 0x03ff, 0x8001, 0x0000, 0x8000, 0x3c00, 0x7c00, 0x7e00};
+  enum { N_OUT = 37, MAX_TOK = 70, LONG_TOK = 300, N_EXTREMES = sizeof extremes / sizeof extremes[0] };
+  for (size_t d = 0; d < N_K_TYPES; d++) {
+    g2_dtype dtype = k_types[d];
+    int failures = 0, cases = 0, covered = 1;
+    for (size_t s = 0; s < sizeof n_ins / sizeof n_ins[0]; s++) {
+      size_t n_in = n_ins[s], x_stride = n_in + 5, out_stride = N_OUT + 3;
+      size_t max_tok = n_in <= 1024 ? LONG_TOK : MAX_TOK;
+      test_matrix t = make_k_matrix(dtype, N_OUT, n_in);
+      size_t block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
+      for (size_t b = 0; b < N_OUT * n_in / G2_QK_K; b++)
+        for (int i = 0; i < 1 + g2_k_has_offset(dtype); i++) { /* d, and dmin where the type has one */
+          uint32_t pick = next_u32() % (N_EXTREMES + 6);
+          if (pick < N_EXTREMES) memcpy(t.storage + b * block_bytes + g2_kq8_d_offset(dtype) + 2 * i, &extremes[pick], 2);
+        }
+      covered &= g2_kernels_matmul(kt, &t.m, 2) == g2_kq8_vnni_matmul_for(&t.m, 1) &&
+                 g2_kernels_matmul(kt, &t.m, 1) == g2_kq8_matmul_for(&t.m, 0) && !g2_kq8_vnni_matmul_for(&t.m, 0);
+      float *x = malloc(max_tok * x_stride * sizeof(float)), *bias = malloc(N_OUT * sizeof(float));
+      float *want = malloc(max_tok * out_stride * sizeof(float)), *got = malloc(max_tok * out_stride * sizeof(float));
+      for (size_t tok = 0; tok < max_tok; tok++)
+        for (size_t k = 0; k < n_in; k++) {
+          size_t kind = (tok * 7 + k / G2_QK_K * 3) % 6, i = k % G2_QK_K;
+          float sign = (k + tok) % 3 == 0 ? -1.0f : 1.0f, *v = &x[tok * x_stride + k];
+          *v = kind == 0 ? 0.0f
+             : kind == 1 ? (i == 5 ? 127.0f : sign * ((float)(i % 120) + 0.5f))
+             : kind == 2 ? uniform(-1.0f, 1.0f)
+             : kind == 3 ? sign * 1e37f * uniform(0.0f, 1.0f)
+             : kind == 4 ? sign * 1e-40f * (float)(i + 1)
+                         : (i == 200 ? -1e4f : sign * uniform(0.0f, 1.0f));
+        }
+      fill(bias, N_OUT, -1.0f, 1.0f);
+      set_sentinel(want, max_tok * out_stride);
+      g2_kq8_ref_matmul(&t.m, x, max_tok, x_stride, bias, want, out_stride, 0, N_OUT);
+      for (size_t c = 0; c <= sizeof n_toks / sizeof n_toks[0]; c++) {
+        size_t n_tok = c < sizeof n_toks / sizeof n_toks[0] ? n_toks[c] : max_tok;
+        if (n_tok > max_tok) continue;
+        set_sentinel(got, max_tok * out_stride);
+        for (size_t j = 0; j < N_OUT;) { /* widths 1..23: part panels and whole ones */
+          size_t end = j + 1 + next_u32() % 23;
+          end = end < N_OUT ? end : N_OUT;
+          g2_matmul(kt, &t.m, x, n_tok, x_stride, bias, got, out_stride, j, end, work);
+          j = end;
+        }
+        cases++;
+        failures += !same_values(want, got, n_tok * out_stride);
+      }
+      free(x);
+      free(bias);
+      free(want);
+      free(got);
+      free_matrix(&t);
+    }
+    CHECK(covered, "%s %s: batches by g2_kq8_vnni_matmul_for's function, one token by g2_kq8_matmul_for's",
+          kt->name, g2_dtype_name(dtype));
+    CHECK(failures == 0,
+          "%s %s: VNNI batches of 5..300 tokens, rows 768..6400, odd column ranges, hostile activations and F16 "
+          "scales: the bits of the int8 oracle (%d cases, %d failures)",
+          kt->name, g2_dtype_name(dtype), cases, failures);
+  }
+#else
+  (void)kt;
+#endif
+}
+
 /* Attention against the oracle. Tolerance 2e-5 * max|v| + 1e-7: each
    softmax weight is off by the score's rounding (2 * head_dim * u *
    sum|q_d k_d| * scale <= 2e-6 here, |q|,|k| <= 1, head_dim <= 80, in the
@@ -963,6 +1043,7 @@ int main(void) {
     test_unpack_values(kt);
     test_kq8_hostile_activations(kt);
     test_gpt2_rows(kt);
+    test_kq8_vnni_batches(kt);
     if (!strcmp(kt->name, "avx2") || !strcmp(kt->name, "avx512") || !strcmp(kt->name, "neon")) test_fp32_coverage(kt);
     test_attention(kt);
     if (kt == scalar) continue; /* the oracle is its own reference below */
