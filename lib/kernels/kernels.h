@@ -148,7 +148,7 @@ g2_matmul_fn g2_int8_avx2_matmul_for(const g2_matrix *w, int many);
 /* NK K types (Q2_K..Q6_K, IQ4_XS) on 8-bit activations by AVX2 integer code
    (kernels/kquant_int8.h); run by the tables that round activations. */
 g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many);
-/* The same products, batches of at least 8 tokens by vpdpwssd
+/* The same products, batches of at least 20 tokens by vpdpwssd
    (AVX512-VNNI) panels (kernels/kquant_int8_avx512.c); NULL for one token,
    so that g2_kq8_matmul_for takes it: the avx512vnni and avx512bf16
    tables' finder before that one. */

@@ -14,8 +14,10 @@
    activations, widened to int16 pairs, are broadcast to all 16 lanes, and
    128 vpdpwssd give the 16 rows' S in the lanes with no reduction (every
    partial sum is below 128 * 2 * 4096 * 127 < 2^27). M (the types with
-   mins) is 8 more against the token's per-16 sums. The float steps are
-   the definition's, 16 rows in the lanes.
+   mins) is 8 more against the token's per-16 sums. Each row is unpacked
+   row-major, then 16 x 16 transposes of 32-bit lanes (vpunpck*,
+   vshufi32x4) make the panel. The float steps are the definition's, 16
+   rows in the lanes.
 
    Loop order: the block index outermost, so that a block of 16 rows is
    unpacked once for up to CHUNK_TOKS tokens, whose chains wait in `out`
@@ -49,9 +51,10 @@ enum {
   PAIRS = G2_QK_K / 2,          /* panel vectors a block */
   GROUPS = G2_QK_K / G2_KQ8_GROUP,
   TILE_TOKS = 8,
-  /* Fewer tokens run the AVX2 kernel: unpacking a block of 16 rows costs
-     about what 4 tokens' products with it do. */
-  BATCH_MIN_TOKS = 8,
+  /* Fewer tokens run the AVX2 kernel: unpacking and transposing a block of
+     16 rows costs about what 16 tokens' products with it do (kernel_speed,
+     Q4_K, one thread: the AVX2 kernel's speed at 16 tokens, 1.27x at 24). */
+  BATCH_MIN_TOKS = 20,
   /* Tokens whose activations (one block of each) sit in the work area
      beside the panel. */
   CHUNK_TOKS = 256
@@ -118,6 +121,31 @@ static ALWAYS_INLINE void unpack_row(g2_dtype dtype, const unsigned char *block,
   }
 }
 
+/* out[j], lane i = in[i], lane j (32-bit lanes, 16 x 16). */
+static ALWAYS_INLINE void transpose16(const __m512i in[16], __m512i out[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 8; i++) { /* 128-bit lane k: rows 2i, 2i+1 of columns 4k, 4k+1 (lo), 4k+2, 4k+3 (hi) */
+    t[2 * i] = _mm512_unpacklo_epi32(in[2 * i], in[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(in[2 * i], in[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) { /* u[4i + m], 128-bit lane k: rows 4i .. 4i+3 of column 4k + m */
+    u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int m = 0; m < 4; m++) { /* the 4 x 4 transpose of 128-bit lanes of u[m], u[4+m], u[8+m], u[12+m] */
+    __m512i ab_low = _mm512_shuffle_i32x4(u[m], u[4 + m], _MM_SHUFFLE(1, 0, 1, 0));
+    __m512i ab_high = _mm512_shuffle_i32x4(u[m], u[4 + m], _MM_SHUFFLE(3, 2, 3, 2));
+    __m512i cd_low = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], _MM_SHUFFLE(1, 0, 1, 0));
+    __m512i cd_high = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], _MM_SHUFFLE(3, 2, 3, 2));
+    out[m] = _mm512_shuffle_i32x4(ab_low, cd_low, _MM_SHUFFLE(2, 0, 2, 0));
+    out[4 + m] = _mm512_shuffle_i32x4(ab_low, cd_low, _MM_SHUFFLE(3, 1, 3, 1));
+    out[8 + m] = _mm512_shuffle_i32x4(ab_high, cd_high, _MM_SHUFFLE(2, 0, 2, 0));
+    out[12 + m] = _mm512_shuffle_i32x4(ab_high, cd_high, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
 /* Block b of rows[0..16) (repeats allowed) into the panel. */
 static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const unsigned char *const rows[PANEL_ROWS], size_t b,
                                      size_t block_bytes, kq8_vnni_work *work) {
@@ -129,12 +157,14 @@ static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const unsigned char *const 
     /* Q3_K's block ends after d: no dmin to read */
     dmin[r] = g2_kq8_has_mins(dtype) ? half_at(block + g2_kq8_d_offset(dtype) + 2) : 0.0f;
   }
-  const __m512i row_index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                               _mm512_set1_epi32(G2_QK_K / 2));
-  for (int p = 0; p < PAIRS; p++)
-    work->panel.w[p] = _mm512_i32gather_epi32(row_index, (const int32_t *)(const void *)work->rows_w + p, 4);
+  for (int c = 0; c < G2_QK_K / 32; c++) { /* pairs 16c .. 16c + 15 of the 16 rows */
+    __m512i in[PANEL_ROWS];
+    for (int r = 0; r < PANEL_ROWS; r++) in[r] = _mm512_load_si512(work->rows_w[r] + 32 * c);
+    transpose16(in, work->panel.w + 16 * c);
+  }
   if (g2_kq8_has_mins(dtype)) {
-    const __m512i min_index = _mm512_srli_epi32(row_index, 4); /* r * GROUPS / 2 */
+    const __m512i min_index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                 _mm512_set1_epi32(GROUPS / 2)); /* row r's dwords */
     for (int h = 0; h < GROUPS / 2; h++)
       work->panel.mins[h] = _mm512_i32gather_epi32(min_index, (const int32_t *)(const void *)work->rows_mins + h, 4);
   }
