@@ -13,6 +13,7 @@
 
 #include "core/half.h"
 #include "harness.h"
+#include "split_matmul.h"
 #include "test_random.h"
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
@@ -221,18 +222,7 @@ static int check_shape(const g2_kernels *kt, g2_dtype dtype, size_t n_out, size_
         break;
       }
   }
-  /* odd column ranges, each over random token batches */
-  for (size_t j = 0; j < n_out;) {
-    size_t end = j + 1 + next_u32() % 23;
-    end = end < n_out ? end : n_out;
-    for (size_t tok = 0; tok < n_tok;) {
-      size_t count = 1 + next_u32() % 8;
-      count = tok + count < n_tok ? count : n_tok - tok;
-      g2_matmul(kt, &t.m, x + tok * x_stride, count, x_stride, b, split + tok * out_stride, out_stride, j, end, work);
-      tok += count;
-    }
-    j = end;
-  }
+  split_matmul(kt, &t.m, x, n_tok, x_stride, b, split, out_stride, work);
   failures += !same_bits(want, split, n_tok * out_stride);
   free(x);
   free(bias);
