@@ -9,8 +9,8 @@
 #include "kernels/kernels.h"
 #include "test_random.h"
 
-static void split_matmul(const g2_kernels *kt, const g2_matrix *m, const float *x, size_t n_tok, size_t x_stride,
-                         const float *bias, float *out, size_t out_stride, void *work) {
+static inline void split_matmul(const g2_kernels *kt, const g2_matrix *m, const float *x, size_t n_tok,
+                                size_t x_stride, const float *bias, float *out, size_t out_stride, void *work) {
   size_t n_out = (size_t)m->n_out;
   for (size_t j = 0; j < n_out;) {
     size_t end = j + 1 + next_u32() % 23;
