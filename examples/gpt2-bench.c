@@ -401,6 +401,33 @@ __attribute__((target("avx512f,avx512bf16"))) static double bf16_dot_avx512(long
   return (double)iters * 12 * 16 * 4;
 }
 
+/* The int8 dot of AVX2, vpmaddubsw: 16 int16 lanes, each the sum of two
+   products of an unsigned and a signed byte, added to an int16 sum (the
+   avx2int8 kernels add a few in int16 before widening): 4 integer ops per
+   lane, as many per byte of operand as vpdpbusd. 6 independent sums of
+   distinct operand pairs (more spill the 16 ymm registers); the
+   signed operands change every round, so that nothing can be hoisted (the
+   values wrap, which costs nothing). Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and
+   the K types multiply with it on AVX2; Q8_0's batches use vpmaddwd (half
+   the products an instruction: its weights need all 8 bits), so its pp is
+   bounded by half this peak. */
+__attribute__((target("avx2"))) static double int8_dot_avx2(long iters, float *sink) {
+  const __m256i x0 = _mm256_set1_epi8(3), x1 = _mm256_set1_epi8(4), x2 = _mm256_set1_epi8(5);
+  __m256i w0 = _mm256_set1_epi8(1), w1 = _mm256_set1_epi8(2);
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+  for (long i = 0; i < iters; i++) { /* named sums: gcc 12 keeps an array of them in memory */
+    a0 = _mm256_add_epi16(a0, _mm256_maddubs_epi16(x0, w0)), a1 = _mm256_add_epi16(a1, _mm256_maddubs_epi16(x1, w0));
+    a2 = _mm256_add_epi16(a2, _mm256_maddubs_epi16(x2, w0)), a3 = _mm256_add_epi16(a3, _mm256_maddubs_epi16(x0, w1));
+    a4 = _mm256_add_epi16(a4, _mm256_maddubs_epi16(x1, w1)), a5 = _mm256_add_epi16(a5, _mm256_maddubs_epi16(x2, w1));
+    w0 = _mm256_add_epi8(w0, x0), w1 = _mm256_add_epi8(w1, x1);
+  }
+  __m256i sum = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(a0, a1), _mm256_add_epi16(a2, a3)),
+                                 _mm256_add_epi16(a4, a5));
+  *sink += (float)_mm256_extract_epi16(sum, 0);
+  return (double)iters * 6 * 16 * 4;
+
+}
+
 /* The same with vpdpbusd, which multiplies four unsigned by four signed
    bytes and adds them to an int32 lane: 8 integer ops per lane. The int8
    products (Q8_0, Q4_0 and the K types on the avx512vnni and avx512bf16
@@ -432,12 +459,14 @@ typedef struct machine {
   isa level;
   int has_bf16; /* AVX512-BF16: bf16_gflops measured */
   int has_int8; /* AVX512-VNNI: int8_gops measured */
+  int has_int8_avx2; /* AVX2: int8_avx2_gops measured */
   size_t buffer_bytes;
   int threads[MAX_LIST], n_threads;
   double read_gbs[MAX_LIST];   /* median of MACHINE_PASSES */
   double fma_gflops[MAX_LIST]; /* median of MACHINE_PASSES */
   double bf16_gflops[MAX_LIST]; /* median of MACHINE_PASSES, if has_bf16 */
   double int8_gops[MAX_LIST];   /* median of MACHINE_PASSES, if has_int8 */
+  double int8_avx2_gops[MAX_LIST]; /* median of MACHINE_PASSES, if has_int8_avx2 */
 } machine;
 
 static volatile float machine_sink; /* keeps the measured loops alive */
@@ -473,7 +502,7 @@ static double read_bandwidth(isa level, const float *data, size_t n, int threads
   return plain > ahead ? plain : ahead;
 }
 
-typedef enum peak_kind { PEAK_FMA, PEAK_BF16, PEAK_INT8 } peak_kind;
+typedef enum peak_kind { PEAK_FMA, PEAK_BF16, PEAK_INT8, PEAK_INT8_AVX2 } peak_kind;
 
 typedef struct fma_work {
   isa level;
@@ -488,6 +517,7 @@ static double fma_part(const void *arg, int index) {
 #ifdef BENCH_X86
   double flops = work->kind == PEAK_BF16   ? bf16_dot_avx512(iters, &sink)
                  : work->kind == PEAK_INT8 ? int8_dot_avx512(iters, &sink)
+                 : work->kind == PEAK_INT8_AVX2 ? int8_dot_avx2(iters, &sink)
                                            : fma_loop(work->level, iters, &sink);
 #else
   double flops = fma_loop(work->level, iters, &sink);
@@ -497,7 +527,7 @@ static double fma_part(const void *arg, int index) {
 }
 
 /* FP32 FMA peak, BF16 dot peak (AVX512-BF16 only) or int8 dot peak
-   (AVX512-VNNI only), in G(FL)OP/s. */
+   (AVX512-VNNI's or AVX2's), in G(FL)OP/s. */
 static double fma_peak(isa level, peak_kind kind, int threads) {
   fma_work work = {level, kind};
   double start = cli_seconds();
@@ -509,10 +539,11 @@ static double fma_peak(isa level, peak_kind kind, int threads) {
    default, halved while memory is short) must be far larger than any cache. */
 static int measure_machine(const options *opts, machine *out) {
   out->level = widest_isa();
-  out->has_bf16 = out->has_int8 = 0;
+  out->has_bf16 = out->has_int8 = out->has_int8_avx2 = 0;
 #ifdef BENCH_X86
   out->has_bf16 = out->level == ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
   out->has_int8 = out->level == ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
+  out->has_int8_avx2 = out->level >= ISA_AVX2;
 #endif
   size_t bytes = (size_t)opts->buffer_mib << 20;
   float *data = NULL;
@@ -524,7 +555,8 @@ static int measure_machine(const options *opts, machine *out) {
   out->n_threads = opts->n_threads;
   for (int t = 0; t < opts->n_threads; t++) {
     int threads = opts->threads[t];
-    double read[MACHINE_PASSES], fma[MACHINE_PASSES], bf16[MACHINE_PASSES], int8[MACHINE_PASSES];
+    double read[MACHINE_PASSES], fma[MACHINE_PASSES], bf16[MACHINE_PASSES], int8[MACHINE_PASSES],
+        int8_avx2[MACHINE_PASSES];
     read_bandwidth(out->level, data, n, threads); /* warm-up */
     for (int pass = 0; pass < MACHINE_PASSES; pass++)
       read[pass] = read_bandwidth(out->level, data, n, threads);
@@ -533,12 +565,14 @@ static int measure_machine(const options *opts, machine *out) {
       fma[pass] = fma_peak(out->level, PEAK_FMA, threads);
       bf16[pass] = out->has_bf16 ? fma_peak(out->level, PEAK_BF16, threads) : 0.0;
       int8[pass] = out->has_int8 ? fma_peak(out->level, PEAK_INT8, threads) : 0.0;
+      int8_avx2[pass] = out->has_int8_avx2 ? fma_peak(out->level, PEAK_INT8_AVX2, threads) : 0.0;
     }
     out->threads[t] = threads;
     out->read_gbs[t] = summarize(read, MACHINE_PASSES).median;
     out->fma_gflops[t] = summarize(fma, MACHINE_PASSES).median;
     out->bf16_gflops[t] = summarize(bf16, MACHINE_PASSES).median;
     out->int8_gops[t] = summarize(int8, MACHINE_PASSES).median;
+    out->int8_avx2_gops[t] = summarize(int8_avx2, MACHINE_PASSES).median;
   }
   cli_aligned_free(data);
   return 1;
@@ -564,8 +598,9 @@ static void print_machine(const options *opts, const machine *m) {
            gpt2_version(), cpus, isa_names[m->level], m->buffer_bytes, MACHINE_PASSES);
     for (int t = 0; t < m->n_threads; t++)
       printf("%s{\"threads\": %d, \"read_gbs\": %.4f, \"fma_gflops\": %.4f, \"bf16_gflops\": %.4f, "
-             "\"int8_gops\": %.4f}",
-             t ? ", " : "", m->threads[t], m->read_gbs[t], m->fma_gflops[t], m->bf16_gflops[t], m->int8_gops[t]);
+             "\"int8_gops\": %.4f, \"int8_avx2_gops\": %.4f}",
+             t ? ", " : "", m->threads[t], m->read_gbs[t], m->fma_gflops[t], m->bf16_gflops[t], m->int8_gops[t],
+             m->int8_avx2_gops[t]);
     printf("]},\n  \"results\": [");
     return;
   }
@@ -578,11 +613,13 @@ static void print_machine(const options *opts, const machine *m) {
            m->fma_gflops[t], isa_names[m->level]);
     if (m->has_bf16) printf(", BF16 dot peak %.1f GFLOP/s (vdpbf16ps)", m->bf16_gflops[t]);
     if (m->has_int8) printf(", int8 dot peak %.1f GOP/s (vpdpbusd)", m->int8_gops[t]);
+    if (m->has_int8_avx2) printf(", AVX2 int8 dot peak %.1f GOP/s (vpmaddubsw)", m->int8_avx2_gops[t]);
     printf("\n");
   }
   printf("pp: FLOPs per prompt of P tokens = 24 L E^2 P + 2 V E + 2 L E P (P+1); "
          "%% of the FMA peak (of the BF16 dot peak for --type bf16 on the avx512bf16 kernels, of the int8\n"
-         "    dot peak for block-quantized weights (under 1.1 bytes a parameter) on avx512vnni/avx512bf16)\n");
+         "    dot peak for block-quantized weights (under 1.1 bytes a parameter) on avx512vnni/avx512bf16, of the\n"
+         "    AVX2 int8 dot peak for them on avx2int8)\n");
   printf("tg: bytes per token = gpt2_model_size_per_token + KV rows 2 L E (pos+1) x kv size; "
          "%% of the read bandwidth\n");
 }
@@ -810,11 +847,20 @@ static int largest(const int *values, int n) {
 }
 
 /* Whether the model's matrices are block-quantized (Q8_0, Q4_0, K types:
-   at most 1.0625 bytes a parameter; F16 and BF16 take 2) and its kernels
-   multiply them on 8-bit activations, so that the int8 dot peak bounds pp. */
-static int int8_products(const model_info *m) {
-  int int8_table = strcmp(m->isa, "avx512vnni") == 0 || strcmp(m->isa, "avx512bf16") == 0;
-  return int8_table && (double)m->size_per_token < 1.1 * (double)m->n_params;
+   at most 1.0625 bytes a parameter; F16 and BF16 take 2). */
+static int block_quantized(const model_info *m) {
+  return (double)m->size_per_token < 1.1 * (double)m->n_params;
+}
+
+/* The int8 dot peak that bounds the model's pp (threads index t): its
+   matrices are block-quantized and its kernels multiply them on 8-bit
+   activations; 0 otherwise. */
+static double int8_limit(const machine *mach, const model_info *m, int t) {
+  if (!block_quantized(m)) return 0.0;
+  if (mach->has_int8 && (strcmp(m->isa, "avx512vnni") == 0 || strcmp(m->isa, "avx512bf16") == 0))
+    return mach->int8_gops[t];
+  if (mach->has_int8_avx2 && strcmp(m->isa, "avx2int8") == 0) return mach->int8_avx2_gops[t];
+  return 0.0;
 }
 
 /* Loads one model with one weight type and runs every test on it. */
@@ -885,7 +931,7 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
       r.limit = is_gen ? mach->read_gbs[t] : mach->fma_gflops[t];
       if (!is_gen && mach->has_bf16 && strcmp(type->name, "bf16") == 0 && strcmp(info.isa, "avx512bf16") == 0)
         r.limit = mach->bf16_gflops[t];
-      if (!is_gen && mach->has_int8 && int8_products(&info)) r.limit = mach->int8_gops[t];
+      if (!is_gen && int8_limit(mach, &info, t) > 0.0) r.limit = int8_limit(mach, &info, t);
       if (!run_test(opts, ctx, tokens, &r)) {
         fprintf(stderr, "gpt2-bench: %s failed: %s\n", path, gpt2_last_error());
         ok = 0;
