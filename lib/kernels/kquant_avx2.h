@@ -72,11 +72,6 @@ static inline __attribute__((always_inline)) void g2_k_q6_half(const unsigned ch
   u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), g2_k_high_bits(hv, 6, two_bits));
 }
 
-/* Bytes that are 0xff where (bytes & bit) == bit, else 0. */
-static inline __attribute__((always_inline)) __m256i g2_k_has_bits(__m256i bytes, __m256i bit) {
-  return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
-}
-
 /* Q2_K, Q3_K, IQ4_XS: a block's 8 vectors of 32 values in activation order
    (Q2_K/Q3_K: u; IQ4_XS: v, signed), its 16 groups' scales as int16 words
    (IQ4_XS: each 32-group's twice) and Q2_K's mins (layouts: the oracle,
@@ -122,9 +117,10 @@ static inline __attribute__((always_inline)) void g2_k_unpack_small_avx2(g2_dtyp
 #pragma GCC unroll 4
     for (int pair = 0; pair < 4; pair++) {
       __m256i v = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * pair), two_bits);
-      if (dtype == G2_DT_Q3_K)
-        v = _mm256_or_si256(v, _mm256_and_si256(g2_k_has_bits(hmask, _mm256_set1_epi8((char)(1 << (4 * half + pair)))),
-                                                _mm256_set1_epi8(4)));
+      if (dtype == G2_DT_Q3_K) /* hmask bit 4 half + pair to bit 2: shifts within 16-bit words, one constant
+                                  (a mask per bit left gcc 12 building 8 constants a block) */
+        v = _mm256_or_si256(
+            v, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hmask, 4 * half + pair), _mm256_set1_epi8(1)), 2));
       u[4 * half + pair] = v;
     }
   }
