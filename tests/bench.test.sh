@@ -23,7 +23,8 @@ def check(cond, name):
 doc = json.load(open(sys.argv[1]))
 limits = {l["threads"]: l for l in doc["machine"]["limits"]}
 check(sorted(limits) == [1, 2] and all(l["read_gbs"] > 0 and l["fma_gflops"] > 0 and l["bf16_gflops"] >= 0
-                                       and l["int8_gops"] >= 0 for l in limits.values()),
+                                       and l["int8_gops"] >= 0 and l["int8_avx2_gops"] >= 0
+                                       for l in limits.values()),
       "machine limits measured for 1 and 2 threads")
 results = doc["results"]
 check(len(results) == 3 * 2 * 6, "36 results: 3 types x 2 thread counts x (pp16, pp40, tg8, tg8 @ d24, np1 tg8, np3 tg8)")
@@ -45,10 +46,11 @@ for r in results:
         flops = 24 * L * E * E * P + 2 * V * E + 2 * L * E * P * (P + 1)
         ok_flops &= math.isclose(r["gflops"], r["avg_ts"] / P * flops / 1e9, rel_tol=1e-2)
         # BF16 weights on the vdpbf16ps kernels are bounded by that instruction's peak, block-quantized
-        # ones (under 1.1 bytes a parameter) on the int8 tables by vpdpbusd's
-        int8 = r["kernels"] in ("avx512vnni", "avx512bf16") and r["bytes_per_token_weights"] < 1.1 * r["n_params"]
+        # ones (under 1.1 bytes a parameter) on the int8 tables by vpdpbusd's, on avx2int8 by vpmaddubsw's
+        blocks = r["bytes_per_token_weights"] < 1.1 * r["n_params"]
         peak = ("bf16_gflops" if r["type"] == "bf16" and r["kernels"] == "avx512bf16"
-                else "int8_gops" if int8 else "fma_gflops")
+                else "int8_gops" if blocks and r["kernels"] in ("avx512vnni", "avx512bf16")
+                else "int8_avx2_gops" if blocks and r["kernels"] == "avx2int8" else "fma_gflops")
         ok_limits &= limits[r["threads"]][peak] > 0
         ok_limits &= math.isclose(r["limit_gflops"], limits[r["threads"]][peak], rel_tol=1e-4)
         ok_limits &= math.isclose(r["fraction_of_limit"], r["gflops"] / r["limit_gflops"], rel_tol=1e-2)
