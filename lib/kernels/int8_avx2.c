@@ -329,11 +329,12 @@ static void pack_panel(const g2_matrix *w, size_t j0, size_t n_rows, panel_block
     /* Q8_0: a row's int16 pairs 0..7 and 8..15; Q4_0: its 32 nibbles as
        bytes in element order (the low nibbles are elements 0..15) */
     __m256i first[PANEL_ROWS], last[PANEL_ROWS];
-    uint16_t h[PANEL_ROWS];
+    uint64_t scale_bits[2] = {0, 0}; /* in general registers, as step_scales' */
+#pragma GCC unroll 8
     for (size_t r = 0; r < PANEL_ROWS; r++) {
       const unsigned char *block = rows[r] + at;
       __builtin_prefetch(block + G2_PREFETCH_BYTES, 0, 2);
-      h[r] = half_bits(block);
+      scale_bits[r / 4] |= (uint64_t)half_bits(block) << 16 * (r % 4);
       if (w->dtype == G2_DT_Q8_0) {
         first[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 2)));
         last[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 18)));
@@ -345,7 +346,7 @@ static void pack_panel(const g2_matrix *w, size_t j0, size_t n_rows, panel_block
     }
     transpose8(first, panel[b].weights);
     if (w->dtype == G2_DT_Q8_0) transpose8(last, panel[b].weights + 8);
-    panel[b].scales = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
+    panel[b].scales = _mm256_cvtph_ps(_mm_set_epi64x((long long)scale_bits[1], (long long)scale_bits[0]));
   }
 }
 
