@@ -425,7 +425,6 @@ __attribute__((target("avx2"))) static double int8_dot_avx2(long iters, float *s
                                  _mm256_add_epi16(a4, a5));
   *sink += (float)_mm256_extract_epi16(sum, 0);
   return (double)iters * 6 * 16 * 4;
-
 }
 
 /* The same with vpdpbusd, which multiplies four unsigned by four signed
@@ -931,7 +930,8 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
       r.limit = is_gen ? mach->read_gbs[t] : mach->fma_gflops[t];
       if (!is_gen && mach->has_bf16 && strcmp(type->name, "bf16") == 0 && strcmp(info.isa, "avx512bf16") == 0)
         r.limit = mach->bf16_gflops[t];
-      if (!is_gen && int8_limit(mach, &info, t) > 0.0) r.limit = int8_limit(mach, &info, t);
+      double int8_peak = int8_limit(mach, &info, t);
+      if (!is_gen && int8_peak > 0.0) r.limit = int8_peak;
       if (!run_test(opts, ctx, tokens, &r)) {
         fprintf(stderr, "gpt2-bench: %s failed: %s\n", path, gpt2_last_error());
         ok = 0;

@@ -184,18 +184,21 @@ static ALWAYS_INLINE __m256 chain_step(g2_dtype dtype, int lone, const unsigned 
 
 /* The F16 scales of blocks b, b + 1 (`lone`: b only) of 4 rows, in lane
    4 * parity + r. */
+/* The F16 d of 4 rows' blocks at byte `at`, in words 0..3, packed in a
+   general register: 16-bit stores read back as one vector would miss store
+   forwarding (Zen 3: that stall took half the time of a one-token Q4_0
+   product). */
+static ALWAYS_INLINE uint64_t four_halves(const unsigned char *const *rows, size_t at) {
+  uint64_t bits = 0;
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; r++) bits |= (uint64_t)half_bits(rows[r] + at) << 16 * r;
+  return bits;
+}
+
 static ALWAYS_INLINE __m256 step_scales(g2_dtype dtype, int lone, const unsigned char *const *rows, size_t b) {
   size_t bytes = block_bytes(dtype), at = b * bytes;
-  /* packed in general registers: 16-bit stores read back as one vector
-     miss store forwarding (Zen 3: that stall took half the time of a
-     one-token Q4_0 product) */
-  uint64_t first = 0, second = 0;
-#pragma GCC unroll 4
-  for (int r = 0; r < STEP_ROWS; r++) {
-    first |= (uint64_t)half_bits(rows[r] + at) << 16 * r;
-    if (!lone) second |= (uint64_t)half_bits(rows[r] + at + bytes) << 16 * r;
-  }
-  return _mm256_cvtph_ps(_mm_set_epi64x((long long)second, (long long)first));
+  uint64_t second = lone ? 0 : four_halves(rows, at + bytes);
+  return _mm256_cvtph_ps(_mm_set_epi64x((long long)second, (long long)four_halves(rows, at)));
 }
 
 /* sums[t][r] = product of rows[r] with token t (r < 4, t < nt). */
@@ -329,12 +332,9 @@ static void pack_panel(const g2_matrix *w, size_t j0, size_t n_rows, panel_block
     /* Q8_0: a row's int16 pairs 0..7 and 8..15; Q4_0: its 32 nibbles as
        bytes in element order (the low nibbles are elements 0..15) */
     __m256i first[PANEL_ROWS], last[PANEL_ROWS];
-    uint64_t scale_bits[2] = {0, 0}; /* in general registers, as step_scales' */
-#pragma GCC unroll 8
     for (size_t r = 0; r < PANEL_ROWS; r++) {
       const unsigned char *block = rows[r] + at;
       __builtin_prefetch(block + G2_PREFETCH_BYTES, 0, 2);
-      scale_bits[r / 4] |= (uint64_t)half_bits(block) << 16 * (r % 4);
       if (w->dtype == G2_DT_Q8_0) {
         first[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 2)));
         last[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 18)));
@@ -346,7 +346,7 @@ static void pack_panel(const g2_matrix *w, size_t j0, size_t n_rows, panel_block
     }
     transpose8(first, panel[b].weights);
     if (w->dtype == G2_DT_Q8_0) transpose8(last, panel[b].weights + 8);
-    panel[b].scales = _mm256_cvtph_ps(_mm_set_epi64x((long long)scale_bits[1], (long long)scale_bits[0]));
+    panel[b].scales = _mm256_cvtph_ps(_mm_set_epi64x((long long)four_halves(rows + 4, at), (long long)four_halves(rows, at)));
   }
 }
 
