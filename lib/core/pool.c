@@ -30,9 +30,17 @@ enum { FIELD_BITS = 24 };
    scheduler time slice. */
 enum { SPIN_NS = 100 * 1000, SPINS_PER_CLOCK_READ = 64 };
 
+/* What a worker is started with. The pool owns these, so no thread frees a
+   block that another allocated: tests count live blocks across threads. */
+typedef struct worker {
+  g2_thread thread;
+  struct g2_pool *pool;
+  uint32_t index;
+} worker;
+
 struct g2_pool {
   uint32_t n_workers;
-  g2_thread *threads;
+  worker *workers;
   _Atomic uint64_t work;
   _Atomic size_t done; /* tasks of the current run finished */
   /* The current run; written before its work word is published. */
@@ -44,11 +52,6 @@ struct g2_pool {
   g2_mutex lock;
   g2_cond wake;
 };
-
-typedef struct worker_start {
-  g2_pool *pool;
-  uint32_t thread;
-} worker_start;
 
 static uint64_t run_of(uint64_t work) { return work >> (2 * FIELD_BITS); }
 static size_t tasks_of(uint64_t work) { return (size_t)((work >> FIELD_BITS) & FIELD_MASK); }
@@ -108,16 +111,15 @@ static uint64_t wait_for_run(g2_pool *pool, uint64_t seen) {
   return work;
 }
 
-static G2_THREAD_FN worker_main(void *start_arg) {
-  worker_start start = *(worker_start *)start_arg;
-  g2_free(start_arg);
-  g2_pool *pool = start.pool;
+static G2_THREAD_FN worker_main(void *arg) {
+  const worker *self = arg;
+  g2_pool *pool = self->pool;
   uint64_t seen = 0; /* the run number of a new pool: any later run is new */
   for (;;) {
     uint64_t work = wait_for_run(pool, seen);
     if (atomic_load_explicit(&pool->stop, memory_order_acquire)) return G2_THREAD_RETURN;
     seen = run_of(work);
-    work_on(pool, seen, start.thread);
+    work_on(pool, seen, self->index);
   }
 }
 
@@ -158,13 +160,13 @@ static void stop_workers(g2_pool *pool, uint32_t started) {
   atomic_store(&pool->stop, 1);
   g2_cond_broadcast(&pool->wake);
   g2_mutex_unlock(&pool->lock);
-  for (uint32_t i = 0; i < started; i++) g2_thread_join(pool->threads[i]);
+  for (uint32_t i = 0; i < started; i++) g2_thread_join(pool->workers[i].thread);
 }
 
 static void pool_destroy(g2_pool *pool) {
   g2_cond_destroy(&pool->wake);
   g2_mutex_destroy(&pool->lock);
-  g2_free(pool->threads);
+  g2_free(pool->workers);
   g2_free(pool);
 }
 
@@ -180,26 +182,22 @@ int g2_pool_new(uint32_t n_threads, g2_pool **out) {
   g2_mutex_init(&pool->lock);
   g2_cond_init(&pool->wake);
   if (pool->n_workers) {
-    pool->threads = g2_malloc_array(pool->n_workers, sizeof *pool->threads);
-    if (!pool->threads) {
+    pool->workers = g2_malloc_array(pool->n_workers, sizeof *pool->workers);
+    if (!pool->workers) {
       pool_destroy(pool);
       return g2_fail(GPT2_E_NOMEM, "out of memory for %u threads", (unsigned)n_threads);
     }
   }
   for (uint32_t i = 0; i < pool->n_workers; i++) {
-    worker_start *start = g2_malloc(sizeof *start);
-    int error = -1;
-    if (start) {
-      start->pool = pool;
-      start->thread = i + 1;
-      error = g2_thread_create(&pool->threads[i], worker_main, start, POOL_STACK_BYTES);
-      if (!error) continue; /* the worker frees `start` */
-    }
-    g2_free(start);
+    worker *w = &pool->workers[i];
+    w->pool = pool;
+    w->index = i + 1;
+    int error = g2_thread_create(&w->thread, worker_main, w, POOL_STACK_BYTES);
+    if (!error) continue;
     stop_workers(pool, i);
     pool_destroy(pool);
     return g2_fail(GPT2_E_NOMEM, "cannot start thread %u of %u: %s", (unsigned)(i + 2),
-                   (unsigned)n_threads, error > 0 ? strerror(error) : "out of memory");
+                   (unsigned)n_threads, error > 0 ? strerror(error) : "the system refused");
   }
   *out = pool;
   return GPT2_OK;
