@@ -22,7 +22,7 @@
 #include "speed_util.h"
 
 /* The matmuls' work area (kernels.h), one thread. */
-static _Alignas(64) unsigned char work[G2_KERNEL_WORK_BYTES];
+static g2_work work[1];
 
 enum { N_EMBD = 768, N_LAYER = 12, N_VOCAB = 50257, SMALL_BATCH = 64 };
 

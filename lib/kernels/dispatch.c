@@ -84,6 +84,7 @@ g2_matmul_fn g2_kernels_matmul(const g2_kernels *k, const g2_matrix *w, size_t n
 
 void g2_matmul(const g2_kernels *k, const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                const float *bias, float *out, size_t out_stride, size_t col_begin, size_t col_end,
-               void *work) {
+               g2_work *work) {
+  work->kept = 0;
   g2_kernels_matmul(k, w, n_tok)(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
 }

@@ -653,11 +653,15 @@ static void lanes_any(g2_dtype dtype, int nr, const unsigned char *row0, size_t 
 /* Tokens [0, n_tok), LANE_TOKS at a time: each group streams the weights
    once, LANE_ROWS consecutive rows at a time. */
 static void matmul_lanes(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
-                         float *out, size_t out_stride, size_t col_begin, size_t col_end, lanes_x *lx) {
+                         float *out, size_t out_stride, size_t col_begin, size_t col_end, g2_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
+  lanes_x *lx = (lanes_x *)(void *)work->area;
   for (size_t t0 = 0; t0 < n_tok; t0 += LANE_TOKS) {
     size_t nt = n_tok - t0 < LANE_TOKS ? n_tok - t0 : LANE_TOKS;
-    lanes_pack(x + t0 * x_stride, nt, x_stride, n_in, offset_shift(w->dtype), w->block_sums != NULL, lx);
+    if (work->kept != t0 + 1) { /* the product's tokens t0 .. not packed on this thread yet */
+      lanes_pack(x + t0 * x_stride, nt, x_stride, n_in, offset_shift(w->dtype), w->block_sums != NULL, lx);
+      work->kept = t0 + 1;
+    }
     for (size_t j0 = col_begin; j0 < col_end; j0 += LANE_ROWS) {
       size_t nr = col_end - j0 < LANE_ROWS ? col_end - j0 : LANE_ROWS;
       const unsigned char *row0 = (const unsigned char *)w->data + j0 * row_bytes;
@@ -684,7 +688,7 @@ static void int8_vnni_matmul(const g2_matrix *w, const float *x, size_t n_tok, s
                      : token_block < PANEL_MIN_TOKS ? SIZE_MAX
                                                     : LANES_MAX_TOKS_SIGNED;
   if (batch && n_tok <= lanes_max) {
-    matmul_lanes(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, (lanes_x *)work);
+    matmul_lanes(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
     return;
   }
   unsigned char *restrict scratch = ((int8_work *)work)->x;

@@ -14,8 +14,8 @@
 
    Stack: a kernel keeps at most G2_KERNEL_STACK_BYTES of its own on the
    stack (register tiles, a block's unpacked values); every larger buffer
-   is in the caller's `work` area (G2_KERNEL_WORK_BYTES, 64-byte aligned,
-   one per thread), so the library runs on small thread stacks
+   is in the caller's `work` area (g2_work: G2_KERNEL_WORK_BYTES, 64-byte
+   aligned, one per thread), so the library runs on small thread stacks
    (tests/unit/test_stack.c evaluates from 64 KiB ones). */
 #ifndef G2_KERNELS_H
 #define G2_KERNELS_H
@@ -42,10 +42,20 @@ enum {
   G2_PREFETCH_BYTES = 16384
 };
 
+/* A thread's work area for matmuls: the kernels' buffers, then a mark of
+   what they hold. The caller sets `kept` to 0 before a product's first
+   column slice on the thread (g2_matmul does, for a whole product); a
+   kernel may set it nonzero to find what it derived from x (quantized
+   activations) in `area` again in the same product's later slices. */
+typedef struct g2_work {
+  _Alignas(64) unsigned char area[G2_KERNEL_WORK_BYTES];
+  uint64_t kept;
+} g2_work;
+
 /* out[t*out_stride + j] = bias[j] + sum_k x[t*x_stride + k] * W(j, k)
    for t in [0, n_tok), j in [col_begin, col_end). bias may be NULL. `work`
-   is a G2_KERNEL_WORK_BYTES area, 64-byte aligned, that no other thread
-   uses during the call. */
+   is a g2_work (its area at offset 0, 64-byte aligned) that no other
+   thread uses during the call. */
 typedef void (*g2_matmul_fn)(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                              const float *bias, float *out, size_t out_stride, size_t col_begin,
                              size_t col_end, void *work);
@@ -116,11 +126,11 @@ typedef struct g2_kernels {
    batches. Never NULL. The forward pass asks once per matrix and context. */
 g2_matmul_fn g2_kernels_matmul(const g2_kernels *k, const g2_matrix *w, size_t n_tok);
 
-/* g2_kernels_matmul(k, w, n_tok) called on these arguments: for tests and
-   tools, which run one product at a time. */
+/* g2_kernels_matmul(k, w, n_tok) called on these arguments, each call a
+   product of its own (work->kept reset): for tests and tools. */
 void g2_matmul(const g2_kernels *k, const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                const float *bias, float *out, size_t out_stride, size_t col_begin, size_t col_end,
-               void *work);
+               g2_work *work);
 
 /* The fastest table a CPU with `cpu` runs (skipping those that round
    activations if fp32_only), or the one named by `forced` (e.g.

@@ -75,9 +75,10 @@ int g2_scratch_reserve(struct gpt2_context *ctx, size_t n_tok, size_t n_kv, size
   s.segments = g2_malloc_array(t, sizeof *s.segments);
   s.blocks = g2_malloc_array(t, sizeof *s.blocks);
   /* n_threads <= MAX_THREADS: no overflow */
-  s.work_block = g2_malloc((size_t)ctx->n_threads * G2_KERNEL_WORK_BYTES + WORK_ALIGN - 1);
+  s.work_block = g2_malloc((size_t)ctx->n_threads * sizeof(g2_work) + WORK_ALIGN - 1);
   if (s.work_block)
-    s.work = (unsigned char *)s.work_block + (WORK_ALIGN - (uintptr_t)s.work_block % WORK_ALIGN) % WORK_ALIGN;
+    s.work = (g2_work *)(void *)((unsigned char *)s.work_block +
+                                 (WORK_ALIGN - (uintptr_t)s.work_block % WORK_ALIGN) % WORK_ALIGN);
   if (!s.x || !s.xn || !s.qkv || !s.attn || !s.ff || !s.scores || !s.hidden || !s.stage || !s.segments ||
       !s.blocks || !s.work) {
     scratch_free(&s);

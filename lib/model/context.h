@@ -43,7 +43,7 @@ typedef struct g2_scratch {
   float *stage;   /* [cap_stage][n_vocab] logits of several contexts, one product */
   g2_segment *segments;        /* [cap_tokens] a pass's segments (each >= 1 token) */
   g2_attention_block *blocks;  /* [cap_tokens] a pass's attention blocks */
-  unsigned char *work; /* [n_threads][G2_KERNEL_WORK_BYTES] the matmuls' work areas, 64-byte aligned */
+  g2_work *work;       /* [n_threads] the matmuls' work areas, 64-byte aligned */
   void *work_block;    /* what g2_free takes for `work` */
 } g2_scratch;
 

@@ -30,7 +30,7 @@ typedef struct matmul_job {
   const float *x, *bias;
   float *out;
   size_t n_tok, x_stride, out_stride, slice;
-  unsigned char *work; /* [thread][G2_KERNEL_WORK_BYTES] */
+  g2_work *work; /* [thread] */
 } matmul_job;
 
 static void matmul_task(void *arg, size_t task, uint32_t thread) {
@@ -40,7 +40,7 @@ static void matmul_task(void *arg, size_t task, uint32_t thread) {
   size_t end = begin + job->slice < n_out ? begin + job->slice : n_out;
   if (begin < end)
     job->fn(job->w, job->x, job->n_tok, job->x_stride, job->bias, job->out, job->out_stride, begin, end,
-            job->work + (size_t)thread * G2_KERNEL_WORK_BYTES);
+            &job->work[thread]);
 }
 
 /* out[t][0..n_out) = x[t] . W + bias, columns split into slices, by the
@@ -57,6 +57,7 @@ static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, g2_matmul
   slice = (slice + COLUMN_ALIGN - 1) / COLUMN_ALIGN * COLUMN_ALIGN;
   matmul_job job = {n_tok == 1 ? plan.one : plan.many, w, x, bias, out, n_tok, x_stride, out_stride, slice,
                     ctx->scratch.work};
+  for (uint32_t thread = 0; thread < ctx->n_threads; thread++) ctx->scratch.work[thread].kept = 0;
   g2_pool_run(ctx->pool, (n_out + slice - 1) / slice, matmul_task, &job);
 }
 

@@ -28,7 +28,7 @@ static const float sentinel = -12345.0f;
 
 /* The oracle table, and the matmuls' work area (kernels.h), one thread. */
 static const g2_kernels *scalar;
-static _Alignas(64) unsigned char work[G2_KERNEL_WORK_BYTES];
+static g2_work work[1];
 
 /* A random matrix stored as dtype/layout, and its elements as the kernels
    must see them (g2_dequantize of the stored rows). */
