@@ -451,15 +451,6 @@ static void panel_tile_any(g2_dtype dtype, size_t nt, const panel_block *panel, 
 #undef TILE_TOKENS
 }
 
-/* Whether the work area already holds this product's quantized tokens (an
-   earlier column slice on this thread quantized them all, in one block);
-   if not, marks them kept for the later slices when they fit one block. */
-static int tokens_kept(g2_work *work, size_t n_tok, size_t token_block) {
-  if (work->kept) return 1;
-  work->kept = n_tok <= token_block;
-  return 0;
-}
-
 /* Panels first in the work area, then as many quantized tokens as fit. */
 static void matmul_panels(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                           float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
@@ -471,7 +462,7 @@ static void matmul_panels(const g2_matrix *w, const float *x, size_t n_tok, size
   if (token_block >= TILE_TOKS) token_block = token_block / TILE_TOKS * TILE_TOKS;
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
-    if (!tokens_kept(work, n_tok, token_block)) {
+    if (!g2_work_tokens_kept(work, n_tok, token_block)) {
       for (size_t t = t0; t < t_end; t++) {
         if (w->dtype == G2_DT_Q8_0)
           quantize_token16(x + t * x_stride, n_in, scratch + (t - t0) * token_size);
@@ -508,7 +499,7 @@ static void int8_avx2_matmul(const g2_matrix *w, const float *x, size_t n_tok, s
   size_t token_block = G2_KERNEL_WORK_BYTES / token_bytes(n_in);
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
-    if (!tokens_kept(work, n_tok, token_block))
+    if (!g2_work_tokens_kept(work, n_tok, token_block))
       for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, scratch + (t - t0) * token_bytes(n_in));
     matmul_stream(w, scratch, t_end - t0, bias, out + t0 * out_stride, out_stride, col_begin, col_end);
   }

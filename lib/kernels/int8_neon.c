@@ -206,7 +206,8 @@ static ALWAYS_INLINE void int8_matmul(g2_dtype dtype, const g2_matrix *w, const 
   size_t n_in = (size_t)w->n_in, x_bytes = token_bytes(n_in), chunk = X_BYTES / x_bytes;
   for (size_t t0 = 0; t0 < n_tok; t0 += chunk) {
     size_t count = n_tok - t0 < chunk ? n_tok - t0 : chunk;
-    for (size_t t = 0; t < count; t++) quantize_token(x + (t0 + t) * x_stride, n_in, work + t * x_bytes);
+    if (!g2_work_tokens_kept((g2_work *)(void *)work, n_tok, chunk))
+      for (size_t t = 0; t < count; t++) quantize_token(x + (t0 + t) * x_stride, n_in, work + t * x_bytes);
     sweep(dtype, w, work, count, bias, out + t0 * out_stride, out_stride, col_begin, col_end);
   }
 }

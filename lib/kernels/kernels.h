@@ -52,6 +52,16 @@ typedef struct g2_work {
   uint64_t kept;
 } g2_work;
 
+/* For kernels that quantize a product's tokens into their area, a block of
+   token_block at a time: whether an earlier slice of the product on this
+   thread left all n_tok of them there; if not, marks them kept for the
+   later slices when they fit one block (the caller then quantizes). */
+static inline int g2_work_tokens_kept(g2_work *work, size_t n_tok, size_t token_block) {
+  if (work->kept) return 1;
+  work->kept = n_tok <= token_block;
+  return 0;
+}
+
 /* out[t*out_stride + j] = bias[j] + sum_k x[t*x_stride + k] * W(j, k)
    for t in [0, n_tok), j in [col_begin, col_end). bias may be NULL. `work`
    is a g2_work (its area at offset 0, 64-byte aligned) that no other

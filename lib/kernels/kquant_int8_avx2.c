@@ -354,7 +354,7 @@ static ALWAYS_INLINE float stream_row_small(g2_dtype dtype, const unsigned char 
 static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
                                         float *out, size_t col_begin, size_t col_end, kq8_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
-  quantize_token(x, n_in, work->x);
+  if (!g2_work_tokens_kept((g2_work *)(void *)work, 1, 1)) quantize_token(x, n_in, work->x);
   token_x xt = token_at(work->x, n_in);
   for (size_t j = col_begin; j < col_end; j++) {
     const unsigned char *row = (const unsigned char *)w->data + j * row_bytes;
@@ -379,7 +379,8 @@ static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const f
   }
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
-    for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
+    if (!g2_work_tokens_kept((g2_work *)(void *)work, n_tok, token_block))
+      for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
     for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
       size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
       for (size_t r = 0; r < n_rows; r++) {

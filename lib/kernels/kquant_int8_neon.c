@@ -230,7 +230,8 @@ static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const f
   size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), chunk = X_BYTES / x_bytes;
   for (size_t t0 = 0; t0 < n_tok; t0 += chunk) {
     size_t count = n_tok - t0 < chunk ? n_tok - t0 : chunk;
-    for (size_t t = 0; t < count; t++) quantize_token(x + (t0 + t) * x_stride, n_in, work + t * x_bytes);
+    if (!g2_work_tokens_kept((g2_work *)(void *)work, n_tok, chunk))
+      for (size_t t = 0; t < count; t++) quantize_token(x + (t0 + t) * x_stride, n_in, work + t * x_bytes);
     for (size_t j = col_begin; j < col_end; j++) {
       const unsigned char *row = (const unsigned char *)w->data + j * row_bytes;
       for (size_t t = 0; t < count; t += TILE_TOKS) {

@@ -197,7 +197,8 @@ static ALWAYS_INLINE void q32_matmul(g2_dtype dtype, const g2_matrix *w, const f
   size_t token_block = X_BYTES / x_bytes; /* >= 1: n_in <= G2_Q32_MAX_IN */
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
-    for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work + (t - t0) * x_bytes);
+    if (!g2_work_tokens_kept((g2_work *)(void *)work, n_tok, token_block))
+      for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work + (t - t0) * x_bytes);
     for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
       size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
       const unsigned char *rows[ROWS];

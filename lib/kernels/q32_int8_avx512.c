@@ -270,7 +270,7 @@ static ALWAYS_INLINE void q32_vnni_one_token(g2_dtype dtype, const g2_matrix *w,
                                              float *out, size_t col_begin, size_t col_end, q32_vnni_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK;
   size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, BLOCK);
-  quantize_token(x, n_in, work->x);
+  if (!g2_work_tokens_kept((g2_work *)(void *)work, 1, 1)) quantize_token(x, n_in, work->x);
   const int8_t *q = (const int8_t *)work->x;
   const float *d = (const float *)(const void *)(work->x + n_in);
   const int32_t *sums = (const int32_t *)(const void *)(work->x + n_in + 4 * n_blocks);
@@ -304,7 +304,8 @@ static ALWAYS_INLINE void q32_vnni_matmul(g2_dtype dtype, const g2_matrix *w, co
   size_t token_block = X_BYTES / x_bytes; /* >= 1: n_blocks <= PANEL_MAX_BLOCKS */
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
-    for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
+    if (!g2_work_tokens_kept((g2_work *)(void *)work, n_tok, token_block))
+      for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
     for (size_t j0 = col_begin; j0 < col_end; j0 += PANEL_ROWS) {
       size_t n_rows = col_end - j0 < PANEL_ROWS ? col_end - j0 : PANEL_ROWS;
       const unsigned char *rows[PANEL_ROWS];

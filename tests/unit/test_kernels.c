@@ -10,6 +10,7 @@
 #include "core/half.h"
 #include "gpt2.h"
 #include "harness.h"
+#include "split_matmul.h"
 #include "test_random.h"
 #include "kernels/bf16.h"
 #include "kernels/int8.h"
@@ -234,6 +235,12 @@ static void check_matmul(const g2_kernels *kt, const test_matrix *t, size_t n_to
   CHECK(memcmp(whole, split, n_tok * out_stride * sizeof(float)) == 0,
         "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu: same bits with odd column splits", kt->name, dt, lay,
         n_in, n_out, n_tok);
+
+  set_sentinel(split, n_tok * out_stride);
+  slice_matmul(kt, &t->m, x, n_tok, x_stride, b, split, out_stride, work);
+  CHECK(memcmp(whole, split, n_tok * out_stride * sizeof(float)) == 0,
+        "%s matmul %s %s n_in=%zu n_out=%zu n_tok=%zu: same bits in column slices of one product on one work area",
+        kt->name, dt, lay, n_in, n_out, n_tok);
 
   set_sentinel(split, n_tok * out_stride);
   for (size_t tok = 0; tok < n_tok; tok++)
