@@ -527,14 +527,35 @@ static void batch_tile_any(int shift, size_t nt, const panel_block *panel, size_
    unsigned side against the stored signed weights, and the correction is
    the row's -128 sum w, so offsets[] is not used. Lanes of missing tokens are
    zeroed, so that no lane computes on stale bytes of the work area (their
-   sums are never stored). */
+   sums are never stored.
+   In the work area: one token's quantization (token_at's layout), then
+   as many groups of LANE_TOKS tokens as fit, each n_blocks x LANE_BLOCK_BYTES
+   (slots, 64-byte aligned), so that a product's later column slices on a
+   thread find all its tokens packed (up to 4 groups of the 124M shape's
+   768-value rows). */
 typedef struct lanes_x {
-  _Alignas(64) int32_t groups[PANEL_MAX_BLOCKS][8][LANE_TOKS];
-  _Alignas(64) int32_t offsets[PANEL_MAX_BLOCKS][LANE_TOKS];
-  _Alignas(64) float d_x[PANEL_MAX_BLOCKS][LANE_TOKS];
-  _Alignas(64) unsigned char token[PANEL_MAX_BLOCKS * (BLOCK + 8)]; /* one token, token_at's layout */
+  int32_t (*groups)[8][LANE_TOKS];
+  int32_t (*offsets)[LANE_TOKS];
+  float (*d_x)[LANE_TOKS];
+  unsigned char *token;
 } lanes_x;
-_Static_assert(sizeof(lanes_x) <= G2_KERNEL_WORK_BYTES, "int8_avx512.c's token lanes fit the work area");
+enum {
+  LANE_TOKEN_BYTES = PANEL_MAX_BLOCKS * (BLOCK + 8),
+  LANE_BLOCK_BYTES = (8 + 2) * LANE_TOKS * 4 /* groups, offsets, d_x of one block */
+};
+_Static_assert(LANE_TOKEN_BYTES % 64 == 0 && LANE_TOKEN_BYTES + PANEL_MAX_BLOCKS * LANE_BLOCK_BYTES <= G2_KERNEL_WORK_BYTES,
+               "int8_avx512.c's token lanes: one group fits the work area");
+
+static size_t lane_slots(size_t n_blocks) {
+  return (G2_KERNEL_WORK_BYTES - LANE_TOKEN_BYTES) / (n_blocks * LANE_BLOCK_BYTES);
+}
+
+static lanes_x lanes_at(unsigned char *area, size_t n_blocks, size_t slot) {
+  unsigned char *base = area + LANE_TOKEN_BYTES + slot * n_blocks * LANE_BLOCK_BYTES;
+  return (lanes_x){(int32_t(*)[8][LANE_TOKS])(void *)base,
+                   (int32_t(*)[LANE_TOKS])(void *)(base + n_blocks * 8 * LANE_TOKS * 4),
+                   (float(*)[LANE_TOKS])(void *)(base + n_blocks * 9 * LANE_TOKS * 4), area};
+}
 
 static void lanes_pack(const float *x, size_t nt, size_t x_stride, size_t n_in, int shift, int signed_w,
                        lanes_x *lx) {
@@ -655,12 +676,17 @@ static void lanes_any(g2_dtype dtype, int nr, const unsigned char *row0, size_t 
 static void matmul_lanes(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                          float *out, size_t out_stride, size_t col_begin, size_t col_end, g2_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
-  lanes_x *lx = (lanes_x *)(void *)work->area;
+  size_t slots = lane_slots(n_blocks); /* >= 1 */
   for (size_t t0 = 0; t0 < n_tok; t0 += LANE_TOKS) {
     size_t nt = n_tok - t0 < LANE_TOKS ? n_tok - t0 : LANE_TOKS;
-    if (work->kept != t0 + 1) { /* the product's tokens t0 .. not packed on this thread yet */
+    /* kept: bit g set while group g (tokens 16 g ..) sits in slot g % slots;
+       groups past 63 are packed every time */
+    size_t group = t0 / LANE_TOKS, slot = group % slots;
+    lanes_x lanes = lanes_at(work->area, n_blocks, slot), *lx = &lanes;
+    if (group >= 64 || !(work->kept >> group & 1)) {
       lanes_pack(x + t0 * x_stride, nt, x_stride, n_in, offset_shift(w->dtype), w->block_sums != NULL, lx);
-      work->kept = t0 + 1;
+      for (size_t g = slot; g < 64; g += slots) work->kept &= ~((uint64_t)1 << g);
+      if (group < 64) work->kept |= (uint64_t)1 << group;
     }
     for (size_t j0 = col_begin; j0 < col_end; j0 += LANE_ROWS) {
       size_t nr = col_end - j0 < LANE_ROWS ? col_end - j0 : LANE_ROWS;
