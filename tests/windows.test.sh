@@ -31,11 +31,12 @@ imports=$(x86_64-w64-mingw32-objdump -p "$WIN/libgpt2.dll" | sed -n 's/.*DLL Nam
 check "libgpt2.dll needs only system DLLs ($imports)" test "$imports" = "KERNEL32.dll msvcrt.dll "
 
 # Wine: a prefix of our own (its first start takes a few seconds), quiet,
-# and one wineserver kept for the whole script.
+# and one wineserver kept for the whole script. The server's services start
+# with a throwaway `wine cmd`, so that they never hold a test's output pipe.
 export WINEPREFIX=$PWD/$WIN/wine WINEDEBUG=-all
-wineserver -p 2>/dev/null
+start_wine() { wineserver -p 2>/dev/null; wine cmd /c exit 0 >/dev/null 2>&1; }
 trap 'wineserver -k 2>/dev/null; rm -rf "$tmp"; [ "$failures" -eq 0 ] || exit 1' EXIT
-wine cmd /c exit 0 >/dev/null 2>&1
+start_wine
 # Each run has 300 s (a hung program is a failure, status 124).
 winrun() { timeout --kill-after=10 300 wine "$@" 2>&1 | tr -d '\r'; return "${PIPESTATUS[0]}"; }
 
@@ -56,8 +57,7 @@ for program in "$WIN"/tests/*.exe; do
   if [ $status -ne 0 ] && grep -q '^wine client error' "$tmp/$name.log"; then
     echo "# windows $name: $(grep -m1 '^wine client error' "$tmp/$name.log"); run again"
     wineserver -k 2>/dev/null; wineserver -w 2>/dev/null
-    wineserver -p 2>/dev/null
-    wine cmd /c exit 0 >/dev/null 2>&1 # services started here, not holding winrun's pipe
+    start_wine
     winrun "$program" >"$tmp/$name.log"
     status=$?
   fi

@@ -182,8 +182,6 @@ static ALWAYS_INLINE __m256 chain_step(g2_dtype dtype, int lone, const unsigned 
   return lone ? _mm256_blend_ps(chain, next, 0x0f) : next;
 }
 
-/* The F16 scales of blocks b, b + 1 (`lone`: b only) of 4 rows, in lane
-   4 * parity + r. */
 /* The F16 d of 4 rows' blocks at byte `at`, in words 0..3, packed in a
    general register: 16-bit stores read back as one vector would miss store
    forwarding (Zen 3: that stall took half the time of a one-token Q4_0
@@ -195,6 +193,8 @@ static ALWAYS_INLINE uint64_t four_halves(const unsigned char *const *rows, size
   return bits;
 }
 
+/* The F16 scales of blocks b, b + 1 (`lone`: b only) of 4 rows, in lane
+   4 * parity + r. */
 static ALWAYS_INLINE __m256 step_scales(g2_dtype dtype, int lone, const unsigned char *const *rows, size_t b) {
   size_t bytes = block_bytes(dtype), at = b * bytes;
   uint64_t second = lone ? 0 : four_halves(rows, at + bytes);
@@ -346,7 +346,8 @@ static void pack_panel(const g2_matrix *w, size_t j0, size_t n_rows, panel_block
     }
     transpose8(first, panel[b].weights);
     if (w->dtype == G2_DT_Q8_0) transpose8(last, panel[b].weights + 8);
-    panel[b].scales = _mm256_cvtph_ps(_mm_set_epi64x((long long)four_halves(rows + 4, at), (long long)four_halves(rows, at)));
+    panel[b].scales =
+        _mm256_cvtph_ps(_mm_set_epi64x((long long)four_halves(rows + 4, at), (long long)four_halves(rows, at)));
   }
 }
 
