@@ -168,11 +168,13 @@ g2_matmul_fn g2_int8_avx2_matmul_for(const g2_matrix *w, int many);
 /* NK K types (Q2_K..Q6_K, IQ4_XS) on 8-bit activations by AVX2 integer code
    (kernels/kquant_int8.h); run by the tables that round activations. */
 g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many);
-/* The same products, batches of at least 20 tokens by vpdpwssd
-   (AVX512-VNNI) panels (kernels/kquant_int8_avx512.c); NULL for one token,
-   so that g2_kq8_matmul_for takes it: the avx512vnni and avx512bf16
-   tables' finder before that one. */
+/* The same products by AVX512-VNNI: batches of at least 20 tokens by
+   vpdpwssd panels (kernels/kquant_int8_avx512.c), fewer by the AVX2
+   kernel, one token 16 rows at a time (kquant_int8_token_avx512.c, whose
+   function for each K type g2_kq8_vnni_token_matmul gives): the
+   avx512vnni and avx512bf16 tables' finder before g2_kq8_matmul_for. */
 g2_matmul_fn g2_kq8_vnni_matmul_for(const g2_matrix *w, int many);
+g2_matmul_fn g2_kq8_vnni_token_matmul(g2_dtype dtype);
 /* NK Q4_1/Q5_0/Q5_1/IQ4_NL on 8-bit activations by AVX2 integer code
    (kernels/q32_int8.h), for tables that round activations. */
 g2_matmul_fn g2_q32_matmul_for(const g2_matrix *w, int many);

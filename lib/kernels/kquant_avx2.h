@@ -72,24 +72,14 @@ static inline __attribute__((always_inline)) void g2_k_q6_half(const unsigned ch
   u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), g2_k_high_bits(hv, 6, two_bits));
 }
 
-/* Q2_K, Q3_K, IQ4_XS: a block's 8 vectors of 32 values in activation order
-   (Q2_K/Q3_K: u; IQ4_XS: v, signed), its 16 groups' scales as int16 words
-   (IQ4_XS: each 32-group's twice) and Q2_K's mins (layouts: the oracle,
+/* Q2_K, Q3_K, IQ4_XS: a block's 16 groups' scales as int16 words (IQ4_XS:
+   each 32-group's twice) and Q2_K's mins (layouts: the oracle,
    tensor/dequant.c; kquant.h's g2_k_unpack gives the same values as
-   floats' factors). Q2_K/Q3_K: vector c is bit pair c % 4 of the 32 qs
-   bytes of half c / 4 (group 2c the first 16 bytes, 2c + 1 the next), and
-   Q3_K's bit 2 is bit 4 (c / 4) + c % 4 of the 32 hmask bytes. */
-static inline __attribute__((always_inline)) void g2_k_unpack_small_avx2(g2_dtype dtype, const unsigned char *block,
-                                                                         __m256i u[8], __m256i *scales, __m256i *mins) {
+   floats' factors). mins is left alone for the other two. */
+static inline __attribute__((always_inline)) void g2_k_small_scales_avx2(g2_dtype dtype, const unsigned char *block,
+                                                                         __m256i *scales, __m256i *mins) {
   const __m128i nibble = _mm_set1_epi8(0x0f);
   if (dtype == G2_DT_IQ4_XS) {
-    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid));
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++) {
-      __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)(block + 8 + 16 * k));
-      __m256i index = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0f));
-      u[k] = _mm256_shuffle_epi8(grid, index);
-    }
     uint16_t high_word;
     uint32_t low_word;
     memcpy(&high_word, block + 2, 2);
@@ -107,22 +97,6 @@ static inline __attribute__((always_inline)) void g2_k_unpack_small_avx2(g2_dtyp
     __m128i eight = _mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32));
     *scales = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(eight, eight));
     return;
-  }
-  const __m256i two_bits = _mm256_set1_epi8(3);
-  const unsigned char *qs = block + (dtype == G2_DT_Q2_K ? 16 : 32);
-  __m256i hmask = _mm256_loadu_si256((const __m256i *)(const void *)block); /* Q3_K only */
-#pragma GCC unroll 2
-  for (int half = 0; half < 2; half++) {
-    __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * half));
-#pragma GCC unroll 4
-    for (int pair = 0; pair < 4; pair++) {
-      __m256i v = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * pair), two_bits);
-      if (dtype == G2_DT_Q3_K) /* hmask bit 4 half + pair to bit 2: shifts within 16-bit words, one constant
-                                  (a mask per bit left gcc 12 building 8 constants a block) */
-        v = _mm256_or_si256(
-            v, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hmask, 4 * half + pair), _mm256_set1_epi8(1)), 2));
-      u[4 * half + pair] = v;
-    }
   }
   if (dtype == G2_DT_Q2_K) {
     __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)block);
@@ -143,6 +117,43 @@ static inline __attribute__((always_inline)) void g2_k_unpack_small_avx2(g2_dtyp
   __m128i high = _mm_srlv_epi32(_mm_set1_epi32((int)high_word), _mm_setr_epi32(0, 2, 4, 6));
   high = _mm_slli_epi16(_mm_and_si128(high, _mm_set1_epi8(3)), 4);
   *scales = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32)));
+}
+
+/* Q2_K, Q3_K, IQ4_XS: a block's 8 vectors of 32 values in activation order
+   (Q2_K/Q3_K: u; IQ4_XS: v, signed), and its scales and mins as
+   g2_k_small_scales_avx2 gives them. Q2_K/Q3_K: vector c is bit pair c % 4
+   of the 32 qs bytes of half c / 4 (group 2c the first 16 bytes, 2c + 1
+   the next), and Q3_K's bit 2 is bit 4 (c / 4) + c % 4 of the 32 hmask
+   bytes. */
+static inline __attribute__((always_inline)) void g2_k_unpack_small_avx2(g2_dtype dtype, const unsigned char *block,
+                                                                         __m256i u[8], __m256i *scales, __m256i *mins) {
+  g2_k_small_scales_avx2(dtype, block, scales, mins);
+  if (dtype == G2_DT_IQ4_XS) {
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid));
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+      __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)(block + 8 + 16 * k));
+      __m256i index = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0f));
+      u[k] = _mm256_shuffle_epi8(grid, index);
+    }
+    return;
+  }
+  const __m256i two_bits = _mm256_set1_epi8(3);
+  const unsigned char *qs = block + (dtype == G2_DT_Q2_K ? 16 : 32);
+  __m256i hmask = _mm256_loadu_si256((const __m256i *)(const void *)block); /* Q3_K only */
+#pragma GCC unroll 2
+  for (int half = 0; half < 2; half++) {
+    __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * half));
+#pragma GCC unroll 4
+    for (int pair = 0; pair < 4; pair++) {
+      __m256i v = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * pair), two_bits);
+      if (dtype == G2_DT_Q3_K) /* hmask bit 4 half + pair to bit 2: shifts within 16-bit words, one constant
+                                  (a mask per bit left gcc 12 building 8 constants a block) */
+        v = _mm256_or_si256(
+            v, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hmask, 4 * half + pair), _mm256_set1_epi8(1)), 2));
+      u[4 * half + pair] = v;
+    }
+  }
 }
 
 /* Q4_1, Q5_0, Q5_1, IQ4_NL: a block's 32 codes u (unsigned; IQ4_NL: grid

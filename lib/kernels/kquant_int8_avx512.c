@@ -25,8 +25,9 @@
    is added after the last block. Every element therefore gets the
    definition's chain, whatever the column split or token batch.
 
-   One token, and batches of fewer than BATCH_MIN_TOKS, run the AVX2
-   kernel (kquant_int8_avx2.c): the same definition, so the same bits. */
+   Batches of fewer than BATCH_MIN_TOKS run the AVX2 kernel
+   (kquant_int8_avx2.c), one token kquant_int8_token_avx512.c's: the same
+   definition, so the same bits. */
 #if defined(__x86_64__)
 
 #if defined(__clang__)
@@ -271,11 +272,12 @@ KQ8_VNNI_MATMUL(kq8_vnni_q2_k, G2_DT_Q2_K)
 KQ8_VNNI_MATMUL(kq8_vnni_q3_k, G2_DT_Q3_K)
 KQ8_VNNI_MATMUL(kq8_vnni_iq4_xs, G2_DT_IQ4_XS)
 
-/* Batches only (many = 1; small ones go on to the AVX2 kernel inside): the
-   matrices that g2_kq8_supported takes. One token: NULL, so the next
-   finder (g2_kq8_matmul_for) gives the AVX2 kernel's one-token path. */
+/* The matrices that g2_kq8_supported takes: batches here (small ones go
+   on to the AVX2 kernel inside), one token by
+   kquant_int8_token_avx512.c. */
 g2_matmul_fn g2_kq8_vnni_matmul_for(const g2_matrix *w, int many) {
-  if (!many || !g2_kq8_supported(w)) return NULL;
+  if (!g2_kq8_supported(w)) return NULL;
+  if (!many) return g2_kq8_vnni_token_matmul(w->dtype);
   switch (w->dtype) {
     case G2_DT_Q6_K: return kq8_vnni_q6_k;
     case G2_DT_Q4_K: return kq8_vnni_q4_k;

@@ -667,12 +667,13 @@ static void test_kq8_hostile_activations(const g2_kernels *kt) {
   }
 }
 
-/* The avx512vnni and avx512bf16 tables' K-type batches
-   (kquant_int8_avx512.c): a batch of each K type gets
-   g2_kq8_vnni_matmul_for's function and one token g2_kq8_matmul_for's;
-   then, at every GPT-2 row length that 256 divides, batches of 5..70
-   tokens (the kernel takes 20 and more) (300 at 768 and 1024: more than one chunk of 256 tokens) on 37
-   rows (two panels of 16 and a part one) in odd column ranges give the
+/* The avx512vnni and avx512bf16 tables' K-type products
+   (kquant_int8_avx512.c, kquant_int8_token_avx512.c): each K type gets
+   g2_kq8_vnni_matmul_for's functions, one for batches and one for a
+   token; then, at every GPT-2 row length that 256 divides, one token and
+   batches of 5..70 tokens (the panel kernel takes 20 and more) (300 at
+   768 and 1024: more than one chunk of 256 tokens) on 37 rows (two
+   panels or row groups of 16 and a part one) in odd column ranges give the
    int8 oracle's bits (NaN as NaN) on hostile inputs: per block of 256
    activations, by token and block, zeros, ties (k + 0.5 with a 127),
    uniform, huge (1e37), subnormal, or one large value among small ones;
@@ -682,8 +683,8 @@ static void test_kq8_vnni_batches(const g2_kernels *kt) {
 #if defined(__x86_64__)
   if (strcmp(kt->name, "avx512vnni") != 0 && strcmp(kt->name, "avx512bf16") != 0) return;
   static const size_t n_ins[] = {768, 1024, 1280, 3072, 4096, 5120, 6400};
-  /* 20 and up: the VNNI kernel, tiles of 8 with 0..7 left; fewer: the AVX2 one */
-  static const size_t n_toks[] = {5, 7, 9, 16, 19, 20, 21, 22, 23, 25, 26, 27, 31, 47, 64, 70};
+  /* 1: the one-token kernel; 20 and up: the panels, tiles of 8 with 0..7 left; between: the AVX2 kernel */
+  static const size_t n_toks[] = {1, 5, 7, 9, 16, 19, 20, 21, 22, 23, 25, 26, 27, 31, 47, 64, 70};
   static const uint16_t extremes[] = {0x7bff, 0xfbff, 0x0001, 0x03ff, 0x8001, 0x0000, 0x8000, 0x3c00, 0x7c00, 0x7e00};
   enum { N_OUT = 37, MAX_TOK = 70, LONG_TOK = 300, N_EXTREMES = sizeof extremes / sizeof extremes[0] };
   for (size_t d = 0; d < N_K_TYPES; d++) {
@@ -700,7 +701,8 @@ static void test_kq8_vnni_batches(const g2_kernels *kt) {
           if (pick < N_EXTREMES) memcpy(t.storage + b * block_bytes + g2_kq8_d_offset(dtype) + 2 * i, &extremes[pick], 2);
         }
       covered &= g2_kernels_matmul(kt, &t.m, 2) == g2_kq8_vnni_matmul_for(&t.m, 1) &&
-                 g2_kernels_matmul(kt, &t.m, 1) == g2_kq8_matmul_for(&t.m, 0) && !g2_kq8_vnni_matmul_for(&t.m, 0);
+                 g2_kernels_matmul(kt, &t.m, 1) == g2_kq8_vnni_token_matmul(dtype) &&
+                 g2_kq8_vnni_token_matmul(dtype) != g2_kq8_vnni_matmul_for(&t.m, 1);
       float *x = malloc(max_tok * x_stride * sizeof(float)), *bias = malloc(N_OUT * sizeof(float));
       float *want = malloc(max_tok * out_stride * sizeof(float)), *got = malloc(max_tok * out_stride * sizeof(float));
       for (size_t tok = 0; tok < max_tok; tok++)
@@ -736,10 +738,10 @@ static void test_kq8_vnni_batches(const g2_kernels *kt) {
       free(got);
       free_matrix(&t);
     }
-    CHECK(covered, "%s %s: batches by g2_kq8_vnni_matmul_for's function, one token by g2_kq8_matmul_for's",
+    CHECK(covered, "%s %s: batches by g2_kq8_vnni_matmul_for's function, one token by g2_kq8_vnni_token_matmul's",
           kt->name, g2_dtype_name(dtype));
     CHECK(failures == 0,
-          "%s %s: VNNI batches of 5..300 tokens, rows 768..6400, odd column ranges, hostile activations and F16 "
+          "%s %s: one token and VNNI batches of 5..300 tokens, rows 768..6400, odd column ranges, hostile activations and F16 "
           "scales: the bits of the int8 oracle (%d cases, %d failures)",
           kt->name, g2_dtype_name(dtype), cases, failures);
   }
