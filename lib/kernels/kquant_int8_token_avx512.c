@@ -88,9 +88,36 @@ static void quantize_token(g2_dtype dtype, const float *x, size_t n_in, token_wo
       memcpy(tw->q + b * G2_QK_K + 16 * i, tw->natural_q + b * G2_QK_K + 16 * order[i], 16);
 }
 
-/* Bytes with bit `low` set in the low 256 bits and bit `high` in the high. */
-static ALWAYS_INLINE __m512i bit_halves(int low, int high) {
-  return _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << low)), _mm256_set1_epi8((char)(1 << high)), 1);
+/* The unpacking's constant vectors, loaded from memory where they are
+   used (built in registers, gcc 12 rebuilt them in the loop each time). */
+#define SPLAT16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+#define SPLAT32(x) SPLAT16(x), SPLAT16(x)
+#define SPLAT64(x) SPLAT32(x), SPLAT32(x)
+#define HALVES(low, high) {SPLAT32(low), SPLAT32(high)}
+static const struct unpack_constants {
+  _Alignas(64) uint8_t low4[64], two_bits[64], four[64], eight[64], sixteen[64];
+  uint8_t q3_bits[VECS][64]; /* vector v: hmask bit v in the low 256 bits, 4 + v in the high */
+  uint8_t q5_bits[VECS][64]; /* vector 2 half + nibble: qh bit 4 half + nibble, then 4 half + 2 + nibble */
+  uint16_t q6_shifts[2][32]; /* nibble: qh's bit pair 2 nibble (low 256 bits), 2 nibble + 1 (high) */
+} constants = {
+    {SPLAT64(0x0f)}, {SPLAT64(3)}, {SPLAT64(4)}, {SPLAT64(8)}, {SPLAT64(16)},
+    {HALVES(1, 16), HALVES(2, 32), HALVES(4, 64), HALVES(8, 128)},
+    {HALVES(1, 4), HALVES(2, 8), HALVES(16, 64), HALVES(32, 128)},
+    {{SPLAT16(0), SPLAT16(2)}, {SPLAT16(4), SPLAT16(6)}},
+};
+
+static ALWAYS_INLINE __m512i constant(const void *vector) { return _mm512_load_si512(vector); }
+
+/* Bytes of one K-type block (tensor/kquant.h's layouts), as a constant. */
+static ALWAYS_INLINE size_t block_size(g2_dtype dtype) {
+  switch (dtype) {
+    case G2_DT_Q2_K: return 84;
+    case G2_DT_Q3_K: return 110;
+    case G2_DT_Q4_K: return 144;
+    case G2_DT_Q5_K: return 176;
+    case G2_DT_Q6_K: return 210;
+    default: return 136;
+  }
 }
 
 static ALWAYS_INLINE __m512i broadcast_256(const unsigned char *p) {
@@ -101,7 +128,7 @@ static ALWAYS_INLINE __m512i broadcast_256(const unsigned char *p) {
    its 16 groups' scales (and Q4_K/Q5_K/Q2_K's mins) as int16 words. */
 static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, __m512i u[VECS],
                                        __mmask64 negative[VECS], __m256i *scales, __m256i *mins, __m512i abs_grid) {
-  const __m512i low4 = _mm512_set1_epi8(0x0f), two_bits = _mm512_set1_epi8(3);
+  const __m512i low4 = constant(constants.low4), two_bits = constant(constants.two_bits);
   if (dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS) g2_k_small_scales_avx2(dtype, block, scales, mins);
   if (dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K) {
     __m512i bytes = _mm512_loadu_si512(block + (dtype == G2_DT_Q2_K ? 16 : 32));
@@ -110,8 +137,8 @@ static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *bloc
     for (int v = 0; v < VECS; v++) {
       u[v] = _mm512_and_si512(_mm512_srli_epi16(bytes, 2 * v), two_bits);
       if (dtype == G2_DT_Q3_K)
-        u[v] = _mm512_mask_add_epi8(u[v], _mm512_test_epi8_mask(hmask, bit_halves(v, 4 + v)), u[v],
-                                    _mm512_set1_epi8(4));
+        u[v] = _mm512_mask_add_epi8(u[v], _mm512_test_epi8_mask(hmask, constant(constants.q3_bits[v])), u[v],
+                                    constant(constants.four));
     }
   } else if (dtype == G2_DT_IQ4_XS) {
 #pragma GCC unroll 2
@@ -121,22 +148,20 @@ static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *bloc
 #pragma GCC unroll 2
       for (int nibble = 0; nibble < 2; nibble++) {
         u[2 * half + nibble] = _mm512_shuffle_epi8(abs_grid, index[nibble]);
-        negative[2 * half + nibble] = _mm512_testn_epi8_mask(index[nibble], _mm512_set1_epi8(8)); /* grid[0..7] < 0 */
+        negative[2 * half + nibble] = _mm512_testn_epi8_mask(index[nibble], constant(constants.eight)); /* grid[0..7] < 0 */
       }
     }
   } else if (dtype == G2_DT_Q6_K) {
     /* vector 2 half + nibble: values 128 half + 64 nibble.., the 4 low bits
        from ql's nibble, the 2 high from qh's bit pair 2 nibble (low 256
        bits) or 2 nibble + 1 (high) */
-    const __m512i pair_shift[2] = {_mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1),
-                                   _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1)};
 #pragma GCC unroll 2
     for (int half = 0; half < 2; half++) {
       __m512i ql = _mm512_loadu_si512(block + 64 * half), qh = broadcast_256(block + 128 + 32 * half);
 #pragma GCC unroll 2
       for (int nibble = 0; nibble < 2; nibble++) {
         __m512i low = _mm512_and_si512(nibble ? _mm512_srli_epi16(ql, 4) : ql, low4);
-        __m512i high = _mm512_and_si512(_mm512_srlv_epi16(qh, pair_shift[nibble]), two_bits);
+        __m512i high = _mm512_and_si512(_mm512_srlv_epi16(qh, constant(constants.q6_shifts[nibble])), two_bits);
         u[2 * half + nibble] = _mm512_or_si512(low, _mm512_slli_epi16(high, 4));
       }
     }
@@ -152,9 +177,9 @@ static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *bloc
       if (five_bits) /* run r's fifth bits: bit 2 r of qh (low nibbles), 2 r + 1 (high) */
 #pragma GCC unroll 2
         for (int nibble = 0; nibble < 2; nibble++) {
-          __mmask64 set = _mm512_test_epi8_mask(qh, bit_halves(4 * half + nibble, 4 * half + 2 + nibble));
+          __mmask64 set = _mm512_test_epi8_mask(qh, constant(constants.q5_bits[2 * half + nibble]));
           u[2 * half + nibble] = _mm512_mask_add_epi8(u[2 * half + nibble], set, u[2 * half + nibble],
-                                                      _mm512_set1_epi8(16));
+                                                      constant(constants.sixteen));
         }
     }
     __m128i scale_bytes, min_bytes;
@@ -225,14 +250,14 @@ static ALWAYS_INLINE void block_sums(g2_dtype dtype, const __m512i partial[ROWS]
   *m = _mm512_setzero_si512();
 }
 
-static ALWAYS_INLINE void prefetch_block(const unsigned char *block, size_t block_bytes) {
-  for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
+static ALWAYS_INLINE void prefetch_block(g2_dtype dtype, const unsigned char *block) {
+  for (size_t at = 0; at < block_size(dtype); at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
 }
 
 static ALWAYS_INLINE void kq8_token(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
                                     float *out, size_t col_begin, size_t col_end, token_work *tw) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K;
-  size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
+  size_t block_bytes = block_size(dtype), row_bytes = n_blocks * block_bytes;
   if (!g2_work_tokens_kept((g2_work *)(void *)tw, 1, 1)) quantize_token(dtype, x, n_in, tw);
   const uint8_t *order = chunk_order(dtype);
   __m512i scale_index[VECS]; /* word k of vector v: the group of the chunk that pair k belongs to */
@@ -257,7 +282,7 @@ static ALWAYS_INLINE void kq8_token(g2_dtype dtype, const g2_matrix *w, const fl
           continue;
         }
         const unsigned char *block = rows + r * row_bytes + b * block_bytes;
-        prefetch_block(block, block_bytes);
+        prefetch_block(dtype, block);
         tw->partial[b][r] =
             row_block(dtype, block, tw->q + b * G2_QK_K, tw->sums + b * CHUNKS, scale_index, abs_grid);
       }
