@@ -221,9 +221,12 @@ static ALWAYS_INLINE void store_cols(float *p, vf v, size_t n) {
 /* ---- NK: out[t][j] = x[t] . row j ---- */
 
 /* nt tokens x nr rows: sums[t][r] = x[t][0..n_in) . rows[r][0..n_in).
-   dtype, nt and nr are constants after inlining. `stream`: the rows come from
-   the matrix (prefetched ahead), not from the panel. */
-static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, int stream, const unsigned char *const *rows,
+   dtype, nt and nr are constants after inlining. `ahead` (NULL for rows
+   in the caches): per row, where to prefetch into L2 as the row is read,
+   at the same offset (the matrix a distance ahead, or another block of
+   rows). */
+static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, const unsigned char *const *ahead,
+                                  const unsigned char *const *rows,
                                   size_t n_in, const float *x, size_t x_stride,
                                   float sums[TILE_MAX][TILE_MAX]) {
   vf acc[NK_TILE_ACCS]; /* token t, row r: acc[t * nr + r] */
@@ -241,7 +244,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, int stre
       for (size_t r = 0; r < nr; r++) {
         blocks[r] = rows[r] + k / 32 * block_bytes;
         /* rows of ~1 KB are too short for the hardware to learn the streams */
-        if (stream) __builtin_prefetch(blocks[r] + G2_PREFETCH_BYTES, 0, 2); /* each block: faster than each line */
+        if (ahead) __builtin_prefetch(ahead[r] + k / 32 * block_bytes, 0, 2); /* each block: faster than each line */
         scales[r] = vf_set1(half_to_float(load_u16(blocks[r])));
 #if defined(HAVE_NIBBLE_TABLE)
         if (dtype == G2_DT_Q4_0) scales[r] = nibble_table(scales[r]);
@@ -275,8 +278,8 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, int stre
     vf weights[TILE_MAX];
 #pragma GCC unroll 8
     for (size_t r = 0; r < nr; r++) {
-      if (stream && (k * elem_bytes) % 64 == 0) /* short streams, as above */
-        __builtin_prefetch(rows[r] + k * elem_bytes + G2_PREFETCH_BYTES, 0, 2);
+      if (ahead && (k * elem_bytes) % 64 == 0) /* short streams, as above */
+        __builtin_prefetch(ahead[r] + k * elem_bytes, 0, 2);
       weights[r] = load_weights(dtype, rows[r], k);
     }
 #pragma GCC unroll 8
@@ -300,35 +303,38 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, int stre
     for (size_t r = 0; r < nr; r++) sums[t][r] = vf_sum(acc[t * nr + r]);
 }
 
-static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows,
-                                         size_t n_in, const float *x, size_t x_stride,
-                                         float sums[TILE_MAX][TILE_MAX]) {
+static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, const unsigned char *const *ahead,
+                                         const unsigned char *const *rows, size_t n_in, const float *x,
+                                         size_t x_stride, float sums[TILE_MAX][TILE_MAX]) {
   switch (nt) {
-    case 1: nk_tile(dtype, 1, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
-    case 2: if (NK_TOKS >= 2) nk_tile(dtype, 2, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
-    case 3: if (NK_TOKS >= 3) nk_tile(dtype, 3, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
-    case 4: if (NK_TOKS >= 4) nk_tile(dtype, 4, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
-    case 5: if (NK_TOKS >= 5) nk_tile(dtype, 5, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
-    case 6: if (NK_TOKS >= 6) nk_tile(dtype, 6, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
-    case 7: if (NK_TOKS >= 7) nk_tile(dtype, 7, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
-    default: if (NK_TOKS >= 8) nk_tile(dtype, 8, NK_ROWS, stream, rows, n_in, x, x_stride, sums); break;
+    case 1: nk_tile(dtype, 1, NK_ROWS, ahead, rows, n_in, x, x_stride, sums); break;
+    case 2: if (NK_TOKS >= 2) nk_tile(dtype, 2, NK_ROWS, ahead, rows, n_in, x, x_stride, sums); break;
+    case 3: if (NK_TOKS >= 3) nk_tile(dtype, 3, NK_ROWS, ahead, rows, n_in, x, x_stride, sums); break;
+    case 4: if (NK_TOKS >= 4) nk_tile(dtype, 4, NK_ROWS, ahead, rows, n_in, x, x_stride, sums); break;
+    case 5: if (NK_TOKS >= 5) nk_tile(dtype, 5, NK_ROWS, ahead, rows, n_in, x, x_stride, sums); break;
+    case 6: if (NK_TOKS >= 6) nk_tile(dtype, 6, NK_ROWS, ahead, rows, n_in, x, x_stride, sums); break;
+    case 7: if (NK_TOKS >= 7) nk_tile(dtype, 7, NK_ROWS, ahead, rows, n_in, x, x_stride, sums); break;
+    default: if (NK_TOKS >= 8) nk_tile(dtype, 8, NK_ROWS, ahead, rows, n_in, x, x_stride, sums); break;
   }
 }
 
-/* The non-F32 types always stream from the matrix; F32 rows are the
-   matrix's (stream: prefetched ahead) or the panel's. */
-static void nk_tile_any(g2_dtype dtype, size_t nt, int stream, const unsigned char *const *rows, size_t n_in,
-                        const float *x, size_t x_stride, float sums[TILE_MAX][TILE_MAX]) {
+/* The non-F32 types stream from the matrix (prefetched G2_PREFETCH_BYTES
+   ahead); F32 rows are the matrix's, prefetched where `ahead` says, or
+   the panel's (ahead NULL). */
+static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *ahead, const unsigned char *const *rows,
+                        size_t n_in, const float *x, size_t x_stride, float sums[TILE_MAX][TILE_MAX]) {
+  const unsigned char *stream_ahead[TILE_MAX];
+  for (size_t r = 0; r < NK_ROWS; r++) stream_ahead[r] = rows[r] + G2_PREFETCH_BYTES;
   switch (dtype) {
-    case G2_DT_F16: nk_tile_tokens(G2_DT_F16, nt, 1, rows, n_in, x, x_stride, sums); break;
-    case G2_DT_BF16: nk_tile_tokens(G2_DT_BF16, nt, 1, rows, n_in, x, x_stride, sums); break;
-    case G2_DT_Q8_0: nk_tile_tokens(G2_DT_Q8_0, nt, 1, rows, n_in, x, x_stride, sums); break;
-    case G2_DT_Q4_0: nk_tile_tokens(G2_DT_Q4_0, nt, 1, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_F16: nk_tile_tokens(G2_DT_F16, nt, stream_ahead, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_BF16: nk_tile_tokens(G2_DT_BF16, nt, stream_ahead, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_Q8_0: nk_tile_tokens(G2_DT_Q8_0, nt, stream_ahead, rows, n_in, x, x_stride, sums); break;
+    case G2_DT_Q4_0: nk_tile_tokens(G2_DT_Q4_0, nt, stream_ahead, rows, n_in, x, x_stride, sums); break;
     default:
-      if (stream)
-        nk_tile_tokens(G2_DT_F32, nt, 1, rows, n_in, x, x_stride, sums);
+      if (ahead)
+        nk_tile_tokens(G2_DT_F32, nt, ahead, rows, n_in, x, x_stride, sums);
       else
-        nk_tile_tokens(G2_DT_F32, nt, 0, rows, n_in, x, x_stride, sums);
+        nk_tile_tokens(G2_DT_F32, nt, NULL, rows, n_in, x, x_stride, sums);
       break;
   }
 }
@@ -343,10 +349,12 @@ static ALWAYS_INLINE void nk_decode_float(g2_dtype dtype, const g2_matrix *w, co
   float sums[TILE_MAX][TILE_MAX];
   for (size_t j0 = col_begin; j0 < col_end; j0 += NK_DECODE_ROWS) {
     size_t n_rows = col_end - j0 < NK_DECODE_ROWS ? col_end - j0 : NK_DECODE_ROWS;
-    const unsigned char *rows[TILE_MAX];
-    for (size_t r = 0; r < NK_DECODE_ROWS; r++)
+    const unsigned char *rows[TILE_MAX], *ahead[TILE_MAX];
+    for (size_t r = 0; r < NK_DECODE_ROWS; r++) {
       rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
-    nk_tile(dtype, 1, NK_DECODE_ROWS, 1, rows, n_in, x, 0, sums);
+      ahead[r] = rows[r] + G2_PREFETCH_BYTES;
+    }
+    nk_tile(dtype, 1, NK_DECODE_ROWS, ahead, rows, n_in, x, 0, sums);
     for (size_t r = 0; r < n_rows; r++) out[j0 + r] = sums[0][r] + (bias ? bias[j0 + r] : 0.0f);
   }
 }
@@ -431,9 +439,7 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
      panel. Batches of the unpacked types always go through the panel:
      their rows unpack a span at a time. */
   int use_panel = (n_tok > NK_TOKS || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
-  /* rows read from the matrix are prefetched by the first tile of tokens
-     (the others find them in the caches) */
-  int stream = !use_panel;
+
   size_t token_block = NK_X_BLOCK_BYTES / (n_in * sizeof(float) + 1) / NK_TOKS * NK_TOKS;
   if (token_block < NK_TOKS) token_block = NK_TOKS;
   float *restrict panel = ((simd_work *)work)->nk_panel;
@@ -463,9 +469,18 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
           rows[r] = (const unsigned char *)(panel + (r < n_rows ? r : 0) * n_in);
         dtype = G2_DT_F32;
       }
+      /* F32 rows read from the matrix: the next block of rows is
+         prefetched across this block's tiles of tokens, tile i taking
+         rows i, i + tiles, ... (prefetching its other rows again, in L1
+         already; tiles past the last row prefetch nothing), so that
+         memory streams while the tiles compute */
+      size_t tiles = (t_end - t0 + NK_TOKS - 1) / NK_TOKS;
       for (size_t t = t0; t < t_end; t += NK_TOKS) {
-        size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS;
-        nk_tile_any(dtype, nt, stream && t == t0, rows, n_in, x + t * x_stride, x_stride, sums);
+        size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS, tile = (t - t0) / NK_TOKS;
+        const unsigned char *ahead[TILE_MAX];
+        for (size_t r = 0; r < NK_ROWS; r++) ahead[r] = rows[r] + (r % tiles == tile ? NK_ROWS * row_bytes : 0);
+        nk_tile_any(dtype, nt, use_panel || tile >= NK_ROWS ? NULL : ahead, rows, n_in, x + t * x_stride, x_stride,
+                    sums);
         for (size_t i = 0; i < nt; i++)
           for (size_t r = 0; r < n_rows; r++)
             out[(t + i) * out_stride + j0 + r] = sums[i][r] + (bias ? bias[j0 + r] : 0.0f);
