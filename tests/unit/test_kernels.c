@@ -273,6 +273,8 @@ static void test_matmul(const g2_kernels *kt) {
   static const shape float_shapes[] = {
       {1, 1, 1},    {3, 17, 2},   {17, 3, 7},   {33, 97, 13}, {97, 33, 1},
       {769, 130, 9}, {768, 70, 1}, {64, 257, 14}, {16, 48, 6}, {1100, 37, 10},
+      /* NK batches walk rows from 1536 on in spans of k (generic_simd.h's NK_KC), the last with a tail */
+      {1600, 13, 17}, {3100, 7, 9},
   };
   static const shape block_shapes[] = {
       {32, 1, 1}, {32, 17, 3}, {64, 33, 13}, {96, 97, 1}, {800, 21, 9}, {768, 40, 7}, {4128, 9, 7},
