@@ -42,6 +42,7 @@
 #include "kernels/kernels.h"
 #include "kernels/kquant_avx2.h"
 #include "kernels/kquant_int8.h"
+#include "kernels/transpose_avx512.h"
 #include "tensor/dequant.h"
 #include "tensor/kquant.h"
 
@@ -122,31 +123,6 @@ static ALWAYS_INLINE void unpack_row(g2_dtype dtype, const unsigned char *block,
   }
 }
 
-/* out[j], lane i = in[i], lane j (32-bit lanes, 16 x 16). */
-static ALWAYS_INLINE void transpose16(const __m512i in[16], __m512i out[16]) {
-  __m512i t[16], u[16];
-  for (int i = 0; i < 8; i++) { /* 128-bit lane k: rows 2i, 2i+1 of columns 4k, 4k+1 (lo), 4k+2, 4k+3 (hi) */
-    t[2 * i] = _mm512_unpacklo_epi32(in[2 * i], in[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(in[2 * i], in[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; i++) { /* u[4i + m], 128-bit lane k: rows 4i .. 4i+3 of column 4k + m */
-    u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
-  for (int m = 0; m < 4; m++) { /* the 4 x 4 transpose of 128-bit lanes of u[m], u[4+m], u[8+m], u[12+m] */
-    __m512i ab_low = _mm512_shuffle_i32x4(u[m], u[4 + m], _MM_SHUFFLE(1, 0, 1, 0));
-    __m512i ab_high = _mm512_shuffle_i32x4(u[m], u[4 + m], _MM_SHUFFLE(3, 2, 3, 2));
-    __m512i cd_low = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], _MM_SHUFFLE(1, 0, 1, 0));
-    __m512i cd_high = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], _MM_SHUFFLE(3, 2, 3, 2));
-    out[m] = _mm512_shuffle_i32x4(ab_low, cd_low, _MM_SHUFFLE(2, 0, 2, 0));
-    out[4 + m] = _mm512_shuffle_i32x4(ab_low, cd_low, _MM_SHUFFLE(3, 1, 3, 1));
-    out[8 + m] = _mm512_shuffle_i32x4(ab_high, cd_high, _MM_SHUFFLE(2, 0, 2, 0));
-    out[12 + m] = _mm512_shuffle_i32x4(ab_high, cd_high, _MM_SHUFFLE(3, 1, 3, 1));
-  }
-}
-
 /* Block b of rows[0..16) (repeats allowed) into the panel. */
 static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const unsigned char *const rows[PANEL_ROWS], size_t b,
                                      size_t block_bytes, kq8_vnni_work *work) {
@@ -161,7 +137,7 @@ static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const unsigned char *const 
   for (int c = 0; c < G2_QK_K / 32; c++) { /* pairs 16c .. 16c + 15 of the 16 rows */
     __m512i in[PANEL_ROWS];
     for (int r = 0; r < PANEL_ROWS; r++) in[r] = _mm512_load_si512(work->rows_w[r] + 32 * c);
-    transpose16(in, work->panel.w + 16 * c);
+    g2_transpose16_epi32(in, work->panel.w + 16 * c);
   }
   if (g2_kq8_has_mins(dtype)) {
     const __m512i min_index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),

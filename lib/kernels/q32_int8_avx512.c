@@ -28,6 +28,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/q32_int8.h"
+#include "kernels/transpose_avx512.h"
 #include "tensor/dequant.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -39,23 +40,29 @@ enum {
   /* Fewer tokens run the AVX2 kernel: packing a panel costs about what
      its 8-row passes over 4 tokens do. */
   BATCH_MIN_TOKS = 5,
-  /* Quantized activations of a block of tokens (1.25 bytes a value), and
-     the panel: 640 bytes a block, so rows up to 5248 values (4096 and
-     5120, GPT-2 medium's and large's longest) fit beside them. */
-  X_BYTES = 64 * 1024,
-  PANEL_MAX_BLOCKS = 164
+  /* The panel (640 bytes a block) and, after it, the quantized
+     activations of a block of tokens (1.25 bytes a value) share the work
+     area: rows up to 5248 values (4096 and 5120, GPT-2 medium's and
+     large's longest) leave room for at least X_MIN_BYTES of tokens. Each
+     token block repacks the panel, so the more tokens the better: the
+     whole rest of the area (768-value rows: 163 tokens; 3072: 28). */
+  PANEL_MAX_BLOCKS = 164,
+  X_MIN_BYTES = 60 * 1024
 };
 
 typedef struct panel_block {
   __m512i codes[8]; /* vector i, lane r: row r's unsigned codes 4i .. 4i+3 */
   __m512 d, m;      /* lane r: row r's scale and min (0 without one) */
 } panel_block;
+_Static_assert(PANEL_MAX_BLOCKS * sizeof(panel_block) + X_MIN_BYTES <= G2_KERNEL_WORK_BYTES,
+               "q32_int8_avx512.c's buffers fit the work area");
 
-typedef struct q32_vnni_work {
-  unsigned char x[X_BYTES];
-  panel_block panel[PANEL_MAX_BLOCKS];
-} q32_vnni_work;
-_Static_assert(sizeof(q32_vnni_work) <= G2_KERNEL_WORK_BYTES, "q32_int8_avx512.c's buffers fit the work area");
+/* The area's layout for rows of n_blocks blocks (the one-token path: the
+   token's activations at offset 0). */
+static panel_block *panel_at(g2_work *work) { return (panel_block *)(void *)work->area; }
+static unsigned char *tokens_at(g2_work *work, size_t n_blocks) {
+  return work->area + n_blocks * sizeof(panel_block);
+}
 
 static size_t token_bytes(size_t n_in) { return (n_in + n_in / BLOCK * 8 + 63) / 64 * 64; }
 
@@ -118,22 +125,33 @@ static ALWAYS_INLINE __m256i block_codes(g2_dtype dtype, const unsigned char *bl
   return u;
 }
 
-/* Rows rows[0..16) (repeats allowed), blocks [0, n_blocks), into the panel. */
+/* Rows rows[0..16) (repeats allowed), blocks [0, n_blocks), into the
+   panel: a pair of blocks of each row in one vector, 16 of them turned
+   into lanes by a transpose of 32-bit lanes; the F16 scale and min (d, m:
+   the block's first 32-bit word) gathered for the 16 rows. */
 static void pack_panel(g2_dtype dtype, const unsigned char *const rows[PANEL_ROWS], size_t n_blocks,
                        size_t block_bytes, panel_block *panel) {
-  for (size_t b = 0; b < n_blocks; b++) {
-    uint32_t *codes = (uint32_t *)(void *)panel[b].codes;
-    float d[PANEL_ROWS], m[PANEL_ROWS];
+  int32_t offsets[PANEL_ROWS];
+  for (int r = 0; r < PANEL_ROWS; r++) offsets[r] = (int32_t)(rows[r] - rows[0]);
+  const __m512i index = _mm512_loadu_si512(offsets);
+  for (size_t b = 0; b < n_blocks; b += 2) {
+    int pair = b + 1 < n_blocks;
+    __m512i in[PANEL_ROWS], lanes[PANEL_ROWS];
     for (int r = 0; r < PANEL_ROWS; r++) {
       const unsigned char *block = rows[r] + b * block_bytes;
-      uint32_t words[8];
-      _mm256_storeu_si256((__m256i *)(void *)words, block_codes(dtype, block));
-      for (int i = 0; i < 8; i++) codes[16 * i + r] = words[i];
-      d[r] = half_at(block);
-      m[r] = has_min(dtype) ? half_at(block + 2) : 0.0f;
+      /* 16 short streams the hardware does not follow */
+      __builtin_prefetch(block + G2_PREFETCH_BYTES, 0, 2);
+      __m256i second = pair ? block_codes(dtype, block + block_bytes) : _mm256_setzero_si256();
+      in[r] = _mm512_inserti64x4(_mm512_castsi256_si512(block_codes(dtype, block)), second, 1);
     }
-    panel[b].d = _mm512_loadu_ps(d);
-    panel[b].m = _mm512_loadu_ps(m);
+    g2_transpose16_epi32(in, lanes);
+    for (int h = 0; h <= pair; h++) {
+      panel_block *out = &panel[b + (size_t)h];
+      for (int i = 0; i < 8; i++) out->codes[i] = lanes[8 * h + i];
+      __m512i words = _mm512_i32gather_epi32(index, rows[0] + (b + (size_t)h) * block_bytes, 1);
+      out->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words));
+      out->m = has_min(dtype) ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(words, 16))) : _mm512_setzero_ps();
+    }
   }
 }
 
@@ -267,13 +285,13 @@ static ALWAYS_INLINE __m256 rows_dot(g2_dtype dtype, const unsigned char *const 
 }
 
 static ALWAYS_INLINE void q32_vnni_one_token(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
-                                             float *out, size_t col_begin, size_t col_end, q32_vnni_work *work) {
+                                             float *out, size_t col_begin, size_t col_end, g2_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK;
   size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, BLOCK);
-  if (!g2_work_tokens_kept((g2_work *)(void *)work, 1, 1)) quantize_token(x, n_in, work->x);
-  const int8_t *q = (const int8_t *)work->x;
-  const float *d = (const float *)(const void *)(work->x + n_in);
-  const int32_t *sums = (const int32_t *)(const void *)(work->x + n_in + 4 * n_blocks);
+  if (!g2_work_tokens_kept(work, 1, 1)) quantize_token(x, n_in, work->area);
+  const int8_t *q = (const int8_t *)work->area;
+  const float *d = (const float *)(const void *)(work->area + n_in);
+  const int32_t *sums = (const int32_t *)(const void *)(work->area + n_in + 4 * n_blocks);
   for (size_t j0 = col_begin; j0 < col_end; j0 += 8) {
     size_t n_rows = col_end - j0 < 8 ? col_end - j0 : 8;
     const unsigned char *rows[8];
@@ -290,7 +308,7 @@ static ALWAYS_INLINE void q32_vnni_one_token(g2_dtype dtype, const g2_matrix *w,
 
 static ALWAYS_INLINE void q32_vnni_matmul(g2_dtype dtype, const g2_matrix *w, const float *x, size_t n_tok,
                                           size_t x_stride, const float *bias, float *out, size_t out_stride,
-                                          size_t col_begin, size_t col_end, q32_vnni_work *work) {
+                                          size_t col_begin, size_t col_end, g2_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, x_bytes = token_bytes(n_in);
   if (n_tok == 1) {
     q32_vnni_one_token(dtype, w, x, bias, out, col_begin, col_end, work);
@@ -301,30 +319,32 @@ static ALWAYS_INLINE void q32_vnni_matmul(g2_dtype dtype, const g2_matrix *w, co
     return;
   }
   size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, BLOCK);
-  size_t token_block = X_BYTES / x_bytes; /* >= 1: n_blocks <= PANEL_MAX_BLOCKS */
+  panel_block *panel = panel_at(work);
+  unsigned char *tokens = tokens_at(work, n_blocks);
+  size_t token_block = (size_t)(work->area + G2_KERNEL_WORK_BYTES - tokens) / x_bytes; /* >= 1: X_MIN_BYTES */
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
-    if (!g2_work_tokens_kept((g2_work *)(void *)work, n_tok, token_block))
-      for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
+    if (!g2_work_tokens_kept(work, n_tok, token_block))
+      for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, tokens + (t - t0) * x_bytes);
     for (size_t j0 = col_begin; j0 < col_end; j0 += PANEL_ROWS) {
       size_t n_rows = col_end - j0 < PANEL_ROWS ? col_end - j0 : PANEL_ROWS;
       const unsigned char *rows[PANEL_ROWS];
       for (size_t r = 0; r < PANEL_ROWS; r++) /* missing rows repeat the last */
         rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : n_rows - 1)) * row_bytes;
-      pack_panel(dtype, rows, n_blocks, block_bytes, work->panel);
+      pack_panel(dtype, rows, n_blocks, block_bytes, panel);
       __mmask16 valid = (__mmask16)((1u << n_rows) - 1);
       __m512 b = bias ? _mm512_maskz_loadu_ps(valid, bias + j0) : _mm512_setzero_ps();
       for (size_t t = t0; t < t_end;) {
         size_t nt = t_end - t < TILE_TOKS ? t_end - t : TILE_TOKS;
-        const unsigned char *xt = work->x + (t - t0) * x_bytes;
+        const unsigned char *xt = tokens + (t - t0) * x_bytes;
         __m512 chains[TILE_TOKS];
         switch (nt) {
-          case 6: tile(dtype, 6, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
-          case 5: tile(dtype, 5, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
-          case 4: tile(dtype, 4, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
-          case 3: tile(dtype, 3, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
-          case 2: tile(dtype, 2, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
-          default: tile(dtype, 1, work->panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          case 6: tile(dtype, 6, panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          case 5: tile(dtype, 5, panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          case 4: tile(dtype, 4, panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          case 3: tile(dtype, 3, panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          case 2: tile(dtype, 2, panel, n_blocks, xt, x_bytes, n_in, chains); break;
+          default: tile(dtype, 1, panel, n_blocks, xt, x_bytes, n_in, chains); break;
         }
         for (size_t i = 0; i < nt; i++)
           _mm512_mask_storeu_ps(out + (t + i) * out_stride + j0, valid, _mm512_add_ps(chains[i], b));
