@@ -1,23 +1,24 @@
-/* K-type batches (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_XS) by vpdpwssd
+/* K-type batches (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_XS) by vpdpbusd
    (AVX512-VNNI), to the bits of the oracle in kquant_int8_ref.c
    (definition in kernels/kquant_int8.h).
 
    The weights of one super-block of 16 rows are unpacked (kquant_avx2.h's
-   helpers) into a panel of int16 values already multiplied by their
-   group's scale, with the type's offset folded in, so that S is a plain
-   dot product with no per-group step:
-     Q4_K/Q5_K/Q2_K: sc * u       (<= 63 * 31)
-     Q6_K:           sc * (u - 32) (|.| <= 128 * 32)
-     Q3_K:           sc * (u - 4)  (sc = 6-bit scale - 32)
-     IQ4_XS:         sc * grid[v]  (|.| <= 32 * 127)
-   Lane r of panel vector p holds row r's values 2p and 2p + 1; a token's
-   activations, widened to int16 pairs, are broadcast to all 16 lanes, and
-   128 vpdpwssd give the 16 rows' S in the lanes with no reduction (every
-   partial sum is below 128 * 2 * 4096 * 127 < 2^27). M (the types with
-   mins) is 8 more against the token's per-16 sums. Each row is unpacked
-   row-major, then 16 x 16 transposes of 32-bit lanes (vpunpck*,
-   vshufi32x4) make the panel. The float steps are the definition's, 16
-   rows in the lanes.
+   helpers) into a panel of unsigned bytes, lane r of vector i holding row
+   r's values 4i .. 4i + 3: u as stored (Q6_K: u = q + 32, Q3_K: u = q + 4,
+   IQ4_XS: grid[v] + 128), with each row's group scales as int32 lanes
+   beside them. A token's 4-byte group of activations, broadcast, meets the
+   16 rows in one vpdpbusd; the 4 (16-value groups: Q6_K, Q2_K, Q3_K) or 8
+   (32-value groups: Q4_K, Q5_K, IQ4_XS) of a group give the rows' sums
+   u . q over the group, which vpmulld scales by the group's scale into S:
+   half the multiply instructions of int16 pairs, for at most one vpmulld
+   per 4 or 8 vpdpbusd. M (types with mins) and the offsets' term (Q6_K: 32,
+   Q3_K: 4, IQ4_XS: 128 times sc_g s_g, subtracted from S) are 8 vpdpwssd
+   against int16 pairs of the token's per-16 sums, the mins or the scaled
+   offsets in the lanes. Every partial sum fits int32 (|S| < 2^29: IQ4_XS's
+   groups reach 32 * 241 * 127 times |sc| <= 32, 8 of them). Each row is
+   unpacked row-major, then 16 x 16 transposes of 32-bit lanes
+   (transpose_avx512.h) make the panel (the scales too); the float steps
+   are the definition's, 16 rows in the lanes.
 
    Loop order: the block index outermost, so that a block of 16 rows is
    unpacked once for up to CHUNK_TOKS tokens, whose chains wait in `out`
@@ -50,35 +51,38 @@
 
 enum {
   PANEL_ROWS = 16,
-  PAIRS = G2_QK_K / 2,          /* panel vectors a block */
+  VECS = G2_QK_K / 4,           /* panel vectors of codes a block */
   GROUPS = G2_QK_K / G2_KQ8_GROUP,
   TILE_TOKS = 8,
-  /* Fewer tokens run the AVX2 kernel: unpacking and transposing a block of
-     16 rows costs about what 16 tokens' products with it do (kernel_speed,
-     Q4_K, one thread: the AVX2 kernel's speed at 16 tokens, 1.27x at 24). */
-  BATCH_MIN_TOKS = 20,
+  /* Fewer tokens run the AVX2 kernel (kernel_speed, one thread, GFLOP/s,
+     panel against AVX2 kernel, Q4_K / Q6_K / Q3_K: 6 tokens 66 / 58 / 66
+     against 70 / 67 / 70, 8 tokens 84 / 71 / 81 against 73 / 74 / 77, 16
+     tokens 131 / 114 / 122 against 79 / 82 / 85). */
+  BATCH_MIN_TOKS = 8,
   /* Tokens whose activations (one block of each) sit in the work area
      beside the panel. */
   CHUNK_TOKS = 256
 };
 
-/* One token's block of activations: q as int16, the per-16 sums, d_x. */
+/* One token's block of activations: q, the per-16 sums, d_x. */
 typedef struct token_block {
-  _Alignas(64) int16_t q[G2_QK_K];
+  _Alignas(64) int8_t q[G2_QK_K];
   int16_t sums[GROUPS];
   float d;
 } token_block;
 
 typedef struct panel_block {
-  __m512i w[PAIRS];      /* vector p, lane r: row r's scaled values 2p, 2p + 1 */
-  __m512i mins[GROUPS / 2]; /* vector h, lane r: row r's mins of groups 2h, 2h + 1 */
-  __m512 d, dmin;        /* lane r: row r's d and dmin (0 without one) */
+  __m512i codes[VECS];      /* vector i, lane r: row r's unsigned codes 4i .. 4i + 3 */
+  __m512i scales[GROUPS];   /* lane r: row r's scale of the g-th 16 values (int32) */
+  __m512i pairs[GROUPS / 2]; /* lane r: row r's mins (or scaled offsets) of groups 2h, 2h + 1 (int16) */
+  __m512 d, dmin;           /* lane r: row r's d and dmin (0 without one) */
 } panel_block;
 
 typedef struct kq8_vnni_work {
   panel_block panel;
-  _Alignas(64) int16_t rows_w[PANEL_ROWS][G2_QK_K]; /* the rows' scaled values, row-major */
-  int16_t rows_mins[PANEL_ROWS][GROUPS];
+  _Alignas(64) uint8_t rows_codes[PANEL_ROWS][G2_QK_K]; /* the rows' codes, row-major */
+  int16_t rows_scales[PANEL_ROWS][GROUPS];
+  int16_t rows_pairs[PANEL_ROWS][GROUPS];
   token_block x[CHUNK_TOKS];
 } kq8_vnni_work;
 _Static_assert(sizeof(kq8_vnni_work) <= G2_KERNEL_WORK_BYTES, "kquant_int8_avx512.c's buffers fit the work area");
@@ -89,16 +93,28 @@ static ALWAYS_INLINE float half_at(const unsigned char *p) {
   return _cvtsh_ss(h);
 }
 
-/* One row's block: 256 scaled int16 values (the panel's definition above)
-   and 16 mins. */
-static ALWAYS_INLINE void unpack_row(g2_dtype dtype, const unsigned char *block, int16_t *w, int16_t *mins) {
-  __m256i u[8], scales, min16 = _mm256_setzero_si256();
+/* Values a scale covers: 32 for the types with one scale per 32. */
+static ALWAYS_INLINE int group_values(g2_dtype dtype) {
+  return dtype == G2_DT_Q4_K || dtype == G2_DT_Q5_K || dtype == G2_DT_IQ4_XS ? 32 : 16;
+}
+
+/* What the codes are above the definition's values (tensor/kquant.h): u - offset. */
+static ALWAYS_INLINE int code_offset(g2_dtype dtype) {
+  return dtype == G2_DT_Q6_K ? 32 : dtype == G2_DT_Q3_K ? 4 : dtype == G2_DT_IQ4_XS ? 128 : 0;
+}
+
+/* One row's block: 256 unsigned codes, 16 scales (one per 16 values; a
+   32-value group's twice) and 16 pair words: the mins, or the offset
+   times the scale. */
+static ALWAYS_INLINE void unpack_row(g2_dtype dtype, const unsigned char *block, uint8_t *codes, int16_t *scales,
+                                     int16_t *pairs) {
+  __m256i u[8], scale16, min16 = _mm256_setzero_si256();
   if (dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS) {
-    g2_k_unpack_small_avx2(dtype, block, u, &scales, &min16);
+    g2_k_unpack_small_avx2(dtype, block, u, &scale16, &min16);
   } else if (dtype == G2_DT_Q6_K) {
     g2_k_q6_half(block, 0, u);
     g2_k_q6_half(block, 1, u + 4);
-    scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
+    scale16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
   } else {
     int five_bits = dtype == G2_DT_Q5_K;
     __m256i qh = g2_k_q5_bits(five_bits, block);
@@ -106,21 +122,17 @@ static ALWAYS_INLINE void unpack_row(g2_dtype dtype, const unsigned char *block,
     for (int run = 0; run < 4; run++) g2_k_q45_run(five_bits, block, qh, run, u + 2 * run, u + 2 * run + 1);
     __m128i scale_bytes, min_bytes;
     g2_k_scales_mins(block, &scale_bytes, &min_bytes);
-    scales = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(scale_bytes, scale_bytes));
+    scale16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(scale_bytes, scale_bytes));
     min16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes));
   }
-  int16_t scale[GROUPS];
-  _mm256_storeu_si256((__m256i *)(void *)scale, scales);
-  _mm256_storeu_si256((__m256i *)(void *)mins, min16);
-  int offset = dtype == G2_DT_Q6_K ? 32 : dtype == G2_DT_Q3_K ? 4 : 0;
 #pragma GCC unroll 8
-  for (int c = 0; c < 8; c++) { /* values 32c .. 32c + 31: groups 2c and 2c + 1 */
-    __m512i v = dtype == G2_DT_IQ4_XS ? _mm512_cvtepi8_epi16(u[c]) : _mm512_cvtepu8_epi16(u[c]);
-    if (offset) v = _mm512_sub_epi16(v, _mm512_set1_epi16((short)offset));
-    __m512i s = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(scale[2 * c])),
-                                   _mm256_set1_epi16(scale[2 * c + 1]), 1);
-    _mm512_store_si512(w + 32 * c, _mm512_mullo_epi16(v, s));
+  for (int c = 0; c < 8; c++) { /* IQ4_XS: the signed grid values + 128 */
+    __m256i v = dtype == G2_DT_IQ4_XS ? _mm256_xor_si256(u[c], _mm256_set1_epi8((char)0x80)) : u[c];
+    _mm256_store_si256((__m256i *)(void *)(codes + 32 * c), v);
   }
+  _mm256_storeu_si256((__m256i *)(void *)scales, scale16);
+  if (code_offset(dtype)) min16 = _mm256_mullo_epi16(scale16, _mm256_set1_epi16((short)code_offset(dtype)));
+  _mm256_storeu_si256((__m256i *)(void *)pairs, min16);
 }
 
 /* Block b of rows[0..16) (repeats allowed) into the panel. */
@@ -129,69 +141,79 @@ static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const unsigned char *const 
   float d[PANEL_ROWS], dmin[PANEL_ROWS];
   for (int r = 0; r < PANEL_ROWS; r++) {
     const unsigned char *block = rows[r] + b * block_bytes;
-    unpack_row(dtype, block, work->rows_w[r], work->rows_mins[r]);
+    unpack_row(dtype, block, work->rows_codes[r], work->rows_scales[r], work->rows_pairs[r]);
     d[r] = half_at(block + g2_kq8_d_offset(dtype));
     /* Q3_K's block ends after d: no dmin to read */
     dmin[r] = g2_kq8_has_mins(dtype) ? half_at(block + g2_kq8_d_offset(dtype) + 2) : 0.0f;
   }
-  for (int c = 0; c < G2_QK_K / 32; c++) { /* pairs 16c .. 16c + 15 of the 16 rows */
-    __m512i in[PANEL_ROWS];
-    for (int r = 0; r < PANEL_ROWS; r++) in[r] = _mm512_load_si512(work->rows_w[r] + 32 * c);
-    g2_transpose16_epi32(in, work->panel.w + 16 * c);
+  __m512i in[PANEL_ROWS];
+  for (int c = 0; c < G2_QK_K / 64; c++) { /* codes 64c .. 64c + 63 of the 16 rows */
+    for (int r = 0; r < PANEL_ROWS; r++) in[r] = _mm512_load_si512(work->rows_codes[r] + 64 * c);
+    g2_transpose16_epi32(in, work->panel.codes + 16 * c);
   }
-  if (g2_kq8_has_mins(dtype)) {
-    const __m512i min_index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                 _mm512_set1_epi32(GROUPS / 2)); /* row r's dwords */
+  for (int r = 0; r < PANEL_ROWS; r++)
+    in[r] = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)work->rows_scales[r]));
+  g2_transpose16_epi32(in, work->panel.scales);
+  if (g2_kq8_has_mins(dtype) || code_offset(dtype)) {
+    const __m512i pair_index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                  _mm512_set1_epi32(GROUPS / 2)); /* row r's dwords */
     for (int h = 0; h < GROUPS / 2; h++)
-      work->panel.mins[h] = _mm512_i32gather_epi32(min_index, (const int32_t *)(const void *)work->rows_mins + h, 4);
+      work->panel.pairs[h] = _mm512_i32gather_epi32(pair_index, (const int32_t *)(const void *)work->rows_pairs + h, 4);
   }
   work->panel.d = _mm512_loadu_ps(d);
   work->panel.dmin = _mm512_loadu_ps(dmin);
 }
 
-static ALWAYS_INLINE __m512i broadcast_pair(const int16_t *values) {
-  int32_t pair;
-  memcpy(&pair, values, sizeof pair);
-  return _mm512_set1_epi32(pair);
+static ALWAYS_INLINE __m512i broadcast_group(const void *values) {
+  int32_t group;
+  memcpy(&group, values, sizeof group);
+  return _mm512_set1_epi32(group);
 }
 
 /* nt tokens (a constant after inlining) of x against the panel: their
    chains (rows j0.. of out, `valid` lanes) one block further. */
 static ALWAYS_INLINE void tile(g2_dtype dtype, int nt, const panel_block *panel, const token_block *x, int first,
                                int last, float *out, size_t out_stride, __mmask16 valid, __m512 bias) {
-  __m512i acc[TILE_TOKS];
-  for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-  for (int p = 0; p < PAIRS; p++) {
-    __m512i w = _mm512_load_si512(&panel->w[p]);
+  const int per_group = group_values(dtype) / 4; /* vectors a scale covers */
+  __m512i s[TILE_TOKS];
+  for (int t = 0; t < nt; t++) s[t] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+  for (int g = 0; g < G2_QK_K / group_values(dtype); g++) {
+    __m512i group_sums[TILE_TOKS];
+    for (int t = 0; t < nt; t++) group_sums[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
-    for (int t = 0; t < nt; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w, broadcast_pair(x[t].q + 2 * p));
+    for (int i = per_group * g; i < per_group * (g + 1); i++) {
+      __m512i codes = _mm512_load_si512(&panel->codes[i]);
+#pragma GCC unroll 8
+      for (int t = 0; t < nt; t++)
+        group_sums[t] = _mm512_dpbusd_epi32(group_sums[t], codes, broadcast_group(x[t].q + 4 * i));
+    }
+    /* the scale of these values: of the 16-value group they start */
+    __m512i scale = _mm512_load_si512(&panel->scales[per_group * g / 4]);
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++) s[t] = _mm512_add_epi32(s[t], _mm512_mullo_epi32(group_sums[t], scale));
   }
 #pragma GCC unroll 8
   for (int t = 0; t < nt; t++) {
     float *chain_at = out + (size_t)t * out_stride;
     __m512 chain = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(valid, chain_at);
     __m512 dx = _mm512_set1_ps(x[t].d);
-    chain = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_mul_ps(panel->d, dx), chain);
-    if (g2_kq8_has_mins(dtype)) {
-      __m512i m = _mm512_setzero_si512();
+    __m512i m = _mm512_setzero_si512(); /* M, or the offsets' term */
+    if (g2_kq8_has_mins(dtype) || code_offset(dtype))
 #pragma GCC unroll 8
-      for (int h = 0; h < GROUPS / 2; h++) m = _mm512_dpwssd_epi32(m, panel->mins[h], broadcast_pair(x[t].sums + 2 * h));
+      for (int h = 0; h < GROUPS / 2; h++) m = _mm512_dpwssd_epi32(m, panel->pairs[h], broadcast_group(x[t].sums + 2 * h));
+    if (code_offset(dtype)) s[t] = _mm512_sub_epi32(s[t], m);
+    chain = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(panel->d, dx), chain);
+    if (g2_kq8_has_mins(dtype))
       chain = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_setzero_si512(), m)),
                               _mm512_mul_ps(panel->dmin, dx), chain);
-    }
     if (last) chain = _mm512_add_ps(chain, bias);
     _mm512_mask_storeu_ps(chain_at, valid, chain);
   }
 }
 
-/* Step 1 for block b of a token: q widened to int16, sums and d_x. */
-static void quantize_block(const float *x, token_block *tb) {
-  _Alignas(64) int8_t q[G2_QK_K];
-  g2_kq8_quantize_row_avx2(x, G2_QK_K, q, &tb->d, tb->sums);
-  for (int i = 0; i < G2_QK_K; i += 32)
-    _mm512_store_si512(tb->q + i, _mm512_cvtepi8_epi16(_mm256_load_si256((const __m256i *)(const void *)(q + i))));
-}
+/* Step 1 for block b of a token: q, sums and d_x. */
+static void quantize_block(const float *x, token_block *tb) { g2_kq8_quantize_row_avx2(x, G2_QK_K, tb->q, &tb->d, tb->sums); }
 
 static ALWAYS_INLINE void kq8_vnni_matmul(g2_dtype dtype, const g2_matrix *w, const float *x, size_t n_tok,
                                           size_t x_stride, const float *bias, float *out, size_t out_stride,

@@ -673,7 +673,7 @@ static void test_kq8_hostile_activations(const g2_kernels *kt) {
    (kquant_int8_avx512.c, kquant_int8_token_avx512.c): each K type gets
    g2_kq8_vnni_matmul_for's functions, one for batches and one for a
    token; then, at every GPT-2 row length that 256 divides, one token and
-   batches of 5..70 tokens (the panel kernel takes 20 and more) (300 at
+   batches of 5..70 tokens (the panel kernel takes 8 and more) (300 at
    768 and 1024: more than one chunk of 256 tokens) on 37 rows (two
    panels or row groups of 16 and a part one) in odd column ranges give the
    int8 oracle's bits (NaN as NaN) on hostile inputs: per block of 256
@@ -685,8 +685,8 @@ static void test_kq8_vnni_batches(const g2_kernels *kt) {
 #if defined(__x86_64__)
   if (strcmp(kt->name, "avx512vnni") != 0 && strcmp(kt->name, "avx512bf16") != 0) return;
   static const size_t n_ins[] = {768, 1024, 1280, 3072, 4096, 5120, 6400};
-  /* 1: the one-token kernel; 20 and up: the panels, tiles of 8 with 0..7 left; between: the AVX2 kernel */
-  static const size_t n_toks[] = {1, 5, 7, 9, 16, 19, 20, 21, 22, 23, 25, 26, 27, 31, 47, 64, 70};
+  /* 1: the one-token kernel; 8 and up: the panels, tiles of 8 with 0..7 left; between: the AVX2 kernel */
+  static const size_t n_toks[] = {1, 5, 7, 8, 9, 16, 19, 20, 21, 22, 23, 25, 26, 27, 31, 47, 64, 70};
   static const uint16_t extremes[] = {0x7bff, 0xfbff, 0x0001, 0x03ff, 0x8001, 0x0000, 0x8000, 0x3c00, 0x7c00, 0x7e00};
   enum { N_OUT = 37, MAX_TOK = 70, LONG_TOK = 300, N_EXTREMES = sizeof extremes / sizeof extremes[0] };
   for (size_t d = 0; d < N_K_TYPES; d++) {
