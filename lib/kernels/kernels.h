@@ -169,7 +169,7 @@ g2_matmul_fn g2_int8_avx2_matmul_for(const g2_matrix *w, int many);
    (kernels/kquant_int8.h); run by the tables that round activations. */
 g2_matmul_fn g2_kq8_matmul_for(const g2_matrix *w, int many);
 /* The same products by AVX512-VNNI: batches of at least 8 tokens by
-   vpdpwssd panels (kernels/kquant_int8_avx512.c), fewer by the AVX2
+   vpdpbusd panels (kernels/kquant_int8_avx512.c), fewer by the AVX2
    kernel, one token 16 rows at a time (kquant_int8_token_avx512.c, whose
    function for each K type g2_kq8_vnni_token_matmul gives): the
    avx512vnni and avx512bf16 tables' finder before g2_kq8_matmul_for. */
