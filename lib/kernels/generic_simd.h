@@ -355,11 +355,15 @@ static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *a
     case G2_DT_BF16: nk_tile_tokens(G2_DT_BF16, nt, stream_ahead, rows, n_in, NULL, x, x_stride, sums); break;
     case G2_DT_Q8_0: nk_tile_tokens(G2_DT_Q8_0, nt, stream_ahead, rows, n_in, NULL, x, x_stride, sums); break;
     case G2_DT_Q4_0: nk_tile_tokens(G2_DT_Q4_0, nt, stream_ahead, rows, n_in, NULL, x, x_stride, sums); break;
-    default:
-      if (ahead)
+    default: /* whole rows (span NULL) without the span's loads and stores */
+      if (ahead && span)
         nk_tile_tokens(G2_DT_F32, nt, ahead, rows, n_in, span, x, x_stride, sums);
-      else
+      else if (ahead)
+        nk_tile_tokens(G2_DT_F32, nt, ahead, rows, n_in, NULL, x, x_stride, sums);
+      else if (span)
         nk_tile_tokens(G2_DT_F32, nt, NULL, rows, n_in, span, x, x_stride, sums);
+      else
+        nk_tile_tokens(G2_DT_F32, nt, NULL, rows, n_in, NULL, x, x_stride, sums);
       break;
   }
 }
@@ -510,8 +514,8 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
           nk_span span = {k0, n_in - k0 < span_in ? n_in : k0 + span_in, carry + tile * NK_TOKS * NK_ROWS * VLEN};
           const unsigned char *ahead[TILE_MAX];
           for (size_t r = 0; r < NK_ROWS; r++) ahead[r] = rows[r] + (r % tiles == tile ? NK_ROWS * row_bytes : 0);
-          nk_tile_any(dtype, nt, use_panel || tile >= NK_ROWS ? NULL : ahead, rows, n_in, &span, x + t * x_stride,
-                      x_stride, sums);
+          nk_tile_any(dtype, nt, use_panel || tile >= NK_ROWS ? NULL : ahead, rows, n_in,
+                      span_in < n_in ? &span : NULL, x + t * x_stride, x_stride, sums);
           if (span.end < n_in) continue;
           for (size_t i = 0; i < nt; i++)
             for (size_t r = 0; r < n_rows; r++)
