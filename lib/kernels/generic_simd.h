@@ -511,11 +511,13 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
       for (size_t k0 = 0; k0 < n_in; k0 += span_in)
         for (size_t t = t0; t < t_end; t += NK_TOKS) {
           size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS, tile = (t - t0) / NK_TOKS;
-          nk_span span = {k0, n_in - k0 < span_in ? n_in : k0 + span_in, carry + tile * NK_TOKS * NK_ROWS * VLEN};
+          int spanned = span_in < n_in; /* whole rows need no carry */
+          nk_span span = {k0, n_in - k0 < span_in ? n_in : k0 + span_in,
+                          spanned ? carry + tile * NK_TOKS * NK_ROWS * VLEN : NULL};
           const unsigned char *ahead[TILE_MAX];
           for (size_t r = 0; r < NK_ROWS; r++) ahead[r] = rows[r] + (r % tiles == tile ? NK_ROWS * row_bytes : 0);
-          nk_tile_any(dtype, nt, use_panel || tile >= NK_ROWS ? NULL : ahead, rows, n_in,
-                      span_in < n_in ? &span : NULL, x + t * x_stride, x_stride, sums);
+          nk_tile_any(dtype, nt, use_panel || tile >= NK_ROWS ? NULL : ahead, rows, n_in, spanned ? &span : NULL,
+                      x + t * x_stride, x_stride, sums);
           if (span.end < n_in) continue;
           for (size_t i = 0; i < nt; i++)
             for (size_t r = 0; r < n_rows; r++)
