@@ -9,16 +9,16 @@
 # has GPT2_TEST_TIMEOUT seconds (default 1800: the ASan pass builds the
 # whole library and takes ~10 min on two busy cores); one still running
 # then is stopped and counted as a failure.
-# GPT2_TEST_JOBS programs and scripts (default: one per core) run at a time,
-# each into its own log, so that the cores a pass leaves idle (a serial
-# build, one program under Wine or qemu) serve another. Their lines are
-# printed as in a one-at-a-time run, programs then scripts, each once all
-# before it are done; a count line gives the seconds that program or
-# script took (with others running beside it).
+# GPT2_TEST_JOBS programs and scripts (default: one more than the cores)
+# run at a time, each into its own log, so that the cores a pass leaves
+# idle (a serial build, one program under Wine or qemu) serve another.
+# Their lines are printed as in a one-at-a-time run, programs then
+# scripts, each once all before it are done; a count line gives the
+# seconds that program or script took (with others running beside it).
 # Prints "N passed, N failed, N skipped" last and exits non-zero on any failure.
 . "$(dirname "$0")/lib.sh"
 limit=${GPT2_TEST_TIMEOUT:-1800}
-max_jobs=${GPT2_TEST_JOBS:-$(nproc)}
+max_jobs=${GPT2_TEST_JOBS:-$(($(nproc) + 1))}
 
 # Models are generated deterministically by the repo's generator.
 tools/gen/make_models.sh "$GPT2_TEST_MODELS" || { echo "model generation failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
