@@ -84,13 +84,21 @@ start() {
 }
 
 # Items: the unit programs, the note on programs left over, the scripts.
-# The scripts start first: the long passes (ASan, Wine, musl, qemu, -m32)
-# are among them, and the short programs then fill the cores at the end
-# rather than one long pass running alone.
+# The scripts start first, the longest passes (3 to 11 minutes each on two
+# cores) before the rest, so that the short scripts and programs fill the
+# cores around them rather than one long pass running alone at the end.
 sources=(tests/unit/*.c) scripts=(tests/*.test.sh)
 note=${#sources[@]}
+longest=(asan windows neon musl m32)
+for name in "${longest[@]}"; do
+  for i in "${!scripts[@]}"; do
+    [ "${scripts[$i]}" = "tests/$name.test.sh" ] && start $((note + 1 + i)) "$name.test.sh" bash "${scripts[$i]}"
+  done
+done
 for i in "${!scripts[@]}"; do
-  start $((note + 1 + i)) "$(basename "${scripts[$i]}")" bash "${scripts[$i]}"
+  name=$(basename "${scripts[$i]}")
+  case " ${longest[*]} " in *" ${name%.test.sh} "*) continue;; esac
+  start $((note + 1 + i)) "$name" bash "${scripts[$i]}"
 done
 for i in "${!sources[@]}"; do
   name=$(basename "${sources[$i]}" .c)
