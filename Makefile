@@ -128,6 +128,10 @@ CMAKE_SED = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MA
   -e 's|@CONFIG_TO_PREFIX@|../..$(foreach part,$(subst /, ,$(call under_prefix,$(LIBDIR))),/..)|'
 
 # The whole test suite; the last line it prints is "N passed, N failed".
+# It builds with one job per core unless make is given -j (which wins).
+ifneq ($(filter check,$(MAKECMDGOALS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
 check: all $(TESTS)
 	BUILD=$(BUILD) tests/run.sh
 

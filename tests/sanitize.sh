@@ -5,7 +5,9 @@
 # sanitizer report) is one FAIL, with the report's last lines.
 #   sanitize_pass NAME BUILD_DIR "MAKE VARIABLES" PROGRAM...
 # PROGRAM: a test name (tests/unit/NAME.c) or an example (examples/NAME.c)
-# followed by its arguments, one string each.
+# followed by its arguments, one string each. The programs run with
+# GPT2_TEST_PASS=NAME: a test whose cost is repetitions of one code path
+# (test_sample's sampled draws) may do fewer there, and says so.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 sanitize_pass() {
@@ -26,6 +28,7 @@ sanitize_pass() {
   # lines are printed afterwards in the order given: the pass takes about
   # half the time on two cores, and its output reads the same.
   local i=0 jobs=0 max_jobs; max_jobs=$(nproc)
+  export GPT2_TEST_PASS=$pass
   for program in "$@"; do
     local args=${program#* }
     [ "$args" = "$program" ] && args=

@@ -210,10 +210,19 @@ static fit_result goodness_of_fit(const float *logits, size_t n,
   return r;
 }
 
+/* In the other builds of tests/sanitize.sh (GPT2_TEST_PASS: ASan, -m32,
+   musl) the fits draw a fifth as many tokens: the same sampler code runs
+   on the same logits, and the plain run keeps the full counts' power
+   against small biases. A 2000-token draw sorts its candidates, which took
+   70 s of musl's qsort for the whole test. */
+enum { DRAW_DIVISOR_IN_PASS = 5 };
+static size_t draw_divisor = 1;
+
 static void check_fit(const char *name, const float *logits, size_t n,
                       const gpt2_sample_params *p, size_t n_draws,
                       uint64_t seed) {
   static double probability[MAX_VOCAB];
+  n_draws /= draw_divisor;
   reference_probabilities(logits, n, p, probability);
   fit_result r = goodness_of_fit(logits, n, p, probability, n_draws, seed);
   CHECK(r.failed_calls == 0 && r.forbidden == 0 && r.statistic < r.critical,
@@ -234,6 +243,12 @@ static void random_logits(float *logits, size_t n, uint64_t seed, float scale) {
 }
 
 static void test_distributions(void) {
+  const char *pass = getenv("GPT2_TEST_PASS");
+  if (pass && *pass) {
+    draw_divisor = DRAW_DIVISOR_IN_PASS;
+    printf("# fits: 1/%d of the draws under GPT2_TEST_PASS=%s (the plain run draws them all)\n",
+           DRAW_DIVISOR_IN_PASS, pass);
+  }
   const float small[8] = {1.0f, 2.5f, -0.5f, 0.0f, 2.0f, -1.0f, 1.5f, 0.7f};
   gpt2_sample_params p = plain();
   check_fit("temperature 1", small, 8, &p, 200000, 1);
