@@ -177,7 +177,6 @@ static ALWAYS_INLINE void tile(g2_dtype dtype, int nt, const panel_block *panel,
   const int per_group = group_values(dtype) / 4; /* vectors a scale covers */
   __m512i s[TILE_TOKS];
   for (int t = 0; t < nt; t++) s[t] = _mm512_setzero_si512();
-#pragma GCC unroll 2
   for (int g = 0; g < G2_QK_K / group_values(dtype); g++) {
     __m512i group_sums[TILE_TOKS];
     for (int t = 0; t < nt; t++) group_sums[t] = _mm512_setzero_si512();
