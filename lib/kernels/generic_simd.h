@@ -511,11 +511,10 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
          the caches (spreading measured 3% slower there: 21 tiles of
          prefetch instructions, mostly for lines in L1). */
       size_t tiles = (t_end - t0 + NK_TOKS - 1) / NK_TOKS, span_in = dtype == G2_DT_F32 ? kc : n_in;
-      int spread = tiles <= NK_ROWS;
+      int spread = tiles <= NK_ROWS, spanned = span_in < n_in; /* whole rows need no carry */
       for (size_t k0 = 0; k0 < n_in; k0 += span_in)
         for (size_t t = t0; t < t_end; t += NK_TOKS) {
           size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS, tile = (t - t0) / NK_TOKS;
-          int spanned = span_in < n_in; /* whole rows need no carry */
           nk_span span = {k0, n_in - k0 < span_in ? n_in : k0 + span_in,
                           spanned ? carry + tile * NK_TOKS * NK_ROWS * VLEN : NULL};
           const unsigned char *ahead[TILE_MAX];

@@ -66,6 +66,18 @@ static inline size_t g2_kq8_d_offset(g2_dtype dtype) {
   return dtype == G2_DT_Q6_K ? 208 : dtype == G2_DT_Q2_K ? 80 : dtype == G2_DT_Q3_K ? 108 : 0;
 }
 
+/* A super-block's bytes, as a constant where dtype is one (matrix.h). */
+static inline size_t g2_kq8_block_bytes(g2_dtype dtype) {
+  switch (dtype) {
+    case G2_DT_Q2_K: return G2_Q2_K_BLOCK_BYTES;
+    case G2_DT_Q3_K: return G2_Q3_K_BLOCK_BYTES;
+    case G2_DT_Q4_K: return G2_Q4_K_BLOCK_BYTES;
+    case G2_DT_Q5_K: return G2_Q5_K_BLOCK_BYTES;
+    case G2_DT_Q6_K: return G2_Q6_K_BLOCK_BYTES;
+    default: return G2_IQ4_XS_BLOCK_BYTES;
+  }
+}
+
 static inline int g2_kq8_has_mins(g2_dtype dtype) {
   return dtype == G2_DT_Q4_K || dtype == G2_DT_Q5_K || dtype == G2_DT_Q2_K;
 }

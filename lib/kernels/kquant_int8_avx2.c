@@ -253,7 +253,7 @@ static ALWAYS_INLINE void prefetch_block(const unsigned char *block, size_t bloc
 }
 
 static ALWAYS_INLINE float stream_row_q45(int five_bits, const unsigned char *row, size_t n_blocks, token_x x) {
-  size_t block_bytes = five_bits ? 176 : 144;
+  size_t block_bytes = g2_kq8_block_bytes(five_bits ? G2_DT_Q5_K : G2_DT_Q4_K);
   float chain = 0.0f;
   for (size_t b = 0; b < n_blocks; b++) {
     const unsigned char *block = row + b * block_bytes;
@@ -288,9 +288,9 @@ static ALWAYS_INLINE float stream_row_q45(int five_bits, const unsigned char *ro
 static ALWAYS_INLINE float stream_row_q6(const unsigned char *row, size_t n_blocks, token_x x) {
   float chain = 0.0f;
   for (size_t b = 0; b < n_blocks; b++) {
-    const unsigned char *block = row + b * 210;
+    const unsigned char *block = row + b * G2_Q6_K_BLOCK_BYTES;
     const int8_t *q = x.q + b * G2_QK_K;
-    prefetch_block(block, 210);
+    prefetch_block(block, G2_Q6_K_BLOCK_BYTES);
     __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
     __m256i halves[2] = {_mm256_broadcastsi128_si256(_mm256_castsi256_si128(scales)),
                          _mm256_broadcastsi128_si256(_mm256_extracti128_si256(scales, 1))};
@@ -318,7 +318,7 @@ static ALWAYS_INLINE float stream_row_q6(const unsigned char *row, size_t n_bloc
 /* Q2_K, Q3_K, IQ4_XS: the block unpacked into registers, then the 8
    vectors of 32 meet the activations with their groups' scales. */
 static ALWAYS_INLINE float stream_row_small(g2_dtype dtype, const unsigned char *row, size_t n_blocks, token_x x) {
-  size_t block_bytes = dtype == G2_DT_Q2_K ? 84 : dtype == G2_DT_Q3_K ? 110 : 136;
+  size_t block_bytes = g2_kq8_block_bytes(dtype);
   float chain = 0.0f;
   for (size_t b = 0; b < n_blocks; b++) {
     const unsigned char *block = row + b * block_bytes;

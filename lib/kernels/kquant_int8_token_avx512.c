@@ -52,7 +52,6 @@ enum {
 
 typedef struct token_work {
   _Alignas(64) int8_t q[G2_KQ8_MAX_IN];       /* the activations, each block in chunk_order */
-  int8_t natural_q[G2_KQ8_MAX_IN];            /* the same in activation order */
   float d[MAX_BLOCKS];
   int16_t sums[G2_KQ8_MAX_IN / G2_KQ8_GROUP]; /* per group of 16, in activation order */
   __m512i partial[MAX_BLOCKS][ROWS];          /* a row's block: S (and M) in parts */
@@ -79,13 +78,15 @@ static const uint8_t *chunk_order(g2_dtype dtype) {
   }
 }
 
-/* Step 1 of the definition for the token, then its blocks into chunk order. */
+/* Step 1 of the definition for the token, a block at a time (blocks are
+   independent), each put into chunk order. */
 static void quantize_token(g2_dtype dtype, const float *x, size_t n_in, token_work *tw) {
   const uint8_t *order = chunk_order(dtype);
-  g2_kq8_quantize_row_avx2(x, n_in, tw->natural_q, tw->d, tw->sums);
-  for (size_t b = 0; b < n_in / G2_QK_K; b++)
-    for (int i = 0; i < CHUNKS; i++)
-      memcpy(tw->q + b * G2_QK_K + 16 * i, tw->natural_q + b * G2_QK_K + 16 * order[i], 16);
+  for (size_t b = 0; b < n_in / G2_QK_K; b++) {
+    int8_t natural[G2_QK_K];
+    g2_kq8_quantize_row_avx2(x + b * G2_QK_K, G2_QK_K, natural, tw->d + b, tw->sums + b * CHUNKS);
+    for (int i = 0; i < CHUNKS; i++) memcpy(tw->q + b * G2_QK_K + 16 * i, natural + 16 * order[i], 16);
+  }
 }
 
 /* The unpacking's constant vectors: gcc 12 rebuilt them in the loop each
@@ -111,18 +112,6 @@ static ALWAYS_INLINE __m512i constant(const void *vector) {
   __m512i v = _mm512_load_si512(vector);
   __asm__("" : "+v"(v));
   return v;
-}
-
-/* Bytes of one K-type block (tensor/kquant.h's layouts), as a constant. */
-static ALWAYS_INLINE size_t block_size(g2_dtype dtype) {
-  switch (dtype) {
-    case G2_DT_Q2_K: return 84;
-    case G2_DT_Q3_K: return 110;
-    case G2_DT_Q4_K: return 144;
-    case G2_DT_Q5_K: return 176;
-    case G2_DT_Q6_K: return 210;
-    default: return 136;
-  }
 }
 
 static ALWAYS_INLINE __m512i broadcast_256(const unsigned char *p) {
@@ -256,13 +245,13 @@ static ALWAYS_INLINE void block_sums(g2_dtype dtype, const __m512i partial[ROWS]
 }
 
 static ALWAYS_INLINE void prefetch_block(g2_dtype dtype, const unsigned char *block) {
-  for (size_t at = 0; at < block_size(dtype); at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
+  for (size_t at = 0; at < g2_kq8_block_bytes(dtype); at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
 }
 
 static ALWAYS_INLINE void kq8_token(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
                                     float *out, size_t col_begin, size_t col_end, token_work *tw) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K;
-  size_t block_bytes = block_size(dtype), row_bytes = n_blocks * block_bytes;
+  size_t block_bytes = g2_kq8_block_bytes(dtype), row_bytes = n_blocks * block_bytes;
   if (!g2_work_tokens_kept((g2_work *)(void *)tw, 1, 1)) quantize_token(dtype, x, n_in, tw);
   const uint8_t *order = chunk_order(dtype);
   __m512i scale_index[VECS]; /* word k of vector v: the group of the chunk that pair k belongs to */

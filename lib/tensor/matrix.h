@@ -29,10 +29,17 @@ typedef enum g2_dtype {
 #define G2_QK8_0 32
 #define G2_QK4_0 32
 #define G2_QK_K 256
-/* Bytes of a Q8_0 and a Q4_0 block (dtype_infos in matrix.c reads them;
-   kernels that need them as constants too). */
+/* Bytes of a Q8_0 and a Q4_0 block and of the K types' super-blocks
+   (dtype_infos in matrix.c reads them; kernels that need them as constants
+   too). */
 #define G2_Q8_0_BLOCK_BYTES 34
 #define G2_Q4_0_BLOCK_BYTES 18
+#define G2_Q2_K_BLOCK_BYTES 84
+#define G2_Q3_K_BLOCK_BYTES 110
+#define G2_Q4_K_BLOCK_BYTES 144
+#define G2_Q5_K_BLOCK_BYTES 176
+#define G2_Q6_K_BLOCK_BYTES 210
+#define G2_IQ4_XS_BLOCK_BYTES 136
 
 typedef enum g2_layout {
   /* [n_out][n_in]: each output's weights contiguous (nn.Linear, GGUF, wte).
