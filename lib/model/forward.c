@@ -25,6 +25,14 @@ enum {
   SLICES_PER_THREAD = 4
 };
 
+/* What the thread of a slice does next to the slice's outputs, while they
+   are in its cache: elementwise, so the bits are those of a separate pass
+   over the whole output, and no thread waits for one to make it. */
+typedef struct matmul_then {
+  void (*apply)(float *x, size_t n); /* in place (gelu), or NULL */
+  float *add_to;                     /* add_to[t][j] += out[t][j], same stride (residual), or NULL */
+} matmul_then;
+
 typedef struct matmul_job {
   g2_matmul_fn fn;
   const g2_matrix *w;
@@ -32,6 +40,8 @@ typedef struct matmul_job {
   float *out;
   size_t n_tok, x_stride, out_stride, slice;
   g2_work *work; /* [thread] */
+  const g2_vector_kernels *vec;
+  matmul_then then;
 } matmul_job;
 
 static void matmul_task(void *arg, size_t task, uint32_t thread) {
@@ -39,16 +49,21 @@ static void matmul_task(void *arg, size_t task, uint32_t thread) {
   size_t n_out = (size_t)job->w->n_out;
   size_t begin = task * job->slice;
   size_t end = begin + job->slice < n_out ? begin + job->slice : n_out;
-  if (begin < end)
-    job->fn(job->w, job->x, job->n_tok, job->x_stride, job->bias, job->out, job->out_stride, begin, end,
-            &job->work[thread]);
+  if (begin >= end) return;
+  job->fn(job->w, job->x, job->n_tok, job->x_stride, job->bias, job->out, job->out_stride, begin, end,
+          &job->work[thread]);
+  for (size_t t = 0; t < job->n_tok; t++) {
+    float *row = job->out + t * job->out_stride + begin;
+    if (job->then.apply) job->then.apply(row, end - begin);
+    if (job->then.add_to) job->vec->add(job->then.add_to + t * job->out_stride + begin, row, end - begin);
+  }
 }
 
 /* out[t][0..n_out) = x[t] . W + bias, columns split into slices, by the
-   matmul `plan` chose for W. */
+   matmul `plan` chose for W; then `then` on each slice. */
 static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, g2_matmul_plan plan,
                    const float *x, size_t n_tok, size_t x_stride, const float *bias, float *out,
-                   size_t out_stride) {
+                   size_t out_stride, matmul_then then) {
   size_t n_out = (size_t)w->n_out;
   /* One slice per thread for a batch: every slice converts all the tokens'
      activations again (int8, BF16) when they do not fit its work area, and
@@ -62,7 +77,7 @@ static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, g2_matmul
   size_t slice = (n_out + n_slices - 1) / n_slices;
   slice = (slice + COLUMN_ALIGN - 1) / COLUMN_ALIGN * COLUMN_ALIGN;
   matmul_job job = {n_tok == 1 ? plan.one : plan.many, w, x, bias, out, n_tok, x_stride, out_stride, slice,
-                    ctx->scratch.work};
+                    ctx->scratch.work, ctx->model->kernels->vec, then};
   for (uint32_t thread = 0; thread < ctx->n_threads; thread++) ctx->scratch.work[thread].kept = 0;
   g2_pool_run(ctx->pool, (n_out + slice - 1) / slice, matmul_task, &job);
 }
@@ -172,19 +187,20 @@ static void transformer_block(struct gpt2_context *runner, const g2_segment *seg
 
   /* attention: x += proj(attn(qkv(ln_1(x)))) */
   layernorm_rows(k, s->x, n_tok, n_embd, layer->ln1_gamma, layer->ln1_beta, model->hp.ln_eps, s->xn);
-  matmul(runner, &layer->attn_qkv, plan->attn_qkv, s->xn, n_tok, n_embd, layer->attn_qkv_bias, s->qkv, 3 * n_embd);
+  const matmul_then nothing = {NULL, NULL}, residual = {NULL, s->x}, gelu = {k->gelu, NULL};
+  matmul(runner, &layer->attn_qkv, plan->attn_qkv, s->xn, n_tok, n_embd, layer->attn_qkv_bias, s->qkv, 3 * n_embd,
+         nothing);
   store_kv(segments, n_segments, layer_index, s->qkv);
   attention_job job = {runner, layer_index, s->qkv, s->attn, s->blocks, n_blocks};
   g2_pool_run(runner->pool, n_blocks * (size_t)model->hp.n_head, attention_task, &job);
-  matmul(runner, &layer->attn_proj, plan->attn_proj, s->attn, n_tok, n_embd, layer->attn_proj_bias, s->xn, n_embd);
-  k->add(s->x, s->xn, n_tok * n_embd);
+  matmul(runner, &layer->attn_proj, plan->attn_proj, s->attn, n_tok, n_embd, layer->attn_proj_bias, s->xn, n_embd,
+         residual);
 
   /* MLP: x += down(gelu(up(ln_2(x)))) */
   layernorm_rows(k, s->x, n_tok, n_embd, layer->ln2_gamma, layer->ln2_beta, model->hp.ln_eps, s->xn);
-  matmul(runner, &layer->mlp_up, plan->mlp_up, s->xn, n_tok, n_embd, layer->mlp_up_bias, s->ff, n_ff);
-  k->gelu(s->ff, n_tok * n_ff);
-  matmul(runner, &layer->mlp_down, plan->mlp_down, s->ff, n_tok, n_ff, layer->mlp_down_bias, s->xn, n_embd);
-  k->add(s->x, s->xn, n_tok * n_embd);
+  matmul(runner, &layer->mlp_up, plan->mlp_up, s->xn, n_tok, n_embd, layer->mlp_up_bias, s->ff, n_ff, gelu);
+  matmul(runner, &layer->mlp_down, plan->mlp_down, s->ff, n_tok, n_ff, layer->mlp_down_bias, s->xn, n_embd,
+         residual);
 }
 
 /* Nonzero if a segment's context asks to stop. */
@@ -226,5 +242,5 @@ void g2_forward_logits(struct gpt2_context *runner, size_t first, size_t rows, f
   const struct gpt2_model *model = runner->model;
   size_t n_embd = (size_t)model->hp.n_embd;
   matmul(runner, &model->lm_head, runner->lm_head_plan, runner->scratch.hidden + first * n_embd, rows, n_embd,
-         NULL, logits, (size_t)model->hp.n_vocab);
+         NULL, logits, (size_t)model->hp.n_vocab, (matmul_then){NULL, NULL});
 }
