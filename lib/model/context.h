@@ -130,7 +130,9 @@ void g2_embeddings_commit(struct gpt2_context *ctx, size_t n);
 int g2_forward_layers(struct gpt2_context *runner, const g2_segment *segments, size_t n_segments,
                       size_t n_tok);
 /* logits[r] = hidden[first + r] . lm_head^T for r < rows (<= cap_tokens),
-   rows n_vocab apart, on runner's threads. */
-void g2_forward_logits(struct gpt2_context *runner, size_t first, size_t rows, float *logits);
+   rows n_vocab apart, on runner's threads; each row also copied to
+   copy_to[r] by the threads that computed it, unless copy_to is NULL. */
+void g2_forward_logits(struct gpt2_context *runner, size_t first, size_t rows, float *logits,
+                       float *const *copy_to);
 
 #endif

@@ -133,7 +133,8 @@ static int run_passes(const eval_call *call) {
 
 /* The logits of contexts [begin, end), whose wanted rows are hidden rows
    first.. (rows in all). One context: straight into its logits; several:
-   one product into the stage (rows <= STAGE_ROWS), then copied. */
+   one product into the stage (rows <= STAGE_ROWS), each slice copied to its
+   context by the thread that computed it. */
 static void unembed_group(const eval_call *call, size_t begin, size_t end, size_t first, size_t rows) {
   gpt2_context *runner = call->ctxs[0];
   size_t n_vocab = (size_t)runner->model->hp.n_vocab, n_active = 0, last = begin;
@@ -141,17 +142,16 @@ static void unembed_group(const eval_call *call, size_t begin, size_t end, size_
     if (call->n_tokens[i]) n_active++, last = i;
   if (n_active == 1) {
     for (size_t r = 0; r < rows; r += G2_MAX_BATCH)
-      g2_forward_logits(runner, first + r, min_size(rows - r, G2_MAX_BATCH), call->ctxs[last]->logits + r * n_vocab);
+      g2_forward_logits(runner, first + r, min_size(rows - r, G2_MAX_BATCH), call->ctxs[last]->logits + r * n_vocab,
+                        NULL);
     return;
   }
-  g2_forward_logits(runner, first, rows, runner->scratch.stage);
-  const float *row = runner->scratch.stage;
-  for (size_t i = begin; i < end; i++) {
-    size_t n = rows_wanted(call->ctxs[i], call->n_tokens[i]);
-    if (!n) continue; /* sits out: its logits may not even exist */
-    memcpy(call->ctxs[i]->logits, row, n * n_vocab * sizeof(float));
-    row += n * n_vocab;
-  }
+  float *copy_to[STAGE_ROWS];
+  size_t row = 0;
+  for (size_t i = begin; i < end; i++) /* a context sitting out wants no rows: its logits may not even exist */
+    for (size_t k = 0; k < rows_wanted(call->ctxs[i], call->n_tokens[i]); k++)
+      copy_to[row++] = call->ctxs[i]->logits + k * n_vocab;
+  g2_forward_logits(runner, first, rows, runner->scratch.stage, copy_to);
 }
 
 /* Groups consecutive contexts whose rows fit the stage together. */

@@ -31,6 +31,7 @@ enum {
 typedef struct matmul_then {
   void (*apply)(float *x, size_t n); /* in place (gelu), or NULL */
   float *add_to;                     /* add_to[t][j] += out[t][j], same stride (residual), or NULL */
+  float *const *copy_to;             /* copy_to[t][j] = out[t][j] (logits to their contexts), or NULL */
 } matmul_then;
 
 typedef struct matmul_job {
@@ -56,6 +57,7 @@ static void matmul_task(void *arg, size_t task, uint32_t thread) {
     float *row = job->out + t * job->out_stride + begin;
     if (job->then.apply) job->then.apply(row, end - begin);
     if (job->then.add_to) job->vec->add(job->then.add_to + t * job->out_stride + begin, row, end - begin);
+    if (job->then.copy_to) memcpy(job->then.copy_to[t] + begin, row, (end - begin) * sizeof *row);
   }
 }
 
@@ -187,7 +189,7 @@ static void transformer_block(struct gpt2_context *runner, const g2_segment *seg
 
   /* attention: x += proj(attn(qkv(ln_1(x)))) */
   layernorm_rows(k, s->x, n_tok, n_embd, layer->ln1_gamma, layer->ln1_beta, model->hp.ln_eps, s->xn);
-  const matmul_then nothing = {NULL, NULL}, residual = {NULL, s->x}, gelu = {k->gelu, NULL};
+  const matmul_then nothing = {NULL, NULL, NULL}, residual = {NULL, s->x, NULL}, gelu = {k->gelu, NULL, NULL};
   matmul(runner, &layer->attn_qkv, plan->attn_qkv, s->xn, n_tok, n_embd, layer->attn_qkv_bias, s->qkv, 3 * n_embd,
          nothing);
   store_kv(segments, n_segments, layer_index, s->qkv);
@@ -238,9 +240,9 @@ int g2_forward_layers(struct gpt2_context *runner, const g2_segment *segments, s
 }
 
 /* The unembedding, tied to wte. */
-void g2_forward_logits(struct gpt2_context *runner, size_t first, size_t rows, float *logits) {
+void g2_forward_logits(struct gpt2_context *runner, size_t first, size_t rows, float *logits, float *const *copy_to) {
   const struct gpt2_model *model = runner->model;
   size_t n_embd = (size_t)model->hp.n_embd;
   matmul(runner, &model->lm_head, runner->lm_head_plan, runner->scratch.hidden + first * n_embd, rows, n_embd,
-         NULL, logits, (size_t)model->hp.n_vocab, (matmul_then){NULL, NULL});
+         NULL, logits, (size_t)model->hp.n_vocab, (matmul_then){NULL, NULL, copy_to});
 }
