@@ -29,7 +29,8 @@
    lanes hold q + 128 and the stored signed weights are the broadcast
    operand, each row and block starting from -128 sum(w); they keep the
    lanes up to LANES_MAX_TOKS_SIGNED tokens, and for any count on rows too
-   long for a useful panel.
+   long for a useful panel; from 17 tokens they go two groups per pass
+   (lanes_block_pair), each broadcast meeting 32 tokens.
 
    More tokens: 16 rows are repacked into a panel whose lane r holds row
    r's offset weights, 4 bytes of a block per vector (8 vectors a block),
@@ -671,35 +672,126 @@ static void lanes_any(g2_dtype dtype, int nr, const unsigned char *row0, size_t 
 #undef LANES_ROWS_OF
 }
 
-/* Tokens [0, n_tok), LANE_TOKS at a time: each group streams the weights
-   once, LANE_ROWS consecutive rows at a time. */
+/* Two groups of tokens (lx[0], lx[1]) against the signed Q8_0 weights of
+   one row's block b: each broadcast 4-byte group of weights meets 32
+   tokens, and the block's scale and sum correction are made once for both,
+   so there are 16 vpdpbusd per block to about 14 other vector operations
+   (8 to 9 with one group): 768 x 768 from the caches, one thread, 32 and
+   64 tokens, 274-279 -> 306-312 GOP/s. Both p0 and p5 are busy either way
+   (vpdpbusd, the scale's conversion and broadcasts), so that is about the
+   bound of this layout. */
+static ALWAYS_INLINE void lanes_block_pair(const unsigned char *block, int16_t block_sum, const lanes_x *lx,
+                                           size_t b, __m512 *chain0, __m512 *chain1) {
+  __builtin_prefetch(block + G2_PREFETCH_BYTES, 0, 2);
+  const __m512i start = _mm512_set1_epi32(-128 * (int32_t)block_sum);
+  __m512i isum0[2] = {start, _mm512_setzero_si512()}, isum1[2] = {start, _mm512_setzero_si512()};
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) {
+    const __m512i w = _mm512_set1_epi32(load_group((const int8_t *)block + 2 + 4 * i));
+    isum0[i % 2] = _mm512_dpbusd_epi32(isum0[i % 2], _mm512_load_si512(lx[0].groups[b][i]), w);
+    isum1[i % 2] = _mm512_dpbusd_epi32(isum1[i % 2], _mm512_load_si512(lx[1].groups[b][i]), w);
+  }
+  const __m512i sum0 = _mm512_add_epi32(isum0[0], isum0[1]), sum1 = _mm512_add_epi32(isum1[0], isum1[1]);
+  uint16_t d_w;
+  memcpy(&d_w, block, sizeof d_w);
+  const __m512 d = _mm512_set1_ps(_cvtsh_ss(d_w));
+  *chain0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum0), _mm512_mul_ps(d, _mm512_load_ps(lx[0].d_x[b])), *chain0);
+  *chain1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum1), _mm512_mul_ps(d, _mm512_load_ps(lx[1].d_x[b])), *chain1);
+}
+
+/* sums[g][r] lane t = (c[0] + c[1]) of row r < nr with token t of group g,
+   signed Q8_0 weights (block sums). */
+static ALWAYS_INLINE void lanes_step_pair(int nr, const unsigned char *row0, size_t row_bytes, const int16_t *sums0,
+                                          size_t n_blocks, size_t b, const lanes_x *lx, __m512 chains[2][LANE_ROWS]) {
+#pragma GCC unroll 4
+  for (int r = 0; r < nr; r++)
+    lanes_block_pair(row0 + (size_t)r * row_bytes + b * G2_Q8_0_BLOCK_BYTES, sums0[(size_t)r * n_blocks + b], lx, b,
+                     &chains[0][r], &chains[1][r]);
+}
+
+/* sums[g][r] lane t = (c[0] + c[1]) of row r < nr with token t of group g,
+   signed Q8_0 weights (block sums). */
+static ALWAYS_INLINE void lanes_rows_pair(int nr, const unsigned char *row0, size_t row_bytes, const int16_t *sums0,
+                                          size_t n_blocks, const lanes_x *lx, __m512 sums[2][LANE_ROWS]) {
+  __m512 even[2][LANE_ROWS], odd[2][LANE_ROWS]; /* [group][row] */
+#pragma GCC unroll 4
+  for (int r = 0; r < nr; r++) even[0][r] = even[1][r] = odd[0][r] = odd[1][r] = _mm512_setzero_ps();
+  size_t b = 0;
+  for (; b + 2 <= n_blocks; b += 2) {
+    lanes_step_pair(nr, row0, row_bytes, sums0, n_blocks, b, lx, even);
+    lanes_step_pair(nr, row0, row_bytes, sums0, n_blocks, b + 1, lx, odd);
+  }
+  if (b < n_blocks) lanes_step_pair(nr, row0, row_bytes, sums0, n_blocks, b, lx, even);
+#pragma GCC unroll 4
+  for (int r = 0; r < nr; r++) {
+    sums[0][r] = _mm512_add_ps(even[0][r], odd[0][r]);
+    sums[1][r] = _mm512_add_ps(even[1][r], odd[1][r]);
+  }
+}
+
+static void lanes_pair_any(int nr, const unsigned char *row0, size_t row_bytes, const int16_t *sums0, size_t n_blocks,
+                           const lanes_x *lx, __m512 sums[2][LANE_ROWS]) {
+  switch (nr) {
+    case 1: lanes_rows_pair(1, row0, row_bytes, sums0, n_blocks, lx, sums); break;
+    case 2: lanes_rows_pair(2, row0, row_bytes, sums0, n_blocks, lx, sums); break;
+    case 3: lanes_rows_pair(3, row0, row_bytes, sums0, n_blocks, lx, sums); break;
+    default: lanes_rows_pair(LANE_ROWS, row0, row_bytes, sums0, n_blocks, lx, sums); break;
+  }
+}
+
+/* Group `group` of the tokens (LANE_TOKS from LANE_TOKS * group) in its
+   slot of the work area, packed unless an earlier slice of the product on
+   this thread left it there. kept: bit g set while group g sits in slot
+   g % slots; groups past 63 are packed every time. */
+static lanes_x lanes_group(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, size_t group,
+                           size_t slots, g2_work *work) {
+  size_t n_blocks = (size_t)w->n_in / BLOCK, t0 = group * LANE_TOKS, slot = group % slots;
+  size_t nt = n_tok - t0 < LANE_TOKS ? n_tok - t0 : LANE_TOKS;
+  lanes_x lx = lanes_at(work->area, n_blocks, slot);
+  if (group >= 64 || !(work->kept >> group & 1)) {
+    lanes_pack(x + t0 * x_stride, nt, x_stride, (size_t)w->n_in, offset_shift(w->dtype), w->block_sums != NULL, &lx);
+    for (size_t g = slot; g < 64; g += slots) work->kept &= ~((uint64_t)1 << g);
+    if (group < 64) work->kept |= (uint64_t)1 << group;
+  }
+  return lx;
+}
+
+static void store_lanes(__m512 sums, float bias, size_t nt, float *out, size_t out_stride) {
+  float lanes[LANE_TOKS];
+  _mm512_storeu_ps(lanes, _mm512_add_ps(sums, _mm512_set1_ps(bias)));
+  for (size_t t = 0; t < nt; t++) out[t * out_stride] = lanes[t];
+}
+
+/* Tokens [0, n_tok), LANE_TOKS at a time, or two groups at a time for
+   signed Q8_0 weights when the work area holds two: each pass streams the
+   weights once, LANE_ROWS consecutive rows at a time. */
 static void matmul_lanes(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                          float *out, size_t out_stride, size_t col_begin, size_t col_end, g2_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
   size_t slots = lane_slots(n_blocks); /* >= 1 */
-  for (size_t t0 = 0; t0 < n_tok; t0 += LANE_TOKS) {
-    size_t nt = n_tok - t0 < LANE_TOKS ? n_tok - t0 : LANE_TOKS;
-    /* kept: bit g set while group g (tokens 16 g ..) sits in slot g % slots;
-       groups past 63 are packed every time */
-    size_t group = t0 / LANE_TOKS, slot = group % slots;
-    lanes_x lanes = lanes_at(work->area, n_blocks, slot), *lx = &lanes;
-    if (group >= 64 || !(work->kept >> group & 1)) {
-      lanes_pack(x + t0 * x_stride, nt, x_stride, n_in, offset_shift(w->dtype), w->block_sums != NULL, lx);
-      for (size_t g = slot; g < 64; g += slots) work->kept &= ~((uint64_t)1 << g);
-      if (group < 64) work->kept |= (uint64_t)1 << group;
+  for (size_t group = 0; group * LANE_TOKS < n_tok;) {
+    size_t t0 = group * LANE_TOKS, pair = w->block_sums && slots >= 2 && n_tok - t0 > LANE_TOKS;
+    size_t nt[2] = {n_tok - t0 < LANE_TOKS ? n_tok - t0 : LANE_TOKS, 0};
+    lanes_x lx[2] = {lanes_group(w, x, n_tok, x_stride, group, slots, work)};
+    if (pair) {
+      lx[1] = lanes_group(w, x, n_tok, x_stride, group + 1, slots, work);
+      nt[1] = n_tok - t0 - LANE_TOKS < LANE_TOKS ? n_tok - t0 - LANE_TOKS : LANE_TOKS;
     }
     for (size_t j0 = col_begin; j0 < col_end; j0 += LANE_ROWS) {
       size_t nr = col_end - j0 < LANE_ROWS ? col_end - j0 : LANE_ROWS;
       const unsigned char *row0 = (const unsigned char *)w->data + j0 * row_bytes;
-      __m512 sums[LANE_ROWS];
-      lanes_any(w->dtype, (int)nr, row0, row_bytes, w->block_sums ? w->block_sums + j0 * n_blocks : NULL,
-                n_blocks, lx, sums);
-      for (size_t r = 0; r < nr; r++) {
-        float lanes[LANE_TOKS];
-        _mm512_storeu_ps(lanes, _mm512_add_ps(sums[r], _mm512_set1_ps(bias ? bias[j0 + r] : 0.0f)));
-        for (size_t t = 0; t < nt; t++) out[(t0 + t) * out_stride + j0 + r] = lanes[t];
-      }
+      const int16_t *sums0 = w->block_sums ? w->block_sums + j0 * n_blocks : NULL;
+      __m512 sums[2][LANE_ROWS];
+      if (pair)
+        lanes_pair_any((int)nr, row0, row_bytes, sums0, n_blocks, lx, sums);
+      else
+        lanes_any(w->dtype, (int)nr, row0, row_bytes, sums0, n_blocks, lx, sums[0]);
+      for (size_t g = 0; g <= pair; g++)
+        for (size_t r = 0; r < nr; r++)
+          store_lanes(sums[g][r], bias ? bias[j0 + r] : 0.0f, nt[g], out + (t0 + g * LANE_TOKS) * out_stride + j0 + r,
+                      out_stride);
     }
+    group += 1 + pair;
   }
 }
 
