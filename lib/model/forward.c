@@ -22,7 +22,11 @@ enum {
   /* Slices per thread of a one-token product: threads claim them one by
      one, so one that runs late (a busy machine) leaves its share to the
      others. */
-  SLICES_PER_THREAD = 4
+  SLICES_PER_THREAD = 4,
+  /* Token slices (block-quantized weights, many tokens) hold at least this
+     many tokens, a multiple of TOKEN_ALIGN (the int8 lanes' group). */
+  TOKEN_SLICE = 64,
+  TOKEN_ALIGN = 16
 };
 
 /* What the thread of a slice does next to the slice's outputs, while they
@@ -34,12 +38,15 @@ typedef struct matmul_then {
   float *const *copy_to;             /* copy_to[t][j] = out[t][j] (logits to their contexts), or NULL */
 } matmul_then;
 
+/* A task is a slice of columns for all the tokens, or (token_split) a
+   slice of tokens for all the columns. */
 typedef struct matmul_job {
   g2_matmul_fn fn;
   const g2_matrix *w;
   const float *x, *bias;
   float *out;
   size_t n_tok, x_stride, out_stride, slice;
+  int token_split;
   g2_work *work; /* [thread] */
   const g2_vector_kernels *vec;
   matmul_then then;
@@ -47,13 +54,16 @@ typedef struct matmul_job {
 
 static void matmul_task(void *arg, size_t task, uint32_t thread) {
   const matmul_job *job = arg;
-  size_t n_out = (size_t)job->w->n_out;
-  size_t begin = task * job->slice;
-  size_t end = begin + job->slice < n_out ? begin + job->slice : n_out;
-  if (begin >= end) return;
-  job->fn(job->w, job->x, job->n_tok, job->x_stride, job->bias, job->out, job->out_stride, begin, end,
-          &job->work[thread]);
-  for (size_t t = 0; t < job->n_tok; t++) {
+  size_t n_out = (size_t)job->w->n_out, count = job->token_split ? job->n_tok : n_out;
+  size_t first = task * job->slice, last = first + job->slice < count ? first + job->slice : count;
+  if (first >= last) return;
+  size_t begin = job->token_split ? 0 : first, end = job->token_split ? n_out : last;
+  size_t t_begin = job->token_split ? first : 0, t_end = job->token_split ? last : job->n_tok;
+  g2_work *work = &job->work[thread];
+  if (job->token_split) work->kept = 0; /* other tokens than the thread's last task */
+  job->fn(job->w, job->x + t_begin * job->x_stride, t_end - t_begin, job->x_stride, job->bias,
+          job->out + t_begin * job->out_stride, job->out_stride, begin, end, work);
+  for (size_t t = t_begin; t < t_end; t++) {
     float *row = job->out + t * job->out_stride + begin;
     if (job->then.apply) job->then.apply(row, end - begin);
     if (job->then.add_to) job->vec->add(job->then.add_to + t * job->out_stride + begin, row, end - begin);
@@ -67,21 +77,32 @@ static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, g2_matmul
                    const float *x, size_t n_tok, size_t x_stride, const float *bias, float *out,
                    size_t out_stride, matmul_then then) {
   size_t n_out = (size_t)w->n_out;
-  /* One slice per thread for a batch: every slice converts all the tokens'
-     activations again (int8, BF16) when they do not fit its work area, and
-     at 512 tokens 2 threads lost 14-18% of an int8 prompt to it (pp512 with
-     one slice instead of 4: Q8_0 1693 -> 2055 tok/s, Q5_K_M 1557 -> 1818,
-     IQ4_XS 1538 -> 1850; F32 and F16 +3-5%; 64 sequences +5-8%).
+  /* Block-quantized weights and many tokens: slices of tokens, so that each
+     token's activations are converted (quantized) once, by one thread,
+     instead of once by every thread that takes a slice of columns; each
+     thread then reads all the weights, which a prompt's arithmetic hides.
+     pp512, 2 threads: see docs/performance.md, "Threads". */
+  int token_split = w->dtype >= G2_DT_Q8_0 && ctx->n_threads > 1 && n_tok >= TOKEN_SLICE * ctx->n_threads;
+  /* One slice of columns per thread for other batches: every slice converts
+     all the tokens' activations (int8, BF16) when they do not fit its work
+     area; with 4 slices a thread, 2 threads lost 14-18% of an int8 pp512.
      One token of a KN matrix: each slice reads a piece of every row, so
      wide slices keep the pieces long. */
   size_t per_thread = n_tok > 1 || w->layout == G2_LAYOUT_KN ? 1 : SLICES_PER_THREAD;
-  size_t n_slices = ctx->n_threads > 1 ? (size_t)ctx->n_threads * per_thread : 1;
-  size_t slice = (n_out + n_slices - 1) / n_slices;
-  slice = (slice + COLUMN_ALIGN - 1) / COLUMN_ALIGN * COLUMN_ALIGN;
+  size_t n_slices = ctx->n_threads > 1 ? (size_t)ctx->n_threads * per_thread : 1, slice, n_tasks;
+  if (token_split) {
+    slice = (n_tok + ctx->n_threads * SLICES_PER_THREAD - 1) / (ctx->n_threads * SLICES_PER_THREAD);
+    slice = slice < TOKEN_SLICE ? TOKEN_SLICE : (slice + TOKEN_ALIGN - 1) / TOKEN_ALIGN * TOKEN_ALIGN;
+    n_tasks = (n_tok + slice - 1) / slice;
+  } else {
+    slice = (n_out + n_slices - 1) / n_slices;
+    slice = (slice + COLUMN_ALIGN - 1) / COLUMN_ALIGN * COLUMN_ALIGN;
+    n_tasks = (n_out + slice - 1) / slice;
+  }
   matmul_job job = {n_tok == 1 ? plan.one : plan.many, w, x, bias, out, n_tok, x_stride, out_stride, slice,
-                    ctx->scratch.work, ctx->model->kernels->vec, then};
+                    token_split, ctx->scratch.work, ctx->model->kernels->vec, then};
   for (uint32_t thread = 0; thread < ctx->n_threads; thread++) ctx->scratch.work[thread].kept = 0;
-  g2_pool_run(ctx->pool, (n_out + slice - 1) / slice, matmul_task, &job);
+  g2_pool_run(ctx->pool, n_tasks, matmul_task, &job);
 }
 
 static void layernorm_rows(const g2_vector_kernels *k, const float *x, size_t n_tok, size_t n_embd,

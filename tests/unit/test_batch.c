@@ -87,7 +87,7 @@ static void random_tokens(gpt2_token *out, size_t n, int n_vocab) {
 }
 
 /* Rounds of random batches over n_ctxs contexts (random n_ctx, logits_all,
-   KV type; the runner on 1-3 threads; random order; prompts, single tokens
+   KV type, 1-3 threads, so the runner's vary; random order; prompts, single tokens
    and contexts sitting out mixed in one call, enough tokens for several
    passes), each context's twin fed the same calls alone on one thread.
    Returns 1 if every context's logits matched its twin's after every round. */
@@ -102,7 +102,7 @@ static int batch_matches_alone(const gpt2_model *model, size_t n_ctxs, int round
     p.n_ctx = (uint32_t)(n_ctx_model / 2 + next_u32() % (uint32_t)(n_ctx_model / 2 + 1));
     p.logits_all = next_u32() % 3 == 0;
     p.kv_type = next_u32() % 3 == 0 ? GPT2_KV_F16 : GPT2_KV_F32;
-    p.n_threads = i == 0 ? 1 + next_u32() % 3 : 1;
+    p.n_threads = 1 + next_u32() % 3; /* the runner's count is the batch's */
     ctxs[i] = new_context(model, &p);
     p.n_threads = 1;
     twins[i] = new_context(model, &p);
@@ -185,6 +185,26 @@ static void test_tables_and_types(void) {
                      tables[t], wc->name);
       gpt2_model_free(mid);
     }
+  }
+}
+
+/* The K types, the other 32-value types and IQ4 in files llama.cpp's
+   quantizer wrote (tests/data/llamacpp), on the default table: passes of
+   hundreds of tokens from many contexts, where 2 and 3 threads split the
+   products by tokens (lib/model/forward.c). */
+static void test_llamacpp_files(void) {
+  static const char *const files[] = {"kq-q4_k_m.gguf", "kq-q2_k.gguf", "kq-q5_1.gguf", "kq-iq4_xs.gguf"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/llamacpp/%s", harness_path("GPT2_TEST_DATA", "tests/data"), files[i]);
+    gpt2_model *model = NULL;
+    int status = gpt2_load(path, NULL, &model);
+    CHECK(status == GPT2_OK, "load %s: %s", path, status ? gpt2_last_error() : "ok");
+    if (status) continue;
+    random_seed(0x11a0u + (uint32_t)i);
+    CHECK(batch_matches_alone(model, MAX_CTX, 2), "%s [%s]: batches of %d contexts == each alone, bitwise", files[i],
+          gpt2_model_isa(model), MAX_CTX);
+    gpt2_model_free(model);
   }
 }
 
@@ -486,6 +506,7 @@ static void test_kv_memory(const gpt2_model *model) {
 
 int main(void) {
   test_tables_and_types();
+  test_llamacpp_files();
   random_seed(42);
   gpt2_model *tiny = load("tiny", &weight_cases[0], NULL), *tiny_q8 = load("tiny", &weight_cases[4], NULL);
   if (tiny && tiny_q8) {
