@@ -24,8 +24,13 @@ enum {
      others. */
   SLICES_PER_THREAD = 4,
   /* Token slices (block-quantized weights, many tokens) hold at least this
-     many tokens, a multiple of TOKEN_ALIGN (the int8 lanes' group). */
+     many tokens, a multiple of TOKEN_ALIGN (the int8 lanes' group); Q8_0
+     from half as many, where its lanes take 32 tokens a pass and pack no
+     weights (64 sequences, 2 threads: 1431-1491 -> 1545-1569 tok/s). At 32
+     the K types' panels, packed again by every thread, lost 4%, and Q4_0's
+     lanes (16 tokens a pass) 8%. */
   TOKEN_SLICE = 64,
+  LANES_TOKEN_SLICE = 32,
   TOKEN_ALIGN = 16
 };
 
@@ -82,7 +87,8 @@ static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, g2_matmul
      instead of once by every thread that takes a slice of columns; each
      thread then reads all the weights, which a prompt's arithmetic hides.
      pp512, 2 threads: see docs/performance.md, "Threads". */
-  int token_split = w->dtype >= G2_DT_Q8_0 && ctx->n_threads > 1 && n_tok >= TOKEN_SLICE * ctx->n_threads;
+  size_t min_slice = w->dtype == G2_DT_Q8_0 ? LANES_TOKEN_SLICE : TOKEN_SLICE;
+  int token_split = w->dtype >= G2_DT_Q8_0 && ctx->n_threads > 1 && n_tok >= min_slice * ctx->n_threads;
   /* One slice of columns per thread for other batches: every slice converts
      all the tokens' activations (int8, BF16) when they do not fit its work
      area; with 4 slices a thread, 2 threads lost 14-18% of an int8 pp512.
@@ -92,7 +98,7 @@ static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, g2_matmul
   size_t n_slices = ctx->n_threads > 1 ? (size_t)ctx->n_threads * per_thread : 1, slice, n_tasks;
   if (token_split) {
     slice = (n_tok + ctx->n_threads * SLICES_PER_THREAD - 1) / (ctx->n_threads * SLICES_PER_THREAD);
-    slice = slice < TOKEN_SLICE ? TOKEN_SLICE : (slice + TOKEN_ALIGN - 1) / TOKEN_ALIGN * TOKEN_ALIGN;
+    slice = slice < min_slice ? min_slice : (slice + TOKEN_ALIGN - 1) / TOKEN_ALIGN * TOKEN_ALIGN;
     n_tasks = (n_tok + slice - 1) / slice;
   } else {
     slice = (n_out + n_slices - 1) / n_slices;
