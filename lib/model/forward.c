@@ -7,9 +7,10 @@
    matmuls over all their rows at once, so each weight is read once per
    pass, and attention per segment over its own context's cache.
    Every numeric loop goes through the model's kernel table (the matmul of
-   each matrix chosen when the context was made); work is split
-   across threads by output columns or by (block of tokens, head), never inside one
-   output element's reduction, so results do not depend on the thread count. */
+   each matrix chosen when the context was made); work is split across
+   threads by output columns, by tokens (large products of block-quantized
+   weights) or by (block of tokens, head), never inside one output
+   element's reduction, so results do not depend on the thread count. */
 #include <math.h>
 #include <string.h>
 
@@ -76,8 +77,8 @@ static void matmul_task(void *arg, size_t task, uint32_t thread) {
   }
 }
 
-/* out[t][0..n_out) = x[t] . W + bias, columns split into slices, by the
-   matmul `plan` chose for W; then `then` on each slice. */
+/* out[t][0..n_out) = x[t] . W + bias, split into slices of columns or of
+   tokens, by the matmul `plan` chose for W; then `then` on each slice. */
 static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, g2_matmul_plan plan,
                    const float *x, size_t n_tok, size_t x_stride, const float *bias, float *out,
                    size_t out_stride, matmul_then then) {
@@ -88,7 +89,7 @@ static void matmul(const struct gpt2_context *ctx, const g2_matrix *w, g2_matmul
      thread then reads all the weights, which a prompt's arithmetic hides.
      pp512, 2 threads: see docs/performance.md, "Threads". */
   size_t min_slice = w->dtype == G2_DT_Q8_0 ? LANES_TOKEN_SLICE : TOKEN_SLICE;
-  int token_split = w->dtype >= G2_DT_Q8_0 && ctx->n_threads > 1 && n_tok >= min_slice * ctx->n_threads;
+  int token_split = g2_dtype_block_size(w->dtype) > 1 && ctx->n_threads > 1 && n_tok >= min_slice * ctx->n_threads;
   /* One slice of columns per thread for other batches: every slice converts
      all the tokens' activations (int8, BF16) when they do not fit its work
      area; with 4 slices a thread, 2 threads lost 14-18% of an int8 pp512.
