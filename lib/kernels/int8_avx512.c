@@ -699,8 +699,8 @@ static ALWAYS_INLINE void lanes_block_pair(const unsigned char *block, int16_t b
   *chain1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum1), _mm512_mul_ps(d, _mm512_load_ps(lx[1].d_x[b])), *chain1);
 }
 
-/* sums[g][r] lane t = (c[0] + c[1]) of row r < nr with token t of group g,
-   signed Q8_0 weights (block sums). */
+/* Block b of the nr rows against both groups, into chains[g][r] (the
+   chains of b's parity). */
 static ALWAYS_INLINE void lanes_step_pair(int nr, const unsigned char *row0, size_t row_bytes, const int16_t *sums0,
                                           size_t n_blocks, size_t b, const lanes_x *lx, __m512 chains[2][LANE_ROWS]) {
 #pragma GCC unroll 4
