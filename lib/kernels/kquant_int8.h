@@ -66,6 +66,16 @@ static inline size_t g2_kq8_d_offset(g2_dtype dtype) {
   return dtype == G2_DT_Q6_K ? 208 : dtype == G2_DT_Q2_K ? 80 : dtype == G2_DT_Q3_K ? 108 : 0;
 }
 
+/* The offset of a 32-bit word inside the block that holds d, and for the
+   types with mins dmin in its high half; where d ends the block (Q6_K,
+   Q3_K) the word starts 2 bytes earlier, with d in its high half, so that
+   it stays inside the block. Kernels that gather d (and dmin) for several
+   rows load one such word a row. */
+static inline int g2_kq8_d_in_high_half(g2_dtype dtype) { return dtype == G2_DT_Q6_K || dtype == G2_DT_Q3_K; }
+static inline size_t g2_kq8_d_word(g2_dtype dtype) {
+  return g2_kq8_d_offset(dtype) - (g2_kq8_d_in_high_half(dtype) ? 2 : 0);
+}
+
 /* A super-block's bytes, as a constant where dtype is one (matrix.h). */
 static inline size_t g2_kq8_block_bytes(g2_dtype dtype) {
   switch (dtype) {

@@ -180,6 +180,18 @@ static ALWAYS_INLINE __m128i sum_rows(const __m256i v[ROWS]) {
   return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
 }
 
+/* The definition's float steps for one block of ROWS rows, each lane its
+   row's chain: c = fmaf(S, d d_x, c), then for types with mins
+   c = fmaf(-M, dmin d_x, c). */
+static ALWAYS_INLINE __m128 float_steps(g2_dtype dtype, const __m256i acc[ROWS], const __m256i macc[ROWS], __m128 d,
+                                        __m128 dmin, float d_x, __m128 chain) {
+  __m128 d_xv = _mm_set1_ps(d_x);
+  chain = _mm_fmadd_ps(_mm_cvtepi32_ps(sum_rows(acc)), _mm_mul_ps(d, d_xv), chain);
+  if (!g2_kq8_has_mins(dtype)) return chain;
+  return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_sub_epi32(_mm_setzero_si128(), sum_rows(macc))), _mm_mul_ps(dmin, d_xv),
+                      chain);
+}
+
 /* Step 3 for block b of the ROWS unpacked rows and a token, the rows'
    chains in the lanes: S from the lanes of acc[r] (Q6_K, Q3_K: less the
    offset times sum sc_g s_g) and M from the token's per-16 sums. */
@@ -196,13 +208,9 @@ static ALWAYS_INLINE __m128 block_step(g2_dtype dtype, const unpacked_block *con
     if (g2_kq8_has_mins(dtype))
       macc[r] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->mins), s);
   }
-  __m128 d_xv = _mm_set1_ps(d_x);
   __m128 d = _mm_setr_ps(rows[0][b].d, rows[1][b].d, rows[2][b].d, rows[3][b].d);
-  chain = _mm_fmadd_ps(_mm_cvtepi32_ps(sum_rows(acc)), _mm_mul_ps(d, d_xv), chain);
-  if (!g2_kq8_has_mins(dtype)) return chain;
   __m128 dmin = _mm_setr_ps(rows[0][b].dmin, rows[1][b].dmin, rows[2][b].dmin, rows[3][b].dmin);
-  return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_sub_epi32(_mm_setzero_si128(), sum_rows(macc))), _mm_mul_ps(dmin, d_xv),
-                      chain);
+  return float_steps(dtype, acc, macc, d, dmin, d_x, chain);
 }
 
 /* ROWS unpacked rows x nt tokens (1 or 2, a constant after inlining):
@@ -357,8 +365,8 @@ static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, cons
   size_t block_bytes = g2_kq8_block_bytes(dtype), row_bytes = n_blocks * block_bytes;
   if (!g2_work_tokens_kept((g2_work *)(void *)work, 1, 1)) quantize_token(x, n_in, work->x);
   token_x xt = token_at(work->x, n_in);
-  int d_high = dtype == G2_DT_Q6_K || dtype == G2_DT_Q3_K;
-  size_t d_word = g2_kq8_d_offset(dtype) - (d_high ? 2 : 0);
+  int d_high = g2_kq8_d_in_high_half(dtype);
+  size_t d_word = g2_kq8_d_word(dtype);
   for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
     size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
     const unsigned char *rows[ROWS];
@@ -385,11 +393,8 @@ static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, cons
       __m128i w32 = _mm_loadu_si128((const __m128i *)(const void *)words);
       __m128i d16 = d_high ? _mm_srli_epi32(w32, 16) : _mm_and_si128(w32, _mm_set1_epi32(0xffff));
       __m256 scales = _mm256_cvtph_ps(_mm_packus_epi32(d16, _mm_srli_epi32(w32, 16)));
-      __m128 d_x = _mm_set1_ps(xt.d[b]);
-      chain = _mm_fmadd_ps(_mm_cvtepi32_ps(sum_rows(acc)), _mm_mul_ps(_mm256_castps256_ps128(scales), d_x), chain);
-      if (g2_kq8_has_mins(dtype))
-        chain = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_sub_epi32(_mm_setzero_si128(), sum_rows(macc))),
-                             _mm_mul_ps(_mm256_extractf128_ps(scales, 1), d_x), chain);
+      chain = float_steps(dtype, acc, macc, _mm256_castps256_ps128(scales), _mm256_extractf128_ps(scales, 1), xt.d[b],
+                          chain);
     }
     float lanes[ROWS];
     _mm_storeu_ps(lanes, chain);

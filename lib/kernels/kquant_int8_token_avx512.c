@@ -262,10 +262,8 @@ static ALWAYS_INLINE void kq8_token(g2_dtype dtype, const g2_matrix *w, const fl
   }
   const __m512i abs_grid =
       _mm512_abs_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid)));
-  /* d (and dmin) in one 32-bit word: d's is the high half where the block
-     ends with d (Q6_K, Q3_K), so the word stays inside the block */
-  int d_high = dtype == G2_DT_Q6_K || dtype == G2_DT_Q3_K;
-  size_t d_word = g2_kq8_d_offset(dtype) - (d_high ? 2 : 0);
+  int d_high = g2_kq8_d_in_high_half(dtype);
+  size_t d_word = g2_kq8_d_word(dtype);
   for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
     size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
     const unsigned char *rows = (const unsigned char *)w->data + j0 * row_bytes;

@@ -148,9 +148,10 @@ static void unembed_group(const eval_call *call, size_t begin, size_t end, size_
   }
   float *copy_to[STAGE_ROWS];
   size_t row = 0;
-  for (size_t i = begin; i < end; i++) /* a context sitting out wants no rows: its logits may not even exist */
-    for (size_t k = 0; k < rows_wanted(call->ctxs[i], call->n_tokens[i]); k++)
-      copy_to[row++] = call->ctxs[i]->logits + k * n_vocab;
+  for (size_t i = begin; i < end; i++) { /* a context sitting out wants no rows: its logits may not even exist */
+    size_t n = rows_wanted(call->ctxs[i], call->n_tokens[i]);
+    for (size_t k = 0; k < n; k++) copy_to[row++] = call->ctxs[i]->logits + k * n_vocab;
+  }
   g2_forward_logits(runner, first, rows, runner->scratch.stage, copy_to);
 }
 
