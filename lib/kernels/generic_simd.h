@@ -488,8 +488,6 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
       if (use_panel) {
         for (size_t r = 0; r < n_rows; r++) {
           float *panel_row = panel + r * n_in;
-          /* the same row of the next block, into L2: short rows, as in nk_tile */
-          for (size_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(rows[r] + NK_ROWS * row_bytes + at, 0, 2);
           if (k_type) {
             dequantize_k_row(dtype, rows[r], n_in, panel_row);
             continue;
@@ -512,9 +510,17 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
          prefetch instructions, mostly for lines in L1). */
       size_t tiles = (t_end - t0 + NK_TOKS - 1) / NK_TOKS, span_in = dtype == G2_DT_F32 ? kc : n_in;
       int spread = tiles <= NK_ROWS, spanned = span_in < n_in; /* whole rows need no carry */
+      /* The panel's next block of stored rows, into L2 a share per tile:
+         all at once, the prefetches waited for fill buffers and the
+         conversion still waited for memory (F16 pp512, perf). */
+      size_t next_j0 = j0 + NK_ROWS, next_at = 0;
+      size_t next_rows = !use_panel || next_j0 >= col_end ? 0 : col_end - next_j0 < NK_ROWS ? col_end - next_j0 : NK_ROWS;
+      const unsigned char *next = (const unsigned char *)w->data + next_j0 * row_bytes; /* rows are contiguous */
       for (size_t k0 = 0; k0 < n_in; k0 += span_in)
         for (size_t t = t0; t < t_end; t += NK_TOKS) {
           size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS, tile = (t - t0) / NK_TOKS;
+          for (size_t end = next_rows * row_bytes * (tile + 1) / tiles; k0 == 0 && next_at < end; next_at += 64)
+            __builtin_prefetch(next + next_at, 0, 2);
           nk_span span = {k0, n_in - k0 < span_in ? n_in : k0 + span_in,
                           spanned ? carry + tile * NK_TOKS * NK_ROWS * VLEN : NULL};
           const unsigned char *ahead[TILE_MAX];
