@@ -34,6 +34,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/int8_avx2.h"
 #include "kernels/kernels.h"
 #include "kernels/kquant_avx2.h"
 #include "kernels/q32_int8.h"
@@ -49,80 +50,9 @@ enum {
 };
 _Static_assert((size_t)X_BYTES <= (size_t)G2_KERNEL_WORK_BYTES, "q32_int8_avx2.c's buffer fits the work area");
 
-/* One token's quantized activations: q[n_in], d[n_in / 32], sums[n_in / 32]. */
-typedef struct token_x {
-  const int8_t *q;
-  const float *d;
-  const int32_t *sums;
-} token_x;
-
-static size_t token_bytes(size_t n_in) { return (n_in + n_in / BLOCK * 8 + 63) / 64 * 64; }
-
-static token_x token_at(const unsigned char *base, size_t n_in) {
-  return (token_x){(const int8_t *)base, (const float *)(const void *)(base + n_in),
-                   (const int32_t *)(const void *)(base + n_in + n_in / BLOCK * 4)};
-}
-
-/* Step 1 (g2_int8_quantize_row's bits: the same float division, clamp and
-   round-to-nearest-even conversion), a block of 32 at a time. */
-static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
-  size_t n_blocks = n_in / BLOCK;
-  int8_t *q = (int8_t *)base;
-  float *d = (float *)(void *)(base + n_in);
-  int32_t *sums = (int32_t *)(void *)(base + n_in + n_blocks * 4);
-  const __m256 sign = _mm256_set1_ps(-0.0f), low = _mm256_set1_ps(-127.0f), high = _mm256_set1_ps(127.0f);
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  for (size_t b = 0; b < n_blocks; b++) {
-    __m256 xs[4], amax = _mm256_setzero_ps();
-    for (int k = 0; k < 4; k++) {
-      xs[k] = _mm256_loadu_ps(x + b * BLOCK + 8 * k);
-      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, xs[k]));
-    }
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    float scale = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4))) / 127.0f;
-    __m256i v[4];
-    for (int k = 0; k < 4; k++)
-      v[k] = scale != 0.0f ? _mm256_cvtps_epi32(_mm256_min_ps(
-                                 _mm256_max_ps(_mm256_div_ps(xs[k], _mm256_set1_ps(scale)), low), high))
-                           : _mm256_setzero_si256();
-    __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
-    _mm256_storeu_si256((__m256i *)(void *)(q + b * BLOCK), _mm256_permutevar8x32_epi32(bytes, order));
-    __m256i s8 = _mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3]));
-    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
-    s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
-    d[b] = scale;
-    sums[b] = _mm_cvtsi128_si32(s4);
-  }
-}
-
 static ALWAYS_INLINE int has_min(g2_dtype dtype) { return dtype == G2_DT_Q4_1 || dtype == G2_DT_Q5_1; }
 static ALWAYS_INLINE size_t block_bytes(g2_dtype dtype) {
   return dtype == G2_DT_Q4_1 ? 20 : dtype == G2_DT_Q5_0 ? 22 : dtype == G2_DT_Q5_1 ? 24 : 18;
-}
-
-/* The 8 rows' d (and m) of the blocks at blocks[r], as floats in lane r. */
-static ALWAYS_INLINE void block_scales(g2_dtype dtype, const unsigned char *const blocks[ROWS], __m256 *d,
-                                       __m256 *m) {
-  /* paired in general registers: 32-bit stores read back as one vector
-     miss store forwarding (Zen 3: a quarter of a one-token product's time) */
-  uint64_t pairs[ROWS / 2];
-#pragma GCC unroll 4
-  for (int k = 0; k < ROWS / 2; k++) {
-    uint32_t even, odd;
-    memcpy(&even, blocks[2 * k], sizeof even);
-    memcpy(&odd, blocks[2 * k + 1], sizeof odd);
-    pairs[k] = (uint64_t)odd << 32 | even;
-  }
-  __m256i v = _mm256_set_m128i(_mm_set_epi64x((long long)pairs[3], (long long)pairs[2]),
-                               _mm_set_epi64x((long long)pairs[1], (long long)pairs[0]));
-  __m256i lows = _mm256_and_si256(v, _mm256_set1_epi32(0xffff));
-  __m256i highs = has_min(dtype) ? _mm256_srli_epi32(v, 16) : lows;
-  /* per half: d of 4 rows, then m of them; ordered d0..d7, m0..m7 */
-  __m256i halves = _mm256_permute4x64_epi64(_mm256_packus_epi32(lows, highs), 0xd8);
-  *d = _mm256_cvtph_ps(_mm256_castsi256_si128(halves));
-  *m = _mm256_cvtph_ps(_mm256_extracti128_si256(halves, 1));
 }
 
 /* Lane r = the sum of row r's 8 int32 lanes. */
@@ -136,7 +66,7 @@ static ALWAYS_INLINE __m256i reduce_rows(const __m256i p[ROWS]) {
    (a constant after inlining). `prefetch`: the rows come from memory, and
    rows[0] starts their contiguous span. */
 static ALWAYS_INLINE void group_dot(g2_dtype dtype, int nt, const unsigned char *const rows[ROWS], size_t n_blocks,
-                                    const token_x *x, int prefetch, __m256 chains[PASS_TOKS]) {
+                                    const g2_int8_token *x, int prefetch, __m256 chains[PASS_TOKS]) {
   const size_t bytes = block_bytes(dtype);
   const __m256i ones = _mm256_set1_epi16(1);
   const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid));
@@ -158,7 +88,7 @@ static ALWAYS_INLINE void group_dot(g2_dtype dtype, int nt, const unsigned char 
       }
     }
     __m256 d, m;
-    block_scales(dtype, blocks, &d, &m);
+    g2_b32_scales_avx2(has_min(dtype), blocks, &d, &m);
 #pragma GCC unroll 4
     for (int t = 0; t < nt; t++) {
       __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(x[t].q + b * BLOCK)), p[ROWS];
@@ -192,13 +122,13 @@ static ALWAYS_INLINE void store_group(float *out, const float *bias, size_t j0, 
 static ALWAYS_INLINE void q32_matmul(g2_dtype dtype, const g2_matrix *w, const float *x, size_t n_tok,
                                      size_t x_stride, const float *bias, float *out, size_t out_stride,
                                      size_t col_begin, size_t col_end, unsigned char *work) {
-  size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, x_bytes = token_bytes(n_in);
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK, x_bytes = g2_int8_token_bytes(n_in);
   size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
   size_t token_block = X_BYTES / x_bytes; /* >= 1: n_in <= G2_Q32_MAX_IN */
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
     if (!g2_work_tokens_kept((g2_work *)(void *)work, n_tok, token_block))
-      for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work + (t - t0) * x_bytes);
+      for (size_t t = t0; t < t_end; t++) g2_int8_avx2_quantize_token(x + t * x_stride, n_in, work + (t - t0) * x_bytes);
     for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
       size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
       const unsigned char *rows[ROWS];
@@ -207,8 +137,8 @@ static ALWAYS_INLINE void q32_matmul(g2_dtype dtype, const g2_matrix *w, const f
       for (size_t t = t0; t < t_end;) {
         size_t left = t_end - t;
         int nt = left >= PASS_TOKS ? PASS_TOKS : left >= 2 ? 2 : 1;
-        token_x xt[PASS_TOKS];
-        for (int i = 0; i < nt; i++) xt[i] = token_at(work + (t + (size_t)i - t0) * x_bytes, n_in);
+        g2_int8_token xt[PASS_TOKS];
+        for (int i = 0; i < nt; i++) xt[i] = g2_int8_token_at(work + (t + (size_t)i - t0) * x_bytes, n_in);
         __m256 chains[PASS_TOKS];
         int prefetch = t == t0;
         if (nt == PASS_TOKS)
@@ -227,7 +157,10 @@ static ALWAYS_INLINE void q32_matmul(g2_dtype dtype, const g2_matrix *w, const f
 #define Q32_MATMUL(name, dtype)                                                                              \
   static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,     \
                    float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {            \
-    q32_matmul(dtype, w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);               \
+    if (g2_panel_avx2_takes(w, n_tok))                                                                       \
+      g2_panel_avx2_matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);          \
+    else                                                                                                     \
+      q32_matmul(dtype, w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);             \
   }
 Q32_MATMUL(q32_matmul_q4_1, G2_DT_Q4_1)
 Q32_MATMUL(q32_matmul_q5_0, G2_DT_Q5_0)
