@@ -271,4 +271,67 @@ static inline __attribute__((always_inline)) void g2_b32_scales_avx2(int with_mi
   *m = _mm256_cvtph_ps(_mm256_extracti128_si256(halves, 1));
 }
 
+/* ---- the K types' batches: a super-block unpacked (kquant_int8_avx2.c,
+   kquant_panel_avx2.c) ---- */
+
+/* One super-block, unpacked: u in activation order (IQ4_XS: the signed
+   grid values v), and per group of 16 its scale and min (Q4_K/Q5_K,
+   IQ4_XS: the 32-group's, twice; only Q4_K/Q5_K/Q2_K have mins). */
+typedef struct g2_k_unpacked {
+  _Alignas(32) uint8_t u[G2_QK_K];
+  int16_t scales[G2_QK_K / 16], mins[G2_QK_K / 16];
+  float d, dmin;
+} g2_k_unpacked;
+
+static inline __attribute__((always_inline)) float g2_k_half_at(const unsigned char *p) {
+  uint16_t h;
+  memcpy(&h, p, sizeof h);
+  return _cvtsh_ss(h);
+}
+
+/* The 256-value types that g2_k_unpack_small_avx2 unpacks. */
+static inline __attribute__((always_inline)) int g2_k_small_type(g2_dtype dtype) {
+  return dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS;
+}
+
+/* S's offset term for types stored as u - offset: its log2 (Q6_K: 32,
+   Q3_K: 4), or 0 for none. */
+static inline __attribute__((always_inline)) int g2_k_offset_shift(g2_dtype dtype) {
+  return dtype == G2_DT_Q6_K ? 5 : dtype == G2_DT_Q3_K ? 2 : 0;
+}
+
+static inline __attribute__((always_inline)) void g2_k_unpack_block_avx2(g2_dtype dtype, const unsigned char *block,
+                                                                         g2_k_unpacked *ub) {
+  __m256i *u = (__m256i *)(void *)ub->u;
+  if (g2_k_small_type(dtype)) {
+    __m256i v[8], scales, mins = _mm256_setzero_si256();
+    g2_k_unpack_small_avx2(dtype, block, v, &scales, &mins);
+    for (int c = 0; c < 8; c++) _mm256_store_si256(u + c, v[c]);
+    _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
+    _mm256_storeu_si256((__m256i *)(void *)ub->mins, mins);
+    ub->d = g2_k_half_at(block + g2_kq8_d_offset(dtype));
+    /* Q3_K's block ends after d: no dmin to read */
+    ub->dmin = g2_kq8_has_mins(dtype) ? g2_k_half_at(block + g2_kq8_d_offset(dtype) + 2) : 0.0f;
+    return;
+  }
+  if (dtype == G2_DT_Q6_K) {
+    g2_k_q6_half(block, 0, u);
+    g2_k_q6_half(block, 1, u + 4);
+    __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
+    _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
+    ub->d = g2_k_half_at(block + 208);
+    return;
+  }
+  int five_bits = dtype == G2_DT_Q5_K;
+  __m256i qh = g2_k_q5_bits(five_bits, block);
+#pragma GCC unroll 4
+  for (int run = 0; run < 4; run++) g2_k_q45_run(five_bits, block, qh, run, u + 2 * run, u + 2 * run + 1);
+  __m128i scales, mins;
+  g2_k_scales_mins(block, &scales, &mins);
+  _mm256_storeu_si256((__m256i *)(void *)ub->scales, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(scales, scales)));
+  _mm256_storeu_si256((__m256i *)(void *)ub->mins, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins)));
+  ub->d = g2_k_half_at(block);
+  ub->dmin = g2_k_half_at(block + 2);
+}
+
 #endif

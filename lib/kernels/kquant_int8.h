@@ -106,6 +106,17 @@ void g2_kq8_quantize_row_avx2(const float *x, size_t n_in, int8_t *q, float *d, 
    types above, 0 < n_in <= G2_KQ8_MAX_IN). */
 int g2_kq8_supported(const g2_matrix *w);
 
+#if defined(__x86_64__)
+/* AVX2 batches of Q4_K, Q5_K, Q6_K, Q2_K and Q3_K in rows-in-lanes panels
+   (kquant_panel_avx2.c): whether they take a product of n_tok tokens
+   (at least G2_KQ8_PANEL_MIN_TOKS, rows of at most G2_KQ8_PANEL_MAX_IN),
+   and the kernels' matmul contract for it, to the definition's bits. */
+enum { G2_KQ8_PANEL_MIN_TOKS = 5, G2_KQ8_PANEL_MAX_IN = 5120 };
+int g2_kq8_panel_takes(const g2_matrix *w, size_t n_tok);
+void g2_kq8_panel_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
+                         float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work);
+#endif
+
 /* The kernels' matmul contract (kernels.h) under the definition above, for
    supported matrices: the oracle, in plain C. */
 void g2_kq8_ref_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,

@@ -15,7 +15,10 @@
    at a time with horizontal sums and scalar fmaf, from the caches, one
    thread: Q4_K 13.3 -> 14.2-14.6 GB/s, Q5_K 12.4 -> 13.3, IQ4_XS 8.9 ->
    10.0, Q2_K 8.2 -> 8.9, Q3_K 8.0 -> 8.2-8.5, Q6_K 17.2 -> 17.3-17.7).
-   Batches unpack rows
+   Batches of 5 or
+   more tokens of the unsigned types (rows up to G2_KQ8_PANEL_MAX_IN) go to
+   kquant_panel_avx2.c's rows-in-lanes panels (512 tokens, one thread: Q4_K
+   92 -> 120-127 GFLOP/s). Other batches (IQ4_XS, 2-4 tokens) unpack rows
    once per block of tokens (4 rows at a time) into u bytes in activation
    order and 16 scales and mins per block, in the work area, then pairs of
    tokens meet them from L1 (each row's bytes loaded once per pair), the 4
@@ -52,18 +55,9 @@ enum {
   GROUPS = G2_QK_K / G2_KQ8_GROUP
 };
 
-/* One super-block, unpacked: u in activation order (IQ4_XS: the signed
-   grid values v), and per group of 16 its scale and min (Q4_K/Q5_K,
-   IQ4_XS: the 32-group's, twice; only Q4_K/Q5_K/Q2_K have mins). */
-typedef struct unpacked_block {
-  _Alignas(32) uint8_t u[G2_QK_K];
-  int16_t scales[GROUPS], mins[GROUPS];
-  float d, dmin;
-} unpacked_block;
-
 typedef struct kq8_work {
   _Alignas(64) unsigned char x[X_BYTES];
-  unpacked_block panel[ROWS][MAX_BLOCKS];
+  g2_k_unpacked panel[ROWS][MAX_BLOCKS];
 } kq8_work;
 _Static_assert(sizeof(kq8_work) <= G2_KERNEL_WORK_BYTES, "kquant_int8_avx2.c's buffers fit the work area");
 
@@ -122,56 +116,6 @@ static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
                            (int16_t *)(void *)(base + n_in + n_in / G2_QK_K * sizeof(float)));
 }
 
-static ALWAYS_INLINE float half_at(const unsigned char *p) {
-  uint16_t h;
-  memcpy(&h, p, sizeof h);
-  return _cvtsh_ss(h);
-}
-
-/* The 256-value types that g2_k_unpack_small_avx2 (kquant_avx2.h) unpacks. */
-static ALWAYS_INLINE int small_type(g2_dtype dtype) {
-  return dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS;
-}
-
-/* S's offset term for types stored as u - offset: its log2 (Q6_K: 32,
-   Q3_K: 4), or 0 for none. */
-static ALWAYS_INLINE int offset_shift(g2_dtype dtype) {
-  return dtype == G2_DT_Q6_K ? 5 : dtype == G2_DT_Q3_K ? 2 : 0;
-}
-
-static ALWAYS_INLINE void unpack_block(g2_dtype dtype, const unsigned char *block, unpacked_block *ub) {
-  __m256i *u = (__m256i *)(void *)ub->u;
-  if (small_type(dtype)) {
-    __m256i v[8], scales, mins = _mm256_setzero_si256();
-    g2_k_unpack_small_avx2(dtype, block, v, &scales, &mins);
-    for (int c = 0; c < 8; c++) _mm256_store_si256(u + c, v[c]);
-    _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
-    _mm256_storeu_si256((__m256i *)(void *)ub->mins, mins);
-    ub->d = half_at(block + g2_kq8_d_offset(dtype));
-    /* Q3_K's block ends after d: no dmin to read */
-    ub->dmin = g2_kq8_has_mins(dtype) ? half_at(block + g2_kq8_d_offset(dtype) + 2) : 0.0f;
-    return;
-  }
-  if (dtype == G2_DT_Q6_K) {
-    g2_k_q6_half(block, 0, u);
-    g2_k_q6_half(block, 1, u + 4);
-    __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
-    _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
-    ub->d = half_at(block + 208);
-    return;
-  }
-  int five_bits = dtype == G2_DT_Q5_K;
-  __m256i qh = g2_k_q5_bits(five_bits, block);
-#pragma GCC unroll 4
-  for (int run = 0; run < 4; run++) g2_k_q45_run(five_bits, block, qh, run, u + 2 * run, u + 2 * run + 1);
-  __m128i scales, mins;
-  g2_k_scales_mins(block, &scales, &mins);
-  _mm256_storeu_si256((__m256i *)(void *)ub->scales, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(scales, scales)));
-  _mm256_storeu_si256((__m256i *)(void *)ub->mins, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins)));
-  ub->d = half_at(block);
-  ub->dmin = half_at(block + 2);
-}
-
 /* Lane r: the sum of v[r]'s lanes. */
 static ALWAYS_INLINE __m128i sum_rows(const __m256i v[ROWS]) {
   __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
@@ -195,15 +139,15 @@ static ALWAYS_INLINE __m128 float_steps(g2_dtype dtype, const __m256i acc[ROWS],
 /* Step 3 for block b of the ROWS unpacked rows and a token, the rows'
    chains in the lanes: S from the lanes of acc[r] (Q6_K, Q3_K: less the
    offset times sum sc_g s_g) and M from the token's per-16 sums. */
-static ALWAYS_INLINE __m128 block_step(g2_dtype dtype, const unpacked_block *const *rows, size_t b, __m256i acc[ROWS],
+static ALWAYS_INLINE __m128 block_step(g2_dtype dtype, const g2_k_unpacked *const *rows, size_t b, __m256i acc[ROWS],
                                        const int16_t *sums, float d_x, __m128 chain) {
   __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)sums), macc[ROWS];
 #pragma GCC unroll 4
   for (int r = 0; r < ROWS; r++) {
-    const unpacked_block *ub = &rows[r][b];
-    if (offset_shift(dtype)) {
+    const g2_k_unpacked *ub = &rows[r][b];
+    if (g2_k_offset_shift(dtype)) {
       __m256i offsets = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->scales), s);
-      acc[r] = _mm256_sub_epi32(acc[r], _mm256_slli_epi32(offsets, offset_shift(dtype)));
+      acc[r] = _mm256_sub_epi32(acc[r], _mm256_slli_epi32(offsets, g2_k_offset_shift(dtype)));
     }
     if (g2_kq8_has_mins(dtype))
       macc[r] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)ub->mins), s);
@@ -216,7 +160,7 @@ static ALWAYS_INLINE __m128 block_step(g2_dtype dtype, const unpacked_block *con
 /* ROWS unpacked rows x nt tokens (1 or 2, a constant after inlining):
    chains[t][r] = row r . token t under the definition. Each row's weights
    and scales are loaded once per 32 values for both tokens. */
-static ALWAYS_INLINE void tile_dot(g2_dtype dtype, int nt, const unpacked_block *const *rows, size_t n_blocks,
+static ALWAYS_INLINE void tile_dot(g2_dtype dtype, int nt, const g2_k_unpacked *const *rows, size_t n_blocks,
                                    const token_x *x, float chains[2][ROWS]) {
   /* words 0..7 from scale 2c, 8..15 from scale 2c + 1 of a broadcast pair */
   const __m256i pair_order = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
@@ -235,7 +179,7 @@ static ALWAYS_INLINE void tile_dot(g2_dtype dtype, int nt, const unpacked_block 
       for (int t = 0; t < nt; t++) q[t] = _mm256_loadu_si256((const __m256i *)(const void *)(x[t].q + b * G2_QK_K + 32 * c));
 #pragma GCC unroll 4
       for (int r = 0; r < ROWS; r++) {
-        const unpacked_block *ub = &rows[r][b];
+        const g2_k_unpacked *ub = &rows[r][b];
         __m256i u = _mm256_load_si256((const __m256i *)(const void *)(ub->u + 32 * c));
         int32_t scale_pair;
         memcpy(&scale_pair, ub->scales + 2 * c, sizeof scale_pair);
@@ -342,7 +286,7 @@ static ALWAYS_INLINE int32_t token_row_block(g2_dtype dtype, const unsigned char
                                              __m256i *macc) {
   prefetch_block(block, block_bytes);
   *macc = _mm256_setzero_si256();
-  if (small_type(dtype))
+  if (g2_k_small_type(dtype))
     small_block(dtype, block, q, sums, acc, macc);
   else if (dtype == G2_DT_Q6_K)
     *acc = q6_block(block, q, sums);
@@ -414,6 +358,10 @@ static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const f
     kq8_one_token(dtype, w, x, bias, out, col_begin, col_end, work);
     return;
   }
+  if (g2_kq8_panel_takes(w, n_tok)) {
+    g2_kq8_panel_matmul(w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
+    return;
+  }
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
     if (!g2_work_tokens_kept((g2_work *)(void *)work, n_tok, token_block))
@@ -425,10 +373,10 @@ static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const f
         for (size_t b = 0; b < n_blocks; b++) {
           const unsigned char *block = row + b * block_bytes;
           prefetch_block(block, block_bytes);
-          unpack_block(dtype, block, &work->panel[r][b]);
+          g2_k_unpack_block_avx2(dtype, block, &work->panel[r][b]);
         }
       }
-      const unpacked_block *rows[ROWS];
+      const g2_k_unpacked *rows[ROWS];
       for (size_t r = 0; r < ROWS; r++) rows[r] = work->panel[r < n_rows ? r : 0]; /* missing rows repeat the first */
       for (size_t t = t0; t < t_end; t += 2) {
         int pair = t + 1 < t_end;

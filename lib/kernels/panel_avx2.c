@@ -35,6 +35,7 @@
 #include "kernels/int8_avx2.h"
 #include "kernels/kernels.h"
 #include "kernels/kquant_avx2.h"
+#include "kernels/transpose_avx2.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -132,26 +133,6 @@ typedef struct panel_block {
   __m256 d, m; /* lane r: row r's scale and (Q4_1, Q5_1) min */
 } panel_block;
 
-/* in[r] lane i -> out[i] lane r (8 x 8 dwords). */
-static ALWAYS_INLINE void transpose8(const __m256i in[8], __m256i out[8]) {
-  __m256i s[8], u[8];
-  for (int k = 0; k < 4; k++) {
-    s[2 * k] = _mm256_unpacklo_epi32(in[2 * k], in[2 * k + 1]);
-    s[2 * k + 1] = _mm256_unpackhi_epi32(in[2 * k], in[2 * k + 1]);
-  }
-  /* s[2k]: (r2k.0, r2k+1.0, r2k.1, r2k+1.1 | .4 .5), s[2k+1]: .2 .3 | .6 .7 */
-  for (int k = 0; k < 2; k++)
-    for (int h = 0; h < 2; h++) {
-      u[4 * k + 2 * h] = _mm256_unpacklo_epi64(s[4 * k + h], s[4 * k + 2 + h]);
-      u[4 * k + 2 * h + 1] = _mm256_unpackhi_epi64(s[4 * k + h], s[4 * k + 2 + h]);
-    }
-  /* u[4k + m]: rows 4k..4k+3 of dword m (| dword m + 4) */
-  for (int m = 0; m < 4; m++) {
-    out[m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x20);
-    out[m + 4] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x31);
-  }
-}
-
 /* A block's 32 codes u (or signed values) in value order, as bytes. */
 static ALWAYS_INLINE __m256i block_bytes(g2_dtype dtype, const unsigned char *block) {
   if (dtype == G2_DT_Q8_0) return _mm256_loadu_si256((const __m256i *)(const void *)(block + 2));
@@ -182,8 +163,8 @@ static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const g2_matrix *w, size_t 
         first[r] = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(first[r]));
       }
     }
-    transpose8(first, panel[b].w);
-    if (wide_values(dtype)) transpose8(last, panel[b].w + 8);
+    g2_transpose8_epi32(first, panel[b].w);
+    if (wide_values(dtype)) g2_transpose8_epi32(last, panel[b].w + 8);
     g2_b32_scales_avx2(has_min(dtype), blocks, &panel[b].d, &panel[b].m);
   }
 }

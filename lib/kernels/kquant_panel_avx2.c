@@ -1,0 +1,254 @@
+/* Batches of Q4_K, Q5_K, Q6_K, Q2_K and Q3_K on 8-bit activations in AVX2
+   integer code (the "avx2int8" table), to the bits of kquant_int8.h's
+   definition; kquant_int8_avx2.c hands them here.
+
+   8 rows are unpacked once per block of tokens (kquant_avx2.h) into a
+   panel whose 32-bit lane r holds row r's values: vector j of a
+   super-block, row r's unsigned u 4j .. 4j + 3 as bytes, so a broadcast
+   group of 4 of a token's activations meets 8 rows in one vpmaddubsw and
+   the sums land in row lanes with no horizontal reduction (as panel_avx2.c
+   does for the 32-value types). A pair is at most 2 * u_max * 127, so the
+   4 vectors of a group of 16 add up in int16 (u <= 31: at most 31496)
+   before one vpmaddwd by the group's scale, duplicated in both halves of
+   the lane; Q6_K (u <= 63, 16002 a pair) takes that vpmaddwd every 2
+   vectors. The mins (Q4_K, Q5_K, Q2_K: M) and the offsets (Q6_K: 32 sc_g,
+   Q3_K: 4 sc_g, taken off S) meet the token's per-16 sums s_g by one more
+   vpmaddwd per pair of groups. S and M are exact in int32, so only the
+   float chain is ordered, and it is the definition's. IQ4_XS (signed grid
+   values) stays on kquant_int8_avx2.c's batches. */
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/kquant_avx2.h"
+#include "kernels/transpose_avx2.h"
+#include "kernels/kquant_int8.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+enum {
+  ROWS = 8,
+  GROUPS = G2_QK_K / G2_KQ8_GROUP,        /* 16 */
+  VECTORS = G2_QK_K / 4,                  /* 4-value groups (vectors) a super-block */
+  PANEL_MAX_BLOCKS = G2_KQ8_PANEL_MAX_IN / G2_QK_K,
+  TILE_TOKS = 4
+};
+
+/* One super-block of 8 rows. */
+typedef struct panel_block {
+  __m256i u[VECTORS];         /* vector j, lane r: row r's u 4j .. 4j + 3 */
+  __m256i scales[GROUPS];     /* group g, lane r: row r's sc_g in both int16 halves */
+  __m256i weights[GROUPS / 2]; /* pair p, lane r: row r's (w_2p, w_2p+1): M's m_g, or the offset times sc_g */
+  __m256 d, dmin;             /* lane r: row r's d and dmin */
+} panel_block;
+
+/* One token's quantized activations (kquant_int8_avx2.c's layout):
+   q[n_in], d[n_in / 256], sums[n_in / 16] (int16). */
+static size_t token_bytes(size_t n_in) {
+  return (n_in + n_in / G2_QK_K * sizeof(float) + n_in / G2_KQ8_GROUP * sizeof(int16_t) + 63) / 64 * 64;
+}
+
+int g2_kq8_panel_takes(const g2_matrix *w, size_t n_tok) {
+  g2_dtype t = w->dtype;
+  return (t == G2_DT_Q4_K || t == G2_DT_Q5_K || t == G2_DT_Q6_K || t == G2_DT_Q2_K || t == G2_DT_Q3_K) &&
+         n_tok >= G2_KQ8_PANEL_MIN_TOKS && g2_kq8_supported(w) && w->n_in <= G2_KQ8_PANEL_MAX_IN;
+}
+
+/* int16 x into both halves of its 32-bit lane. */
+static ALWAYS_INLINE __m256i twice(__m128i x) {
+  __m256i v = _mm256_cvtepu16_epi32(x);
+  return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
+}
+
+/* Rows j0 .. j0 + n_rows of w into the panel (missing rows repeat the
+   first; their lanes are never stored). */
+static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const g2_matrix *w, size_t j0, size_t n_rows,
+                                     panel_block *panel) {
+  size_t n_blocks = (size_t)w->n_in / G2_QK_K, block_bytes = g2_kq8_block_bytes(dtype);
+  size_t row_bytes = n_blocks * block_bytes;
+  const unsigned char *rows[ROWS];
+  for (size_t r = 0; r < ROWS; r++) rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
+  for (size_t b = 0; b < n_blocks; b++) {
+    g2_k_unpacked ub[ROWS];
+    __m256i in[ROWS], low[ROWS], high[ROWS];
+    for (size_t r = 0; r < ROWS; r++) {
+      const unsigned char *block = rows[r] + b * block_bytes;
+      for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
+      g2_k_unpack_block_avx2(dtype, block, &ub[r]);
+    }
+    panel_block *p = &panel[b];
+    for (int c = 0; c < VECTORS / 8; c++) {
+      for (size_t r = 0; r < ROWS; r++) in[r] = _mm256_load_si256((const __m256i *)(const void *)(ub[r].u + 32 * c));
+      g2_transpose8_epi32(in, p->u + 8 * c);
+    }
+    float d[ROWS], dmin[ROWS];
+    for (size_t r = 0; r < ROWS; r++) {
+      __m256i scales = _mm256_loadu_si256((const __m256i *)(const void *)ub[r].scales);
+      low[r] = twice(_mm256_castsi256_si128(scales));
+      high[r] = twice(_mm256_extracti128_si256(scales, 1));
+      /* int16 pairs (w_2p, w_2p+1) are the vector's dwords */
+      in[r] = g2_k_offset_shift(dtype) ? _mm256_slli_epi16(scales, g2_k_offset_shift(dtype))
+                                       : _mm256_loadu_si256((const __m256i *)(const void *)ub[r].mins);
+      d[r] = ub[r].d;
+      dmin[r] = ub[r].dmin;
+    }
+    g2_transpose8_epi32(low, p->scales);
+    g2_transpose8_epi32(high, p->scales + 8);
+    g2_transpose8_epi32(in, p->weights);
+    p->d = _mm256_loadu_ps(d);
+    p->dmin = _mm256_loadu_ps(dmin);
+  }
+}
+
+static ALWAYS_INLINE __m256i broadcast32(const void *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return _mm256_set1_epi32(v);
+}
+
+/* Super-block b into the chains c of nt tokens (at `tokens`, `stride`
+   apart): S and M exactly, then the definition's float steps. */
+static ALWAYS_INLINE void block_step(g2_dtype dtype, size_t nt, const panel_block *p, size_t b,
+                                     const unsigned char *tokens, size_t stride, size_t n_in, __m256 c[TILE_TOKS]) {
+  __m256i s[TILE_TOKS], acc[TILE_TOKS];
+  const size_t q_at = b * G2_QK_K, sums_at = n_in + n_in / G2_QK_K * sizeof(float) + b * GROUPS * sizeof(int16_t);
+  /* int16 adds before a vpmaddwd: Q6_K's pairs reach 16002 */
+  const int run = dtype == G2_DT_Q6_K ? 2 : 4;
+#pragma GCC unroll 4
+  for (size_t t = 0; t < nt; t++) s[t] = _mm256_setzero_si256();
+  for (int g = 0; g < GROUPS; g++) {
+    __m256i scale = _mm256_load_si256(&p->scales[g]);
+#pragma GCC unroll 2
+    for (int j0 = 4 * g; j0 < 4 * g + 4; j0 += run) {
+#pragma GCC unroll 4
+      for (size_t t = 0; t < nt; t++) acc[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int j = j0; j < j0 + run; j++) {
+        __m256i u = _mm256_load_si256(&p->u[j]);
+#pragma GCC unroll 4
+        for (size_t t = 0; t < nt; t++)
+          acc[t] = _mm256_add_epi16(acc[t], _mm256_maddubs_epi16(u, broadcast32(tokens + t * stride + q_at + 4 * j)));
+      }
+#pragma GCC unroll 4
+      for (size_t t = 0; t < nt; t++) s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(acc[t], scale));
+    }
+  }
+  /* the per-16 sums against the weights: M, or S's offset term */
+  __m256i m[TILE_TOKS];
+#pragma GCC unroll 4
+  for (size_t t = 0; t < nt; t++) m[t] = _mm256_setzero_si256();
+  if (g2_kq8_has_mins(dtype) || g2_k_offset_shift(dtype))
+#pragma GCC unroll 8
+    for (int pair = 0; pair < GROUPS / 2; pair++) {
+      __m256i weights = _mm256_load_si256(&p->weights[pair]);
+#pragma GCC unroll 4
+      for (size_t t = 0; t < nt; t++)
+        m[t] = _mm256_add_epi32(m[t], _mm256_madd_epi16(weights, broadcast32(tokens + t * stride + sums_at + 4 * pair)));
+    }
+#pragma GCC unroll 4
+  for (size_t t = 0; t < nt; t++) {
+    float d_x;
+    memcpy(&d_x, tokens + t * stride + n_in + b * sizeof(float), sizeof d_x);
+    __m256 d_xv = _mm256_set1_ps(d_x);
+    if (g2_k_offset_shift(dtype)) s[t] = _mm256_sub_epi32(s[t], m[t]);
+    c[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(p->d, d_xv), c[t]);
+    if (g2_kq8_has_mins(dtype))
+      c[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_setzero_si256(), m[t])),
+                             _mm256_mul_ps(p->dmin, d_xv), c[t]);
+  }
+}
+
+/* nt tokens x the panel's 8 rows. */
+static ALWAYS_INLINE void panel_tile(g2_dtype dtype, size_t nt, const panel_block *panel, size_t n_in,
+                                     const unsigned char *tokens, const float *bias, float *out, size_t out_stride,
+                                     size_t n_rows) {
+  size_t stride = token_bytes(n_in);
+  __m256 c[TILE_TOKS];
+#pragma GCC unroll 4
+  for (size_t t = 0; t < nt; t++) c[t] = _mm256_setzero_ps();
+  for (size_t b = 0; b < n_in / G2_QK_K; b++) block_step(dtype, nt, &panel[b], b, tokens, stride, n_in, c);
+  float bias_rows[ROWS] = {0};
+  if (bias) memcpy(bias_rows, bias, n_rows * sizeof *bias);
+  __m256 bias_v = _mm256_loadu_ps(bias_rows);
+  for (size_t t = 0; t < nt; t++) {
+    float lanes[ROWS];
+    _mm256_storeu_ps(lanes, _mm256_add_ps(c[t], bias_v));
+    memcpy(out + t * out_stride, lanes, n_rows * sizeof *out);
+  }
+}
+
+typedef void (*tile_fn)(size_t nt, const panel_block *panel, size_t n_in, const unsigned char *tokens,
+                        const float *bias, float *out, size_t out_stride, size_t n_rows);
+typedef void (*pack_fn)(const g2_matrix *w, size_t j0, size_t n_rows, panel_block *panel);
+/* one function per type, as panel_avx2.c (inlined into one, gcc 12's
+   register moves slowed every type) */
+#define TYPE_FNS(name, type)                                                                                         \
+  static void name##_tile(size_t nt, const panel_block *panel, size_t n_in, const unsigned char *tokens,             \
+                          const float *bias, float *out, size_t out_stride, size_t n_rows) {                        \
+    switch (nt) {                                                                                                    \
+      case 1: panel_tile(type, 1, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
+      case 2: panel_tile(type, 2, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
+      case 3: panel_tile(type, 3, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
+      default: panel_tile(type, TILE_TOKS, panel, n_in, tokens, bias, out, out_stride, n_rows); break;              \
+    }                                                                                                                \
+  }                                                                                                                  \
+  static void name##_pack(const g2_matrix *w, size_t j0, size_t n_rows, panel_block *panel) {                        \
+    pack_panel(type, w, j0, n_rows, panel);                                                                          \
+  }
+TYPE_FNS(q4_k, G2_DT_Q4_K)
+TYPE_FNS(q5_k, G2_DT_Q5_K)
+TYPE_FNS(q6_k, G2_DT_Q6_K)
+TYPE_FNS(q2_k, G2_DT_Q2_K)
+TYPE_FNS(q3_k, G2_DT_Q3_K)
+#undef TYPE_FNS
+
+/* Panels first in the work area, then as many quantized tokens as fit. */
+void g2_kq8_panel_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
+                         float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
+  g2_dtype dtype = w->dtype;
+  tile_fn tile = dtype == G2_DT_Q4_K ? q4_k_tile : dtype == G2_DT_Q5_K ? q5_k_tile : dtype == G2_DT_Q6_K ? q6_k_tile
+                 : dtype == G2_DT_Q2_K ? q2_k_tile : q3_k_tile;
+  pack_fn pack = dtype == G2_DT_Q4_K ? q4_k_pack : dtype == G2_DT_Q5_K ? q5_k_pack : dtype == G2_DT_Q6_K ? q6_k_pack
+                 : dtype == G2_DT_Q2_K ? q2_k_pack : q3_k_pack;
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, x_bytes = token_bytes(n_in);
+  panel_block *panel = work;
+  unsigned char *scratch = (unsigned char *)work + n_blocks * sizeof(panel_block);
+  size_t token_block = (G2_KERNEL_WORK_BYTES - n_blocks * sizeof(panel_block)) / x_bytes / TILE_TOKS * TILE_TOKS;
+  for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
+    size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
+    if (!g2_work_tokens_kept(work, n_tok, token_block))
+      for (size_t t = t0; t < t_end; t++) {
+        unsigned char *token = scratch + (t - t0) * x_bytes;
+        g2_kq8_quantize_row_avx2(x + t * x_stride, n_in, (int8_t *)token, (float *)(void *)(token + n_in),
+                                 (int16_t *)(void *)(token + n_in + n_blocks * sizeof(float)));
+      }
+    for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
+      size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
+      pack(w, j0, n_rows, panel);
+      for (size_t t = t0; t < t_end; t += TILE_TOKS)
+        tile(t_end - t < TILE_TOKS ? t_end - t : TILE_TOKS, panel, n_in, scratch + (t - t0) * x_bytes,
+             bias ? bias + j0 : NULL, out + t * out_stride + j0, out_stride, n_rows);
+    }
+  }
+}
+
+_Static_assert(PANEL_MAX_BLOCKS * sizeof(panel_block) +
+                       TILE_TOKS * ((G2_KQ8_PANEL_MAX_IN * 9 / 8 + PANEL_MAX_BLOCKS * 4 + 63) / 64 * 64) <=
+                   G2_KERNEL_WORK_BYTES,
+               "kquant_panel_avx2.c: a panel and a tile of tokens fit the work area");
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+#else
+typedef int g2_kquant_panel_avx2_not_built; /* ISO C wants a declaration in every file */
+#endif
