@@ -342,14 +342,15 @@ static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, const unsign
   }
 }
 
-/* The non-F32 types stream from the matrix (prefetched G2_PREFETCH_BYTES
+/* The non-F32 types stream from the matrix (prefetched g2_prefetch_ahead
    ahead), all of k at once; F32 rows are the matrix's, prefetched where
    `ahead` says, or the panel's (ahead NULL), a span of k at a time. */
 static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *ahead, const unsigned char *const *rows,
                         size_t n_in, const nk_span *span, const float *x, size_t x_stride,
                         float sums[TILE_MAX][TILE_MAX]) {
   const unsigned char *stream_ahead[TILE_MAX];
-  for (size_t r = 0; r < NK_ROWS; r++) stream_ahead[r] = rows[r] + G2_PREFETCH_BYTES;
+  size_t stream_distance = g2_prefetch_ahead(NK_ROWS, g2_dtype_row_bytes(dtype, (int64_t)n_in));
+  for (size_t r = 0; r < NK_ROWS; r++) stream_ahead[r] = rows[r] + stream_distance;
   switch (dtype) {
     case G2_DT_F16: nk_tile_tokens(G2_DT_F16, nt, stream_ahead, rows, n_in, NULL, x, x_stride, sums); break;
     case G2_DT_BF16: nk_tile_tokens(G2_DT_BF16, nt, stream_ahead, rows, n_in, NULL, x, x_stride, sums); break;
@@ -375,13 +376,14 @@ static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *a
 static ALWAYS_INLINE void nk_decode_float(g2_dtype dtype, const g2_matrix *w, const float *x, const float *bias,
                                           float *out, size_t col_begin, size_t col_end) {
   size_t n_in = (size_t)w->n_in, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
+  size_t distance = g2_prefetch_ahead(NK_DECODE_ROWS, row_bytes);
   float sums[TILE_MAX][TILE_MAX];
   for (size_t j0 = col_begin; j0 < col_end; j0 += NK_DECODE_ROWS) {
     size_t n_rows = col_end - j0 < NK_DECODE_ROWS ? col_end - j0 : NK_DECODE_ROWS;
     const unsigned char *rows[TILE_MAX], *ahead[TILE_MAX];
     for (size_t r = 0; r < NK_DECODE_ROWS; r++) {
       rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
-      ahead[r] = rows[r] + G2_PREFETCH_BYTES;
+      ahead[r] = rows[r] + distance;
     }
     nk_tile(dtype, 1, NK_DECODE_ROWS, ahead, rows, n_in, NULL, x, 0, sums);
     for (size_t r = 0; r < n_rows; r++) out[j0 + r] = sums[0][r] + (bias ? bias[j0 + r] : 0.0f);

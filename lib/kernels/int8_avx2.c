@@ -14,7 +14,7 @@
    vector, so no nibble moves. The 8 (row, block) sums are reduced by a
    vphaddd tree to one vector whose lanes are (parity, row): the
    definition's two chains of each of the 4 rows, advanced by one vfmadd.
-   Weights stream with an L2 prefetch G2_PREFETCH_BYTES ahead.
+   Weights stream with an L2 prefetch g2_prefetch_ahead ahead.
 
    Batches that panel_avx2.c takes (int8_avx2.h) go there; the others
    (rows over 4096) run FEW_TOKS at a time through the one-token loop. */
@@ -137,7 +137,7 @@ static ALWAYS_INLINE __m256 step_scales(g2_dtype dtype, int lone, const unsigned
 }
 
 /* sums[t][r] = product of rows[r] with token t (r < 4, t < nt). */
-static ALWAYS_INLINE void stream_rows(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t n_blocks,
+static ALWAYS_INLINE void stream_rows(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t ahead, size_t n_blocks,
                                       const g2_int8_token *x, float sums[FEW_TOKS][STEP_ROWS]) {
   size_t bytes = block_bytes(dtype);
   __m256 chains[FEW_TOKS];
@@ -148,8 +148,8 @@ static ALWAYS_INLINE void stream_rows(g2_dtype dtype, size_t nt, const unsigned 
 #pragma GCC unroll 4
     for (int r = 0; r < STEP_ROWS; r++) {
       /* both ends of the 2 blocks: 68 bytes can span three lines */
-      __builtin_prefetch(rows[r] + b * bytes + G2_PREFETCH_BYTES, 0, 2);
-      __builtin_prefetch(rows[r] + (b + 2) * bytes - 1 + G2_PREFETCH_BYTES, 0, 2);
+      __builtin_prefetch(rows[r] + b * bytes + ahead, 0, 2);
+      __builtin_prefetch(rows[r] + (b + 2) * bytes - 1 + ahead, 0, 2);
     }
     __m256 d_w = step_scales(dtype, 0, rows, b);
 #pragma GCC unroll 4
@@ -166,14 +166,14 @@ static ALWAYS_INLINE void stream_rows(g2_dtype dtype, size_t nt, const unsigned 
   }
 }
 
-static void stream_any(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t n_blocks,
+static void stream_any(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t ahead, size_t n_blocks,
                        const g2_int8_token *x, float sums[FEW_TOKS][STEP_ROWS]) {
 #define STREAM_TOKENS(type)                                                        \
   switch (nt) {                                                                    \
-    case 1: stream_rows(type, 1, rows, n_blocks, x, sums); break;                  \
-    case 2: stream_rows(type, 2, rows, n_blocks, x, sums); break;                  \
-    case 3: stream_rows(type, 3, rows, n_blocks, x, sums); break;                  \
-    default: stream_rows(type, FEW_TOKS, rows, n_blocks, x, sums); break;          \
+    case 1: stream_rows(type, 1, rows, ahead, n_blocks, x, sums); break;           \
+    case 2: stream_rows(type, 2, rows, ahead, n_blocks, x, sums); break;           \
+    case 3: stream_rows(type, 3, rows, ahead, n_blocks, x, sums); break;           \
+    default: stream_rows(type, FEW_TOKS, rows, ahead, n_blocks, x, sums); break;   \
   }
   if (dtype == G2_DT_Q8_0)
     STREAM_TOKENS(G2_DT_Q8_0)
@@ -197,7 +197,7 @@ static void matmul_stream(const g2_matrix *w, const unsigned char *scratch, size
       const unsigned char *rows[STEP_ROWS];
       for (size_t r = 0; r < STEP_ROWS; r++) /* missing rows repeat the first; never stored */
         rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
-      stream_any(w->dtype, nt, rows, n_blocks, tokens, sums);
+      stream_any(w->dtype, nt, rows, g2_prefetch_ahead(STEP_ROWS, row_bytes), n_blocks, tokens, sums);
       for (size_t t = 0; t < nt; t++)
         for (size_t r = 0; r < n_rows; r++)
           out[(t0 + t) * out_stride + j0 + r] = sums[t][r] + (bias ? bias[j0 + r] : 0.0f);

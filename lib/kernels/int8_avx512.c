@@ -222,16 +222,16 @@ static __m512i scale_order(g2_dtype dtype) {
    tokens: the rows' weights and scales loaded once, then each token's
    products. Scale words 0..15: TG_LANE(r, parity) takes block b + parity's
    scale (word 0 or 17 of the pair). */
-static ALWAYS_INLINE void q8_step(int lone, size_t nt, const unsigned char *const *rows, size_t b, const token_x *x,
-                                  __m512i scale_order, __m512 *chains) {
+static ALWAYS_INLINE void q8_step(int lone, size_t nt, const unsigned char *const *rows, size_t ahead, size_t b,
+                                  const token_x *x, __m512i scale_order, __m512 *chains) {
   size_t pair_bytes = 2 * block_bytes(G2_DT_Q8_0), offset = b / 2 * pair_bytes;
   const __m512i parity_index = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
   __m512i weights[TG_ROWS];
 #pragma GCC unroll 8
   for (int r = 0; r < TG_ROWS; r++) {
     /* both ends of the pair: 68 bytes can span three lines */
-    __builtin_prefetch(rows[r] + offset + G2_PREFETCH_BYTES, 0, 2);
-    __builtin_prefetch(rows[r] + offset + pair_bytes - 1 + G2_PREFETCH_BYTES, 0, 2);
+    __builtin_prefetch(rows[r] + offset + ahead, 0, 2);
+    __builtin_prefetch(rows[r] + offset + pair_bytes - 1 + ahead, 0, 2);
     weights[r] = q8_pair_weights(rows[r] + offset, lone);
   }
   __m512 d_w = _mm512_cvtph_ps(_mm512_castsi512_si256(block_scales(lone ? 1 : 2, (int)block_bytes(G2_DT_Q8_0) / 2, rows, offset, scale_order)));
@@ -263,8 +263,8 @@ static ALWAYS_INLINE void q8_step(int lone, size_t nt, const unsigned char *cons
    second 16 activations, so no nibble needs to move. Scale words 0..15:
    TG_LANE(r, parity) takes block b + parity's scale, words 16..31 block
    b + 2 + parity's (word 9k of the group for block b + k). */
-static ALWAYS_INLINE void q4_step(int n, size_t nt, const unsigned char *const *rows, size_t b, const token_x *x,
-                                  __m512i scale_order, __m512 *chains) {
+static ALWAYS_INLINE void q4_step(int n, size_t nt, const unsigned char *const *rows, size_t ahead, size_t b,
+                                  const token_x *x, __m512i scale_order, __m512 *chains) {
   enum { GROUP_BYTES = 4 * G2_Q4_0_BLOCK_BYTES };
   size_t offset = b / 4 * GROUP_BYTES;
   const __m512i low_nibbles = _mm512_set1_epi8(0x0f);
@@ -275,8 +275,8 @@ static ALWAYS_INLINE void q4_step(int n, size_t nt, const unsigned char *const *
 #pragma GCC unroll 8
   for (int r = 0; r < TG_ROWS; r++) {
     /* one prefetch per 64 bytes reaches every line of consecutive groups */
-    __builtin_prefetch(rows[r] + offset + G2_PREFETCH_BYTES, 0, 2);
-    __builtin_prefetch(rows[r] + offset + 64 + G2_PREFETCH_BYTES, 0, 2);
+    __builtin_prefetch(rows[r] + offset + ahead, 0, 2);
+    __builtin_prefetch(rows[r] + offset + 64 + ahead, 0, 2);
     const unsigned char *group = rows[r] + offset;
     /* block k's 16 nibble bytes into 128-bit lane k (missing blocks zero);
        inserts beat one word permute of two loads here (Zen 4) */
@@ -325,21 +325,22 @@ static ALWAYS_INLINE void q4_step(int n, size_t nt, const unsigned char *const *
 }
 
 /* sums[t][r] = product of rows[r] with token t, r < 8, t < nt. */
-static ALWAYS_INLINE void tg_rows(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t n_blocks,
-                                  const token_x *x, __m512i scale_order, float sums[FEW_TOKS][TG_ROWS]) {
+static ALWAYS_INLINE void tg_rows(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t ahead,
+                                  size_t n_blocks, const token_x *x, __m512i scale_order,
+                                  float sums[FEW_TOKS][TG_ROWS]) {
   __m512 chains[FEW_TOKS];
 #pragma GCC unroll 4
   for (size_t t = 0; t < nt; t++) chains[t] = _mm512_setzero_ps();
   size_t b = 0;
   if (dtype == G2_DT_Q8_0) {
-    for (; b + 2 <= n_blocks; b += 2) q8_step(0, nt, rows, b, x, scale_order, chains);
-    if (b < n_blocks) q8_step(1, nt, rows, b, x, scale_order, chains);
+    for (; b + 2 <= n_blocks; b += 2) q8_step(0, nt, rows, ahead, b, x, scale_order, chains);
+    if (b < n_blocks) q8_step(1, nt, rows, ahead, b, x, scale_order, chains);
   } else {
-    for (; b + 4 <= n_blocks; b += 4) q4_step(4, nt, rows, b, x, scale_order, chains);
+    for (; b + 4 <= n_blocks; b += 4) q4_step(4, nt, rows, ahead, b, x, scale_order, chains);
     switch (n_blocks - b) {
-      case 1: q4_step(1, nt, rows, b, x, scale_order, chains); break;
-      case 2: q4_step(2, nt, rows, b, x, scale_order, chains); break;
-      case 3: q4_step(3, nt, rows, b, x, scale_order, chains); break;
+      case 1: q4_step(1, nt, rows, ahead, b, x, scale_order, chains); break;
+      case 2: q4_step(2, nt, rows, ahead, b, x, scale_order, chains); break;
+      case 3: q4_step(3, nt, rows, ahead, b, x, scale_order, chains); break;
       default: break;
     }
   }
@@ -350,22 +351,23 @@ static ALWAYS_INLINE void tg_rows(g2_dtype dtype, size_t nt, const unsigned char
   }
 }
 
-static ALWAYS_INLINE void tg_tokens(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t n_blocks,
-                                    const token_x *x, __m512i scale_order, float sums[FEW_TOKS][TG_ROWS]) {
+static ALWAYS_INLINE void tg_tokens(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t ahead,
+                                    size_t n_blocks, const token_x *x, __m512i scale_order,
+                                    float sums[FEW_TOKS][TG_ROWS]) {
   switch (nt) {
-    case 1: tg_rows(dtype, 1, rows, n_blocks, x, scale_order, sums); break;
-    case 2: tg_rows(dtype, 2, rows, n_blocks, x, scale_order, sums); break;
-    case 3: tg_rows(dtype, 3, rows, n_blocks, x, scale_order, sums); break;
-    default: tg_rows(dtype, FEW_TOKS, rows, n_blocks, x, scale_order, sums); break;
+    case 1: tg_rows(dtype, 1, rows, ahead, n_blocks, x, scale_order, sums); break;
+    case 2: tg_rows(dtype, 2, rows, ahead, n_blocks, x, scale_order, sums); break;
+    case 3: tg_rows(dtype, 3, rows, ahead, n_blocks, x, scale_order, sums); break;
+    default: tg_rows(dtype, FEW_TOKS, rows, ahead, n_blocks, x, scale_order, sums); break;
   }
 }
 
-static void tg_any(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t n_blocks, const token_x *x,
-                   __m512i scale_order, float sums[FEW_TOKS][TG_ROWS]) {
+static void tg_any(g2_dtype dtype, size_t nt, const unsigned char *const *rows, size_t ahead, size_t n_blocks,
+                   const token_x *x, __m512i scale_order, float sums[FEW_TOKS][TG_ROWS]) {
   if (dtype == G2_DT_Q8_0)
-    tg_tokens(G2_DT_Q8_0, nt, rows, n_blocks, x, scale_order, sums);
+    tg_tokens(G2_DT_Q8_0, nt, rows, ahead, n_blocks, x, scale_order, sums);
   else
-    tg_tokens(G2_DT_Q4_0, nt, rows, n_blocks, x, scale_order, sums);
+    tg_tokens(G2_DT_Q4_0, nt, rows, ahead, n_blocks, x, scale_order, sums);
 }
 
 /* Tokens [0, n_tok) of the scratch, FEW_TOKS at a time: each group streams
@@ -384,7 +386,7 @@ static void matmul_tokens(const g2_matrix *w, unsigned char *scratch, size_t n_t
       const unsigned char *rows[TG_ROWS];
       for (size_t r = 0; r < TG_ROWS; r++) /* missing rows repeat the first */
         rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
-      tg_any(w->dtype, nt, rows, n_blocks, tokens, order, sums);
+      tg_any(w->dtype, nt, rows, g2_prefetch_ahead(TG_ROWS, row_bytes), n_blocks, tokens, order, sums);
       for (size_t t = 0; t < nt; t++)
         for (size_t r = 0; r < n_rows; r++)
           out[(t0 + t) * out_stride + j0 + r] = sums[t][r] + (bias ? bias[j0 + r] : 0.0f);

@@ -208,8 +208,9 @@ static ALWAYS_INLINE __m256i word_pattern(int low, int high) {
                           _mm_set1_epi16((short)((2 * low + 1) << 8 | 2 * low)));
 }
 
-static ALWAYS_INLINE void prefetch_block(const unsigned char *block, size_t block_bytes) {
-  for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
+/* The block `ahead` bytes further, into L2. */
+static ALWAYS_INLINE void prefetch_block(const unsigned char *block, size_t block_bytes, size_t ahead) {
+  for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + ahead, 0, 2);
 }
 
 /* A row's block against the token's activations q (its 256) and per-16
@@ -282,9 +283,9 @@ static ALWAYS_INLINE void small_block(g2_dtype dtype, const unsigned char *block
 /* One row's block for the one-token loop: its S (and M) in parts, and the
    32-bit word at d_word (d and dmin). */
 static ALWAYS_INLINE int32_t token_row_block(g2_dtype dtype, const unsigned char *block, size_t block_bytes,
-                                             size_t d_word, const int8_t *q, const int16_t *sums, __m256i *acc,
-                                             __m256i *macc) {
-  prefetch_block(block, block_bytes);
+                                             size_t ahead, size_t d_word, const int8_t *q, const int16_t *sums,
+                                             __m256i *acc, __m256i *macc) {
+  prefetch_block(block, block_bytes, ahead);
   *macc = _mm256_setzero_si256();
   if (g2_k_small_type(dtype))
     small_block(dtype, block, q, sums, acc, macc);
@@ -307,6 +308,7 @@ static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, cons
                                         float *out, size_t col_begin, size_t col_end, kq8_work *work) {
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K;
   size_t block_bytes = g2_kq8_block_bytes(dtype), row_bytes = n_blocks * block_bytes;
+  size_t ahead = g2_prefetch_ahead(ROWS, row_bytes);
   if (!g2_work_tokens_kept((g2_work *)(void *)work, 1, 1)) quantize_token(x, n_in, work->x);
   token_x xt = token_at(work->x, n_in);
   int d_high = g2_kq8_d_in_high_half(dtype);
@@ -327,11 +329,11 @@ static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, cons
          unrolled (bench/kernel_speed avx2int8 1, from the caches). */
       if (dtype == G2_DT_Q6_K || dtype == G2_DT_Q2_K) {
         for (int r = 0; r < ROWS; r++)
-          words[r] = token_row_block(dtype, rows[r] + b * block_bytes, block_bytes, d_word, q, sums, &acc[r], &macc[r]);
+          words[r] = token_row_block(dtype, rows[r] + b * block_bytes, block_bytes, ahead, d_word, q, sums, &acc[r], &macc[r]);
       } else {
 #pragma GCC unroll 4
         for (int r = 0; r < ROWS; r++)
-          words[r] = token_row_block(dtype, rows[r] + b * block_bytes, block_bytes, d_word, q, sums, &acc[r], &macc[r]);
+          words[r] = token_row_block(dtype, rows[r] + b * block_bytes, block_bytes, ahead, d_word, q, sums, &acc[r], &macc[r]);
       }
       /* d of the rows in halves 0-3, dmin in 4-7 */
       __m128i w32 = _mm_loadu_si128((const __m128i *)(const void *)words);
@@ -372,7 +374,7 @@ static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const f
         const unsigned char *row = (const unsigned char *)w->data + (j0 + r) * row_bytes;
         for (size_t b = 0; b < n_blocks; b++) {
           const unsigned char *block = row + b * block_bytes;
-          prefetch_block(block, block_bytes);
+          prefetch_block(block, block_bytes, G2_PREFETCH_BYTES); /* rows read whole, one after another */
           g2_k_unpack_block_avx2(dtype, block, &work->panel[r][b]);
         }
       }
