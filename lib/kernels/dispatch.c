@@ -33,8 +33,9 @@ static int has_neon_dotprod(const g2_cpu_features *cpu) { return cpu->neon && cp
    in BF16-weight products, which round them to bfloat16 (docs/kernels.md);
    gpt2_load_params.fp32_products = 1 or GPT2_ISA=avx512 keeps them FP32.
    avx2int8 is the same step above avx2 for CPUs without AVX-512 (its
-   Q8_0/Q4_0 products in int8_avx2.c, the K types' as avx512vnni's,
-   Q4_1/Q5_0/Q5_1/IQ4_NL in q32_int8_avx2.c);
+   Q8_0/Q4_0 products in int8_avx2.c, the K types' in kquant_int8_avx2.c,
+   Q4_1/Q5_0/Q5_1/IQ4_NL in q32_int8_avx2.c, their batches in panels:
+   panel_avx2.c, kquant_panel_avx2.c);
    neondot is neon with the same Q8_0/Q4_0 and K-type products on 8-bit
    activations, by sdot (GPT2_ISA=neon keeps them FP32). */
 static const g2_kernels tables[] = {

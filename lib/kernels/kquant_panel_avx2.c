@@ -31,11 +31,12 @@
 #include "kernels/kquant_avx2.h"
 #include "kernels/transpose_avx2.h"
 #include "kernels/kquant_int8.h"
+#include "kernels/panel_run.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 enum {
-  ROWS = 8,
+  ROWS = G2_PANEL_ROWS,
   GROUPS = G2_QK_K / G2_KQ8_GROUP,        /* 16 */
   VECTORS = G2_QK_K / 4,                  /* 4-value groups (vectors) a super-block */
   PANEL_MAX_BLOCKS = G2_KQ8_PANEL_MAX_IN / G2_QK_K,
@@ -185,14 +186,11 @@ static ALWAYS_INLINE void panel_tile(g2_dtype dtype, size_t nt, const panel_bloc
   }
 }
 
-typedef void (*tile_fn)(size_t nt, const panel_block *panel, size_t n_in, const unsigned char *tokens,
-                        const float *bias, float *out, size_t out_stride, size_t n_rows);
-typedef void (*pack_fn)(const g2_matrix *w, size_t j0, size_t n_rows, panel_block *panel);
 /* one function per type, as panel_avx2.c (inlined into one, gcc 12's
    register moves slowed every type) */
 #define TYPE_FNS(name, type)                                                                                         \
-  static void name##_tile(size_t nt, const panel_block *panel, size_t n_in, const unsigned char *tokens,             \
-                          const float *bias, float *out, size_t out_stride, size_t n_rows) {                        \
+  static void name##_tile(size_t nt, const void *panel, size_t n_in, const unsigned char *tokens, const float *bias, \
+                          float *out, size_t out_stride, size_t n_rows) {                                            \
     switch (nt) {                                                                                                    \
       case 1: panel_tile(type, 1, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
       case 2: panel_tile(type, 2, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
@@ -200,7 +198,7 @@ typedef void (*pack_fn)(const g2_matrix *w, size_t j0, size_t n_rows, panel_bloc
       default: panel_tile(type, TILE_TOKS, panel, n_in, tokens, bias, out, out_stride, n_rows); break;              \
     }                                                                                                                \
   }                                                                                                                  \
-  static void name##_pack(const g2_matrix *w, size_t j0, size_t n_rows, panel_block *panel) {                        \
+  static void name##_pack(const g2_matrix *w, size_t j0, size_t n_rows, void *panel) {                               \
     pack_panel(type, w, j0, n_rows, panel);                                                                          \
   }
 TYPE_FNS(q4_k, G2_DT_Q4_K)
@@ -210,34 +208,30 @@ TYPE_FNS(q2_k, G2_DT_Q2_K)
 TYPE_FNS(q3_k, G2_DT_Q3_K)
 #undef TYPE_FNS
 
-/* Panels first in the work area, then as many quantized tokens as fit. */
+static void quantize_token(const float *x, size_t n_in, unsigned char *token) {
+  g2_kq8_quantize_row_avx2(x, n_in, (int8_t *)token, (float *)(void *)(token + n_in),
+                           (int16_t *)(void *)(token + n_in + n_in / G2_QK_K * sizeof(float)));
+}
+
 void g2_kq8_panel_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                          float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   g2_dtype dtype = w->dtype;
-  tile_fn tile = dtype == G2_DT_Q4_K ? q4_k_tile : dtype == G2_DT_Q5_K ? q5_k_tile : dtype == G2_DT_Q6_K ? q6_k_tile
-                 : dtype == G2_DT_Q2_K ? q2_k_tile : q3_k_tile;
-  pack_fn pack = dtype == G2_DT_Q4_K ? q4_k_pack : dtype == G2_DT_Q5_K ? q5_k_pack : dtype == G2_DT_Q6_K ? q6_k_pack
-                 : dtype == G2_DT_Q2_K ? q2_k_pack : q3_k_pack;
-  size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, x_bytes = token_bytes(n_in);
-  panel_block *panel = work;
-  unsigned char *scratch = (unsigned char *)work + n_blocks * sizeof(panel_block);
-  size_t token_block = (G2_KERNEL_WORK_BYTES - n_blocks * sizeof(panel_block)) / x_bytes / TILE_TOKS * TILE_TOKS;
-  for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
-    size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
-    if (!g2_work_tokens_kept(work, n_tok, token_block))
-      for (size_t t = t0; t < t_end; t++) {
-        unsigned char *token = scratch + (t - t0) * x_bytes;
-        g2_kq8_quantize_row_avx2(x + t * x_stride, n_in, (int8_t *)token, (float *)(void *)(token + n_in),
-                                 (int16_t *)(void *)(token + n_in + n_blocks * sizeof(float)));
-      }
-    for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
-      size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
-      pack(w, j0, n_rows, panel);
-      for (size_t t = t0; t < t_end; t += TILE_TOKS)
-        tile(t_end - t < TILE_TOKS ? t_end - t : TILE_TOKS, panel, n_in, scratch + (t - t0) * x_bytes,
-             bias ? bias + j0 : NULL, out + t * out_stride + j0, out_stride, n_rows);
-    }
-  }
+  size_t n_in = (size_t)w->n_in;
+  g2_panel_plan plan = {n_in / G2_QK_K * sizeof(panel_block),
+                        token_bytes(n_in),
+                        TILE_TOKS,
+                        quantize_token,
+                        dtype == G2_DT_Q4_K   ? q4_k_pack
+                        : dtype == G2_DT_Q5_K ? q5_k_pack
+                        : dtype == G2_DT_Q6_K ? q6_k_pack
+                        : dtype == G2_DT_Q2_K ? q2_k_pack
+                                              : q3_k_pack,
+                        dtype == G2_DT_Q4_K   ? q4_k_tile
+                        : dtype == G2_DT_Q5_K ? q5_k_tile
+                        : dtype == G2_DT_Q6_K ? q6_k_tile
+                        : dtype == G2_DT_Q2_K ? q2_k_tile
+                                              : q3_k_tile};
+  g2_panel_run(&plan, w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
 }
 
 _Static_assert(PANEL_MAX_BLOCKS * sizeof(panel_block) +

@@ -35,13 +35,14 @@
 #include "kernels/int8_avx2.h"
 #include "kernels/kernels.h"
 #include "kernels/kquant_avx2.h"
+#include "kernels/panel_run.h"
 #include "kernels/transpose_avx2.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 enum {
   BLOCK = 32,
-  ROWS = 8,
+  ROWS = G2_PANEL_ROWS,
     PANEL_MAX_BLOCKS = 128, /* n_in <= 4096: 72 KiB of panel */
   TILE_TOKS = 6
 };
@@ -278,11 +279,9 @@ static ALWAYS_INLINE void panel_tile(g2_dtype dtype, size_t nt, const panel_bloc
 /* One function per type (and a switch for the tile's tokens): inlined
    into one, all the types' tiles ran 7-10% slower (gcc 12, more register
    moves). */
-typedef void (*tile_fn)(size_t nt, const panel_block *panel, size_t n_in, const unsigned char *tokens,
-                        const float *bias, float *out, size_t out_stride, size_t n_rows);
-#define TILE_FN(name, type)                                                                                        \
-  static void name(size_t nt, const panel_block *panel, size_t n_in, const unsigned char *tokens, const float *bias, \
-                   float *out, size_t out_stride, size_t n_rows) {                                                 \
+#define TYPE_FNS(name, type)                                                                                       \
+  static void name##_tile(size_t nt, const void *panel, size_t n_in, const unsigned char *tokens, const float *bias, \
+                          float *out, size_t out_stride, size_t n_rows) {                                          \
     switch (nt) {                                                                                                  \
       case 1: panel_tile(type, 1, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                     \
       case 2: panel_tile(type, 2, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                     \
@@ -292,48 +291,38 @@ typedef void (*tile_fn)(size_t nt, const panel_block *panel, size_t n_in, const 
       default: panel_tile(type, TILE_TOKS, panel, n_in, tokens, bias, out, out_stride, n_rows); break;            \
     }                                                                                                              \
   }                                                                                                                \
-  static void name##_pack(const g2_matrix *w, size_t j0, size_t n_rows, panel_block *panel) {                      \
+  static void name##_pack(const g2_matrix *w, size_t j0, size_t n_rows, void *panel) {                             \
     pack_panel(type, w, j0, n_rows, panel);                                                                        \
   }
-TILE_FN(tile_q8_0, G2_DT_Q8_0)
-TILE_FN(tile_q4_0, G2_DT_Q4_0)
-TILE_FN(tile_q4_1, G2_DT_Q4_1)
-TILE_FN(tile_q5_0, G2_DT_Q5_0)
-TILE_FN(tile_q5_1, G2_DT_Q5_1)
-TILE_FN(tile_iq4_nl, G2_DT_IQ4_NL)
-#undef TILE_FN
+TYPE_FNS(q8_0, G2_DT_Q8_0)
+TYPE_FNS(q4_0, G2_DT_Q4_0)
+TYPE_FNS(q4_1, G2_DT_Q4_1)
+TYPE_FNS(q5_0, G2_DT_Q5_0)
+TYPE_FNS(q5_1, G2_DT_Q5_1)
+TYPE_FNS(iq4_nl, G2_DT_IQ4_NL)
+#undef TYPE_FNS
 
-/* Panels first in the work area, then as many quantized tokens as fit. */
 void g2_panel_avx2_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                           float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   g2_dtype dtype = w->dtype;
-  tile_fn tile = dtype == G2_DT_Q8_0 ? tile_q8_0 : dtype == G2_DT_Q4_0 ? tile_q4_0 : dtype == G2_DT_Q4_1 ? tile_q4_1
-                 : dtype == G2_DT_Q5_0 ? tile_q5_0 : dtype == G2_DT_Q5_1 ? tile_q5_1 : tile_iq4_nl;
-  void (*pack)(const g2_matrix *, size_t, size_t, panel_block *) =
-      dtype == G2_DT_Q8_0 ? tile_q8_0_pack : dtype == G2_DT_Q4_0 ? tile_q4_0_pack : dtype == G2_DT_Q4_1 ? tile_q4_1_pack
-      : dtype == G2_DT_Q5_0 ? tile_q5_0_pack : dtype == G2_DT_Q5_1 ? tile_q5_1_pack : tile_iq4_nl_pack;
-  size_t n_in = (size_t)w->n_in, n_blocks = n_in / BLOCK;
-  panel_block *panel = work;
-  unsigned char *scratch = (unsigned char *)work + n_blocks * sizeof(panel_block);
-  size_t token_bytes = wide_values(dtype) ? token16_bytes(n_in) : g2_int8_token_bytes(n_in);
-  size_t token_block = (G2_KERNEL_WORK_BYTES - n_blocks * sizeof(panel_block)) / token_bytes / TILE_TOKS * TILE_TOKS;
-  for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
-    size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
-    if (!g2_work_tokens_kept(work, n_tok, token_block))
-      for (size_t t = t0; t < t_end; t++) {
-        if (wide_values(dtype))
-          quantize_token16(x + t * x_stride, n_in, scratch + (t - t0) * token_bytes);
-        else
-          g2_int8_avx2_quantize_token(x + t * x_stride, n_in, scratch + (t - t0) * token_bytes);
-      }
-    for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
-      size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
-      pack(w, j0, n_rows, panel);
-      for (size_t t = t0; t < t_end; t += TILE_TOKS)
-        tile(t_end - t < TILE_TOKS ? t_end - t : TILE_TOKS, panel, n_in, scratch + (t - t0) * token_bytes,
-             bias ? bias + j0 : NULL, out + t * out_stride + j0, out_stride, n_rows);
-    }
-  }
+  size_t n_in = (size_t)w->n_in;
+  g2_panel_plan plan = {n_in / BLOCK * sizeof(panel_block),
+                        wide_values(dtype) ? token16_bytes(n_in) : g2_int8_token_bytes(n_in),
+                        TILE_TOKS,
+                        wide_values(dtype) ? quantize_token16 : g2_int8_avx2_quantize_token,
+                        dtype == G2_DT_Q8_0   ? q8_0_pack
+                        : dtype == G2_DT_Q4_0 ? q4_0_pack
+                        : dtype == G2_DT_Q4_1 ? q4_1_pack
+                        : dtype == G2_DT_Q5_0 ? q5_0_pack
+                        : dtype == G2_DT_Q5_1 ? q5_1_pack
+                                              : iq4_nl_pack,
+                        dtype == G2_DT_Q8_0   ? q8_0_tile
+                        : dtype == G2_DT_Q4_0 ? q4_0_tile
+                        : dtype == G2_DT_Q4_1 ? q4_1_tile
+                        : dtype == G2_DT_Q5_0 ? q5_0_tile
+                        : dtype == G2_DT_Q5_1 ? q5_1_tile
+                                              : iq4_nl_tile};
+  g2_panel_run(&plan, w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
 }
 
 _Static_assert(PANEL_MAX_BLOCKS * sizeof(panel_block) + TILE_TOKS * ((PANEL_MAX_BLOCKS * BLOCK * 2 + PANEL_MAX_BLOCKS * 4 + 63) / 64 * 64) <=
