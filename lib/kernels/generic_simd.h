@@ -342,14 +342,13 @@ static ALWAYS_INLINE void nk_tile_tokens(g2_dtype dtype, size_t nt, const unsign
   }
 }
 
-/* The non-F32 types stream from the matrix (prefetched g2_prefetch_ahead
+/* The non-F32 types stream from the matrix (prefetched `stream_distance`
    ahead), all of k at once; F32 rows are the matrix's, prefetched where
    `ahead` says, or the panel's (ahead NULL), a span of k at a time. */
-static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *ahead, const unsigned char *const *rows,
-                        size_t n_in, const nk_span *span, const float *x, size_t x_stride,
-                        float sums[TILE_MAX][TILE_MAX]) {
+static void nk_tile_any(g2_dtype dtype, size_t nt, const unsigned char *const *ahead, size_t stream_distance,
+                        const unsigned char *const *rows, size_t n_in, const nk_span *span, const float *x,
+                        size_t x_stride, float sums[TILE_MAX][TILE_MAX]) {
   const unsigned char *stream_ahead[TILE_MAX];
-  size_t stream_distance = g2_prefetch_ahead(NK_ROWS, g2_dtype_row_bytes(dtype, (int64_t)n_in));
   for (size_t r = 0; r < NK_ROWS; r++) stream_ahead[r] = rows[r] + stream_distance;
   switch (dtype) {
     case G2_DT_F16: nk_tile_tokens(G2_DT_F16, nt, stream_ahead, rows, n_in, NULL, x, x_stride, sums); break;
@@ -470,6 +469,7 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
      panel. Batches of the unpacked types always go through the panel:
      their rows unpack a span at a time. */
   int use_panel = (n_tok > NK_TOKS || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
+  size_t stream_distance = g2_prefetch_ahead(NK_ROWS, row_bytes); /* rows streamed from the matrix */
 
   /* F32 tiles (the matrix's rows, or the panel's) take k in equal spans of
      NK_KC to 2 NK_KC (rows of 1024 and 1280 measured as fast whole as in
@@ -521,15 +521,16 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
       for (size_t k0 = 0; k0 < n_in; k0 += span_in)
         for (size_t t = t0; t < t_end; t += NK_TOKS) {
           size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS, tile = (t - t0) / NK_TOKS;
-          for (size_t end = next_rows * row_bytes * (tile + 1) / tiles; k0 == 0 && next_at < end; next_at += 64)
-            __builtin_prefetch(next + next_at, 0, 2);
+          if (next_rows && k0 == 0)
+            for (size_t end = next_rows * row_bytes * (tile + 1) / tiles; next_at < end; next_at += 64)
+              __builtin_prefetch(next + next_at, 0, 2);
           nk_span span = {k0, n_in - k0 < span_in ? n_in : k0 + span_in,
                           spanned ? carry + tile * NK_TOKS * NK_ROWS * VLEN : NULL};
           const unsigned char *ahead[TILE_MAX];
           for (size_t r = 0; r < NK_ROWS; r++)
             ahead[r] = rows[r] + (!spread ? G2_PREFETCH_BYTES : r % tiles == tile ? NK_ROWS * row_bytes : 0);
           int prefetching = !use_panel && (spread || tile == 0);
-          nk_tile_any(dtype, nt, prefetching ? ahead : NULL, rows, n_in, spanned ? &span : NULL, x + t * x_stride,
+          nk_tile_any(dtype, nt, prefetching ? ahead : NULL, stream_distance, rows, n_in, spanned ? &span : NULL, x + t * x_stride,
                       x_stride, sums);
           if (span.end < n_in) continue;
           for (size_t i = 0; i < nt; i++)
