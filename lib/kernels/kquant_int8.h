@@ -107,6 +107,27 @@ void g2_kq8_quantize_row_avx2(const float *x, size_t n_in, int8_t *q, float *d, 
 int g2_kq8_supported(const g2_matrix *w);
 
 #if defined(__x86_64__)
+/* One token's activations as the AVX2 K-type kernels keep them
+   (kquant_int8_avx2.c, kquant_panel_avx2.c): q[n_in], then d[n_in / 256],
+   then sums[n_in / 16] (int16), in 64-byte pieces. */
+typedef struct g2_kq8_token {
+  const int8_t *q;
+  const float *d;
+  const int16_t *sums;
+} g2_kq8_token;
+
+static inline size_t g2_kq8_token_bytes(size_t n_in) {
+  return (n_in + n_in / 256 * sizeof(float) + n_in / G2_KQ8_GROUP * sizeof(int16_t) + 63) / 64 * 64;
+}
+
+static inline g2_kq8_token g2_kq8_token_at(const unsigned char *base, size_t n_in) {
+  return (g2_kq8_token){(const int8_t *)base, (const float *)(const void *)(base + n_in),
+                        (const int16_t *)(const void *)(base + n_in + n_in / 256 * sizeof(float))};
+}
+
+/* Step 1 for one token, into that layout (g2_kq8_quantize_row_avx2). */
+void g2_kq8_quantize_token_avx2(const float *x, size_t n_in, unsigned char *token);
+
 /* AVX2 batches of Q4_K, Q5_K, Q6_K, Q2_K and Q3_K in rows-in-lanes panels
    (kquant_panel_avx2.c): whether they take a product of n_tok tokens
    (at least G2_KQ8_PANEL_MIN_TOKS, rows of at most G2_KQ8_PANEL_MAX_IN),

@@ -61,22 +61,6 @@ typedef struct kq8_work {
 } kq8_work;
 _Static_assert(sizeof(kq8_work) <= G2_KERNEL_WORK_BYTES, "kquant_int8_avx2.c's buffers fit the work area");
 
-/* One token's quantized activations: q[n_in], d[n_in / 256], sums[n_in / 16]. */
-typedef struct token_x {
-  const int8_t *q;
-  const float *d;
-  const int16_t *sums;
-} token_x;
-
-static size_t token_bytes(size_t n_in) {
-  return (n_in + n_in / G2_QK_K * sizeof(float) + n_in / G2_KQ8_GROUP * sizeof(int16_t) + 63) / 64 * 64;
-}
-
-static token_x token_at(unsigned char *base, size_t n_in) {
-  return (token_x){(const int8_t *)base, (const float *)(const void *)(base + n_in),
-                   (const int16_t *)(const void *)(base + n_in + n_in / G2_QK_K * sizeof(float))};
-}
-
 /* Step 1 of the definition (g2_kq8_quantize_row's bits: the same float
    division, clamp and round-to-nearest-even conversion), 32 activations
    at a time; kquant_int8_avx512.c quantizes with it too. */
@@ -110,8 +94,7 @@ void g2_kq8_quantize_row_avx2(const float *x, size_t n_in, int8_t *q, float *d, 
   }
 }
 
-/* Step 1 for one token, into the layout of token_at. */
-static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
+void g2_kq8_quantize_token_avx2(const float *x, size_t n_in, unsigned char *base) {
   g2_kq8_quantize_row_avx2(x, n_in, (int8_t *)base, (float *)(void *)(base + n_in),
                            (int16_t *)(void *)(base + n_in + n_in / G2_QK_K * sizeof(float)));
 }
@@ -161,7 +144,7 @@ static ALWAYS_INLINE __m128 block_step(g2_dtype dtype, const g2_k_unpacked *cons
    chains[t][r] = row r . token t under the definition. Each row's weights
    and scales are loaded once per 32 values for both tokens. */
 static ALWAYS_INLINE void tile_dot(g2_dtype dtype, int nt, const g2_k_unpacked *const *rows, size_t n_blocks,
-                                   const token_x *x, float chains[2][ROWS]) {
+                                   const g2_kq8_token *x, float chains[2][ROWS]) {
   /* words 0..7 from scale 2c, 8..15 from scale 2c + 1 of a broadcast pair */
   const __m256i pair_order = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
                                               2, 3, 2, 3, 2, 3, 2, 3);
@@ -309,8 +292,8 @@ static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, cons
   size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K;
   size_t block_bytes = g2_kq8_block_bytes(dtype), row_bytes = n_blocks * block_bytes;
   size_t ahead = g2_prefetch_ahead(ROWS, row_bytes);
-  if (!g2_work_tokens_kept((g2_work *)(void *)work, 1, 1)) quantize_token(x, n_in, work->x);
-  token_x xt = token_at(work->x, n_in);
+  if (!g2_work_tokens_kept((g2_work *)(void *)work, 1, 1)) g2_kq8_quantize_token_avx2(x, n_in, work->x);
+  g2_kq8_token xt = g2_kq8_token_at(work->x, n_in);
   int d_high = g2_kq8_d_in_high_half(dtype);
   size_t d_word = g2_kq8_d_word(dtype);
   for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
@@ -353,7 +336,7 @@ static ALWAYS_INLINE void kq8_one_token(g2_dtype dtype, const g2_matrix *w, cons
 static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const float *x, size_t n_tok,
                                      size_t x_stride, const float *bias, float *out, size_t out_stride,
                                      size_t col_begin, size_t col_end, kq8_work *work) {
-  size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, x_bytes = token_bytes(n_in);
+  size_t n_in = (size_t)w->n_in, n_blocks = n_in / G2_QK_K, x_bytes = g2_kq8_token_bytes(n_in);
   size_t row_bytes = g2_dtype_row_bytes(dtype, w->n_in), block_bytes = g2_dtype_row_bytes(dtype, G2_QK_K);
   size_t token_block = X_BYTES / x_bytes; /* >= 1: n_in <= G2_KQ8_MAX_IN */
   if (n_tok == 1) {
@@ -367,7 +350,7 @@ static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const f
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
     if (!g2_work_tokens_kept((g2_work *)(void *)work, n_tok, token_block))
-      for (size_t t = t0; t < t_end; t++) quantize_token(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
+      for (size_t t = t0; t < t_end; t++) g2_kq8_quantize_token_avx2(x + t * x_stride, n_in, work->x + (t - t0) * x_bytes);
     for (size_t j0 = col_begin; j0 < col_end; j0 += ROWS) {
       size_t n_rows = col_end - j0 < ROWS ? col_end - j0 : ROWS;
       for (size_t r = 0; r < n_rows; r++) {
@@ -382,8 +365,8 @@ static ALWAYS_INLINE void kq8_matmul(g2_dtype dtype, const g2_matrix *w, const f
       for (size_t r = 0; r < ROWS; r++) rows[r] = work->panel[r < n_rows ? r : 0]; /* missing rows repeat the first */
       for (size_t t = t0; t < t_end; t += 2) {
         int pair = t + 1 < t_end;
-        token_x xt[2] = {token_at(work->x + (t - t0) * x_bytes, n_in),
-                         token_at(work->x + (t + pair - t0) * x_bytes, n_in)};
+        g2_kq8_token xt[2] = {g2_kq8_token_at(work->x + (t - t0) * x_bytes, n_in),
+                         g2_kq8_token_at(work->x + (t + pair - t0) * x_bytes, n_in)};
         float chains[2][ROWS];
         if (pair)
           tile_dot(dtype, 2, rows, n_blocks, xt, chains);

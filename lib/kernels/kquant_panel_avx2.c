@@ -51,12 +51,6 @@ typedef struct panel_block {
   __m256 d, dmin;             /* lane r: row r's d and dmin */
 } panel_block;
 
-/* One token's quantized activations (kquant_int8_avx2.c's layout):
-   q[n_in], d[n_in / 256], sums[n_in / 16] (int16). */
-static size_t token_bytes(size_t n_in) {
-  return (n_in + n_in / G2_QK_K * sizeof(float) + n_in / G2_KQ8_GROUP * sizeof(int16_t) + 63) / 64 * 64;
-}
-
 int g2_kq8_panel_takes(const g2_matrix *w, size_t n_tok) {
   g2_dtype t = w->dtype;
   return (t == G2_DT_Q4_K || t == G2_DT_Q5_K || t == G2_DT_Q6_K || t == G2_DT_Q2_K || t == G2_DT_Q3_K) &&
@@ -115,12 +109,11 @@ static ALWAYS_INLINE __m256i broadcast32(const void *p) {
   return _mm256_set1_epi32(v);
 }
 
-/* Super-block b into the chains c of nt tokens (at `tokens`, `stride`
-   apart): S and M exactly, then the definition's float steps. */
+/* Super-block b into the chains c of nt tokens: S and M exactly, then
+   the definition's float steps. */
 static ALWAYS_INLINE void block_step(g2_dtype dtype, size_t nt, const panel_block *p, size_t b,
-                                     const unsigned char *tokens, size_t stride, size_t n_in, __m256 c[TILE_TOKS]) {
+                                     const g2_kq8_token *x, __m256 c[TILE_TOKS]) {
   __m256i s[TILE_TOKS], acc[TILE_TOKS];
-  const size_t q_at = b * G2_QK_K, sums_at = n_in + n_in / G2_QK_K * sizeof(float) + b * GROUPS * sizeof(int16_t);
   /* int16 adds before a vpmaddwd: Q6_K's pairs reach 16002 */
   const int run = dtype == G2_DT_Q6_K ? 2 : 4;
 #pragma GCC unroll 4
@@ -136,7 +129,7 @@ static ALWAYS_INLINE void block_step(g2_dtype dtype, size_t nt, const panel_bloc
         __m256i u = _mm256_load_si256(&p->u[j]);
 #pragma GCC unroll 4
         for (size_t t = 0; t < nt; t++)
-          acc[t] = _mm256_add_epi16(acc[t], _mm256_maddubs_epi16(u, broadcast32(tokens + t * stride + q_at + 4 * j)));
+          acc[t] = _mm256_add_epi16(acc[t], _mm256_maddubs_epi16(u, broadcast32(x[t].q + b * G2_QK_K + 4 * j)));
       }
 #pragma GCC unroll 4
       for (size_t t = 0; t < nt; t++) s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(acc[t], scale));
@@ -152,13 +145,11 @@ static ALWAYS_INLINE void block_step(g2_dtype dtype, size_t nt, const panel_bloc
       __m256i weights = _mm256_load_si256(&p->weights[pair]);
 #pragma GCC unroll 4
       for (size_t t = 0; t < nt; t++)
-        m[t] = _mm256_add_epi32(m[t], _mm256_madd_epi16(weights, broadcast32(tokens + t * stride + sums_at + 4 * pair)));
+        m[t] = _mm256_add_epi32(m[t], _mm256_madd_epi16(weights, broadcast32(x[t].sums + b * GROUPS + 2 * pair)));
     }
 #pragma GCC unroll 4
   for (size_t t = 0; t < nt; t++) {
-    float d_x;
-    memcpy(&d_x, tokens + t * stride + n_in + b * sizeof(float), sizeof d_x);
-    __m256 d_xv = _mm256_set1_ps(d_x);
+    __m256 d_xv = _mm256_set1_ps(x[t].d[b]);
     if (g2_k_offset_shift(dtype)) s[t] = _mm256_sub_epi32(s[t], m[t]);
     c[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(p->d, d_xv), c[t]);
     if (g2_kq8_has_mins(dtype))
@@ -171,56 +162,31 @@ static ALWAYS_INLINE void block_step(g2_dtype dtype, size_t nt, const panel_bloc
 static ALWAYS_INLINE void panel_tile(g2_dtype dtype, size_t nt, const panel_block *panel, size_t n_in,
                                      const unsigned char *tokens, const float *bias, float *out, size_t out_stride,
                                      size_t n_rows) {
-  size_t stride = token_bytes(n_in);
   __m256 c[TILE_TOKS];
+  g2_kq8_token x[TILE_TOKS];
 #pragma GCC unroll 4
-  for (size_t t = 0; t < nt; t++) c[t] = _mm256_setzero_ps();
-  for (size_t b = 0; b < n_in / G2_QK_K; b++) block_step(dtype, nt, &panel[b], b, tokens, stride, n_in, c);
-  float bias_rows[ROWS] = {0};
-  if (bias) memcpy(bias_rows, bias, n_rows * sizeof *bias);
-  __m256 bias_v = _mm256_loadu_ps(bias_rows);
   for (size_t t = 0; t < nt; t++) {
-    float lanes[ROWS];
-    _mm256_storeu_ps(lanes, _mm256_add_ps(c[t], bias_v));
-    memcpy(out + t * out_stride, lanes, n_rows * sizeof *out);
+    c[t] = _mm256_setzero_ps();
+    x[t] = g2_kq8_token_at(tokens + t * g2_kq8_token_bytes(n_in), n_in);
   }
+  for (size_t b = 0; b < n_in / G2_QK_K; b++) block_step(dtype, nt, &panel[b], b, x, c);
+  g2_panel_store(c, nt, bias, out, out_stride, n_rows);
 }
 
-/* one function per type, as panel_avx2.c (inlined into one, gcc 12's
-   register moves slowed every type) */
-#define TYPE_FNS(name, type)                                                                                         \
-  static void name##_tile(size_t nt, const void *panel, size_t n_in, const unsigned char *tokens, const float *bias, \
-                          float *out, size_t out_stride, size_t n_rows) {                                            \
-    switch (nt) {                                                                                                    \
-      case 1: panel_tile(type, 1, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
-      case 2: panel_tile(type, 2, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
-      case 3: panel_tile(type, 3, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
-      default: panel_tile(type, TILE_TOKS, panel, n_in, tokens, bias, out, out_stride, n_rows); break;              \
-    }                                                                                                                \
-  }                                                                                                                  \
-  static void name##_pack(const g2_matrix *w, size_t j0, size_t n_rows, void *panel) {                               \
-    pack_panel(type, w, j0, n_rows, panel);                                                                          \
-  }
-TYPE_FNS(q4_k, G2_DT_Q4_K)
-TYPE_FNS(q5_k, G2_DT_Q5_K)
-TYPE_FNS(q6_k, G2_DT_Q6_K)
-TYPE_FNS(q2_k, G2_DT_Q2_K)
-TYPE_FNS(q3_k, G2_DT_Q3_K)
-#undef TYPE_FNS
-
-static void quantize_token(const float *x, size_t n_in, unsigned char *token) {
-  g2_kq8_quantize_row_avx2(x, n_in, (int8_t *)token, (float *)(void *)(token + n_in),
-                           (int16_t *)(void *)(token + n_in + n_in / G2_QK_K * sizeof(float)));
-}
+G2_PANEL_TYPE_FNS(q4_k, G2_DT_Q4_K)
+G2_PANEL_TYPE_FNS(q5_k, G2_DT_Q5_K)
+G2_PANEL_TYPE_FNS(q6_k, G2_DT_Q6_K)
+G2_PANEL_TYPE_FNS(q2_k, G2_DT_Q2_K)
+G2_PANEL_TYPE_FNS(q3_k, G2_DT_Q3_K)
 
 void g2_kq8_panel_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                          float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   g2_dtype dtype = w->dtype;
   size_t n_in = (size_t)w->n_in;
   g2_panel_plan plan = {n_in / G2_QK_K * sizeof(panel_block),
-                        token_bytes(n_in),
+                        g2_kq8_token_bytes(n_in),
                         TILE_TOKS,
-                        quantize_token,
+                        g2_kq8_quantize_token_avx2,
                         dtype == G2_DT_Q4_K   ? q4_k_pack
                         : dtype == G2_DT_Q5_K ? q5_k_pack
                         : dtype == G2_DT_Q6_K ? q6_k_pack

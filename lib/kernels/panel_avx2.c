@@ -265,42 +265,18 @@ static ALWAYS_INLINE void panel_tile(g2_dtype dtype, size_t nt, const panel_bloc
 #pragma GCC unroll 6
     for (size_t t = 0; t < nt; t++) chains[t][two_chains(dtype) ? b % 2 : 0] = c[t];
   }
-  float bias_rows[ROWS] = {0};
-  if (bias) memcpy(bias_rows, bias, n_rows * sizeof *bias);
-  __m256 bias_v = _mm256_loadu_ps(bias_rows);
-  for (size_t t = 0; t < nt; t++) {
-    float lanes[ROWS];
-    __m256 c = two_chains(dtype) ? _mm256_add_ps(chains[t][0], chains[t][1]) : chains[t][0];
-    _mm256_storeu_ps(lanes, _mm256_add_ps(c, bias_v));
-    memcpy(out + t * out_stride, lanes, n_rows * sizeof *out);
-  }
+  __m256 results[TILE_TOKS];
+  for (size_t t = 0; t < nt; t++)
+    results[t] = two_chains(dtype) ? _mm256_add_ps(chains[t][0], chains[t][1]) : chains[t][0];
+  g2_panel_store(results, nt, bias, out, out_stride, n_rows);
 }
 
-/* One function per type (and a switch for the tile's tokens): inlined
-   into one, all the types' tiles ran 7-10% slower (gcc 12, more register
-   moves). */
-#define TYPE_FNS(name, type)                                                                                       \
-  static void name##_tile(size_t nt, const void *panel, size_t n_in, const unsigned char *tokens, const float *bias, \
-                          float *out, size_t out_stride, size_t n_rows) {                                          \
-    switch (nt) {                                                                                                  \
-      case 1: panel_tile(type, 1, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                     \
-      case 2: panel_tile(type, 2, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                     \
-      case 3: panel_tile(type, 3, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                     \
-      case 4: panel_tile(type, 4, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                     \
-      case 5: panel_tile(type, 5, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                     \
-      default: panel_tile(type, TILE_TOKS, panel, n_in, tokens, bias, out, out_stride, n_rows); break;            \
-    }                                                                                                              \
-  }                                                                                                                \
-  static void name##_pack(const g2_matrix *w, size_t j0, size_t n_rows, void *panel) {                             \
-    pack_panel(type, w, j0, n_rows, panel);                                                                        \
-  }
-TYPE_FNS(q8_0, G2_DT_Q8_0)
-TYPE_FNS(q4_0, G2_DT_Q4_0)
-TYPE_FNS(q4_1, G2_DT_Q4_1)
-TYPE_FNS(q5_0, G2_DT_Q5_0)
-TYPE_FNS(q5_1, G2_DT_Q5_1)
-TYPE_FNS(iq4_nl, G2_DT_IQ4_NL)
-#undef TYPE_FNS
+G2_PANEL_TYPE_FNS(q8_0, G2_DT_Q8_0)
+G2_PANEL_TYPE_FNS(q4_0, G2_DT_Q4_0)
+G2_PANEL_TYPE_FNS(q4_1, G2_DT_Q4_1)
+G2_PANEL_TYPE_FNS(q5_0, G2_DT_Q5_0)
+G2_PANEL_TYPE_FNS(q5_1, G2_DT_Q5_1)
+G2_PANEL_TYPE_FNS(iq4_nl, G2_DT_IQ4_NL)
 
 void g2_panel_avx2_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                           float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {

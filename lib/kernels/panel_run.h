@@ -2,11 +2,14 @@
    kquant_panel_avx2.c): the work area holds a panel of 8 rows' weights
    first and then as many quantized tokens as fit; each block of tokens is
    quantized once, each group of 8 rows packed once per block of tokens,
-   and tiles of tokens run over the panel. The kernel file says how. */
+   and tiles of tokens run over the panel. The kernel file says how.
+   Included after the kernel file's AVX2 target pragma. */
 #ifndef G2_PANEL_RUN_H
 #define G2_PANEL_RUN_H
 
+#include <immintrin.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 
@@ -21,6 +24,44 @@ typedef struct g2_panel_plan {
   void (*tile)(size_t nt, const void *panel, size_t n_in, const unsigned char *tokens, const float *bias,
                float *out, size_t out_stride, size_t n_rows);
 } g2_panel_plan;
+
+/* A tile's results: token t's sums (row r in lane r) plus the bias into
+   out[t * out_stride + r], r < n_rows. */
+static inline void g2_panel_store(const __m256 *sums, size_t nt, const float *bias, float *out, size_t out_stride,
+                                  size_t n_rows) {
+  float bias_rows[G2_PANEL_ROWS] = {0};
+  if (bias) memcpy(bias_rows, bias, n_rows * sizeof *bias);
+  __m256 bias_v = _mm256_loadu_ps(bias_rows);
+  for (size_t t = 0; t < nt; t++) {
+    float lanes[G2_PANEL_ROWS];
+    _mm256_storeu_ps(lanes, _mm256_add_ps(sums[t], bias_v));
+    memcpy(out + t * out_stride, lanes, n_rows * sizeof *out);
+  }
+}
+
+/* name##_tile and name##_pack, a plan's tile and pack for one weight type,
+   over the kernel file's panel_tile(type, nt, ...) and pack_panel(type,
+   ...) with its TILE_TOKS (at most 6): one function per type, with a
+   switch for the tile's tokens (inlined into one function for all the
+   types, gcc 12's register moves made every type's tiles 5-10% slower). */
+#define G2_PANEL_TYPE_FNS(name, type)                                                                                \
+  static void name##_tile(size_t nt, const void *panel, size_t n_in, const unsigned char *tokens, const float *bias, \
+                          float *out, size_t out_stride, size_t n_rows) {                                            \
+    if (nt >= TILE_TOKS) {                                                                                           \
+      panel_tile(type, TILE_TOKS, panel, n_in, tokens, bias, out, out_stride, n_rows);                               \
+      return;                                                                                                        \
+    }                                                                                                                \
+    switch (nt) { /* nt < TILE_TOKS */                                                                               \
+      case 1: panel_tile(type, 1, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
+      case 2: panel_tile(type, 2, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
+      case 3: panel_tile(type, 3, panel, n_in, tokens, bias, out, out_stride, n_rows); break;                       \
+      case 4: if (TILE_TOKS > 4) panel_tile(type, 4, panel, n_in, tokens, bias, out, out_stride, n_rows); break;    \
+      default: if (TILE_TOKS > 5) panel_tile(type, 5, panel, n_in, tokens, bias, out, out_stride, n_rows); break;   \
+    }                                                                                                                \
+  }                                                                                                                  \
+  static void name##_pack(const g2_matrix *w, size_t j0, size_t n_rows, void *panel) {                               \
+    pack_panel(type, w, j0, n_rows, panel);                                                                          \
+  }
 
 /* The kernels' matmul contract (kernels.h) by `plan`. */
 static inline void g2_panel_run(const g2_panel_plan *plan, const g2_matrix *w, const float *x, size_t n_tok,
