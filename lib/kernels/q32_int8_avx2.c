@@ -18,7 +18,9 @@
    gathered from one 32-bit load per row and converted by vcvtph2ps.
 
    One token streams the rows with an L2 prefetch G2_PREFETCH_BYTES ahead
-   of the 8 rows' span. Batches quantize a block of tokens into the work
+   of the 8 rows' span. Batches that panel_avx2.c takes (int8_avx2.h: 5
+   tokens or more, rows up to 4096) go there; the others (2-4 tokens, XL's
+   rows of 6400) quantize a block of tokens into the work
    area, then meet each group of 8 rows with 4 tokens at a time: a row's
    codes are unpacked once per block and 4 tokens, and the rows stay in L1
    between passes. Every path runs the same per-element steps, so a batch
