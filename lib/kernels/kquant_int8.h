@@ -128,7 +128,7 @@ static inline g2_kq8_token g2_kq8_token_at(const unsigned char *base, size_t n_i
 /* Step 1 for one token, into that layout (g2_kq8_quantize_row_avx2). */
 void g2_kq8_quantize_token_avx2(const float *x, size_t n_in, unsigned char *token);
 
-/* AVX2 batches of Q4_K, Q5_K, Q6_K, Q2_K and Q3_K in rows-in-lanes panels
+/* AVX2 batches of the six types in rows-in-lanes panels
    (kquant_panel_avx2.c): whether they take a product of n_tok tokens
    (at least G2_KQ8_PANEL_MIN_TOKS, rows of at most G2_KQ8_PANEL_MAX_IN),
    and the kernels' matmul contract for it, to the definition's bits. */

@@ -16,9 +16,9 @@
    thread: Q4_K 13.3 -> 14.2-14.6 GB/s, Q5_K 12.4 -> 13.3, IQ4_XS 8.9 ->
    10.0, Q2_K 8.2 -> 8.9, Q3_K 8.0 -> 8.2-8.5, Q6_K 17.2 -> 17.3-17.7).
    Batches of 5 or
-   more tokens of the unsigned types (rows up to G2_KQ8_PANEL_MAX_IN) go to
-   kquant_panel_avx2.c's rows-in-lanes panels (512 tokens, one thread: Q4_K
-   92 -> 120-127 GFLOP/s). Other batches (IQ4_XS, 2-4 tokens) unpack rows
+   more tokens (rows up to G2_KQ8_PANEL_MAX_IN) go to kquant_panel_avx2.c's
+   rows-in-lanes panels (512 tokens, one thread: Q4_K 92 -> 120-127
+   GFLOP/s, IQ4_XS 82 -> 89). Other batches (2-4 tokens) unpack rows
    once per block of tokens (4 rows at a time) into u bytes in activation
    order and 16 scales and mins per block, in the work area, then pairs of
    tokens meet them from L1 (each row's bytes loaded once per pair), the 4

@@ -1,21 +1,27 @@
-/* Batches of Q4_K, Q5_K, Q6_K, Q2_K and Q3_K on 8-bit activations in AVX2
-   integer code (the "avx2int8" table), to the bits of kquant_int8.h's
-   definition; kquant_int8_avx2.c hands them here.
+/* Batches of the K types (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_XS) on 8-bit
+   activations in AVX2 integer code (the "avx2int8" table), to the bits of
+   kquant_int8.h's definition; kquant_int8_avx2.c hands them here.
 
    8 rows are unpacked once per block of tokens (kquant_avx2.h) into a
-   panel whose 32-bit lane r holds row r's values: vector j of a
-   super-block, row r's unsigned u 4j .. 4j + 3 as bytes, so a broadcast
-   group of 4 of a token's activations meets 8 rows in one vpmaddubsw and
-   the sums land in row lanes with no horizontal reduction (as panel_avx2.c
-   does for the 32-value types). A pair is at most 2 * u_max * 127, so the
-   4 vectors of a group of 16 add up in int16 (u <= 31: at most 31496)
-   before one vpmaddwd by the group's scale, duplicated in both halves of
-   the lane; Q6_K (u <= 63, 16002 a pair) takes that vpmaddwd every 2
-   vectors. The mins (Q4_K, Q5_K, Q2_K: M) and the offsets (Q6_K: 32 sc_g,
-   Q3_K: 4 sc_g, taken off S) meet the token's per-16 sums s_g by one more
-   vpmaddwd per pair of groups. S and M are exact in int32, so only the
-   float chain is ordered, and it is the definition's. IQ4_XS (signed grid
-   values) stays on kquant_int8_avx2.c's batches. */
+   panel whose 32-bit lane r holds row r's values, so a broadcast group of
+   a token's activations meets 8 rows in one instruction and the sums land
+   in row lanes with no horizontal reduction (as panel_avx2.c does for the
+   32-value types):
+     Q4_K, Q5_K, Q6_K, Q2_K, Q3_K: vector j of a super-block holds row r's
+       unsigned u 4j .. 4j + 3 as bytes, which meet 4 activations by
+       vpmaddubsw. A pair is at most 2 * u_max * 127, so the 4 vectors of a
+       group of 16 add up in int16 (u <= 31: at most 31496) before one
+       vpmaddwd by the group's scale, duplicated in both halves of the
+       lane; Q6_K (u <= 63, 16002 a pair) takes that vpmaddwd every 2
+       vectors. The mins (Q4_K, Q5_K, Q2_K: M) and the offsets (Q6_K:
+       32 sc_g, Q3_K: 4 sc_g, taken off S) meet the token's per-16 sums s_g
+       by one more vpmaddwd per pair of groups.
+     IQ4_XS (signed grid values, which would saturate vpmaddubsw): vector
+       i holds row r's values 2i, 2i + 1 times their group's scale as int16
+       (|sc_k v| <= 32 * 127 = 4064), which meet a pair of activations
+       (int16 too) by vpmaddwd, so S needs no other multiplication.
+   S and M are exact in int32, so only the float chain is ordered, and it
+   is the definition's. */
 #if defined(__x86_64__)
 
 #if defined(__clang__)
@@ -51,9 +57,34 @@ typedef struct panel_block {
   __m256 d, dmin;             /* lane r: row r's d and dmin */
 } panel_block;
 
+/* IQ4_XS: one super-block of 8 rows. */
+typedef struct wide_block {
+  __m256i v[G2_QK_K / 2]; /* vector i, lane r: row r's sc_k v_2i, sc_k v_2i+1 (int16; k = i / 16) */
+  __m256 d;               /* lane r: row r's d */
+} wide_block;
+
+static ALWAYS_INLINE int wide_values(g2_dtype dtype) { return dtype == G2_DT_IQ4_XS; }
+
+/* IQ4_XS's tokens: q[n_in] as int16, then d[n_in / 256]. */
+static size_t token16_bytes(size_t n_in) { return (2 * n_in + n_in / G2_QK_K * sizeof(float) + 63) / 64 * 64; }
+
+static void quantize_token16(const float *x, size_t n_in, unsigned char *base) {
+  int16_t *q = (int16_t *)(void *)base;
+  float *d = (float *)(void *)(base + 2 * n_in);
+  for (size_t b = 0; b < n_in / G2_QK_K; b++) {
+    int8_t q8[G2_QK_K];
+    int16_t sums[GROUPS]; /* unused: IQ4_XS has neither mins nor offsets */
+    g2_kq8_quantize_row_avx2(x + b * G2_QK_K, G2_QK_K, q8, &d[b], sums);
+    for (size_t i = 0; i < G2_QK_K; i += 16)
+      _mm256_storeu_si256((__m256i *)(void *)(q + b * G2_QK_K + i),
+                          _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(q8 + i))));
+  }
+}
+
 int g2_kq8_panel_takes(const g2_matrix *w, size_t n_tok) {
   g2_dtype t = w->dtype;
-  return (t == G2_DT_Q4_K || t == G2_DT_Q5_K || t == G2_DT_Q6_K || t == G2_DT_Q2_K || t == G2_DT_Q3_K) &&
+  return (t == G2_DT_Q4_K || t == G2_DT_Q5_K || t == G2_DT_Q6_K || t == G2_DT_Q2_K || t == G2_DT_Q3_K ||
+          t == G2_DT_IQ4_XS) &&
          n_tok >= G2_KQ8_PANEL_MIN_TOKS && g2_kq8_supported(w) && w->n_in <= G2_KQ8_PANEL_MAX_IN;
 }
 
@@ -65,8 +96,8 @@ static ALWAYS_INLINE __m256i twice(__m128i x) {
 
 /* Rows j0 .. j0 + n_rows of w into the panel (missing rows repeat the
    first; their lanes are never stored). */
-static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const g2_matrix *w, size_t j0, size_t n_rows,
-                                     panel_block *panel) {
+static ALWAYS_INLINE void pack_narrow(g2_dtype dtype, const g2_matrix *w, size_t j0, size_t n_rows,
+                                      panel_block *panel) {
   size_t n_blocks = (size_t)w->n_in / G2_QK_K, block_bytes = g2_kq8_block_bytes(dtype);
   size_t row_bytes = n_blocks * block_bytes;
   const unsigned char *rows[ROWS];
@@ -101,6 +132,40 @@ static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const g2_matrix *w, size_t 
     p->d = _mm256_loadu_ps(d);
     p->dmin = _mm256_loadu_ps(dmin);
   }
+}
+
+static ALWAYS_INLINE void pack_wide(const g2_matrix *w, size_t j0, size_t n_rows, wide_block *panel) {
+  size_t n_blocks = (size_t)w->n_in / G2_QK_K, block_bytes = g2_kq8_block_bytes(G2_DT_IQ4_XS);
+  size_t row_bytes = n_blocks * block_bytes;
+  const unsigned char *rows[ROWS];
+  for (size_t r = 0; r < ROWS; r++) rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
+  for (size_t b = 0; b < n_blocks; b++) {
+    /* products[m][r]: row r's sc_k v of values 16m .. 16m + 15 (k = m / 2) */
+    __m256i products[G2_QK_K / 16][ROWS];
+    float d[ROWS];
+    for (size_t r = 0; r < ROWS; r++) {
+      const unsigned char *block = rows[r] + b * block_bytes;
+      for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
+      __m256i values[G2_QK_K / 32], scales, mins;
+      g2_k_unpack_small_avx2(G2_DT_IQ4_XS, block, values, &scales, &mins);
+      for (int k = 0; k < G2_QK_K / 32; k++) {
+        /* words 2k and 2k + 1 both hold sc_k: dword k to every dword */
+        __m256i scale = _mm256_permutevar8x32_epi32(scales, _mm256_set1_epi32(k));
+        products[2 * k][r] = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(values[k])), scale);
+        products[2 * k + 1][r] = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(values[k], 1)), scale);
+      }
+      d[r] = g2_k_half_at(block + g2_kq8_d_offset(G2_DT_IQ4_XS));
+    }
+    for (int m = 0; m < G2_QK_K / 16; m++) g2_transpose8_epi32(products[m], panel[b].v + 8 * m);
+    panel[b].d = _mm256_loadu_ps(d);
+  }
+}
+
+static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const g2_matrix *w, size_t j0, size_t n_rows, void *panel) {
+  if (wide_values(dtype))
+    pack_wide(w, j0, n_rows, panel);
+  else
+    pack_narrow(dtype, w, j0, n_rows, panel);
 }
 
 static ALWAYS_INLINE __m256i broadcast32(const void *p) {
@@ -158,18 +223,50 @@ static ALWAYS_INLINE void block_step(g2_dtype dtype, size_t nt, const panel_bloc
   }
 }
 
+/* IQ4_XS's super-block b into the chains c of nt tokens (at `tokens`,
+   `stride` apart): S by vpmaddwd alone, then the definition's float step. */
+static ALWAYS_INLINE void wide_step(size_t nt, const wide_block *p, size_t b, const unsigned char *tokens,
+                                    size_t stride, size_t n_in, __m256 c[TILE_TOKS]) {
+  __m256i s[TILE_TOKS];
+#pragma GCC unroll 4
+  for (size_t t = 0; t < nt; t++) s[t] = _mm256_setzero_si256();
+  /* unrolled by 2 only, as panel_avx2.c's int16 panel (gcc 12 spills the
+     vpmaddwd results hoisted above the adds otherwise) */
+#pragma GCC unroll 2
+  for (int i = 0; i < G2_QK_K / 2; i++) {
+    __m256i v = _mm256_load_si256(&p->v[i]);
+#pragma GCC unroll 4
+    for (size_t t = 0; t < nt; t++)
+      s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(v, broadcast32(tokens + t * stride + 2 * (b * G2_QK_K + 2 * i))));
+  }
+#pragma GCC unroll 4
+  for (size_t t = 0; t < nt; t++) {
+    float d_x;
+    memcpy(&d_x, tokens + t * stride + 2 * n_in + b * sizeof(float), sizeof d_x);
+    c[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(p->d, _mm256_set1_ps(d_x)), c[t]);
+  }
+}
+
 /* nt tokens x the panel's 8 rows. */
-static ALWAYS_INLINE void panel_tile(g2_dtype dtype, size_t nt, const panel_block *panel, size_t n_in,
+static ALWAYS_INLINE void panel_tile(g2_dtype dtype, size_t nt, const void *panel, size_t n_in,
                                      const unsigned char *tokens, const float *bias, float *out, size_t out_stride,
                                      size_t n_rows) {
   __m256 c[TILE_TOKS];
+  if (wide_values(dtype)) {
+#pragma GCC unroll 4
+    for (size_t t = 0; t < nt; t++) c[t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < n_in / G2_QK_K; b++)
+      wide_step(nt, (const wide_block *)panel + b, b, tokens, token16_bytes(n_in), n_in, c);
+    g2_panel_store(c, nt, bias, out, out_stride, n_rows);
+    return;
+  }
   g2_kq8_token x[TILE_TOKS];
 #pragma GCC unroll 4
   for (size_t t = 0; t < nt; t++) {
     c[t] = _mm256_setzero_ps();
     x[t] = g2_kq8_token_at(tokens + t * g2_kq8_token_bytes(n_in), n_in);
   }
-  for (size_t b = 0; b < n_in / G2_QK_K; b++) block_step(dtype, nt, &panel[b], b, x, c);
+  for (size_t b = 0; b < n_in / G2_QK_K; b++) block_step(dtype, nt, (const panel_block *)panel + b, b, x, c);
   g2_panel_store(c, nt, bias, out, out_stride, n_rows);
 }
 
@@ -178,25 +275,29 @@ G2_PANEL_TYPE_FNS(q5_k, G2_DT_Q5_K)
 G2_PANEL_TYPE_FNS(q6_k, G2_DT_Q6_K)
 G2_PANEL_TYPE_FNS(q2_k, G2_DT_Q2_K)
 G2_PANEL_TYPE_FNS(q3_k, G2_DT_Q3_K)
+G2_PANEL_TYPE_FNS(iq4_xs, G2_DT_IQ4_XS)
 
 void g2_kq8_panel_matmul(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias,
                          float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {
   g2_dtype dtype = w->dtype;
   size_t n_in = (size_t)w->n_in;
-  g2_panel_plan plan = {n_in / G2_QK_K * sizeof(panel_block),
-                        g2_kq8_token_bytes(n_in),
+  int wide = wide_values(dtype);
+  g2_panel_plan plan = {n_in / G2_QK_K * (wide ? sizeof(wide_block) : sizeof(panel_block)),
+                        wide ? token16_bytes(n_in) : g2_kq8_token_bytes(n_in),
                         TILE_TOKS,
-                        g2_kq8_quantize_token_avx2,
+                        wide ? quantize_token16 : g2_kq8_quantize_token_avx2,
                         dtype == G2_DT_Q4_K   ? q4_k_pack
                         : dtype == G2_DT_Q5_K ? q5_k_pack
                         : dtype == G2_DT_Q6_K ? q6_k_pack
                         : dtype == G2_DT_Q2_K ? q2_k_pack
-                                              : q3_k_pack,
+                        : dtype == G2_DT_Q3_K ? q3_k_pack
+                                              : iq4_xs_pack,
                         dtype == G2_DT_Q4_K   ? q4_k_tile
                         : dtype == G2_DT_Q5_K ? q5_k_tile
                         : dtype == G2_DT_Q6_K ? q6_k_tile
                         : dtype == G2_DT_Q2_K ? q2_k_tile
-                                              : q3_k_tile};
+                        : dtype == G2_DT_Q3_K ? q3_k_tile
+                                              : iq4_xs_tile};
   g2_panel_run(&plan, w, x, n_tok, x_stride, bias, out, out_stride, col_begin, col_end, work);
 }
 
@@ -204,6 +305,10 @@ _Static_assert(PANEL_MAX_BLOCKS * sizeof(panel_block) +
                        TILE_TOKS * ((G2_KQ8_PANEL_MAX_IN * 9 / 8 + PANEL_MAX_BLOCKS * 4 + 63) / 64 * 64) <=
                    G2_KERNEL_WORK_BYTES,
                "kquant_panel_avx2.c: a panel and a tile of tokens fit the work area");
+_Static_assert(PANEL_MAX_BLOCKS * sizeof(wide_block) +
+                       TILE_TOKS * ((G2_KQ8_PANEL_MAX_IN * 2 + PANEL_MAX_BLOCKS * 4 + 63) / 64 * 64) <=
+                   G2_KERNEL_WORK_BYTES,
+               "kquant_panel_avx2.c: IQ4_XS's panel and a tile of its tokens fit the work area");
 
 #if defined(__clang__)
 #pragma clang attribute pop
