@@ -29,7 +29,8 @@ export GPT2_TEST_SANITIZER=m32
 # (FLT_EVAL_METHOD 2) intermediate values keep 80-bit precision, so float
 # results round differently (the Q6_K quantizer then differs from the
 # reference bit for bit, and 1e-5f is a long double constant).
-export CFLAGS="-m32 -msse2 -mfpmath=sse -isystem $dir/include32 -Wno-psabi" LDFLAGS=-m32
+# -g1: line tables only, as the other passes (tests/asan.test.sh).
+export CFLAGS="-m32 -msse2 -mfpmath=sse -isystem $dir/include32 -Wno-psabi -g1" LDFLAGS=-m32
 programs=()
 for t in tests/unit/*.c; do t=${t##*/}; programs+=("${t%.c}"); done
 sanitize_pass m32 "$dir" "CC=gcc" "${programs[@]}"

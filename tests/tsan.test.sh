@@ -12,4 +12,5 @@ export GPT2_TEST_SANITIZER=thread
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 dir=${TSAN_BUILD:-build-tsan}
 tools/gen/make_models.sh "$GPT2_TEST_MODELS" >/dev/null || { fail "tsan: models"; exit 1; }
-sanitize_pass tsan "$dir" "SANITIZE=thread" test_threads test_pool test_load_threads test_batch
+# -g1: line tables, all a report prints (tests/asan.test.sh)
+sanitize_pass tsan "$dir" "SANITIZE=thread CFLAGS=-g1" test_threads test_pool test_load_threads test_batch
