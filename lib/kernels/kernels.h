@@ -27,10 +27,14 @@
 #include "tensor/matrix.h"
 
 enum {
-  /* Per-thread work area of a matmul call: the largest user is the int8
-     batch path (96 KiB of quantized activations + 72 KiB of panel); each
-     kernel file checks its own needs against it with a static assertion. */
-  G2_KERNEL_WORK_BYTES = 168 * 1024,
+  /* Per-thread work area of a matmul call; each kernel file checks its own
+     needs against it with a static assertion. The panel kernels fill what
+     their panel leaves with quantized tokens and repack the panel for each
+     such block of tokens: 256 KiB against 168 holds twice the int16 tokens
+     of a row of 3072 (32 against 16 beside a Q8_0 panel), and AVX2 pp512
+     measured Q8_0 +8%, IQ4_NL +5-9%, IQ4_XS +9% (docs/kernels.md). It still
+     fits the L2 of the CPUs of the last years (512 KiB and more). */
+  G2_KERNEL_WORK_BYTES = 256 * 1024,
   /* What one kernel call may use of the stack, its callees included:
      register tiles that the compiler spills (gcc 12 -O2 -fstack-usage:
      3.9 KiB at most, avx512 NK tiles under matmul_nk; attention 3.4 KiB). */
