@@ -14,9 +14,10 @@
        for nibbles, so a block's 8 groups add up in int16 (at most 30480)
        before one vpmaddwd; 5-bit codes (7874 a pair) go to int32 every 4
        groups.
-     Q8_0, IQ4_NL (signed values; IQ4_NL's T[u]): vector i holds the
-       values 2i, 2i + 1 as int16, which meet a pair of activations (int16
-       too) by vpmaddwd (no saturation possible). Splitting v + 128 into
+     Q8_0, IQ4_NL (signed values; IQ4_NL's T[u]): vector 2g + e holds the
+       values 4g + e, 4g + e + 2 as int16, which meet the same pair of
+       activations (int16 too, stored in that order) by vpmaddwd (no
+       saturation possible). Splitting v + 128 into
        two panels of nibbles for vpmaddubsw measured 8% slower.
    The block sum I_b (less offset * s_b) is exact in int32, so only the
    float chains are ordered, and they are the definitions'. A register tile
@@ -88,7 +89,8 @@ void g2_int8_avx2_quantize_token(const float *x, size_t n_in, unsigned char *bas
 }
 
 /* The panels of signed values take a token as q[n_in] in int16, then
-   d[n_in / 32]. */
+   d[n_in / 32], each 4 values in the order 0, 2, 1, 3 (the pairs that
+   pack_panel's shifts give). */
 static size_t token16_bytes(size_t n_in) { return (2 * n_in + 4 * (n_in / BLOCK) + 63) / 64 * 64; }
 
 static void quantize_token16(const float *x, size_t n_in, unsigned char *base) {
@@ -97,10 +99,14 @@ static void quantize_token16(const float *x, size_t n_in, unsigned char *base) {
   for (size_t b = 0; b < n_in / BLOCK; b++) {
     __m256i v[4];
     d[b] = quantize_block(x + b * BLOCK, v);
-    /* packs works per 128 bits: qwords 0, 2, 1, 3 restore the order */
-    _mm256_storeu_si256((__m256i *)(void *)(q + b * BLOCK), _mm256_permute4x64_epi64(_mm256_packs_epi32(v[0], v[1]), 0xd8));
-    _mm256_storeu_si256((__m256i *)(void *)(q + b * BLOCK + 16),
-                        _mm256_permute4x64_epi64(_mm256_packs_epi32(v[2], v[3]), 0xd8));
+    /* packs works per 128 bits: qwords 0, 2, 1, 3 restore the order, then
+       words 1 and 2 of each 4 swap */
+    const __m256i pairs = _mm256_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15, 0, 1, 4, 5, 2, 3, 6,
+                                           7, 8, 9, 12, 13, 10, 11, 14, 15);
+    for (int h = 0; h < 2; h++)
+      _mm256_storeu_si256((__m256i *)(void *)(q + b * BLOCK + 16 * h),
+                          _mm256_shuffle_epi8(_mm256_permute4x64_epi64(_mm256_packs_epi32(v[2 * h], v[2 * h + 1]), 0xd8),
+                                              pairs));
   }
 }
 
@@ -129,7 +135,8 @@ int g2_panel_avx2_takes(const g2_matrix *w, size_t n_tok) {
 
 typedef struct panel_block {
   /* codes: vector g, lane r: row r's codes 4g .. 4g + 3 (g < 8); signed
-     values: vector i, lane r: row r's values 2i, 2i + 1 (int16) */
+     values: vector 2g + e, lane r: row r's values 4g + e, 4g + e + 2
+     (int16) */
   __m256i w[BLOCK / 2];
   __m256 d, m; /* lane r: row r's scale and (Q4_1, Q5_1) min */
 } panel_block;
@@ -153,19 +160,31 @@ static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const g2_matrix *w, size_t 
   for (size_t r = 0; r < ROWS; r++) rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
   for (size_t b = 0; b < n_blocks; b++) {
     const unsigned char *blocks[ROWS];
-    __m256i first[ROWS], last[ROWS]; /* int16 values 0..15 and 16..31, or the codes */
+    __m256i bytes8[ROWS];
 #pragma GCC unroll 8
     for (size_t r = 0; r < ROWS; r++) {
       blocks[r] = rows[r] + b * bytes;
       __builtin_prefetch(blocks[r] + G2_PREFETCH_BYTES, 0, 2);
-      first[r] = block_bytes(dtype, blocks[r]);
-      if (wide_values(dtype)) {
-        last[r] = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(first[r], 1));
-        first[r] = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(first[r]));
-      }
+      bytes8[r] = block_bytes(dtype, blocks[r]);
     }
-    g2_transpose8_epi32(first, panel[b].w);
-    if (wide_values(dtype)) g2_transpose8_epi32(last, panel[b].w + 8);
+    if (wide_values(dtype)) {
+      /* the bytes into lanes first, then widened in place by shifts
+         within 16-bit words (no shuffles): lane r of t[g] holds row r's
+         values 4g .. 4g + 3, and word k of it sign-extended from its low
+         byte gives the pair (4g, 4g + 2), from its high byte (4g + 1,
+         4g + 3): quantize_token16's order. Widening each row to two
+         vectors before transposing both took three times the shuffles
+         (a third of the tile's time in Q8_0 prompts). */
+      __m256i t[ROWS];
+      g2_transpose8_epi32(bytes8, t);
+#pragma GCC unroll 8
+      for (int g = 0; g < ROWS; g++) {
+        panel[b].w[2 * g] = _mm256_srai_epi16(_mm256_slli_epi16(t[g], 8), 8);
+        panel[b].w[2 * g + 1] = _mm256_srai_epi16(t[g], 8);
+      }
+    } else {
+      g2_transpose8_epi32(bytes8, panel[b].w);
+    }
     g2_b32_scales_avx2(has_min(dtype), blocks, &panel[b].d, &panel[b].m);
   }
 }
