@@ -16,10 +16,12 @@
        vectors. The mins (Q4_K, Q5_K, Q2_K: M) and the offsets (Q6_K:
        32 sc_g, Q3_K: 4 sc_g, taken off S) meet the token's per-16 sums s_g
        by one more vpmaddwd per pair of groups.
-     IQ4_XS (signed grid values, which would saturate vpmaddubsw): vector
-       i holds row r's values 2i, 2i + 1 times their group's scale as int16
-       (|sc_k v| <= 32 * 127 = 4064), which meet a pair of activations
-       (int16 too) by vpmaddwd, so S needs no other multiplication.
+     IQ4_XS (signed grid values, which would saturate vpmaddubsw): each
+       vector holds a pair of row r's values times their group's scale as
+       int16 (|sc_k v| <= 32 * 127 = 4064), which meets the same pair of
+       activations (int16 too) by vpmaddwd, so S needs no other
+       multiplication; the pairs are the values 0 and 2, 1 and 3 of each
+       4 (transpose_avx2.h's widening in the lanes).
    S and M are exact in int32, so only the float chain is ordered, and it
    is the definition's. */
 #if defined(__x86_64__)
@@ -59,13 +61,16 @@ typedef struct panel_block {
 
 /* IQ4_XS: one super-block of 8 rows. */
 typedef struct wide_block {
-  __m256i v[G2_QK_K / 2]; /* vector i, lane r: row r's sc_k v_2i, sc_k v_2i+1 (int16; k = i / 16) */
+  /* vector 16k + 2g + e, lane r: row r's sc_k times its values 32k + 4g + e
+     and 32k + 4g + e + 2 (int16; g2_widen_lanes_epi8's pairs) */
+  __m256i v[G2_QK_K / 2];
   __m256 d;               /* lane r: row r's d */
 } wide_block;
 
 static ALWAYS_INLINE int wide_values(g2_dtype dtype) { return dtype == G2_DT_IQ4_XS; }
 
-/* IQ4_XS's tokens: q[n_in] as int16, then d[n_in / 256]. */
+/* IQ4_XS's tokens: q[n_in] as int16 in g2_pair_order_epi16's order, then
+   d[n_in / 256]. */
 static size_t token16_bytes(size_t n_in) { return (2 * n_in + n_in / G2_QK_K * sizeof(float) + 63) / 64 * 64; }
 
 static void quantize_token16(const float *x, size_t n_in, unsigned char *base) {
@@ -76,8 +81,9 @@ static void quantize_token16(const float *x, size_t n_in, unsigned char *base) {
     int16_t sums[GROUPS]; /* unused: IQ4_XS has neither mins nor offsets */
     g2_kq8_quantize_row_avx2(x + b * G2_QK_K, G2_QK_K, q8, &d[b], sums);
     for (size_t i = 0; i < G2_QK_K; i += 16)
-      _mm256_storeu_si256((__m256i *)(void *)(q + b * G2_QK_K + i),
-                          _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(q8 + i))));
+      _mm256_storeu_si256(
+          (__m256i *)(void *)(q + b * G2_QK_K + i),
+          g2_pair_order_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(q8 + i)))));
   }
 }
 
@@ -140,23 +146,29 @@ static ALWAYS_INLINE void pack_wide(const g2_matrix *w, size_t j0, size_t n_rows
   const unsigned char *rows[ROWS];
   for (size_t r = 0; r < ROWS; r++) rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
   for (size_t b = 0; b < n_blocks; b++) {
-    /* products[m][r]: row r's sc_k v of values 16m .. 16m + 15 (k = m / 2) */
-    __m256i products[G2_QK_K / 16][ROWS];
+    __m256i values[G2_QK_K / 32][ROWS], scales[ROWS], mins, lanes[ROWS], group_scales[ROWS];
     float d[ROWS];
     for (size_t r = 0; r < ROWS; r++) {
       const unsigned char *block = rows[r] + b * block_bytes;
       for (size_t at = 0; at < block_bytes; at += 64) __builtin_prefetch(block + at + G2_PREFETCH_BYTES, 0, 2);
-      __m256i values[G2_QK_K / 32], scales, mins;
-      g2_k_unpack_small_avx2(G2_DT_IQ4_XS, block, values, &scales, &mins);
-      for (int k = 0; k < G2_QK_K / 32; k++) {
-        /* words 2k and 2k + 1 both hold sc_k: dword k to every dword */
-        __m256i scale = _mm256_permutevar8x32_epi32(scales, _mm256_set1_epi32(k));
-        products[2 * k][r] = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(values[k])), scale);
-        products[2 * k + 1][r] = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(values[k], 1)), scale);
-      }
+      __m256i row_values[G2_QK_K / 32];
+      g2_k_unpack_small_avx2(G2_DT_IQ4_XS, block, row_values, &scales[r], &mins);
+      for (int k = 0; k < G2_QK_K / 32; k++) values[k][r] = row_values[k];
       d[r] = g2_k_half_at(block + g2_kq8_d_offset(G2_DT_IQ4_XS));
     }
-    for (int m = 0; m < G2_QK_K / 16; m++) g2_transpose8_epi32(products[m], panel[b].v + 8 * m);
+    /* words 2k and 2k + 1 of a row's scales both hold sc_k: lane r of
+       group_scales[k] is row r's sc_k in both halves */
+    g2_transpose8_epi32(scales, group_scales);
+    for (int k = 0; k < G2_QK_K / 32; k++) {
+      /* lane r of lanes[g]: row r's values 32k + 4g .. + 3, widened in place */
+      g2_transpose8_epi32(values[k], lanes);
+      for (int g = 0; g < ROWS; g++) {
+        __m256i even, odd;
+        g2_widen_lanes_epi8(lanes[g], &even, &odd);
+        panel[b].v[16 * k + 2 * g] = _mm256_mullo_epi16(even, group_scales[k]);
+        panel[b].v[16 * k + 2 * g + 1] = _mm256_mullo_epi16(odd, group_scales[k]);
+      }
+    }
     panel[b].d = _mm256_loadu_ps(d);
   }
 }

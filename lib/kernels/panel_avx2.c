@@ -99,14 +99,11 @@ static void quantize_token16(const float *x, size_t n_in, unsigned char *base) {
   for (size_t b = 0; b < n_in / BLOCK; b++) {
     __m256i v[4];
     d[b] = quantize_block(x + b * BLOCK, v);
-    /* packs works per 128 bits: qwords 0, 2, 1, 3 restore the order, then
-       words 1 and 2 of each 4 swap */
-    const __m256i pairs = _mm256_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15, 0, 1, 4, 5, 2, 3, 6,
-                                           7, 8, 9, 12, 13, 10, 11, 14, 15);
+    /* packs works per 128 bits: qwords 0, 2, 1, 3 restore the order */
     for (int h = 0; h < 2; h++)
-      _mm256_storeu_si256((__m256i *)(void *)(q + b * BLOCK + 16 * h),
-                          _mm256_shuffle_epi8(_mm256_permute4x64_epi64(_mm256_packs_epi32(v[2 * h], v[2 * h + 1]), 0xd8),
-                                              pairs));
+      _mm256_storeu_si256(
+          (__m256i *)(void *)(q + b * BLOCK + 16 * h),
+          g2_pair_order_epi16(_mm256_permute4x64_epi64(_mm256_packs_epi32(v[2 * h], v[2 * h + 1]), 0xd8)));
   }
 }
 
@@ -168,20 +165,13 @@ static ALWAYS_INLINE void pack_panel(g2_dtype dtype, const g2_matrix *w, size_t 
       bytes8[r] = block_bytes(dtype, blocks[r]);
     }
     if (wide_values(dtype)) {
-      /* the bytes into lanes first, then widened in place by shifts
-         within 16-bit words (no shuffles): lane r of t[g] holds row r's
-         values 4g .. 4g + 3, and word k of it sign-extended from its low
-         byte gives the pair (4g, 4g + 2), from its high byte (4g + 1,
-         4g + 3): quantize_token16's order. Widening each row to two
-         vectors before transposing both took three times the shuffles
-         (a third of the tile's time in Q8_0 prompts). */
+      /* lane r of t[g]: row r's values 4g .. 4g + 3, widened in place
+         (a third of the tile's time in Q8_0 prompts when each row was
+         widened before two transposes) */
       __m256i t[ROWS];
       g2_transpose8_epi32(bytes8, t);
 #pragma GCC unroll 8
-      for (int g = 0; g < ROWS; g++) {
-        panel[b].w[2 * g] = _mm256_srai_epi16(_mm256_slli_epi16(t[g], 8), 8);
-        panel[b].w[2 * g + 1] = _mm256_srai_epi16(t[g], 8);
-      }
+      for (int g = 0; g < ROWS; g++) g2_widen_lanes_epi8(t[g], &panel[b].w[2 * g], &panel[b].w[2 * g + 1]);
     } else {
       g2_transpose8_epi32(bytes8, panel[b].w);
     }
