@@ -140,13 +140,16 @@ static ALWAYS_INLINE void pack_narrow(g2_dtype dtype, const g2_matrix *w, size_t
   }
 }
 
+/* pack_narrow for IQ4_XS: its rows into the int16 panel. */
 static ALWAYS_INLINE void pack_wide(const g2_matrix *w, size_t j0, size_t n_rows, wide_block *panel) {
   size_t n_blocks = (size_t)w->n_in / G2_QK_K, block_bytes = g2_kq8_block_bytes(G2_DT_IQ4_XS);
   size_t row_bytes = n_blocks * block_bytes;
   const unsigned char *rows[ROWS];
   for (size_t r = 0; r < ROWS; r++) rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
   for (size_t b = 0; b < n_blocks; b++) {
-    __m256i values[G2_QK_K / 32][ROWS], scales[ROWS], mins, lanes[ROWS], group_scales[ROWS];
+    /* values[k][r]: row r's 32-group k; group_scales[k] and lanes[g] come
+       out of 8 x 8 transposes (8 groups of 32, 8 dwords a vector) */
+    __m256i values[G2_QK_K / 32][ROWS], scales[ROWS], mins, group_scales[8], lanes[8];
     float d[ROWS];
     for (size_t r = 0; r < ROWS; r++) {
       const unsigned char *block = rows[r] + b * block_bytes;
