@@ -300,38 +300,46 @@ static inline __attribute__((always_inline)) int g2_k_offset_shift(g2_dtype dtyp
   return dtype == G2_DT_Q6_K ? 5 : dtype == G2_DT_Q3_K ? 2 : 0;
 }
 
-static inline __attribute__((always_inline)) void g2_k_unpack_block_avx2(g2_dtype dtype, const unsigned char *block,
-                                                                         g2_k_unpacked *ub) {
-  __m256i *u = (__m256i *)(void *)ub->u;
+/* Any of the six types' block into registers: u[8] in activation order
+   (u as the definition has it; IQ4_XS: the signed grid values), the 16
+   group scales as int16 words (a 32-value group's twice) and the mins
+   likewise (zero for the types without). */
+static inline __attribute__((always_inline)) void g2_k_unpack_regs_avx2(g2_dtype dtype, const unsigned char *block,
+                                                                        __m256i u[8], __m256i *scales,
+                                                                        __m256i *mins) {
+  *mins = _mm256_setzero_si256();
   if (g2_k_small_type(dtype)) {
-    __m256i v[8], scales, mins = _mm256_setzero_si256();
-    g2_k_unpack_small_avx2(dtype, block, v, &scales, &mins);
-    for (int c = 0; c < 8; c++) _mm256_store_si256(u + c, v[c]);
-    _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
-    _mm256_storeu_si256((__m256i *)(void *)ub->mins, mins);
-    ub->d = g2_k_half_at(block + g2_kq8_d_offset(dtype));
-    /* Q3_K's block ends after d: no dmin to read */
-    ub->dmin = g2_kq8_has_mins(dtype) ? g2_k_half_at(block + g2_kq8_d_offset(dtype) + 2) : 0.0f;
+    g2_k_unpack_small_avx2(dtype, block, u, scales, mins);
     return;
   }
   if (dtype == G2_DT_Q6_K) {
     g2_k_q6_half(block, 0, u);
     g2_k_q6_half(block, 1, u + 4);
-    __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
-    _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
-    ub->d = g2_k_half_at(block + 208);
+    *scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
     return;
   }
   int five_bits = dtype == G2_DT_Q5_K;
   __m256i qh = g2_k_q5_bits(five_bits, block);
 #pragma GCC unroll 4
   for (int run = 0; run < 4; run++) g2_k_q45_run(five_bits, block, qh, run, u + 2 * run, u + 2 * run + 1);
-  __m128i scales, mins;
-  g2_k_scales_mins(block, &scales, &mins);
-  _mm256_storeu_si256((__m256i *)(void *)ub->scales, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(scales, scales)));
-  _mm256_storeu_si256((__m256i *)(void *)ub->mins, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins)));
-  ub->d = g2_k_half_at(block);
-  ub->dmin = g2_k_half_at(block + 2);
+  __m128i scale_bytes, min_bytes;
+  g2_k_scales_mins(block, &scale_bytes, &min_bytes);
+  *scales = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(scale_bytes, scale_bytes));
+  *mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes));
+}
+
+/* The same into a g2_k_unpacked, with d and dmin as floats. */
+static inline __attribute__((always_inline)) void g2_k_unpack_block_avx2(g2_dtype dtype, const unsigned char *block,
+                                                                         g2_k_unpacked *ub) {
+  __m256i u[8], scales, mins;
+  g2_k_unpack_regs_avx2(dtype, block, u, &scales, &mins);
+#pragma GCC unroll 8 /* u stays in registers */
+  for (int c = 0; c < 8; c++) _mm256_store_si256((__m256i *)(void *)(ub->u + 32 * c), u[c]);
+  _mm256_storeu_si256((__m256i *)(void *)ub->scales, scales);
+  _mm256_storeu_si256((__m256i *)(void *)ub->mins, mins);
+  ub->d = g2_k_half_at(block + g2_kq8_d_offset(dtype));
+  /* Q6_K's and Q3_K's blocks end after d: no dmin to read */
+  ub->dmin = g2_kq8_has_mins(dtype) ? g2_k_half_at(block + g2_kq8_d_offset(dtype) + 2) : 0.0f;
 }
 
 #endif

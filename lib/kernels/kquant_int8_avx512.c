@@ -108,23 +108,8 @@ static ALWAYS_INLINE int code_offset(g2_dtype dtype) {
    times the scale. */
 static ALWAYS_INLINE void unpack_row(g2_dtype dtype, const unsigned char *block, uint8_t *codes, int16_t *scales,
                                      int16_t *pairs) {
-  __m256i u[8], scale16, min16 = _mm256_setzero_si256();
-  if (dtype == G2_DT_Q2_K || dtype == G2_DT_Q3_K || dtype == G2_DT_IQ4_XS) {
-    g2_k_unpack_small_avx2(dtype, block, u, &scale16, &min16);
-  } else if (dtype == G2_DT_Q6_K) {
-    g2_k_q6_half(block, 0, u);
-    g2_k_q6_half(block, 1, u + 4);
-    scale16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 192)));
-  } else {
-    int five_bits = dtype == G2_DT_Q5_K;
-    __m256i qh = g2_k_q5_bits(five_bits, block);
-#pragma GCC unroll 4
-    for (int run = 0; run < 4; run++) g2_k_q45_run(five_bits, block, qh, run, u + 2 * run, u + 2 * run + 1);
-    __m128i scale_bytes, min_bytes;
-    g2_k_scales_mins(block, &scale_bytes, &min_bytes);
-    scale16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(scale_bytes, scale_bytes));
-    min16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes));
-  }
+  __m256i u[8], scale16, min16;
+  g2_k_unpack_regs_avx2(dtype, block, u, &scale16, &min16);
 #pragma GCC unroll 8
   for (int c = 0; c < 8; c++) { /* IQ4_XS: the signed grid values + 128 */
     __m256i v = dtype == G2_DT_IQ4_XS ? _mm256_xor_si256(u[c], _mm256_set1_epi8((char)0x80)) : u[c];

@@ -270,8 +270,8 @@ static ALWAYS_INLINE void panel_tile(g2_dtype dtype, size_t nt, const void *pane
   if (wide_values(dtype)) {
 #pragma GCC unroll 4
     for (size_t t = 0; t < nt; t++) c[t] = _mm256_setzero_ps();
-    for (size_t b = 0; b < n_in / G2_QK_K; b++)
-      wide_step(nt, (const wide_block *)panel + b, b, tokens, token16_bytes(n_in), n_in, c);
+    size_t stride = token16_bytes(n_in);
+    for (size_t b = 0; b < n_in / G2_QK_K; b++) wide_step(nt, (const wide_block *)panel + b, b, tokens, stride, n_in, c);
     g2_panel_store(c, nt, bias, out, out_stride, n_rows);
     return;
   }
