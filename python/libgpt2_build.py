@@ -5,7 +5,14 @@ Makefile's for the shared library: the same flags for every file of lib/
 target attributes), the same version script and SONAME. A test
 (python/tests/test_packaging.py) compares them with `make -n`, so a flag
 added to the Makefile, for all files or for one, fails it until it is
-added here too."""
+added here too.
+
+An object is kept when it is newer than its source and than every header
+of lib/ and include/ and was compiled by the same command (kept beside it
+in NAME.o.cmd): pip installing from the same directory again, its build/
+left there, relinks without recompiling. Each object is written under a
+temporary name and renamed when its compile succeeds, so an interrupted
+build leaves no object that looks finished."""
 import os
 import re
 import shlex
@@ -40,6 +47,28 @@ def version(repo):
                  for part in ("MAJOR", "MINOR", "PATCH"))
 
 
+def headers(repo):
+    """Every header a source of lib/ can include: lib/**/*.h, include/**/*.h."""
+    found = []
+    for part in ("lib", "include"):
+        for directory, _, files in os.walk(os.path.join(repo, part)):
+            found += [os.path.join(directory, f) for f in files if f.endswith(".h")]
+    return found
+
+
+def up_to_date(obj, command, inputs):
+    """Whether obj exists, was compiled by command and is newer than every
+    file of inputs."""
+    try:
+        built = os.path.getmtime(obj)
+        with open(obj + ".cmd") as stamp:
+            if stamp.read() != shlex.join(command):
+                return False
+    except OSError:
+        return False
+    return all(os.path.getmtime(path) < built for path in inputs)
+
+
 def compile_command(compiler, source, object_path):
     return compiler + CFLAGS + ["-c", source, "-o", object_path]
 
@@ -60,16 +89,27 @@ def build(output, work, compiler=None, jobs=None):
     compiler = shlex.split(compiler or os.environ.get("CC") or "cc")
     objects = []
     commands = []
+    shared_inputs = headers(repo)
     for source in sources(repo):
         obj = os.path.join(work, source[:-2] + ".o")
         os.makedirs(os.path.dirname(obj), exist_ok=True)
         objects.append(obj)
-        commands.append(compile_command(compiler, source, obj))
+        command = compile_command(compiler, source, obj)
+        if not up_to_date(obj, command, shared_inputs + [os.path.join(repo, source)]):
+            commands.append((command, obj))
 
     def run(command):
         subprocess.run(command, cwd=repo, check=True)
 
+    def compile_one(job):
+        command, obj = job
+        partial = obj + ".part"
+        run(command[:-1] + [partial])  # compile_command ends with "-o", obj
+        os.replace(partial, obj)
+        with open(obj + ".cmd", "w") as stamp:
+            stamp.write(shlex.join(command))
+
     with ThreadPoolExecutor(jobs or os.cpu_count() or 1) as pool:
-        list(pool.map(run, commands))
+        list(pool.map(compile_one, commands))
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     run(link_command(compiler, repo, objects, os.path.abspath(output)))

@@ -2,6 +2,7 @@
 isolation, no index): pip compiles libgpt2 from the repository's C sources
 into the package, so the installed `gpt2` needs no GPT2_LIBRARY and no
 `make`; the compile commands are the Makefile's; and the example script."""
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -27,11 +28,13 @@ def pip_environment():
     return env
 
 
-@pytest.fixture
-def source(tmp_path):
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
     """A copy of the parts of the checkout the package builds from: python/
-    (the build writes into it), lib/ and include/ (no build/ directory)."""
-    root = tmp_path / "src"
+    (the build writes into it), lib/ and include/ (no build/ directory).
+    The installs share it, as a user's repeated installs share a checkout:
+    the first compiles, the next relink (libgpt2_build.up_to_date)."""
+    root = tmp_path_factory.mktemp("package") / "src"
     copy = root / "python"
     shutil.copytree(os.path.join(REPO, "python"), copy,
                     ignore=shutil.ignore_patterns("tests", "__pycache__", "build", "*.egg-info"))
@@ -92,6 +95,51 @@ def test_readme_install_command_in_a_venv(source, tmp_path):
     env.pop("GPT2_LIBRARY", None)
     result = run([python, EXAMPLE, model_path("tiny-f32"), "Hello", "8"], cwd=tmp_path, env=env)
     assert result.stdout.startswith("Hello") and result.stdout.endswith("\n")
+
+
+FAKE_COMPILER = """#!/bin/sh
+# writes the file after -o and logs the source it compiled (or "link")
+echo " $*" | grep -o -e ' -c [^ ]*' -e ' -shared' >>"$COMPILE_LOG"
+while [ $# -gt 1 ]; do [ "$1" = -o ] && : >"$2"; shift; done
+"""
+
+
+def test_package_build_recompiles_only_what_changed(tmp_path, monkeypatch):
+    """A second build compiles nothing and relinks; a changed source
+    recompiles that file, a changed header or compiler every file. On a
+    copy of lib/ and include/, with a stand-in compiler that logs what it
+    is asked to build."""
+    repo = tmp_path / "repo"
+    for part in ("lib", "include"):
+        shutil.copytree(os.path.join(REPO, part), repo / part)
+    (repo / "python").mkdir()
+    shutil.copy(os.path.join(REPO, "python", "libgpt2_build.py"), repo / "python")
+    spec = importlib.util.spec_from_file_location("copied_build", repo / "python" / "libgpt2_build.py")
+    copied = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copied)
+    compiler = tmp_path / "cc"
+    compiler.write_text(FAKE_COMPILER)
+    compiler.chmod(0o755)
+    log = tmp_path / "log"
+    monkeypatch.setenv("COMPILE_LOG", str(log))
+    output, work = str(tmp_path / "out" / "libgpt2.so"), str(tmp_path / "obj")
+    sources = copied.sources(str(repo))
+
+    def build(compiler_command):
+        log.write_text("")
+        copied.build(output, work, compiler=compiler_command, jobs=2)
+        lines = log.read_text().split("\n")
+        return sorted(line.split()[1] for line in lines if line.startswith(" -c")), lines.count(" -shared")
+
+    assert build(str(compiler)) == (sources, 1)
+    assert build(str(compiler)) == ([], 1)
+    later = os.path.getmtime(os.path.join(work, sources[0][:-2] + ".o")) + 10
+    os.utime(repo / sources[0], (later, later))
+    assert build(str(compiler)) == ([sources[0]], 1)
+    os.utime(repo / "include" / "gpt2.h", (later + 10, later + 10))
+    assert build(str(compiler)) == (sources, 1)
+    assert build(str(compiler) + " -DOTHER") == (sources, 1)
+    assert not [f for _, _, files in os.walk(work) for f in files if f.endswith(".part")]
 
 
 def test_package_build_compiles_as_the_makefile_does(tmp_path):
