@@ -32,7 +32,7 @@ g2_cpu_features g2_cpu_detect(void) {
   int avx512 = bit(leaf7_ebx, 16) && bit(leaf7_ebx, 17) && bit(leaf7_ebx, 30) && bit(leaf7_ebx, 31);
   features.avx2_fma_f16c = (unsigned)(os_ymm && avx2 && fma && f16c);
   features.avx512 = (unsigned)(os_zmm && avx512 && features.avx2_fma_f16c);
-  features.avx512_vnni = (unsigned)(features.avx512 && bit(leaf7_ecx, 11));
+  features.avx512_vnni = (unsigned)(features.avx512 && bit(leaf7_ecx, 11) && bit(leaf7_ebx, 8));
   if (max_subleaf >= 1) {
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     features.avx512_bf16 = (unsigned)(features.avx512 && bit(eax, 5));

@@ -11,7 +11,7 @@ typedef struct g2_cpu_features {
   unsigned avx2_fma_f16c : 1; /* AVX2 + FMA3 + F16C, with OS support for ymm */
   unsigned avx512 : 1;        /* AVX-512 F+BW+DQ+VL, with OS support for zmm */
   unsigned avx512_bf16 : 1;   /* vdpbf16ps */
-  unsigned avx512_vnni : 1;   /* vpdpbusd */
+  unsigned avx512_vnni : 1;   /* vpdpbusd, with BMI2 (pext), which every such CPU has */
   /* aarch64 */
   unsigned neon : 1;
   unsigned neon_dotprod : 1; /* ASIMD dot product (sdot/udot, ARMv8.2 optional, 8.4 mandatory) */
