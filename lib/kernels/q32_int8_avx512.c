@@ -248,9 +248,8 @@ static ALWAYS_INLINE __m512i add_pairs64(__m512i a, __m512i b) {
   return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
 }
 
-/* dots[r]: row r's partial sums, 128-bit lane k from block k. Returns the
-   sums of blocks 0, 1 (pair 0) or 2, 3 (pair 1): lane 8 h + r = row r's
-   sum over block 2 pair + h. */
+/* dots[r]: row r's partial sums, 128-bit lane k from block k. pairs[p],
+   lane 8 h + r: row r's sum over block 2 p + h. */
 static ALWAYS_INLINE void reduce_rows(const __m512i dots[8], __m512i pairs[2]) {
   __m512i low = add_pairs64(add_pairs32(dots[0], dots[1]), add_pairs32(dots[2], dots[3])); /* lane 4k + r */
   __m512i high = add_pairs64(add_pairs32(dots[4], dots[5]), add_pairs32(dots[6], dots[7])); /* 4k + r - 4 */
