@@ -47,26 +47,29 @@ def version(repo):
                  for part in ("MAJOR", "MINOR", "PATCH"))
 
 
-def headers(repo):
-    """Every header a source of lib/ can include: lib/**/*.h, include/**/*.h."""
-    found = []
+def newest_header(repo):
+    """The latest modification time of a header a source of lib/ can
+    include (lib/**/*.h, include/**/*.h)."""
+    newest = 0.0
     for part in ("lib", "include"):
         for directory, _, files in os.walk(os.path.join(repo, part)):
-            found += [os.path.join(directory, f) for f in files if f.endswith(".h")]
-    return found
+            for f in files:
+                if f.endswith(".h"):
+                    newest = max(newest, os.path.getmtime(os.path.join(directory, f)))
+    return newest
 
 
-def up_to_date(obj, command, inputs):
-    """Whether obj exists, was compiled by command and is newer than every
-    file of inputs."""
+def up_to_date(obj, command, source, headers_time):
+    """Whether obj exists, was compiled by command and is newer than its
+    source and than headers_time."""
     try:
         built = os.path.getmtime(obj)
         with open(obj + ".cmd") as stamp:
             if stamp.read() != shlex.join(command):
                 return False
+        return os.path.getmtime(source) < built and headers_time < built
     except OSError:
         return False
-    return all(os.path.getmtime(path) < built for path in inputs)
 
 
 def compile_command(compiler, source, object_path):
@@ -88,28 +91,26 @@ def build(output, work, compiler=None, jobs=None):
                            "repository's python/ directory" % repo)
     compiler = shlex.split(compiler or os.environ.get("CC") or "cc")
     objects = []
-    commands = []
-    shared_inputs = headers(repo)
+    stale = []  # (source, object) pairs to compile
+    headers_time = newest_header(repo)
     for source in sources(repo):
         obj = os.path.join(work, source[:-2] + ".o")
         os.makedirs(os.path.dirname(obj), exist_ok=True)
         objects.append(obj)
-        command = compile_command(compiler, source, obj)
-        if not up_to_date(obj, command, shared_inputs + [os.path.join(repo, source)]):
-            commands.append((command, obj))
+        if not up_to_date(obj, compile_command(compiler, source, obj), os.path.join(repo, source), headers_time):
+            stale.append((source, obj))
 
     def run(command):
         subprocess.run(command, cwd=repo, check=True)
 
     def compile_one(job):
-        command, obj = job
-        partial = obj + ".part"
-        run(command[:-1] + [partial])  # compile_command ends with "-o", obj
-        os.replace(partial, obj)
+        source, obj = job
+        run(compile_command(compiler, source, obj + ".part"))
+        os.replace(obj + ".part", obj)
         with open(obj + ".cmd", "w") as stamp:
-            stamp.write(shlex.join(command))
+            stamp.write(shlex.join(compile_command(compiler, source, obj)))
 
     with ThreadPoolExecutor(jobs or os.cpu_count() or 1) as pool:
-        list(pool.map(compile_one, commands))
+        list(pool.map(compile_one, stale))
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     run(link_command(compiler, repo, objects, os.path.abspath(output)))

@@ -117,21 +117,29 @@ static void quantize_token(const float *x, size_t n_in, unsigned char *base) {
   }
 }
 
+/* Where a block's qh word (Q5_*) and its 16 code bytes start. */
+static ALWAYS_INLINE size_t qh_at(g2_dtype dtype) { return has_min(dtype) ? 4 : 2; }
+static ALWAYS_INLINE size_t codes_at(g2_dtype dtype) { return qh_at(dtype) + (five_bits(dtype) ? 4 : 0); }
+
+/* IQ4_NL's values T[u] + 128, the unsigned bytes vpdpbusd takes, for a
+   vpshufb by u. */
+static ALWAYS_INLINE __m128i iq4_grid_unsigned(void) {
+  return _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid), _mm_set1_epi8((char)0x80));
+}
+
 /* A block's 32 unsigned codes in activation order (IQ4_NL: T[u] + 128). */
 static ALWAYS_INLINE __m256i block_codes(g2_dtype dtype, const unsigned char *block) {
-  size_t header = has_min(dtype) ? 4 : 2;
-  const unsigned char *qs = block + header + (five_bits(dtype) ? 4 : 0);
+  const unsigned char *qs = block + codes_at(dtype);
   __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
   __m256i u = _mm256_and_si256(_mm256_srlv_epi32(bytes, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
                                _mm256_set1_epi8(0x0f));
   if (five_bits(dtype)) {
     uint32_t qh;
-    memcpy(&qh, block + header, sizeof qh);
+    memcpy(&qh, block + qh_at(dtype), sizeof qh);
     u = _mm256_or_si256(u, _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(0x10)));
   }
   if (dtype == G2_DT_IQ4_NL) {
-    __m128i grid = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid), _mm_set1_epi8((char)0x80));
-    u = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(grid), u);
+    u = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(iq4_grid_unsigned()), u);
   }
   return u;
 }
@@ -211,7 +219,7 @@ static ALWAYS_INLINE void tile(g2_dtype dtype, int nt, const panel_block *panel,
    so no code moves. Lane k's 4 dwords add up to row . block k (+ init's). */
 static ALWAYS_INLINE __m512i row_dots(g2_dtype dtype, int n, const unsigned char *first, size_t block_bytes,
                                       __m512i x_low, __m512i x_high, __m512i init) {
-  size_t header = has_min(dtype) ? 4 : 2, at = header + (five_bits(dtype) ? 4 : 0);
+  size_t at = codes_at(dtype);
   const __m512i low4 = _mm512_set1_epi8(0x0f);
   __m512i nibbles = _mm512_zextsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(first + at)));
 #define BLOCK_CODES(k) _mm_loadu_si128((const __m128i *)(const void *)(first + (k) * block_bytes + at))
@@ -223,7 +231,7 @@ static ALWAYS_INLINE __m512i row_dots(g2_dtype dtype, int n, const unsigned char
   if (five_bits(dtype)) { /* bit i of block k's qh: bit 4 of byte 16 k + i % 16 of low (i < 16) or high */
     uint32_t qh[4] = {0, 0, 0, 0};
 #pragma GCC unroll 4
-    for (int k = 0; k < n; k++) memcpy(&qh[k], first + k * block_bytes + header, sizeof qh[k]);
+    for (int k = 0; k < n; k++) memcpy(&qh[k], first + k * block_bytes + qh_at(dtype), sizeof qh[k]);
     uint64_t pair01 = qh[0] | (uint64_t)qh[1] << 32, pair23 = qh[2] | (uint64_t)qh[3] << 32;
     const uint64_t low_halves = 0x0000ffff0000ffffull, high_halves = ~low_halves;
     uint64_t low_bits = _pext_u64(pair01, low_halves) | _pext_u64(pair23, low_halves) << 32;
@@ -233,9 +241,9 @@ static ALWAYS_INLINE __m512i row_dots(g2_dtype dtype, int n, const unsigned char
     high = _mm512_or_si512(high, _mm512_maskz_mov_epi8((__mmask64)high_bits, sixteen));
   }
   if (dtype == G2_DT_IQ4_NL) {
-    __m128i grid = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)g2_iq4_grid), _mm_set1_epi8((char)0x80));
-    low = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(grid), low);
-    high = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(grid), high);
+    const __m512i grid = _mm512_broadcast_i32x4(iq4_grid_unsigned());
+    low = _mm512_shuffle_epi8(grid, low);
+    high = _mm512_shuffle_epi8(grid, high);
   }
   return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, low, x_low), high, x_high);
 }
