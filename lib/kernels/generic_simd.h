@@ -57,9 +57,6 @@
 #define NK_TILE_ACCS (NK_TOKS * NK_ROWS > NK_DECODE_ROWS ? NK_TOKS * NK_ROWS : NK_DECODE_ROWS)
 
 enum {
-  /* NK batches convert rows of non-F32 weights to floats once per block of
-     tokens (the panel), if a row fits. */
-  NK_PANEL_MAX_IN = 4096,
   /* Tokens per NK block: their activations stay in the L2 cache while the
      block of weight rows streams past them. */
   NK_X_BLOCK_BYTES = 256 * 1024,
@@ -70,6 +67,9 @@ enum {
      768 x 3072 (mlp_down), 512 tokens, avx512, one thread, 95 GFLOP/s
      against 123 for rows of 768 or 1024. */
   NK_KC = 768,
+  /* The longest span: n_in / (n_in / NK_KC) < 2 NK_KC, rounded up to whole
+     blocks of the type (32 or 256 values, or VLEN), which divide 2 NK_KC. */
+  NK_SPAN_MAX = 2 * NK_KC,
   NK_CARRY_FLOATS = (NK_X_BLOCK_BYTES / (NK_KC * 4) / NK_TOKS + 1) * NK_TOKS * NK_ROWS * VLEN,
   /* KN batches pack KN_KC rows x (KN_VECS * VLEN) columns of weights as
      floats (64 KiB, in L2; measured better than 32 or 128 KiB) and reuse
@@ -89,7 +89,7 @@ enum {
 /* The matmuls' buffers in the work area (kernels.h); one at a time. */
 typedef union simd_work {
   struct {
-    float panel[NK_ROWS * NK_PANEL_MAX_IN]; /* NK rows as floats */
+    float panel[NK_ROWS * NK_SPAN_MAX];     /* a span of NK rows as floats */
     float carry[NK_CARRY_FLOATS];           /* NK tiles' partial sums between spans of k */
   } nk;
   float kn_panel[KN_KC * KN_COLS];           /* KN weights packed as floats */
@@ -169,33 +169,44 @@ static ALWAYS_INLINE vf k_values(g2_dtype dtype, const int8_t *q, const float *s
   return g2_k_has_offset(dtype) ? vf_sub(scaled, vf_set1(offset[i >> shift])) : scaled;
 }
 
-/* A row (n values) of an unpacked type: g2_dequantize's values, the
-   unpacking compiled for this table. */
-static ALWAYS_INLINE void dequantize_span_row(g2_dtype dtype, const unsigned char *row, size_t n, float *out) {
+/* Values k0 .. k1 of a row of an unpacked type into out[0 .. k1 - k0):
+   g2_dequantize's values, the unpacking compiled for this table. k0 is a
+   multiple of 256, and so is k1 unless it ends the row. */
+static ALWAYS_INLINE void dequantize_spans(g2_dtype dtype, const unsigned char *row, size_t k0, size_t k1,
+                                           float *out) {
   size_t block_bytes = g2_dtype_row_bytes(dtype, g2_dtype_block_size(dtype));
-  for (size_t k0 = 0; k0 < n; k0 += G2_QK_K) { /* spans */
+  for (size_t s = k0; s < k1; s += G2_QK_K) {
     _Alignas(64) int8_t q[G2_QK_K];
     float step[G2_K_GROUPS_MAX], offset[G2_K_GROUPS_MAX];
-    size_t length = span_length(dtype, n, k0);
-    unpack_span(dtype, row, block_bytes, k0, length, q, step, offset);
-    for (size_t i = 0; i < length; i += VLEN) vf_store(out + k0 + i, k_values(dtype, q, step, offset, i));
+    size_t length = span_length(dtype, k1, s);
+    unpack_span(dtype, row, block_bytes, s, length, q, step, offset);
+    for (size_t i = 0; i < length; i += VLEN) vf_store(out + (s - k0) + i, k_values(dtype, q, step, offset, i));
   }
 }
 
-/* Each type's own copy, the dtype a constant in it. */
-static void dequantize_k_row(g2_dtype dtype, const unsigned char *row, size_t n, float *out) {
+/* Values k0 .. k1 of a row as floats into out[0 .. k1 - k0): the values
+   g2_dequantize gives, by this table's SIMD code. k0 is a multiple of the
+   type's block, and so is k1 unless it ends the row (unpacked types: of
+   256, as their spans). Each unpacked type has its own copy, the dtype a
+   constant in it. */
+static void dequantize_range(g2_dtype dtype, const unsigned char *row, size_t k0, size_t k1, float *out) {
   switch (dtype) {
-    case G2_DT_Q6_K: dequantize_span_row(G2_DT_Q6_K, row, n, out); break;
-    case G2_DT_Q4_K: dequantize_span_row(G2_DT_Q4_K, row, n, out); break;
-    case G2_DT_Q5_K: dequantize_span_row(G2_DT_Q5_K, row, n, out); break;
-    case G2_DT_Q2_K: dequantize_span_row(G2_DT_Q2_K, row, n, out); break;
-    case G2_DT_Q3_K: dequantize_span_row(G2_DT_Q3_K, row, n, out); break;
-    case G2_DT_IQ4_XS: dequantize_span_row(G2_DT_IQ4_XS, row, n, out); break;
-    case G2_DT_Q4_1: dequantize_span_row(G2_DT_Q4_1, row, n, out); break;
-    case G2_DT_Q5_0: dequantize_span_row(G2_DT_Q5_0, row, n, out); break;
-    case G2_DT_Q5_1: dequantize_span_row(G2_DT_Q5_1, row, n, out); break;
-    default: dequantize_span_row(G2_DT_IQ4_NL, row, n, out); break;
+    case G2_DT_Q6_K: dequantize_spans(G2_DT_Q6_K, row, k0, k1, out); return;
+    case G2_DT_Q4_K: dequantize_spans(G2_DT_Q4_K, row, k0, k1, out); return;
+    case G2_DT_Q5_K: dequantize_spans(G2_DT_Q5_K, row, k0, k1, out); return;
+    case G2_DT_Q2_K: dequantize_spans(G2_DT_Q2_K, row, k0, k1, out); return;
+    case G2_DT_Q3_K: dequantize_spans(G2_DT_Q3_K, row, k0, k1, out); return;
+    case G2_DT_IQ4_XS: dequantize_spans(G2_DT_IQ4_XS, row, k0, k1, out); return;
+    case G2_DT_Q4_1: dequantize_spans(G2_DT_Q4_1, row, k0, k1, out); return;
+    case G2_DT_Q5_0: dequantize_spans(G2_DT_Q5_0, row, k0, k1, out); return;
+    case G2_DT_Q5_1: dequantize_spans(G2_DT_Q5_1, row, k0, k1, out); return;
+    case G2_DT_IQ4_NL: dequantize_spans(G2_DT_IQ4_NL, row, k0, k1, out); return;
+    default: break;
   }
+  size_t k = k0;
+  if (dtype == G2_DT_F16 || dtype == G2_DT_BF16 || dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0)
+    for (; k + VLEN <= k1; k += VLEN) vf_store(out + (k - k0), load_weights(dtype, row, k));
+  if (k < k1) g2_dequantize(dtype, row, (int64_t)k, (int64_t)(k1 - k), out + (k - k0));
 }
 
 /* n < VLEN floats, zeros after them. */
@@ -231,11 +242,13 @@ static ALWAYS_INLINE void store_cols(float *p, vf v, size_t n) {
 
 /* ---- NK: out[t][j] = x[t] . row j ---- */
 
-/* The part [begin, end) of k that an F32 tile covers, and where its
-   partial sums wait between parts (nt * nr vectors). */
+/* The part [begin, end) of k that an F32 tile covers, where its partial
+   sums wait between parts (nt * nr vectors), and the k that the tile's
+   rows start at (0 for a matrix's rows, begin for a span of the panel). */
 typedef struct nk_span {
   size_t begin, end;
   float *carry;
+  size_t origin;
 } nk_span;
 
 /* nt tokens x nr rows: sums[t][r] = x[t][0..n_in) . rows[r][0..n_in).
@@ -243,20 +256,23 @@ typedef struct nk_span {
    in the caches): per row, where to prefetch into L2 as the row is read,
    at the same offset (the matrix a distance ahead, or another block of
    rows). `span` (F32 only; NULL for all of k): the part of k to add, from
-   and to its carry unless it starts or ends the row; sums are written at
-   the row's end. */
+   and to its carry unless it starts or ends the row, and where the rows
+   start; sums are written at the row's end. */
 static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, const unsigned char *const *ahead,
                                   const unsigned char *const *rows, size_t n_in, const nk_span *span,
                                   const float *x, size_t x_stride, float sums[TILE_MAX][TILE_MAX]) {
-  size_t k = span ? span->begin : 0, k_end = span ? span->end : n_in;
+  int resume = span && span->begin > 0, suspend = span && span->end < n_in;
+  /* the rows start at k = origin (moving the x pointers instead measured
+     5% slower on XL's F16 panels: gcc kept them on the stack) */
+  size_t origin = span ? span->origin : 0, k = span ? span->begin : 0, k_end = span ? span->end : n_in;
   vf acc[NK_TILE_ACCS]; /* token t, row r: acc[t * nr + r] */
 #pragma GCC unroll 8
   for (size_t t = 0; t < nt; t++)
 #pragma GCC unroll 8
-    for (size_t r = 0; r < nr; r++) acc[t * nr + r] = k == 0 ? vf_zero() : vf_load(span->carry + (t * nr + r) * VLEN);
+    for (size_t r = 0; r < nr; r++) acc[t * nr + r] = resume ? vf_load(span->carry + (t * nr + r) * VLEN) : vf_zero();
   if (dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0) { /* a block at a time: one scale per row */
     size_t block_bytes = dtype == G2_DT_Q8_0 ? G2_Q8_0_BLOCK_BYTES : G2_Q4_0_BLOCK_BYTES;
-    for (; k < n_in; k += 32) {
+    for (; k < k_end; k += 32) {
       const unsigned char *blocks[TILE_MAX];
       vf scales[TILE_MAX];
 #pragma GCC unroll 8
@@ -299,7 +315,7 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, const un
     for (size_t r = 0; r < nr; r++) {
       if (ahead && (k * elem_bytes) % 64 == 0) /* short streams, as above */
         __builtin_prefetch(ahead[r] + k * elem_bytes, 0, 2);
-      weights[r] = load_weights(dtype, rows[r], k);
+      weights[r] = load_weights(dtype, rows[r], k - origin);
     }
 #pragma GCC unroll 8
     for (size_t t = 0; t < nt; t++) {
@@ -310,13 +326,13 @@ static ALWAYS_INLINE void nk_tile(g2_dtype dtype, size_t nt, size_t nr, const un
   }
   if (k < k_end) { /* the row's end (spans end at multiples of VLEN); float types only: blocks are multiples of VLEN */
     vf weights[TILE_MAX];
-    for (size_t r = 0; r < nr; r++) weights[r] = load_weights_partial(dtype, rows[r], k, n_in - k);
+    for (size_t r = 0; r < nr; r++) weights[r] = load_weights_partial(dtype, rows[r], k - origin, k_end - k);
     for (size_t t = 0; t < nt; t++) {
-      vf xt = load_partial(x + t * x_stride + k, n_in - k);
+      vf xt = load_partial(x + t * x_stride + k, k_end - k);
       for (size_t r = 0; r < nr; r++) acc[t * nr + r] = vf_fma(xt, weights[r], acc[t * nr + r]);
     }
   }
-  if (k_end < n_in) {
+  if (suspend) {
     for (size_t t = 0; t < nt; t++)
       for (size_t r = 0; r < nr; r++) vf_store(span->carry + (t * nr + r) * VLEN, acc[t * nr + r]);
     return;
@@ -436,14 +452,13 @@ static ALWAYS_INLINE void nk_decode_k_type(g2_dtype dtype, const g2_matrix *w, c
   }
 }
 
-/* The one-token matmuls of the unpacked types, and their batches whose
-   rows are longer than the panel takes (NK_PANEL_MAX_IN: large's and XL's
-   mlp_down), token by token (the same chains as the panel's). */
+/* The one-token matmuls of the unpacked types (the same chains as the
+   panel's). */
 #define NK_DECODE_K(name, dtype)                                                                        \
   static void name(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride, const float *bias, \
                    float *out, size_t out_stride, size_t col_begin, size_t col_end, void *work) {        \
-    for (size_t t = 0; t < n_tok; t++)                                                                   \
-      nk_decode_k_type(dtype, w, x + t * x_stride, bias, out + t * out_stride, col_begin, col_end, work); \
+    (void)n_tok, (void)x_stride, (void)out_stride;                                                       \
+    nk_decode_k_type(dtype, w, x, bias, out, col_begin, col_end, work);                                  \
   }
 NK_DECODE_K(nk_decode_q6_k, G2_DT_Q6_K)
 NK_DECODE_K(nk_decode_q4_k, G2_DT_Q4_K)
@@ -456,87 +471,91 @@ NK_DECODE_K(nk_decode_q5_0, G2_DT_Q5_0)
 NK_DECODE_K(nk_decode_q5_1, G2_DT_Q5_1)
 NK_DECODE_K(nk_decode_iq4_nl, G2_DT_IQ4_NL)
 
+/* Lines [begin, end) into L2. */
+static inline void prefetch_lines(const unsigned char *begin, const unsigned char *end) {
+  for (uintptr_t line = (uintptr_t)begin & ~(uintptr_t)63; line < (uintptr_t)end; line += 64)
+    __builtin_prefetch((const void *)line, 0, 2);
+}
+
 /* Any n_tok; unpacked types in batches only (their one-token path is
    nk_decode_k_type). */
 static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x_stride,
                       const float *bias, float *out, size_t out_stride, size_t col_begin,
                       size_t col_end, void *work) {
-  size_t n_in = (size_t)w->n_in;
-  size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
-  int k_type = g2_k_unpacks(w->dtype);
+  g2_dtype dtype = w->dtype;
+  size_t n_in = (size_t)w->n_in, row_bytes = g2_dtype_row_bytes(dtype, w->n_in);
+  int k_type = g2_k_unpacks(dtype);
   /* Up to NK_TOKS tokens (one tile) convert the weights in registers as
-     they stream, as one token does; more reuse the converted rows of the
-     panel. Batches of the unpacked types always go through the panel:
-     their rows unpack a span at a time. */
-  int use_panel = (n_tok > NK_TOKS || k_type) && w->dtype != G2_DT_F32 && n_in <= NK_PANEL_MAX_IN;
+     they stream, as one token does; more convert each span of k of a block
+     of rows once per block of tokens into the panel, and the unpacked
+     types always do: their rows unpack a span at a time. */
+  int use_panel = (n_tok > NK_TOKS || k_type) && dtype != G2_DT_F32;
   size_t stream_distance = g2_prefetch_ahead(NK_ROWS, row_bytes); /* rows streamed from the matrix */
 
   /* F32 tiles (the matrix's rows, or the panel's) take k in equal spans of
      NK_KC to 2 NK_KC (rows of 1024 and 1280 measured as fast whole as in
-     two spans), and read that span of each token's activations at a time */
-  size_t spans = n_in / NK_KC ? n_in / NK_KC : 1, kc = (n_in / spans + VLEN - 1) / VLEN * VLEN;
+     two spans), whole blocks of the type (the unpacked types' spans of
+     256), and read that span of each token's activations at a time */
+  size_t align = k_type ? G2_QK_K : dtype == G2_DT_Q8_0 || dtype == G2_DT_Q4_0 ? 32 : VLEN;
+  size_t spans = n_in / NK_KC ? n_in / NK_KC : 1, kc = (n_in / spans + align - 1) / align * align;
+  size_t span_in = dtype == G2_DT_F32 || use_panel ? kc : n_in;
+  int spanned = span_in < n_in; /* whole rows need no carry */
   size_t token_block = NK_X_BLOCK_BYTES / (kc * sizeof(float) + 1) / NK_TOKS * NK_TOKS;
   if (token_block < NK_TOKS) token_block = NK_TOKS;
   float *restrict panel = ((simd_work *)work)->nk.panel, *carry = ((simd_work *)work)->nk.carry;
   float sums[TILE_MAX][TILE_MAX];
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
+    size_t tiles = (t_end - t0 + NK_TOKS - 1) / NK_TOKS;
     for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
       size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
-      const unsigned char *rows[TILE_MAX];
-      g2_dtype dtype = w->dtype;
-      for (size_t r = 0; r < NK_ROWS; r++) /* missing rows repeat the first */
+      const unsigned char *rows[TILE_MAX], *tile_rows[TILE_MAX];
+      for (size_t r = 0; r < NK_ROWS; r++) { /* missing rows repeat the first */
         rows[r] = (const unsigned char *)w->data + (j0 + (r < n_rows ? r : 0)) * row_bytes;
-      if (use_panel) {
-        for (size_t r = 0; r < n_rows; r++) {
-          float *panel_row = panel + r * n_in;
-          if (k_type) {
-            dequantize_k_row(dtype, rows[r], n_in, panel_row);
-            continue;
-          }
-          size_t k = 0;
-          for (; k + VLEN <= n_in; k += VLEN) vf_store(panel_row + k, load_weights(dtype, rows[r], k));
-          if (k < n_in) g2_dequantize(dtype, rows[r], (int64_t)k, (int64_t)(n_in - k), panel_row + k);
-        }
-        for (size_t r = 0; r < NK_ROWS; r++)
-          rows[r] = (const unsigned char *)(panel + (r < n_rows ? r : 0) * n_in);
-        dtype = G2_DT_F32;
+        tile_rows[r] = use_panel ? (const unsigned char *)(panel + (r < n_rows ? r : 0) * NK_SPAN_MAX) : rows[r];
       }
-      /* F32 rows read from the matrix. Up to NK_ROWS tiles of tokens
-         (generating several sequences): the next block of rows is
-         prefetched across this block's tiles, tile i taking rows i, i +
-         tiles, ... (prefetching its other rows again, in L1 already), so
-         that memory streams while the tiles compute. More tiles (prompts):
-         the first prefetches G2_PREFETCH_BYTES ahead, the rest compute from
-         the caches (spreading measured 3% slower there: 21 tiles of
-         prefetch instructions, mostly for lines in L1). */
-      size_t tiles = (t_end - t0 + NK_TOKS - 1) / NK_TOKS, span_in = dtype == G2_DT_F32 ? kc : n_in;
-      int spread = tiles <= NK_ROWS, spanned = span_in < n_in; /* whole rows need no carry */
-      /* The panel's next block of stored rows, into L2 a share per tile:
-         all at once, the prefetches waited for fill buffers and the
-         conversion still waited for memory (F16 pp512, perf). */
-      size_t next_j0 = j0 + NK_ROWS, next_at = 0;
-      size_t next_rows = !use_panel || next_j0 >= col_end ? 0 : col_end - next_j0 < NK_ROWS ? col_end - next_j0 : NK_ROWS;
-      const unsigned char *next = (const unsigned char *)w->data + next_j0 * row_bytes; /* rows are contiguous */
-      for (size_t k0 = 0; k0 < n_in; k0 += span_in)
+      for (size_t k0 = 0; k0 < n_in; k0 += span_in) {
+        size_t k1 = n_in - k0 < span_in ? n_in : k0 + span_in;
+        if (use_panel)
+          for (size_t r = 0; r < n_rows; r++) dequantize_range(dtype, rows[r], k0, k1, panel + r * NK_SPAN_MAX);
+        /* The panel's next span (of these rows, or the next block's
+           first), into L2 a share per tile, so that converting it finds it
+           there: all at once, the prefetches waited for fill buffers and
+           the conversion still waited for memory (F16 pp512, perf). */
+        size_t next_j0 = k1 < n_in ? j0 : j0 + NK_ROWS, next_k0 = k1 < n_in ? k1 : 0;
+        size_t next_rows = !use_panel || next_j0 >= col_end ? 0 : col_end - next_j0 < NK_ROWS ? col_end - next_j0 : NK_ROWS;
+        const unsigned char *next = (const unsigned char *)w->data + next_j0 * row_bytes;
+        size_t next_begin = g2_dtype_row_bytes(dtype, (int64_t)next_k0);
+        size_t next_bytes = g2_dtype_row_bytes(dtype, (int64_t)(n_in - next_k0 < span_in ? n_in : next_k0 + span_in)) - next_begin;
         for (size_t t = t0; t < t_end; t += NK_TOKS) {
           size_t nt = t_end - t < NK_TOKS ? t_end - t : NK_TOKS, tile = (t - t0) / NK_TOKS;
-          if (next_rows && k0 == 0)
-            for (size_t end = next_rows * row_bytes * (tile + 1) / tiles; next_at < end; next_at += 64)
-              __builtin_prefetch(next + next_at, 0, 2);
-          nk_span span = {k0, n_in - k0 < span_in ? n_in : k0 + span_in,
-                          spanned ? carry + tile * NK_TOKS * NK_ROWS * VLEN : NULL};
+          for (size_t r = 0; r < next_rows; r++) {
+            const unsigned char *span_bytes = next + r * row_bytes + next_begin;
+            prefetch_lines(span_bytes + next_bytes * tile / tiles, span_bytes + next_bytes * (tile + 1) / tiles);
+          }
+          /* F32 rows read from the matrix. Up to NK_ROWS tiles of tokens
+             (generating several sequences): the next block of rows is
+             prefetched across this block's tiles, tile i taking rows i,
+             i + tiles, ... (prefetching its other rows again, in L1
+             already), so that memory streams while the tiles compute. More
+             tiles (prompts): the first prefetches G2_PREFETCH_BYTES ahead,
+             the rest compute from the caches (spreading measured 3% slower
+             there: 21 tiles of prefetch instructions, mostly for lines in
+             L1). */
+          int spread = tiles <= NK_ROWS;
           const unsigned char *ahead[TILE_MAX];
           for (size_t r = 0; r < NK_ROWS; r++)
             ahead[r] = rows[r] + (!spread ? G2_PREFETCH_BYTES : r % tiles == tile ? NK_ROWS * row_bytes : 0);
           int prefetching = !use_panel && (spread || tile == 0);
-          nk_tile_any(dtype, nt, prefetching ? ahead : NULL, stream_distance, rows, n_in, spanned ? &span : NULL, x + t * x_stride,
-                      x_stride, sums);
-          if (span.end < n_in) continue;
+          nk_span span = {k0, k1, carry + tile * NK_TOKS * NK_ROWS * VLEN, use_panel ? k0 : 0};
+          nk_tile_any(use_panel ? G2_DT_F32 : dtype, nt, prefetching ? ahead : NULL, stream_distance, tile_rows,
+                      n_in, spanned ? &span : NULL, x + t * x_stride, x_stride, sums);
+          if (k1 < n_in) continue;
           for (size_t i = 0; i < nt; i++)
             for (size_t r = 0; r < n_rows; r++)
               out[(t + i) * out_stride + j0 + r] = sums[i][r] + (bias ? bias[j0 + r] : 0.0f);
         }
+      }
     }
   }
 }
@@ -734,7 +753,7 @@ KN_DECODE(kn_decode_f16, G2_DT_F16)
 KN_DECODE(kn_decode_bf16, G2_DT_BF16)
 
 /* KN: the float types; NK: every type (those kquant.h unpacks in batches
-   through the panel where their rows fit it, else token by token). */
+   through the panel). */
 g2_matmul_fn MATMUL_FOR(const g2_matrix *w, int many) {
   g2_dtype dtype = w->dtype;
   int float_type = dtype == G2_DT_F32 || dtype == G2_DT_F16 || dtype == G2_DT_BF16;
@@ -748,7 +767,7 @@ g2_matmul_fn MATMUL_FOR(const g2_matrix *w, int many) {
     return dtype == G2_DT_F16 ? nk_decode_f16 : dtype == G2_DT_BF16 ? nk_decode_bf16 : nk_decode_f32;
   if (float_type || block_type) return matmul_nk;
   if (!g2_k_unpacks(dtype)) return NULL;
-  if (many && (size_t)w->n_in <= NK_PANEL_MAX_IN) return matmul_nk;
+  if (many) return matmul_nk;
   switch (dtype) {
     case G2_DT_Q6_K: return nk_decode_q6_k;
     case G2_DT_Q4_K: return nk_decode_q4_k;
@@ -1141,19 +1160,7 @@ static void attention(const float *q, size_t q_stride, size_t n_q, const void *k
 
 static void get_row(const g2_matrix *w, int64_t row, float *out) {
   size_t row_bytes = g2_dtype_row_bytes(w->dtype, w->n_in);
-  const unsigned char *data = (const unsigned char *)w->data + (size_t)row * row_bytes;
-  size_t n = (size_t)w->n_in, k = 0;
-  if (g2_k_unpacks(w->dtype)) {
-    dequantize_k_row(w->dtype, data, n, out);
-    return;
-  }
-  if (w->dtype != G2_DT_F16 && w->dtype != G2_DT_BF16 && w->dtype != G2_DT_Q8_0 &&
-      w->dtype != G2_DT_Q4_0) {
-    g2_dequantize(w->dtype, data, 0, (int64_t)n, out);
-    return;
-  }
-  for (; k + VLEN <= n; k += VLEN) vf_store(out + k, load_weights(w->dtype, data, k));
-  if (k < n) g2_dequantize(w->dtype, data, (int64_t)k, (int64_t)(n - k), out + k);
+  dequantize_range(w->dtype, (const unsigned char *)w->data + (size_t)row * row_bytes, 0, (size_t)w->n_in, out);
 }
 
 const g2_vector_kernels VECTOR_KERNELS = {

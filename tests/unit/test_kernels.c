@@ -365,10 +365,10 @@ static void test_small_batches(const g2_kernels *kt) {
    get_row bitwise g2_dequantize, and on every table but the oracle a SIMD
    function for one token and for batches (no scalar fallback). The 32-value
    block types also take rows that end in a part of a 256-value span (1600,
-   4128: longer than the panel, token by token). */
+   4128). */
 static void test_k_types(const g2_kernels *kt) {
-  /* 6400 and 5120: XL's and large's mlp_down, longer than the FP32
-     tables' panel (they run batches token by token) */
+  /* 6400 and 5120: XL's and large's mlp_down, whose batches the FP32
+     tables convert in spans of 1024 values, the last of 256 (6400) */
   static const shape shapes[] = {{768, 37, 1}, {768, 37, 5},  {512, 19, 1},  {512, 19, 3},
                                  {6400, 9, 1}, {5120, 7, 3},  {1600, 13, 1}, {1600, 13, 4},
                                  {32, 5, 2},   {4128, 6, 3}};
