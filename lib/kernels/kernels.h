@@ -30,11 +30,13 @@ enum {
   /* Per-thread work area of a matmul call; each kernel file checks its own
      needs against it with a static assertion. The panel kernels fill what
      their panel leaves with quantized tokens and repack the panel for each
-     such block of tokens: 256 KiB against 168 holds twice the int16 tokens
-     of a row of 3072 (32 against 16 beside a Q8_0 panel), and AVX2 pp512
-     measured Q8_0 +8%, IQ4_NL +5-9%, IQ4_XS +9% (docs/kernels.md). It still
-     fits the L2 of the CPUs of the last years (512 KiB and more). */
-  G2_KERNEL_WORK_BYTES = 256 * 1024,
+     such block of tokens: 512 KiB holds a whole token slice of the forward
+     pass (64 tokens) of int16 tokens of a row of 3072 beside a Q8_0 panel,
+     so each slice packs each panel once (256 KiB: 30 tokens, three packs;
+     AVX2 pp512 Q8_0 +5%, IQ4_XS +4%; docs/kernels.md). The L2 of the CPUs
+     of the last years (512 KiB and more) holds it; where it does not, the
+     tiles stream the tokens from L3 in order. */
+  G2_KERNEL_WORK_BYTES = 512 * 1024,
   /* What one kernel call may use of the stack, its callees included:
      register tiles that the compiler spills (gcc 12 -O2 -fstack-usage:
      3.9 KiB at most, avx512 NK tiles under matmul_nk; attention 3.4 KiB). */
