@@ -91,24 +91,25 @@ def build(output, work, compiler=None, jobs=None):
                            "repository's python/ directory" % repo)
     compiler = shlex.split(compiler or os.environ.get("CC") or "cc")
     objects = []
-    stale = []  # (source, object) pairs to compile
+    stale = []  # (source, object, command) of the objects to compile
     headers_time = newest_header(repo)
     for source in sources(repo):
         obj = os.path.join(work, source[:-2] + ".o")
         os.makedirs(os.path.dirname(obj), exist_ok=True)
         objects.append(obj)
-        if not up_to_date(obj, compile_command(compiler, source, obj), os.path.join(repo, source), headers_time):
-            stale.append((source, obj))
+        command = compile_command(compiler, source, obj)
+        if not up_to_date(obj, command, os.path.join(repo, source), headers_time):
+            stale.append((source, obj, command))
 
     def run(command):
         subprocess.run(command, cwd=repo, check=True)
 
     def compile_one(job):
-        source, obj = job
+        source, obj, command = job
         run(compile_command(compiler, source, obj + ".part"))
         os.replace(obj + ".part", obj)
         with open(obj + ".cmd", "w") as stamp:
-            stamp.write(shlex.join(compile_command(compiler, source, obj)))
+            stamp.write(shlex.join(command))
 
     with ThreadPoolExecutor(jobs or os.cpu_count() or 1) as pool:
         list(pool.map(compile_one, stale))

@@ -507,6 +507,7 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
   for (size_t t0 = 0; t0 < n_tok; t0 += token_block) {
     size_t t_end = n_tok - t0 < token_block ? n_tok : t0 + token_block;
     size_t tiles = (t_end - t0 + NK_TOKS - 1) / NK_TOKS;
+    int spread = tiles <= NK_ROWS; /* F32 rows: see `ahead` below */
     for (size_t j0 = col_begin; j0 < col_end; j0 += NK_ROWS) {
       size_t n_rows = col_end - j0 < NK_ROWS ? col_end - j0 : NK_ROWS;
       const unsigned char *rows[TILE_MAX], *tile_rows[TILE_MAX];
@@ -542,7 +543,6 @@ static void matmul_nk(const g2_matrix *w, const float *x, size_t n_tok, size_t x
              the rest compute from the caches (spreading measured 3% slower
              there: 21 tiles of prefetch instructions, mostly for lines in
              L1). */
-          int spread = tiles <= NK_ROWS;
           const unsigned char *ahead[TILE_MAX];
           for (size_t r = 0; r < NK_ROWS; r++)
             ahead[r] = rows[r] + (!spread ? G2_PREFETCH_BYTES : r % tiles == tile ? NK_ROWS * row_bytes : 0);
