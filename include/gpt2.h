@@ -117,10 +117,13 @@ typedef struct gpt2_detok gpt2_detok;
 /* ---- params structs ----------------------------------------------------- */
 typedef struct gpt2_load_params {
   uint32_t size;         /* sizeof(gpt2_load_params) */
-  uint32_t weight_type;  /* GPT2_WTYPE_*: convert matrices at load (AUTO: as stored) */
+  uint32_t weight_type;  /* GPT2_WTYPE_*: convert matrices at load (AUTO: the
+                            file's types) */
   uint32_t use_mmap;     /* 1 (default): map the weights file and use it in place
                             (another process truncating it then raises SIGBUS
-                            here: docs/reliability.md); 0: read it into memory
+                            here: docs/reliability.md), but for a GGUF file's
+                            F32/F16/BF16 layer matrices, which are transposed
+                            into memory (docs/gguf.md); 0: read it into memory
                             instead. The small files are always read */
   uint32_t fp32_products; /* 0 (default): the fastest products the CPU has, which
                             round activations to bfloat16 for BF16 weights on

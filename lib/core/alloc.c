@@ -98,14 +98,15 @@ void *g2_realloc(void *ptr, size_t size) {
 }
 
 void *g2_malloc_huge(size_t size, void **block) {
-  enum { HUGE_PAGE = 2u << 20 };
+  enum { HUGE_PAGE = 2u << 20, LINE = 64 };
+  size_t align = size < HUGE_PAGE ? LINE : HUGE_PAGE;
   *block = NULL;
-  if (size > SIZE_MAX - HUGE_PAGE) return NULL;
-  unsigned char *base = g2_malloc(size + HUGE_PAGE);
+  if (size > SIZE_MAX - align) return NULL;
+  unsigned char *base = g2_malloc(size + align);
   if (!base) return NULL;
-  uintptr_t aligned = ((uintptr_t)base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+  uintptr_t aligned = ((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1);
 #ifdef MADV_HUGEPAGE
-  madvise((void *)aligned, size, MADV_HUGEPAGE); /* advice only: without THP, plain pages */
+  if (align == HUGE_PAGE) madvise((void *)aligned, size, MADV_HUGEPAGE); /* advice only: without THP, plain pages */
 #endif
   *block = base;
   return base + (aligned - (uintptr_t)base);

@@ -16,8 +16,9 @@ void g2_free(void *ptr);
    "madvise"): a decode step streams every weight once, and on 4 KiB pages
    it pays a TLB miss per page and the hardware prefetcher stops at each
    page end (one thread, the same Q4_0 product alternated: 15.4-16.6 GB/s
-   from 4 KiB pages, 17.5-18.0 from huge pages). *block receives what
-   g2_free takes. */
+   from 4 KiB pages, 17.5-18.0 from huge pages). Below 2 MiB, which no huge
+   page can back, on a 64-byte boundary instead, without the padding.
+   *block receives what g2_free takes. */
 void *g2_malloc_huge(size_t size, void **block);
 
 /* count * size zeroed bytes straight from the system (anonymous mmap), whose

@@ -26,10 +26,10 @@ typedef __m512 vf;
 /* One token, float types: 8 rows (8 streams and chains) measured 1.16x
    the GB/s of 4 for F32 (kernel_speed tg, one thread), F16 unchanged. */
 #define NK_DECODE_ROWS 8
-/* KN one token and small batches (kn_stream): 16 rows per pass, a 64-byte
-   piece of each held in registers, measured 1.09x the GFLOP/s of 8 at 16
-   tokens and 1.04x the one-token GB/s (kernel_speed, one thread). */
-#define KN_PASS_ROWS 16
+/* KN one token and small batches (kn_stream): generic_simd.h's 8 rows per
+   pass. 16 measured 0.88x the one-token GB/s for F16 (XL shapes; 124M
+   shapes 0.89x, 0.93x at 16 tokens), F32 the same (kernel_speed, one
+   thread). */
 #define KN_VECS 3
 #define KN_TOKS 8
 #define VECTOR_KERNELS g2_avx512_vector

@@ -1,15 +1,22 @@
-/* Load-time conversion of the weight matrices (gpt2_load_params.weight_type),
-   as llama.cpp's quantizer does offline.
+/* Load-time conversion of the weight matrices: their types
+   (gpt2_load_params.weight_type), as llama.cpp's quantizer does offline,
+   and their layouts, whatever the type.
 
    Each matrix gets the type of the weight-type policy (model/policy.c),
-   which gpt2_save_gguf follows too, and the [n_out][n_in] layout (NK) of
-   GGUF: block types need their blocks along n_in, the embeddings' rows are
-   looked up, and with NK for the float types too a converted model is the
-   model in the GGUF file of that type gpt2-quantize writes, with bitwise
-   the same logits (tests/unit/test_gguf.c). The kernels run both layouts
-   about equally fast (docs/performance.md). TARGET_LAYOUT is the one place
-   to change; the conversion handles either layout. The rows themselves go
-   through g2_convert_rows (tensor/convert.c), as the GGUF writer's do.
+   which gpt2_save_gguf follows too, and the layout of target_layout: the
+   block types [n_out][n_in] (NK, GGUF's), since their blocks run along
+   n_in; the embeddings NK too, since their rows are looked up; the layer
+   matrices of the float types, from float sources, [n_in][n_out] (KN,
+   Hugging Face's), since
+   the batch kernels run that layout's packed tile faster (124M pp512,
+   2 threads: F16 1137-1261 tok/s KN against 734-877 NK, F32 1058-1066
+   against 669-793; one token the same; docs/performance.md). A GGUF file's
+   float layer matrices are therefore transposed at load, with AUTO too.
+   A converted model is the model in the GGUF file of that type
+   gpt2-quantize writes, with bitwise the same logits
+   (tests/unit/test_gguf.c), since that file loads through here too. The
+   rows themselves go through g2_convert_rows (tensor/convert.c), as the
+   GGUF writer's do.
 
    Rows are converted a tile at a time through a small F32 scratch, so no
    F32 copy of a matrix is ever materialised; the pages of a source matrix
@@ -37,8 +44,13 @@ enum {
   BAND_BYTES = 4 << 20         /* source bytes converted between page releases */
 };
 
-/* The layout of converted layer matrices (see above). */
-#define TARGET_LAYOUT G2_LAYOUT_NK
+/* The layout matrix m is kept in as `dtype` (see above); layer -1: not a
+   layer matrix. A block-type source stays NK whatever its new type: its
+   columns cannot be read without unpacking whole rows. */
+static g2_layout target_layout(const g2_matrix *m, g2_dtype dtype, int32_t layer) {
+  int floats = g2_dtype_block_size(dtype) == 1 && g2_dtype_block_size(m->dtype) == 1;
+  return layer >= 0 && floats ? G2_LAYOUT_KN : G2_LAYOUT_NK;
+}
 
 /* A matrix to convert, with its name for messages. */
 typedef struct named_matrix {
@@ -169,7 +181,6 @@ static void convert_matrix(const struct gpt2_model *model, const named_matrix *i
 
 int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uint32_t n_threads,
                              const g2_progress *progress) {
-  if (weight_type == GPT2_WTYPE_AUTO) return GPT2_OK;
   int status = g2_check_weight_type(weight_type, "gpt2_load_params");
   if (status) return status;
 
@@ -198,7 +209,7 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uin
       g2_matrix *m = g2_model_field(model, l, id);
       g2_weight_slot slot = split && l < 0 && id == G2_T_TOKENS ? tokens : g2_weight_role_of(model, l, id);
       g2_dtype dtype = g2_weight_policy(weight_type, slot, m);
-      items[count++] = (named_matrix){m, t->hf_name, l, dtype, TARGET_LAYOUT, 0,
+      items[count++] = (named_matrix){m, t->hf_name, l, dtype, target_layout(m, dtype, l), 0,
                                       split && l < 0 && id == G2_T_TOKENS};
     }
   }

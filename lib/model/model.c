@@ -180,8 +180,7 @@ GPT2_API int gpt2_load(const char *path, const gpt2_load_params *params, gpt2_mo
   if (!status) status = g2_progress_report(&progress, 1.0);
   progress.begin = 0.1f;
   progress.end = 1.0f;
-  if (!status && p.weight_type != GPT2_WTYPE_AUTO)
-    status = g2_model_convert_weights(model, p.weight_type, p.n_threads, &progress);
+  if (!status) status = g2_model_convert_weights(model, p.weight_type, p.n_threads, &progress);
   if (!status) status = g2_model_add_block_sums(model);
   if (!status) status = g2_progress_report(&progress, 1.0);
   if (status) {

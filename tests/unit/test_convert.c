@@ -133,7 +133,8 @@ static void test_every_type(void) {
           gpt2_last_error());
     g2_dtype dtype = layer_dtypes[type];
     g2_dtype embd_dtype = type == GPT2_WTYPE_Q4_0 ? G2_DT_Q8_0 : dtype;
-    g2_layout layout = G2_LAYOUT_NK;
+    /* float types KN, block types NK (model/convert.c) */
+    g2_layout layout = type <= GPT2_WTYPE_BF16 ? G2_LAYOUT_KN : G2_LAYOUT_NK;
     int all_rows = 1;
     for (int l = 0; l < N_LAYER; l++) {
       const g2_layer *a = &original->layers[l], *b = &model->layers[l];
@@ -282,8 +283,8 @@ static void test_mapped_source(void) {
   void *copy = malloc(bytes);
   memcpy(copy, source.data, bytes);
   CHECK(g2_model_convert_weights(model, GPT2_WTYPE_F16, 0, NULL) == GPT2_OK &&
-            rows_match_reference(&source, up, G2_DT_F16, G2_LAYOUT_NK),
-        "a mapped KN source converts to F16 NK");
+            rows_match_reference(&source, up, G2_DT_F16, G2_LAYOUT_KN),
+        "a mapped KN source converts to F16 KN");
   CHECK(memcmp(copy, source.data, bytes) == 0, "the released source pages read back unchanged");
   free(copy);
   g2_model_release(model);

@@ -125,12 +125,13 @@ static void test_valid_variants(void) {
   CHECK(base->wte.dtype == G2_DT_F16 && base->layers[0].attn_qkv.dtype == G2_DT_F16 &&
             base->layers[0].mlp_up.dtype == G2_DT_BF16 && base->layers[0].mlp_down.dtype == G2_DT_F32,
         "tensor types kept");
-  CHECK(base->layers[0].attn_qkv.layout == G2_LAYOUT_NK && base->layers[0].attn_qkv.n_in == 4 &&
-            base->layers[0].attn_qkv.n_out == 12,
-        "GGUF matrices are [n_out][n_in]");
-  CHECK(inside_mapping(base, base->wte.data) && inside_mapping(base, base->layers[0].mlp_down.data) &&
-            inside_mapping(base, base->lnf_gamma),
-        "weights and F32 vectors are read in place (no copy)");
+  CHECK(base->wte.layout == G2_LAYOUT_NK && base->layers[0].attn_qkv.layout == G2_LAYOUT_KN &&
+            base->layers[0].mlp_up.layout == G2_LAYOUT_KN && base->layers[0].mlp_down.layout == G2_LAYOUT_KN &&
+            base->layers[0].attn_qkv.n_in == 4 && base->layers[0].attn_qkv.n_out == 12,
+        "the embedding stays [n_out][n_in]; float layer matrices are transposed at load (model/convert.c)");
+  CHECK(inside_mapping(base, base->wte.data) && inside_mapping(base, base->lnf_gamma) &&
+            !inside_mapping(base, base->layers[0].mlp_down.data),
+        "the embedding and F32 vectors are read in place (no copy), transposed matrices copied");
   CHECK(base->lm_head.data == base->wte.data, "without output.weight the output is tied to token_embd");
 
   gpt2_model *f16 = load_corpus_model("good_f16_vectors.gguf");

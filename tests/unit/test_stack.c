@@ -116,13 +116,13 @@ typedef struct weights_case {
   g2_layout layout;
 } weights_case;
 
+/* Float layer matrices load as KN whatever the weight type
+   (model/convert.c); the NK float kernels run in every case on the output
+   matrix, the token embedding (F32, F16 or BF16 as the directory's). */
 static const weights_case weight_cases[] = {
     {"F32 KN", "mid-f32", GPT2_WTYPE_AUTO, 0, G2_DT_F32, G2_LAYOUT_KN},
-    {"F32 NK", "mid-f32", GPT2_WTYPE_F32, 0, G2_DT_F32, G2_LAYOUT_NK},
     {"F16 KN", "mid-f16", GPT2_WTYPE_AUTO, 0, G2_DT_F16, G2_LAYOUT_KN},
-    {"F16 NK", "mid-f32", GPT2_WTYPE_F16, 0, G2_DT_F16, G2_LAYOUT_NK},
     {"BF16 KN", "mid-bf16", GPT2_WTYPE_AUTO, 0, G2_DT_BF16, G2_LAYOUT_KN},
-    {"BF16 NK", "mid-f32", GPT2_WTYPE_BF16, 0, G2_DT_BF16, G2_LAYOUT_NK},
     {"Q8_0", "mid-f32", GPT2_WTYPE_Q8_0, 0, G2_DT_Q8_0, G2_LAYOUT_NK},
     {"Q4_0", "mid-f32", GPT2_WTYPE_Q4_0, 0, G2_DT_Q4_0, G2_LAYOUT_NK},
     {"Q4_K/Q5_K/Q6_K", "mid-f32", GPT2_WTYPE_AUTO, 1, G2_DT_Q4_K, G2_LAYOUT_NK},
