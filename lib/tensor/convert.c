@@ -34,8 +34,24 @@ void g2_convert_rows(const g2_matrix *m, g2_layout layout, g2_dtype dtype, int64
     return;
   }
   /* Transposing: the wanted rows are columns of the stored ones (a float
-     type). Take their `count` elements of every stored row and scatter
-     them into a tile of `count` rows. */
+     type). Kept in its type, each stored row's `count` elements go to the
+     tile's rows as they are: through F32 they would be rounded back to the
+     same values, at a third of the speed (XL F16: 7.0-7.5 s of CPU time
+     against 2.2-2.5; in blocks of 16 stored rows, or 128 rows a tile, no
+     faster). Otherwise they are scattered into a tile of `count` rows of
+     floats and rounded. */
+  if (m->dtype == dtype) {
+    size_t elem = g2_dtype_row_bytes(dtype, 1);
+    for (int64_t s = 0; s < length; s++) {
+      const unsigned char *from = data + (size_t)s * source_row_bytes + (size_t)first * elem;
+      unsigned char *to = out + (size_t)s * elem;
+      if (elem == 2)
+        for (int64_t r = 0; r < count; r++) memcpy(to + (size_t)r * row_bytes, from + (size_t)r * 2, 2);
+      else
+        for (int64_t r = 0; r < count; r++) memcpy(to + (size_t)r * row_bytes, from + (size_t)r * 4, 4);
+    }
+    return;
+  }
   float *line = scratch + (size_t)G2_CONVERT_ROWS * (size_t)length;
   for (int64_t s = 0; s < length; s++) {
     g2_dequantize(m->dtype, data + (size_t)s * source_row_bytes, first, count, line);

@@ -23,8 +23,8 @@ size_t g2_convert_scratch_floats(int64_t length);
 
 /* Rows [first, first + count) of `m` in `layout` (count at most
    G2_CONVERT_ROWS), each as g2_dtype_row_bytes(dtype, length) bytes of
-   `dtype` into `out`. Rows kept in their type and layout are copied; the
-   others go through F32 in `scratch`. Block types are readable only in
+   `dtype` into `out`. Elements kept in their type are copied; the others
+   go through F32 in `scratch`. Block types are readable only in
    NK (blocks run along n_in). */
 void g2_convert_rows(const g2_matrix *m, g2_layout layout, g2_dtype dtype, int64_t first,
                      int64_t count, unsigned char *out, float *scratch);
