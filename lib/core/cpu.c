@@ -19,6 +19,8 @@ g2_cpu_features g2_cpu_detect(void) {
   g2_cpu_features features;
   memset(&features, 0, sizeof features);
   unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return features;
+  int amd = ebx == 0x68747541u && edx == 0x69746e65u && ecx == 0x444d4163u; /* "AuthenticAMD" */
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return features;
   int fma = bit(ecx, 12), osxsave = bit(ecx, 27), avx = bit(ecx, 28), f16c = bit(ecx, 29);
   if (!osxsave || !avx) return features;
@@ -37,6 +39,7 @@ g2_cpu_features g2_cpu_detect(void) {
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     features.avx512_bf16 = (unsigned)(features.avx512 && bit(eax, 5));
   }
+  features.bf16_dot_fast = (unsigned)(features.avx512_bf16 && amd);
   return features;
 }
 

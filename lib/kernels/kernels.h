@@ -150,6 +150,9 @@ typedef struct g2_kernels {
   /* Asked in order; the first that takes a matrix gives its matmul. The
      last is always the scalar one, which takes every matrix. */
   g2_matmul_finder matmul_finders[G2_MAX_FINDERS];
+  /* Whether the default choice takes the table on a CPU that runs it
+     (NULL: always); GPT2_ISA may name it regardless. */
+  int (*preferred)(const g2_cpu_features *cpu);
 } g2_kernels;
 
 /* The matmul of table k for w: for one token if n_tok == 1, else for

@@ -966,7 +966,9 @@ static void test_select_for(void) {
   const g2_cpu_features avx2 = {.avx2_fma_f16c = 1};
   const g2_cpu_features avx512 = {.avx2_fma_f16c = 1, .avx512 = 1};
   const g2_cpu_features vnni = {.avx2_fma_f16c = 1, .avx512 = 1, .avx512_vnni = 1}; /* Cascade Lake */
-  const g2_cpu_features bf16 = {.avx2_fma_f16c = 1, .avx512 = 1, .avx512_vnni = 1, .avx512_bf16 = 1};
+  const g2_cpu_features bf16 = {.avx2_fma_f16c = 1, .avx512 = 1, .avx512_vnni = 1, .avx512_bf16 = 1,
+                                .bf16_dot_fast = 1}; /* Zen 4 */
+  const g2_cpu_features bf16_slow = {.avx2_fma_f16c = 1, .avx512 = 1, .avx512_vnni = 1, .avx512_bf16 = 1}; /* Xeons */
   const g2_cpu_features bf16_no_vnni = {.avx2_fma_f16c = 1, .avx512 = 1, .avx512_bf16 = 1};
   const select_case cases[] = {
       {"no AVX", none, NULL, 0, "scalar"},
@@ -997,6 +999,10 @@ static void test_select_for(void) {
       {"AVX-512+VNNI+BF16", bf16, "", 0, "avx512bf16"},
       {"AVX-512+VNNI+BF16", bf16, "neon", 0, NULL},
       {"AVX-512+VNNI+BF16", bf16, "sse9", 0, NULL},
+      {"AVX-512+VNNI+BF16, slow vdpbf16ps", bf16_slow, NULL, 0, "avx512vnni"},
+      {"AVX-512+VNNI+BF16, slow vdpbf16ps", bf16_slow, NULL, 1, "avx512"},
+      {"AVX-512+VNNI+BF16, slow vdpbf16ps", bf16_slow, "avx512bf16", 0, "avx512bf16"},
+      {"AVX-512+VNNI+BF16, slow vdpbf16ps", bf16_slow, "", 0, "avx512vnni"},
       {"AVX-512+BF16 without VNNI", bf16_no_vnni, NULL, 0, "avx512"},
       {"AVX-512+BF16 without VNNI", bf16_no_vnni, "avx512bf16", 0, NULL},
   };
