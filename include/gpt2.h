@@ -127,7 +127,7 @@ typedef struct gpt2_load_params {
                             instead. The small files are always read */
   uint32_t fp32_products; /* 0 (default): the fastest products the CPU has, which
                             round activations to bfloat16 for BF16 weights on
-                            AVX512-BF16 CPUs and to 8 bits for Q8_0, Q4_0 and
+                            AMD AVX512-BF16 CPUs and to 8 bits for Q8_0, Q4_0 and
                             K-type weights on AVX512-VNNI ones (docs/kernels.md);
                             1: every product in FP32 on any CPU (what the
                             golden tests bound) */

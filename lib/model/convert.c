@@ -7,16 +7,15 @@
    block types [n_out][n_in] (NK, GGUF's), since their blocks run along
    n_in; the embeddings NK too, since their rows are looked up; the layer
    matrices of the float types, from float sources, [n_in][n_out] (KN,
-   Hugging Face's), since
-   the batch kernels run that layout's packed tile faster (124M pp512,
-   2 threads: F16 1137-1261 tok/s KN against 734-877 NK, F32 1058-1066
-   against 669-793; one token the same; docs/performance.md). A GGUF file's
-   float layer matrices are therefore transposed at load, with AUTO too.
-   A converted model is the model in the GGUF file of that type
-   gpt2-quantize writes, with bitwise the same logits
-   (tests/unit/test_gguf.c), since that file loads through here too. The
-   rows themselves go through g2_convert_rows (tensor/convert.c), as the
-   GGUF writer's do.
+   Hugging Face's), since the batch kernels run that layout's packed tile
+   faster (124M GGUF files, pp512, 2 threads: F16 913-1020 tok/s NK
+   against 1313-1347 KN, F32 1027-1044 against 1126-1253; one token as
+   fast; docs/performance.md). A GGUF file's float layer matrices are
+   therefore transposed at load, with AUTO too. A converted model is the
+   model in the GGUF file of that type gpt2-quantize writes, with bitwise
+   the same logits (tests/unit/test_gguf.c), since that file loads through
+   here too. The rows themselves go through g2_convert_rows
+   (tensor/convert.c), as the GGUF writer's do.
 
    Rows are converted a tile at a time through a small F32 scratch, so no
    F32 copy of a matrix is ever materialised; the pages of a source matrix

@@ -63,7 +63,8 @@ int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map);
 /* Converts every matrix to the type the weight-type policy gives it for
    `weight_type` (model/policy.h; AUTO: its own) and to its type's layout
    (model/convert.c), in new model-owned memory where either changes
-   (nothing else is copied), all or nothing, on n_threads runners (0: one per online CPU):
+   (nothing else is copied), all or nothing, on n_threads runners (0: one
+   per online CPU):
    the caller and n_threads - 1 threads started for the call and joined
    before it returns. The result does not depend on n_threads. Reports
    each converted matrix to `progress` (may be NULL); a cancel returns
