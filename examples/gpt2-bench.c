@@ -6,7 +6,7 @@
    from the hardware (docs/performance.md).
 
      gpt2-bench -m MODEL [-m MODEL ...] [-t 1,2] [-p 128,512] [-n 128] [-r 5]
-                [-d 0,512,1000] [--type f32,f16,bf16,q8_0,q4_0] [--kv f32|f16] [--json]
+                [-d 0,512,1000] [--type f32,f16,bf16,q8_0,q4_0] [--kv f32|f16] [--mmap 0|1] [--json]
 
    pp<P>: one gpt2_eval of P tokens on an empty cache. Work counted per
      prompt, in FLOPs: 24 L E^2 P (the layer matrices, 12 E^2 weights per
@@ -72,6 +72,7 @@ typedef struct options {
   int n_types;
   int reps;
   uint32_t kv_type;
+  int use_mmap; /* gpt2_load_params.use_mmap */
   int json;
   int buffer_mib; /* of the bandwidth test */
 } options;
@@ -91,6 +92,8 @@ static void usage(void) {
           "  --type T,...   convert weights at load: auto (as stored), f32, f16, bf16,\n"
           "                 q8_0, q4_0 (default auto)\n"
           "  --kv f32|f16   KV cache type (default f32)\n"
+          "  --mmap 0|1     0: read the weights file into memory (gpt2_load_params\n"
+          "                 .use_mmap; default 1: map it)\n"
           "  --bw-mib N     buffer of the read-bandwidth test, MiB (default 1024; keep it\n"
           "                 far larger than the caches)\n"
           "  --json         JSON instead of a table\n");
@@ -134,7 +137,7 @@ static void parse_types(const char *text, options *opts) {
 static void parse_options(int argc, char **argv, options *opts) {
   long cpus = cli_cpu_count();
   *opts = (options){.n_threads = 1, .n_prompts = 1, .n_gens = 1, .n_depths = 1, .n_types = 1, .reps = 5,
-                    .buffer_mib = 1024};
+                    .buffer_mib = 1024, .use_mmap = 1};
   opts->threads[0] = cpus > 0 ? (int)cpus : 1;
   opts->prompts[0] = 512;
   opts->gens[0] = 128;
@@ -166,6 +169,8 @@ static void parse_options(int argc, char **argv, options *opts) {
       opts->buffer_mib = (int)cli_parse_integer(arg, cli_value(argc, argv, &i), 16, 1 << 20);
     } else if (strcmp(arg, "--type") == 0) {
       parse_types(cli_value(argc, argv, &i), opts);
+    } else if (strcmp(arg, "--mmap") == 0) {
+      opts->use_mmap = (int)cli_parse_integer(arg, cli_value(argc, argv, &i), 0, 1);
     } else if (strcmp(arg, "--kv") == 0) {
       const char *value = cli_value(argc, argv, &i);
       if (strcmp(value, "f32") != 0 && strcmp(value, "f16") != 0)
@@ -867,6 +872,7 @@ static int bench_model(const options *opts, const machine *mach, const char *pat
                        const type_option *type, int *first_json) {
   gpt2_load_params load_params = GPT2_LOAD_PARAMS_INIT;
   load_params.weight_type = type->weight_type;
+  load_params.use_mmap = (uint32_t)opts->use_mmap;
   load_params.n_threads = (uint32_t)largest(opts->threads, opts->n_threads);
   gpt2_model *model;
   reset_peak_rss();

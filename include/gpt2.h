@@ -124,7 +124,10 @@ typedef struct gpt2_load_params {
                             here: docs/reliability.md), but for a GGUF file's
                             F32/F16/BF16 layer matrices, which are transposed
                             into memory (docs/gguf.md); 0: read it into memory
-                            instead. The small files are always read */
+                            instead, on huge pages where the system gives them
+                            (faster generation from big quantized files:
+                            docs/performance.md). The small files are always
+                            read */
   uint32_t fp32_products; /* 0 (default): the fastest products the CPU has, which
                             round activations to bfloat16 for BF16 weights on
                             AMD AVX512-BF16 CPUs and to 8 bits for Q8_0, Q4_0 and

@@ -26,7 +26,8 @@ int g2_map_file(const char *path, g2_mapping *out) { return g2_load_file(path, 1
 
 /* Reads the whole of fd (size bytes) into a new block. */
 static int read_copy(int fd, const char *path, size_t size, g2_mapping *out) {
-  unsigned char *copy = g2_malloc(size);
+  void *block;
+  unsigned char *copy = g2_malloc_huge(size, &block);
   if (!copy) return g2_fail(GPT2_E_NOMEM, "%s: out of memory for a %zu-byte copy", path, size);
   size_t done = 0;
   while (done < size) {
@@ -34,7 +35,7 @@ static int read_copy(int fd, const char *path, size_t size, g2_mapping *out) {
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
       int err = got < 0 ? errno : EIO;
-      g2_free(copy);
+      g2_free(block);
       return g2_fail(GPT2_E_IO, "%s: cannot read: %s", path, strerror(err));
     }
     done += (size_t)got;
@@ -42,6 +43,7 @@ static int read_copy(int fd, const char *path, size_t size, g2_mapping *out) {
   out->data = copy;
   out->size = size;
   out->is_copy = 1;
+  out->block = block;
   return GPT2_OK;
 }
 
@@ -76,6 +78,7 @@ int g2_load_file(const char *path, int use_mmap, g2_mapping *out) {
   out->data = NULL;
   out->size = 0;
   out->is_copy = 0;
+  out->block = NULL;
   int fd = -1;
   size_t size = 0;
   int status = open_regular(path, &fd, &size);
@@ -100,10 +103,11 @@ int g2_load_file(const char *path, int use_mmap, g2_mapping *out) {
 
 void g2_unmap_file(g2_mapping *map) {
   if (map->is_copy)
-    g2_free((void *)map->data);
+    g2_free(map->block);
   else if (map->data)
     munmap((void *)map->data, map->size);
   map->is_copy = 0;
+  map->block = NULL;
   map->data = NULL;
   map->size = 0;
 }

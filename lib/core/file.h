@@ -8,7 +8,8 @@
 typedef struct g2_mapping {
   const unsigned char *data; /* NULL for an empty file */
   size_t size;
-  int is_copy; /* data is a g2_malloc'd copy, not a mapping */
+  int is_copy; /* data is a copy in `block`, not a mapping */
+  void *block; /* what g2_free takes, for a copy */
 } g2_mapping;
 
 /* Maps `path` read-only. GPT2_E_IO with a message naming the path on
@@ -19,8 +20,11 @@ typedef struct g2_mapping {
    touching the lost pages raises SIGBUS (docs/reliability.md). */
 int g2_map_file(const char *path, g2_mapping *out);
 /* The same, or with use_mmap == 0 the file read into memory (for file
-   systems where mapping is slow or unsafe, or to keep the pages private).
-   GPT2_E_NOMEM if the copy cannot be allocated. */
+   systems where mapping is slow or unsafe, or to keep the pages private),
+   on huge pages where the system gives them (g2_malloc_huge: a mapped
+   file's pages are 4 KiB, and the weights used in place stream faster
+   from huge pages, docs/performance.md). GPT2_E_NOMEM if the copy cannot
+   be allocated. */
 int g2_load_file(const char *path, int use_mmap, g2_mapping *out);
 void g2_unmap_file(g2_mapping *map);
 

@@ -58,14 +58,15 @@ static const char *win32_reason(DWORD code) {
 }
 
 static int read_copy(HANDLE file, const char *path, size_t size, g2_mapping *out) {
-  unsigned char *copy = g2_malloc(size);
+  void *block;
+  unsigned char *copy = g2_malloc_huge(size, &block);
   if (!copy) return g2_fail(GPT2_E_NOMEM, "%s: out of memory for a %zu-byte copy", path, size);
   size_t done = 0;
   while (done < size) {
     DWORD want = size - done > 0x40000000u ? 0x40000000u : (DWORD)(size - done), got = 0;
     if (!ReadFile(file, copy + done, want, &got, NULL) || got == 0) {
       DWORD code = GetLastError();
-      g2_free(copy);
+      g2_free(block);
       return g2_fail(GPT2_E_IO, "%s: cannot read: %s (%lu)", path, win32_reason(code),
                      (unsigned long)code);
     }
@@ -74,6 +75,7 @@ static int read_copy(HANDLE file, const char *path, size_t size, g2_mapping *out
   out->data = copy;
   out->size = size;
   out->is_copy = 1;
+  out->block = block;
   return GPT2_OK;
 }
 
@@ -101,6 +103,7 @@ int g2_load_file(const char *path, int use_mmap, g2_mapping *out) {
   out->data = NULL;
   out->size = 0;
   out->is_copy = 0;
+  out->block = NULL;
   int status;
   wchar_t *wide = wide_path(path, &status);
   if (!wide) return path_fail(path, status, "open");
@@ -132,10 +135,11 @@ int g2_load_file(const char *path, int use_mmap, g2_mapping *out) {
 
 void g2_unmap_file(g2_mapping *map) {
   if (map->is_copy)
-    g2_free((void *)map->data);
+    g2_free(map->block);
   else if (map->data)
     UnmapViewOfFile(map->data);
   map->is_copy = 0;
+  map->block = NULL;
   map->data = NULL;
   map->size = 0;
 }

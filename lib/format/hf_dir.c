@@ -35,6 +35,7 @@ static int open_file(const char *dir, const char *name, int use_mmap, hf_file *f
   file->map.data = NULL;
   file->map.size = 0;
   file->map.is_copy = 0;
+  file->map.block = NULL;
   file->path = g2_path_join(dir, name);
   if (!file->path) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", dir);
   return g2_load_file(file->path, use_mmap, &file->map);
@@ -290,7 +291,7 @@ static int load_weights(g2_checkpoint *ckpt, const char *dir, int use_mmap, int 
   hf_file file;
   int status = open_file(dir, "model.safetensors", use_mmap, &file);
   ckpt->weights = file.map;
-  file.map = (g2_mapping){NULL, 0, 0};
+  file.map = (g2_mapping){NULL, 0, 0, NULL};
   g2_safetensors *st = NULL;
   if (!status) status = g2_safetensors_open(ckpt->weights.data, ckpt->weights.size, file.path, &st);
   if (!status) {
@@ -372,7 +373,7 @@ static int read_merges(const char *text, size_t size, const char *path, g2_str *
 /* The strings point into vocab.json's tree and merges.txt, which the
    checkpoint keeps. */
 static int load_vocabulary(g2_checkpoint *ckpt, const char *dir) {
-  hf_file vocab_file, merges_file = {NULL, {NULL, 0, 0}};
+  hf_file vocab_file, merges_file = {NULL, {NULL, 0, 0, NULL}};
   int status = open_json(dir, "vocab.json", &vocab_file, &ckpt->vocab_json);
   if (!status) {
     size_t count = g2_json_count(ckpt->vocab_json);
@@ -391,7 +392,7 @@ static int load_vocabulary(g2_checkpoint *ckpt, const char *dir) {
   }
   ckpt->text_files[0] = vocab_file.map;
   ckpt->text_files[1] = merges_file.map;
-  vocab_file.map = merges_file.map = (g2_mapping){NULL, 0, 0};
+  vocab_file.map = merges_file.map = (g2_mapping){NULL, 0, 0, NULL};
   close_file(&merges_file);
   close_file(&vocab_file);
   return status;

@@ -98,8 +98,7 @@ int g2_model_keep_mapping(struct gpt2_model *model, g2_mapping *map) {
   size_t cap = sizeof model->mappings / sizeof model->mappings[0];
   if (model->n_mappings == cap) return g2_fail(GPT2_E_INVALID, "too many mapped files");
   model->mappings[model->n_mappings++] = *map;
-  map->data = NULL;
-  map->size = 0;
+  *map = (g2_mapping){NULL, 0, 0, NULL};
   return GPT2_OK;
 }
 

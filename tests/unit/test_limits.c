@@ -3,7 +3,8 @@
    context filled to its last position in one batch, empty inputs, a
    single 1 MiB pre-token (the tokenizer's long-piece path, O(n log n)),
    the work a long vocabulary token costs at load, the longest vocabulary
-   token, and files larger than a 32-bit address space. */
+   token, files larger than a 32-bit address space, and where a file read
+   into memory (use_mmap 0) lands. */
 #define _FILE_OFFSET_BITS 64 /* a 64-bit off_t for the sparse 4 GiB file on 32-bit */
 
 #include <fcntl.h>
@@ -178,7 +179,35 @@ static void test_file_past_address_space(void) {
   unlink(path);
 }
 
+/* A file read into memory is a copy on a 2 MiB boundary from 2 MiB up (for
+   huge pages: core/file.h), on a cache line below; it reads back whole and
+   its block is freed with it. */
+static void test_read_copy(void) {
+  static const size_t sizes[] = {100, (3u << 20) + 5};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    size_t size = sizes[i], align = size >= (2u << 20) ? 2u << 20 : 64;
+    unsigned char *bytes = malloc(size);
+    for (size_t b = 0; b < size; b++) bytes[b] = (unsigned char)(b * 131 + 7);
+    char path[] = "/tmp/test_limits_copy_XXXXXX";
+    int fd = mkstemp(path);
+    int written = fd >= 0 && write(fd, bytes, size) == (ssize_t)size;
+    if (fd >= 0) close(fd);
+    long live = g2_alloc_live_blocks();
+    g2_mapping map;
+    int status = written ? g2_load_file(path, 0, &map) : GPT2_E_IO;
+    CHECK(status == GPT2_OK && map.is_copy && map.size == size && (uintptr_t)map.data % align == 0 &&
+              memcmp(map.data, bytes, size) == 0,
+          "a %zu-byte file read into memory: a whole copy on a %zu-byte boundary (%s)", size, align,
+          status == GPT2_OK ? "ok" : gpt2_last_error());
+    if (status == GPT2_OK) g2_unmap_file(&map);
+    CHECK(g2_alloc_live_blocks() == live, "the %zu-byte copy freed with its mapping", size);
+    unlink(path);
+    free(bytes);
+  }
+}
+
 int main(void) {
+  test_read_copy();
   test_long_vocabulary_token();
   test_longest_vocabulary_token();
   test_file_past_address_space();
