@@ -32,10 +32,7 @@ typedef struct hf_file {
 
 /* Maps (or with use_mmap 0 reads) dir/name. */
 static int open_file(const char *dir, const char *name, int use_mmap, hf_file *file) {
-  file->map.data = NULL;
-  file->map.size = 0;
-  file->map.is_copy = 0;
-  file->map.block = NULL;
+  file->map = (g2_mapping){NULL, 0, 0, NULL};
   file->path = g2_path_join(dir, name);
   if (!file->path) return g2_fail(GPT2_E_NOMEM, "%s: out of memory", dir);
   return g2_load_file(file->path, use_mmap, &file->map);

@@ -221,16 +221,6 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uin
     if (length > max_length) max_length = length;
   }
 
-  if (n_threads == 0) n_threads = g2_cpu_count();
-  size_t scratch_floats = g2_convert_scratch_floats(max_length);
-  float *scratch = NULL;
-  if (status == GPT2_OK) {
-    scratch = g2_malloc_array((size_t)n_threads, scratch_floats * sizeof(float));
-    if (!scratch)
-      status = g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %u scratch tiles",
-                       (unsigned)n_threads);
-  }
-
   /* One block for all converted matrices, on huge pages: layer matrices
      are smaller than a huge page, so blocks of their own would get none.
      Each matrix starts on a cache line. */
@@ -247,6 +237,18 @@ int g2_model_convert_weights(struct gpt2_model *model, uint32_t weight_type, uin
     arena = g2_model_alloc_huge(model, total);
     if (!arena)
       status = g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %zu bytes", total);
+  }
+
+  /* Scratch tiles, one per runner, only where something converts (most
+     block-type files load with AUTO and keep every matrix). */
+  if (n_threads == 0) n_threads = g2_cpu_count();
+  size_t scratch_floats = g2_convert_scratch_floats(max_length);
+  float *scratch = NULL;
+  if (status == GPT2_OK && total > 0) {
+    scratch = g2_malloc_array((size_t)n_threads, scratch_floats * sizeof(float));
+    if (!scratch)
+      status = g2_fail(GPT2_E_NOMEM, "converting weights: no memory for %u scratch tiles",
+                       (unsigned)n_threads);
   }
 
   /* The load's own runners: the caller and n_threads - 1 workers. */
